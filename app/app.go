@@ -1,0 +1,201 @@
+// Package app wires ferry together: Config -> store, server, admin socket.
+// cmd/ferry and the black-box tests both use it, so the tests run what ships.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ferryhq/ferry/server"
+	"github.com/ferryhq/ferry/store"
+)
+
+// Options are what the config file does not say: the clock and the logger.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives every log line; a text or JSON logger on stderr as
+	// the config's log section says when nil.
+	Logger *slog.Logger
+}
+
+// App is a running ferry: the store, the HTTP listener and the admin socket.
+type App struct {
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	db    *store.DB
+	ln    net.Listener
+	admin net.Listener
+	http  *http.Server
+}
+
+// New opens the store and the listeners. Run serves on them; on any error
+// New has closed what it opened.
+func New(cfg Config, opts Options) (_ *App, err error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = NewLogger(cfg, os.Stderr)
+	}
+	a := &App{cfg: cfg, log: opts.Logger, now: opts.Now}
+	defer func() {
+		if err != nil {
+			a.closeAll()
+		}
+	}()
+	a.db, err = store.Open(cfg.DataDir, store.Options{
+		Now:              opts.Now,
+		LockTimeout:      5 * time.Second, // room for an admin command that holds the store
+		TokenIdleTimeout: time.Duration(cfg.Auth.TokenIdleTimeout),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if cfg.PublicURL == "http://"+cfg.Listen && strings.HasSuffix(cfg.Listen, ":0") {
+		// Derived from a listen address with port 0: name the real port.
+		cfg.PublicURL = "http://" + a.ln.Addr().String()
+		a.cfg.PublicURL = cfg.PublicURL
+	}
+	// The store's lock is ours, so a socket file left here is stale.
+	if a.admin, err = listenAdmin(cfg.DataDir, a.log); err != nil {
+		return nil, err
+	}
+	srv := server.New(server.Config{
+		PublicURL:          cfg.PublicURL,
+		Signup:             cfg.Auth.Signup,
+		Packages:           cfg.QuotaPackages(),
+		MaxRequestBody:     int64(cfg.MaxRequestBody),
+		LoginFailureBurst:  cfg.Auth.LoginFailureBurst,
+		LoginFailureRefill: time.Duration(cfg.Auth.LoginFailureRefill),
+	}, a.db, a.log, opts.Now)
+	a.http = &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// Addr is the address the API listens on (useful with port 0).
+func (a *App) Addr() string {
+	return a.ln.Addr().String()
+}
+
+// PublicURL is the URL users reach the service at.
+func (a *App) PublicURL() string {
+	return a.cfg.PublicURL
+}
+
+// Run serves until ctx is done, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish for up to shutdown_timeout,
+// closes the store and returns nil. It returns an error only if serving
+// failed.
+func (a *App) Run(ctx context.Context) error {
+	a.log.Info("ferry serving", "addr", a.Addr(), "public_url", a.cfg.PublicURL, "data_dir", a.cfg.DataDir)
+	errc := make(chan error, 2)
+	go func() { errc <- a.http.Serve(a.ln) }()
+	adminSrv := &http.Server{Handler: adminHandler(a.localAdmin(), a.log), ReadHeaderTimeout: 10 * time.Second}
+	if a.admin != nil {
+		go func() { errc <- adminSrv.Serve(a.admin) }()
+	}
+	sweepDone := make(chan struct{})
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	go func() { defer close(sweepDone); a.sweepTokens(sweepCtx) }()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		a.log.Error("serving failed", "err", serveErr)
+	}
+	a.log.Info("shutting down", "timeout", time.Duration(a.cfg.ShutdownTimeout))
+	shutCtx, cancel := context.WithTimeout(context.Background(), time.Duration(a.cfg.ShutdownTimeout))
+	defer cancel()
+	if err := a.http.Shutdown(shutCtx); err != nil {
+		a.log.Warn("requests still in flight at the shutdown timeout were cut off", "err", err)
+		a.http.Close()
+	}
+	if err := adminSrv.Shutdown(shutCtx); err != nil {
+		adminSrv.Close()
+	}
+	stopSweep()
+	<-sweepDone
+	if err := a.closeAll(); err != nil {
+		return err
+	}
+	a.log.Info("ferry stopped")
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// closeAll closes whatever is open; the store last, once nothing uses it.
+func (a *App) closeAll() error {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.admin != nil {
+		a.admin.Close()
+		os.Remove(adminSocketPath(a.cfg.DataDir))
+	}
+	if a.db != nil {
+		return a.db.Close()
+	}
+	return nil
+}
+
+// sweepTokens deletes expired tokens every minute until ctx is done.
+func (a *App) sweepTokens(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.db.DeleteExpiredTokens(); err != nil {
+				a.log.Error("deleting expired tokens", "err", err)
+			} else if n > 0 {
+				a.log.Debug("deleted expired tokens", "count", n)
+			}
+		}
+	}
+}
+
+func (a *App) localAdmin() *LocalAdmin {
+	return &LocalAdmin{DB: a.db, Packages: a.cfg.QuotaPackages(), Now: a.now}
+}
+
+// NewLogger returns the logger the config's log section asks for.
+func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Log.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// adminSocketPath is where the admin socket lives: in the data directory,
+// which only ferry's user can enter.
+func adminSocketPath(dataDir string) string {
+	return filepath.Join(dataDir, "admin.sock")
+}

@@ -1,0 +1,230 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// Config is ferry's configuration: the TOML file, or Default without one.
+// config.example.toml at the repository root documents every key; a test
+// proves that it parses to Default.
+type Config struct {
+	Listen          string   `toml:"listen"`
+	PublicURL       string   `toml:"public_url"`
+	DataDir         string   `toml:"data_dir"`
+	DefaultPackage  string   `toml:"default_package"`
+	MaxRequestBody  Size     `toml:"max_request_body"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+
+	Log struct {
+		Level  string `toml:"level"`
+		Format string `toml:"format"`
+	} `toml:"log"`
+
+	Auth struct {
+		Signup             string   `toml:"signup"`
+		TokenIdleTimeout   Duration `toml:"token_idle_timeout"`
+		LoginFailureBurst  int      `toml:"login_failure_burst"`
+		LoginFailureRefill Duration `toml:"login_failure_refill"`
+	} `toml:"auth"`
+
+	SMTP struct {
+		Host     string `toml:"host"`
+		Port     int    `toml:"port"`
+		TLS      string `toml:"tls"`
+		Username string `toml:"username"`
+		Password string `toml:"password"`
+		From     string `toml:"from"`
+	} `toml:"smtp"`
+
+	Send struct {
+		ExpireAfter Duration `toml:"expire_after"`
+	} `toml:"send"`
+
+	Packages map[string]Package `toml:"packages"`
+}
+
+// Package is a named set of quotas, `[packages.NAME]`.
+type Package struct {
+	Storage         Size `toml:"storage"`
+	ReceivePerMonth Size `toml:"receive_per_month"`
+}
+
+// Default returns the configuration ferry runs on without a config file.
+func Default() Config {
+	var c Config
+	c.Listen = "127.0.0.1:8080"
+	c.PublicURL = "http://127.0.0.1:8080"
+	c.DataDir = "./ferry-data"
+	c.DefaultPackage = "free"
+	c.MaxRequestBody = 16 << 20
+	c.ShutdownTimeout = Duration(30 * time.Second)
+	c.Log.Level = "info"
+	c.Log.Format = "text"
+	c.Auth.Signup = "closed"
+	c.Auth.TokenIdleTimeout = Duration(15 * time.Minute)
+	c.Auth.LoginFailureBurst = 10
+	c.Auth.LoginFailureRefill = Duration(time.Minute)
+	c.SMTP.Port = 25
+	c.SMTP.TLS = "starttls"
+	c.SMTP.From = "ferry@localhost"
+	c.Send.ExpireAfter = Duration(720 * time.Hour)
+	c.Packages = map[string]Package{"free": {Storage: 5e9, ReceivePerMonth: 10e9}}
+	return c
+}
+
+// LoadConfig reads the TOML file at path over Default and validates the
+// result; an empty path gives Default. Keys left out keep their defaults,
+// except that a file with any [packages.NAME] section replaces the default
+// packages. An unknown key or a bad value is an error that names the key.
+func LoadConfig(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, c.Validate()
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	c.Packages = nil
+	md, err := toml.Decode(string(text), &c)
+	if err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return c, fmt.Errorf("config %s: unknown key %s", path, strings.Join(keys, ", "))
+	}
+	if c.Packages == nil {
+		c.Packages = Default().Packages
+	}
+	if !md.IsDefined("public_url") && md.IsDefined("listen") {
+		c.PublicURL = ""
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks every value and fills in what derives from others: an
+// empty public_url becomes http://{listen}. The error names the key.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen: %q is not host:port", c.Listen)
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("public_url: %q is not an http or https URL", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.DataDir == "" {
+		return errors.New("data_dir: must not be empty")
+	}
+	if c.MaxRequestBody < 4096 {
+		return errors.New("max_request_body: must be at least 4KiB")
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("shutdown_timeout: must be positive")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		return fmt.Errorf("log.level: must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("log.format: must be text or json, not %q", c.Log.Format)
+	}
+	if !slices.Contains([]string{"closed", "invite", "open"}, c.Auth.Signup) {
+		return fmt.Errorf("auth.signup: must be closed, invite or open, not %q", c.Auth.Signup)
+	}
+	if c.Auth.TokenIdleTimeout < Duration(time.Second) {
+		return errors.New("auth.token_idle_timeout: must be at least 1s")
+	}
+	if c.Auth.LoginFailureBurst < 1 {
+		return errors.New("auth.login_failure_burst: must be at least 1")
+	}
+	if c.Auth.LoginFailureRefill <= 0 {
+		return errors.New("auth.login_failure_refill: must be positive")
+	}
+	if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+		return fmt.Errorf("smtp.port: %d is not a port", c.SMTP.Port)
+	}
+	if !slices.Contains([]string{"none", "starttls", "tls"}, c.SMTP.TLS) {
+		return fmt.Errorf("smtp.tls: must be none, starttls or tls, not %q", c.SMTP.TLS)
+	}
+	if _, err := ferry.NormalizeEmail(c.SMTP.From); err != nil {
+		return fmt.Errorf("smtp.from: %q is not an email address", c.SMTP.From)
+	}
+	if c.Send.ExpireAfter <= 0 {
+		return errors.New("send.expire_after: must be positive")
+	}
+	if len(c.Packages) == 0 {
+		return errors.New("packages: at least one [packages.NAME] section is needed")
+	}
+	if _, ok := c.Packages[c.DefaultPackage]; !ok {
+		return fmt.Errorf("default_package: no [packages.%s] section", c.DefaultPackage)
+	}
+	return nil
+}
+
+// QuotaPackages returns the packages as the quota policy takes them.
+func (c *Config) QuotaPackages() quota.Packages {
+	p := quota.Packages{Default: c.DefaultPackage, ByName: make(map[string]quota.Limits, len(c.Packages))}
+	for name, pkg := range c.Packages {
+		p.ByName[name] = quota.Limits{Storage: int64(pkg.Storage), ReceivePerMonth: int64(pkg.ReceivePerMonth)}
+	}
+	return p
+}
+
+// Size is a number of bytes, written in TOML as an integer or as a string
+// with a unit ("10MB", "5GiB"); see quota.ParseSize.
+type Size int64
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Size) UnmarshalText(b []byte) error {
+	n, err := quota.ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	*s = Size(n)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Size) MarshalText() ([]byte, error) {
+	return []byte(fmt.Sprint(int64(s))), nil
+}
+
+// Duration is a time.Duration written as a Go duration string ("15m", "720h").
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: want a number with a unit such as 90s, 15m or 720h", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(time.Duration(d).String()), nil
+}

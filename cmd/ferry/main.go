@@ -1,0 +1,247 @@
+// Command ferry runs the ferry service and its admin commands. See
+// `ferry help` and the README.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/quota"
+)
+
+const usage = `usage: ferry [--config FILE] COMMAND [FLAGS]
+
+commands:
+  serve                  run the service until SIGINT or SIGTERM
+  user add --email E (--password P | --password-stdin) [--name N] [--package NAME]
+                         create a user; prints its id
+  user set --email E [--package NAME] [--storage SIZE] [--receive SIZE] [--disabled=true|false]
+                         change a user's package, limits or state; SIZE is bytes or
+                         10MB, 5GiB, ...; 0 = unlimited; "package" = the package's limit
+  user list              one line a user: email, package, used/quota, received/receive quota
+
+Every command takes --config FILE (TOML, see config.example.toml); without
+one ferry runs on the built-in defaults.
+`
+
+// errUsage marks a command line that could not be understood (exit 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "ferry:", errorText(err))
+		os.Exit(1)
+	}
+}
+
+// errorText is what the admin sees of an error: the message of an API
+// error, the error itself otherwise.
+func errorText(err error) string {
+	if ferry.ErrorCode(err) != ferry.EUNKNOWN {
+		return ferry.ErrorMessage(err)
+	}
+	return err.Error()
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	global := flag.NewFlagSet("ferry", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	global.Usage = func() { fmt.Fprint(stderr, usage) }
+	configPath := global.String("config", "", "config file (TOML)")
+	if err := global.Parse(args); err != nil {
+		return usageError(err)
+	}
+	args = global.Args()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, args := args[0], args[1:]
+	if cmd == "user" {
+		if len(args) == 0 {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		cmd, args = "user "+args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("ferry "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.StringVar(configPath, "config", *configPath, "config file (TOML)")
+
+	switch cmd {
+	case "serve":
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		return serve(ctx, *configPath)
+	case "user add":
+		return userAdd(fs, args, configPath, stdin, stdout)
+	case "user set":
+		return userSet(fs, args, configPath, stdout)
+	case "user list":
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		return withAdmin(*configPath, func(a app.Admin) error {
+			lines, err := a.ListUsers()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			for _, l := range lines {
+				fmt.Fprintln(tw, l)
+			}
+			return tw.Flush()
+		})
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "ferry: unknown command %q\n\n%s", cmd, usage)
+		return errUsage
+	}
+}
+
+func usageError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return errUsage
+}
+
+func serve(ctx context.Context, configPath string) error {
+	cfg, err := app.LoadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(cfg, app.Options{})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// withAdmin runs f with the admin of the configured data directory: the
+// running server's when there is one, the store's otherwise.
+func withAdmin(configPath string, f func(app.Admin) error) error {
+	cfg, err := app.LoadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	a, closer, err := app.OpenAdmin(cfg)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	return f(a)
+}
+
+func userAdd(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reader, stdout io.Writer) error {
+	var req app.AddUserRequest
+	var passwordStdin bool
+	fs.StringVar(&req.Email, "email", "", "the user's email (login)")
+	fs.StringVar(&req.Password, "password", "", "the user's password")
+	fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
+	fs.StringVar(&req.Name, "name", "", "the user's full name")
+	fs.StringVar(&req.Package, "package", "", "quota package (default: default_package)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	if req.Email == "" {
+		return errors.New("user add needs --email")
+	}
+	switch {
+	case passwordStdin && req.Password != "":
+		return errors.New("give --password or --password-stdin, not both")
+	case passwordStdin:
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			return fmt.Errorf("reading the password from standard input: %w", err)
+		}
+		req.Password = strings.TrimRight(line, "\r\n")
+	case req.Password == "":
+		return errors.New("user add needs --password or --password-stdin")
+	}
+	return withAdmin(*configPath, func(a app.Admin) error {
+		id, err := a.AddUser(req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, id)
+		return nil
+	})
+}
+
+func userSet(fs *flag.FlagSet, args []string, configPath *string, stdout io.Writer) error {
+	var req app.SetUserRequest
+	fs.StringVar(&req.Email, "email", "", "the user's email")
+	pkg := fs.String("package", "", "quota package")
+	storage := fs.String("storage", "", `storage quota: SIZE, 0 = unlimited, "package" = the package's`)
+	receive := fs.String("receive", "", `monthly receive quota: SIZE, 0 = unlimited, "package" = the package's`)
+	disabled := fs.Bool("disabled", false, "disable (true) or enable (false) the account")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	if req.Email == "" {
+		return errors.New("user set needs --email")
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "package":
+			req.Package = pkg
+		case "storage":
+			req.Storage, err = parseLimit("--storage", *storage, err)
+		case "receive":
+			req.Receive, err = parseLimit("--receive", *receive, err)
+		case "disabled":
+			req.Disabled = disabled
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return withAdmin(*configPath, func(a app.Admin) error {
+		line, err := a.SetUser(req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, line)
+		return nil
+	})
+}
+
+// parseLimit reads a SIZE flag; "package" means the package's limit. An
+// earlier error is passed on.
+func parseLimit(name, v string, prev error) (*int64, error) {
+	if prev != nil {
+		return nil, prev
+	}
+	if v == "package" {
+		n := app.FromPackage
+		return &n, nil
+	}
+	n, err := quota.ParseSize(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &n, nil
+}

@@ -1,0 +1,77 @@
+package ferry
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes of the API contract (API.md, "Error codes"). The HTTP status of
+// each code is decided in one place, the server package.
+const (
+	EUNKNOWN                = "ERR_UNKNOWN"
+	EBADREQUEST             = "METHOD_BAD_REQUEST"
+	ENOPERMISSION           = "NO_PERMISSION"
+	EAUTHFAILED             = "AUTH_FAILED"
+	ETOKENCANNOTBEGENERATED = "TOKEN_CANNOT_BE_GENERATED"
+	EMETHODNOTALLOWED       = "METHOD_NOT_ALLOWED"
+	EUSERNOTFOUND           = "USER_NOT_FOUND"
+	EALREADYCONTACT         = "ALREADY_CONTACT"
+	ECONTACTNOTFOUND        = "CONTACT_NOT_FOUND"
+	ENOTIFICATIONNOTFOUND   = "NOTIFICATION_NOT_FOUND"
+	ENOTIFICATIONREAD       = "NOTIFICATION_ALREADY_READ"
+	EMESSAGENOTFOUND        = "MESSAGE_NOT_FOUND"
+	EMESSAGEREAD            = "MESSAGE_ALREADY_READ"
+	EINVALIDPHOTO           = "INVALID_PHOTO"
+	EINVALIDEMAIL           = "INVALID_EMAIL"
+	EEMAILEXISTS            = "EMAIL_ALREADY_EXIST"
+	EWRONGPASSWORD          = "WRONG_CURRENT_PASSWORD"
+	EINVALIDPASSWORD        = "INVALID_NEW_PASSWORD"
+	EQUOTAEXCEEDED          = "QUOTA_EXCEEDED"
+	EFILENOTFOUND           = "FILE_NOT_FOUND"
+	ENOTFOUND               = "NOT_FOUND"
+	EFILEEXISTS             = "FILE_EXISTS"
+	EUPLOADNOTFOUND         = "UPLOAD_NOT_FOUND"
+	ETOOLARGE               = "PAYLOAD_TOO_LARGE"
+	ETOOMANYREQUESTS        = "TOO_MANY_REQUESTS"
+	EACCOUNTDISABLED        = "ACCOUNT_DISABLED"
+)
+
+// Error is an error a client is meant to see: an API code and a human-readable
+// message. Any other error is internal and reaches clients as ERR_UNKNOWN.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("ferry error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the *Error in err's chain, EUNKNOWN for any
+// other error, and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EUNKNOWN
+}
+
+// ErrorMessage returns the message of the *Error in err's chain and a generic
+// message for any other error, so internal details never reach a client.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}

@@ -1,0 +1,104 @@
+// Package ferry holds the domain types shared by every other package of the
+// service: users and their usage, and the error type of error.go. It imports
+// nothing but the standard library.
+package ferry
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// User is an account. Email is the login: trimmed, lower-cased and validated
+// before it is stored.
+type User struct {
+	ID           uint64    `json:"id"`
+	Email        string    `json:"email"`
+	FullName     string    `json:"fullname"`
+	PasswordHash string    `json:"password_hash"`
+	Package      string    `json:"package"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	AcceptAll    bool      `json:"accept_all,omitempty"`
+	Created      time.Time `json:"created"`
+
+	// StorageOverride and ReceiveOverride replace the package's limits for
+	// this user when set; 0 means unlimited.
+	StorageOverride *int64 `json:"storage_override,omitempty"`
+	ReceiveOverride *int64 `json:"receive_override,omitempty"`
+}
+
+// NewUser is what it takes to create an account. The store checks and
+// normalises Email, FullName and Password; Package is taken as it is.
+type NewUser struct {
+	Email    string
+	Password string
+	FullName string
+	Package  string
+}
+
+// Usage is what a user has spent of their quotas.
+type Usage struct {
+	// Normal is the total size of the user's files, in bytes.
+	Normal int64
+	// Received is the number of bytes accepted in the month that starts at
+	// ReceivedSince (00:00 UTC on the 1st).
+	Received      int64
+	ReceivedSince time.Time
+}
+
+// Limits on account fields, checked by NormalizeEmail and ValidFullName.
+const (
+	MaxEmailLen    = 254
+	MaxFullNameLen = 200
+)
+
+// NormalizeEmail trims and lower-cases an email address and checks that it
+// is one plain address ("a@example.com", without a display name). It returns
+// an INVALID_EMAIL *Error otherwise.
+func NormalizeEmail(s string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(s))
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || addr.Name != "" || len(e) > MaxEmailLen ||
+		strings.ContainsAny(e, "\r\n\x00") {
+		return "", Errorf(EINVALIDEMAIL, "%q is not a valid email address.", s)
+	}
+	domain := e[strings.LastIndexByte(e, '@')+1:]
+	if domain == "" || strings.HasPrefix(domain, "[") {
+		return "", Errorf(EINVALIDEMAIL, "%q is not a valid email address.", s)
+	}
+	return e, nil
+}
+
+// ValidFullName trims a full name and checks that it holds no control
+// characters (so it can never break a mail header) and is not too long. It
+// returns a METHOD_BAD_REQUEST *Error otherwise.
+func ValidFullName(s string) (string, error) {
+	n := strings.TrimSpace(s)
+	if !utf8.ValidString(n) || len(n) > MaxFullNameLen {
+		return "", Errorf(EBADREQUEST, "The full name must be valid UTF-8 of at most %d bytes.", MaxFullNameLen)
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) {
+			return "", Errorf(EBADREQUEST, "The full name must not contain control characters.")
+		}
+	}
+	return n, nil
+}
+
+// MinPasswordLen is the fewest characters a password may have; MaxPasswordLen
+// bounds the bytes hashed.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 1024
+)
+
+// ValidPassword returns an INVALID_NEW_PASSWORD *Error when p is too short or
+// too long to be a password.
+func ValidPassword(p string) error {
+	if utf8.RuneCountInString(p) < MinPasswordLen || len(p) > MaxPasswordLen {
+		return Errorf(EINVALIDPASSWORD, "A password needs at least %d characters (and at most %d bytes).", MinPasswordLen, MaxPasswordLen)
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ferryhq/ferry"
+)
+
+// handleLogin is GET or POST /auth/token: email and password for a new token.
+// Failed attempts are counted per address and per email; past the limit
+// every attempt, right or wrong, gets 429 with Retry-After.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	email := strings.ToLower(strings.TrimSpace(p.String("email")))
+	ip, now := clientIP(r), s.now()
+	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.writeError(w, r, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later."))
+		return
+	}
+	u, err := s.users.CheckPassword(email, p.String("password"))
+	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
+		s.ipFailures.fail(ip, now)
+		s.emailFailures.fail(email, now)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answerToken(w, r, u)
+}
+
+// answerToken makes a new token for u and answers {"token": ...}.
+func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	token, err := s.users.CreateToken(u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	infoOf(r).userID = u.ID
+	writeJSON(w, http.StatusOK, map[string]string{"token": token})
+}
+
+// handleLogout is DELETE /auth/token: the request's token stops working.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *ferry.User) {
+	if err := s.users.RevokeToken(tokenOf(r)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
+
+// handleRegister is POST /auth/register. With auth.signup = open anyone may
+// create an account; closed refuses everyone, and invite (until invitations
+// exist) every code.
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.cfg.Signup != "open" {
+		s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "Signup is %s on this server.", s.cfg.Signup))
+		return
+	}
+	u, err := s.users.CreateUser(ferry.NewUser{
+		Email:    p.String("email"),
+		Password: p.String("password"),
+		FullName: p.String("fullname"),
+		Package:  s.cfg.Packages.Default,
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answerToken(w, r, u)
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/ferryhq/ferry"
+)
+
+// statusOf maps each API error code to its HTTP status (API.md, "Error codes").
+var statusOf = map[string]int{
+	ferry.EUNKNOWN:                http.StatusInternalServerError,
+	ferry.EBADREQUEST:             http.StatusBadRequest,
+	ferry.ENOPERMISSION:           http.StatusUnauthorized,
+	ferry.EAUTHFAILED:             http.StatusForbidden,
+	ferry.ETOKENCANNOTBEGENERATED: http.StatusInternalServerError,
+	ferry.EMETHODNOTALLOWED:       http.StatusMethodNotAllowed,
+	ferry.EUSERNOTFOUND:           http.StatusNotFound,
+	ferry.EALREADYCONTACT:         http.StatusAccepted,
+	ferry.ECONTACTNOTFOUND:        http.StatusNotFound,
+	ferry.ENOTIFICATIONNOTFOUND:   http.StatusNotFound,
+	ferry.ENOTIFICATIONREAD:       http.StatusAccepted,
+	ferry.EMESSAGENOTFOUND:        http.StatusNotFound,
+	ferry.EMESSAGEREAD:            http.StatusAccepted,
+	ferry.EINVALIDPHOTO:           http.StatusBadRequest,
+	ferry.EINVALIDEMAIL:           http.StatusBadRequest,
+	ferry.EEMAILEXISTS:            http.StatusBadRequest,
+	ferry.EWRONGPASSWORD:          http.StatusBadRequest,
+	ferry.EINVALIDPASSWORD:        http.StatusBadRequest,
+	ferry.EQUOTAEXCEEDED:          http.StatusForbidden,
+	ferry.EFILENOTFOUND:           http.StatusNotFound,
+	ferry.ENOTFOUND:               http.StatusNotFound,
+	ferry.EFILEEXISTS:             http.StatusConflict,
+	ferry.EUPLOADNOTFOUND:         http.StatusNotFound,
+	ferry.ETOOLARGE:               http.StatusRequestEntityTooLarge,
+	ferry.ETOOMANYREQUESTS:        http.StatusTooManyRequests,
+	ferry.EACCOUNTDISABLED:        http.StatusForbidden,
+}
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// writeError answers err as API.md's error model. An internal error is
+// logged with the request's context and reaches the client only as
+// ERR_UNKNOWN with a generic message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := ferry.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok || code == ferry.EUNKNOWN {
+		s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routeOf(r))
+		code, status = ferry.EUNKNOWN, http.StatusInternalServerError
+	}
+	writeJSON(w, status, errorBody{Error: code, Message: ferry.ErrorMessage(err)})
+}
+
+// writeJSON answers v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeOK answers a call that has nothing to return: 200 {}.
+func writeOK(w http.ResponseWriter) {
+	writeJSON(w, http.StatusOK, struct{}{})
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ferryhq/ferry"
+)
+
+// requestInfo is what the request log line needs from deeper handlers: the
+// matched route and the authenticated user. logRequests puts it in the
+// context; the router and the auth wrapper fill it in.
+type requestInfo struct {
+	route  string
+	userID uint64
+}
+
+type ctxKey int
+
+const infoKey ctxKey = 0
+
+func infoOf(r *http.Request) *requestInfo {
+	if info, ok := r.Context().Value(infoKey).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+func routeOf(r *http.Request) string {
+	return infoOf(r).route
+}
+
+// statusRecorder remembers the status and counts the bytes of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (rec *statusRecorder) WriteHeader(status int) {
+	if rec.status == 0 {
+		rec.status = status
+	}
+	rec.ResponseWriter.WriteHeader(status)
+}
+
+func (rec *statusRecorder) Write(b []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	n, err := rec.ResponseWriter.Write(b)
+	rec.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (rec *statusRecorder) Unwrap() http.ResponseWriter {
+	return rec.ResponseWriter
+}
+
+// logRequests logs one line per request: method, route (never the path or
+// query, which can hold tokens and passwords), status, bytes, duration and
+// user id.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{route: "unmatched"}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey, info)))
+		s.log.Info("request",
+			"method", r.Method,
+			"route", info.route,
+			"status", rec.status,
+			"bytes", rec.bytes,
+			"duration", time.Since(start).Round(time.Microsecond),
+			"user", info.userID,
+			"remote", clientIP(r))
+	})
+}
+
+// nameRoute records the matched route's template for the log line.
+func nameRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if route := mux.CurrentRoute(r); route != nil {
+			if tpl, err := route.GetPathTemplate(); err == nil {
+				infoOf(r).route = tpl
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody bounds every request body to cfg.MaxRequestBody: a declared
+// length over it is refused at once, a longer body fails when read.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxRequestBody {
+			s.writeError(w, r, ferry.Errorf(ferry.ETOOLARGE, "The request body is over the limit of %d bytes.", s.cfg.MaxRequestBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// userHandler is a handler for an authenticated request.
+type userHandler func(w http.ResponseWriter, r *http.Request, u *ferry.User)
+
+// authed authenticates the request's token (the `token` header, or
+// `Authorization: Bearer`) before calling h.
+func (s *Server) authed(h userHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.users.Authenticate(tokenOf(r))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		infoOf(r).userID = u.ID
+		h(w, r, u)
+	})
+}
+
+// tokenOf returns the request's token: the `token` header, or else the
+// bearer token of the Authorization header.
+func tokenOf(r *http.Request) string {
+	if t := r.Header.Get("token"); t != "" {
+		return t
+	}
+	scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(t)
+	}
+	return ""
+}
+
+// clientIP is the address the request came from.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

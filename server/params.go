@@ -1,0 +1,209 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ferryhq/ferry"
+)
+
+// multipartMemory is how much of a multipart body is held in memory; file
+// parts beyond it go to temporary files, removed when the request ends.
+const multipartMemory = 1 << 20
+
+// params are a request's parameters, decoded in one way for every endpoint
+// (API.md, "Conventions"): the query string, and for other methods than GET
+// the body as a urlencoded or multipart form or a JSON object. Body values
+// win over query values of the same name.
+type params struct {
+	form url.Values
+	// raw holds the JSON body's values as they were, so that source and
+	// messages can be sent as native JSON.
+	raw map[string]json.RawMessage
+}
+
+// parseParams decodes r's parameters. A malformed body is METHOD_BAD_REQUEST;
+// a body over the limit is PAYLOAD_TOO_LARGE.
+func parseParams(r *http.Request) (*params, error) {
+	p := &params{form: r.URL.Query()}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return p, nil
+	}
+	ct := r.Header.Get("Content-Type")
+	mediaType, _, err := mime.ParseMediaType(ct)
+	if ct == "" {
+		mediaType, err = "", nil
+	}
+	if err != nil {
+		return nil, ferry.Errorf(ferry.EBADREQUEST, "Malformed Content-Type header.")
+	}
+	switch mediaType {
+	case "application/x-www-form-urlencoded":
+		err = r.ParseForm()
+		p.merge(r.PostForm)
+	case "multipart/form-data":
+		err = r.ParseMultipartForm(multipartMemory)
+		if r.MultipartForm != nil {
+			p.merge(r.MultipartForm.Value)
+		}
+	case "application/json":
+		err = p.decodeJSON(r.Body)
+	default:
+		if n, rerr := io.ReadFull(r.Body, make([]byte, 1)); n > 0 || (rerr != nil && rerr != io.EOF) {
+			if rerr != nil && rerr != io.EOF {
+				err = rerr
+			} else {
+				err = ferry.Errorf(ferry.EBADREQUEST, "Unsupported Content-Type %q: send a form or JSON.", mediaType)
+			}
+		}
+	}
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	return p, nil
+}
+
+// bodyError turns a failure to read or decode a body into an API error.
+func bodyError(err error) error {
+	var tooLarge *http.MaxBytesError
+	var fe *ferry.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return ferry.Errorf(ferry.ETOOLARGE, "The request body is over the limit of %d bytes.", tooLarge.Limit)
+	case errors.As(err, &fe):
+		return fe
+	default:
+		return ferry.Errorf(ferry.EBADREQUEST, "Malformed request body.")
+	}
+}
+
+func (p *params) merge(v url.Values) {
+	for k, vs := range v {
+		p.form[k] = vs
+	}
+}
+
+// decodeJSON reads one JSON object. Strings, numbers and booleans become
+// form values; arrays become repeated values; every value is also kept raw.
+func (p *params) decodeJSON(body io.Reader) error {
+	dec := json.NewDecoder(body)
+	dec.UseNumber()
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return ferry.Errorf(ferry.EBADREQUEST, "The body is not a JSON object.")
+	}
+	if obj == nil {
+		return ferry.Errorf(ferry.EBADREQUEST, "The body is not a JSON object.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ferry.Errorf(ferry.EBADREQUEST, "The body holds more than one JSON value.")
+	}
+	p.raw = obj
+	for k, v := range obj {
+		var list []json.RawMessage
+		if err := json.Unmarshal(v, &list); err == nil {
+			for _, item := range list {
+				if s, ok := jsonScalar(item); ok {
+					p.form.Add(k, s)
+				}
+			}
+			continue
+		}
+		if s, ok := jsonScalar(v); ok {
+			p.form.Set(k, s)
+		}
+	}
+	return nil
+}
+
+// jsonScalar returns a JSON string, number or boolean as form text.
+func jsonScalar(v json.RawMessage) (string, bool) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "", false
+	}
+	switch v[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case '{', '[', 'n':
+		return "", false
+	default:
+		return string(v), true // a number, true or false
+	}
+}
+
+// String returns the named parameter, "" when absent.
+func (p *params) String(name string) string {
+	return p.form.Get(name)
+}
+
+// Has reports whether the named parameter is present.
+func (p *params) Has(name string) bool {
+	return p.form.Has(name)
+}
+
+// Strings returns every value of an array parameter, sent as repeated
+// `name[]` or repeated `name`.
+func (p *params) Strings(name string) []string {
+	return append(p.form[name+"[]"], p.form[name]...)
+}
+
+// Bool returns a boolean parameter sent as 0/1 or false/true; absent is
+// false. Anything else is METHOD_BAD_REQUEST.
+func (p *params) Bool(name string) (bool, error) {
+	switch v := p.form.Get(name); v {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	default:
+		return false, ferry.Errorf(ferry.EBADREQUEST, "%s must be 0 or 1, not %q.", name, v)
+	}
+}
+
+// JSON decodes a parameter holding JSON (source, messages): native JSON in
+// a JSON body, or JSON text in a form field. Absent or malformed is
+// METHOD_BAD_REQUEST.
+func (p *params) JSON(name string, v any) error {
+	data, ok := p.raw[name]
+	if !ok || (len(data) > 0 && data[0] == '"') {
+		s := p.form.Get(name)
+		if strings.TrimSpace(s) == "" {
+			return ferry.Errorf(ferry.EBADREQUEST, "%s is required.", name)
+		}
+		data = json.RawMessage(s)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return ferry.Errorf(ferry.EBADREQUEST, "%s is not valid JSON of the expected shape: %s", name, jsonProblem(err))
+	}
+	return nil
+}
+
+// jsonProblem describes a JSON decoding error without echoing the input.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("%s where %s was expected", typ.Value, typ.Type)
+	default:
+		return "malformed"
+	}
+}

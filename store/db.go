@@ -1,0 +1,146 @@
+// Package store keeps ferry's state in a bbolt database under the data
+// directory. Every exported method runs in one transaction of its own.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout of the buckets this code reads and writes. Open
+// refuses a database written by a newer version.
+const SchemaVersion = 1
+
+// FileName is the database's file name inside the data directory.
+const FileName = "ferry.db"
+
+var (
+	bucketMeta       = []byte("meta")
+	bucketUsers      = []byte("users")       // id -> JSON ferry.User
+	bucketUserEmails = []byte("user_emails") // email -> id
+	bucketUsage      = []byte("usage")       // user id -> encoded ferry.Usage
+	bucketTokens     = []byte("tokens")      // sha256(token) -> encoded tokenRecord
+	bucketUserTokens = []byte("user_tokens") // user id + sha256(token) -> nothing
+
+	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens}
+
+	keySchemaVersion = []byte("schema_version")
+)
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("the database is locked by another process")
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// Now is the clock; time.Now when nil. Tests inject a fake one.
+	Now func() time.Time
+	// LockTimeout bounds the wait for another process's lock on the file;
+	// one second when zero.
+	LockTimeout time.Duration
+	// TokenIdleTimeout is how long a token lives without use; 15 minutes
+	// when zero.
+	TokenIdleTimeout time.Duration
+}
+
+// DB is ferry's store.
+type DB struct {
+	bolt *bolt.DB
+	now  func() time.Time
+
+	hashSem chan struct{} // bounds concurrent argon2id computations
+
+	tokenIdle  time.Duration
+	tokenTouch time.Duration // how stale a token's stored last use may get before it is rewritten
+	lastUse    sync.Map      // [sha256.Size]byte -> *atomic.Int64: last use in Unix nanoseconds, newer than stored
+}
+
+// Open opens or creates the database in dir, creating dir (0700) and every
+// bucket. It returns an error wrapping ErrLocked when another process holds
+// the file past opts.LockTimeout.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.TokenIdleTimeout == 0 {
+		opts.TokenIdleTimeout = 15 * time.Minute
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (is ferry serve running on it?)", path, ErrLocked)
+	} else if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{
+		bolt:      b,
+		now:       opts.Now,
+		hashSem:   make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		tokenIdle: opts.TokenIdleTimeout,
+	}
+	db.tokenTouch = min(opts.TokenIdleTimeout/16, time.Minute)
+	if err := db.init(); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func (db *DB) init() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keySchemaVersion); v != nil {
+			if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+				return fmt.Errorf("schema version %d is newer than this ferry understands (%d)", got, SchemaVersion)
+			}
+		}
+		return meta.Put(keySchemaVersion, itob(SchemaVersion))
+	})
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	return db.bolt.Close()
+}
+
+// Ping reports whether the database answers a read transaction.
+func (db *DB) Ping() error {
+	return db.bolt.View(func(*bolt.Tx) error { return nil })
+}
+
+// Check runs bbolt's consistency check of the file and returns every problem
+// it finds, joined.
+func (db *DB) Check() error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}

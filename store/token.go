@@ -1,0 +1,243 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+)
+
+// A token is 32 random bytes, base64url without padding, handed to the
+// client once. The store keeps only its SHA-256, with the user id and the
+// time of creation and of last use.
+
+// tokenRecord is the value of a token's hash: user id, created and last use
+// in Unix nanoseconds, 8 bytes each.
+type tokenRecord struct {
+	userID  uint64
+	created int64
+	lastUse int64
+}
+
+func (r tokenRecord) encode() []byte {
+	b := make([]byte, 24)
+	binary.BigEndian.PutUint64(b[0:], r.userID)
+	binary.BigEndian.PutUint64(b[8:], uint64(r.created))
+	binary.BigEndian.PutUint64(b[16:], uint64(r.lastUse))
+	return b
+}
+
+func decodeToken(v []byte) (tokenRecord, bool) {
+	if len(v) != 24 {
+		return tokenRecord{}, false
+	}
+	return tokenRecord{
+		userID:  binary.BigEndian.Uint64(v[0:]),
+		created: int64(binary.BigEndian.Uint64(v[8:])),
+		lastUse: int64(binary.BigEndian.Uint64(v[16:])),
+	}, true
+}
+
+func hashToken(token string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(token))
+}
+
+func userTokenKey(userID uint64, h []byte) []byte {
+	return append(itob(userID), h...)
+}
+
+// CreateToken makes a new token for the user and returns it. Each call makes
+// a different token; it returns TOKEN_CANNOT_BE_GENERATED when no random
+// bytes can be had.
+func (db *DB) CreateToken(userID uint64) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", ferry.Errorf(ferry.ETOKENCANNOTBEGENERATED, "Unable to generate a token.")
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	h := hashToken(token)
+	now := db.now().UnixNano()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		if _, err := findUserByID(tx, userID); err != nil {
+			return err
+		}
+		rec := tokenRecord{userID: userID, created: now, lastUse: now}
+		if err := tx.Bucket(bucketTokens).Put(h[:], rec.encode()); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketUserTokens).Put(userTokenKey(userID, h[:]), nil)
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// Authenticate returns the user a token belongs to and counts this as a use
+// of the token. It returns NO_PERMISSION for an unknown, revoked or expired
+// token and ACCOUNT_DISABLED when the user is disabled.
+//
+// The last use is kept in memory and written to the database only when the
+// stored one is older than 1/16 of the idle timeout (at most a minute), so
+// that an authenticated read costs no disk write; after a restart a token
+// may therefore expire that much early.
+func (db *DB) Authenticate(token string) (*ferry.User, error) {
+	denied := ferry.Errorf(ferry.ENOPERMISSION, "Missing, unknown or expired token.")
+	if token == "" {
+		return nil, denied
+	}
+	h := hashToken(token)
+	now := db.now().UnixNano()
+	var (
+		u      *ferry.User
+		stored int64
+	)
+	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+		rec, ok := decodeToken(tx.Bucket(bucketTokens).Get(h[:]))
+		if !ok {
+			return denied
+		}
+		stored = rec.lastUse
+		last := max(rec.lastUse, db.memLastUse(h))
+		if now-last > int64(db.tokenIdle) {
+			return denied
+		}
+		if u, err = findUserByID(tx, rec.userID); err != nil {
+			return denied // the user is gone
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled.")
+	}
+	db.noteUse(h, now)
+	if now-stored >= int64(db.tokenTouch) {
+		if err := db.touchToken(h, now); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func (db *DB) memLastUse(h [sha256.Size]byte) int64 {
+	if v, ok := db.lastUse.Load(h); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// noteUse raises the in-memory last use of a token to t.
+func (db *DB) noteUse(h [sha256.Size]byte, t int64) {
+	v, _ := db.lastUse.LoadOrStore(h, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	for {
+		old := last.Load()
+		if old >= t || last.CompareAndSwap(old, t) {
+			return
+		}
+	}
+}
+
+// touchToken stores t as the token's last use, unless it was revoked
+// meanwhile. Concurrent touches share a commit.
+func (db *DB) touchToken(h [sha256.Size]byte, t int64) error {
+	return db.bolt.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		rec, ok := decodeToken(b.Get(h[:]))
+		if !ok || rec.lastUse >= t {
+			return nil
+		}
+		rec.lastUse = t
+		return b.Put(h[:], rec.encode())
+	})
+}
+
+// RevokeToken makes a token stop working. An unknown token is not an error.
+func (db *DB) RevokeToken(token string) error {
+	h := hashToken(token)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return deleteToken(tx, h[:])
+	})
+	db.lastUse.Delete(h)
+	return err
+}
+
+// RevokeUserTokens revokes every token of the user except keep (which may be
+// empty).
+func (db *DB) RevokeUserTokens(userID uint64, keep string) error {
+	k := hashToken(keep)
+	var gone [][sha256.Size]byte
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		gone = gone[:0]
+		prefix := itob(userID)
+		c := tx.Bucket(bucketUserTokens).Cursor()
+		for key, _ := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, _ = c.Next() {
+			if h := key[len(prefix):]; !bytes.Equal(h, k[:]) {
+				gone = append(gone, [sha256.Size]byte(h))
+			}
+		}
+		for _, h := range gone {
+			if err := deleteToken(tx, h[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, h := range gone {
+		db.lastUse.Delete(h)
+	}
+	return err
+}
+
+// DeleteExpiredTokens removes the tokens unused for longer than the idle
+// timeout and returns how many it removed.
+func (db *DB) DeleteExpiredTokens() (int, error) {
+	now := db.now().UnixNano()
+	var gone [][sha256.Size]byte
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		gone = gone[:0]
+		c := tx.Bucket(bucketTokens).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			rec, ok := decodeToken(v)
+			h := [sha256.Size]byte(k)
+			if ok && now-max(rec.lastUse, db.memLastUse(h)) <= int64(db.tokenIdle) {
+				continue
+			}
+			gone = append(gone, h)
+		}
+		for _, h := range gone {
+			if err := deleteToken(tx, h[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, h := range gone {
+		db.lastUse.Delete(h)
+	}
+	return len(gone), nil
+}
+
+func deleteToken(tx *bolt.Tx, h []byte) error {
+	b := tx.Bucket(bucketTokens)
+	rec, ok := decodeToken(b.Get(h))
+	if !ok {
+		return b.Delete(h)
+	}
+	if err := tx.Bucket(bucketUserTokens).Delete(userTokenKey(rec.userID, h)); err != nil {
+		return err
+	}
+	return b.Delete(h)
+}

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+)
+
+// CreateUser creates an account. It returns INVALID_EMAIL, METHOD_BAD_REQUEST
+// (full name), INVALID_NEW_PASSWORD or EMAIL_ALREADY_EXIST errors.
+func (db *DB) CreateUser(nu ferry.NewUser) (*ferry.User, error) {
+	email, err := ferry.NormalizeEmail(nu.Email)
+	if err != nil {
+		return nil, err
+	}
+	name, err := ferry.ValidFullName(nu.FullName)
+	if err != nil {
+		return nil, err
+	}
+	if err := ferry.ValidPassword(nu.Password); err != nil {
+		return nil, err
+	}
+	if db.emailTaken(email) { // cheap early answer; checked again below
+		return nil, ferry.Errorf(ferry.EEMAILEXISTS, "An account with the email %s exists already.", email)
+	}
+	hash, err := db.hashPassword(nu.Password)
+	if err != nil {
+		return nil, err
+	}
+	u := &ferry.User{
+		Email:        email,
+		FullName:     name,
+		PasswordHash: hash,
+		Package:      nu.Package,
+		Created:      db.now().UTC(),
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		emails := tx.Bucket(bucketUserEmails)
+		if emails.Get([]byte(email)) != nil {
+			return ferry.Errorf(ferry.EEMAILEXISTS, "An account with the email %s exists already.", email)
+		}
+		id, err := tx.Bucket(bucketUsers).NextSequence()
+		if err != nil {
+			return err
+		}
+		u.ID = id
+		if err := emails.Put([]byte(email), itob(id)); err != nil {
+			return err
+		}
+		return putUser(tx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (db *DB) emailTaken(email string) bool {
+	var taken bool
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		taken = tx.Bucket(bucketUserEmails).Get([]byte(email)) != nil
+		return nil
+	})
+	return taken
+}
+
+// UserByID returns the user with that id, or a USER_NOT_FOUND error.
+func (db *DB) UserByID(id uint64) (*ferry.User, error) {
+	var u *ferry.User
+	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+		u, err = findUserByID(tx, id)
+		return err
+	})
+	return u, err
+}
+
+// UserByEmail returns the user with that email (normalised first), or a
+// USER_NOT_FOUND error.
+func (db *DB) UserByEmail(email string) (*ferry.User, error) {
+	var u *ferry.User
+	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+		u, err = findUserByEmail(tx, email)
+		return err
+	})
+	return u, err
+}
+
+// UpdateUser loads the user, lets fn change it and stores the result, all in
+// one transaction. An error from fn aborts the change and is returned as it
+// is. fn must not change ID or Email.
+func (db *DB) UpdateUser(id uint64, fn func(*ferry.User) error) (*ferry.User, error) {
+	var u *ferry.User
+	err := db.bolt.Update(func(tx *bolt.Tx) (err error) {
+		if u, err = findUserByID(tx, id); err != nil {
+			return err
+		}
+		if err := fn(u); err != nil {
+			return err
+		}
+		return putUser(tx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UserUsage is a user with their usage, as ListUsers returns them.
+type UserUsage struct {
+	*ferry.User
+	Usage ferry.Usage
+}
+
+// ListUsers returns every user, ordered by email, with their usage.
+func (db *DB) ListUsers() ([]UserUsage, error) {
+	var list []UserUsage
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUserEmails).ForEach(func(_, id []byte) error {
+			u, err := findUserByID(tx, binary.BigEndian.Uint64(id))
+			if err != nil {
+				return err
+			}
+			list = append(list, UserUsage{User: u, Usage: usageOf(tx, u.ID)})
+			return nil
+		})
+	})
+	return list, err
+}
+
+// Usage returns what the user has spent of their quotas.
+func (db *DB) Usage(id uint64) (ferry.Usage, error) {
+	var us ferry.Usage
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		us = usageOf(tx, id)
+		return nil
+	})
+	return us, err
+}
+
+// CheckPassword returns the user whose email and password these are. It
+// returns AUTH_FAILED when either is wrong, taking as long for an unknown
+// email as for a wrong password, and ACCOUNT_DISABLED for a disabled
+// account with the right password.
+func (db *DB) CheckPassword(email, password string) (*ferry.User, error) {
+	failed := ferry.Errorf(ferry.EAUTHFAILED, "Wrong email or password.")
+	u, err := db.UserByEmail(email)
+	if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || len(password) > ferry.MaxPasswordLen {
+		db.verifyPassword(dummyHash(), password)
+		return nil, failed
+	} else if err != nil {
+		return nil, err
+	}
+	if !db.verifyPassword(u.PasswordHash, password) {
+		return nil, failed
+	}
+	if u.Disabled {
+		return nil, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled.")
+	}
+	return u, nil
+}
+
+// hashPassword and verifyPassword bound how many argon2id computations run
+// at once, so a burst of logins cannot take all memory.
+func (db *DB) hashPassword(p string) (string, error) {
+	db.hashSem <- struct{}{}
+	defer func() { <-db.hashSem }()
+	return hashPassword(p)
+}
+
+func (db *DB) verifyPassword(hash, p string) bool {
+	db.hashSem <- struct{}{}
+	defer func() { <-db.hashSem }()
+	return verifyPassword(hash, p)
+}
+
+func findUserByID(tx *bolt.Tx, id uint64) (*ferry.User, error) {
+	v := tx.Bucket(bucketUsers).Get(itob(id))
+	if v == nil {
+		return nil, ferry.Errorf(ferry.EUSERNOTFOUND, "No such user.")
+	}
+	u := &ferry.User{}
+	if err := json.Unmarshal(v, u); err != nil {
+		return nil, fmt.Errorf("decode user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+func findUserByEmail(tx *bolt.Tx, email string) (*ferry.User, error) {
+	e, err := ferry.NormalizeEmail(email)
+	if err != nil {
+		return nil, ferry.Errorf(ferry.EUSERNOTFOUND, "No user has the email %q.", email)
+	}
+	id := tx.Bucket(bucketUserEmails).Get([]byte(e))
+	if id == nil {
+		return nil, ferry.Errorf(ferry.EUSERNOTFOUND, "No user has the email %s.", e)
+	}
+	return findUserByID(tx, binary.BigEndian.Uint64(id))
+}
+
+func putUser(tx *bolt.Tx, u *ferry.User) error {
+	v, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketUsers).Put(itob(u.ID), v)
+}
+
+// usageOf decodes a user's usage record: normal, received and the start of
+// the received period in Unix seconds, 8 bytes each. No record is no usage.
+func usageOf(tx *bolt.Tx, id uint64) ferry.Usage {
+	v := tx.Bucket(bucketUsage).Get(itob(id))
+	if len(v) != 24 {
+		return ferry.Usage{}
+	}
+	return ferry.Usage{
+		Normal:        int64(binary.BigEndian.Uint64(v[0:])),
+		Received:      int64(binary.BigEndian.Uint64(v[8:])),
+		ReceivedSince: time.Unix(int64(binary.BigEndian.Uint64(v[16:])), 0).UTC(),
+	}
+}
