@@ -1,0 +1,232 @@
+// Package api_test drives ferry from outside: the real server (app.New, as
+// cmd/ferry runs it) on 127.0.0.1:0 with its data in t.TempDir(), real HTTP
+// requests, and the real binary for the command line.
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/store"
+)
+
+// clock is a fake clock the tests move by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock {
+	return &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testServer is a running ferry.
+type testServer struct {
+	t     testing.TB
+	URL   string // the API base, http://127.0.0.1:port/api/1
+	Root  string // http://127.0.0.1:port
+	Cfg   app.Config
+	Clock *clock
+	logs  *syncBuffer
+}
+
+// syncBuffer collects the server's log lines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServer runs ferry on the default config with the changes of mutate,
+// on 127.0.0.1:0 with a fresh data dir and a fake clock. Cleanup stops it,
+// checks that it stopped cleanly and runs bbolt's consistency check on the
+// database it leaves.
+func startServer(t testing.TB, mutate ...func(*app.Config)) *testServer {
+	t.Helper()
+	cfg := app.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.PublicURL = ""
+	cfg.DataDir = t.TempDir()
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	require.NoError(t, cfg.Validate())
+	ts := &testServer{t: t, Cfg: cfg, Clock: newClock(), logs: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := app.New(cfg, app.Options{Now: ts.Clock.Now, Logger: logger})
+	require.NoError(t, err)
+	ts.Root = a.PublicURL()
+	ts.URL = ts.Root + "/api/1"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "ferry stopped with an error")
+		case <-time.After(30 * time.Second):
+			t.Fatal("ferry did not stop within 30s")
+		}
+		db, err := store.Open(cfg.DataDir, store.Options{})
+		require.NoError(t, err)
+		defer db.Close()
+		require.NoError(t, db.Check(), "bbolt consistency check")
+		if t.Failed() {
+			t.Logf("server log:\n%s", ts.logs.String())
+		}
+	})
+	return ts
+}
+
+// admin returns the admin commands of the running server, as the CLI
+// reaches them (over the admin socket).
+func (ts *testServer) admin() app.Admin {
+	ts.t.Helper()
+	a, closer, err := app.OpenAdmin(ts.Cfg)
+	require.NoError(ts.t, err)
+	ts.t.Cleanup(func() { closer.Close() })
+	return a
+}
+
+// addUser creates a user through the admin socket and returns the email.
+func (ts *testServer) addUser(email, password string) string {
+	ts.t.Helper()
+	_, err := ts.admin().AddUser(app.AddUserRequest{Email: email, Password: password, Name: "User " + email})
+	require.NoError(ts.t, err)
+	return email
+}
+
+// client is a small typed client of the API.
+type client struct {
+	t     testing.TB
+	base  string
+	token string
+	http  *http.Client
+}
+
+func (ts *testServer) client() *client {
+	return &client{t: ts.t, base: ts.URL, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// login returns a client holding a token of email.
+func (ts *testServer) login(email, password string) *client {
+	ts.t.Helper()
+	c := ts.client()
+	r := c.postForm("/auth/token", url.Values{"email": {email}, "password": {password}})
+	r.requireStatus(http.StatusOK)
+	var out struct{ Token string }
+	r.decode(&out)
+	require.NotEmpty(ts.t, out.Token)
+	c.token = out.Token
+	return c
+}
+
+// response is an answer read whole.
+type response struct {
+	t      testing.TB
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (c *client) do(req *http.Request) *response {
+	c.t.Helper()
+	if c.token != "" && req.Header.Get("token") == "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("token", c.token)
+	}
+	resp, err := c.http.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	return &response{t: c.t, Status: resp.StatusCode, Header: resp.Header, Body: body}
+}
+
+func (c *client) request(method, path string, body io.Reader, contentType string) *response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, body)
+	require.NoError(c.t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return c.do(req)
+}
+
+func (c *client) get(path string, query url.Values) *response {
+	c.t.Helper()
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	return c.request(http.MethodGet, path, nil, "")
+}
+
+func (c *client) postForm(path string, form url.Values) *response {
+	c.t.Helper()
+	return c.request(http.MethodPost, path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+}
+
+func (c *client) postJSON(path string, v any) *response {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(c.t, err)
+	return c.request(http.MethodPost, path, bytes.NewReader(b), "application/json")
+}
+
+func (r *response) requireStatus(status int) *response {
+	r.t.Helper()
+	require.Equal(r.t, status, r.Status, "body: %s", r.Body)
+	return r
+}
+
+func (r *response) decode(v any) {
+	r.t.Helper()
+	require.NoError(r.t, json.Unmarshal(r.Body, v), "body: %s", r.Body)
+}
+
+// requireError checks an error answer: the status and code of API.md's
+// table, and a message.
+func (r *response) requireError(status int, code string) {
+	r.t.Helper()
+	require.Equal(r.t, status, r.Status, "body: %s", r.Body)
+	var e struct{ Error, Message string }
+	r.decode(&e)
+	require.Equal(r.t, code, e.Error, "body: %s", r.Body)
+	require.NotEmpty(r.t, e.Message, "an error carries a message")
+	require.Equal(r.t, "application/json; charset=utf-8", r.Header.Get("Content-Type"))
+}

@@ -1,0 +1,132 @@
+package api_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
+)
+
+func TestPlumbing_UnknownRouteAndWrongMethod(t *testing.T) {
+	ts := startServer(t)
+	c := ts.login(ts.addUser("kim@example.com", password), password)
+	c.get("/no/such/route", nil).requireError(404, ferry.ENOTFOUND)
+	c.get("/../../etc/passwd", nil).requireError(404, ferry.ENOTFOUND)
+	c.request(http.MethodPut, "/settings/list", nil, "").requireError(405, ferry.EMETHODNOTALLOWED)
+	c.request(http.MethodPost, "/settings/list", nil, "").requireError(405, ferry.EMETHODNOTALLOWED)
+	c.request(http.MethodPatch, "/auth/token", nil, "").requireError(405, ferry.EMETHODNOTALLOWED)
+	c.request(http.MethodGet, "/auth/register", nil, "").requireError(405, ferry.EMETHODNOTALLOWED)
+	root := &client{t: t, base: ts.Root, http: c.http}
+	root.get("/", nil).requireError(404, ferry.ENOTFOUND)
+	root.get("/api/2/settings/list", nil).requireError(404, ferry.ENOTFOUND)
+}
+
+func TestPlumbing_MalformedBodies(t *testing.T) {
+	ts := startServer(t)
+	email := ts.addUser("lee@example.com", password)
+	c := ts.client()
+	for _, tc := range []struct{ name, body, ct string }{
+		{"bad percent escape", "email=%zz&password=x", "application/x-www-form-urlencoded"},
+		{"truncated JSON", `{"email":"` + email, "application/json"},
+		{"JSON array", `["email"]`, "application/json"},
+		{"JSON null", `null`, "application/json"},
+		{"two JSON values", `{"email":"a"} {"email":"b"}`, "application/json"},
+		{"multipart without boundary", "--x\r\n", "multipart/form-data"},
+		{"broken multipart", "--b\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nx", "multipart/form-data; boundary=b"},
+		{"unsupported type", "email=" + email, "text/plain"},
+		{"malformed content type", "email=" + email, "application/x-www-form-urlencoded; charset"},
+	} {
+		r := c.request(http.MethodPost, "/auth/token", strings.NewReader(tc.body), tc.ct)
+		assert.Equal(t, 400, r.Status, "%s: %s", tc.name, r.Body)
+		assert.Contains(t, string(r.Body), `"error":"METHOD_BAD_REQUEST"`, tc.name)
+	}
+	// JSON with non-string values is read as form values.
+	r := c.postJSON("/auth/token", map[string]any{"email": email, "password": password, "remember": true, "n": 3})
+	r.requireStatus(http.StatusOK)
+	// The server still serves.
+	ts.login(email, password)
+}
+
+func TestPlumbing_OversizeBodies(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.MaxRequestBody = 64 << 10 })
+	email := ts.addUser("mia@example.com", password)
+	c := ts.client()
+	big := "email=" + email + "&password=" + url.QueryEscape(password) + "&pad=" + strings.Repeat("x", 80<<10)
+
+	// A declared length over the limit is refused before the body is read.
+	c.request(http.MethodPost, "/auth/token", strings.NewReader(big), "application/x-www-form-urlencoded").
+		requireError(413, ferry.ETOOLARGE)
+	// A chunked body (no declared length) is cut off when it passes the limit.
+	req, err := http.NewRequest(http.MethodPost, ts.URL+"/auth/token", io.MultiReader(strings.NewReader(big)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.ContentLength = -1
+	c.do(req).requireError(413, ferry.ETOOLARGE)
+	// The same through JSON and multipart.
+	jsonBig := `{"email":"` + email + `","pad":"` + strings.Repeat("x", 80<<10) + `"}`
+	req, err = http.NewRequest(http.MethodPost, ts.URL+"/auth/token", io.MultiReader(strings.NewReader(jsonBig)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	c.do(req).requireError(413, ferry.ETOOLARGE)
+	mp := "--b\r\nContent-Disposition: form-data; name=\"pad\"\r\n\r\n" + strings.Repeat("x", 80<<10) + "\r\n--b--\r\n"
+	req, err = http.NewRequest(http.MethodPost, ts.URL+"/auth/token", io.MultiReader(strings.NewReader(mp)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+	c.do(req).requireError(413, ferry.ETOOLARGE)
+
+	// Just under the limit is fine, and the server keeps serving.
+	small := "email=" + email + "&password=" + url.QueryEscape(password) + "&pad=" + strings.Repeat("x", 60<<10)
+	c.request(http.MethodPost, "/auth/token", strings.NewReader(small), "application/x-www-form-urlencoded").
+		requireStatus(http.StatusOK)
+}
+
+func TestPlumbing_OversizeHeaders(t *testing.T) {
+	ts := startServer(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.Root, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	var b bytes.Buffer
+	b.WriteString("GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	for range 200 {
+		b.WriteString("X-Pad: " + strings.Repeat("y", 1000) + "\r\n")
+	}
+	b.WriteString("\r\n")
+	_, _ = conn.Write(b.Bytes())
+	reply, _ := io.ReadAll(io.LimitReader(conn, 4096))
+	assert.Contains(t, string(reply), "431", "headers over 64 KiB are refused")
+	ts.client().get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION)
+}
+
+func TestPlumbing_Healthz(t *testing.T) {
+	ts := startServer(t)
+	root := &client{t: t, base: ts.Root, http: http.DefaultClient}
+	r := root.get("/healthz", nil).requireStatus(http.StatusOK)
+	assert.JSONEq(t, `{"status":"ok"}`, string(r.Body))
+}
+
+func TestSettings_List(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) {
+		c.Packages["pro"] = app.Package{Storage: 2_500_000_000, ReceivePerMonth: 0}
+	})
+	_, err := ts.admin().AddUser(app.AddUserRequest{Email: "ned@example.com", Password: password, Name: "Ned Stark", Package: "pro"})
+	require.NoError(t, err)
+	c := ts.login("ned@example.com", password)
+	r := c.get("/settings/list", nil).requireStatus(http.StatusOK)
+	assert.JSONEq(t, `{"email":"ned@example.com","fullname":"Ned Stark","photo":"","accept_all":false,"package":"pro","storage":2500}`, string(r.Body))
+
+	unlimited := int64(0)
+	_, err = ts.admin().SetUser(app.SetUserRequest{Email: "ned@example.com", Storage: &unlimited})
+	require.NoError(t, err)
+	var s struct{ Storage int64 }
+	c.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.Equal(t, int64(0), s.Storage)
+}
