@@ -1,0 +1,358 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// ferryBinary builds cmd/ferry once per test run and returns its path.
+func ferryBinary(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "ferry-bin-"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "ferry")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/ferryhq/ferry/cmd/ferry").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, binErr)
+	return binPath
+}
+
+// cliConfig writes a config for the binary with its data in a fresh
+// directory, listening on a free port.
+func cliConfig(t testing.TB, extra string) (path, dataDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	dataDir = filepath.Join(dir, "data")
+	path = filepath.Join(dir, "ferry.toml")
+	text := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s", dataDir, extra)
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	return path, dataDir
+}
+
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// ferryCLI runs the binary with --config and args, feeding stdin.
+func ferryCLI(t testing.TB, config, stdin string, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(ferryBinary(t), append([]string{"--config", config}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return cliResult{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+func (r cliResult) requireOK(t testing.TB) string {
+	t.Helper()
+	require.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	return r.stdout
+}
+
+func (r cliResult) requireFail(t testing.TB, code int, msg string) {
+	t.Helper()
+	require.Equal(t, code, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	require.Contains(t, r.stderr, msg)
+}
+
+// adminScenario runs the admin commands against config and checks them,
+// the same whether or not a server runs on the data.
+func adminScenario(t *testing.T, config string) {
+	ok := func(stdin string, args ...string) string {
+		t.Helper()
+		return ferryCLI(t, config, stdin, args...).requireOK(t)
+	}
+	fail := func(code int, msg string, args ...string) {
+		t.Helper()
+		ferryCLI(t, config, "", args...).requireFail(t, code, msg)
+	}
+	assert.Equal(t, "1\n", ok("", "user", "add", "--email", "Olga@Example.com", "--password", password, "--name", "Olga O"))
+	assert.Equal(t, "2\n", ok(password+"\n", "user", "add", "--email", "pat@example.com", "--password-stdin", "--package", "pro"))
+	assert.Equal(t, "3\n", ok(password, "user", "add", "--email", "quinn@example.com", "--password-stdin"), "stdin without a newline")
+
+	fail(1, "exists already", "user", "add", "--email", "olga@example.com", "--password", password)
+	fail(1, `No package is named "gold"`, "user", "add", "--email", "rob@example.com", "--password", password, "--package", "gold")
+	fail(1, "not a valid email", "user", "add", "--email", "rob", "--password", password)
+	fail(1, "at least 8 characters", "user", "add", "--email", "rob@example.com", "--password", "short")
+	fail(1, "--password or --password-stdin", "user", "add", "--email", "rob@example.com")
+	fail(1, "needs --email", "user", "add", "--password", password)
+	fail(1, "No user has the email nobody@example.com", "user", "set", "--email", "nobody@example.com", "--storage", "1GB")
+	fail(1, "--storage", "user", "set", "--email", "olga@example.com", "--storage", "lots")
+	fail(1, `No package is named "gold"`, "user", "set", "--email", "olga@example.com", "--package", "gold")
+	fail(2, "unknown command", "frobnicate")
+	fail(2, "flag provided but not defined", "user", "add", "--emial", "x@example.com")
+
+	line := ok("", "user", "set", "--email", "olga@example.com", "--storage", "10MB", "--receive", "5GiB")
+	assert.Equal(t, "olga@example.com\tfree\t0 B/10 MB\t0 B/5.3 GB\n", line)
+	ok("", "user", "set", "--email", "pat@example.com", "--storage", "0", "--disabled=true")
+	ok("", "user", "set", "--email", "quinn@example.com", "--storage", "1048576", "--package", "pro")
+	ok("", "user", "set", "--email", "quinn@example.com", "--storage", "package")
+
+	var lines [][]string
+	for _, l := range strings.Split(strings.TrimRight(ok("", "user", "list"), "\n"), "\n") {
+		lines = append(lines, strings.Fields(l))
+	}
+	assert.Equal(t, [][]string{
+		{"olga@example.com", "free", "0", "B/10", "MB", "0", "B/5.3", "GB"},
+		{"pat@example.com", "pro", "0", "B/unlimited", "0", "B/unlimited", "disabled"},
+		{"quinn@example.com", "pro", "0", "B/2", "GB", "0", "B/unlimited"},
+	}, lines)
+
+	// Enabling again.
+	assert.NotContains(t, ok("", "user", "set", "--email", "pat@example.com", "--disabled=false"), "disabled")
+}
+
+const proPackage = `
+[packages.free]
+storage = "5GB"
+receive_per_month = "10GB"
+[packages.pro]
+storage = "2GB"
+receive_per_month = 0
+`
+
+func TestCLI_ServerStopped(t *testing.T) {
+	config, _ := cliConfig(t, proPackage)
+	adminScenario(t, config)
+
+	// What the CLI wrote is what the server serves.
+	cfg, err := app.LoadConfig(config)
+	require.NoError(t, err)
+	ts := startServerWith(t, cfg)
+	c := ts.login("olga@example.com", password)
+	var s struct {
+		FullName string `json:"fullname"`
+		Storage  int64
+	}
+	c.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.Equal(t, "Olga O", s.FullName)
+	assert.Equal(t, int64(10), s.Storage)
+	ts.login("pat@example.com", password)
+}
+
+func TestCLI_ServerRunning(t *testing.T) {
+	config, _ := cliConfig(t, proPackage)
+	srv := startBinary(t, config)
+	adminScenario(t, config)
+
+	// Changes take effect in the running server at once.
+	c := srv.client(t)
+	r := c.get("/auth/token", url.Values{"email": {"olga@example.com"}, "password": {password}})
+	r.requireStatus(http.StatusOK)
+	ferryCLI(t, config, "", "user", "set", "--email", "olga@example.com", "--disabled=true").requireOK(t)
+	c.get("/auth/token", url.Values{"email": {"olga@example.com"}, "password": {password}}).
+		requireError(403, ferry.EACCOUNTDISABLED)
+
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+	srv.requireExit(t, 0)
+}
+
+// binaryServer is `ferry serve` running as its own process.
+type binaryServer struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *syncBuffer
+	done chan error
+}
+
+var servingRE = regexp.MustCompile(`msg="ferry serving" addr=(\S+)`)
+
+// startBinary runs `ferry serve --config config` and waits until it serves.
+// Cleanup kills it if the test did not stop it.
+func startBinary(t *testing.T, config string) *binaryServer {
+	t.Helper()
+	cmd := exec.Command(ferryBinary(t), "serve", "--config", config)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	s := &binaryServer{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintln(s.logs, sc.Text())
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("ferry serve log:\n%s", s.logs.String())
+		}
+	})
+	select {
+	case s.addr = <-addrc:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("ferry serve did not start:\n%s", s.logs.String())
+	}
+	return s
+}
+
+func (s *binaryServer) client(t testing.TB) *client {
+	return &client{t: t, base: "http://" + s.addr + "/api/1", http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// requireExit waits for the process to end and checks its exit code.
+func (s *binaryServer) requireExit(t testing.TB, code int) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		got := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			got = exit.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		require.Equal(t, code, got, "exit code; log:\n%s", s.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ferry serve did not exit:\n%s", s.logs.String())
+	}
+}
+
+// startServerWith runs the in-process server on an exact config.
+func startServerWith(t *testing.T, cfg app.Config) *testServer {
+	return startServer(t, func(c *app.Config) {
+		listen := c.Listen
+		*c = cfg
+		c.Listen, c.PublicURL = listen, ""
+	})
+}
+
+// beginLogin opens a connection and sends a login request whose body stops
+// halfway; it returns the connection and the rest of the body.
+func beginLogin(t *testing.T, addr, email string) (net.Conn, string) {
+	t.Helper()
+	body := url.Values{"email": {email}, "password": {password}}.Encode()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	head := fmt.Sprintf("POST /api/1/auth/token HTTP/1.1\r\nHost: %s\r\n"+
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n", addr, len(body))
+	half := len(body) / 2
+	_, err = io.WriteString(conn, head+body[:half])
+	require.NoError(t, err)
+	return conn, body[half:]
+}
+
+// waitRefused waits until addr no longer accepts connections.
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, 10*time.Second, 10*time.Millisecond, "the server still accepts connections after SIGTERM")
+}
+
+func TestServe_GracefulShutdownFinishesRequestsInFlight(t *testing.T) {
+	config, _ := cliConfig(t, "")
+	ferryCLI(t, config, "", "user", "add", "--email", "sam@example.com", "--password", password).requireOK(t)
+	srv := startBinary(t, config)
+
+	conn, rest := beginLogin(t, srv.addr, "sam@example.com")
+	time.Sleep(200 * time.Millisecond) // let the server read the header and enter the handler
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+	waitRefused(t, srv.addr)
+
+	// The request in flight is finished and answered.
+	_, err := io.WriteString(conn, rest)
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	assert.Contains(t, string(body), `"token":"`)
+
+	srv.requireExit(t, 0)
+	assert.Contains(t, srv.logs.String(), `msg="ferry stopped"`)
+	// The store was closed cleanly: the CLI can open it at once.
+	assert.Contains(t, ferryCLI(t, config, "", "user", "list").requireOK(t), "sam@example.com")
+}
+
+func TestServe_ShutdownIsBounded(t *testing.T) {
+	config, _ := cliConfig(t, `shutdown_timeout = "1s"`)
+	ferryCLI(t, config, "", "user", "add", "--email", "tia@example.com", "--password", password).requireOK(t)
+	srv := startBinary(t, config)
+
+	_, _ = beginLogin(t, srv.addr, "tia@example.com") // never finished
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGINT))
+	srv.requireExit(t, 0)
+	assert.Contains(t, srv.logs.String(), "cut off")
+	assert.Contains(t, ferryCLI(t, config, "", "user", "list").requireOK(t), "tia@example.com")
+}
+
+func TestServe_BadConfigStopsStartup(t *testing.T) {
+	config, _ := cliConfig(t, "[auth]\nsignup = \"sometimes\"\n")
+	r := ferryCLI(t, config, "", "serve")
+	r.requireFail(t, 1, "auth.signup")
+	config, _ = cliConfig(t, "[smtp]\nhots = \"mail\"\n")
+	ferryCLI(t, config, "", "serve").requireFail(t, 1, "unknown key smtp.hots")
+}
+
+func TestServe_SecondServerOnTheSameDataFailsFast(t *testing.T) {
+	config, _ := cliConfig(t, "")
+	startBinary(t, config)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ferryBinary(t), "serve", "--config", config).CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "locked by another process")
+}

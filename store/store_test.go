@@ -1,0 +1,113 @@
+package store_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/store"
+)
+
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// openDB opens a store in a fresh directory; cleanup checks the file with
+// bbolt's consistency check and closes it.
+func openDB(t *testing.T, c *clock) (*store.DB, string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{Now: c.Now, TokenIdleTimeout: 15 * time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, db.Check())
+		db.Close()
+	})
+	return db, dir
+}
+
+func TestOpen_LockedFailsFast(t *testing.T) {
+	_, dir := openDB(t, &clock{now: time.Now()})
+	start := time.Now()
+	_, err := store.Open(dir, store.Options{LockTimeout: 200 * time.Millisecond})
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, store.ErrLocked), "%v", err)
+	assert.Contains(t, err.Error(), "is ferry serve running")
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestOpen_RefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	b, err := bolt.Open(dir+"/"+store.FileName, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, 99})
+	}))
+	require.NoError(t, b.Close())
+
+	_, err = store.Open(dir, store.Options{})
+	assert.ErrorContains(t, err, "schema version 99 is newer")
+}
+
+func newUser(t *testing.T, db *store.DB, email string) *ferry.User {
+	t.Helper()
+	u, err := db.CreateUser(ferry.NewUser{Email: email, Password: "password1", Package: "free"})
+	require.NoError(t, err)
+	return u
+}
+
+func TestTokens_SweepAndRevokeAll(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	db, _ := openDB(t, c)
+	u := newUser(t, db, "a@example.com")
+	other := newUser(t, db, "b@example.com")
+	old, err := db.CreateToken(u.ID)
+	require.NoError(t, err)
+	c.now = c.now.Add(10 * time.Minute)
+	keep, err := db.CreateToken(u.ID)
+	require.NoError(t, err)
+	third, err := db.CreateToken(u.ID)
+	require.NoError(t, err)
+	others, err := db.CreateToken(other.ID)
+	require.NoError(t, err)
+
+	c.now = c.now.Add(6 * time.Minute) // old is 16 minutes idle, the rest 6
+	n, err := db.DeleteExpiredTokens()
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	_, err = db.Authenticate(old)
+	assert.Equal(t, ferry.ENOPERMISSION, ferry.ErrorCode(err))
+
+	require.NoError(t, db.RevokeUserTokens(u.ID, keep))
+	_, err = db.Authenticate(third)
+	assert.Equal(t, ferry.ENOPERMISSION, ferry.ErrorCode(err))
+	got, err := db.Authenticate(keep)
+	require.NoError(t, err)
+	assert.Equal(t, u.ID, got.ID)
+	_, err = db.Authenticate(others)
+	assert.NoError(t, err, "another user's tokens stay")
+
+	n, err = db.DeleteExpiredTokens()
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "nothing else is expired")
+}
+
+func TestUsers_EmailIsUnique(t *testing.T) {
+	db, _ := openDB(t, &clock{now: time.Now()})
+	newUser(t, db, "Same@Example.com")
+	_, err := db.CreateUser(ferry.NewUser{Email: " same@example.COM", Password: "password1"})
+	assert.Equal(t, ferry.EEMAILEXISTS, ferry.ErrorCode(err))
+	list, err := db.ListUsers()
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "same@example.com", list[0].Email)
+}
