@@ -1,0 +1,65 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// brokenUsers fails every call with an internal error, as a store whose disk
+// has gone away would.
+type brokenUsers struct{}
+
+var errDisk = errors.New("read /var/lib/ferry/ferry.db: input/output error")
+
+func (brokenUsers) CreateUser(ferry.NewUser) (*ferry.User, error)     { return nil, errDisk }
+func (brokenUsers) CheckPassword(string, string) (*ferry.User, error) { return nil, errDisk }
+func (brokenUsers) CreateToken(uint64) (string, error)                { return "", errDisk }
+func (brokenUsers) Authenticate(string) (*ferry.User, error)          { return nil, errDisk }
+func (brokenUsers) RevokeToken(string) error                          { return errDisk }
+func (brokenUsers) Ping() error                                       { return errDisk }
+
+func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
+	var logs bytes.Buffer
+	s := New(Config{
+		Signup:             "open",
+		Packages:           quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}},
+		MaxRequestBody:     1 << 20,
+		LoginFailureBurst:  5,
+		LoginFailureRefill: time.Minute,
+	}, brokenUsers{}, slog.New(slog.NewTextHandler(&logs, nil)), time.Now)
+
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/api/1/auth/token?email=a@b.c&password=12345678", nil),
+		httptest.NewRequest(http.MethodGet, "/api/1/settings/list", nil),
+		func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/api/1/auth/register",
+				strings.NewReader(url.Values{"email": {"a@b.c"}, "password": {"12345678"}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		}(),
+	} {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		assert.Equal(t, http.StatusInternalServerError, w.Code, r.URL.Path)
+		assert.JSONEq(t, `{"error":"ERR_UNKNOWN","message":"Internal error."}`, w.Body.String(), r.URL.Path)
+		assert.NotContains(t, w.Body.String(), "input/output")
+	}
+	assert.Contains(t, logs.String(), "input/output error", "the cause is logged")
+	assert.Contains(t, logs.String(), "route=/api/1/settings/list")
+
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+}
