@@ -83,15 +83,19 @@ func ferryCLI(t testing.TB, config, stdin string, args ...string) cliResult {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
+	code := exitCode(t, cmd.Run())
+	return cliResult{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// exitCode is the exit code a finished command's error stands for.
+func exitCode(t testing.TB, err error) int {
+	t.Helper()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else {
-		require.NoError(t, err)
+		return exit.ExitCode()
 	}
-	return cliResult{stdout: out.String(), stderr: errb.String(), code: code}
+	require.NoError(t, err)
+	return 0
 }
 
 func (r cliResult) requireOK(t testing.TB) string {
@@ -251,14 +255,7 @@ func (s *binaryServer) requireExit(t testing.TB, code int) {
 	t.Helper()
 	select {
 	case err := <-s.done:
-		got := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			got = exit.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		require.Equal(t, code, got, "exit code; log:\n%s", s.logs.String())
+		require.Equal(t, code, exitCode(t, err), "exit code; log:\n%s", s.logs.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("ferry serve did not exit:\n%s", s.logs.String())
 	}
