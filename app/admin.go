@@ -257,6 +257,9 @@ func adminHandler(a Admin, log *slog.Logger) http.Handler {
 			return
 		}
 		id, err := a.AddUser(req)
+		if err == nil {
+			log.Info("admin: user added", "user", id, "email", req.Email)
+		}
 		answer(w, map[string]uint64{"id": id}, err)
 	})
 	mux.HandleFunc("POST /user/set", func(w http.ResponseWriter, r *http.Request) {
@@ -266,6 +269,9 @@ func adminHandler(a Admin, log *slog.Logger) http.Handler {
 			return
 		}
 		line, err := a.SetUser(req)
+		if err == nil {
+			log.Info("admin: user changed", "user", line.ID, "email", line.Email)
+		}
 		answer(w, line, err)
 	})
 	mux.HandleFunc("GET /user/list", func(w http.ResponseWriter, r *http.Request) {

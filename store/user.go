@@ -148,14 +148,17 @@ func (db *DB) Usage(id uint64) (ferry.Usage, error) {
 // account with the right password.
 func (db *DB) CheckPassword(email, password string) (*ferry.User, error) {
 	failed := ferry.Errorf(ferry.EAUTHFAILED, "Wrong email or password.")
+	if len(password) > ferry.MaxPasswordLen {
+		password = "" // never hash an over-long input; it cannot match
+	}
 	u, err := db.UserByEmail(email)
-	if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || len(password) > ferry.MaxPasswordLen {
+	if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
 		db.verifyPassword(dummyHash(), password)
 		return nil, failed
 	} else if err != nil {
 		return nil, err
 	}
-	if !db.verifyPassword(u.PasswordHash, password) {
+	if password == "" || !db.verifyPassword(u.PasswordHash, password) {
 		return nil, failed
 	}
 	if u.Disabled {
