@@ -102,3 +102,23 @@ func ValidPassword(p string) error {
 	}
 	return nil
 }
+
+// Entry is one row of a folder listing (API.md, ops/list): File is the full
+// path from the user's root; Size is a file's size or a folder's total;
+// Type is "f" or "d".
+type Entry struct {
+	File string `json:"file"`
+	Size int64  `json:"size"`
+	Type string `json:"type"`
+}
+
+// FileInfo describes a stored file: its path from the user's root (or just
+// its name where the path is not known), size, SHA-256 in hex, and when its
+// content last changed.
+type FileInfo struct {
+	Path     string
+	Name     string
+	Size     int64
+	SHA256   string
+	Modified time.Time
+}

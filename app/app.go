@@ -55,9 +55,11 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		}
 	}()
 	a.db, err = store.Open(cfg.DataDir, store.Options{
-		Now:              opts.Now,
-		LockTimeout:      5 * time.Second, // room for an admin command that holds the store
-		TokenIdleTimeout: time.Duration(cfg.Auth.TokenIdleTimeout),
+		Now:               opts.Now,
+		LockTimeout:       5 * time.Second, // room for an admin command that holds the store
+		TokenIdleTimeout:  time.Duration(cfg.Auth.TokenIdleTimeout),
+		UploadIdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
+		Logger:            a.log,
 	})
 	if err != nil {
 		return nil, err
@@ -81,6 +83,9 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		MaxRequestBody:     int64(cfg.MaxRequestBody),
 		LoginFailureBurst:  cfg.Auth.LoginFailureBurst,
 		LoginFailureRefill: time.Duration(cfg.Auth.LoginFailureRefill),
+		MaxFileSize:        int64(cfg.MaxFileSize),
+		LinkDefaultExpiry:  time.Duration(cfg.Links.DefaultExpiry),
+		LinkMaxExpiry:      time.Duration(cfg.Links.MaxExpiry),
 	}, a.db, a.log, opts.Now)
 	a.http = &http.Server{
 		Handler:           srv,
@@ -116,7 +121,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	sweepDone := make(chan struct{})
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	go func() { defer close(sweepDone); a.sweepTokens(sweepCtx) }()
+	go func() { defer close(sweepDone); a.sweep(sweepCtx) }()
 
 	var serveErr error
 	select {
@@ -161,20 +166,33 @@ func (a *App) closeAll() error {
 	return nil
 }
 
-// sweepTokens deletes expired tokens every minute until ctx is done.
-func (a *App) sweepTokens(ctx context.Context) {
+// sweep removes what a crash may have left (blob files no record refers
+// to) once, then every minute what has expired: tokens, uploads (with their
+// bytes) and download links, until ctx is done.
+func (a *App) sweep(ctx context.Context) {
+	if n, err := a.db.RemoveOrphanBlobs(); err != nil {
+		a.log.Error("removing orphan blobs", "err", err)
+	} else if n > 0 {
+		a.log.Info("removed blob files no record referred to", "count", n)
+	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
+		for what, del := range map[string]func() (int, error){
+			"tokens":  a.db.DeleteExpiredTokens,
+			"uploads": a.db.DeleteExpiredUploads,
+			"links":   a.db.DeleteExpiredLinks,
+		} {
+			if n, err := del(); err != nil {
+				a.log.Error("deleting expired "+what, "err", err)
+			} else if n > 0 {
+				a.log.Debug("deleted expired "+what, "count", n)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := a.db.DeleteExpiredTokens(); err != nil {
-				a.log.Error("deleting expired tokens", "err", err)
-			} else if n > 0 {
-				a.log.Debug("deleted expired tokens", "count", n)
-			}
 		}
 	}
 }

@@ -25,6 +25,7 @@ type Config struct {
 	DataDir         string   `toml:"data_dir"`
 	DefaultPackage  string   `toml:"default_package"`
 	MaxRequestBody  Size     `toml:"max_request_body"`
+	MaxFileSize     Size     `toml:"max_file_size"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 
 	Log struct {
@@ -51,6 +52,15 @@ type Config struct {
 	Send struct {
 		ExpireAfter Duration `toml:"expire_after"`
 	} `toml:"send"`
+
+	Uploads struct {
+		IdleTimeout Duration `toml:"idle_timeout"`
+	} `toml:"uploads"`
+
+	Links struct {
+		DefaultExpiry Duration `toml:"default_expiry"`
+		MaxExpiry     Duration `toml:"max_expiry"`
+	} `toml:"links"`
 
 	Packages map[string]Package `toml:"packages"`
 }
@@ -80,6 +90,9 @@ func Default() Config {
 	c.SMTP.TLS = "starttls"
 	c.SMTP.From = "ferry@localhost"
 	c.Send.ExpireAfter = Duration(720 * time.Hour)
+	c.Uploads.IdleTimeout = Duration(15 * time.Minute)
+	c.Links.DefaultExpiry = Duration(24 * time.Hour)
+	c.Links.MaxExpiry = Duration(30 * 24 * time.Hour)
 	c.Packages = map[string]Package{"free": {Storage: 5e9, ReceivePerMonth: 10e9}}
 	return c
 }
@@ -173,6 +186,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Send.ExpireAfter <= 0 {
 		return errors.New("send.expire_after: must be positive")
+	}
+	if c.Uploads.IdleTimeout < Duration(time.Second) {
+		return errors.New("uploads.idle_timeout: must be at least 1s")
+	}
+	if c.Links.MaxExpiry < Duration(time.Second) {
+		return errors.New("links.max_expiry: must be at least 1s")
+	}
+	if c.Links.DefaultExpiry < Duration(time.Second) || c.Links.DefaultExpiry > c.Links.MaxExpiry {
+		return errors.New("links.default_expiry: must be from 1s to links.max_expiry")
 	}
 	if len(c.Packages) == 0 {
 		return errors.New("packages: at least one [packages.NAME] section is needed")

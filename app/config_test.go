@@ -1,11 +1,13 @@
 package app_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +24,20 @@ func TestConfig_ExampleIsTheDefault(t *testing.T) {
 	assert.Equal(t, want, got)
 	assert.Equal(t, "127.0.0.1:8080", want.Listen)
 	assert.Equal(t, "./ferry-data", want.DataDir)
+}
+
+// Every key ferry knows appears in the example, so none goes undocumented.
+func TestConfig_ExampleHasEveryKey(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, toml.NewEncoder(&buf).Encode(app.Default()))
+	var all, documented map[string]any
+	md, err := toml.Decode(buf.String(), &all)
+	require.NoError(t, err)
+	example, err := toml.DecodeFile("../config.example.toml", &documented)
+	require.NoError(t, err)
+	for _, key := range md.Keys() {
+		assert.True(t, example.IsDefined(key...), "config.example.toml does not document %s", key)
+	}
 }
 
 func TestConfig_NoFileIsTheDefault(t *testing.T) {

@@ -122,3 +122,14 @@ func FormatSize(n int64) string {
 	}
 	panic("unreachable")
 }
+
+// CheckStorage returns a QUOTA_EXCEEDED *ferry.Error when adding delta
+// bytes to normal would pass the storage limit. A delta of 0 or less (a
+// change that frees space) always passes.
+func (l Limits) CheckStorage(normal, delta int64) error {
+	if delta <= 0 || l.Storage == 0 || normal+delta <= l.Storage {
+		return nil
+	}
+	return ferry.Errorf(ferry.EQUOTAEXCEEDED, "Not enough storage: %s of %s used, %s more needed.",
+		FormatSize(normal), FormatSize(l.Storage), FormatSize(delta))
+}

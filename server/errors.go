@@ -32,6 +32,7 @@ var statusOf = map[string]int{
 	ferry.ENOTFOUND:               http.StatusNotFound,
 	ferry.EFILEEXISTS:             http.StatusConflict,
 	ferry.EUPLOADNOTFOUND:         http.StatusNotFound,
+	ferry.EUPLOADOFFSET:           http.StatusConflict,
 	ferry.ETOOLARGE:               http.StatusRequestEntityTooLarge,
 	ferry.ETOOMANYREQUESTS:        http.StatusTooManyRequests,
 	ferry.EACCOUNTDISABLED:        http.StatusForbidden,

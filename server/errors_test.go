@@ -18,8 +18,8 @@ import (
 )
 
 // brokenUsers fails every call with an internal error, as a store whose disk
-// has gone away would.
-type brokenUsers struct{}
+// has gone away would. Only the account calls are used here.
+type brokenUsers struct{ Store }
 
 var errDisk = errors.New("read /var/lib/ferry/ferry.db: input/output error")
 

@@ -19,9 +19,9 @@ import (
 const multipartMemory = 1 << 20
 
 // params are a request's parameters, decoded in one way for every endpoint
-// (API.md, "Conventions"): the query string, and for other methods than GET
-// the body as a urlencoded or multipart form or a JSON object. Body values
-// win over query values of the same name.
+// (API.md, "Conventions"): the query string, and for POST the body as a
+// urlencoded or multipart form or a JSON object. Body values win over query
+// values of the same name.
 type params struct {
 	form url.Values
 	// raw holds the JSON body's values as they were, so that source and
@@ -33,8 +33,8 @@ type params struct {
 // a body over the limit is PAYLOAD_TOO_LARGE.
 func parseParams(r *http.Request) (*params, error) {
 	p := &params{form: r.URL.Query()}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return p, nil
+	if r.Method != http.MethodPost {
+		return p, nil // other methods' bodies are content (PUT /files), not parameters
 	}
 	ct := r.Header.Get("Content-Type")
 	mediaType, _, err := mime.ParseMediaType(ct)

@@ -24,13 +24,42 @@ func (s *Server) routes() http.Handler {
 
 	r.HandleFunc("/healthz", s.handleHealthz).Methods(http.MethodGet, http.MethodHead)
 
+	// api routes take bodies up to max_request_body; stream routes read
+	// file content and bound it themselves (max_file_size, the quota).
 	api := func(path string, h http.Handler, methods ...string) {
+		r.Handle(apiPrefix+path, s.limitBody(h)).Methods(methods...)
+	}
+	stream := func(path string, h http.Handler, methods ...string) {
 		r.Handle(apiPrefix+path, h).Methods(methods...)
 	}
-	api("/auth/token", http.HandlerFunc(s.handleLogin), http.MethodGet, http.MethodPost)
-	api("/auth/token", s.authed(s.handleLogout), http.MethodDelete)
-	api("/auth/register", http.HandlerFunc(s.handleRegister), http.MethodPost)
-	api("/settings/list", s.authed(s.handleSettingsList), http.MethodGet)
+	const get, post, put, del, head = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead
 
-	return s.logRequests(s.limitBody(r))
+	api("/auth/token", http.HandlerFunc(s.handleLogin), get, post)
+	api("/auth/token", s.authed(s.handleLogout), del)
+	api("/auth/register", http.HandlerFunc(s.handleRegister), post)
+	api("/settings/list", s.authed(s.handleSettingsList), get)
+	api("/account/quota", s.authed(s.handleQuota), get)
+
+	api("/ops/list", s.authed(s.handleList), get)
+	api("/ops/mkdir", s.authed(s.handleMkdir), post)
+	api("/ops/move", s.authed(s.handleMove), post)
+	api("/ops/copy", s.authed(s.handleCopy), post)
+	api("/ops/delete", s.authed(s.handleDelete), post)
+	api("/ops/filesize", s.authed(s.handleFilesize), post)
+	stream("/files", s.authed(s.handlePutFile), put)
+	api("/files", s.authed(s.handleGetFile), get, head)
+	api("/files/link", s.authed(s.handleCreateLink), post)
+	api("/upload/link", s.authed(s.handleUploadLink), post)
+	stream("/upload/chunked/{key}", s.authed(s.handleChunk), put)
+	api("/upload/status/{key}", s.authed(s.handleUploadStatus), get)
+	api("/upload/finalize/{key}", s.authed(s.handleFinalize), get)
+
+	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head)
+
+	return s.logRequests(r)
+}
+
+// pathVar returns a variable of the matched route's path.
+func pathVar(r *http.Request, name string) string {
+	return mux.Vars(r)[name]
 }

@@ -4,7 +4,9 @@
 package server
 
 import (
+	"io"
 	"log/slog"
+	"os"
 	"net/http"
 	"time"
 
@@ -20,6 +22,33 @@ type Users interface {
 	Authenticate(token string) (*ferry.User, error)
 	RevokeToken(token string) error
 	Ping() error
+	Usage(userID uint64) (ferry.Usage, error)
+}
+
+// Files is what the server needs of the store for a user's files. Paths are
+// parsed names (paths.Parse); limits are the user's quotas.
+type Files interface {
+	List(userID uint64, names []string) ([]ferry.Entry, error)
+	Mkdir(userID uint64, names []string) error
+	Move(userID uint64, src, dst []string) error
+	Copy(userID uint64, src, dst []string, limits quota.Limits) error
+	Delete(userID uint64, list [][]string) ([]error, error)
+	Sizes(userID uint64, list [][]string) ([]int64, error)
+	Stat(userID uint64, names []string) (ferry.FileInfo, error)
+	OpenBlob(sha256 string) (*os.File, error)
+	PutFile(userID uint64, names []string, resolve bool, limits quota.Limits, r io.Reader, size, limit int64) (ferry.FileInfo, error)
+	CreateUpload(userID uint64, names []string, size int64, resolve bool, limits quota.Limits, limit int64) (key, path string, err error)
+	WriteChunk(userID uint64, key string, start, end, total int64, body io.Reader) (int64, error)
+	UploadStatus(userID uint64, key string) (received, size int64, err error)
+	FinalizeUpload(userID uint64, key string, limits quota.Limits) (ferry.FileInfo, error)
+	CreateLink(userID uint64, names []string, expires time.Time) (string, error)
+	OpenLink(token string) (ferry.FileInfo, error)
+}
+
+// Store is everything the server needs of the store.
+type Store interface {
+	Users
+	Files
 }
 
 // Config is what the server needs of ferry's configuration.
@@ -35,12 +64,19 @@ type Config struct {
 	// LoginFailureRefill (every half of it for an email).
 	LoginFailureBurst  int
 	LoginFailureRefill time.Duration
+	// MaxFileSize bounds a file's size; 0 is no limit.
+	MaxFileSize int64
+	// LinkDefaultExpiry is a download link's life when the request names
+	// none; LinkMaxExpiry the longest it may ask for.
+	LinkDefaultExpiry time.Duration
+	LinkMaxExpiry     time.Duration
 }
 
 // Server is ferry's HTTP handler.
 type Server struct {
 	cfg     Config
 	users   Users
+	files   Files
 	log     *slog.Logger
 	now     func() time.Time
 	handler http.Handler
@@ -50,10 +86,11 @@ type Server struct {
 }
 
 // New returns the server. now is the clock (time.Now in production).
-func New(cfg Config, users Users, log *slog.Logger, now func() time.Time) *Server {
+func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 	s := &Server{
 		cfg:           cfg,
-		users:         users,
+		users:         st,
+		files:         st,
 		log:           log,
 		now:           now,
 		ipFailures:    newFailureLimiter(cfg.LoginFailureBurst, cfg.LoginFailureRefill),
@@ -61,6 +98,20 @@ func New(cfg Config, users Users, log *slog.Logger, now func() time.Time) *Serve
 	}
 	s.handler = s.routes()
 	return s
+}
+
+// limitsOf returns the quotas in force for u.
+func (s *Server) limitsOf(u *ferry.User) quota.Limits {
+	return s.cfg.Packages.For(u)
+}
+
+// fileLimit is the largest file allowed, -1 for no limit, as the store
+// takes it.
+func (s *Server) fileLimit() int64 {
+	if s.cfg.MaxFileSize == 0 {
+		return -1
+	}
+	return s.cfg.MaxFileSize
 }
 
 // ServeHTTP implements http.Handler.

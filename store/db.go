@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,8 +31,15 @@ var (
 	bucketUsage      = []byte("usage")       // user id -> encoded ferry.Usage
 	bucketTokens     = []byte("tokens")      // sha256(token) -> encoded tokenRecord
 	bucketUserTokens = []byte("user_tokens") // user id + sha256(token) -> nothing
+	bucketRoots      = []byte("roots")       // user id -> root folder's node id
+	bucketNodes      = []byte("nodes")       // node id -> encoded node
+	bucketChildren   = []byte("children")    // parent id + name -> child id
+	bucketBlobs      = []byte("blobs")       // sha256 -> reference count 8 | size 8
+	bucketUploads    = []byte("uploads")     // upload key -> JSON uploadRecord
+	bucketLinks      = []byte("links")       // sha256(link token) -> encoded linkRecord
 
-	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens}
+	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
+		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks}
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -49,12 +57,24 @@ type Options struct {
 	// TokenIdleTimeout is how long a token lives without use; 15 minutes
 	// when zero.
 	TokenIdleTimeout time.Duration
+	// UploadIdleTimeout is how long a resumable upload lives without a
+	// chunk; 15 minutes when zero.
+	UploadIdleTimeout time.Duration
+	// Logger receives failures that happen after a change has committed
+	// (a blob file that could not be removed); discarded when nil.
+	Logger *slog.Logger
 }
 
 // DB is ferry's store.
 type DB struct {
-	bolt *bolt.DB
-	now  func() time.Time
+	bolt   *bolt.DB
+	dir    string
+	now    func() time.Time
+	logger *slog.Logger
+
+	blobLocks  [256]sync.Mutex // by the first byte of a blob's hash
+	uploadIdle time.Duration
+	uploadLock sync.Map // upload key -> *sync.Mutex
 
 	hashSem chan struct{} // bounds concurrent argon2id computations
 
@@ -76,6 +96,12 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.TokenIdleTimeout == 0 {
 		opts.TokenIdleTimeout = 15 * time.Minute
 	}
+	if opts.UploadIdleTimeout == 0 {
+		opts.UploadIdleTimeout = 15 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -87,13 +113,19 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{
-		bolt:      b,
-		now:       opts.Now,
+		bolt:       b,
+		dir:        dir,
+		now:        opts.Now,
+		logger:     opts.Logger,
+		uploadIdle: opts.UploadIdleTimeout,
 		hashSem:   make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		tokenIdle: opts.TokenIdleTimeout,
 	}
 	db.tokenTouch = min(opts.TokenIdleTimeout/16, time.Minute)
-	if err := db.init(); err != nil {
+	if err = db.init(); err == nil {
+		err = db.makeBlobDirs()
+	}
+	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -137,6 +169,12 @@ func (db *DB) Check() error {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// log reports a failure that the caller cannot return, because the change
+// it belongs to has committed.
+func (db *DB) log(what string, err error) {
+	db.logger.Error("store: "+what, "err", err)
 }
 
 func itob(v uint64) []byte {

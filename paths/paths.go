@@ -1,0 +1,104 @@
+// Package paths parses the paths of API.md into segments: the one parser
+// every endpoint uses, so no path can ever name anything outside the user's
+// own tree.
+package paths
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/ferryhq/ferry"
+)
+
+// Limits of API.md: a name (segment) and a whole path, in bytes of NFC UTF-8.
+const (
+	MaxName = 255
+	MaxPath = 4096
+)
+
+// Parse splits a path into its names, NFC-normalised. A leading "/" is
+// optional, one trailing "/" is allowed, and "" or "/" is the root (no
+// names). It returns a METHOD_BAD_REQUEST *ferry.Error for invalid UTF-8,
+// empty, "." or ".." names, NUL and other control characters, a name over
+// MaxName bytes or a path over MaxPath bytes.
+func Parse(s string) ([]string, error) {
+	if !utf8.ValidString(s) {
+		return nil, bad("is not valid UTF-8")
+	}
+	s = norm.NFC.String(s)
+	if len(s) > MaxPath {
+		return nil, bad("is longer than %d bytes", MaxPath)
+	}
+	s = strings.TrimPrefix(s, "/")
+	if s == "" {
+		return nil, nil
+	}
+	if s = strings.TrimSuffix(s, "/"); s == "" {
+		return nil, bad("has an empty name (two slashes in a row)")
+	}
+	names := strings.Split(s, "/")
+	for _, name := range names {
+		switch {
+		case name == "":
+			return nil, bad("has an empty name (two slashes in a row)")
+		case name == "." || name == "..":
+			return nil, bad("has a %q segment", name)
+		case len(name) > MaxName:
+			return nil, bad("has a name longer than %d bytes", MaxName)
+		case strings.IndexFunc(name, unicode.IsControl) >= 0:
+			return nil, bad("has a control character")
+		}
+	}
+	return names, nil
+}
+
+func bad(format string, args ...any) error {
+	return ferry.Errorf(ferry.EBADREQUEST, "The path "+format+".", args...)
+}
+
+// Join writes names as the API shows paths: "a/b/c", "" for the root.
+func Join(names []string) string {
+	return strings.Join(names, "/")
+}
+
+// ConflictName returns the n-th alternative of a taken name, as API.md says
+// for resolve and accepted sends: "name (n).ext", or "name (n)" without an
+// extension. A leading dot does not start an extension (".bashrc (1)").
+func ConflictName(name string, n int) string {
+	base, ext := name, ""
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		base, ext = name[:i], name[i:]
+	}
+	suffix := " (" + itoa(n) + ")"
+	if over := len(base) + len(suffix) + len(ext) - MaxName; over > 0 {
+		base = truncateUTF8(base, len(base)-over)
+	}
+	return base + suffix + ext
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

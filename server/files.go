@@ -1,0 +1,286 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+	"github.com/ferryhq/ferry/store"
+)
+
+// handleList is GET /ops/list: the entries of a folder.
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	_, names, err := s.paramsAndPath(r, "path")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, err := s.files.List(u.ID, names)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, entries)
+}
+
+// paramsAndPath parses a request's parameters and its path parameter.
+func (s *Server) paramsAndPath(r *http.Request, name string) (*params, []string, error) {
+	p, err := parseParams(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	names, err := paths.Parse(p.String(name))
+	return p, names, err
+}
+
+// handleMkdir is POST /ops/mkdir.
+func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	_, names, err := s.paramsAndPath(r, "path")
+	if err == nil {
+		err = s.files.Mkdir(u.ID, names)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
+
+// handleMove is POST /ops/move; handleCopy POST /ops/copy.
+func (s *Server) handleMove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	s.transfer(w, r, func(src, dst []string) error { return s.files.Move(u.ID, src, dst) })
+}
+
+func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	s.transfer(w, r, func(src, dst []string) error { return s.files.Copy(u.ID, src, dst, s.limitsOf(u)) })
+}
+
+func (s *Server) transfer(w http.ResponseWriter, r *http.Request, do func(src, dst []string) error) {
+	p, src, err := s.paramsAndPath(r, "source")
+	if err == nil {
+		var dst []string
+		if dst, err = paths.Parse(p.String("destination")); err == nil {
+			err = do(src, dst)
+		}
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
+
+// fileFailure is one failed item of ops/delete.
+type fileFailure struct {
+	File  string `json:"file"`
+	Error string `json:"error"`
+}
+
+// handleDelete is POST /ops/delete: a batch of paths (file[]).
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	given := p.Strings("file")
+	if len(given) == 0 {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "file[] is required."))
+		return
+	}
+	// Failures are answered in the order of the request.
+	codes := make([]string, len(given))
+	var list [][]string
+	var at []int // index in given of each entry of list
+	for i, g := range given {
+		names, err := paths.Parse(g)
+		if err != nil {
+			codes[i] = ferry.ErrorCode(err)
+			continue
+		}
+		list, at = append(list, names), append(at, i)
+	}
+	results, err := s.files.Delete(u.ID, list)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for j, err := range results {
+		codes[at[j]] = ferry.ErrorCode(err)
+	}
+	failures := []fileFailure{}
+	for i, code := range codes {
+		if code != "" {
+			failures = append(failures, fileFailure{File: given[i], Error: code})
+		}
+	}
+	writeBatch(w, failures)
+}
+
+// writeBatch answers a batch call: 200 [] when every item succeeded, 202
+// with the failed items otherwise.
+func writeBatch[T any](w http.ResponseWriter, failures []T) {
+	if len(failures) == 0 {
+		writeJSON(w, http.StatusOK, []T{})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, failures)
+}
+
+// fileSize is one row of ops/filesize.
+type fileSize struct {
+	File string `json:"file"`
+	Size int64  `json:"size"`
+}
+
+// handleFilesize is POST /ops/filesize: the size of each of files[], -1
+// where nothing exists.
+func (s *Server) handleFilesize(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	given := p.Strings("files")
+	list := make([][]string, len(given))
+	for i, g := range given {
+		if list[i], err = paths.Parse(g); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	sizes, err := s.files.Sizes(u.ID, list)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]fileSize, len(given))
+	for i, g := range given {
+		out[i] = fileSize{File: g, Size: sizes[i]}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// stored is the answer of an upload: where the file is, its size and hash.
+type stored struct {
+	File   string `json:"file"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func storedOf(info ferry.FileInfo) stored {
+	return stored{File: info.Path, Size: info.Size, SHA256: info.SHA256}
+}
+
+// handlePutFile is PUT /files?path=P[&resolve=1]: the raw body becomes the
+// file, streamed to disk; nothing of it is kept on any error.
+func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, names, err := s.paramsAndPath(r, "path")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resolve, err := p.Bool("resolve")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	info, err := s.files.PutFile(u.ID, names, resolve, s.limitsOf(u), r.Body, r.ContentLength, s.fileLimit())
+	if err != nil {
+		s.writeError(w, r, bodyErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, storedOf(info))
+}
+
+// bodyErr answers a body that could not be read in full (the client went
+// away or sent less than it said) as a bad request.
+func bodyErr(err error) error {
+	if errors.Is(err, store.ErrBodyRead) {
+		return ferry.Errorf(ferry.EBADREQUEST, "The request body could not be read in full.")
+	}
+	return err
+}
+
+// handleGetFile is GET /files?path=P: the file's bytes, with Range, ETag
+// (the SHA-256), Last-Modified and If-None-Match as net/http's ServeContent
+// does them.
+func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	_, names, err := s.paramsAndPath(r, "path")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	info, err := s.files.Stat(u.ID, names)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.serveFile(w, r, info)
+}
+
+// serveFile answers a stored file's content.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, info ferry.FileInfo) {
+	f, err := s.files.OpenBlob(info.SHA256)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("open blob of %q: %w", info.Name, err))
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("ETag", `"`+info.SHA256+`"`)
+	// The content is the user's: never run it as a page of this origin.
+	h.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(info.Name))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox")
+	http.ServeContent(w, r, info.Name, info.Modified, f)
+}
+
+// handleCreateLink is POST /files/link: a download URL that needs no auth,
+// for expires seconds (the configured default when absent).
+func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, names, err := s.paramsAndPath(r, "path")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	life := s.cfg.LinkDefaultExpiry
+	if v := p.String("expires"); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		maxSecs := int64(s.cfg.LinkMaxExpiry / time.Second)
+		if err != nil || secs <= 0 || secs > maxSecs {
+			s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "expires must be a number of seconds from 1 to %d.", maxSecs))
+			return
+		}
+		life = time.Duration(secs) * time.Second
+	}
+	token, err := s.files.CreateLink(u.ID, names, s.now().Add(life))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": s.cfg.PublicURL + "/d/" + token})
+}
+
+// handleDownloadLink is GET /d/{token}: the linked file, without auth.
+func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
+	info, err := s.files.OpenLink(pathVar(r, "token"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.serveFile(w, r, info)
+}
+
+// quotaInfo is the answer of GET /account/quota.
+type quotaInfo struct {
+	Quota          int64 `json:"quota"`
+	Normal         int64 `json:"normal"`
+	ReceivingQuota int64 `json:"receiving_quota"`
+	Received       int64 `json:"received"`
+}

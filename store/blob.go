@@ -1,0 +1,269 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+)
+
+// File contents are blobs named by their SHA-256 under blobs/xx/, where xx
+// is the first byte in hex. The blobs bucket counts the records that refer
+// to each (files, and later sends), so the same content is stored once. A
+// blob file is written to tmp/, fsynced, and renamed into place under the
+// blob's lock before the transaction that refers to it commits; a blob file
+// is removed under the same lock only when no record refers to it, so a
+// concurrent writer of the same content never loses its file.
+
+const (
+	blobsDir = "blobs"
+	tmpDir   = "tmp"
+)
+
+type sum = [sha256.Size]byte
+
+// blobPath is where the blob with that hash lives.
+func (db *DB) blobPath(h sum) string {
+	x := hex.EncodeToString(h[:])
+	return filepath.Join(db.dir, blobsDir, x[:2], x)
+}
+
+// lockBlob locks the blob h against placing and removal; it returns the
+// unlock function.
+func (db *DB) lockBlob(h sum) func() {
+	mu := &db.blobLocks[h[0]]
+	mu.Lock()
+	return mu.Unlock
+}
+
+// makeBlobDirs creates blobs/00 .. blobs/ff, uploads/ and tmp/, and empties
+// tmp/: when the database is opened nothing in it belongs to a write in
+// progress.
+func (db *DB) makeBlobDirs() error {
+	for i := range 256 {
+		if err := os.MkdirAll(filepath.Join(db.dir, blobsDir, fmt.Sprintf("%02x", i)), 0o700); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(db.dir, uploadsDir), 0o700); err != nil {
+		return err
+	}
+	tmp := filepath.Join(db.dir, tmpDir)
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return err
+	}
+	return syncDir(filepath.Join(db.dir, blobsDir))
+}
+
+// spooled is content written to a temporary file, hashed and fsynced.
+type spooled struct {
+	path string
+	size int64
+	sum  sum
+}
+
+// spool copies r to a new temporary file while hashing it and fsyncs it. It
+// reads at most limit bytes (limit < 0: none) and returns PAYLOAD_TOO_LARGE
+// past that. On any error the temporary file is gone.
+func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
+	f, err := os.CreateTemp(filepath.Join(db.dir, tmpDir), "put-")
+	if err != nil {
+		return spooled{}, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	if limit >= 0 {
+		r = io.LimitReader(r, limit+1)
+	}
+	n, err := copyBuffer(io.MultiWriter(f, h), r)
+	if err != nil {
+		return spooled{}, bodyReadError(err)
+	}
+	if limit >= 0 && n > limit {
+		return spooled{}, tooLarge(limit)
+	}
+	if err := f.Sync(); err != nil {
+		return spooled{}, err
+	}
+	if err := f.Close(); err != nil {
+		return spooled{}, err
+	}
+	return spooled{path: f.Name(), size: n, sum: sum(h.Sum(nil))}, nil
+}
+
+func tooLarge(limit int64) error {
+	return ferry.Errorf(ferry.ETOOLARGE, "The file is over the limit of %d bytes.", limit)
+}
+
+// copyBuffer is io.Copy with a buffer large enough for disk throughput.
+func copyBuffer(w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, 256<<10)
+	return io.CopyBuffer(w, r, buf)
+}
+
+// ErrBodyRead wraps a failure to read a request body (the client went away,
+// or sent more than it may): the caller answers it as the HTTP layer sees fit.
+var ErrBodyRead = errors.New("reading the request body")
+
+func bodyReadError(err error) error {
+	var fe *ferry.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrBodyRead, err)
+}
+
+// placeBlob moves a spooled file to its blob path (replacing an identical
+// file if one is there) and fsyncs the directory. The blob's lock is held.
+func (db *DB) placeBlob(tmpPath string, h sum) error {
+	dst := db.blobPath(h)
+	if err := os.Rename(tmpPath, dst); err != nil {
+		os.Remove(tmpPath)
+		return err
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// removeBlobIfUnreferenced deletes the blob file of h when no record refers
+// to it, and reports whether it removed one. The blob's lock is held.
+func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
+	var referenced bool
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		referenced = tx.Bucket(bucketBlobs).Get(h[:]) != nil
+		return nil
+	}); err != nil || referenced {
+		return false, err
+	}
+	err := os.Remove(db.blobPath(h))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// releaseBlobs removes the files of blobs whose last reference a committed
+// transaction dropped. A file it fails to remove is removed at the next
+// start-up by RemoveOrphanBlobs.
+func (db *DB) releaseBlobs(hs []sum) error {
+	var errs []error
+	for _, h := range hs {
+		unlock := db.lockBlob(h)
+		_, err := db.removeBlobIfUnreferenced(h)
+		unlock()
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// OpenBlob opens the content of a file for reading.
+func (db *DB) OpenBlob(hexSum string) (*os.File, error) {
+	b, err := hex.DecodeString(hexSum)
+	if err != nil || len(b) != sha256.Size {
+		return nil, fmt.Errorf("bad blob name %q", hexSum)
+	}
+	return os.Open(db.blobPath(sum(b)))
+}
+
+// RemoveOrphanBlobs deletes the blob files no record refers to (left by a
+// crash between placing a blob and committing its record) and returns how
+// many it removed. It is safe while the service runs.
+func (db *DB) RemoveOrphanBlobs() (int, error) {
+	removed := 0
+	root := filepath.Join(db.dir, blobsDir)
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range dirs {
+		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
+		if err != nil {
+			return removed, err
+		}
+		for _, e := range entries {
+			b, err := hex.DecodeString(e.Name())
+			if err != nil || len(b) != sha256.Size || e.Name()[:2] != d.Name() {
+				if err := os.Remove(filepath.Join(root, d.Name(), e.Name())); err == nil {
+					removed++
+				}
+				continue
+			}
+			h := sum(b)
+			unlock := db.lockBlob(h)
+			gone, err := db.removeBlobIfUnreferenced(h)
+			unlock()
+			if err != nil {
+				return removed, err
+			}
+			if gone {
+				removed++
+			}
+		}
+	}
+	return removed, nil
+}
+
+// refBlob counts one more reference to blob h of the given size.
+func refBlob(tx *bolt.Tx, h sum, size int64) error {
+	b := tx.Bucket(bucketBlobs)
+	var n uint64
+	if v := b.Get(h[:]); len(v) == 16 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v, n+1)
+	binary.BigEndian.PutUint64(v[8:], uint64(size))
+	return b.Put(h[:], v)
+}
+
+// unrefBlob drops one reference to blob h and reports whether that was the
+// last, so that the caller releases the file after committing.
+func unrefBlob(tx *bolt.Tx, h sum) (last bool, err error) {
+	b := tx.Bucket(bucketBlobs)
+	v := b.Get(h[:])
+	if len(v) != 16 {
+		return false, fmt.Errorf("blob %x has no reference count", h)
+	}
+	n := binary.BigEndian.Uint64(v)
+	if n <= 1 {
+		return true, b.Delete(h[:])
+	}
+	nv := make([]byte, 16)
+	copy(nv, v)
+	binary.BigEndian.PutUint64(nv, n-1)
+	return false, b.Put(h[:], nv)
+}
+
+// syncDir fsyncs a directory so that a rename or creation in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// hashState is a SHA-256 whose state can be saved between chunks of a
+// resumable upload.
+type hashState interface {
+	hash.Hash
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary([]byte) error
+}

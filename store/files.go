@@ -1,0 +1,418 @@
+package store
+
+import (
+	"io"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// List returns the entries of the folder at names, sorted by name. It
+// returns FILE_NOT_FOUND when nothing is there and METHOD_BAD_REQUEST when
+// a file is.
+func (db *DB) List(userID uint64, names []string) ([]ferry.Entry, error) {
+	entries := []ferry.Entry{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		dir, err := walk(tx, userID, names)
+		if err != nil {
+			return err
+		}
+		if !dir.dir {
+			return ferry.Errorf(ferry.EBADREQUEST, "%q is a file, not a folder.", paths.Join(names))
+		}
+		if dir.id == 0 {
+			return nil // the root of a user who has nothing yet
+		}
+		prefix := paths.Join(names)
+		if prefix != "" {
+			prefix += "/"
+		}
+		for _, id := range children(tx, dir.id) {
+			n, err := getNode(tx, id)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, n.entry(prefix+n.name))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// Mkdir creates the folder at names and any missing parents; an existing
+// folder is fine, a file in the way is FILE_EXISTS.
+func (db *DB) Mkdir(userID uint64, names []string) error {
+	now := db.now().UnixNano()
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		_, err := mkdirAll(tx, userID, names, now)
+		return err
+	})
+}
+
+// Sizes returns the size of each path (a folder's total), -1 where nothing
+// exists.
+func (db *DB) Sizes(userID uint64, list [][]string) ([]int64, error) {
+	sizes := make([]int64, len(list))
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for i, names := range list {
+			n, err := walk(tx, userID, names)
+			switch {
+			case ferry.ErrorCode(err) == ferry.EFILENOTFOUND:
+				sizes[i] = -1
+			case err != nil:
+				return err
+			default:
+				sizes[i] = n.size
+			}
+		}
+		return nil
+	})
+	return sizes, err
+}
+
+// Stat returns the file at names: FILE_NOT_FOUND when nothing is there,
+// METHOD_BAD_REQUEST when it is a folder.
+func (db *DB) Stat(userID uint64, names []string) (ferry.FileInfo, error) {
+	var info ferry.FileInfo
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		n, err := walk(tx, userID, names)
+		if err != nil {
+			return err
+		}
+		if n.dir {
+			return ferry.Errorf(ferry.EBADREQUEST, "%q is a folder.", paths.Join(names))
+		}
+		info = n.info(paths.Join(names))
+		return nil
+	})
+	return info, err
+}
+
+// Move moves the file or folder at src to the full path dst, creating
+// dst's missing parents. It returns FILE_NOT_FOUND (src), FILE_EXISTS (dst
+// is taken, or a file is in the way of its parents) and METHOD_BAD_REQUEST
+// (moving the root, or a folder into itself).
+func (db *DB) Move(userID uint64, src, dst []string) error {
+	now := db.now().UnixNano()
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		n, parent, name, err := prepareTransfer(tx, userID, src, dst, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketChildren).Delete(childKey(n.parent, n.name)); err != nil {
+			return err
+		}
+		if err := addToTotals(tx, n.parent, -n.size); err != nil {
+			return err
+		}
+		n.parent, n.name = parent.id, name
+		if err := addChild(tx, &n); err != nil {
+			return err
+		}
+		return addToTotals(tx, parent.id, n.size)
+	})
+}
+
+// Copy copies the file or folder at src to the full path dst, sharing the
+// content (no bytes are copied). Errors are Move's, and QUOTA_EXCEEDED when
+// the copy does not fit the storage quota.
+func (db *DB) Copy(userID uint64, src, dst []string, limits quota.Limits) error {
+	now := db.now().UnixNano()
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		n, parent, name, err := prepareTransfer(tx, userID, src, dst, now)
+		if err != nil {
+			return err
+		}
+		if err := chargeStorage(tx, userID, limits, n.size); err != nil {
+			return err
+		}
+		if err := copyTree(tx, n, parent.id, name); err != nil {
+			return err
+		}
+		return addToTotals(tx, parent.id, n.size)
+	})
+}
+
+// prepareTransfer checks a move or copy and returns the source node, the
+// destination's parent folder (created if missing) and name.
+func prepareTransfer(tx *bolt.Tx, userID uint64, src, dst []string, now int64) (n, parent node, name string, err error) {
+	if len(src) == 0 {
+		return n, parent, "", ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be moved or copied.")
+	}
+	if n, err = walk(tx, userID, src); err != nil {
+		return n, parent, "", err
+	}
+	if n.dir && isWithin(dst, src) {
+		return n, parent, "", ferry.Errorf(ferry.EBADREQUEST, "A folder cannot go into itself.")
+	}
+	if len(dst) == 0 {
+		return n, parent, "", ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
+	}
+	if parent, err = mkdirAll(tx, userID, dst[:len(dst)-1], now); err != nil {
+		return n, parent, "", err
+	}
+	name = dst[len(dst)-1]
+	if childID(tx, parent.id, name) != 0 {
+		return n, parent, "", ferry.Errorf(ferry.EFILEEXISTS, "%q exists already.", paths.Join(dst))
+	}
+	return n, parent, name, nil
+}
+
+// copyTree copies src and everything below it as the child name of parent,
+// counting one more reference to each file's blob.
+func copyTree(tx *bolt.Tx, src node, parent uint64, name string) error {
+	type job struct {
+		src    node
+		parent uint64
+		name   string
+	}
+	stack := []job{{src, parent, name}}
+	for len(stack) > 0 {
+		j := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		c := j.src
+		c.id, c.parent, c.name = 0, j.parent, j.name
+		if err := addChild(tx, &c); err != nil {
+			return err
+		}
+		if !c.dir {
+			if err := refBlob(tx, c.sum, c.size); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, id := range children(tx, j.src.id) {
+			child, err := getNode(tx, id)
+			if err != nil {
+				return err
+			}
+			stack = append(stack, job{child, c.id, child.name})
+		}
+	}
+	return nil
+}
+
+// Delete deletes each path, folders with everything below them, and returns
+// one error per path: nil, FILE_NOT_FOUND, or METHOD_BAD_REQUEST for the
+// root. The second result is an error that stopped them all (then nothing
+// was deleted).
+func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
+	results := make([]error, len(list))
+	var released []sum
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		released = released[:0]
+		for i, names := range list {
+			if len(names) == 0 {
+				results[i] = ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be deleted.")
+				continue
+			}
+			n, err := walk(tx, userID, names)
+			if ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
+				results[i] = err
+				continue
+			} else if err != nil {
+				return err
+			}
+			results[i] = nil
+			if err := tx.Bucket(bucketChildren).Delete(childKey(n.parent, n.name)); err != nil {
+				return err
+			}
+			if err := addToTotals(tx, n.parent, -n.size); err != nil {
+				return err
+			}
+			if err := chargeStorage(tx, userID, quota.Limits{}, -n.size); err != nil {
+				return err
+			}
+			if released, err = deleteTree(tx, n, released); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.releaseBlobs(released); err != nil {
+		db.log("removing released blobs", err)
+	}
+	return results, nil
+}
+
+// deleteTree deletes n (already unlinked from its parent) and everything
+// below it, appending to released the blobs whose last reference went.
+func deleteTree(tx *bolt.Tx, n node, released []sum) ([]sum, error) {
+	nodes, kids := tx.Bucket(bucketNodes), tx.Bucket(bucketChildren)
+	stack := []node{n}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if err := nodes.Delete(itob(n.id)); err != nil {
+			return nil, err
+		}
+		if !n.dir {
+			last, err := unrefBlob(tx, n.sum)
+			if err != nil {
+				return nil, err
+			}
+			if last {
+				released = append(released, n.sum)
+			}
+			continue
+		}
+		for _, id := range children(tx, n.id) {
+			child, err := getNode(tx, id)
+			if err != nil {
+				return nil, err
+			}
+			if err := kids.Delete(childKey(n.id, child.name)); err != nil {
+				return nil, err
+			}
+			stack = append(stack, child)
+		}
+	}
+	return released, nil
+}
+
+// PutFile stores the content of r as the file at names, creating parents.
+// An existing file is replaced, or with resolve the new one takes the name
+// "name (1).ext", ... . size is the declared length (-1 if unknown), checked
+// against limit (-1: none) and the quota before anything is read. It
+// returns FILE_EXISTS (a folder is there, or a file is in the way of the
+// parents), QUOTA_EXCEEDED, PAYLOAD_TOO_LARGE, or an error wrapping
+// ErrBodyRead; on any error nothing of r is kept.
+func (db *DB) PutFile(userID uint64, names []string, resolve bool, limits quota.Limits, r io.Reader, size, limit int64) (ferry.FileInfo, error) {
+	if len(names) == 0 {
+		return ferry.FileInfo{}, ferry.Errorf(ferry.EFILEEXISTS, "The root is a folder.")
+	}
+	if limit >= 0 && size > limit {
+		return ferry.FileInfo{}, tooLarge(limit)
+	}
+	if err := db.precheckPut(userID, names, resolve, limits, max(size, 0)); err != nil {
+		return ferry.FileInfo{}, err
+	}
+	sp, err := db.spool(r, limit)
+	if err != nil {
+		return ferry.FileInfo{}, err
+	}
+	return db.commitFile(userID, names, resolve, limits, sp, nil)
+}
+
+// precheckPut answers early what commitFile would refuse, before a body is
+// read: a folder at names (without resolve), a file in the way, or a
+// declared size over the quota. commitFile checks again.
+func (db *DB) precheckPut(userID uint64, names []string, resolve bool, limits quota.Limits, size int64) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		parent, err := walk(tx, userID, names[:len(names)-1])
+		if ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
+			// Parents will be created, unless a file is in the way.
+			for i := len(names) - 2; i >= 0; i-- {
+				if n, err := walk(tx, userID, names[:i]); err == nil {
+					if !n.dir {
+						return ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(names[:i]))
+					}
+					break
+				}
+			}
+			return limits.CheckStorage(usageOf(tx, userID).Normal, size)
+		} else if err != nil {
+			return err
+		}
+		if !parent.dir {
+			return ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(names[:len(names)-1]))
+		}
+		var replaced int64
+		if id := childID(tx, parent.id, names[len(names)-1]); id != 0 && !resolve {
+			n, err := getNode(tx, id)
+			if err != nil {
+				return err
+			}
+			if n.dir {
+				return ferry.Errorf(ferry.EFILEEXISTS, "%q is a folder.", paths.Join(names))
+			}
+			replaced = n.size
+		}
+		return limits.CheckStorage(usageOf(tx, userID).Normal, size-replaced)
+	})
+}
+
+// commitFile makes spooled content the file at names: it places the blob,
+// then in one transaction checks the quota, counts the reference, links or
+// updates the node and runs also (if not nil). On failure the blob file is
+// removed unless something else refers to it.
+func (db *DB) commitFile(userID uint64, names []string, resolve bool, limits quota.Limits, sp spooled, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
+	now := db.now().UnixNano()
+	var info ferry.FileInfo
+	var released []sum
+	unlock := db.lockBlob(sp.sum)
+	if err := db.placeBlob(sp.path, sp.sum); err != nil {
+		unlock()
+		return info, err
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		released = released[:0]
+		parent, err := mkdirAll(tx, userID, names[:len(names)-1], now)
+		if err != nil {
+			return err
+		}
+		name := names[len(names)-1]
+		if resolve {
+			name = freeName(tx, parent.id, name)
+		}
+		n := node{parent: parent.id, name: name}
+		if id := childID(tx, parent.id, name); id != 0 {
+			if n, err = getNode(tx, id); err != nil {
+				return err
+			}
+			if n.dir {
+				return ferry.Errorf(ferry.EFILEEXISTS, "%q is a folder.", paths.Join(names))
+			}
+		}
+		delta := sp.size - n.size
+		if err := chargeStorage(tx, userID, limits, delta); err != nil {
+			return err
+		}
+		if err := refBlob(tx, sp.sum, sp.size); err != nil {
+			return err
+		}
+		if n.id != 0 {
+			last, err := unrefBlob(tx, n.sum)
+			if err != nil {
+				return err
+			}
+			if last {
+				released = append(released, n.sum)
+			}
+		}
+		n.size, n.sum, n.modified = sp.size, sp.sum, now
+		if err := addChild(tx, &n); err != nil {
+			return err
+		}
+		if err := addToTotals(tx, parent.id, delta); err != nil {
+			return err
+		}
+		info = n.info(paths.Join(append(names[:len(names)-1:len(names)-1], name)))
+		if also != nil {
+			return also(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		_, rmErr := db.removeBlobIfUnreferenced(sp.sum)
+		unlock()
+		if rmErr != nil {
+			db.log("removing an unreferenced blob", rmErr)
+		}
+		return ferry.FileInfo{}, err
+	}
+	unlock()
+	if err := db.releaseBlobs(released); err != nil {
+		db.log("removing released blobs", err)
+	}
+	return info, nil
+}

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+)
+
+// A download link is a random token that names one file node until it
+// expires. Only the token's SHA-256 is stored, with the owner, the node and
+// the expiry (Unix ns), 8 bytes each. The link follows the file when it is
+// moved or replaced and stops working when it is deleted.
+
+// CreateLink makes a download link to the file at names, valid until
+// expires, and returns its token. It returns FILE_NOT_FOUND, and
+// METHOD_BAD_REQUEST for a folder.
+func (db *DB) CreateLink(userID uint64, names []string, expires time.Time) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	h := hashToken(token)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		n, err := walk(tx, userID, names)
+		if err != nil {
+			return err
+		}
+		if n.dir {
+			return ferry.Errorf(ferry.EBADREQUEST, "%q is a folder; links are for files.", paths.Join(names))
+		}
+		v := make([]byte, 24)
+		binary.BigEndian.PutUint64(v[0:], userID)
+		binary.BigEndian.PutUint64(v[8:], n.id)
+		binary.BigEndian.PutUint64(v[16:], uint64(expires.UnixNano()))
+		return tx.Bucket(bucketLinks).Put(h[:], v)
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// OpenLink returns the file a link names, or FILE_NOT_FOUND when the link
+// is unknown, expired, or its file is gone.
+func (db *DB) OpenLink(token string) (ferry.FileInfo, error) {
+	h := hashToken(token)
+	var info ferry.FileInfo
+	gone := ferry.Errorf(ferry.EFILENOTFOUND, "No such link, or it expired.")
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketLinks).Get(h[:])
+		if len(v) != 24 || db.now().UnixNano() >= int64(binary.BigEndian.Uint64(v[16:])) {
+			return gone
+		}
+		nv := tx.Bucket(bucketNodes).Get(v[8:16])
+		if nv == nil {
+			return gone
+		}
+		n, err := decodeNode(binary.BigEndian.Uint64(v[8:16]), nv)
+		if err != nil {
+			return err
+		}
+		info = n.info("")
+		return nil
+	})
+	return info, err
+}
+
+// DeleteExpiredLinks removes the links past their expiry and returns how
+// many it removed.
+func (db *DB) DeleteExpiredLinks() (int, error) {
+	now := db.now().UnixNano()
+	n := 0
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		n = 0
+		var expired [][]byte
+		b := tx.Bucket(bucketLinks)
+		err := b.ForEach(func(k, v []byte) error {
+			if len(v) != 24 || now >= int64(binary.BigEndian.Uint64(v[16:])) {
+				expired = append(expired, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range expired {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(expired)
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,267 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// A user's files are a tree of nodes keyed by id. The children bucket maps
+// parent id + name to the child's id, so renaming or moving a folder is one
+// re-link whatever lies below it, and a listing is one prefix scan. Every
+// folder keeps the total size of the files below it, updated along the
+// ancestor chain in the same transaction as the change.
+
+// node is a file or a folder. Its record: parent id 8 | flags 1 | size 8 |
+// modified (Unix ns) 8 | sha256 32 | name.
+type node struct {
+	id       uint64
+	parent   uint64
+	dir      bool
+	size     int64
+	modified int64
+	sum      sum
+	name     string
+}
+
+const nodeHeader = 8 + 1 + 8 + 8 + 32
+
+func (n *node) encode() []byte {
+	b := make([]byte, nodeHeader+len(n.name))
+	binary.BigEndian.PutUint64(b[0:], n.parent)
+	if n.dir {
+		b[8] = 1
+	}
+	binary.BigEndian.PutUint64(b[9:], uint64(n.size))
+	binary.BigEndian.PutUint64(b[17:], uint64(n.modified))
+	copy(b[25:57], n.sum[:])
+	copy(b[nodeHeader:], n.name)
+	return b
+}
+
+func decodeNode(id uint64, v []byte) (node, error) {
+	if len(v) < nodeHeader {
+		return node{}, fmt.Errorf("node %d: record of %d bytes", id, len(v))
+	}
+	return node{
+		id:       id,
+		parent:   binary.BigEndian.Uint64(v[0:]),
+		dir:      v[8] == 1,
+		size:     int64(binary.BigEndian.Uint64(v[9:])),
+		modified: int64(binary.BigEndian.Uint64(v[17:])),
+		sum:      sum(v[25:57]),
+		name:     string(v[nodeHeader:]),
+	}, nil
+}
+
+func (n *node) entry(path string) ferry.Entry {
+	t := "f"
+	if n.dir {
+		t = "d"
+	}
+	return ferry.Entry{File: path, Size: n.size, Type: t}
+}
+
+func (n *node) info(path string) ferry.FileInfo {
+	return ferry.FileInfo{
+		Path:     path,
+		Name:     n.name,
+		Size:     n.size,
+		SHA256:   hex.EncodeToString(n.sum[:]),
+		Modified: time.Unix(0, n.modified).UTC(),
+	}
+}
+
+func getNode(tx *bolt.Tx, id uint64) (node, error) {
+	v := tx.Bucket(bucketNodes).Get(itob(id))
+	if v == nil {
+		return node{}, fmt.Errorf("node %d is missing", id)
+	}
+	return decodeNode(id, v)
+}
+
+func putNode(tx *bolt.Tx, n *node) error {
+	return tx.Bucket(bucketNodes).Put(itob(n.id), n.encode())
+}
+
+func childKey(parent uint64, name string) []byte {
+	return append(itob(parent), name...)
+}
+
+// childID returns the id of parent's child of that name, or 0.
+func childID(tx *bolt.Tx, parent uint64, name string) uint64 {
+	v := tx.Bucket(bucketChildren).Get(childKey(parent, name))
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// addChild stores n as a new node under parent (n.parent and n.name set).
+func addChild(tx *bolt.Tx, n *node) error {
+	if n.id == 0 {
+		id, err := tx.Bucket(bucketNodes).NextSequence()
+		if err != nil {
+			return err
+		}
+		n.id = id
+	}
+	if err := putNode(tx, n); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketChildren).Put(childKey(n.parent, n.name), itob(n.id))
+}
+
+// addToTotals adds delta to the size of folder id and of every folder above.
+func addToTotals(tx *bolt.Tx, id uint64, delta int64) error {
+	for id != 0 && delta != 0 {
+		n, err := getNode(tx, id)
+		if err != nil {
+			return err
+		}
+		n.size += delta
+		if err := putNode(tx, &n); err != nil {
+			return err
+		}
+		id = n.parent
+	}
+	return nil
+}
+
+// rootOf returns the user's root folder, creating it when create is set;
+// without it, a user with no root yet gets ok == false.
+func rootOf(tx *bolt.Tx, userID uint64, create bool) (n node, ok bool, err error) {
+	roots := tx.Bucket(bucketRoots)
+	if v := roots.Get(itob(userID)); len(v) == 8 {
+		n, err = getNode(tx, binary.BigEndian.Uint64(v))
+		return n, err == nil, err
+	}
+	if !create {
+		return node{}, false, nil
+	}
+	n = node{dir: true}
+	id, err := tx.Bucket(bucketNodes).NextSequence()
+	if err != nil {
+		return node{}, false, err
+	}
+	n.id = id
+	if err := putNode(tx, &n); err != nil {
+		return node{}, false, err
+	}
+	return n, true, roots.Put(itob(userID), itob(id))
+}
+
+func notFound(names []string) error {
+	return ferry.Errorf(ferry.EFILENOTFOUND, "Nothing exists at %q.", paths.Join(names))
+}
+
+// walk returns the node at names below the user's root, or FILE_NOT_FOUND.
+func walk(tx *bolt.Tx, userID uint64, names []string) (node, error) {
+	n, ok, err := rootOf(tx, userID, false)
+	if err != nil {
+		return node{}, err
+	}
+	if !ok {
+		if len(names) == 0 {
+			return node{dir: true}, nil // an empty root
+		}
+		return node{}, notFound(names)
+	}
+	for _, name := range names {
+		id := uint64(0)
+		if n.dir {
+			id = childID(tx, n.id, name)
+		}
+		if id == 0 {
+			return node{}, notFound(names)
+		}
+		if n, err = getNode(tx, id); err != nil {
+			return node{}, err
+		}
+	}
+	return n, nil
+}
+
+// mkdirAll returns the folder at names, creating what is missing; a file in
+// the way is FILE_EXISTS.
+func mkdirAll(tx *bolt.Tx, userID uint64, names []string, now int64) (node, error) {
+	n, _, err := rootOf(tx, userID, true)
+	if err != nil {
+		return node{}, err
+	}
+	for i, name := range names {
+		if id := childID(tx, n.id, name); id != 0 {
+			if n, err = getNode(tx, id); err != nil {
+				return node{}, err
+			}
+			if !n.dir {
+				return node{}, ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(names[:i+1]))
+			}
+			continue
+		}
+		child := node{parent: n.id, dir: true, name: name, modified: now}
+		if err := addChild(tx, &child); err != nil {
+			return node{}, err
+		}
+		n = child
+	}
+	return n, nil
+}
+
+// freeName returns name when parent has no child of that name, else the
+// first of "name (1).ext", "name (2).ext", ... that it has not.
+func freeName(tx *bolt.Tx, parent uint64, name string) string {
+	if childID(tx, parent, name) == 0 {
+		return name
+	}
+	for i := 1; ; i++ {
+		if alt := paths.ConflictName(name, i); childID(tx, parent, alt) == 0 {
+			return alt
+		}
+	}
+}
+
+func putUsage(tx *bolt.Tx, id uint64, u ferry.Usage) error {
+	v := make([]byte, 24)
+	binary.BigEndian.PutUint64(v[0:], uint64(u.Normal))
+	binary.BigEndian.PutUint64(v[8:], uint64(u.Received))
+	binary.BigEndian.PutUint64(v[16:], uint64(u.ReceivedSince.Unix()))
+	return tx.Bucket(bucketUsage).Put(itob(id), v)
+}
+
+// chargeStorage adds delta to the user's normal after checking it against
+// limits: the check and the write are in the caller's transaction, so no
+// concurrent change can pass the quota.
+func chargeStorage(tx *bolt.Tx, userID uint64, limits quota.Limits, delta int64) error {
+	u := usageOf(tx, userID)
+	if err := limits.CheckStorage(u.Normal, delta); err != nil {
+		return err
+	}
+	u.Normal += delta
+	return putUsage(tx, userID, u)
+}
+
+// isWithin reports whether names is dir or below it.
+func isWithin(names, dir []string) bool {
+	return len(names) >= len(dir) && slices.Equal(names[:len(dir)], dir)
+}
+
+// children returns the ids of parent's children in name order.
+func children(tx *bolt.Tx, parent uint64) []uint64 {
+	var ids []uint64
+	prefix := itob(parent)
+	c := tx.Bucket(bucketChildren).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ids = append(ids, binary.BigEndian.Uint64(v))
+	}
+	return ids
+}

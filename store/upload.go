@@ -1,0 +1,353 @@
+package store
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// A resumable upload (API.md, as Quatrix) keeps its bytes in uploads/<key>
+// and its record in the uploads bucket: owner, target path, declared size,
+// bytes received and the SHA-256 state after them, so that finalizing needs
+// no second read. Each chunk is fsynced before its record commits; a file
+// longer than the record says (a crash between the two) is cut back before
+// the next chunk.
+
+const uploadsDir = "uploads"
+
+type uploadRecord struct {
+	UserID   uint64 `json:"user"`
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`
+	Received int64  `json:"received"`
+	Resolve  bool   `json:"resolve,omitempty"`
+	State    []byte `json:"sha256_state"`
+	Touched  int64  `json:"touched"` // Unix ns of the last chunk (or creation)
+}
+
+// OffsetError is the answer to a chunk that does not start where the
+// upload stands: Received is where it does.
+type OffsetError struct {
+	Received int64
+}
+
+func (e *OffsetError) Error() string {
+	return fmt.Sprintf("the upload has %d bytes; a chunk must start there", e.Received)
+}
+
+func (db *DB) uploadFile(key string) string {
+	return filepath.Join(db.dir, uploadsDir, key)
+}
+
+// lockUpload serialises the calls on one upload key.
+func (db *DB) lockUpload(key string) func() {
+	v, _ := db.uploadLock.LoadOrStore(key, new(sync.Mutex))
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+func uploadNotFound() error {
+	return ferry.Errorf(ferry.EUPLOADNOTFOUND, "No such upload, or it expired.")
+}
+
+// CreateUpload starts a resumable upload of size bytes to names and returns
+// its key and the path the file will take (with resolve, a free name as of
+// now). It returns PAYLOAD_TOO_LARGE (over limit, -1: none),
+// QUOTA_EXCEEDED (the declared size does not fit) and FILE_EXISTS (a
+// folder is there without resolve, or a file is in the way).
+func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bool, limits quota.Limits, limit int64) (key, path string, err error) {
+	if len(names) == 0 {
+		return "", "", ferry.Errorf(ferry.EFILEEXISTS, "The root is a folder.")
+	}
+	if size < 0 {
+		return "", "", ferry.Errorf(ferry.EBADREQUEST, "size must be a number of bytes.")
+	}
+	if limit >= 0 && size > limit {
+		return "", "", tooLarge(limit)
+	}
+	if err := db.precheckPut(userID, names, resolve, limits, size); err != nil {
+		return "", "", err
+	}
+	path = paths.Join(names)
+	if resolve {
+		path = db.freePath(userID, names)
+	}
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", err
+	}
+	key = hex.EncodeToString(raw)
+	defer db.lockUpload(key)() // against the sweep of files without a record
+	f, err := os.OpenFile(db.uploadFile(key), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", "", err
+	}
+	state, err := sha256.New().(hashState).MarshalBinary()
+	if err != nil {
+		return "", "", err
+	}
+	rec := uploadRecord{UserID: userID, Path: paths.Join(names), Size: size, Resolve: resolve, State: state, Touched: db.now().UnixNano()}
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
+		os.Remove(db.uploadFile(key))
+		return "", "", err
+	}
+	return key, path, nil
+}
+
+// freePath returns the path a resolved upload would take now.
+func (db *DB) freePath(userID uint64, names []string) string {
+	name := names[len(names)-1]
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		if parent, err := walk(tx, userID, names[:len(names)-1]); err == nil && parent.dir && parent.id != 0 {
+			name = freeName(tx, parent.id, name)
+		}
+		return nil
+	})
+	return paths.Join(append(names[:len(names)-1:len(names)-1], name))
+}
+
+// loadUpload returns the user's upload of that key. An expired one is
+// deleted on the spot. The key's lock is held.
+func (db *DB) loadUpload(userID uint64, key string) (uploadRecord, error) {
+	var rec uploadRecord
+	var found bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketUploads).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &rec)
+	})
+	if err != nil {
+		return rec, err
+	}
+	if !found || rec.UserID != userID {
+		return rec, uploadNotFound()
+	}
+	if db.now().UnixNano()-rec.Touched > int64(db.uploadIdle) {
+		if err := db.deleteUpload(key); err != nil {
+			return rec, err
+		}
+		return rec, uploadNotFound()
+	}
+	return rec, nil
+}
+
+func putUpload(tx *bolt.Tx, key string, rec *uploadRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketUploads).Put([]byte(key), v)
+}
+
+// deleteUpload removes an upload's record and then its bytes. The key's
+// lock is held.
+func (db *DB) deleteUpload(key string) error {
+	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUploads).Delete([]byte(key))
+	}); err != nil {
+		return err
+	}
+	db.forgetUpload(key)
+	if err := os.Remove(db.uploadFile(key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// forgetUpload drops the lock of an upload whose record is gone. Anyone
+// still waiting on the old lock finds no record, as anyone after them does.
+func (db *DB) forgetUpload(key string) {
+	db.uploadLock.Delete(key)
+}
+
+// UploadStatus returns how many bytes an upload has and its declared size,
+// or UPLOAD_NOT_FOUND.
+func (db *DB) UploadStatus(userID uint64, key string) (received, size int64, err error) {
+	defer db.lockUpload(key)()
+	rec, err := db.loadUpload(userID, key)
+	return rec.Received, rec.Size, err
+}
+
+// WriteChunk appends the bytes [start, end] of a file of total bytes, read
+// from body, to an upload and returns how many bytes the upload now has. A
+// chunk must start at that count (else an *OffsetError); total must be the
+// declared size and end below it (else METHOD_BAD_REQUEST). If body ends
+// early or fails, the bytes that did arrive are kept, and the error says
+// so.
+func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, body io.Reader) (int64, error) {
+	defer db.lockUpload(key)()
+	rec, err := db.loadUpload(userID, key)
+	if err != nil {
+		return 0, err
+	}
+	if total != rec.Size || start < 0 || end < start || end >= rec.Size {
+		return rec.Received, ferry.Errorf(ferry.EBADREQUEST, "Content-Range must be bytes a-b/%d with a <= b < %d.", rec.Size, rec.Size)
+	}
+	if start != rec.Received {
+		return rec.Received, &OffsetError{Received: rec.Received}
+	}
+	h := sha256.New().(hashState)
+	if err := h.UnmarshalBinary(rec.State); err != nil {
+		return rec.Received, err
+	}
+	f, err := os.OpenFile(db.uploadFile(key), os.O_WRONLY, 0)
+	if err != nil {
+		return rec.Received, err
+	}
+	defer f.Close()
+	if err := f.Truncate(rec.Received); err != nil {
+		return rec.Received, err
+	}
+	if _, err := f.Seek(rec.Received, io.SeekStart); err != nil {
+		return rec.Received, err
+	}
+	want := end - start + 1
+	n, readErr := copyBuffer(io.MultiWriter(f, h), io.LimitReader(body, want))
+	if readErr == nil && n < want {
+		readErr = ferry.Errorf(ferry.EBADREQUEST, "The body has %d bytes; Content-Range says %d.", n, want)
+	}
+	if n > 0 {
+		if err := f.Sync(); err != nil {
+			return rec.Received, err
+		}
+		if rec.State, err = h.MarshalBinary(); err != nil {
+			return rec.Received, err
+		}
+		rec.Received += n
+		rec.Touched = db.now().UnixNano()
+		if err := db.bolt.Update(func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
+			return rec.Received - n, err
+		}
+	}
+	if readErr != nil {
+		return rec.Received, bodyReadError(readErr)
+	}
+	return rec.Received, nil
+}
+
+// FinalizeUpload makes a complete upload the file at its path, where it
+// appears only now. It returns METHOD_BAD_REQUEST while bytes are missing,
+// and otherwise PutFile's errors; an upload refused for the quota, or for a
+// folder now in its place, is deleted.
+func (db *DB) FinalizeUpload(userID uint64, key string, limits quota.Limits) (ferry.FileInfo, error) {
+	defer db.lockUpload(key)()
+	rec, err := db.loadUpload(userID, key)
+	if err != nil {
+		return ferry.FileInfo{}, err
+	}
+	if rec.Received < rec.Size {
+		return ferry.FileInfo{}, ferry.Errorf(ferry.EBADREQUEST, "The upload has %d of %d bytes.", rec.Received, rec.Size)
+	}
+	names, err := paths.Parse(rec.Path)
+	if err != nil {
+		return ferry.FileInfo{}, err
+	}
+	h := sha256.New().(hashState)
+	if err := h.UnmarshalBinary(rec.State); err != nil {
+		return ferry.FileInfo{}, err
+	}
+	refuse := func(err error) (ferry.FileInfo, error) {
+		if ferry.ErrorCode(err) != ferry.EUNKNOWN {
+			if derr := db.deleteUpload(key); derr != nil {
+				return ferry.FileInfo{}, derr
+			}
+		}
+		return ferry.FileInfo{}, err
+	}
+	if err := db.precheckPut(userID, names, rec.Resolve, limits, rec.Size); err != nil {
+		return refuse(err)
+	}
+	sp := spooled{path: db.uploadFile(key), size: rec.Size, sum: sum(h.Sum(nil))}
+	info, err := db.commitFile(userID, names, rec.Resolve, limits, sp, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUploads).Delete([]byte(key))
+	})
+	if err != nil {
+		return refuse(err)
+	}
+	db.forgetUpload(key)
+	return info, nil
+}
+
+// DeleteExpiredUploads deletes the uploads without a chunk for longer than
+// the idle timeout, and upload files no record refers to. It returns how
+// many uploads it deleted.
+func (db *DB) DeleteExpiredUploads() (int, error) {
+	now := db.now().UnixNano()
+	var expired []string
+	known := map[string]bool{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUploads).ForEach(func(k, v []byte) error {
+			var rec uploadRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			known[string(k)] = true
+			if now-rec.Touched > int64(db.uploadIdle) {
+				expired = append(expired, string(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, key := range expired {
+		unlock := db.lockUpload(key)
+		// Look again under the lock: a chunk may have arrived.
+		_, err := db.loadUpload(db.uploadOwner(key), key)
+		unlock()
+		if ferry.ErrorCode(err) == ferry.EUPLOADNOTFOUND {
+			n++
+		} else if err != nil {
+			return n, err
+		}
+	}
+	// Files without a record: left by a crash after the file was made.
+	entries, err := os.ReadDir(filepath.Join(db.dir, uploadsDir))
+	if err != nil {
+		return n, err
+	}
+	for _, e := range entries {
+		if !known[e.Name()] {
+			unlock := db.lockUpload(e.Name())
+			if db.uploadOwner(e.Name()) == 0 {
+				os.Remove(db.uploadFile(e.Name()))
+			}
+			unlock()
+		}
+	}
+	return n, nil
+}
+
+// uploadOwner returns the user id of an upload, 0 if there is none.
+func (db *DB) uploadOwner(key string) uint64 {
+	var rec uploadRecord
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketUploads).Get([]byte(key)); v != nil {
+			return json.Unmarshal(v, &rec)
+		}
+		return nil
+	})
+	return rec.UserID
+}
