@@ -6,8 +6,8 @@ package server
 import (
 	"io"
 	"log/slog"
-	"os"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/ferryhq/ferry"

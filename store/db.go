@@ -118,8 +118,8 @@ func Open(dir string, opts Options) (*DB, error) {
 		now:        opts.Now,
 		logger:     opts.Logger,
 		uploadIdle: opts.UploadIdleTimeout,
-		hashSem:   make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
-		tokenIdle: opts.TokenIdleTimeout,
+		hashSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		tokenIdle:  opts.TokenIdleTimeout,
 	}
 	db.tokenTouch = min(opts.TokenIdleTimeout/16, time.Minute)
 	if err = db.init(); err == nil {
