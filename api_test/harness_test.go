@@ -8,9 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
 	"github.com/ferryhq/ferry/store"
 )
@@ -52,6 +55,7 @@ type testServer struct {
 	Cfg   app.Config
 	Clock *clock
 	logs  *syncBuffer
+	stop  func()
 }
 
 // syncBuffer collects the server's log lines.
@@ -95,23 +99,58 @@ func startServer(t testing.TB, mutate ...func(*app.Config)) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err, "ferry stopped with an error")
-		case <-time.After(30 * time.Second):
-			t.Fatal("ferry did not stop within 30s")
-		}
-		db, err := store.Open(cfg.DataDir, store.Options{})
-		require.NoError(t, err)
-		defer db.Close()
-		require.NoError(t, db.Check(), "bbolt consistency check")
-		if t.Failed() {
-			t.Logf("server log:\n%s", ts.logs.String())
-		}
-	})
+	var once sync.Once
+	ts.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				require.NoError(t, err, "ferry stopped with an error")
+			case <-time.After(30 * time.Second):
+				t.Fatal("ferry did not stop within 30s")
+			}
+			db, err := store.Open(cfg.DataDir, store.Options{})
+			require.NoError(t, err)
+			defer db.Close()
+			require.NoError(t, db.Check(), "bbolt consistency check")
+			if t.Failed() {
+				t.Logf("server log:\n%s", ts.logs.String())
+			}
+		})
+	}
+	t.Cleanup(ts.stop)
 	return ts
+}
+
+// restart stops the server and starts a new one on the same data and
+// config, with the clock where it was.
+func (ts *testServer) restart() *testServer {
+	ts.t.Helper()
+	ts.stop()
+	cfg := ts.Cfg
+	next := startServer(ts.t, func(c *app.Config) {
+		*c = cfg
+		c.Listen, c.PublicURL = "127.0.0.1:0", ""
+	})
+	next.Clock.Advance(ts.Clock.Now().Sub(next.Clock.Now()))
+	return next
+}
+
+// blobFiles counts the files under data_dir/blobs.
+func (ts *testServer) blobFiles() int {
+	return countFiles(ts.t, filepath.Join(ts.Cfg.DataDir, "blobs"))
+}
+
+func countFiles(t testing.TB, dir string) int {
+	t.Helper()
+	n := 0
+	require.NoError(t, filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	}))
+	return n
 }
 
 // admin returns the admin commands of the running server, as the CLI
@@ -217,6 +256,53 @@ func (r *response) requireStatus(status int) *response {
 func (r *response) decode(v any) {
 	r.t.Helper()
 	require.NoError(r.t, json.Unmarshal(r.Body, v), "body: %s", r.Body)
+}
+
+// putFile uploads content to path with PUT /files.
+func (c *client) putFile(path string, content []byte, resolve bool) *response {
+	c.t.Helper()
+	q := url.Values{"path": {path}}
+	if resolve {
+		q.Set("resolve", "1")
+	}
+	return c.request(http.MethodPut, "/files?"+q.Encode(), bytes.NewReader(content), "application/octet-stream")
+}
+
+// mustPut uploads content and returns the answer's file path.
+func (c *client) mustPut(path string, content []byte) string {
+	c.t.Helper()
+	var out struct{ File string }
+	c.putFile(path, content, false).requireStatus(http.StatusOK).decode(&out)
+	return out.File
+}
+
+// getFile downloads the file at path.
+func (c *client) getFile(path string) *response {
+	c.t.Helper()
+	return c.get("/files", url.Values{"path": {path}})
+}
+
+// list returns the entries of the folder at path.
+func (c *client) list(path string) []ferry.Entry {
+	c.t.Helper()
+	var entries []ferry.Entry
+	c.get("/ops/list", url.Values{"path": {path}}).requireStatus(http.StatusOK).decode(&entries)
+	return entries
+}
+
+// quota returns the user's /account/quota.
+func (c *client) quota() quotaInfo {
+	c.t.Helper()
+	var q quotaInfo
+	c.get("/account/quota", nil).requireStatus(http.StatusOK).decode(&q)
+	return q
+}
+
+type quotaInfo struct {
+	Quota          int64 `json:"quota"`
+	Normal         int64 `json:"normal"`
+	ReceivingQuota int64 `json:"receiving_quota"`
+	Received       int64 `json:"received"`
 }
 
 // requireError checks an error answer: the status and code of API.md's
