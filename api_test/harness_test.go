@@ -113,6 +113,9 @@ func startServer(t testing.TB, mutate ...func(*app.Config)) *testServer {
 			require.NoError(t, err)
 			defer db.Close()
 			require.NoError(t, db.Check(), "bbolt consistency check")
+			problems, err := db.CheckTree()
+			require.NoError(t, err)
+			require.Empty(t, problems, "the store's invariants")
 			if t.Failed() {
 				t.Logf("server log:\n%s", ts.logs.String())
 			}

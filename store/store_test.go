@@ -1,7 +1,11 @@
 package store_test
 
 import (
+	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
 )
 
@@ -110,4 +115,53 @@ func TestUsers_EmailIsUnique(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, "same@example.com", list[0].Email)
+}
+
+// CheckTree finds what it promises to: a wrong folder total, a wrong
+// normal, a wrong reference count, a missing blob file.
+func TestCheckTree_FindsProblems(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	u := newUser(t, db, "a@example.com")
+	_, err = db.PutFile(u.ID, []string{"d", "f.txt"}, false, quota.Limits{}, strings.NewReader("hello"), 5, -1)
+	require.NoError(t, err)
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	require.Empty(t, problems)
+	require.NoError(t, db.Close())
+
+	// Corrupt the counts behind the store's back.
+	b, err := bolt.Open(filepath.Join(dir, store.FileName), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+		usage := make([]byte, 24)
+		usage[7] = 99 // normal = 99
+		if err := tx.Bucket([]byte("usage")).Put(itob(u.ID), usage); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("blobs")).ForEach(func(k, v []byte) error {
+			nv := append([]byte(nil), v...)
+			nv[7] = 3 // three references
+			return tx.Bucket([]byte("blobs")).Put(k, nv)
+		})
+	}))
+	require.NoError(t, b.Close())
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "blobs")))
+
+	db2, err := store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	defer db2.Close()
+	problems, err = db2.CheckTree()
+	require.NoError(t, err)
+	joined := strings.Join(problems, "\n")
+	assert.Contains(t, joined, "has normal 99, but their files total 5")
+	assert.Contains(t, joined, "has reference count 3, but 1 records refer to it")
+	assert.Contains(t, joined, "its file is missing")
+}
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
 }

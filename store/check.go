@@ -1,0 +1,100 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// CheckTree verifies the invariants of the file tree and returns one line
+// per problem found: every folder's size is the total of what is below it;
+// every user's normal is the total of their files; every blob's reference
+// count is the number of records that refer to it, and its file exists;
+// every node is reachable from a root, and every child entry names a node
+// that names it back.
+func (db *DB) CheckTree() ([]string, error) {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		seen := map[uint64]bool{}
+		refs := map[sum]uint64{}
+		// total walks the tree below n and returns the size of its files.
+		var total func(n node) (int64, error)
+		total = func(n node) (int64, error) {
+			seen[n.id] = true
+			if !n.dir {
+				refs[n.sum]++
+				return n.size, nil
+			}
+			var t int64
+			for _, id := range children(tx, n.id) {
+				c, err := getNode(tx, id)
+				if err != nil {
+					report("folder %d lists child %d, which is missing", n.id, id)
+					continue
+				}
+				if c.parent != n.id || childID(tx, n.id, c.name) != id {
+					report("node %d (%q) is listed under %d but names parent %d", id, c.name, n.id, c.parent)
+				}
+				s, err := total(c)
+				if err != nil {
+					return 0, err
+				}
+				t += s
+			}
+			if t != n.size {
+				report("folder %d (%q) has size %d, but its contents total %d", n.id, n.name, n.size, t)
+			}
+			return t, nil
+		}
+		err := tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
+			userID := binary.BigEndian.Uint64(k)
+			normal := usageOf(tx, userID).Normal
+			root, ok, err := rootOf(tx, userID, false)
+			if err != nil {
+				return err
+			}
+			var sum int64
+			if ok {
+				if sum, err = total(root); err != nil {
+					return err
+				}
+			}
+			if sum != normal {
+				report("user %d has normal %d, but their files total %d", userID, normal, sum)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
+			if id := binary.BigEndian.Uint64(k); !seen[id] {
+				report("node %d is not reachable from any root", id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
+			h := sum(k)
+			if n := binary.BigEndian.Uint64(v); n != refs[h] {
+				report("blob %x has reference count %d, but %d records refer to it", h, n, refs[h])
+			}
+			delete(refs, h)
+			if _, err := os.Stat(db.blobPath(h)); errors.Is(err, os.ErrNotExist) {
+				report("blob %x is referenced, but its file is missing", h)
+			}
+			return nil
+		})
+		for h, n := range refs {
+			report("blob %x is referred to %d times, but has no reference count", h, n)
+		}
+		return err
+	})
+	return problems, err
+}
