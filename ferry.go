@@ -122,3 +122,55 @@ type FileInfo struct {
 	SHA256   string
 	Modified time.Time
 }
+
+// SendSource is one parsed entry of /ops/send's source: the path, the
+// files listed (each relative to Path), and whether Path is sent as one
+// folder.
+type SendSource struct {
+	Path   []string
+	Files  [][]string
+	Folder bool
+}
+
+// Statuses of a sent message, as /outbox/list shows them.
+const (
+	StatusPending  = "pending"
+	StatusAccepted = "accepted"
+	StatusDeclined = "declined"
+	StatusExpired  = "expired"
+)
+
+// Message is one send: a file or a folder from one user to another.
+type Message struct {
+	ID          uint64
+	Destination string
+	Folder      bool
+	Size        int64
+	Created     time.Time
+	Status      string
+	SenderName  string
+	SenderEmail string
+	To          string
+}
+
+// Decision is one item of /inbox/update: accept or decline a message.
+type Decision struct {
+	ID     uint64
+	Accept bool
+}
+
+// SendLimits bound one send: the files and folders it carries in all, and
+// the pending messages a receiver may have; 0 is no limit.
+type SendLimits struct {
+	MaxFiles   int
+	MaxPending int
+}
+
+// SettingsChange is a /settings/update: nil fields are left as they are. A
+// new password needs the current one.
+type SettingsChange struct {
+	FullName        *string
+	CurrentPassword string
+	NewPassword     *string
+	AcceptAll       *bool
+}

@@ -92,7 +92,7 @@ func startServer(t testing.TB, mutate ...func(*app.Config)) *testServer {
 	require.NoError(t, cfg.Validate())
 	ts := &testServer{t: t, Cfg: cfg, Clock: newClock(), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(cfg, app.Options{Now: ts.Clock.Now, Logger: logger})
+	a, err := app.New(cfg, app.Options{Now: ts.Clock.Now, Logger: logger, SweepEvery: 100 * time.Millisecond})
 	require.NoError(t, err)
 	ts.Root = a.PublicURL()
 	ts.URL = ts.Root + "/api/1"

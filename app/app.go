@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/server"
 	"github.com/ferryhq/ferry/store"
 )
@@ -26,17 +27,21 @@ type Options struct {
 	// Logger receives every log line; a text or JSON logger on stderr as
 	// the config's log section says when nil.
 	Logger *slog.Logger
+	// SweepEvery is how often expired tokens, uploads, links and sends are
+	// swept; a minute when zero.
+	SweepEvery time.Duration
 }
 
 // App is a running ferry: the store, the HTTP listener and the admin socket.
 type App struct {
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	db    *store.DB
-	ln    net.Listener
-	admin net.Listener
-	http  *http.Server
+	cfg        Config
+	log        *slog.Logger
+	now        func() time.Time
+	sweepEvery time.Duration
+	db         *store.DB
+	ln         net.Listener
+	admin      net.Listener
+	http       *http.Server
 }
 
 // New opens the store and the listeners. Run serves on them; on any error
@@ -45,10 +50,13 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.SweepEvery == 0 {
+		opts.SweepEvery = time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = NewLogger(cfg, os.Stderr)
 	}
-	a := &App{cfg: cfg, log: opts.Logger, now: opts.Now}
+	a := &App{cfg: cfg, log: opts.Logger, now: opts.Now, sweepEvery: opts.SweepEvery}
 	defer func() {
 		if err != nil {
 			a.closeAll()
@@ -59,6 +67,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		LockTimeout:       5 * time.Second, // room for an admin command that holds the store
 		TokenIdleTimeout:  time.Duration(cfg.Auth.TokenIdleTimeout),
 		UploadIdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
+		SendExpireAfter:   time.Duration(cfg.Send.ExpireAfter),
 		Logger:            a.log,
 	})
 	if err != nil {
@@ -86,6 +95,8 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		MaxFileSize:        int64(cfg.MaxFileSize),
 		LinkDefaultExpiry:  time.Duration(cfg.Links.DefaultExpiry),
 		LinkMaxExpiry:      time.Duration(cfg.Links.MaxExpiry),
+		SendMaxEntries:     cfg.Send.MaxEntries,
+		SendLimits:         ferry.SendLimits{MaxFiles: cfg.Send.MaxFiles, MaxPending: cfg.Send.MaxPending},
 	}, a.db, a.log, opts.Now)
 	a.http = &http.Server{
 		Handler:           srv,
@@ -167,21 +178,22 @@ func (a *App) closeAll() error {
 }
 
 // sweep removes what a crash may have left (blob files no record refers
-// to) once, then every minute what has expired: tokens, uploads (with their
-// bytes) and download links, until ctx is done.
+// to) once, then every SweepEvery what has expired: tokens, uploads (with
+// their bytes), download links and sends, until ctx is done.
 func (a *App) sweep(ctx context.Context) {
 	if n, err := a.db.RemoveOrphanBlobs(); err != nil {
 		a.log.Error("removing orphan blobs", "err", err)
 	} else if n > 0 {
 		a.log.Info("removed blob files no record referred to", "count", n)
 	}
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(a.sweepEvery)
 	defer t.Stop()
 	for {
 		for what, del := range map[string]func() (int, error){
 			"tokens":  a.db.DeleteExpiredTokens,
 			"uploads": a.db.DeleteExpiredUploads,
 			"links":   a.db.DeleteExpiredLinks,
+			"sends":   a.db.ExpireMessages,
 		} {
 			if n, err := del(); err != nil {
 				a.log.Error("deleting expired "+what, "err", err)

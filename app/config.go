@@ -51,6 +51,9 @@ type Config struct {
 
 	Send struct {
 		ExpireAfter Duration `toml:"expire_after"`
+		MaxEntries  int      `toml:"max_entries"`
+		MaxFiles    int      `toml:"max_files"`
+		MaxPending  int      `toml:"max_pending"`
 	} `toml:"send"`
 
 	Uploads struct {
@@ -90,6 +93,9 @@ func Default() Config {
 	c.SMTP.TLS = "starttls"
 	c.SMTP.From = "ferry@localhost"
 	c.Send.ExpireAfter = Duration(720 * time.Hour)
+	c.Send.MaxEntries = 100
+	c.Send.MaxFiles = 10000
+	c.Send.MaxPending = 1000
 	c.Uploads.IdleTimeout = Duration(15 * time.Minute)
 	c.Links.DefaultExpiry = Duration(24 * time.Hour)
 	c.Links.MaxExpiry = Duration(30 * 24 * time.Hour)
@@ -186,6 +192,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Send.ExpireAfter <= 0 {
 		return errors.New("send.expire_after: must be positive")
+	}
+	for key, v := range map[string]int{"send.max_entries": c.Send.MaxEntries, "send.max_files": c.Send.MaxFiles, "send.max_pending": c.Send.MaxPending} {
+		if v < 0 {
+			return fmt.Errorf("%s: must not be negative", key)
+		}
 	}
 	if c.Uploads.IdleTimeout < Duration(time.Second) {
 		return errors.New("uploads.idle_timeout: must be at least 1s")

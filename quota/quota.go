@@ -133,3 +133,25 @@ func (l Limits) CheckStorage(normal, delta int64) error {
 	return ferry.Errorf(ferry.EQUOTAEXCEEDED, "Not enough storage: %s of %s used, %s more needed.",
 		FormatSize(normal), FormatSize(l.Storage), FormatSize(delta))
 }
+
+// CheckReceive returns a QUOTA_EXCEEDED *ferry.Error when accepting delta
+// more bytes at now would pass the monthly receive limit.
+func (l Limits) CheckReceive(u ferry.Usage, now time.Time, delta int64) error {
+	got := ReceivedThisMonth(u, now)
+	if delta <= 0 || l.ReceivePerMonth == 0 || got+delta <= l.ReceivePerMonth {
+		return nil
+	}
+	return ferry.Errorf(ferry.EQUOTAEXCEEDED, "Not enough monthly receive quota: %s of %s received this month, %s more needed.",
+		FormatSize(got), FormatSize(l.ReceivePerMonth), FormatSize(delta))
+}
+
+// AddReceived returns u with delta bytes received at now, starting a new
+// period first when a month has begun since the last.
+func AddReceived(u ferry.Usage, now time.Time, delta int64) ferry.Usage {
+	start := MonthStart(now)
+	if u.ReceivedSince.Before(start) {
+		u.Received, u.ReceivedSince = 0, start
+	}
+	u.Received += delta
+	return u
+}

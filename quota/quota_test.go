@@ -71,3 +71,21 @@ func TestReceivedThisMonth(t *testing.T) {
 	assert.Equal(t, int64(42), quota.ReceivedThisMonth(u, time.Date(2026, 12, 1, 0, 30, 0, 0, cet)))
 	assert.Equal(t, since, quota.MonthStart(time.Date(2026, 11, 17, 5, 0, 0, 0, time.UTC)))
 }
+
+func TestChecks(t *testing.T) {
+	l := quota.Limits{Storage: 100, ReceivePerMonth: 50}
+	assert.NoError(t, l.CheckStorage(60, 40))
+	assert.Equal(t, ferry.EQUOTAEXCEEDED, ferry.ErrorCode(l.CheckStorage(60, 41)))
+	assert.NoError(t, l.CheckStorage(500, -1), "freeing space always passes")
+	assert.NoError(t, quota.Limits{}.CheckStorage(1<<60, 1<<60), "0 is unlimited")
+
+	nov := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	u := quota.AddReceived(ferry.Usage{}, nov, 30)
+	assert.Equal(t, ferry.Usage{Received: 30, ReceivedSince: quota.MonthStart(nov)}, u)
+	assert.NoError(t, l.CheckReceive(u, nov, 20))
+	assert.Equal(t, ferry.EQUOTAEXCEEDED, ferry.ErrorCode(l.CheckReceive(u, nov, 21)))
+	dec := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	assert.NoError(t, l.CheckReceive(u, dec, 50), "a new month starts from zero")
+	u = quota.AddReceived(u, dec, 5)
+	assert.Equal(t, ferry.Usage{Received: 5, ReceivedSince: dec}, u)
+}

@@ -16,12 +16,6 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-type sourceEntry struct {
-	Path   string   `json:"path"`
-	Files  []string `json:"files"`
-	Folder bool     `json:"folder"`
-}
-
 // The seed's source example.
 const seedSource = `[
 {"path":"path\/to\/folder1","files":["file1.ext"]},

@@ -38,6 +38,7 @@ func (s *Server) routes() http.Handler {
 	api("/auth/token", s.authed(s.handleLogout), del)
 	api("/auth/register", http.HandlerFunc(s.handleRegister), post)
 	api("/settings/list", s.authed(s.handleSettingsList), get)
+	api("/settings/update", s.authed(s.handleSettingsUpdate), post)
 	api("/account/quota", s.authed(s.handleQuota), get)
 
 	api("/ops/list", s.authed(s.handleList), get)
@@ -53,6 +54,11 @@ func (s *Server) routes() http.Handler {
 	stream("/upload/chunked/{key}", s.authed(s.handleChunk), put)
 	api("/upload/status/{key}", s.authed(s.handleUploadStatus), get)
 	api("/upload/finalize/{key}", s.authed(s.handleFinalize), get)
+
+	api("/ops/send", s.authed(s.handleSend), post)
+	api("/inbox/list", s.authed(s.handleInboxList), get)
+	api("/inbox/update", s.authed(s.handleInboxUpdate), post)
+	api("/outbox/list", s.authed(s.handleOutboxList), get)
 
 	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head)
 

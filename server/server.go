@@ -23,6 +23,7 @@ type Users interface {
 	RevokeToken(token string) error
 	Ping() error
 	Usage(userID uint64) (ferry.Usage, error)
+	ChangeSettings(userID uint64, keep string, ch ferry.SettingsChange) error
 }
 
 // Files is what the server needs of the store for a user's files. Paths are
@@ -45,10 +46,19 @@ type Files interface {
 	OpenLink(token string) (ferry.FileInfo, error)
 }
 
+// Messages is what the server needs of the store for sends and the inbox.
+type Messages interface {
+	Send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages) ([]uint64, error)
+	Inbox(receiverID uint64) ([]ferry.Message, error)
+	Outbox(senderID uint64) ([]ferry.Message, error)
+	UpdateInbox(receiverID uint64, decisions []ferry.Decision, limits quota.Limits) ([]error, error)
+}
+
 // Store is everything the server needs of the store.
 type Store interface {
 	Users
 	Files
+	Messages
 }
 
 // Config is what the server needs of ferry's configuration.
@@ -70,16 +80,21 @@ type Config struct {
 	// none; LinkMaxExpiry the longest it may ask for.
 	LinkDefaultExpiry time.Duration
 	LinkMaxExpiry     time.Duration
+	// SendMaxEntries bounds a send's source entries (0: no limit);
+	// SendLimits the files it carries and a receiver's pending messages.
+	SendMaxEntries int
+	SendLimits     ferry.SendLimits
 }
 
 // Server is ferry's HTTP handler.
 type Server struct {
-	cfg     Config
-	users   Users
-	files   Files
-	log     *slog.Logger
-	now     func() time.Time
-	handler http.Handler
+	cfg      Config
+	users    Users
+	files    Files
+	messages Messages
+	log      *slog.Logger
+	now      func() time.Time
+	handler  http.Handler
 
 	ipFailures    *failureLimiter
 	emailFailures *failureLimiter
@@ -91,6 +106,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		cfg:           cfg,
 		users:         st,
 		files:         st,
+		messages:      st,
 		log:           log,
 		now:           now,
 		ipFailures:    newFailureLimiter(cfg.LoginFailureBurst, cfg.LoginFailureRefill),

@@ -172,6 +172,12 @@ func (db *DB) releaseBlobs(hs []sum) error {
 	return errors.Join(errs...)
 }
 
+// blobFileExists reports whether the file of blob h is on disk.
+func (db *DB) blobFileExists(h sum) bool {
+	_, err := os.Stat(db.blobPath(h))
+	return err == nil
+}
+
 // OpenBlob opens the content of a file for reading.
 func (db *DB) OpenBlob(hexSum string) (*os.File, error) {
 	b, err := hex.DecodeString(hexSum)

@@ -12,7 +12,8 @@ import (
 // CheckTree verifies the invariants of the file tree and returns one line
 // per problem found: every folder's size is the total of what is below it;
 // every user's normal is the total of their files; every blob's reference
-// count is the number of records that refer to it, and its file exists;
+// count is the number of records that refer to it (files, and the items of
+// pending messages), and its file exists;
 // every node is reachable from a root, and every child entry names a node
 // that names it back.
 func (db *DB) CheckTree() ([]string, error) {
@@ -65,6 +66,23 @@ func (db *DB) CheckTree() ([]string, error) {
 			}
 			if sum != normal {
 				report("user %d has normal %d, but their files total %d", userID, normal, sum)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Pending messages pin their files' blobs.
+		err = tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
+			id := binary.BigEndian.Uint64(k[8:])
+			items, err := messageItems(tx, id)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				if !it.dir {
+					refs[it.sum]++
+				}
 			}
 			return nil
 		})

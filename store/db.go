@@ -38,8 +38,15 @@ var (
 	bucketUploads    = []byte("uploads")     // upload key -> JSON uploadRecord
 	bucketLinks      = []byte("links")       // sha256(link token) -> encoded linkRecord
 
+	bucketMessages     = []byte("messages")      // message id -> JSON messageRecord
+	bucketMessageItems = []byte("message_items") // message id + seq -> encoded item
+	bucketInbox        = []byte("inbox")         // receiver id + message id, while pending
+	bucketOutbox       = []byte("outbox")        // sender id + message id
+	bucketPending      = []byte("pending")       // created (Unix ns) + message id, while pending
+
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
-		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks}
+		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks,
+		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending}
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -60,6 +67,9 @@ type Options struct {
 	// UploadIdleTimeout is how long a resumable upload lives without a
 	// chunk; 15 minutes when zero.
 	UploadIdleTimeout time.Duration
+	// SendExpireAfter is how long a send waits to be accepted or declined
+	// before it expires; 30 days when zero.
+	SendExpireAfter time.Duration
 	// Logger receives failures that happen after a change has committed
 	// (a blob file that could not be removed); discarded when nil.
 	Logger *slog.Logger
@@ -74,6 +84,7 @@ type DB struct {
 
 	blobLocks  [256]sync.Mutex // by the first byte of a blob's hash
 	uploadIdle time.Duration
+	sendExpire time.Duration
 	uploadLock sync.Map // upload key -> *sync.Mutex
 
 	hashSem chan struct{} // bounds concurrent argon2id computations
@@ -99,6 +110,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.UploadIdleTimeout == 0 {
 		opts.UploadIdleTimeout = 15 * time.Minute
 	}
+	if opts.SendExpireAfter == 0 {
+		opts.SendExpireAfter = 30 * 24 * time.Hour
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +132,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		now:        opts.Now,
 		logger:     opts.Logger,
 		uploadIdle: opts.UploadIdleTimeout,
+		sendExpire: opts.SendExpireAfter,
 		hashSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		tokenIdle:  opts.TokenIdleTimeout,
 	}

@@ -73,30 +73,31 @@ func (db *DB) OpenLink(token string) (ferry.FileInfo, error) {
 }
 
 // DeleteExpiredLinks removes the links past their expiry and returns how
-// many it removed.
+// many it removed. With none due it writes nothing.
 func (db *DB) DeleteExpiredLinks() (int, error) {
 	now := db.now().UnixNano()
-	n := 0
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		n = 0
-		var expired [][]byte
-		b := tx.Bucket(bucketLinks)
-		err := b.ForEach(func(k, v []byte) error {
+	var expired [][]byte
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
 			if len(v) != 24 || now >= int64(binary.BigEndian.Uint64(v[16:])) {
 				expired = append(expired, append([]byte(nil), k...))
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
+	})
+	if err != nil || len(expired) == 0 {
+		return 0, err
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, k := range expired {
-			if err := b.Delete(k); err != nil {
+			if err := tx.Bucket(bucketLinks).Delete(k); err != nil {
 				return err
 			}
 		}
-		n = len(expired)
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return len(expired), nil
 }

@@ -174,59 +174,76 @@ func (db *DB) RevokeToken(token string) error {
 // RevokeUserTokens revokes every token of the user except keep (which may be
 // empty).
 func (db *DB) RevokeUserTokens(userID uint64, keep string) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		return revokeUserTokens(tx, userID, keep)
+	})
+}
+
+// revokeUserTokens deletes the user's tokens but keep. The in-memory last
+// uses of deleted tokens are left to the expiry sweep: a token without a
+// record is refused whatever its last use.
+func revokeUserTokens(tx *bolt.Tx, userID uint64, keep string) error {
 	k := hashToken(keep)
 	var gone [][sha256.Size]byte
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		gone = gone[:0]
-		prefix := itob(userID)
-		c := tx.Bucket(bucketUserTokens).Cursor()
-		for key, _ := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, _ = c.Next() {
-			if h := key[len(prefix):]; !bytes.Equal(h, k[:]) {
-				gone = append(gone, [sha256.Size]byte(h))
-			}
+	prefix := itob(userID)
+	c := tx.Bucket(bucketUserTokens).Cursor()
+	for key, _ := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, _ = c.Next() {
+		if h := key[len(prefix):]; !bytes.Equal(h, k[:]) {
+			gone = append(gone, [sha256.Size]byte(h))
 		}
-		for _, h := range gone {
-			if err := deleteToken(tx, h[:]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for _, h := range gone {
-		db.lastUse.Delete(h)
 	}
-	return err
+	for _, h := range gone {
+		if err := deleteToken(tx, h[:]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteExpiredTokens removes the tokens unused for longer than the idle
-// timeout and returns how many it removed.
+// timeout and returns how many it removed. With none due it writes nothing.
 func (db *DB) DeleteExpiredTokens() (int, error) {
 	now := db.now().UnixNano()
-	var gone [][sha256.Size]byte
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		gone = gone[:0]
+	expired := func(tx *bolt.Tx) [][sha256.Size]byte {
+		var gone [][sha256.Size]byte
 		c := tx.Bucket(bucketTokens).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			rec, ok := decodeToken(v)
 			h := [sha256.Size]byte(k)
-			if ok && now-max(rec.lastUse, db.memLastUse(h)) <= int64(db.tokenIdle) {
-				continue
-			}
-			gone = append(gone, h)
-		}
-		for _, h := range gone {
-			if err := deleteToken(tx, h[:]); err != nil {
-				return err
+			if !ok || now-max(rec.lastUse, db.memLastUse(h)) > int64(db.tokenIdle) {
+				gone = append(gone, h)
 			}
 		}
-		return nil
-	})
-	if err != nil {
+		return gone
+	}
+	var gone [][sha256.Size]byte
+	if err := db.bolt.View(func(tx *bolt.Tx) error { gone = expired(tx); return nil }); err != nil {
 		return 0, err
+	}
+	if len(gone) > 0 {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			gone = expired(tx) // again: a token may have been used meanwhile
+			for _, h := range gone {
+				if err := deleteToken(tx, h[:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
 	}
 	for _, h := range gone {
 		db.lastUse.Delete(h)
 	}
+	// Last uses of tokens revoked meanwhile, once they are as old as that.
+	db.lastUse.Range(func(k, v any) bool {
+		if now-v.(*atomic.Int64).Load() > int64(db.tokenIdle) {
+			db.lastUse.Delete(k)
+		}
+		return true
+	})
 	return len(gone), nil
 }
 

@@ -226,3 +226,51 @@ func usageOf(tx *bolt.Tx, id uint64) ferry.Usage {
 		ReceivedSince: time.Unix(int64(binary.BigEndian.Uint64(v[16:])), 0).UTC(),
 	}
 }
+
+// ChangeSettings applies a /settings/update to the user. A new password
+// needs the right current one (else WRONG_CURRENT_PASSWORD) and must be
+// valid (else INVALID_NEW_PASSWORD); it revokes every token of the user but
+// keep, in the same transaction. A bad full name is METHOD_BAD_REQUEST.
+func (db *DB) ChangeSettings(userID uint64, keep string, ch ferry.SettingsChange) error {
+	var name, hash string
+	if ch.FullName != nil {
+		var err error
+		if name, err = ferry.ValidFullName(*ch.FullName); err != nil {
+			return err
+		}
+	}
+	if ch.NewPassword != nil {
+		u, err := db.UserByID(userID)
+		if err != nil {
+			return err
+		}
+		if ch.CurrentPassword == "" || len(ch.CurrentPassword) > ferry.MaxPasswordLen || !db.verifyPassword(u.PasswordHash, ch.CurrentPassword) {
+			return ferry.Errorf(ferry.EWRONGPASSWORD, "The current password is wrong.")
+		}
+		if err := ferry.ValidPassword(*ch.NewPassword); err != nil {
+			return err
+		}
+		if hash, err = db.hashPassword(*ch.NewPassword); err != nil {
+			return err
+		}
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		u, err := findUserByID(tx, userID)
+		if err != nil {
+			return err
+		}
+		if ch.FullName != nil {
+			u.FullName = name
+		}
+		if ch.AcceptAll != nil {
+			u.AcceptAll = *ch.AcceptAll
+		}
+		if ch.NewPassword != nil {
+			u.PasswordHash = hash
+			if err := revokeUserTokens(tx, userID, keep); err != nil {
+				return err
+			}
+		}
+		return putUser(tx, u)
+	})
+}
