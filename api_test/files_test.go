@@ -30,6 +30,17 @@ func (ts *testServer) newUser(email string) *client {
 	return ts.login(ts.addUser(email, password), password)
 }
 
+// newUnlimitedUser is newUser with no quotas, whatever the package says:
+// a sender whose own uploads the test's tight package must not limit.
+func (ts *testServer) newUnlimitedUser(email string) *client {
+	ts.t.Helper()
+	c := ts.newUser(email)
+	zero := int64(0)
+	_, err := ts.admin().SetUser(app.SetUserRequest{Email: email, Storage: &zero, Receive: &zero})
+	require.NoError(ts.t, err)
+	return c
+}
+
 func TestFiles_PutListGet(t *testing.T) {
 	ts := startServer(t)
 	c := ts.newUser("ann@example.com")

@@ -1,0 +1,563 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
+)
+
+// The seed's own examples (Maxxo, POST /ops/send and POST /inbox/update),
+// as written there, escaped slashes and all.
+const (
+	seedSource = `[
+{"path":"path\/to\/folder1","files":["file1.ext"]},
+{"path":"path\/to\/folder2","files":["file1.ext"]},
+{"path":"path\/to\/folder3","files":["file1.ext","sub-folder1\/file2.ext","file3.ext"],"folder":true},
+{"path":"path\/to\/folder4","files":["file1.ext","file2.ext","file3.ext"],"folder":true}
+]`
+	seedMessages = `[
+{"id":123, "accept":"YES"},
+{"id":456, "accept":"NO"},
+{"id":789}
+]`
+)
+
+type inboxMsg struct {
+	ID          uint64 `json:"id"`
+	Type        string `json:"type"`
+	Size        int64  `json:"size"`
+	Destination string `json:"destination"`
+	Timestamp   string `json:"timestamp"`
+	SenderName  string `json:"sender_name"`
+	SenderEmail string `json:"sender_email"`
+}
+
+type outboxMsg struct {
+	ID          uint64 `json:"id"`
+	To          string `json:"to"`
+	Destination string `json:"destination"`
+	Size        int64  `json:"size"`
+	Timestamp   string `json:"timestamp"`
+	Status      string `json:"status"`
+}
+
+// send posts /ops/send with source as JSON text in a form field.
+func (c *client) send(to, source string) *response {
+	c.t.Helper()
+	return c.postForm("/ops/send", url.Values{"to": {to}, "source": {source}})
+}
+
+// mustSend sends and returns the new messages' ids.
+func (c *client) mustSend(to, source string) []uint64 {
+	c.t.Helper()
+	var out struct{ Messages []uint64 }
+	c.send(to, source).requireStatus(http.StatusOK).decode(&out)
+	return out.Messages
+}
+
+func (c *client) inbox() []inboxMsg {
+	c.t.Helper()
+	var out []inboxMsg
+	c.get("/inbox/list", nil).requireStatus(http.StatusOK).decode(&out)
+	return out
+}
+
+func (c *client) outbox() []outboxMsg {
+	c.t.Helper()
+	var out []outboxMsg
+	c.get("/outbox/list", nil).requireStatus(http.StatusOK).decode(&out)
+	return out
+}
+
+func (c *client) decide(messages string) *response {
+	c.t.Helper()
+	return c.postForm("/inbox/update", url.Values{"messages": {messages}})
+}
+
+func accept(ids ...uint64) string {
+	var parts []map[string]any
+	for _, id := range ids {
+		parts = append(parts, map[string]any{"id": id, "accept": "YES"})
+	}
+	b, _ := json.Marshal(parts)
+	return string(b)
+}
+
+func content(path string) []byte { return []byte("content of " + path) }
+
+// seedTree gives c the files the seed's source example names.
+func seedTree(c *client) {
+	for _, p := range []string{
+		"path/to/folder1/file1.ext", "path/to/folder2/file1.ext",
+		"path/to/folder3/file1.ext", "path/to/folder3/sub-folder1/file2.ext", "path/to/folder3/file3.ext",
+		"path/to/folder3/not-sent.txt",
+		"path/to/folder4/file1.ext", "path/to/folder4/file2.ext", "path/to/folder4/file3.ext",
+	} {
+		c.mustPut(p, content(p))
+	}
+}
+
+var timestampRE = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}[+-]\d\d$`)
+
+func TestSend_SeedExamples(t *testing.T) {
+	ts := startServer(t)
+	sender := ts.login(ts.addUser("ann@example.com", password), password)
+	receiver := ts.newUser("ben@example.com")
+	seedTree(sender)
+
+	ids := sender.mustSend("Ben@Example.com", seedSource)
+	require.Len(t, ids, 4, "two file messages, two folder messages")
+	inbox := receiver.inbox()
+	require.Len(t, inbox, 4)
+	size := func(ps ...string) (n int64) {
+		for _, p := range ps {
+			n += int64(len(content(p)))
+		}
+		return n
+	}
+	want := []struct {
+		dest string
+		size int64
+	}{
+		{"path/to/folder1/file1.ext", size("path/to/folder1/file1.ext")},
+		{"path/to/folder2/file1.ext", size("path/to/folder2/file1.ext")},
+		{"path/to/folder3", size("path/to/folder3/file1.ext", "path/to/folder3/sub-folder1/file2.ext", "path/to/folder3/file3.ext")},
+		{"path/to/folder4", size("path/to/folder4/file1.ext", "path/to/folder4/file2.ext", "path/to/folder4/file3.ext")},
+	}
+	for i, m := range inbox {
+		assert.Equal(t, ids[i], m.ID, "oldest first")
+		assert.Equal(t, "SEND", m.Type)
+		assert.Equal(t, want[i].dest, m.Destination)
+		assert.Equal(t, want[i].size, m.Size)
+		assert.Regexp(t, timestampRE, m.Timestamp)
+		assert.Equal(t, "User ann@example.com", m.SenderName)
+		assert.Equal(t, "ann@example.com", m.SenderEmail)
+	}
+	// The raw JSON has sizes as integers (the seed shows strings; we don't).
+	assert.Regexp(t, `"size":\d+,`, string(receiver.get("/inbox/list", nil).Body))
+
+	// The seed's messages example names ids nobody has.
+	r := receiver.decide(seedMessages)
+	r.requireStatus(http.StatusAccepted)
+	assert.JSONEq(t, `[{"id":123,"error":"MESSAGE_NOT_FOUND"},{"id":456,"error":"MESSAGE_NOT_FOUND"},{"id":789,"error":"MESSAGE_NOT_FOUND"}]`, string(r.Body))
+
+	// The same shape with the real ids: YES, NO, and no accept (NO).
+	real := fmt.Sprintf(`[{"id":%d, "accept":"YES"},{"id":%d, "accept":"NO"},{"id":%d},{"id":%d, "accept":"YES"}]`, ids[0], ids[1], ids[2], ids[3])
+	r = receiver.decide(real)
+	r.requireStatus(http.StatusOK)
+	assert.JSONEq(t, `[]`, string(r.Body))
+	assert.Empty(t, receiver.inbox())
+	assert.Equal(t, content("path/to/folder1/file1.ext"), receiver.getFile("path/to/folder1/file1.ext").Body)
+	receiver.getFile("path/to/folder2/file1.ext").requireError(404, ferry.EFILENOTFOUND)
+	receiver.get("/ops/list", url.Values{"path": {"path/to/folder3"}}).requireError(404, ferry.EFILENOTFOUND)
+	assert.Equal(t, []ferry.Entry{
+		{File: "path/to/folder4/file1.ext", Size: size("path/to/folder4/file1.ext"), Type: "f"},
+		{File: "path/to/folder4/file2.ext", Size: size("path/to/folder4/file2.ext"), Type: "f"},
+		{File: "path/to/folder4/file3.ext", Size: size("path/to/folder4/file3.ext"), Type: "f"},
+	}, receiver.list("path/to/folder4"))
+
+	var statuses []string
+	for _, m := range sender.outbox() {
+		assert.Equal(t, "ben@example.com", m.To)
+		assert.Regexp(t, timestampRE, m.Timestamp)
+		statuses = append(statuses, m.Status)
+	}
+	assert.Equal(t, []string{"accepted", "declined", "declined", "accepted"}, statuses)
+	q := receiver.quota()
+	assert.Equal(t, want[0].size+want[3].size, q.Normal)
+	assert.Equal(t, want[0].size+want[3].size, q.Received)
+
+	// Processed ones are MESSAGE_ALREADY_READ; JSON bodies work as forms do.
+	r = receiver.postJSON("/inbox/update", map[string]any{"messages": []map[string]any{{"id": ids[0], "accept": "YES"}, {"id": fmt.Sprint(ids[1])}}})
+	r.requireStatus(http.StatusAccepted)
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_ALREADY_READ"},{"id":"%d","error":"MESSAGE_ALREADY_READ"}]`, ids[0], ids[1]), string(r.Body))
+}
+
+func TestSend_FolderSentWhole(t *testing.T) {
+	ts := startServer(t)
+	sender := ts.newUser("cal@example.com")
+	receiver := ts.newUser("dee@example.com")
+	sender.mustPut("album/a.jpg", []byte("aaa"))
+	sender.mustPut("album/trip/b.jpg", []byte("bbbb"))
+	sender.postForm("/ops/mkdir", url.Values{"path": {"album/empty"}}).requireStatus(http.StatusOK)
+
+	ids := sender.mustSend("dee@example.com", `[{"path":"album","files":[],"folder":true}]`)
+	require.Len(t, ids, 1)
+	assert.Equal(t, int64(7), receiver.inbox()[0].Size)
+	receiver.decide(accept(ids...)).requireStatus(http.StatusOK)
+	assert.Equal(t, []ferry.Entry{
+		{File: "album/a.jpg", Size: 3, Type: "f"},
+		{File: "album/empty", Size: 0, Type: "d"},
+		{File: "album/trip", Size: 4, Type: "d"},
+	}, receiver.list("album"))
+	assert.Equal(t, []byte("bbbb"), receiver.getFile("album/trip/b.jpg").Body)
+}
+
+func TestSend_Validation(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) {
+		c.Send.MaxEntries = 3
+		c.Send.MaxFiles = 4
+		c.Send.MaxPending = 5
+	})
+	sender := ts.newUser("eli@example.com")
+	receiver := ts.newUser("fox@example.com")
+	sender.mustPut("d/a.txt", []byte("a"))
+	sender.mustPut("d/b.txt", []byte("b"))
+	sender.mustPut("d/sub/c.txt", []byte("c"))
+	_ = ts.addUser("off@example.com", password)
+	yes := true
+	_, err := ts.admin().SetUser(app.SetUserRequest{Email: "off@example.com", Disabled: &yes})
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		to, source string
+		status     int
+		code       string
+	}{
+		{"nobody@example.com", `[{"path":"d","files":["a.txt"]}]`, 400, ferry.EBADREQUEST},
+		{"off@example.com", `[{"path":"d","files":["a.txt"]}]`, 400, ferry.EBADREQUEST},
+		{"eli@example.com", `[{"path":"d","files":["a.txt"]}]`, 400, ferry.EBADREQUEST},
+		{"", `[{"path":"d","files":["a.txt"]}]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"d","files":["a.txt"]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `{"path":"d"}`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", ``, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"d"}]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"d","files":["sub"]}]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"d/a.txt","files":[],"folder":true}]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"","files":[],"folder":true}]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"d","files":["../x"]}]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"d","files":[""]}]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"d","files":["a.txt"]},{"path":"d","files":["nope.txt"]}]`, 404, ferry.EFILENOTFOUND},
+		{"fox@example.com", `[{"path":"d","files":["a.txt"]},{"path":"d","files":["gone"],"folder":true}]`, 404, ferry.EFILENOTFOUND},
+		{"fox@example.com", `[{"path":"d","files":["a.txt"]},{"path":"d","files":["a.txt"]},{"path":"d","files":["a.txt"]},{"path":"d","files":["a.txt"]}]`, 400, ferry.EBADREQUEST},
+		{"fox@example.com", `[{"path":"d","files":["a.txt","b.txt"]},{"path":"d","files":[],"folder":true}]`, 400, ferry.EBADREQUEST}, // 2 + 4 items > 4
+	} {
+		sender.send(tc.to, tc.source).requireError(tc.status, tc.code)
+	}
+	assert.Empty(t, receiver.inbox(), "nothing is sent unless the whole request is valid")
+	assert.Empty(t, sender.outbox())
+
+	// Five may wait; the sixth is refused whole.
+	sender.mustSend("fox@example.com", `[{"path":"d","files":["a.txt","b.txt","sub/c.txt"]}]`)
+	sender.mustSend("fox@example.com", `[{"path":"d","files":["a.txt","b.txt"]}]`)
+	sender.send("fox@example.com", `[{"path":"d","files":["a.txt"]}]`).requireError(403, ferry.EQUOTAEXCEEDED)
+	assert.Len(t, receiver.inbox(), 5)
+	ts.client().send("fox@example.com", `[{"path":"d","files":["a.txt"]}]`).requireError(401, ferry.ENOPERMISSION)
+}
+
+func TestSend_SnapshotSurvivesEditsAndDeletes(t *testing.T) {
+	ts := startServer(t)
+	sender := ts.newUser("gil@example.com")
+	receiver := ts.newUser("hana@example.com")
+	sender.mustPut("report.txt", []byte("version 1"))
+	sender.mustPut("project/plan.txt", []byte("plan 1"))
+	sender.mustPut("project/notes/n.txt", []byte("notes 1"))
+	blobs := ts.blobFiles()
+	ids := sender.mustSend("hana@example.com", `[{"path":"","files":["report.txt"]},{"path":"project","files":[],"folder":true}]`)
+	assert.Equal(t, blobs, ts.blobFiles(), "a send copies no bytes")
+
+	// The sender edits, deletes, moves and adds after sending.
+	sender.mustPut("report.txt", []byte("version 2, much longer"))
+	sender.mustPut("project/notes/n.txt", []byte("notes 2"))
+	sender.mustPut("project/late.txt", []byte("added later"))
+	sender.postForm("/ops/move", url.Values{"source": {"project"}, "destination": {"old/project"}}).requireStatus(http.StatusOK)
+	sender.postForm("/ops/delete", url.Values{"file[]": {"old"}}).requireStatus(http.StatusOK)
+
+	receiver.decide(accept(ids...)).requireStatus(http.StatusOK)
+	assert.Equal(t, "version 1", string(receiver.getFile("report.txt").Body))
+	assert.Equal(t, "plan 1", string(receiver.getFile("project/plan.txt").Body))
+	assert.Equal(t, "notes 1", string(receiver.getFile("project/notes/n.txt").Body))
+	receiver.getFile("project/late.txt").requireError(404, ferry.EFILENOTFOUND)
+	assert.Equal(t, "version 2, much longer", string(sender.getFile("report.txt").Body))
+	assert.Equal(t, int64(len("version 1")+len("plan 1")+len("notes 1")), receiver.quota().Normal)
+}
+
+func TestInbox_PlacementOnConflicts(t *testing.T) {
+	ts := startServer(t)
+	sender := ts.newUser("ida@example.com")
+	receiver := ts.newUser("jay@example.com")
+	sender.mustPut("docs/a.pdf", []byte("sent a"))
+	sender.mustPut("photos/2024/x.jpg", []byte("sent x"))
+	receiver.mustPut("docs/a.pdf", []byte("mine"))
+	receiver.mustPut("photos", []byte("a file where the folder would go"))
+
+	ids := sender.mustSend("jay@example.com", `[{"path":"docs","files":["a.pdf"]},{"path":"docs","files":["a.pdf"]},{"path":"photos/2024","files":[],"folder":true}]`)
+	receiver.decide(accept(ids...)).requireStatus(http.StatusOK)
+	assert.Equal(t, "mine", string(receiver.getFile("docs/a.pdf").Body))
+	assert.Equal(t, "sent a", string(receiver.getFile("docs/a (1).pdf").Body))
+	assert.Equal(t, "sent a", string(receiver.getFile("docs/a (2).pdf").Body))
+	assert.Equal(t, "sent x", string(receiver.getFile("photos (1)/2024/x.jpg").Body))
+	assert.Equal(t, "a file where the folder would go", string(receiver.getFile("photos").Body))
+}
+
+func TestInbox_NotYoursAndAlreadyRead(t *testing.T) {
+	ts := startServer(t)
+	sender := ts.newUser("kim@example.com")
+	receiver := ts.newUser("lia@example.com")
+	other := ts.newUser("max@example.com")
+	sender.mustPut("f.txt", []byte("f"))
+	ids := sender.mustSend("lia@example.com", `[{"path":"","files":["f.txt","f.txt"]}]`)
+
+	r := other.decide(accept(ids[0]))
+	r.requireStatus(http.StatusAccepted)
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_NOT_FOUND"}]`, ids[0]), string(r.Body))
+	sender.decide(accept(ids[0])).requireStatus(http.StatusAccepted) // the sender cannot accept either
+	assert.Empty(t, other.inbox())
+
+	r = receiver.decide(fmt.Sprintf(`[{"id":%d,"accept":"YES"},{"id":%d,"accept":"MAYBE"},{"id":"x"},{"accept":"YES"},{"id":%d,"accept":"no"}]`, ids[0], ids[1], ids[1]))
+	r.requireStatus(http.StatusAccepted)
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"METHOD_BAD_REQUEST"},{"id":"x","error":"MESSAGE_NOT_FOUND"},{"id":null,"error":"MESSAGE_NOT_FOUND"}]`, ids[1]), string(r.Body))
+	r = receiver.decide(accept(ids...))
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_ALREADY_READ"},{"id":%d,"error":"MESSAGE_ALREADY_READ"}]`, ids[0], ids[1]), string(r.Body))
+	receiver.decide(`not json`).requireError(400, ferry.EBADREQUEST)
+	receiver.decide(`[]`).requireError(400, ferry.EBADREQUEST)
+	receiver.postForm("/inbox/update", nil).requireError(400, ferry.EBADREQUEST)
+}
+
+func TestInbox_QuotaExceeded(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) {
+		c.Packages["free"] = app.Package{Storage: 100, ReceivePerMonth: 150}
+	})
+	sender := ts.newUnlimitedUser("ned@example.com")
+	receiver := ts.newUser("ola@example.com")
+	sender.mustPut("big.bin", make([]byte, 120))
+	sender.mustPut("mid.bin", make([]byte, 80))
+	ids := sender.mustSend("ola@example.com", `[{"path":"","files":["big.bin","mid.bin","mid.bin"]}]`)
+
+	r := receiver.decide(accept(ids...))
+	r.requireStatus(http.StatusAccepted)
+	// big does not fit the storage; the first mid does; the second mid fits
+	// neither the storage (160 > 100) nor the month (160 > 150).
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"QUOTA_EXCEEDED"},{"id":%d,"error":"QUOTA_EXCEEDED"}]`, ids[0], ids[2]), string(r.Body))
+	assert.Len(t, receiver.inbox(), 2, "refused messages wait")
+	assert.Equal(t, quotaInfo{Quota: 100, Normal: 80, ReceivingQuota: 150, Received: 80}, receiver.quota())
+
+	// More storage: the receive quota now binds for the second mid (160 > 150).
+	big := int64(1000)
+	_, err := ts.admin().SetUser(app.SetUserRequest{Email: "ola@example.com", Storage: &big})
+	require.NoError(t, err)
+	r = receiver.decide(accept(ids[2], ids[0]))
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"QUOTA_EXCEEDED"},{"id":%d,"error":"QUOTA_EXCEEDED"}]`, ids[2], ids[0]), string(r.Body))
+	receiver.postForm("/ops/delete", url.Values{"file[]": {"mid.bin"}}).requireStatus(http.StatusOK)
+	r = receiver.decide(accept(ids[2]))
+	r.requireStatus(http.StatusAccepted) // deleting frees storage, not the month's receive quota
+	assert.Equal(t, int64(80), receiver.quota().Received)
+}
+
+// Fifty goroutines accept for one receiver at once: neither quota is ever
+// passed, and exactly what fits is accepted.
+func TestInbox_ConcurrentAcceptsNeverOvershoot(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		storage, receive int64
+		fit              int
+	}{
+		{"storage binds", 2550, 0, 25},
+		{"receive binds", 0, 1550, 15},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, func(c *app.Config) {
+				c.Packages["free"] = app.Package{Storage: app.Size(tc.storage), ReceivePerMonth: app.Size(tc.receive)}
+			})
+			sender := ts.newUnlimitedUser("pat@example.com")
+			receiver := ts.newUser("quin@example.com")
+			var files []string
+			for i := range 50 {
+				name := fmt.Sprintf("f%02d.bin", i)
+				sender.mustPut(name, randomBytes(t, 100))
+				files = append(files, fmt.Sprintf("%q", name))
+			}
+			ids := sender.mustSend("quin@example.com", fmt.Sprintf(`[{"path":"","files":[%s]}]`, strings.Join(files, ",")))
+			require.Len(t, ids, 50)
+
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			accepted, refused := 0, 0
+			for _, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := receiver.decide(accept(id))
+					mu.Lock()
+					defer mu.Unlock()
+					if r.Status == http.StatusOK {
+						accepted++
+					} else {
+						assert.Contains(t, string(r.Body), "QUOTA_EXCEEDED")
+						refused++
+					}
+				}()
+			}
+			wg.Wait()
+			assert.Equal(t, tc.fit, accepted)
+			assert.Equal(t, 50-tc.fit, refused)
+			q := receiver.quota()
+			assert.Equal(t, int64(tc.fit*100), q.Normal)
+			assert.Equal(t, int64(tc.fit*100), q.Received)
+			assert.Len(t, receiver.list(""), tc.fit)
+			assert.Len(t, receiver.inbox(), 50-tc.fit)
+		})
+	}
+}
+
+func TestInbox_MonthRolloverResetsReceived(t *testing.T) {
+	ts := startServer(t, longTokens, func(c *app.Config) {
+		c.Packages["free"] = app.Package{ReceivePerMonth: 1000}
+		c.Send.ExpireAfter = app.Duration(90 * 24 * time.Hour)
+	})
+	sender := ts.newUnlimitedUser("ray@example.com")
+	receiver := ts.newUser("sue@example.com")
+	sender.mustPut("a.bin", make([]byte, 800))
+	sender.mustPut("b.bin", make([]byte, 300))
+	ids := sender.mustSend("sue@example.com", `[{"path":"","files":["a.bin","b.bin"]}]`)
+	receiver.decide(accept(ids[0])).requireStatus(http.StatusOK)
+	receiver.decide(accept(ids[1])).requireStatus(http.StatusAccepted) // 1100 > 1000 this month
+	assert.Equal(t, int64(800), receiver.quota().Received)
+
+	// The clock starts on 22 November at noon UTC: jump to 1 December 00:00.
+	ts.Clock.Advance(8*24*time.Hour + 12*time.Hour)
+	assert.Equal(t, int64(0), receiver.quota().Received, "a new month starts from zero")
+	receiver.decide(accept(ids[1])).requireStatus(http.StatusOK)
+	assert.Equal(t, int64(300), receiver.quota().Received)
+	assert.Equal(t, int64(1100), receiver.quota().Normal)
+}
+
+func TestInbox_DeclineAndExpiryReleaseBlobs(t *testing.T) {
+	ts := startServer(t, longTokens)
+	sender := ts.newUser("tia@example.com")
+	receiver := ts.newUser("ugo@example.com")
+	sender.mustPut("declined.bin", []byte("declined content"))
+	sender.mustPut("expiring.bin", []byte("expiring content"))
+	ids := sender.mustSend("ugo@example.com", `[{"path":"","files":["declined.bin","expiring.bin"]}]`)
+	sender.postForm("/ops/delete", url.Values{"file[]": {"declined.bin", "expiring.bin"}}).requireStatus(http.StatusOK)
+	assert.Equal(t, 2, ts.blobFiles(), "the message pins what the sender deleted")
+
+	receiver.decide(fmt.Sprintf(`[{"id":%d,"accept":"NO"}]`, ids[0])).requireStatus(http.StatusOK)
+	assert.Equal(t, 1, ts.blobFiles(), "declined: its blob is gone")
+
+	ts.Clock.Advance(30*24*time.Hour - time.Minute)
+	assert.Len(t, receiver.inbox(), 1)
+	ts.Clock.Advance(time.Minute)
+	assert.Empty(t, receiver.inbox(), "expired after send.expire_after")
+	require.Eventually(t, func() bool { return ts.blobFiles() == 0 }, 10*time.Second, 20*time.Millisecond, "the sweep releases it")
+	var statuses []string
+	for _, m := range sender.outbox() {
+		statuses = append(statuses, m.Status)
+	}
+	assert.Equal(t, []string{"declined", "expired"}, statuses)
+	r := receiver.decide(accept(ids[1]))
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_NOT_FOUND"}]`, ids[1]), string(r.Body))
+}
+
+func TestInbox_ExpiredButNotYetSwept(t *testing.T) {
+	ts := startServer(t, longTokens)
+	sender := ts.newUser("val@example.com")
+	receiver := ts.newUser("wes@example.com")
+	sender.mustPut("x.bin", []byte("x"))
+	ids := sender.mustSend("wes@example.com", `[{"path":"","files":["x.bin"]}]`)
+	ts.stop() // no sweep runs from here
+	ts.Clock.Advance(31 * 24 * time.Hour)
+	ts = ts.restart()
+	receiver = ts.login("wes@example.com", password)
+	// Whichever comes first, the sweep or the receiver, the message is gone.
+	r := receiver.decide(accept(ids[0]))
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_NOT_FOUND"}]`, ids[0]), string(r.Body))
+	receiver.getFile("x.bin").requireError(404, ferry.EFILENOTFOUND)
+}
+
+func TestSend_AcceptAll(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) {
+		c.Packages["free"] = app.Package{Storage: 100}
+	})
+	sender := ts.newUnlimitedUser("xan@example.com")
+	receiver := ts.newUser("yas@example.com")
+	receiver.postForm("/settings/update", url.Values{"accept_all": {"1"}}).requireStatus(http.StatusOK)
+	var s struct {
+		AcceptAll bool `json:"accept_all"`
+	}
+	receiver.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.True(t, s.AcceptAll)
+
+	sender.mustPut("small.bin", make([]byte, 60))
+	sender.mustPut("tree/a.bin", make([]byte, 10))
+	sender.mustPut("too-big.bin", make([]byte, 50))
+	ids := sender.mustSend("yas@example.com", `[{"path":"","files":["small.bin","too-big.bin"]},{"path":"tree","files":[],"folder":true}]`)
+	// small (60) and tree (10) fit at once; too-big (50) would pass 100.
+	assert.Equal(t, []ferry.Entry{
+		{File: "small.bin", Size: 60, Type: "f"},
+		{File: "tree", Size: 10, Type: "d"},
+	}, receiver.list(""))
+	inbox := receiver.inbox()
+	require.Len(t, inbox, 1)
+	assert.Equal(t, ids[1], inbox[0].ID)
+	var statuses []string
+	for _, m := range sender.outbox() {
+		statuses = append(statuses, m.Status)
+	}
+	assert.Equal(t, []string{"accepted", "pending", "accepted"}, statuses)
+
+	receiver.postForm("/settings/update", url.Values{"accept_all": {"0"}}).requireStatus(http.StatusOK)
+	sender.mustSend("yas@example.com", `[{"path":"","files":["tree/a.bin"]}]`)
+	assert.Len(t, receiver.inbox(), 2, "without accept_all it waits")
+	receiver.postForm("/settings/update", url.Values{"accept_all": {"yes"}}).requireError(400, ferry.EBADREQUEST)
+}
+
+func TestSend_RestartBetweenSendAndAccept(t *testing.T) {
+	ts := startServer(t)
+	sender := ts.newUser("zed@example.com")
+	ts.addUser("amy@example.com", password)
+	sender.mustPut("keep/a.txt", []byte("survives a restart"))
+	ids := sender.mustSend("amy@example.com", `[{"path":"keep","files":[],"folder":true}]`)
+	sender.postForm("/ops/delete", url.Values{"file[]": {"keep"}}).requireStatus(http.StatusOK)
+
+	ts = ts.restart()
+	receiver := ts.login("amy@example.com", password)
+	inbox := receiver.inbox()
+	require.Len(t, inbox, 1)
+	assert.Equal(t, ids[0], inbox[0].ID)
+	receiver.decide(accept(ids...)).requireStatus(http.StatusOK)
+	assert.Equal(t, "survives a restart", string(receiver.getFile("keep/a.txt").Body))
+	sender = ts.login("zed@example.com", password)
+	assert.Equal(t, "accepted", sender.outbox()[0].Status)
+}
+
+func TestSettings_Update(t *testing.T) {
+	ts := startServer(t)
+	email := ts.addUser("bo@example.com", password)
+	c := ts.login(email, password)
+	other := ts.login(email, password)
+	update := func(v url.Values) *response { return c.postForm("/settings/update", v) }
+
+	assert.JSONEq(t, `{}`, string(update(url.Values{"fullname": {"  Bo Diddley "}}).requireStatus(http.StatusOK).Body))
+	var s struct {
+		FullName string `json:"fullname"`
+	}
+	c.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.Equal(t, "Bo Diddley", s.FullName)
+	update(url.Values{"fullname": {"Bo\r\nBcc: x@example.com"}}).requireError(400, ferry.EBADREQUEST)
+	update(url.Values{}).requireStatus(http.StatusOK)
+
+	update(url.Values{"new_password": {"new password 1"}}).requireError(400, ferry.EWRONGPASSWORD)
+	update(url.Values{"current_password": {"not it"}, "new_password": {"new password 1"}}).requireError(400, ferry.EWRONGPASSWORD)
+	update(url.Values{"current_password": {password}, "new_password": {"short"}}).requireError(400, ferry.EINVALIDPASSWORD)
+	other.get("/settings/list", nil).requireStatus(http.StatusOK) // nothing changed yet
+
+	update(url.Values{"current_password": {password}, "new_password": {"new password 1"}}).requireStatus(http.StatusOK)
+	c.get("/settings/list", nil).requireStatus(http.StatusOK)               // the token that changed it works
+	other.get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION) // every other is revoked
+	ts.client().get("/auth/token", url.Values{"email": {email}, "password": {password}}).requireError(403, ferry.EAUTHFAILED)
+	ts.login(email, "new password 1")
+}
