@@ -93,33 +93,24 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, u *ferry.U
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "file[] is required."))
 		return
 	}
-	// Failures are answered in the order of the request.
-	codes := make([]string, len(given))
+	b := newBatch(len(given))
 	var list [][]string
-	var at []int // index in given of each entry of list
 	for i, g := range given {
 		names, err := paths.Parse(g)
 		if err != nil {
-			codes[i] = ferry.ErrorCode(err)
+			b.refuse(i, err)
 			continue
 		}
-		list, at = append(list, names), append(at, i)
+		list = append(list, names)
+		b.pass(i)
 	}
 	results, err := s.files.Delete(u.ID, list)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	for j, err := range results {
-		codes[at[j]] = ferry.ErrorCode(err)
-	}
-	failures := []fileFailure{}
-	for i, code := range codes {
-		if code != "" {
-			failures = append(failures, fileFailure{File: given[i], Error: code})
-		}
-	}
-	writeBatch(w, failures)
+	b.results(results)
+	answerBatch(w, b, func(i int, code string) fileFailure { return fileFailure{File: given[i], Error: code} })
 }
 
 // writeBatch answers a batch call: 200 [] when every item succeeded, 202

@@ -167,13 +167,12 @@ func (s *Server) handleInboxUpdate(w http.ResponseWriter, r *http.Request, u *fe
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "messages must list at least one message."))
 		return
 	}
-	codes := make([]string, len(given))
+	b := newBatch(len(given))
 	var decisions []ferry.Decision
-	var at []int
 	for i, d := range given {
 		id, ok := messageID(d.ID)
 		if !ok {
-			codes[i] = ferry.EMESSAGENOTFOUND
+			b.refuse(i, ferry.Errorf(ferry.EMESSAGENOTFOUND, "No such message."))
 			continue
 		}
 		accept := false
@@ -183,31 +182,26 @@ func (s *Server) handleInboxUpdate(w http.ResponseWriter, r *http.Request, u *fe
 				accept = true
 			case "NO":
 			default:
-				codes[i] = ferry.EBADREQUEST
+				b.refuse(i, ferry.Errorf(ferry.EBADREQUEST, "accept must be YES or NO."))
 				continue
 			}
 		}
-		decisions, at = append(decisions, ferry.Decision{ID: id, Accept: accept}), append(at, i)
+		decisions = append(decisions, ferry.Decision{ID: id, Accept: accept})
+		b.pass(i)
 	}
 	results, err := s.messages.UpdateInbox(u.ID, decisions, s.limitsOf(u))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	for j, err := range results {
-		codes[at[j]] = ferry.ErrorCode(err)
-	}
-	failures := []messageFailure{}
-	for i, code := range codes {
-		if code != "" {
-			id := given[i].ID
-			if len(id) == 0 {
-				id = json.RawMessage("null")
-			}
-			failures = append(failures, messageFailure{ID: id, Error: code})
+	b.results(results)
+	answerBatch(w, b, func(i int, code string) messageFailure {
+		id := given[i].ID
+		if len(id) == 0 {
+			id = json.RawMessage("null")
 		}
-	}
-	writeBatch(w, failures)
+		return messageFailure{ID: id, Error: code}
+	})
 }
 
 // messageID reads an id sent as a JSON number or a numeric string.
