@@ -22,6 +22,9 @@ type User struct {
 	Disabled     bool      `json:"disabled,omitempty"`
 	AcceptAll    bool      `json:"accept_all,omitempty"`
 	Created      time.Time `json:"created"`
+	// PhotoToken names the user's photo (served at /photos/{token}); empty
+	// without one. A new photo gets a new token.
+	PhotoToken string `json:"photo,omitempty"`
 
 	// StorageOverride and ReceiveOverride replace the package's limits for
 	// this user when set; 0 means unlimited.
@@ -173,4 +176,62 @@ type SettingsChange struct {
 	CurrentPassword string
 	NewPassword     *string
 	AcceptAll       *bool
+}
+
+// Mail is a plain-text mail ferry sends: invitations and "files sent to
+// you". To (and ReplyTo, when set) are checked addresses; the mailer
+// encodes every header, so nothing in Subject can add a header.
+type Mail struct {
+	To      string `json:"to"`
+	ReplyTo string `json:"reply_to,omitempty"`
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+}
+
+// Statuses of a mail in the outbox.
+const (
+	MailQueued = "queued"
+	MailSent   = "sent"
+	MailFailed = "failed"
+)
+
+// QueuedMail is a mail in the durable outbox.
+type QueuedMail struct {
+	Mail
+	ID          uint64    `json:"id"`
+	MessageID   string    `json:"message_id"` // the local part of its Message-ID, fixed when queued
+	Created     time.Time `json:"created"`
+	Status      string    `json:"status"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Contact is one row of /contacts/list.
+type Contact struct {
+	FullName   string
+	Email      string
+	PhotoToken string
+}
+
+// Notification is one row of /notifications/list.
+type Notification struct {
+	ID      uint64
+	Type    string
+	Email   string // who it is about: for CONTACT_REQUEST, who added you
+	Created time.Time
+	Read    bool
+}
+
+// Photo is a user's profile photo.
+type Photo struct {
+	ContentType string
+	Data        []byte
+}
+
+// InviteLimits bound invitations: how many one user may send per UTC day
+// (0: no limit), and how long a signup code works.
+type InviteLimits struct {
+	PerDay   int
+	ExpireIn time.Duration
 }

@@ -223,13 +223,13 @@ func TestAuth_Register(t *testing.T) {
 		ts := startServer(t)
 		ts.client().postForm("/auth/register", url.Values{
 			"email": {"new@example.com"}, "password": {password}, "fullname": {"New"},
-		}).requireError(401, ferry.ENOPERMISSION)
+		}).requireError(403, ferry.ENOPERMISSION) // API.md's auth table: 403 for register
 	})
 	t.Run("invite without a valid code", func(t *testing.T) {
 		ts := startServer(t, func(c *app.Config) { c.Auth.Signup = "invite" })
 		ts.client().postForm("/auth/register", url.Values{
 			"email": {"new@example.com"}, "password": {password}, "invite": {"forged-code"},
-		}).requireError(401, ferry.ENOPERMISSION)
+		}).requireError(403, ferry.ENOPERMISSION)
 	})
 	t.Run("open", func(t *testing.T) {
 		ts := startServer(t, func(c *app.Config) { c.Auth.Signup = "open" })

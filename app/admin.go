@@ -29,6 +29,8 @@ type Admin interface {
 	SetUser(req SetUserRequest) (UserLine, error)
 	// ListUsers returns every user, ordered by email.
 	ListUsers() ([]UserLine, error)
+	// ListMail returns the mail outbox, oldest first.
+	ListMail() ([]ferry.QueuedMail, error)
 }
 
 // AddUserRequest is `ferry user add`. An empty Package is the default one.
@@ -171,6 +173,11 @@ func (a *LocalAdmin) ListUsers() ([]UserLine, error) {
 	return lines, nil
 }
 
+// ListMail implements Admin.
+func (a *LocalAdmin) ListMail() ([]ferry.QueuedMail, error) {
+	return a.DB.ListMail()
+}
+
 func (a *LocalAdmin) line(u *ferry.User, usage ferry.Usage) UserLine {
 	limits := a.Packages.For(u)
 	return UserLine{
@@ -278,6 +285,10 @@ func adminHandler(a Admin, log *slog.Logger) http.Handler {
 		lines, err := a.ListUsers()
 		answer(w, lines, err)
 	})
+	mux.HandleFunc("GET /mail/list", func(w http.ResponseWriter, r *http.Request) {
+		list, err := a.ListMail()
+		answer(w, list, err)
+	})
 	return mux
 }
 
@@ -323,6 +334,12 @@ func (c *adminClient) SetUser(req SetUserRequest) (UserLine, error) {
 func (c *adminClient) ListUsers() ([]UserLine, error) {
 	var out []UserLine
 	err := c.call(http.MethodGet, "/user/list", nil, &out)
+	return out, err
+}
+
+func (c *adminClient) ListMail() ([]ferry.QueuedMail, error) {
+	var out []ferry.QueuedMail
+	err := c.call(http.MethodGet, "/mail/list", nil, &out)
 	return out, err
 }
 

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/mailer"
 	"github.com/ferryhq/ferry/server"
 	"github.com/ferryhq/ferry/store"
 )
@@ -30,6 +32,9 @@ type Options struct {
 	// SweepEvery is how often expired tokens, uploads, links and sends are
 	// swept; a minute when zero.
 	SweepEvery time.Duration
+	// SMTPTLS is the TLS configuration for smtp.tls = tls or starttls;
+	// nil verifies smtp.host against the system's roots.
+	SMTPTLS *tls.Config
 }
 
 // App is a running ferry: the store, the HTTP listener and the admin socket.
@@ -39,6 +44,7 @@ type App struct {
 	now        func() time.Time
 	sweepEvery time.Duration
 	db         *store.DB
+	mail       *mailer.Mailer
 	ln         net.Listener
 	admin      net.Listener
 	http       *http.Server
@@ -63,6 +69,8 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		}
 	}()
 	a.db, err = store.Open(cfg.DataDir, store.Options{
+		// Mail is queued only by requests, which come after a.mail is set.
+		MailQueued:        func() { a.mail.Wake() },
 		Now:               opts.Now,
 		LockTimeout:       5 * time.Second, // room for an admin command that holds the store
 		TokenIdleTimeout:  time.Duration(cfg.Auth.TokenIdleTimeout),
@@ -73,6 +81,20 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.mail = mailer.New(mailer.Config{
+		Host:         cfg.SMTP.Host,
+		Port:         cfg.SMTP.Port,
+		TLS:          cfg.SMTP.TLS,
+		Username:     cfg.SMTP.Username,
+		Password:     cfg.SMTP.Password,
+		From:         cfg.SMTP.From,
+		FromName:     cfg.SMTP.FromName,
+		Timeout:      time.Duration(cfg.SMTP.Timeout),
+		RetryInitial: time.Duration(cfg.SMTP.RetryInitial),
+		RetryMax:     time.Duration(cfg.SMTP.RetryMax),
+		MaxAttempts:  cfg.SMTP.MaxAttempts,
+		TLSConfig:    opts.SMTPTLS,
+	}, a.db, a.log)
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
@@ -97,6 +119,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		LinkMaxExpiry:      time.Duration(cfg.Links.MaxExpiry),
 		SendMaxEntries:     cfg.Send.MaxEntries,
 		SendLimits:         ferry.SendLimits{MaxFiles: cfg.Send.MaxFiles, MaxPending: cfg.Send.MaxPending},
+		InviteLimits:       ferry.InviteLimits{PerDay: cfg.Invite.PerDay, ExpireIn: time.Duration(cfg.Invite.ExpireAfter)},
 	}, a.db, a.log, opts.Now)
 	a.http = &http.Server{
 		Handler:           srv,
@@ -130,9 +153,10 @@ func (a *App) Run(ctx context.Context) error {
 	if a.admin != nil {
 		go func() { errc <- adminSrv.Serve(a.admin) }()
 	}
-	sweepDone := make(chan struct{})
+	sweepDone, mailDone := make(chan struct{}), make(chan struct{})
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	go func() { defer close(sweepDone); a.sweep(sweepCtx) }()
+	go func() { defer close(mailDone); a.mail.Run(sweepCtx) }()
 
 	var serveErr error
 	select {
@@ -152,6 +176,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopSweep()
 	<-sweepDone
+	<-mailDone
 	if err := a.closeAll(); err != nil {
 		return err
 	}

@@ -41,13 +41,23 @@ type Config struct {
 	} `toml:"auth"`
 
 	SMTP struct {
-		Host     string `toml:"host"`
-		Port     int    `toml:"port"`
-		TLS      string `toml:"tls"`
-		Username string `toml:"username"`
-		Password string `toml:"password"`
-		From     string `toml:"from"`
+		Host         string   `toml:"host"`
+		Port         int      `toml:"port"`
+		TLS          string   `toml:"tls"`
+		Username     string   `toml:"username"`
+		Password     string   `toml:"password"`
+		From         string   `toml:"from"`
+		FromName     string   `toml:"from_name"`
+		Timeout      Duration `toml:"timeout"`
+		RetryInitial Duration `toml:"retry_initial"`
+		RetryMax     Duration `toml:"retry_max"`
+		MaxAttempts  int      `toml:"max_attempts"`
 	} `toml:"smtp"`
+
+	Invite struct {
+		PerDay      int      `toml:"per_day"`
+		ExpireAfter Duration `toml:"expire_after"`
+	} `toml:"invite"`
 
 	Send struct {
 		ExpireAfter Duration `toml:"expire_after"`
@@ -92,6 +102,13 @@ func Default() Config {
 	c.SMTP.Port = 25
 	c.SMTP.TLS = "starttls"
 	c.SMTP.From = "ferry@localhost"
+	c.SMTP.FromName = "ferry"
+	c.SMTP.Timeout = Duration(30 * time.Second)
+	c.SMTP.RetryInitial = Duration(30 * time.Second)
+	c.SMTP.RetryMax = Duration(time.Hour)
+	c.SMTP.MaxAttempts = 50
+	c.Invite.PerDay = 20
+	c.Invite.ExpireAfter = Duration(7 * 24 * time.Hour)
 	c.Send.ExpireAfter = Duration(720 * time.Hour)
 	c.Send.MaxEntries = 100
 	c.Send.MaxFiles = 10000
@@ -189,6 +206,21 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ferry.NormalizeEmail(c.SMTP.From); err != nil {
 		return fmt.Errorf("smtp.from: %q is not an email address", c.SMTP.From)
+	}
+	if c.SMTP.Timeout < Duration(time.Second) {
+		return errors.New("smtp.timeout: must be at least 1s")
+	}
+	if c.SMTP.RetryInitial <= 0 || c.SMTP.RetryMax < c.SMTP.RetryInitial {
+		return errors.New("smtp.retry_initial, smtp.retry_max: must be positive, retry_max at least retry_initial")
+	}
+	if c.SMTP.MaxAttempts < 1 {
+		return errors.New("smtp.max_attempts: must be at least 1")
+	}
+	if c.Invite.PerDay < 0 {
+		return errors.New("invite.per_day: must not be negative")
+	}
+	if c.Invite.ExpireAfter < Duration(time.Minute) {
+		return errors.New("invite.expire_after: must be at least 1m")
 	}
 	if c.Send.ExpireAfter <= 0 {
 		return errors.New("send.expire_after: must be positive")

@@ -58,24 +58,34 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *ferry.U
 }
 
 // handleRegister is POST /auth/register. With auth.signup = open anyone may
-// create an account; closed refuses everyone, and invite (until invitations
-// exist) every code.
+// create an account; invite needs the code of an invitation, used up by the
+// signup; closed refuses everyone. A refusal is 403 NO_PERMISSION, as
+// API.md's auth table says.
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	p, err := parseParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if s.cfg.Signup != "open" {
-		s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "Signup is %s on this server.", s.cfg.Signup))
-		return
-	}
-	u, err := s.users.CreateUser(ferry.NewUser{
+	nu := ferry.NewUser{
 		Email:    p.String("email"),
 		Password: p.String("password"),
 		FullName: p.String("fullname"),
 		Package:  s.cfg.Packages.Default,
-	})
+	}
+	var u *ferry.User
+	switch s.cfg.Signup {
+	case "open":
+		u, err = s.users.CreateUser(nu)
+	case "invite":
+		u, err = s.users.CreateInvitedUser(nu, p.String("invite"))
+	default:
+		err = ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+	}
+	if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
+		writeJSON(w, http.StatusForbidden, errorBody{Error: ferry.ENOPERMISSION, Message: ferry.ErrorMessage(err)})
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

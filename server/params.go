@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,7 +24,8 @@ const multipartMemory = 1 << 20
 // urlencoded or multipart form or a JSON object. Body values win over query
 // values of the same name.
 type params struct {
-	form url.Values
+	form  url.Values
+	files map[string][]*multipart.FileHeader
 	// raw holds the JSON body's values as they were, so that source and
 	// messages can be sent as native JSON.
 	raw map[string]json.RawMessage
@@ -52,6 +54,7 @@ func parseParams(r *http.Request) (*params, error) {
 		err = r.ParseMultipartForm(multipartMemory)
 		if r.MultipartForm != nil {
 			p.merge(r.MultipartForm.Value)
+			p.files = r.MultipartForm.File
 		}
 	case "application/json":
 		err = p.decodeJSON(r.Body)
@@ -174,6 +177,16 @@ func (p *params) Bool(name string) (bool, error) {
 	default:
 		return false, ferry.Errorf(ferry.EBADREQUEST, "%s must be 0 or 1, not %q.", name, v)
 	}
+}
+
+// File opens the multipart file part of that name; it is an error when
+// there is none.
+func (p *params) File(name string) (multipart.File, error) {
+	fhs := p.files[name]
+	if len(fhs) == 0 {
+		return nil, ferry.Errorf(ferry.EBADREQUEST, "%s must be sent as a multipart file.", name)
+	}
+	return fhs[0].Open()
 }
 
 // JSON decodes a parameter holding JSON (source, messages): native JSON in

@@ -60,7 +60,18 @@ func (s *Server) routes() http.Handler {
 	api("/inbox/update", s.authed(s.handleInboxUpdate), post)
 	api("/outbox/list", s.authed(s.handleOutboxList), get)
 
+	api("/contacts/add", s.authed(s.handleContactsAdd), post)
+	api("/contacts/list", s.authed(s.handleContactsList), get)
+	api("/contacts/remove", s.authed(s.handleContactsRemove), post)
+	api("/notifications/list", s.authed(s.handleNotificationsList), get)
+	api("/notifications/update", s.authed(s.handleNotificationsUpdate), post)
+	api("/user-photo/update", s.authed(s.handlePhotoUpdate), post)
+	api("/user-photo/remove", s.authed(s.handlePhotoRemove), post)
+	api("/invite", s.authed(s.handleInvite), post)
+
 	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head)
+	r.Handle("/photos/{token}", s.limitBody(http.HandlerFunc(s.handlePhoto))).Methods(get, head)
+	r.Handle("/signup", http.HandlerFunc(s.handleSignupPage)).Methods(get)
 
 	return s.logRequests(r)
 }

@@ -42,7 +42,10 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "to (the receiver's email) is required."))
 		return
 	}
-	ids, err := s.messages.Send(u.ID, to, sources, s.cfg.SendLimits, s.cfg.Packages)
+	ids, err := s.messages.Send(u.ID, to, sources, s.cfg.SendLimits, s.cfg.Packages,
+		func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
+			return s.sendNotice(u, receiver, destinations, total)
+		})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -24,6 +24,21 @@ type Users interface {
 	Ping() error
 	Usage(userID uint64) (ferry.Usage, error)
 	ChangeSettings(userID uint64, keep string, ch ferry.SettingsChange) error
+	CreateInvitedUser(nu ferry.NewUser, code string) (*ferry.User, error)
+	SetPhoto(userID uint64, p ferry.Photo) (string, error)
+	RemovePhoto(userID uint64) error
+	PhotoByToken(token string) (ferry.Photo, error)
+}
+
+// Social is what the server needs of the store for contacts,
+// notifications and invitations.
+type Social interface {
+	AddContacts(ownerID uint64, emails []string) ([]error, error)
+	Contacts(ownerID uint64, filter string) ([]ferry.Contact, error)
+	RemoveContact(ownerID uint64, email string) error
+	Notifications(userID uint64) ([]ferry.Notification, error)
+	MarkNotificationsRead(userID uint64, ids []uint64) ([]error, error)
+	Invite(inviterID uint64, emails []string, lim ferry.InviteLimits, mail func(email, code string) ferry.Mail) ([]error, error)
 }
 
 // Files is what the server needs of the store for a user's files. Paths are
@@ -48,7 +63,8 @@ type Files interface {
 
 // Messages is what the server needs of the store for sends and the inbox.
 type Messages interface {
-	Send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages) ([]uint64, error)
+	Send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages,
+		notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error)
 	Inbox(receiverID uint64) ([]ferry.Message, error)
 	Outbox(senderID uint64) ([]ferry.Message, error)
 	UpdateInbox(receiverID uint64, decisions []ferry.Decision, limits quota.Limits) ([]error, error)
@@ -59,6 +75,7 @@ type Store interface {
 	Users
 	Files
 	Messages
+	Social
 }
 
 // Config is what the server needs of ferry's configuration.
@@ -84,6 +101,8 @@ type Config struct {
 	// SendLimits the files it carries and a receiver's pending messages.
 	SendMaxEntries int
 	SendLimits     ferry.SendLimits
+	// InviteLimits bound invitations per user and day, and their life.
+	InviteLimits ferry.InviteLimits
 }
 
 // Server is ferry's HTTP handler.
@@ -92,6 +111,7 @@ type Server struct {
 	users    Users
 	files    Files
 	messages Messages
+	social   Social
 	log      *slog.Logger
 	now      func() time.Time
 	handler  http.Handler
@@ -107,6 +127,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		users:         st,
 		files:         st,
 		messages:      st,
+		social:        st,
 		log:           log,
 		now:           now,
 		ipFailures:    newFailureLimiter(cfg.LoginFailureBurst, cfg.LoginFailureRefill),

@@ -23,6 +23,7 @@ func (s *Server) handleSettingsList(w http.ResponseWriter, r *http.Request, u *f
 	writeJSON(w, http.StatusOK, settings{
 		Email:     u.Email,
 		FullName:  u.FullName,
+		Photo:     s.photoURL(u.PhotoToken),
 		AcceptAll: u.AcceptAll,
 		Package:   u.Package,
 		Storage:   s.cfg.Packages.For(u).Storage / 1e6,

@@ -44,9 +44,20 @@ var (
 	bucketOutbox       = []byte("outbox")        // sender id + message id
 	bucketPending      = []byte("pending")       // created (Unix ns) + message id, while pending
 
+	bucketMail              = []byte("mail")               // mail id -> JSON ferry.QueuedMail
+	bucketMailDue           = []byte("mail_due")           // next attempt (Unix ns) + mail id, while queued
+	bucketContacts          = []byte("contacts")           // owner id + contact id
+	bucketNotifications     = []byte("notifications")      // id -> JSON notificationRecord
+	bucketUserNotifications = []byte("user_notifications") // user id + notification id
+	bucketPhotos            = []byte("photos")             // token -> content type and bytes
+	bucketInvites           = []byte("invites")            // sha256(code) -> JSON inviteRecord
+	bucketUserInvites       = []byte("user_invites")       // inviter id + created + sha256(code)
+
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks,
-		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending}
+		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending,
+		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
+		bucketPhotos, bucketInvites, bucketUserInvites}
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -70,6 +81,9 @@ type Options struct {
 	// SendExpireAfter is how long a send waits to be accepted or declined
 	// before it expires; 30 days when zero.
 	SendExpireAfter time.Duration
+	// MailQueued is called after a commit that queued mail (to wake the
+	// mailer); it must not block.
+	MailQueued func()
 	// Logger receives failures that happen after a change has committed
 	// (a blob file that could not be removed); discarded when nil.
 	Logger *slog.Logger
@@ -85,6 +99,7 @@ type DB struct {
 	blobLocks  [256]sync.Mutex // by the first byte of a blob's hash
 	uploadIdle time.Duration
 	sendExpire time.Duration
+	mailQueued func()
 	uploadLock sync.Map // upload key -> *sync.Mutex
 
 	hashSem chan struct{} // bounds concurrent argon2id computations
@@ -113,6 +128,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.SendExpireAfter == 0 {
 		opts.SendExpireAfter = 30 * 24 * time.Hour
 	}
+	if opts.MailQueued == nil {
+		opts.MailQueued = func() {}
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,6 +151,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		logger:     opts.Logger,
 		uploadIdle: opts.UploadIdleTimeout,
 		sendExpire: opts.SendExpireAfter,
+		mailQueued: opts.MailQueued,
 		hashSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		tokenIdle:  opts.TokenIdleTimeout,
 	}

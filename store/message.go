@@ -118,7 +118,11 @@ func messageItems(tx *bolt.Tx, id uint64) ([]item, error) {
 // files), FILE_NOT_FOUND, QUOTA_EXCEEDED (the receiver's inbox is full).
 // When the receiver has accept_all, each message is accepted at once if
 // their quotas (from pkgs) allow it.
-func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages) ([]uint64, error) {
+//
+// notice, when not nil, makes the mail that tells the receiver, given the
+// messages' destinations and total size; it is queued in the same
+// transaction.
+func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
 	now := db.now()
 	var ids []uint64
 	var released []sum
@@ -140,6 +144,8 @@ func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim f
 		if pending := countPrefix(tx.Bucket(bucketInbox), itob(receiver.ID)); lim.MaxPending > 0 && pending+len(msgs) > lim.MaxPending {
 			return ferry.Errorf(ferry.EQUOTAEXCEEDED, "The receiver's inbox is full (%d messages waiting; at most %d).", pending, lim.MaxPending)
 		}
+		var dests []string
+		var total int64
 		for _, m := range msgs {
 			m.rec.Sender, m.rec.Receiver, m.rec.Created, m.rec.Status = senderID, receiver.ID, now.UnixNano(), ferry.StatusPending
 			id, err := createMessage(tx, &m.rec, m.items)
@@ -147,6 +153,12 @@ func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim f
 				return err
 			}
 			ids = append(ids, id)
+			dests, total = append(dests, m.rec.Destination), total+m.rec.Size
+		}
+		if notice != nil {
+			if err := db.queueMail(tx, notice(receiver, dests, total)); err != nil {
+				return err
+			}
 		}
 		if !receiver.AcceptAll {
 			return nil

@@ -14,6 +14,18 @@ import (
 // CreateUser creates an account. It returns INVALID_EMAIL, METHOD_BAD_REQUEST
 // (full name), INVALID_NEW_PASSWORD or EMAIL_ALREADY_EXIST errors.
 func (db *DB) CreateUser(nu ferry.NewUser) (*ferry.User, error) {
+	return db.createUser(nu, nil)
+}
+
+// CreateInvitedUser is CreateUser for a signup with an invitation code,
+// which it uses up in the same transaction: NO_PERMISSION for a code that
+// is unknown, used or expired.
+func (db *DB) CreateInvitedUser(nu ferry.NewUser, code string) (*ferry.User, error) {
+	now := db.now()
+	return db.createUser(nu, func(tx *bolt.Tx) error { return claimInvite(tx, code, now) })
+}
+
+func (db *DB) createUser(nu ferry.NewUser, claim func(*bolt.Tx) error) (*ferry.User, error) {
 	email, err := ferry.NormalizeEmail(nu.Email)
 	if err != nil {
 		return nil, err
@@ -40,6 +52,11 @@ func (db *DB) CreateUser(nu ferry.NewUser) (*ferry.User, error) {
 		Created:      db.now().UTC(),
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if claim != nil {
+			if err := claim(tx); err != nil {
+				return err
+			}
+		}
 		emails := tx.Bucket(bucketUserEmails)
 		if emails.Get([]byte(email)) != nil {
 			return ferry.Errorf(ferry.EEMAILEXISTS, "An account with the email %s exists already.", email)

@@ -30,6 +30,8 @@ commands:
                          change a user's package, limits or state; SIZE is bytes or
                          10MB, 5GiB, ...; 0 = unlimited; "package" = the package's limit
   user list              one line a user: email, package, used/quota, received/receive quota
+  mail list              the mail outbox: id, status, attempts, created, recipient, subject,
+                         and the last error
 
 Every command takes --config FILE (TOML, see config.example.toml); without
 one ferry runs on the built-in defaults.
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return errUsage
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "user" {
+	if cmd == "user" || cmd == "mail" {
 		if len(args) == 0 {
 			fmt.Fprint(stderr, usage)
 			return errUsage
@@ -108,6 +110,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			for _, l := range lines {
 				fmt.Fprintln(tw, l)
+			}
+			return tw.Flush()
+		})
+	case "mail list":
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		return withAdmin(*configPath, func(a app.Admin) error {
+			list, err := a.ListMail()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			for _, q := range list {
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\n", q.ID, q.Status, q.Attempts,
+					q.Created.Format("2006-01-02 15:04"), q.To, q.Subject, q.LastError)
 			}
 			return tw.Flush()
 		})

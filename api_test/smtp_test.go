@@ -1,0 +1,201 @@
+package api_test
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/app"
+)
+
+// smtpPeer is a real SMTP server (go-smtp) on 127.0.0.1 that records every
+// mail it accepts. Replies to DATA can be scripted, and it can go down and
+// come back on the same port.
+type smtpPeer struct {
+	t    testing.TB
+	addr string
+
+	mu       sync.Mutex
+	srv      *smtp.Server
+	mails    []peerMail
+	replies  []error // what the next DATA commands answer (nil: accept)
+	attempts int     // DATA commands seen
+}
+
+type peerMail struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// startSMTP starts a peer on a free port.
+func startSMTP(t testing.TB) *smtpPeer {
+	p := &smtpPeer{t: t}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.stop)
+	return p
+}
+
+// downSMTP reserves a port with nobody listening: connections are refused
+// until up is called.
+func downSMTP(t testing.TB) *smtpPeer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &smtpPeer{t: t, addr: ln.Addr().String()}
+	require.NoError(t, ln.Close())
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *smtpPeer) serve(ln net.Listener) {
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &peerSession{peer: p}, nil }))
+	srv.Domain = "peer.test"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	p.mu.Lock()
+	p.srv = srv
+	p.mu.Unlock()
+	go srv.Serve(ln)
+}
+
+// up starts listening on the peer's port.
+func (p *smtpPeer) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	require.NoError(p.t, err)
+	p.serve(ln)
+}
+
+func (p *smtpPeer) stop() {
+	p.mu.Lock()
+	srv := p.srv
+	p.srv = nil
+	p.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+// configure points ferry's smtp section at the peer.
+func (p *smtpPeer) configure(c *app.Config) {
+	host, port, _ := net.SplitHostPort(p.addr)
+	c.SMTP.Host = host
+	c.SMTP.Port, _ = strconv.Atoi(port)
+	c.SMTP.TLS = "none"
+	c.SMTP.From = "ferry@ferry.test"
+	c.SMTP.RetryInitial = app.Duration(20 * time.Millisecond)
+	c.SMTP.RetryMax = app.Duration(100 * time.Millisecond)
+	c.SMTP.Timeout = app.Duration(5 * time.Second)
+}
+
+// answer scripts the replies to the next DATA commands.
+func (p *smtpPeer) answer(replies ...error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.replies = append(p.replies, replies...)
+}
+
+func (p *smtpPeer) received() []peerMail {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]peerMail(nil), p.mails...)
+}
+
+func (p *smtpPeer) dataAttempts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.attempts
+}
+
+// waitMails waits until the peer has n mails and returns them.
+func (p *smtpPeer) waitMails(n int) []peerMail {
+	p.t.Helper()
+	require.Eventually(p.t, func() bool { return len(p.received()) >= n }, 15*time.Second, 10*time.Millisecond,
+		"the SMTP peer has %d of %d mails", len(p.received()), n)
+	return p.received()
+}
+
+var (
+	tempFail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
+	permFail = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
+)
+
+type peerSession struct {
+	peer *smtpPeer
+	from string
+	to   []string
+}
+
+func (s *peerSession) Reset()        { s.from, s.to = "", nil }
+func (s *peerSession) Logout() error { return nil }
+func (s *peerSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+func (s *peerSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+func (s *peerSession) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	p := s.peer
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.attempts++
+	if len(p.replies) > 0 {
+		reply := p.replies[0]
+		p.replies = p.replies[1:]
+		if reply != nil {
+			return reply
+		}
+	}
+	p.mails = append(p.mails, peerMail{From: s.from, To: append([]string(nil), s.to...), Data: data})
+	return nil
+}
+
+// parsed is a received mail read as a mail reader would.
+type parsed struct {
+	Header mail.Header
+	Body   string
+}
+
+func (m peerMail) parse(t testing.TB) parsed {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	require.NoError(t, err)
+	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	require.NoError(t, err)
+	return parsed{Header: msg.Header, Body: string(body)}
+}
+
+func (p parsed) subject(t testing.TB) string {
+	s, err := new(mime.WordDecoder).DecodeHeader(p.Header.Get("Subject"))
+	require.NoError(t, err)
+	return s
+}
+
+// signupCode finds the invitation code in a mail's body.
+func (p parsed) signupCode(t testing.TB) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(p.Body, "/signup?invite=")
+	require.True(t, ok, "no signup link in:\n%s", p.Body)
+	code, _, _ := strings.Cut(rest, "\r\n")
+	code, _, _ = strings.Cut(code, "\n")
+	return strings.TrimSpace(code)
+}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// The texts of ferry's mails. Names people typed go into the body only
+// (and are one line there); the mailer encodes the subject.
+
+// inviteMail is the invitation from inviter to email. With invite-only
+// signup it carries the signup link with its code.
+func (s *Server) inviteMail(inviter *ferry.User, email, code string) ferry.Mail {
+	name := displayName(inviter)
+	var how string
+	switch s.cfg.Signup {
+	case "invite":
+		how = fmt.Sprintf("Create your account with this link (it works once, for %s):\n\n  %s/signup?invite=%s\n",
+			humanDuration(s.cfg.InviteLimits.ExpireIn), s.cfg.PublicURL, code)
+	case "open":
+		how = fmt.Sprintf("Create your account at %s/signup\n", s.cfg.PublicURL)
+	default:
+		how = fmt.Sprintf("Ask %s or your ferry administrator to create your account on %s.\n", name, s.cfg.PublicURL)
+	}
+	return ferry.Mail{
+		To:      email,
+		ReplyTo: inviter.Email,
+		Subject: fmt.Sprintf("%s invites you to ferry", name),
+		Body: fmt.Sprintf("Hello,\n\n%s (%s) invites you to ferry, where you can send each other files and folders.\n\n%s\n-- \nferry at %s\n",
+			name, inviter.Email, how, s.cfg.PublicURL),
+	}
+}
+
+// sendNotice tells the receiver of a send what waits for them.
+func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string, total int64) ferry.Mail {
+	name := displayName(sender)
+	var list strings.Builder
+	for i, d := range destinations {
+		if i == 10 {
+			fmt.Fprintf(&list, "  ... and %d more\n", len(destinations)-10)
+			break
+		}
+		fmt.Fprintf(&list, "  %s\n", oneLine(d))
+	}
+	what := "Accept or decline them in your inbox (GET /api/1/inbox/list, POST /api/1/inbox/update) at " + s.cfg.PublicURL + "."
+	if receiver.AcceptAll {
+		what = "You accept everything sent to you, so they are in your folder already if your quotas allowed; anything that did not fit waits in your inbox at " + s.cfg.PublicURL + "."
+	}
+	return ferry.Mail{
+		To:      receiver.Email,
+		ReplyTo: sender.Email,
+		Subject: fmt.Sprintf("%s sent you %s", name, countNoun(len(destinations), "item")),
+		Body: fmt.Sprintf("Hello,\n\n%s (%s) sent you %s (%s):\n\n%s\n%s\n\n-- \nferry at %s\n",
+			name, sender.Email, countNoun(len(destinations), "item"), quota.FormatSize(total), list.String(), what, s.cfg.PublicURL),
+	}
+}
+
+func displayName(u *ferry.User) string {
+	if u.FullName != "" {
+		return oneLine(u.FullName)
+	}
+	return u.Email
+}
+
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func humanDuration(d time.Duration) string {
+	h := d.Hours()
+	if h >= 48 && h == float64(int(h/24))*24 {
+		return fmt.Sprintf("%d days", int(h/24))
+	}
+	return fmt.Sprintf("%g hours", h)
+}

@@ -1,0 +1,270 @@
+package server
+
+import (
+	"bytes"
+	"image"
+	_ "image/jpeg" // register the decoders INVALID_PHOTO checks with
+	_ "image/png"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferryhq/ferry"
+)
+
+// emailFailure is one failed item of contacts/add and invite.
+type emailFailure struct {
+	Email string `json:"email"`
+	Error string `json:"error"`
+}
+
+// handleContactsAdd is POST /contacts/add: email[].
+func (s *Server) handleContactsAdd(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	emails := p.Strings("email")
+	if len(emails) == 0 {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "email[] is required."))
+		return
+	}
+	results, err := s.social.AddContacts(u.ID, emails)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b := newBatch(len(emails))
+	for i := range emails {
+		b.pass(i)
+	}
+	b.results(results)
+	answerBatch(w, b, func(i int, code string) emailFailure { return emailFailure{Email: emails[i], Error: code} })
+}
+
+// contact is one row of /contacts/list.
+type contact struct {
+	FullName string `json:"fullname"`
+	Email    string `json:"email"`
+	Photo    string `json:"photo"`
+}
+
+// handleContactsList is GET /contacts/list: filter (optional).
+func (s *Server) handleContactsList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := s.social.Contacts(u.ID, strings.TrimSpace(p.String("filter")))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]contact, len(list))
+	for i, c := range list {
+		out[i] = contact{FullName: c.FullName, Email: c.Email, Photo: s.photoURL(c.PhotoToken)}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleContactsRemove is POST /contacts/remove: email.
+func (s *Server) handleContactsRemove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err == nil {
+		err = s.social.RemoveContact(u.ID, p.String("email"))
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
+
+// notification is one row of /notifications/list.
+type notification struct {
+	ID        uint64 `json:"id"`
+	Type      string `json:"type"`
+	Email     string `json:"email"`
+	Timestamp string `json:"timestamp"`
+	Read      bool   `json:"read"`
+}
+
+// handleNotificationsList is GET /notifications/list, oldest first.
+func (s *Server) handleNotificationsList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	list, err := s.social.Notifications(u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]notification, len(list))
+	for i, n := range list {
+		out[i] = notification{ID: n.ID, Type: n.Type, Email: n.Email, Timestamp: n.Created.Format(timeLayout), Read: n.Read}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// idFailure is one failed item of notifications/update.
+type idFailure struct {
+	ID    any    `json:"id"`
+	Error string `json:"error"`
+}
+
+// handleNotificationsUpdate is POST /notifications/update: id[] to mark read.
+func (s *Server) handleNotificationsUpdate(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	given := p.Strings("id")
+	if len(given) == 0 {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "id[] is required."))
+		return
+	}
+	b := newBatch(len(given))
+	var ids []uint64
+	for i, g := range given {
+		id, err := strconv.ParseUint(strings.TrimSpace(g), 10, 64)
+		if err != nil || id == 0 {
+			b.refuse(i, ferry.Errorf(ferry.ENOTIFICATIONNOTFOUND, "No such notification."))
+			continue
+		}
+		ids = append(ids, id)
+		b.pass(i)
+	}
+	results, err := s.social.MarkNotificationsRead(u.ID, ids)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b.results(results)
+	answerBatch(w, b, func(i int, code string) idFailure {
+		if id, err := strconv.ParseUint(strings.TrimSpace(given[i]), 10, 64); err == nil {
+			return idFailure{ID: id, Error: code}
+		}
+		return idFailure{ID: given[i], Error: code}
+	})
+}
+
+// Photo limits of API.md: PNG or JPEG, at most 2 MB (we allow 2 MiB) and
+// 1600x1200.
+const (
+	maxPhotoBytes  = 2 << 20
+	maxPhotoWidth  = 1600
+	maxPhotoHeight = 1200
+)
+
+// handlePhotoUpdate is POST /user-photo/update: a multipart file "photo",
+// checked by decoding it.
+func (s *Server) handlePhotoUpdate(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	invalid := func(why string) {
+		s.writeError(w, r, ferry.Errorf(ferry.EINVALIDPHOTO, "The photo must be a PNG or JPEG image of at most 2 MB and %dx%d; %s.", maxPhotoWidth, maxPhotoHeight, why))
+	}
+	f, err := p.File("photo")
+	if err != nil {
+		invalid("send it as the multipart file \"photo\"")
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPhotoBytes+1))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(data) > maxPhotoBytes {
+		invalid("this one is larger")
+		return
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || (format != "png" && format != "jpeg") {
+		invalid("this one is not")
+		return
+	}
+	if cfg.Width > maxPhotoWidth || cfg.Height > maxPhotoHeight {
+		invalid("this one is " + strconv.Itoa(cfg.Width) + "x" + strconv.Itoa(cfg.Height))
+		return
+	}
+	if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
+		invalid("this one does not decode")
+		return
+	}
+	if _, err := s.users.SetPhoto(u.ID, ferry.Photo{ContentType: "image/" + format, Data: data}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
+
+// handlePhotoRemove is POST /user-photo/remove.
+func (s *Server) handlePhotoRemove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	if err := s.users.RemovePhoto(u.ID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
+
+// handlePhoto is GET /photos/{token}: a user's photo, without auth (the
+// token is unguessable and changes with every new photo).
+func (s *Server) handlePhoto(w http.ResponseWriter, r *http.Request) {
+	photo, err := s.users.PhotoByToken(pathVar(r, "token"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", photo.ContentType)
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "sandbox")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(photo.Data))
+}
+
+// photoURL is where a photo token is served; "" for no photo.
+func (s *Server) photoURL(token string) string {
+	if token == "" {
+		return ""
+	}
+	return s.cfg.PublicURL + "/photos/" + token
+}
+
+// handleInvite is POST /invite: email[] each get an invitation mail.
+func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	emails := p.Strings("email")
+	if len(emails) == 0 {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "email[] is required."))
+		return
+	}
+	results, err := s.social.Invite(u.ID, emails, s.cfg.InviteLimits, func(email, code string) ferry.Mail {
+		return s.inviteMail(u, email, code)
+	})
+	if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {
+		now := s.now().UTC()
+		midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(midnight.Sub(now).Seconds()))))
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b := newBatch(len(emails))
+	for i := range emails {
+		b.pass(i)
+	}
+	b.results(results)
+	answerBatch(w, b, func(i int, code string) emailFailure { return emailFailure{Email: emails[i], Error: code} })
+}

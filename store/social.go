@@ -1,0 +1,380 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+)
+
+// Contacts, notifications, photos and invitations.
+//
+// Buckets: contacts (owner + contact -> nothing), notifications (id -> JSON
+// notificationRecord), user_notifications (user + id -> nothing), photos
+// (token -> content type 1 byte length | type | data), invites
+// (sha256(code) -> JSON inviteRecord), user_invites (inviter + created Unix
+// ns + sha256(code) -> nothing, for the daily limit).
+
+// NotificationContactRequest is the one notification type there is.
+const NotificationContactRequest = "CONTACT_REQUEST"
+
+type notificationRecord struct {
+	User    uint64 `json:"user"`
+	Type    string `json:"type"`
+	From    uint64 `json:"from"`
+	Created int64  `json:"created"`
+	Read    bool   `json:"read,omitempty"`
+}
+
+// AddContacts adds each email to owner's contacts and returns one error per
+// email: nil, USER_NOT_FOUND (no such user, or disabled), ALREADY_CONTACT,
+// or METHOD_BAD_REQUEST (the owner's own email). Each added user gets a
+// CONTACT_REQUEST notification unless an unread one from owner waits.
+func (db *DB) AddContacts(ownerID uint64, emails []string) ([]error, error) {
+	results := make([]error, len(emails))
+	now := db.now().UnixNano()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		contacts := tx.Bucket(bucketContacts)
+		for i, email := range emails {
+			u, err := findUserByEmail(tx, email)
+			if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && u.Disabled) {
+				results[i] = ferry.Errorf(ferry.EUSERNOTFOUND, "No user has the email %q.", email)
+				continue
+			} else if err != nil {
+				return err
+			}
+			key := pairKey(ownerID, u.ID)
+			switch {
+			case u.ID == ownerID:
+				results[i] = ferry.Errorf(ferry.EBADREQUEST, "You cannot add yourself.")
+				continue
+			case contacts.Get(key) != nil:
+				results[i] = ferry.Errorf(ferry.EALREADYCONTACT, "%s is a contact already.", u.Email)
+				continue
+			}
+			results[i] = nil
+			if err := contacts.Put(key, nil); err != nil {
+				return err
+			}
+			if hasUnreadRequest(tx, u.ID, ownerID) {
+				continue
+			}
+			if err := addNotification(tx, notificationRecord{User: u.ID, Type: NotificationContactRequest, From: ownerID, Created: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func hasUnreadRequest(tx *bolt.Tx, userID, from uint64) bool {
+	found := false
+	eachNotification(tx, userID, func(_ uint64, n notificationRecord) bool {
+		found = n.From == from && n.Type == NotificationContactRequest && !n.Read
+		return !found
+	})
+	return found
+}
+
+func addNotification(tx *bolt.Tx, n notificationRecord) error {
+	id, err := tx.Bucket(bucketNotifications).NextSequence()
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketNotifications).Put(itob(id), v); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketUserNotifications).Put(pairKey(n.User, id), nil)
+}
+
+// eachNotification calls f for the user's notifications, oldest first,
+// until it returns false.
+func eachNotification(tx *bolt.Tx, userID uint64, f func(id uint64, n notificationRecord) bool) {
+	prefix := itob(userID)
+	c := tx.Bucket(bucketUserNotifications).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := binary.BigEndian.Uint64(k[8:])
+		var n notificationRecord
+		if json.Unmarshal(tx.Bucket(bucketNotifications).Get(itob(id)), &n) != nil {
+			continue
+		}
+		if !f(id, n) {
+			return
+		}
+	}
+}
+
+// Contacts returns owner's contacts whose name or email contains filter
+// (any case; "" for all), ordered by name then email.
+func (db *DB) Contacts(ownerID uint64, filter string) ([]ferry.Contact, error) {
+	list := []ferry.Contact{}
+	filter = strings.ToLower(filter)
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		prefix := itob(ownerID)
+		c := tx.Bucket(bucketContacts).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			u, err := findUserByID(tx, binary.BigEndian.Uint64(k[8:]))
+			if err != nil {
+				return err
+			}
+			if filter != "" && !strings.Contains(strings.ToLower(u.FullName), filter) && !strings.Contains(u.Email, filter) {
+				continue
+			}
+			list = append(list, ferry.Contact{FullName: u.FullName, Email: u.Email, PhotoToken: u.PhotoToken})
+		}
+		return nil
+	})
+	sort.Slice(list, func(i, j int) bool {
+		a, b := strings.ToLower(list[i].FullName), strings.ToLower(list[j].FullName)
+		return a < b || (a == b && list[i].Email < list[j].Email)
+	})
+	return list, err
+}
+
+// RemoveContact removes email from owner's contacts, or returns
+// CONTACT_NOT_FOUND.
+func (db *DB) RemoveContact(ownerID uint64, email string) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		notFound := ferry.Errorf(ferry.ECONTACTNOTFOUND, "%q is not one of your contacts.", email)
+		u, err := findUserByEmail(tx, email)
+		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
+			return notFound
+		} else if err != nil {
+			return err
+		}
+		contacts := tx.Bucket(bucketContacts)
+		if contacts.Get(pairKey(ownerID, u.ID)) == nil {
+			return notFound
+		}
+		return contacts.Delete(pairKey(ownerID, u.ID))
+	})
+}
+
+// Notifications returns the user's notifications, oldest first.
+func (db *DB) Notifications(userID uint64) ([]ferry.Notification, error) {
+	list := []ferry.Notification{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var failed error
+		eachNotification(tx, userID, func(id uint64, n notificationRecord) bool {
+			from, err := findUserByID(tx, n.From)
+			if err != nil {
+				failed = err
+				return false
+			}
+			list = append(list, ferry.Notification{ID: id, Type: n.Type, Email: from.Email, Created: time.Unix(0, n.Created).UTC(), Read: n.Read})
+			return true
+		})
+		return failed
+	})
+	return list, err
+}
+
+// MarkNotificationsRead marks each notification read and returns one error
+// per id: nil, NOTIFICATION_NOT_FOUND (also for another user's) or
+// NOTIFICATION_ALREADY_READ.
+func (db *DB) MarkNotificationsRead(userID uint64, ids []uint64) ([]error, error) {
+	results := make([]error, len(ids))
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNotifications)
+		for i, id := range ids {
+			var n notificationRecord
+			v := b.Get(itob(id))
+			if v == nil || json.Unmarshal(v, &n) != nil || n.User != userID {
+				results[i] = ferry.Errorf(ferry.ENOTIFICATIONNOTFOUND, "No notification %d.", id)
+				continue
+			}
+			if n.Read {
+				results[i] = ferry.Errorf(ferry.ENOTIFICATIONREAD, "Notification %d is read already.", id)
+				continue
+			}
+			results[i] = nil
+			n.Read = true
+			nv, err := json.Marshal(n)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(itob(id), nv); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// SetPhoto makes p the user's photo under a new token, which it returns;
+// the old photo is deleted.
+func (db *DB) SetPhoto(userID uint64, p ferry.Photo) (string, error) {
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	v := append([]byte{byte(len(p.ContentType))}, p.ContentType...)
+	v = append(v, p.Data...)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		u, err := findUserByID(tx, userID)
+		if err != nil {
+			return err
+		}
+		photos := tx.Bucket(bucketPhotos)
+		if u.PhotoToken != "" {
+			if err := photos.Delete([]byte(u.PhotoToken)); err != nil {
+				return err
+			}
+		}
+		u.PhotoToken = token
+		if err := photos.Put([]byte(token), v); err != nil {
+			return err
+		}
+		return putUser(tx, u)
+	})
+	return token, err
+}
+
+// RemovePhoto deletes the user's photo, if any.
+func (db *DB) RemovePhoto(userID uint64) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		u, err := findUserByID(tx, userID)
+		if err != nil || u.PhotoToken == "" {
+			return err
+		}
+		if err := tx.Bucket(bucketPhotos).Delete([]byte(u.PhotoToken)); err != nil {
+			return err
+		}
+		u.PhotoToken = ""
+		return putUser(tx, u)
+	})
+}
+
+// PhotoByToken returns the photo of that token, or FILE_NOT_FOUND.
+func (db *DB) PhotoByToken(token string) (ferry.Photo, error) {
+	var p ferry.Photo
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketPhotos).Get([]byte(token))
+		if len(v) < 1 || len(v) < 1+int(v[0]) {
+			return ferry.Errorf(ferry.EFILENOTFOUND, "No such photo.")
+		}
+		p.ContentType = string(v[1 : 1+v[0]])
+		p.Data = append([]byte(nil), v[1+v[0]:]...)
+		return nil
+	})
+	return p, err
+}
+
+type inviteRecord struct {
+	Inviter uint64 `json:"inviter"`
+	Email   string `json:"email"`
+	Created int64  `json:"created"`
+	Expires int64  `json:"expires"`
+	Used    bool   `json:"used,omitempty"`
+}
+
+// Invite makes an invitation for each email and queues its mail (from
+// mail, given the address and the signup code) in the same transaction.
+// It returns one error per email: nil, INVALID_EMAIL or
+// EMAIL_ALREADY_EXIST; and TOO_MANY_REQUESTS for the whole call when the
+// valid ones would pass the inviter's daily limit (then nothing is sent).
+func (db *DB) Invite(inviterID uint64, emails []string, lim ferry.InviteLimits, mail func(email, code string) ferry.Mail) ([]error, error) {
+	now := db.now()
+	results := make([]error, len(emails))
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		var valid []int
+		normalized := make([]string, len(emails))
+		for i, e := range emails {
+			email, err := ferry.NormalizeEmail(e)
+			if err != nil {
+				results[i] = err
+				continue
+			}
+			if tx.Bucket(bucketUserEmails).Get([]byte(email)) != nil {
+				results[i] = ferry.Errorf(ferry.EEMAILEXISTS, "%s has an account already.", email)
+				continue
+			}
+			results[i], normalized[i] = nil, email
+			valid = append(valid, i)
+		}
+		dayStart := time.Date(now.UTC().Year(), now.UTC().Month(), now.UTC().Day(), 0, 0, 0, 0, time.UTC)
+		if sent := countSince(tx.Bucket(bucketUserInvites), inviterID, dayStart.UnixNano()); lim.PerDay > 0 && sent+len(valid) > lim.PerDay {
+			return ferry.Errorf(ferry.ETOOMANYREQUESTS, "You may send %d invitations a day; %d were sent today.", lim.PerDay, sent)
+		}
+		for _, i := range valid {
+			raw := make([]byte, 32)
+			if _, err := rand.Read(raw); err != nil {
+				return err
+			}
+			code := base64.RawURLEncoding.EncodeToString(raw)
+			h := hashToken(code)
+			rec := inviteRecord{Inviter: inviterID, Email: normalized[i], Created: now.UnixNano(), Expires: now.Add(lim.ExpireIn).UnixNano()}
+			v, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketInvites).Put(h[:], v); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketUserInvites).Put(append(pairKey(inviterID, uint64(rec.Created)), h[:]...), nil); err != nil {
+				return err
+			}
+			if err := db.queueMail(tx, mail(normalized[i], code)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// countSince counts the keys user + time ... with time at or after since.
+func countSince(b *bolt.Bucket, userID uint64, since int64) int {
+	n := 0
+	prefix := itob(userID)
+	c := b.Cursor()
+	for k, _ := c.Seek(pairKey(userID, uint64(since))); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// claimInvite marks an invitation's code used, or returns NO_PERMISSION
+// for a code that is unknown, used or expired.
+func claimInvite(tx *bolt.Tx, code string, now time.Time) error {
+	refused := ferry.Errorf(ferry.ENOPERMISSION, "The invitation code is wrong, used or expired.")
+	if code == "" {
+		return refused
+	}
+	h := hashToken(code)
+	b := tx.Bucket(bucketInvites)
+	var rec inviteRecord
+	if v := b.Get(h[:]); v == nil || json.Unmarshal(v, &rec) != nil || rec.Used || now.UnixNano() >= rec.Expires {
+		return refused
+	}
+	rec.Used = true
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return b.Put(h[:], v)
+}
