@@ -82,6 +82,13 @@ func (b *syncBuffer) String() string {
 // database it leaves.
 func startServer(t testing.TB, mutate ...func(*app.Config)) *testServer {
 	t.Helper()
+	return startServerOpts(t, app.Options{}, mutate...)
+}
+
+// startServerOpts is startServer with app options (the clock, the logger
+// and the sweep interval are the harness's).
+func startServerOpts(t testing.TB, opts app.Options, mutate ...func(*app.Config)) *testServer {
+	t.Helper()
 	cfg := app.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.PublicURL = ""
@@ -92,7 +99,8 @@ func startServer(t testing.TB, mutate ...func(*app.Config)) *testServer {
 	require.NoError(t, cfg.Validate())
 	ts := &testServer{t: t, Cfg: cfg, Clock: newClock(), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(cfg, app.Options{Now: ts.Clock.Now, Logger: logger, SweepEvery: 100 * time.Millisecond})
+	opts.Now, opts.Logger, opts.SweepEvery = ts.Clock.Now, logger, 100*time.Millisecond
+	a, err := app.New(cfg, opts)
 	require.NoError(t, err)
 	ts.Root = a.PublicURL()
 	ts.URL = ts.Root + "/api/1"

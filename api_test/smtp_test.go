@@ -2,7 +2,14 @@ package api_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
+	"math/big"
 	"mime"
 	"mime/quotedprintable"
 	"net"
@@ -13,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
@@ -25,6 +33,11 @@ import (
 type smtpPeer struct {
 	t    testing.TB
 	addr string
+	// With tls set, the peer speaks "starttls" or "tls" with that
+	// certificate; with user set, it requires AUTH PLAIN as user/pass.
+	tlsMode    string
+	tls        *tls.Config
+	user, pass string
 
 	mu       sync.Mutex
 	srv      *smtp.Server
@@ -41,7 +54,13 @@ type peerMail struct {
 
 // startSMTP starts a peer on a free port.
 func startSMTP(t testing.TB) *smtpPeer {
-	p := &smtpPeer{t: t}
+	return startSMTPWith(t, &smtpPeer{})
+}
+
+// startSMTPWith starts the peer p (its TLS and auth settings made) on a
+// free port.
+func startSMTPWith(t testing.TB, p *smtpPeer) *smtpPeer {
+	p.t = t
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	p.addr = ln.Addr().String()
@@ -64,8 +83,14 @@ func downSMTP(t testing.TB) *smtpPeer {
 func (p *smtpPeer) serve(ln net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &peerSession{peer: p}, nil }))
 	srv.Domain = "peer.test"
-	srv.AllowInsecureAuth = true
+	srv.AllowInsecureAuth = p.tlsMode == "" // a TLS peer takes AUTH over TLS only
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	switch p.tlsMode {
+	case "starttls":
+		srv.TLSConfig = p.tls
+	case "tls":
+		ln = tls.NewListener(ln, p.tls)
+	}
 	p.mu.Lock()
 	p.srv = srv
 	p.mu.Unlock()
@@ -89,12 +114,39 @@ func (p *smtpPeer) stop() {
 	}
 }
 
+// selfSigned returns a server TLS config for 127.0.0.1 and a client
+// config that trusts it.
+func selfSigned(t testing.TB) (server, client *tls.Config) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+}
+
 // configure points ferry's smtp section at the peer.
 func (p *smtpPeer) configure(c *app.Config) {
 	host, port, _ := net.SplitHostPort(p.addr)
 	c.SMTP.Host = host
 	c.SMTP.Port, _ = strconv.Atoi(port)
 	c.SMTP.TLS = "none"
+	if p.tlsMode != "" {
+		c.SMTP.TLS = p.tlsMode
+	}
 	c.SMTP.From = "ferry@ferry.test"
 	c.SMTP.RetryInitial = app.Duration(20 * time.Millisecond)
 	c.SMTP.RetryMax = app.Duration(100 * time.Millisecond)
@@ -133,15 +185,38 @@ var (
 	permFail = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
 )
 
+// AuthMechanisms and Auth make a session require AUTH PLAIN when the peer
+// has a user.
+func (s *peerSession) AuthMechanisms() []string {
+	if s.peer.user == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (s *peerSession) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != s.peer.user || pass != s.peer.pass {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Bad credentials"}
+		}
+		s.authed = true
+		return nil
+	}), nil
+}
+
 type peerSession struct {
-	peer *smtpPeer
-	from string
-	to   []string
+	authed bool
+	peer   *smtpPeer
+	from   string
+	to     []string
 }
 
 func (s *peerSession) Reset()        { s.from, s.to = "", nil }
 func (s *peerSession) Logout() error { return nil }
 func (s *peerSession) Mail(from string, _ *smtp.MailOptions) error {
+	if s.peer.user != "" && !s.authed {
+		return smtp.ErrAuthRequired
+	}
 	s.from = from
 	return nil
 }

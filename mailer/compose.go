@@ -5,12 +5,13 @@ package mailer
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
-	"mime"
 	"mime/quotedprintable"
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ferryhq/ferry"
 )
@@ -35,7 +36,7 @@ func Compose(fromName, from string, q ferry.QueuedMail, date time.Time) ([]byte,
 			header("Reply-To", (&mail.Address{Address: rt.Address}).String())
 		}
 	}
-	header("Subject", mime.QEncoding.Encode("utf-8", oneLine(q.Subject)))
+	header("Subject", encodeHeader(oneLine(q.Subject)))
 	header("Date", date.Format(time.RFC1123Z))
 	header("Message-ID", "<"+q.MessageID+"@"+domainOf(from)+">")
 	header("MIME-Version", "1.0")
@@ -51,6 +52,27 @@ func Compose(fromName, from string, q ferry.QueuedMail, date time.Time) ([]byte,
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// encodeHeader writes a header's text as it is when that is short printable
+// ASCII without "=?", and otherwise as RFC 2047 base64 words of at most 75
+// characters on folded lines: text a user typed is never read as encoded
+// words of its own, and no line grows past 78 characters.
+func encodeHeader(s string) string {
+	plain := len(s) <= 60 && !strings.Contains(s, "=?") && strings.IndexFunc(s, func(r rune) bool { return r < ' ' || r > '~' }) < 0
+	if plain {
+		return s
+	}
+	var words []string
+	for len(s) > 0 {
+		n := min(len(s), 39) // 39 bytes are 52 in base64: a word of 64, 73 after "Subject: "
+		for n < len(s) && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, "\r\n ")
 }
 
 // oneLine folds any line breaks and other control characters to spaces.

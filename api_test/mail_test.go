@@ -1,0 +1,300 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
+)
+
+func (c *client) invite(emails ...string) *response {
+	c.t.Helper()
+	return c.postForm("/invite", url.Values{"email[]": emails})
+}
+
+// mailStatus returns the outbox as `ferry mail list` sees it.
+func (ts *testServer) mailStatus() []ferry.QueuedMail {
+	ts.t.Helper()
+	list, err := ts.admin().ListMail()
+	require.NoError(ts.t, err)
+	return list
+}
+
+func TestInvite_SignupWithCode(t *testing.T) {
+	peer := startSMTP(t)
+	ts := startServer(t, peer.configure, longTokens, func(c *app.Config) { c.Auth.Signup = "invite" })
+	inviter := ts.namedUser("ines@example.com", "Inès Ñúñez")
+	ts.addUser("taken@example.com", password)
+
+	r := inviter.invite("New.Friend@Example.com", "not an email", "TAKEN@example.com")
+	r.requireStatus(http.StatusAccepted)
+	assert.JSONEq(t, `[{"email":"not an email","error":"INVALID_EMAIL"},{"email":"TAKEN@example.com","error":"EMAIL_ALREADY_EXIST"}]`, string(r.Body))
+
+	mails := peer.waitMails(1)
+	require.Len(t, mails, 1)
+	assert.Equal(t, []string{"new.friend@example.com"}, mails[0].To)
+	assert.Equal(t, "ferry@ferry.test", mails[0].From)
+	m := mails[0].parse(t)
+	assert.Equal(t, "Inès Ñúñez invites you to ferry", m.subject(t))
+	assert.Equal(t, "<new.friend@example.com>", m.Header.Get("To"))
+	assert.Equal(t, "<ines@example.com>", m.Header.Get("Reply-To"))
+	assert.Regexp(t, `^<[0-9a-f]{32}@ferry\.test>$`, m.Header.Get("Message-ID"))
+	_, err := m.Header.Date()
+	assert.NoError(t, err)
+	assert.Equal(t, "text/plain; charset=utf-8", m.Header.Get("Content-Type"))
+	assert.Contains(t, m.Body, "Inès Ñúñez (ines@example.com) invites you")
+	assert.Contains(t, m.Body, ts.Root+"/signup?invite=")
+	code := m.signupCode(t)
+
+	// The link's page, then the signup with the code: once only.
+	page := (&client{t: t, http: http.DefaultClient}).request(http.MethodGet, ts.Root+"/signup?invite="+code, nil, "")
+	page.requireStatus(http.StatusOK)
+	assert.Contains(t, string(page.Body), `value="`+code+`"`)
+	register := func(email, code string) *response {
+		return ts.client().postForm("/auth/register", url.Values{"email": {email}, "password": {password}, "fullname": {"New Friend"}, "invite": {code}})
+	}
+	register("new.friend@example.com", "forged-"+code).requireError(403, ferry.ENOPERMISSION)
+	register("new.friend@example.com", "").requireError(403, ferry.ENOPERMISSION)
+	register("new.friend@example.com", code).requireStatus(http.StatusOK)
+	register("someone.else@example.com", code).requireError(403, ferry.ENOPERMISSION)
+	ts.login("new.friend@example.com", password)
+
+	// A bad signup does not use up a code; an expired one is refused.
+	inviter.invite("late@example.com").requireStatus(http.StatusOK)
+	late := peer.waitMails(2)[1].parse(t).signupCode(t)
+	ts.client().postForm("/auth/register", url.Values{"email": {"late@example.com"}, "password": {"short"}, "invite": {late}}).
+		requireError(400, ferry.EINVALIDPASSWORD)
+	ts.Clock.Advance(7*24*time.Hour + time.Second)
+	register("late@example.com", late).requireError(403, ferry.ENOPERMISSION)
+}
+
+func TestInvite_DailyLimit(t *testing.T) {
+	ts := startServer(t, longTokens, func(c *app.Config) { c.Invite.PerDay = 3 })
+	c := ts.newUser("lim@example.com")
+	c.invite("a@example.com", "b@example.com").requireStatus(http.StatusOK)
+	r := c.invite("c@example.com", "d@example.com")
+	r.requireError(429, ferry.ETOOMANYREQUESTS)
+	// The clock stands at 12:00 UTC: twelve hours to midnight.
+	assert.Equal(t, strconv.Itoa(12*3600), r.Header.Get("Retry-After"))
+	assert.Len(t, ts.mailStatus(), 2, "nothing of a refused call is sent")
+	c.invite("c@example.com", "bad address").requireStatus(http.StatusAccepted) // invalid ones do not count
+	c.invite("d@example.com").requireError(429, ferry.ETOOMANYREQUESTS)
+	ts.Clock.Advance(12 * time.Hour)
+	c.invite("d@example.com").requireStatus(http.StatusOK)
+	c.postForm("/invite", nil).requireError(400, ferry.EBADREQUEST)
+}
+
+func TestMail_TemporaryFailureIsRetried(t *testing.T) {
+	peer := startSMTP(t)
+	peer.answer(tempFail, tempFail)
+	ts := startServer(t, peer.configure)
+	ts.newUser("tmp@example.com").invite("once@example.com").requireStatus(http.StatusOK)
+	mails := peer.waitMails(1)
+	assert.Equal(t, []string{"once@example.com"}, mails[0].To)
+	require.Eventually(t, func() bool {
+		q := ts.mailStatus()
+		return len(q) == 1 && q[0].Status == ferry.MailSent
+	}, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // past several retry intervals
+	assert.Len(t, peer.received(), 1, "delivered once")
+	assert.Equal(t, 3, peer.dataAttempts())
+	q := ts.mailStatus()[0]
+	assert.Equal(t, 3, q.Attempts)
+	assert.Empty(t, q.LastError)
+}
+
+func TestMail_PermanentFailureIsNotRetried(t *testing.T) {
+	peer := startSMTP(t)
+	peer.answer(permFail)
+	ts := startServer(t, peer.configure)
+	ts.newUser("perm@example.com").invite("nobox@example.com").requireStatus(http.StatusOK)
+	require.Eventually(t, func() bool {
+		q := ts.mailStatus()
+		return len(q) == 1 && q[0].Status == ferry.MailFailed
+	}, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, 1, peer.dataAttempts(), "a 5xx reply is final")
+	assert.Empty(t, peer.received())
+	q := ts.mailStatus()[0]
+	assert.Equal(t, 1, q.Attempts)
+	assert.Contains(t, q.LastError, "550")
+}
+
+func TestMail_SMTPDownThenUp(t *testing.T) {
+	peer := downSMTP(t)
+	ts := startServer(t, peer.configure)
+	c := ts.newUser("down@example.com")
+	want := []string{"one@example.com", "two@example.com", "three@example.com"}
+	for _, to := range want {
+		c.invite(to).requireStatus(http.StatusOK)
+	}
+	require.Eventually(t, func() bool {
+		for _, q := range ts.mailStatus() {
+			if q.Attempts < 2 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "each was tried and failed while SMTP was down")
+	for _, q := range ts.mailStatus() {
+		assert.Equal(t, ferry.MailQueued, q.Status)
+		assert.Contains(t, q.LastError, "connect")
+	}
+
+	peer.up()
+	peer.waitMails(3)
+	time.Sleep(300 * time.Millisecond)
+	var got []string
+	for _, m := range peer.received() {
+		got = append(got, m.To...)
+	}
+	assert.ElementsMatch(t, want, got, "all arrive, none twice")
+}
+
+func TestMail_RetryTimeSurvivesRestart(t *testing.T) {
+	peer := downSMTP(t)
+	ts := startServer(t, peer.configure, func(c *app.Config) {
+		c.SMTP.RetryInitial = app.Duration(time.Hour) // nothing more happens before the restart
+		c.SMTP.RetryMax = app.Duration(time.Hour)
+	})
+	ts.newUser("rs@example.com").invite("after@example.com").requireStatus(http.StatusOK)
+	require.Eventually(t, func() bool { return ts.mailStatus()[0].Attempts == 1 }, 10*time.Second, 10*time.Millisecond)
+	ts.stop()
+
+	peer.up()
+	ts.Cfg.SMTP.RetryInitial = app.Duration(20 * time.Millisecond)
+	ts = ts.restart()
+	// Its retry is an hour away: a restart does not skip the backoff...
+	time.Sleep(200 * time.Millisecond)
+	assert.Empty(t, peer.received())
+	assert.Equal(t, ferry.MailQueued, ts.mailStatus()[0].Status)
+	// ...but new mail goes at once, and the queued one is there, intact.
+	ts.login("rs@example.com", password).invite("new@example.com").requireStatus(http.StatusOK)
+	mails := peer.waitMails(1)
+	assert.Equal(t, []string{"new@example.com"}, mails[0].To)
+	assert.Len(t, ts.mailStatus(), 2)
+}
+
+func TestMail_QueuedWithoutHostIsDeliveredAfterRestart(t *testing.T) {
+	// Queued in a run with no SMTP host at all, delivered by the next run,
+	// which has one.
+	ts := startServer(t)
+	ts.newUser("nh@example.com").invite("later@example.com").requireStatus(http.StatusOK)
+	require.Eventually(t, func() bool {
+		return strings.Contains(ts.logs.String(), `mail kept in the outbox: no smtp.host is configured" mail=1 to=later@example.com`)
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 1, strings.Count(ts.logs.String(), "mail kept in the outbox"), "logged once")
+	assert.NotContains(t, ts.logs.String(), "invite=", "the body (with its code) is never logged")
+	assert.Equal(t, ferry.MailQueued, ts.mailStatus()[0].Status)
+
+	// `ferry mail list`, through the running server's admin socket.
+	config := filepath.Join(t.TempDir(), "ferry.toml")
+	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf("data_dir = %q\n", ts.Cfg.DataDir)), 0o600))
+	out := ferryCLI(t, config, "", "mail", "list").requireOK(t)
+	assert.Regexp(t, `^1\s+queued\s+0\s+\S+ \S+\s+later@example.com\s+User nh@example.com invites you to ferry`, out)
+
+	peer := startSMTP(t)
+	ts.stop()
+	peer.configure(&ts.Cfg)
+	ts = ts.restart()
+	mails := peer.waitMails(1)
+	assert.Equal(t, []string{"later@example.com"}, mails[0].To)
+}
+
+func TestMail_NothingTypedAddsAHeaderOrRecipient(t *testing.T) {
+	peer := startSMTP(t)
+	ts := startServer(t, peer.configure)
+	c := ts.newUser("mal@example.com")
+	// Line breaks are refused where a name is typed...
+	c.postForm("/settings/update", url.Values{"fullname": {"Mallory\r\nBcc: victim@example.com"}}).requireError(400, ferry.EBADREQUEST)
+	c.invite("to@example.com\r\nBcc: victim@example.com").requireStatus(http.StatusAccepted)
+	c.invite("to@example.com, victim@example.com").requireStatus(http.StatusAccepted)
+	// ...and what is left of a hostile name reaches the body only.
+	c.postForm("/settings/update", url.Values{"fullname": {`"Evil" <boss@example.com>, Bcc: victim@example.com =?utf-8?q?x?=`}}).requireStatus(http.StatusOK)
+	c.invite("target@example.com").requireStatus(http.StatusOK)
+
+	mails := peer.waitMails(1)
+	time.Sleep(200 * time.Millisecond)
+	require.Len(t, peer.received(), 1)
+	assert.Equal(t, []string{"target@example.com"}, mails[0].To, "one recipient")
+	m := mails[0].parse(t)
+	for _, h := range []string{"Bcc", "Cc"} {
+		assert.Empty(t, m.Header.Get(h))
+	}
+	to, err := m.Header.AddressList("To")
+	require.NoError(t, err)
+	assert.Equal(t, []*mail.Address{{Address: "target@example.com"}}, to)
+	replyTo, err := m.Header.AddressList("Reply-To")
+	require.NoError(t, err)
+	assert.Equal(t, []*mail.Address{{Address: "mal@example.com"}}, replyTo)
+	assert.Equal(t, `"Evil" <boss@example.com>, Bcc: victim@example.com =?utf-8?q?x?= invites you to ferry`, m.subject(t),
+		"the subject says what was typed, encoded, as one header")
+	assert.Equal(t, 1, strings.Count(string(mails[0].Data), "\r\nSubject:"))
+}
+
+func TestMail_SendNotice(t *testing.T) {
+	peer := startSMTP(t)
+	ts := startServer(t, peer.configure)
+	sender := ts.namedUser("sam@example.com", "Sam Sender")
+	ts.namedUser("rita@example.com", "Rita Receiver")
+	sender.mustPut("docs/a.pdf", make([]byte, 1500))
+	sender.mustPut("pics/x.jpg", make([]byte, 2500))
+	sender.mustSend("rita@example.com", `[{"path":"docs","files":["a.pdf"]},{"path":"pics","files":[],"folder":true}]`)
+	mails := peer.waitMails(1)
+	assert.Equal(t, []string{"rita@example.com"}, mails[0].To)
+	m := mails[0].parse(t)
+	assert.Equal(t, "Sam Sender sent you 2 items", m.subject(t))
+	assert.Contains(t, m.Body, "docs/a.pdf")
+	assert.Contains(t, m.Body, "pics")
+	assert.Contains(t, m.Body, "4 KB")
+	assert.Contains(t, m.Body, "inbox")
+	// A refused send queues no mail.
+	sender.send("rita@example.com", `[{"path":"docs","files":["nope.pdf"]}]`).requireError(404, ferry.EFILENOTFOUND)
+	time.Sleep(200 * time.Millisecond)
+	assert.Len(t, peer.received(), 1)
+	assert.Len(t, ts.mailStatus(), 1)
+}
+
+func TestMail_TLSAndAuth(t *testing.T) {
+	for _, mode := range []string{"starttls", "tls"} {
+		t.Run(mode, func(t *testing.T) {
+			srvTLS, clientTLS := selfSigned(t)
+			peer := startSMTPWith(t, &smtpPeer{tlsMode: mode, tls: srvTLS, user: "ferry-bot", pass: "s3cret"})
+			ts := startServerOpts(t, app.Options{SMTPTLS: clientTLS}, peer.configure, func(c *app.Config) {
+				c.SMTP.Username, c.SMTP.Password = "ferry-bot", "s3cret"
+			})
+			ts.newUser("tls@example.com").invite("secure@example.com").requireStatus(http.StatusOK)
+			assert.Equal(t, []string{"secure@example.com"}, peer.waitMails(1)[0].To)
+		})
+	}
+	t.Run("wrong password", func(t *testing.T) {
+		peer := startSMTPWith(t, &smtpPeer{user: "ferry-bot", pass: "s3cret"})
+		ts := startServer(t, peer.configure, func(c *app.Config) { c.SMTP.Username, c.SMTP.Password = "ferry-bot", "wrong" })
+		ts.newUser("auth@example.com").invite("x@example.com").requireStatus(http.StatusOK)
+		require.Eventually(t, func() bool { return ts.mailStatus()[0].Status == ferry.MailFailed }, 10*time.Second, 10*time.Millisecond)
+		assert.Contains(t, ts.mailStatus()[0].LastError, "535")
+		assert.Empty(t, peer.received())
+	})
+	t.Run("starttls required but not offered", func(t *testing.T) {
+		peer := startSMTP(t)
+		ts := startServer(t, peer.configure, func(c *app.Config) { c.SMTP.TLS = "starttls" })
+		ts.newUser("plain@example.com").invite("y@example.com").requireStatus(http.StatusOK)
+		require.Eventually(t, func() bool { return ts.mailStatus()[0].Attempts >= 1 }, 10*time.Second, 10*time.Millisecond)
+		q := ts.mailStatus()[0]
+		assert.Equal(t, ferry.MailQueued, q.Status, "kept and retried, never sent in the clear")
+		assert.Contains(t, q.LastError, "starttls")
+		assert.Empty(t, peer.received())
+	})
+}
