@@ -9,8 +9,8 @@ import (
 	"github.com/ferryhq/ferry/quota"
 )
 
-// The texts of ferry's mails. Names people typed go into the body only
-// (and are one line there); the mailer encodes the subject.
+// The texts of ferry's mails. Names people typed go into the subject and
+// the body only; the mailer encodes the subject.
 
 // inviteMail is the invitation from inviter to email. With invite-only
 // signup it carries the signup link with its code.
@@ -44,7 +44,7 @@ func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string,
 			fmt.Fprintf(&list, "  ... and %d more\n", len(destinations)-10)
 			break
 		}
-		fmt.Fprintf(&list, "  %s\n", oneLine(d))
+		fmt.Fprintf(&list, "  %s\n", d)
 	}
 	what := "Accept or decline them in your inbox (GET /api/1/inbox/list, POST /api/1/inbox/update) at " + s.cfg.PublicURL + "."
 	if receiver.AcceptAll {
@@ -59,20 +59,14 @@ func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string,
 	}
 }
 
+// displayName is how a user is named in mail. Full names and paths hold no
+// control characters (ValidFullName, paths.Parse), and the mailer folds any
+// in the subject anyway.
 func displayName(u *ferry.User) string {
 	if u.FullName != "" {
-		return oneLine(u.FullName)
+		return u.FullName
 	}
 	return u.Email
-}
-
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 func countNoun(n int, noun string) string {

@@ -23,6 +23,12 @@ type emailFailure struct {
 
 // handleContactsAdd is POST /contacts/add: email[].
 func (s *Server) handleContactsAdd(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	s.emailBatch(w, r, func(emails []string) ([]error, error) { return s.social.AddContacts(u.ID, emails) })
+}
+
+// emailBatch answers a batch call over email[] (contacts/add, invite):
+// every address goes to do, which returns one error per address.
+func (s *Server) emailBatch(w http.ResponseWriter, r *http.Request, do func(emails []string) ([]error, error)) {
 	p, err := parseParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -33,7 +39,7 @@ func (s *Server) handleContactsAdd(w http.ResponseWriter, r *http.Request, u *fe
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "email[] is required."))
 		return
 	}
-	results, err := s.social.AddContacts(u.ID, emails)
+	results, err := do(emails)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -237,34 +243,18 @@ func (s *Server) photoURL(token string) string {
 	return s.cfg.PublicURL + "/photos/" + token
 }
 
-// handleInvite is POST /invite: email[] each get an invitation mail.
+// handleInvite is POST /invite: email[] each get an invitation mail; past
+// the daily limit, 429 with Retry-After until midnight UTC.
 func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	p, err := parseParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	emails := p.Strings("email")
-	if len(emails) == 0 {
-		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "email[] is required."))
-		return
-	}
-	results, err := s.social.Invite(u.ID, emails, s.cfg.InviteLimits, func(email, code string) ferry.Mail {
-		return s.inviteMail(u, email, code)
+	s.emailBatch(w, r, func(emails []string) ([]error, error) {
+		results, err := s.social.Invite(u.ID, emails, s.cfg.InviteLimits, func(email, code string) ferry.Mail {
+			return s.inviteMail(u, email, code)
+		})
+		if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {
+			now := s.now().UTC()
+			midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(midnight.Sub(now).Seconds()))))
+		}
+		return results, err
 	})
-	if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {
-		now := s.now().UTC()
-		midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(midnight.Sub(now).Seconds()))))
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	b := newBatch(len(emails))
-	for i := range emails {
-		b.pass(i)
-	}
-	b.results(results)
-	answerBatch(w, b, func(i int, code string) emailFailure { return emailFailure{Email: emails[i], Error: code} })
 }
