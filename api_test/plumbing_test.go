@@ -2,10 +2,13 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -129,4 +132,28 @@ func TestSettings_List(t *testing.T) {
 	var s struct{ Storage int64 }
 	c.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
 	assert.Equal(t, int64(0), s.Storage)
+}
+
+func TestPlumbing_MetricsAndProfiles(t *testing.T) {
+	ts := startServer(t)
+	root := &client{t: t, base: ts.Root, http: http.DefaultClient}
+	body := string(root.get("/metrics", nil).requireStatus(http.StatusOK).Body)
+	for _, m := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
+		assert.Contains(t, body, "\n"+m+" ")
+	}
+	// Profiles are on the admin socket only, for the owner of the data.
+	root.get("/debug/pprof/", nil).requireError(404, ferry.ENOTFOUND)
+	sock := filepath.Join(ts.Cfg.DataDir, "admin.sock")
+	admin := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := admin.Get("http://ferry/debug/pprof/heap?debug=1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(b), "heap profile")
+	info, err := os.Stat(sock)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -285,6 +286,11 @@ func adminHandler(a Admin, log *slog.Logger) http.Handler {
 		lines, err := a.ListUsers()
 		answer(w, lines, err)
 	})
+	// Profiles, for the owner of the data directory only:
+	//   curl --unix-socket DATA/admin.sock http://ferry/debug/pprof/profile?seconds=10
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /mail/list", func(w http.ResponseWriter, r *http.Request) {
 		list, err := a.ListMail()
 		answer(w, list, err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -55,6 +56,17 @@ func (rec *statusRecorder) Write(b []byte) (int, error) {
 	}
 	n, err := rec.ResponseWriter.Write(b)
 	rec.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the connection's own ReadFrom (sendfile for a file) in
+// reach of io.Copy, which ServeContent uses.
+func (rec *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	n, err := io.Copy(rec.ResponseWriter, r)
+	rec.bytes += n
 	return n, err
 }
 

@@ -23,6 +23,9 @@ func (s *Server) routes() http.Handler {
 	r.Use(nameRoute)
 
 	r.HandleFunc("/healthz", s.handleHealthz).Methods(http.MethodGet, http.MethodHead)
+	if s.cfg.Metrics != nil {
+		r.Handle("/metrics", s.cfg.Metrics).Methods(http.MethodGet)
+	}
 
 	// api routes take bodies up to max_request_body; stream routes read
 	// file content and bound it themselves (max_file_size, the quota).

@@ -103,6 +103,8 @@ type Config struct {
 	SendLimits     ferry.SendLimits
 	// InviteLimits bound invitations per user and day, and their life.
 	InviteLimits ferry.InviteLimits
+	// Metrics serves GET /metrics (Prometheus text); none when nil.
+	Metrics http.Handler
 }
 
 // Server is ferry's HTTP handler.

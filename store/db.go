@@ -96,6 +96,7 @@ type DB struct {
 	now    func() time.Time
 	logger *slog.Logger
 
+	commits    committer       // group commit of writes (commit.go)
 	blobLocks  [256]sync.Mutex // by the first byte of a blob's hash
 	uploadIdle time.Duration
 	sendExpire time.Duration

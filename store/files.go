@@ -49,7 +49,7 @@ func (db *DB) List(userID uint64, names []string) ([]ferry.Entry, error) {
 // folder is fine, a file in the way is FILE_EXISTS.
 func (db *DB) Mkdir(userID uint64, names []string) error {
 	now := db.now().UnixNano()
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		_, err := mkdirAll(tx, userID, names, now)
 		return err
 	})
@@ -100,7 +100,7 @@ func (db *DB) Stat(userID uint64, names []string) (ferry.FileInfo, error) {
 // (moving the root, or a folder into itself).
 func (db *DB) Move(userID uint64, src, dst []string) error {
 	now := db.now().UnixNano()
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		n, parent, name, err := prepareTransfer(tx, userID, src, dst, now)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func (db *DB) Move(userID uint64, src, dst []string) error {
 // the copy does not fit the storage quota.
 func (db *DB) Copy(userID uint64, src, dst []string, limits quota.Limits) error {
 	now := db.now().UnixNano()
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		n, parent, name, err := prepareTransfer(tx, userID, src, dst, now)
 		if err != nil {
 			return err
@@ -205,7 +205,7 @@ func copyTree(tx *bolt.Tx, src node, parent uint64, name string) error {
 func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 	results := make([]error, len(list))
 	var released []sum
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		released = released[:0]
 		for i, names := range list {
 			if len(names) == 0 {
@@ -354,7 +354,7 @@ func (db *DB) commitFile(userID uint64, names []string, resolve bool, limits quo
 		unlock()
 		return info, err
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		released = released[:0]
 		parent, err := mkdirAll(tx, userID, names[:len(names)-1], now)
 		if err != nil {

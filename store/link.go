@@ -27,7 +27,7 @@ func (db *DB) CreateLink(userID uint64, names []string, expires time.Time) (stri
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		n, err := walk(tx, userID, names)
 		if err != nil {
 			return err
@@ -88,7 +88,7 @@ func (db *DB) DeleteExpiredLinks() (int, error) {
 	if err != nil || len(expired) == 0 {
 		return 0, err
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		for _, k := range expired {
 			if err := tx.Bucket(bucketLinks).Delete(k); err != nil {
 				return err

@@ -121,7 +121,7 @@ func (db *DB) MailFailed(id uint64, reason string) error {
 // updateMail changes a queued mail and keeps mail_due in step: only queued
 // mail is due.
 func (db *DB) updateMail(id uint64, change func(*ferry.QueuedMail)) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		q, err := getMail(tx, id)
 		if err != nil {
 			return err

@@ -126,7 +126,7 @@ func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim f
 	now := db.now()
 	var ids []uint64
 	var released []sum
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		ids, released = ids[:0], released[:0]
 		receiver, err := findUserByEmail(tx, to)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && receiver.Disabled) {
@@ -567,7 +567,7 @@ func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision, limits 
 	now := db.now()
 	results := make([]error, len(decisions))
 	var released []sum
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		released = released[:0]
 		for i, d := range decisions {
 			rel, err := db.decide(tx, receiverID, d, limits, now)
@@ -700,7 +700,7 @@ func (db *DB) ExpireMessages() (int, error) {
 	}
 	n := 0
 	var released []sum
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		n, released = 0, released[:0]
 		for _, k := range due(tx) {
 			id := binary.BigEndian.Uint64(k[8:])

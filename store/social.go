@@ -41,7 +41,7 @@ type notificationRecord struct {
 func (db *DB) AddContacts(ownerID uint64, emails []string) ([]error, error) {
 	results := make([]error, len(emails))
 	now := db.now().UnixNano()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		contacts := tx.Bucket(bucketContacts)
 		for i, email := range emails {
 			u, err := findUserByEmail(tx, email)
@@ -150,7 +150,7 @@ func (db *DB) Contacts(ownerID uint64, filter string) ([]ferry.Contact, error) {
 // RemoveContact removes email from owner's contacts, or returns
 // CONTACT_NOT_FOUND.
 func (db *DB) RemoveContact(ownerID uint64, email string) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		notFound := ferry.Errorf(ferry.ECONTACTNOTFOUND, "%q is not one of your contacts.", email)
 		u, err := findUserByEmail(tx, email)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
@@ -190,7 +190,7 @@ func (db *DB) Notifications(userID uint64) ([]ferry.Notification, error) {
 // NOTIFICATION_ALREADY_READ.
 func (db *DB) MarkNotificationsRead(userID uint64, ids []uint64) ([]error, error) {
 	results := make([]error, len(ids))
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNotifications)
 		for i, id := range ids {
 			var n notificationRecord
@@ -231,7 +231,7 @@ func (db *DB) SetPhoto(userID uint64, p ferry.Photo) (string, error) {
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	v := append([]byte{byte(len(p.ContentType))}, p.ContentType...)
 	v = append(v, p.Data...)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		u, err := findUserByID(tx, userID)
 		if err != nil {
 			return err
@@ -253,7 +253,7 @@ func (db *DB) SetPhoto(userID uint64, p ferry.Photo) (string, error) {
 
 // RemovePhoto deletes the user's photo, if any.
 func (db *DB) RemovePhoto(userID uint64) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		u, err := findUserByID(tx, userID)
 		if err != nil || u.PhotoToken == "" {
 			return err
@@ -297,7 +297,7 @@ type inviteRecord struct {
 func (db *DB) Invite(inviterID uint64, emails []string, lim ferry.InviteLimits, mail func(email, code string) ferry.Mail) ([]error, error) {
 	now := db.now()
 	results := make([]error, len(emails))
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		var valid []int
 		normalized := make([]string, len(emails))
 		for i, e := range emails {

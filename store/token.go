@@ -63,7 +63,7 @@ func (db *DB) CreateToken(userID uint64) (string, error) {
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
 	now := db.now().UnixNano()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		if _, err := findUserByID(tx, userID); err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (db *DB) noteUse(h [sha256.Size]byte, t int64) {
 // touchToken stores t as the token's last use, unless it was revoked
 // meanwhile. Concurrent touches share a commit.
 func (db *DB) touchToken(h [sha256.Size]byte, t int64) error {
-	return db.bolt.Batch(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTokens)
 		rec, ok := decodeToken(b.Get(h[:]))
 		if !ok || rec.lastUse >= t {
@@ -164,7 +164,7 @@ func (db *DB) touchToken(h [sha256.Size]byte, t int64) error {
 // RevokeToken makes a token stop working. An unknown token is not an error.
 func (db *DB) RevokeToken(token string) error {
 	h := hashToken(token)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		return deleteToken(tx, h[:])
 	})
 	db.lastUse.Delete(h)
@@ -174,7 +174,7 @@ func (db *DB) RevokeToken(token string) error {
 // RevokeUserTokens revokes every token of the user except keep (which may be
 // empty).
 func (db *DB) RevokeUserTokens(userID uint64, keep string) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		return revokeUserTokens(tx, userID, keep)
 	})
 }
@@ -221,7 +221,7 @@ func (db *DB) DeleteExpiredTokens() (int, error) {
 		return 0, err
 	}
 	if len(gone) > 0 {
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.update(func(tx *bolt.Tx) error {
 			gone = expired(tx) // again: a token may have been used meanwhile
 			for _, h := range gone {
 				if err := deleteToken(tx, h[:]); err != nil {

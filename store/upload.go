@@ -104,7 +104,7 @@ func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bo
 		return "", "", err
 	}
 	rec := uploadRecord{UserID: userID, Path: paths.Join(names), Size: size, Resolve: resolve, State: state, Touched: db.now().UnixNano()}
-	if err := db.bolt.Update(func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
+	if err := db.update(func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
 		os.Remove(db.uploadFile(key))
 		return "", "", err
 	}
@@ -162,7 +162,7 @@ func putUpload(tx *bolt.Tx, key string, rec *uploadRecord) error {
 // deleteUpload removes an upload's record and then its bytes. The key's
 // lock is held.
 func (db *DB) deleteUpload(key string) error {
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+	if err := db.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUploads).Delete([]byte(key))
 	}); err != nil {
 		return err
@@ -235,7 +235,7 @@ func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, bod
 		}
 		rec.Received += n
 		rec.Touched = db.now().UnixNano()
-		if err := db.bolt.Update(func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
+		if err := db.update(func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
 			return rec.Received - n, err
 		}
 	}

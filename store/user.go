@@ -51,7 +51,7 @@ func (db *DB) createUser(nu ferry.NewUser, claim func(*bolt.Tx) error) (*ferry.U
 		Package:      nu.Package,
 		Created:      db.now().UTC(),
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		if claim != nil {
 			if err := claim(tx); err != nil {
 				return err
@@ -112,7 +112,7 @@ func (db *DB) UserByEmail(email string) (*ferry.User, error) {
 // is. fn must not change ID or Email.
 func (db *DB) UpdateUser(id uint64, fn func(*ferry.User) error) (*ferry.User, error) {
 	var u *ferry.User
-	err := db.bolt.Update(func(tx *bolt.Tx) (err error) {
+	err := db.update(func(tx *bolt.Tx) (err error) {
 		if u, err = findUserByID(tx, id); err != nil {
 			return err
 		}
@@ -271,7 +271,7 @@ func (db *DB) ChangeSettings(userID uint64, keep string, ch ferry.SettingsChange
 			return err
 		}
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		u, err := findUserByID(tx, userID)
 		if err != nil {
 			return err

@@ -1,0 +1,92 @@
+package store
+
+import (
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Group commit: every write of the store goes through update, which runs
+// the function in the next write transaction. A writer that finds no
+// commit under way commits at once, alone; writers that arrive while one
+// is under way wait and go together in the next, so concurrent writes
+// share their fsyncs without a lone write waiting for company (as
+// bolt.Batch's delay would make it).
+//
+// A function that fails rolls its group back; the group runs again
+// without it, and it gets its error. Functions may therefore run more than
+// once and must not keep state from an earlier run (each resets what it
+// fills in).
+
+type commitCall struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+type committer struct {
+	mu      sync.Mutex
+	queue   []*commitCall
+	running bool
+	commits uint64 // transactions committed or rolled back, for tests and metrics
+}
+
+// update runs fn in a write transaction, with whatever other writes are
+// waiting, and returns fn's error or the commit's.
+func (db *DB) update(fn func(*bolt.Tx) error) error {
+	c := &commitCall{fn: fn, done: make(chan error, 1)}
+	g := &db.commits
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	if !g.running {
+		g.running = true
+		go db.commitLoop()
+	}
+	g.mu.Unlock()
+	return <-c.done
+}
+
+// commitLoop commits the queue, group after group, until it is empty.
+func (db *DB) commitLoop() {
+	g := &db.commits
+	for {
+		g.mu.Lock()
+		group := g.queue
+		g.queue = nil
+		if len(group) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		db.commitGroup(group)
+	}
+}
+
+// commitGroup runs the calls in one transaction. When one fails, it alone
+// gets its error, and the rest run again without it.
+func (db *DB) commitGroup(group []*commitCall) {
+	for len(group) > 0 {
+		failed := -1
+		var failure error
+		db.commits.mu.Lock()
+		db.commits.commits++
+		db.commits.mu.Unlock()
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			for i, c := range group {
+				if err := c.fn(tx); err != nil {
+					failed, failure = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, c := range group {
+				c.done <- err // nil, or the commit's own error for all
+			}
+			return
+		}
+		group[failed].done <- failure
+		group = append(group[:failed:failed], group[failed+1:]...)
+	}
+}

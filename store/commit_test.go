@@ -1,0 +1,66 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Concurrent writers share commits; one that fails after writing leaves
+// nothing behind and gets its own error; everyone else's write stands.
+func TestGroupCommit(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	bucket := []byte("test")
+	require.NoError(t, db.bolt.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucket); return err }))
+
+	const writers = 200
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.update(func(tx *bolt.Tx) error {
+				if err := tx.Bucket(bucket).Put([]byte(fmt.Sprint(i)), []byte("x")); err != nil {
+					return err
+				}
+				if i%7 == 0 {
+					return fmt.Errorf("writer %d refuses", i) // after a write
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	var kept int
+	require.NoError(t, db.bolt.View(func(tx *bolt.Tx) error {
+		for i := range writers {
+			v := tx.Bucket(bucket).Get([]byte(fmt.Sprint(i)))
+			if i%7 == 0 {
+				assert.EqualError(t, errs[i], fmt.Sprintf("writer %d refuses", i))
+				assert.Nil(t, v, "a failed write leaves nothing")
+			} else {
+				assert.NoError(t, errs[i])
+				assert.NotNil(t, v)
+				kept++
+			}
+		}
+		return nil
+	}))
+	assert.Equal(t, writers-writers/7-1, kept)
+	assert.Less(t, db.commits.commits, uint64(writers), "writers shared transactions")
+	t.Logf("%d writers, %d transactions", writers, db.commits.commits)
+
+	// A lone writer commits alone, at once.
+	before := db.commits.commits
+	require.NoError(t, db.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte("lone"), nil) }))
+	assert.Equal(t, before+1, db.commits.commits)
+	assert.True(t, errors.Is(db.update(func(*bolt.Tx) error { return bolt.ErrTxClosed }), bolt.ErrTxClosed))
+}
