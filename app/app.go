@@ -49,6 +49,7 @@ type App struct {
 	sweepEvery time.Duration
 	db         *store.DB
 	mail       *mailer.Mailer
+	logs       *logWriter // the buffered log output, when the App made its logger
 	ln         net.Listener
 	admin      net.Listener
 	http       *http.Server
@@ -63,10 +64,12 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	if opts.SweepEvery == 0 {
 		opts.SweepEvery = time.Minute
 	}
+	var logs *logWriter
 	if opts.Logger == nil {
-		opts.Logger = NewLogger(cfg, os.Stderr)
+		logs = newLogWriter(os.Stderr, 100*time.Millisecond)
+		opts.Logger = NewLogger(cfg, logs)
 	}
-	a := &App{cfg: cfg, log: opts.Logger, now: opts.Now, sweepEvery: opts.SweepEvery}
+	a := &App{logs: logs, cfg: cfg, log: opts.Logger, now: opts.Now, sweepEvery: opts.SweepEvery}
 	defer func() {
 		if err != nil {
 			a.closeAll()
@@ -192,8 +195,12 @@ func (a *App) Run(ctx context.Context) error {
 	return serveErr
 }
 
-// closeAll closes whatever is open; the store last, once nothing uses it.
+// closeAll closes whatever is open; the store last, once nothing uses it,
+// then the log output.
 func (a *App) closeAll() error {
+	if a.logs != nil {
+		defer a.logs.Close()
+	}
 	if a.ln != nil {
 		a.ln.Close()
 	}

@@ -43,6 +43,7 @@ type Config struct {
 // Store is what the mailer needs of the outbox.
 type Store interface {
 	DueMail(now time.Time, max int) ([]ferry.QueuedMail, error)
+	QueuedMailAfter(id uint64, max int) ([]ferry.QueuedMail, error)
 	NextMailDue() (time.Time, bool, error)
 	MailSent(id uint64) error
 	MailRetry(id uint64, next time.Time, reason string) error
@@ -56,12 +57,12 @@ type Mailer struct {
 	store  Store
 	log    *slog.Logger
 	wake   chan struct{}
-	logged map[uint64]bool // queued mails logged while no host is set
+	logged uint64 // while no host is set: the last mail id logged
 }
 
 // New returns a mailer for the outbox in st.
 func New(cfg Config, st Store, log *slog.Logger) *Mailer {
-	return &Mailer{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1), logged: map[uint64]bool{}}
+	return &Mailer{cfg: cfg, store: st, log: log, wake: make(chan struct{}, 1)}
 }
 
 // Wake tells the mailer that mail was queued. It never blocks.
@@ -104,19 +105,14 @@ func (m *Mailer) Run(ctx context.Context) {
 
 // deliverDue delivers every mail due now, one at a time.
 func (m *Mailer) deliverDue(ctx context.Context) {
+	if m.cfg.Host == "" {
+		m.logQueued(ctx)
+		return
+	}
 	for ctx.Err() == nil {
 		due, err := m.store.DueMail(time.Now(), 20)
 		if err != nil {
 			m.log.Error("mailer: reading the outbox", "err", err)
-			return
-		}
-		if m.cfg.Host == "" {
-			for _, q := range due {
-				if !m.logged[q.ID] {
-					m.logged[q.ID] = true
-					m.log.Info("mail kept in the outbox: no smtp.host is configured", "mail", q.ID, "to", q.To, "subject", q.Subject)
-				}
-			}
 			return
 		}
 		if len(due) == 0 {
@@ -124,6 +120,25 @@ func (m *Mailer) deliverDue(ctx context.Context) {
 		}
 		for _, q := range due {
 			m.attempt(q)
+		}
+	}
+}
+
+// logQueued logs, once each, the mails queued since it last looked: with no
+// smtp.host they stay in the outbox.
+func (m *Mailer) logQueued(ctx context.Context) {
+	for ctx.Err() == nil {
+		list, err := m.store.QueuedMailAfter(m.logged, 100)
+		if err != nil {
+			m.log.Error("mailer: reading the outbox", "err", err)
+			return
+		}
+		for _, q := range list {
+			m.log.Info("mail kept in the outbox: no smtp.host is configured", "mail", q.ID, "to", q.To, "subject", q.Subject)
+			m.logged = q.ID
+		}
+		if len(list) < 100 {
+			return
 		}
 	}
 }

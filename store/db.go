@@ -97,6 +97,7 @@ type DB struct {
 	logger *slog.Logger
 
 	commits    committer       // group commit of writes (commit.go)
+	userMemo   sync.Map        // user id -> *decodedUser (user.go)
 	blobLocks  [256]sync.Mutex // by the first byte of a blob's hash
 	uploadIdle time.Duration
 	sendExpire time.Duration

@@ -30,8 +30,9 @@ func (db *DB) List(userID uint64, names []string) ([]ferry.Entry, error) {
 		if prefix != "" {
 			prefix += "/"
 		}
+		nodes := tx.Bucket(bucketNodes)
 		for _, id := range children(tx, dir.id) {
-			n, err := getNode(tx, id)
+			n, err := decodeNode(id, nodes.Get(itob(id)))
 			if err != nil {
 				return err
 			}

@@ -84,6 +84,26 @@ func (db *DB) DueMail(now time.Time, max int) ([]ferry.QueuedMail, error) {
 	return list, err
 }
 
+// QueuedMailAfter returns up to max queued mails with ids above id, in
+// order of id.
+func (db *DB) QueuedMailAfter(id uint64, max int) ([]ferry.QueuedMail, error) {
+	var list []ferry.QueuedMail
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMail).Cursor()
+		for k, v := c.Seek(itob(id + 1)); k != nil && len(list) < max; k, v = c.Next() {
+			var q ferry.QueuedMail
+			if err := json.Unmarshal(v, &q); err != nil {
+				return err
+			}
+			if q.Status == ferry.MailQueued {
+				list = append(list, q)
+			}
+		}
+		return nil
+	})
+	return list, err
+}
+
 // NextMailDue returns when the soonest queued mail is due; ok is false
 // when none is queued.
 func (db *DB) NextMailDue() (at time.Time, ok bool, err error) {

@@ -128,7 +128,7 @@ func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim f
 	var released []sum
 	err := db.update(func(tx *bolt.Tx) error {
 		ids, released = ids[:0], released[:0]
-		receiver, err := findUserByEmail(tx, to)
+		receiver, err := db.findUserByEmail(tx, to)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && receiver.Disabled) {
 			return ferry.Errorf(ferry.EBADREQUEST, "No user has the email %q.", to)
 		} else if err != nil {
@@ -633,7 +633,7 @@ func (db *DB) listMessages(index []byte, userID uint64, pendingOnly bool) ([]fer
 			if u, ok := names[id]; ok {
 				return u, nil
 			}
-			u, err := findUserByID(tx, id)
+			u, err := db.findUserByID(tx, id)
 			names[id] = u
 			return u, err
 		}

@@ -44,7 +44,7 @@ func (db *DB) AddContacts(ownerID uint64, emails []string) ([]error, error) {
 	err := db.update(func(tx *bolt.Tx) error {
 		contacts := tx.Bucket(bucketContacts)
 		for i, email := range emails {
-			u, err := findUserByEmail(tx, email)
+			u, err := db.findUserByEmail(tx, email)
 			if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && u.Disabled) {
 				results[i] = ferry.Errorf(ferry.EUSERNOTFOUND, "No user has the email %q.", email)
 				continue
@@ -129,7 +129,7 @@ func (db *DB) Contacts(ownerID uint64, filter string) ([]ferry.Contact, error) {
 		prefix := itob(ownerID)
 		c := tx.Bucket(bucketContacts).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			u, err := findUserByID(tx, binary.BigEndian.Uint64(k[8:]))
+			u, err := db.findUserByID(tx, binary.BigEndian.Uint64(k[8:]))
 			if err != nil {
 				return err
 			}
@@ -152,7 +152,7 @@ func (db *DB) Contacts(ownerID uint64, filter string) ([]ferry.Contact, error) {
 func (db *DB) RemoveContact(ownerID uint64, email string) error {
 	return db.update(func(tx *bolt.Tx) error {
 		notFound := ferry.Errorf(ferry.ECONTACTNOTFOUND, "%q is not one of your contacts.", email)
-		u, err := findUserByEmail(tx, email)
+		u, err := db.findUserByEmail(tx, email)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
 			return notFound
 		} else if err != nil {
@@ -172,7 +172,7 @@ func (db *DB) Notifications(userID uint64) ([]ferry.Notification, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var failed error
 		eachNotification(tx, userID, func(id uint64, n notificationRecord) bool {
-			from, err := findUserByID(tx, n.From)
+			from, err := db.findUserByID(tx, n.From)
 			if err != nil {
 				failed = err
 				return false
@@ -232,7 +232,7 @@ func (db *DB) SetPhoto(userID uint64, p ferry.Photo) (string, error) {
 	v := append([]byte{byte(len(p.ContentType))}, p.ContentType...)
 	v = append(v, p.Data...)
 	err := db.update(func(tx *bolt.Tx) error {
-		u, err := findUserByID(tx, userID)
+		u, err := db.findUserByID(tx, userID)
 		if err != nil {
 			return err
 		}
@@ -254,7 +254,7 @@ func (db *DB) SetPhoto(userID uint64, p ferry.Photo) (string, error) {
 // RemovePhoto deletes the user's photo, if any.
 func (db *DB) RemovePhoto(userID uint64) error {
 	return db.update(func(tx *bolt.Tx) error {
-		u, err := findUserByID(tx, userID)
+		u, err := db.findUserByID(tx, userID)
 		if err != nil || u.PhotoToken == "" {
 			return err
 		}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,4 +165,30 @@ func itob(v uint64) []byte {
 	b := make([]byte, 8)
 	binary.BigEndian.PutUint64(b, v)
 	return b
+}
+
+// freeName finds the first free "name (n)" after a run of taken ones in a
+// few lookups, and a free one whatever the gaps.
+func TestFreeNameManyCopies(t *testing.T) {
+	db, _ := openDB(t, &clock{now: time.Now()})
+	u := newUser(t, db, "a@example.com")
+	names := []string{}
+	for range 70 {
+		info, err := db.PutFile(u.ID, []string{"d", "report.pdf"}, true, quota.Limits{}, strings.NewReader("x"), 1, -1)
+		require.NoError(t, err)
+		names = append(names, info.Path)
+	}
+	assert.Equal(t, "d/report.pdf", names[0])
+	for i := 1; i < 70; i++ {
+		assert.Equal(t, fmt.Sprintf("d/report (%d).pdf", i), names[i])
+	}
+	results, err := db.Delete(u.ID, [][]string{{"d", "report (5).pdf"}})
+	require.NoError(t, err)
+	require.NoError(t, results[0])
+	info, err := db.PutFile(u.ID, []string{"d", "report.pdf"}, true, quota.Limits{}, strings.NewReader("x"), 1, -1)
+	require.NoError(t, err)
+	entries, err := db.List(u.ID, []string{"d"})
+	require.NoError(t, err)
+	assert.Len(t, entries, 70)
+	assert.Contains(t, []string{"d/report (5).pdf", "d/report (70).pdf"}, info.Path, "a free name, with or without the gap")
 }

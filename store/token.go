@@ -64,7 +64,7 @@ func (db *DB) CreateToken(userID uint64) (string, error) {
 	h := hashToken(token)
 	now := db.now().UnixNano()
 	err := db.update(func(tx *bolt.Tx) error {
-		if _, err := findUserByID(tx, userID); err != nil {
+		if _, err := db.findUserByID(tx, userID); err != nil {
 			return err
 		}
 		rec := tokenRecord{userID: userID, created: now, lastUse: now}
@@ -108,7 +108,7 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 		if now-last > int64(db.tokenIdle) {
 			return denied
 		}
-		if u, err = findUserByID(tx, rec.userID); err != nil {
+		if u, err = db.findUserByID(tx, rec.userID); err != nil {
 			return denied // the user is gone
 		}
 		return nil
@@ -137,7 +137,10 @@ func (db *DB) memLastUse(h [sha256.Size]byte) int64 {
 
 // noteUse raises the in-memory last use of a token to t.
 func (db *DB) noteUse(h [sha256.Size]byte, t int64) {
-	v, _ := db.lastUse.LoadOrStore(h, new(atomic.Int64))
+	v, ok := db.lastUse.Load(h)
+	if !ok {
+		v, _ = db.lastUse.LoadOrStore(h, new(atomic.Int64))
+	}
 	last := v.(*atomic.Int64)
 	for {
 		old := last.Load()

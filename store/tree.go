@@ -217,17 +217,28 @@ func mkdirAll(tx *bolt.Tx, userID uint64, names []string, now int64) (node, erro
 	return n, nil
 }
 
-// freeName returns name when parent has no child of that name, else the
-// first of "name (1).ext", "name (2).ext", ... that it has not.
+// freeName returns name when parent has no child of that name, else a
+// free "name (n).ext": it doubles n until one is free, then bisects back to
+// a free n whose n-1 is taken, so a folder with a thousand copies of a name
+// costs a few lookups, not a thousand. While the taken numbers run without
+// gaps from 1, that is the first free one.
 func freeName(tx *bolt.Tx, parent uint64, name string) string {
 	if childID(tx, parent, name) == 0 {
 		return name
 	}
-	for i := 1; ; i++ {
-		if alt := paths.ConflictName(name, i); childID(tx, parent, alt) == 0 {
-			return alt
+	taken := func(n int) bool { return childID(tx, parent, paths.ConflictName(name, n)) != 0 }
+	lo, hi := 0, 1 // lo is taken (0 stands for name itself), hi is to be tried
+	for taken(hi) {
+		lo, hi = hi, hi*2
+	}
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; taken(mid) {
+			lo = mid
+		} else {
+			hi = mid
 		}
 	}
+	return paths.ConflictName(name, hi)
 }
 
 func putUsage(tx *bolt.Tx, id uint64, u ferry.Usage) error {

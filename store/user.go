@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -90,7 +91,7 @@ func (db *DB) emailTaken(email string) bool {
 func (db *DB) UserByID(id uint64) (*ferry.User, error) {
 	var u *ferry.User
 	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		u, err = findUserByID(tx, id)
+		u, err = db.findUserByID(tx, id)
 		return err
 	})
 	return u, err
@@ -101,7 +102,7 @@ func (db *DB) UserByID(id uint64) (*ferry.User, error) {
 func (db *DB) UserByEmail(email string) (*ferry.User, error) {
 	var u *ferry.User
 	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		u, err = findUserByEmail(tx, email)
+		u, err = db.findUserByEmail(tx, email)
 		return err
 	})
 	return u, err
@@ -113,7 +114,7 @@ func (db *DB) UserByEmail(email string) (*ferry.User, error) {
 func (db *DB) UpdateUser(id uint64, fn func(*ferry.User) error) (*ferry.User, error) {
 	var u *ferry.User
 	err := db.update(func(tx *bolt.Tx) (err error) {
-		if u, err = findUserByID(tx, id); err != nil {
+		if u, err = db.findUserByID(tx, id); err != nil {
 			return err
 		}
 		if err := fn(u); err != nil {
@@ -138,7 +139,7 @@ func (db *DB) ListUsers() ([]UserUsage, error) {
 	var list []UserUsage
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUserEmails).ForEach(func(_, id []byte) error {
-			u, err := findUserByID(tx, binary.BigEndian.Uint64(id))
+			u, err := db.findUserByID(tx, binary.BigEndian.Uint64(id))
 			if err != nil {
 				return err
 			}
@@ -198,19 +199,41 @@ func (db *DB) verifyPassword(hash, p string) bool {
 	return verifyPassword(hash, p)
 }
 
-func findUserByID(tx *bolt.Tx, id uint64) (*ferry.User, error) {
+func (db *DB) findUserByID(tx *bolt.Tx, id uint64) (*ferry.User, error) {
 	v := tx.Bucket(bucketUsers).Get(itob(id))
 	if v == nil {
 		return nil, ferry.Errorf(ferry.EUSERNOTFOUND, "No such user.")
 	}
-	u := &ferry.User{}
-	if err := json.Unmarshal(v, u); err != nil {
-		return nil, fmt.Errorf("decode user %d: %w", id, err)
-	}
-	return u, nil
+	return db.decodeUser(id, v)
 }
 
-func findUserByEmail(tx *bolt.Tx, email string) (*ferry.User, error) {
+// decodedUser is a user record's bytes and what they decode to.
+type decodedUser struct {
+	raw  []byte
+	user ferry.User
+}
+
+// decodeUser decodes a user record, or copies the decoding in db.userMemo:
+// every authenticated request reads its user, and JSON decoding was a
+// tenth of such a request's time. A memo is used only when the stored bytes
+// are the very bytes it was decoded from, so it can never be stale.
+func (db *DB) decodeUser(id uint64, v []byte) (*ferry.User, error) {
+	if e, ok := db.userMemo.Load(id); ok {
+		if d := e.(*decodedUser); bytes.Equal(d.raw, v) {
+			u := d.user // a copy; the override pointers are never written through
+			return &u, nil
+		}
+	}
+	d := &decodedUser{raw: bytes.Clone(v)}
+	if err := json.Unmarshal(d.raw, &d.user); err != nil {
+		return nil, fmt.Errorf("decode user %d: %w", id, err)
+	}
+	db.userMemo.Store(id, d)
+	u := d.user
+	return &u, nil
+}
+
+func (db *DB) findUserByEmail(tx *bolt.Tx, email string) (*ferry.User, error) {
 	e, err := ferry.NormalizeEmail(email)
 	if err != nil {
 		return nil, ferry.Errorf(ferry.EUSERNOTFOUND, "No user has the email %q.", email)
@@ -219,7 +242,7 @@ func findUserByEmail(tx *bolt.Tx, email string) (*ferry.User, error) {
 	if id == nil {
 		return nil, ferry.Errorf(ferry.EUSERNOTFOUND, "No user has the email %s.", e)
 	}
-	return findUserByID(tx, binary.BigEndian.Uint64(id))
+	return db.findUserByID(tx, binary.BigEndian.Uint64(id))
 }
 
 func putUser(tx *bolt.Tx, u *ferry.User) error {
@@ -272,7 +295,7 @@ func (db *DB) ChangeSettings(userID uint64, keep string, ch ferry.SettingsChange
 		}
 	}
 	return db.update(func(tx *bolt.Tx) error {
-		u, err := findUserByID(tx, userID)
+		u, err := db.findUserByID(tx, userID)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,427 @@
+// Command bench measures ferry against references run in the same process
+// and the same run, and prints the table of issue 6's targets as Markdown
+// (and writes it as JSON). Run it from the repository root:
+//
+//	go run ./bench                 # every row, 1 GiB files, 1,000,000 files for row 9
+//	go run ./bench -rows 4,7       # some rows
+//	go run ./bench -size 256MiB    # smaller files for rows 1-3 and 8
+//
+// It builds ferry, starts it on 127.0.0.1 with a fresh data directory (in
+// -dir), and drives it with the load generator below. Ratios, not absolute
+// times, are the figures: the references see the same machine, disk and
+// load in the same run.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// result is one row of the table.
+type result struct {
+	Row       int     `json:"row"`
+	Figure    string  `json:"figure"`
+	Value     float64 `json:"value"`
+	Reference float64 `json:"reference,omitempty"`
+	Unit      string  `json:"unit"`
+	Ratio     float64 `json:"ratio,omitempty"`
+	Target    string  `json:"target"`
+	Pass      bool    `json:"pass"`
+	Note      string  `json:"note,omitempty"`
+}
+
+var (
+	flagRows  = flag.String("rows", "1,2,3,4,5,6,7,8,9", "rows to run")
+	flagSize  = flag.String("size", "1GiB", "file size for rows 1-3 and 8")
+	flagFiles = flag.Int("files", 1_000_000, "files for row 9 (about; 1,000 users)")
+	flagDir   = flag.String("dir", "", "work directory (default: a new one under the system's temp dir, removed after)")
+	flagOut   = flag.String("out", "bench/out", "where results.json goes")
+	flagSecs  = flag.Duration("duration", 5*time.Second, "how long each load phase runs")
+	flagLog   = flag.String("log", "info", "ferry's log.level (info logs a line per request, as by default)")
+)
+
+func main() {
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+	size, err := quota.ParseSize(*flagSize)
+	check(err)
+	rows := map[int]bool{}
+	for _, r := range strings.Split(*flagRows, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		check(err)
+		rows[n] = true
+	}
+	dir := *flagDir
+	if dir == "" {
+		dir, err = os.MkdirTemp("", "ferry-bench-")
+		check(err)
+		defer os.RemoveAll(dir)
+	}
+	b := &bench{dir: dir, size: size}
+	b.build()
+	b.start()
+	defer b.stop()
+
+	var results []result
+	if rows[1] || rows[2] || rows[3] || rows[8] {
+		results = append(results, b.bigFiles(rows)...)
+	}
+	for _, row := range []struct {
+		n  int
+		fn func() []result
+	}{{4, b.listRate}, {5, b.listScaling}, {6, b.moveScaling}, {7, b.sendAccept}, {9, b.heapAtScale}} {
+		if rows[row.n] {
+			results = append(results, row.fn()...)
+		}
+	}
+	sort.SliceStable(results, func(i, j int) bool { return results[i].Row < results[j].Row })
+	report(results, size)
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// bench is a running ferry and what the rows share.
+type bench struct {
+	dir, bin, config, data string
+	size                   int64
+	cmd                    *exec.Cmd
+	base                   string // http://addr/api/1
+	root                   string
+	client                 *http.Client
+}
+
+func (b *bench) build() {
+	b.bin = filepath.Join(b.dir, "ferry")
+	log.Printf("building ferry into %s", b.bin)
+	out, err := exec.Command("go", "build", "-o", b.bin, "./cmd/ferry").CombinedOutput()
+	if err != nil {
+		log.Fatalf("go build: %v\n%s", err, out)
+	}
+}
+
+// start runs ferry serve with quotas and send limits off (the bench
+// measures speed, not policy) and waits for its address.
+func (b *bench) start() {
+	b.data = filepath.Join(b.dir, "data")
+	b.config = filepath.Join(b.dir, "ferry.toml")
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port, named in the config
+	check(err)
+	addr := ln.Addr().String()
+	check(ln.Close())
+	config := fmt.Sprintf(`listen = %q
+data_dir = %q
+[log]
+level = %q
+[send]
+max_pending = 0
+max_files = 0
+[packages.free]
+storage = 0
+receive_per_month = 0
+`, addr, b.data, *flagLog)
+	check(os.WriteFile(b.config, []byte(config), 0o600))
+	logFile, err := os.Create(filepath.Join(b.dir, "ferry.log"))
+	check(err)
+	b.cmd = exec.Command(b.bin, "serve", "--config", b.config)
+	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
+	check(b.cmd.Start())
+	b.root = "http://" + addr
+	b.base = b.root + "/api/1"
+	b.client = newClient(64)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := b.client.Get(b.root + "/healthz"); err == nil {
+			resp.Body.Close()
+			log.Printf("ferry serving at %s (pid %d)", b.root, b.cmd.Process.Pid)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log.Fatal("ferry did not start; see ", logFile.Name())
+}
+
+func (b *bench) stop() {
+	if b.cmd != nil && b.cmd.Process != nil {
+		b.cmd.Process.Signal(os.Interrupt)
+		b.cmd.Wait()
+	}
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
+		DisableCompression: true, IdleConnTimeout: time.Minute,
+	}, Timeout: 10 * time.Minute}
+}
+
+// admin returns the admin commands of the running ferry (over its socket).
+func (b *bench) admin() app.Admin {
+	cfg, err := app.LoadConfig(b.config)
+	check(err)
+	a, _, err := app.OpenAdmin(cfg)
+	check(err)
+	return a
+}
+
+// user is a logged-in account.
+type user struct {
+	b     *bench
+	email string
+	token string
+}
+
+const benchPassword = "bench password"
+
+// addUsers creates n users named prefix-i@bench.test, n/… at a time, and
+// logs each in.
+func (b *bench) addUsers(prefix string, n int) []*user {
+	a := b.admin()
+	users := make([]*user, n)
+	parallel(n, 8, func(i int) {
+		email := fmt.Sprintf("%s-%d@bench.test", prefix, i)
+		_, err := a.AddUser(app.AddUserRequest{Email: email, Password: benchPassword})
+		check(err)
+		u := &user{b: b, email: email}
+		var out struct{ Token string }
+		u.must(u.do(http.MethodPost, "/auth/token", strings.NewReader(url.Values{"email": {email}, "password": {benchPassword}}.Encode()), "application/x-www-form-urlencoded", &out))
+		u.token = out.Token
+		users[i] = u
+	})
+	return users
+}
+
+// do makes one API call and decodes a JSON answer into out (if not nil).
+func (u *user) do(method, path string, body io.Reader, ctype string, out any) error {
+	req, err := http.NewRequest(method, u.b.base+path, body)
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if u.token != "" {
+		req.Header.Set("token", u.token)
+	}
+	resp, err := u.b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func (u *user) must(err error) {
+	if err != nil {
+		log.Fatalf("%s: %v", u.email, err)
+	}
+}
+
+func (u *user) post(path string, form url.Values, out any) error {
+	return u.do(http.MethodPost, path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", out)
+}
+
+func (u *user) put(path string, content []byte) error {
+	return u.do(http.MethodPut, "/files?"+url.Values{"path": {path}}.Encode(), bytes.NewReader(content), "application/octet-stream", nil)
+}
+
+// parallel runs f(0..n-1) on workers goroutines.
+func parallel(n, workers int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// load runs op on conns goroutines for the duration and returns the
+// operations per second and their latencies.
+func load(conns int, d time.Duration, op func(worker int) error) (float64, []time.Duration) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				t := time.Now()
+				if err := op(w); err != nil {
+					if errs.Add(1) == 1 {
+						log.Printf("load: %v", err)
+					}
+					continue
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if n := errs.Load(); n > 0 {
+		log.Printf("load: %d operations failed", n)
+	}
+	return float64(len(lat)) / time.Since(start).Seconds(), lat
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// refServer serves h on a loopback port of this process and returns its URL.
+func refServer(h http.Handler) (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }
+}
+
+// procStatus reads a field (in kB) of ferry's /proc/PID/status.
+func (b *bench) procStatus(field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
+	check(err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			check(err)
+			return n << 10
+		}
+	}
+	log.Fatalf("no %s in /proc status", field)
+	return 0
+}
+
+// resetPeakRSS makes VmHWM start again from the current RSS.
+func (b *bench) resetPeakRSS() {
+	check(os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", b.cmd.Process.Pid), []byte("5"), 0))
+}
+
+// metric reads one value from ferry's /metrics.
+func (b *bench) metric(name string) float64 {
+	resp, err := b.client.Get(b.root + "/metrics")
+	check(err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			check(err)
+			return v
+		}
+	}
+	log.Fatalf("no %s in /metrics", name)
+	return 0
+}
+
+// randomFile writes n pseudo-random bytes to path.
+func randomFile(path string, n int64) {
+	f, err := os.Create(path)
+	check(err)
+	r := rand.NewChaCha8([32]byte{1, 2, 3})
+	_, err = io.CopyN(f, r, n)
+	check(err)
+	check(f.Close())
+}
+
+// timed runs f and returns how long it took.
+func timed(f func() error) time.Duration {
+	start := time.Now()
+	check(f())
+	return time.Since(start)
+}
+
+func mib(n float64) string { return fmt.Sprintf("%.1f MiB", n/(1<<20)) }
+
+var errShort = errors.New("short transfer")
+
+func report(results []result, size int64) {
+	var md strings.Builder
+	fmt.Fprintf(&md, "| # | figure | ferry | reference | ratio | target | result |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		ref, ratio := "-", "-"
+		if r.Reference != 0 {
+			ref = fmt.Sprintf("%.4g %s", r.Reference, r.Unit)
+			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		}
+		pass := "pass"
+		if !r.Pass {
+			pass = "**miss**"
+		}
+		fmt.Fprintf(&md, "| %d | %s | %.4g %s | %s | %s | %s | %s |\n", r.Row, r.Figure, r.Value, r.Unit, ref, ratio, r.Target, pass)
+	}
+	host, _ := os.Hostname()
+	machine := fmt.Sprintf("%s, %d cores, %s, %s/%s, file size %s", host, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, quota.FormatSize(size))
+	fmt.Printf("\n%s\nMachine: %s\n", md.String(), machine)
+	for _, r := range results {
+		if r.Note != "" {
+			fmt.Printf("- row %d: %s\n", r.Row, r.Note)
+		}
+	}
+	check(os.MkdirAll(*flagOut, 0o755))
+	out, err := json.MarshalIndent(map[string]any{"machine": machine, "date": time.Now().UTC().Format(time.RFC3339), "results": results}, "", "  ")
+	check(err)
+	check(os.WriteFile(filepath.Join(*flagOut, "results.json"), out, 0o644))
+	check(os.WriteFile(filepath.Join(*flagOut, "results.md"), []byte(md.String()+"\nMachine: "+machine+"\n"), 0o644))
+}
