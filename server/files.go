@@ -25,7 +25,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, entries)
+	writeEntries(w, entries)
 }
 
 // paramsAndPath parses a request's parameters and its path parameter.
@@ -274,4 +274,47 @@ type quotaInfo struct {
 	Normal         int64 `json:"normal"`
 	ReceivingQuota int64 `json:"receiving_quota"`
 	Received       int64 `json:"received"`
+}
+
+// writeEntries answers a listing as JSON, written by hand into one buffer:
+// encoding/json's reflection and allocations made a 100,000-entry listing
+// take superlinear time. It writes what json.Marshal of the entries would
+// mean.
+func writeEntries(w http.ResponseWriter, entries []ferry.Entry) {
+	buf := make([]byte, 0, 2+len(entries)*48)
+	buf = append(buf, '[')
+	for i, e := range entries {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"file":`...)
+		buf = appendJSONString(buf, e.File)
+		buf = append(buf, `,"size":`...)
+		buf = strconv.AppendInt(buf, e.Size, 10)
+		buf = append(buf, `,"type":`...)
+		buf = appendJSONString(buf, e.Type)
+		buf = append(buf, '}')
+	}
+	buf = append(buf, ']', '\n')
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
+}
+
+// appendJSONString appends s, valid UTF-8, as a JSON string.
+func appendJSONString(buf []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	buf = append(buf, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			buf = append(buf, '\\', c)
+		case c < 0x20:
+			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return append(buf, '"')
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ func (db *DB) CheckTree() ([]string, error) {
 				}
 				if c.parent != n.id || childID(tx, n.id, c.name) != id {
 					report("node %d (%q) is listed under %d but names parent %d", id, c.name, n.id, c.parent)
+				}
+				if v := tx.Bucket(bucketChildren).Get(childKey(n.id, c.name)); !bytes.Equal(v, c.childValue()) {
+					report("node %d (%q): its entry under %d says %x, the node %x", id, c.name, n.id, v, c.childValue())
 				}
 				s, err := total(c)
 				if err != nil {

@@ -30,15 +30,11 @@ func (db *DB) List(userID uint64, names []string) ([]ferry.Entry, error) {
 		if prefix != "" {
 			prefix += "/"
 		}
-		nodes := tx.Bucket(bucketNodes)
-		for _, id := range children(tx, dir.id) {
-			n, err := decodeNode(id, nodes.Get(itob(id)))
-			if err != nil {
-				return err
-			}
-			entries = append(entries, n.entry(prefix+n.name))
-		}
-		return nil
+		return eachChild(tx, dir.id, func(_ uint64, name string, isDir bool, size int64) error {
+			n := node{name: name, dir: isDir, size: size}
+			entries = append(entries, n.entry(prefix+name))
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

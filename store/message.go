@@ -552,7 +552,7 @@ func placeTree(tx *bolt.Tx, top node, items []item, now int64) (int64, error) {
 		total += it.size
 	}
 	for _, d := range dirs {
-		if err := putNode(tx, d); err != nil {
+		if err := saveNode(tx, d); err != nil {
 			return 0, err
 		}
 	}

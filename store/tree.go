@@ -93,20 +93,46 @@ func putNode(tx *bolt.Tx, n *node) error {
 	return tx.Bucket(bucketNodes).Put(itob(n.id), n.encode())
 }
 
+// saveNode stores n and, unless it is a root, its entry in its parent's
+// children: the entry repeats the type and size, so that a listing is one
+// scan of the children and needs no node lookups. Every change of a node's
+// size goes through here (or addChild).
+func saveNode(tx *bolt.Tx, n *node) error {
+	if err := putNode(tx, n); err != nil {
+		return err
+	}
+	if n.parent == 0 {
+		return nil
+	}
+	return tx.Bucket(bucketChildren).Put(childKey(n.parent, n.name), n.childValue())
+}
+
 func childKey(parent uint64, name string) []byte {
 	return append(itob(parent), name...)
+}
+
+// childValue is n's entry in its parent's children: id 8 | dir 1 | size 8.
+func (n *node) childValue() []byte {
+	v := make([]byte, 17)
+	binary.BigEndian.PutUint64(v, n.id)
+	if n.dir {
+		v[8] = 1
+	}
+	binary.BigEndian.PutUint64(v[9:], uint64(n.size))
+	return v
 }
 
 // childID returns the id of parent's child of that name, or 0.
 func childID(tx *bolt.Tx, parent uint64, name string) uint64 {
 	v := tx.Bucket(bucketChildren).Get(childKey(parent, name))
-	if len(v) != 8 {
+	if len(v) < 8 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(v)
 }
 
-// addChild stores n as a new node under parent (n.parent and n.name set).
+// addChild stores n as a new node under parent (n.parent and n.name set),
+// or stores n again under its (new) parent and name.
 func addChild(tx *bolt.Tx, n *node) error {
 	if n.id == 0 {
 		id, err := tx.Bucket(bucketNodes).NextSequence()
@@ -115,10 +141,7 @@ func addChild(tx *bolt.Tx, n *node) error {
 		}
 		n.id = id
 	}
-	if err := putNode(tx, n); err != nil {
-		return err
-	}
-	return tx.Bucket(bucketChildren).Put(childKey(n.parent, n.name), itob(n.id))
+	return saveNode(tx, n)
 }
 
 // addToTotals adds delta to the size of folder id and of every folder above.
@@ -129,7 +152,7 @@ func addToTotals(tx *bolt.Tx, id uint64, delta int64) error {
 			return err
 		}
 		n.size += delta
-		if err := putNode(tx, &n); err != nil {
+		if err := saveNode(tx, &n); err != nil {
 			return err
 		}
 		id = n.parent
@@ -264,6 +287,22 @@ func chargeStorage(tx *bolt.Tx, userID uint64, limits quota.Limits, delta int64)
 // isWithin reports whether names is dir or below it.
 func isWithin(names, dir []string) bool {
 	return len(names) >= len(dir) && slices.Equal(names[:len(dir)], dir)
+}
+
+// eachChild calls f with the id, type and size of each of parent's
+// children, in name order, from the children entries alone.
+func eachChild(tx *bolt.Tx, parent uint64, f func(id uint64, name string, dir bool, size int64) error) error {
+	prefix := itob(parent)
+	c := tx.Bucket(bucketChildren).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(v) != 17 {
+			return fmt.Errorf("child entry %q of %d has %d bytes", k[8:], parent, len(v))
+		}
+		if err := f(binary.BigEndian.Uint64(v), string(k[8:]), v[8] == 1, int64(binary.BigEndian.Uint64(v[9:]))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // children returns the ids of parent's children in name order.

@@ -1,0 +1,142 @@
+package store_test
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/quota"
+	"github.com/ferryhq/ferry/store"
+)
+
+// Microbenchmarks of the store's hot paths. CI runs them once each
+// (-benchtime=1x) so they keep compiling and working; go run ./bench
+// measures the service as a whole.
+
+func benchDB(b *testing.B) *store.DB {
+	b.Helper()
+	db, err := store.Open(b.TempDir(), store.Options{})
+	require.NoError(b, err)
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+func benchUser(b *testing.B, db *store.DB, email string) *ferry.User {
+	b.Helper()
+	u, err := db.CreateUser(ferry.NewUser{Email: email, Password: "bench password", Package: "free"})
+	require.NoError(b, err)
+	return u
+}
+
+func put(b *testing.B, db *store.DB, userID uint64, path, content string) {
+	b.Helper()
+	names := strings.Split(path, "/")
+	_, err := db.PutFile(userID, names, false, quota.Limits{}, strings.NewReader(content), int64(len(content)), -1)
+	require.NoError(b, err)
+}
+
+func BenchmarkAuthenticate(b *testing.B) {
+	db := benchDB(b)
+	u := benchUser(b, db, "a@example.com")
+	token, err := db.CreateToken(u.ID)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := db.Authenticate(token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkList10(b *testing.B) {
+	db := benchDB(b)
+	u := benchUser(b, db, "a@example.com")
+	for i := range 10 {
+		put(b, db, u.ID, fmt.Sprintf("ten/f%d.txt", i), "x")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := db.List(u.ID, []string{"ten"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPutSmallFile(b *testing.B) {
+	db := benchDB(b)
+	u := benchUser(b, db, "a@example.com")
+	i := 0
+	for b.Loop() {
+		put(b, db, u.ID, fmt.Sprintf("many/f%d.txt", i), fmt.Sprint("content ", i))
+		i++
+	}
+}
+
+func BenchmarkMoveFolder(b *testing.B) {
+	db := benchDB(b)
+	u := benchUser(b, db, "a@example.com")
+	for i := range 100 {
+		put(b, db, u.ID, fmt.Sprintf("a/sub%d/f.txt", i), "x")
+	}
+	from, to := []string{"a"}, []string{"b", "a"}
+	for b.Loop() {
+		if err := db.Move(u.ID, from, to); err != nil {
+			b.Fatal(err)
+		}
+		from, to = to, from
+	}
+}
+
+func BenchmarkSendAccept(b *testing.B) {
+	db := benchDB(b)
+	s := benchUser(b, db, "s@example.com")
+	r := benchUser(b, db, "r@example.com")
+	put(b, db, s.ID, "out/doc.txt", "a document")
+	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
+	src := []ferry.SendSource{{Path: []string{"out"}, Files: [][]string{{"doc.txt"}}}}
+	for b.Loop() {
+		ids, err := db.Send(s.ID, "r@example.com", src, ferry.SendLimits{}, pkgs, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		results, err := db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}}, quota.Limits{})
+		if err != nil || results[0] != nil {
+			b.Fatal(err, results)
+		}
+	}
+}
+
+// Concurrent writers share commits (store/commit.go).
+func BenchmarkSendAcceptParallel(b *testing.B) {
+	db := benchDB(b)
+	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
+	var next atomic.Int64
+	b.SetParallelism(16)
+	users := map[int][2]*ferry.User{}
+	for i := range 16 {
+		s := benchUser(b, db, fmt.Sprintf("s%d@example.com", i))
+		r := benchUser(b, db, fmt.Sprintf("r%d@example.com", i))
+		put(b, db, s.ID, "out/doc.txt", "a document")
+		users[i] = [2]*ferry.User{s, r}
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		pair := users[int(next.Add(1))%16]
+		src := []ferry.SendSource{{Path: []string{"out"}, Files: [][]string{{"doc.txt"}}}}
+		for pb.Next() {
+			ids, err := db.Send(pair[0].ID, pair[1].Email, src, ferry.SendLimits{}, pkgs, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := db.UpdateInbox(pair[1].ID, []ferry.Decision{{ID: ids[0], Accept: true}}, quota.Limits{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
