@@ -93,12 +93,12 @@ func (b *bench) bigFiles(rows map[int]bool) []result {
 		}
 	}
 	rate := func(d time.Duration) float64 { return float64(b.size) / d.Seconds() / (1 << 20) }
-	// Best of three, alternating so that neither side gets a warmer
+	// Best of five, alternating so that neither side gets a warmer
 	// cache, each after a sync so that none pays for the last one's
 	// writeback.
 	best := func(a, c func() error) (float64, float64) {
 		var ra, rc float64
-		for range 3 {
+		for range 5 {
 			syscall.Sync()
 			ra = max(ra, rate(timed(a)))
 			syscall.Sync()

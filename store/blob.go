@@ -88,11 +88,10 @@ func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	h := sha256.New()
 	if limit >= 0 {
 		r = io.LimitReader(r, limit+1)
 	}
-	n, err := copyBuffer(io.MultiWriter(&syncingWriter{f: f}, h), r)
+	n, h, err := copyHashing(&syncingWriter{f: f}, r)
 	if err != nil {
 		return spooled{}, bodyReadError(err)
 	}
@@ -105,7 +104,7 @@ func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
 	if err := f.Close(); err != nil {
 		return spooled{}, err
 	}
-	return spooled{path: f.Name(), size: n, sum: sum(h.Sum(nil))}, nil
+	return spooled{path: f.Name(), size: n, sum: h}, nil
 }
 
 // syncEvery is how much spool writes between fsyncs: flushing as the body
@@ -130,6 +129,55 @@ func (w *syncingWriter) Write(p []byte) (int, error) {
 
 func tooLarge(limit int64) error {
 	return ferry.Errorf(ferry.ETOOLARGE, "The file is over the limit of %d bytes.", limit)
+}
+
+// copyHashing copies r to w and returns the SHA-256 of what it copied. The
+// hash runs in a goroutine of its own over the same buffers, so that on a
+// machine with two cores or more hashing does not slow the copy down.
+func copyHashing(w io.Writer, r io.Reader) (int64, sum, error) {
+	const bufSize, buffers = 256 << 10, 4
+	free := make(chan []byte, buffers)
+	for range buffers {
+		free <- make([]byte, bufSize)
+	}
+	full := make(chan []byte, buffers)
+	var result sum
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h := sha256.New()
+		for b := range full {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+		result = sum(h.Sum(nil))
+	}()
+	var n int64
+	var err error
+	for {
+		buf := <-free
+		m, rerr := r.Read(buf)
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				err = werr
+				free <- buf
+				break
+			}
+			n += int64(m)
+			full <- buf[:m]
+		} else {
+			free <- buf
+		}
+		if rerr == io.EOF {
+			break
+		} else if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	close(full)
+	<-done
+	return n, result, err
 }
 
 // copyBuffer is io.Copy with a buffer large enough for disk throughput.
