@@ -13,19 +13,50 @@ import (
 	"github.com/ferryhq/ferry/store"
 )
 
-// handleList is GET /ops/list: the entries of a folder.
+// handleList is GET /ops/list: the entries of a folder, written as JSON
+// straight from the store's scan into one buffer (encoding/json's
+// reflection, and a slice of 100,000 entries, made large listings take
+// superlinear time).
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	_, names, err := s.paramsAndPath(r, "path")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	entries, err := s.files.List(u.ID, names)
+	prefix := paths.Join(names)
+	if prefix != "" {
+		prefix += "/"
+	}
+	buf := append(make([]byte, 0, 4096), '[')
+	err = s.files.List(u.ID, names, func(name []byte, dir bool, size int64) {
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = appendEntry(buf, prefix, name, dir, size)
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeEntries(w, entries)
+	buf = append(buf, ']', '\n')
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
+}
+
+// appendEntry appends one ops/list entry as JSON: {"file":prefix+name,
+// "size":size,"type":"f"|"d"}.
+func appendEntry(buf []byte, prefix string, name []byte, dir bool, size int64) []byte {
+	buf = append(buf, `{"file":"`...)
+	buf = appendJSONStringBody(buf, prefix)
+	buf = appendJSONStringBody(buf, name)
+	buf = append(buf, `","size":`...)
+	buf = strconv.AppendInt(buf, size, 10)
+	if dir {
+		return append(buf, `,"type":"d"}`...)
+	}
+	return append(buf, `,"type":"f"}`...)
 }
 
 // paramsAndPath parses a request's parameters and its path parameter.
@@ -276,36 +307,10 @@ type quotaInfo struct {
 	Received       int64 `json:"received"`
 }
 
-// writeEntries answers a listing as JSON, written by hand into one buffer:
-// encoding/json's reflection and allocations made a 100,000-entry listing
-// take superlinear time. It writes what json.Marshal of the entries would
-// mean.
-func writeEntries(w http.ResponseWriter, entries []ferry.Entry) {
-	buf := make([]byte, 0, 2+len(entries)*48)
-	buf = append(buf, '[')
-	for i, e := range entries {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, `{"file":`...)
-		buf = appendJSONString(buf, e.File)
-		buf = append(buf, `,"size":`...)
-		buf = strconv.AppendInt(buf, e.Size, 10)
-		buf = append(buf, `,"type":`...)
-		buf = appendJSONString(buf, e.Type)
-		buf = append(buf, '}')
-	}
-	buf = append(buf, ']', '\n')
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf)
-}
-
-// appendJSONString appends s, valid UTF-8, as a JSON string.
-func appendJSONString(buf []byte, s string) []byte {
+// appendJSONStringBody appends s, valid UTF-8, escaped for the inside of a
+// JSON string.
+func appendJSONStringBody[T string | []byte](buf []byte, s T) []byte {
 	const hexDigits = "0123456789abcdef"
-	buf = append(buf, '"')
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '"' || c == '\\':
@@ -316,5 +321,5 @@ func appendJSONString(buf []byte, s string) []byte {
 			buf = append(buf, c)
 		}
 	}
-	return append(buf, '"')
+	return buf
 }

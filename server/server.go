@@ -44,7 +44,7 @@ type Social interface {
 // Files is what the server needs of the store for a user's files. Paths are
 // parsed names (paths.Parse); limits are the user's quotas.
 type Files interface {
-	List(userID uint64, names []string) ([]ferry.Entry, error)
+	List(userID uint64, names []string, each func(name []byte, dir bool, size int64)) error
 	Mkdir(userID uint64, names []string) error
 	Move(userID uint64, src, dst []string) error
 	Copy(userID uint64, src, dst []string, limits quota.Limits) error

@@ -60,7 +60,7 @@ func BenchmarkList10(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := db.List(u.ID, []string{"ten"}); err != nil {
+		if err := db.List(u.ID, []string{"ten"}, func([]byte, bool, int64) {}); err != nil {
 			b.Fatal(err)
 		}
 	}

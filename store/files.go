@@ -10,12 +10,14 @@ import (
 	"github.com/ferryhq/ferry/quota"
 )
 
-// List returns the entries of the folder at names, sorted by name. It
+// List calls each with the name (valid only during the call), type and
+// size (a folder's total) of every entry of the folder at names, in name
+// order, inside one read transaction: a listing of 100,000 entries
+// allocates nothing per entry. It
 // returns FILE_NOT_FOUND when nothing is there and METHOD_BAD_REQUEST when
 // a file is.
-func (db *DB) List(userID uint64, names []string) ([]ferry.Entry, error) {
-	entries := []ferry.Entry{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+func (db *DB) List(userID uint64, names []string, each func(name []byte, dir bool, size int64)) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
 		dir, err := walk(tx, userID, names)
 		if err != nil {
 			return err
@@ -26,20 +28,11 @@ func (db *DB) List(userID uint64, names []string) ([]ferry.Entry, error) {
 		if dir.id == 0 {
 			return nil // the root of a user who has nothing yet
 		}
-		prefix := paths.Join(names)
-		if prefix != "" {
-			prefix += "/"
-		}
-		return eachChild(tx, dir.id, func(_ uint64, name string, isDir bool, size int64) error {
-			n := node{name: name, dir: isDir, size: size}
-			entries = append(entries, n.entry(prefix+name))
+		return eachChild(tx, dir.id, func(_ uint64, name []byte, isDir bool, size int64) error {
+			each(name, isDir, size)
 			return nil
 		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return entries, nil
 }
 
 // Mkdir creates the folder at names and any missing parents; an existing

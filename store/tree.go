@@ -63,14 +63,6 @@ func decodeNode(id uint64, v []byte) (node, error) {
 	}, nil
 }
 
-func (n *node) entry(path string) ferry.Entry {
-	t := "f"
-	if n.dir {
-		t = "d"
-	}
-	return ferry.Entry{File: path, Size: n.size, Type: t}
-}
-
 func (n *node) info(path string) ferry.FileInfo {
 	return ferry.FileInfo{
 		Path:     path,
@@ -289,16 +281,17 @@ func isWithin(names, dir []string) bool {
 	return len(names) >= len(dir) && slices.Equal(names[:len(dir)], dir)
 }
 
-// eachChild calls f with the id, type and size of each of parent's
-// children, in name order, from the children entries alone.
-func eachChild(tx *bolt.Tx, parent uint64, f func(id uint64, name string, dir bool, size int64) error) error {
+// eachChild calls f with the id, name, type and size of each of parent's
+// children, in name order, from the children entries alone. name is valid
+// only during the call.
+func eachChild(tx *bolt.Tx, parent uint64, f func(id uint64, name []byte, dir bool, size int64) error) error {
 	prefix := itob(parent)
 	c := tx.Bucket(bucketChildren).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(v) != 17 {
 			return fmt.Errorf("child entry %q of %d has %d bytes", k[8:], parent, len(v))
 		}
-		if err := f(binary.BigEndian.Uint64(v), string(k[8:]), v[8] == 1, int64(binary.BigEndian.Uint64(v[9:]))); err != nil {
+		if err := f(binary.BigEndian.Uint64(v), k[8:], v[8] == 1, int64(binary.BigEndian.Uint64(v[9:]))); err != nil {
 			return err
 		}
 	}
