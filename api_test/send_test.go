@@ -465,14 +465,15 @@ func TestInbox_DeclineAndExpiryReleaseBlobs(t *testing.T) {
 func TestInbox_ExpiredButNotYetSwept(t *testing.T) {
 	ts := startServer(t, longTokens)
 	sender := ts.newUser("val@example.com")
-	receiver := ts.newUser("wes@example.com")
+	ts.addUser("wes@example.com", password)
 	sender.mustPut("x.bin", []byte("x"))
 	ids := sender.mustSend("wes@example.com", `[{"path":"","files":["x.bin"]}]`)
 	ts.stop() // no sweep runs from here
 	ts.Clock.Advance(31 * 24 * time.Hour)
 	ts = ts.restart()
-	receiver = ts.login("wes@example.com", password)
-	// Whichever comes first, the sweep or the receiver, the message is gone.
+	receiver := ts.login("wes@example.com", password)
+	// Whichever comes first, the sweep or the receiver, the message is gone
+	// (store's TestDecideExpires covers the receiver coming first).
 	r := receiver.decide(accept(ids[0]))
 	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_NOT_FOUND"}]`, ids[0]), string(r.Body))
 	receiver.getFile("x.bin").requireError(404, ferry.EFILENOTFOUND)

@@ -56,13 +56,13 @@ type result struct {
 }
 
 var (
-	flagRows  = flag.String("rows", "1,2,3,4,5,6,7,8,9", "rows to run")
-	flagSize  = flag.String("size", "1GiB", "file size for rows 1-3 and 8")
-	flagFiles = flag.Int("files", 1_000_000, "files for row 9 (about; 1,000 users)")
-	flagDir   = flag.String("dir", "", "work directory (default: a new one under the system's temp dir, removed after)")
-	flagOut   = flag.String("out", "bench/out", "where results.json goes")
-	flagSecs  = flag.Duration("duration", 5*time.Second, "how long each load phase runs")
-	flagLog   = flag.String("log", "info", "ferry's log.level (info logs a line per request, as by default)")
+	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9", "rows to run")
+	flagSize     = flag.String("size", "1GiB", "file size for rows 1-3 and 8")
+	flagFiles    = flag.Int("files", 1_000_000, "files for row 9 (about; 1,000 users)")
+	flagDir      = flag.String("dir", "", "work directory (default: a new one under the system's temp dir, removed after)")
+	flagOut      = flag.String("out", "bench/out", "where results.json goes")
+	flagDuration = flag.Duration("duration", 5*time.Second, "how long each load phase runs")
+	flagLog      = flag.String("log", "info", "ferry's log.level (info logs a line per request, as by default)")
 )
 
 func main() {

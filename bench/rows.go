@@ -194,9 +194,9 @@ func (b *bench) listRate() []result {
 			return nil
 		}
 	}
-	log.Printf("row 4: %v each", *flagSecs)
-	ref, _ := load(32, *flagSecs, get(refURL, ""))
-	got, _ := load(32, *flagSecs, get(b.base+"/ops/list?path=ten", u.token))
+	log.Printf("row 4: %v each", *flagDuration)
+	ref, _ := load(32, *flagDuration, get(refURL, ""))
+	got, _ := load(32, *flagDuration, get(b.base+"/ops/list?path=ten", u.token))
 	return []result{{Row: 4, Figure: "GET /ops/list (10 entries, token auth), 32 connections", Value: got, Reference: ref,
 		Unit: "req/s", Ratio: got / ref, Target: ">= 0.50", Pass: got/ref >= 0.50}}
 }
@@ -273,9 +273,9 @@ func (b *bench) sendAccept() []result {
 		}
 		return r.post("/inbox/update", url.Values{"messages": {fmt.Sprintf(`[{"id":%d,"accept":"YES"}]`, sent.Messages[0])}}, nil)
 	}
-	log.Printf("row 7: %v each", *flagSecs)
-	seq, _ := load(1, *flagSecs, pair)
-	conc, _ := load(32, *flagSecs, pair)
+	log.Printf("row 7: %v each", *flagDuration)
+	seq, _ := load(1, *flagDuration, pair)
+	conc, _ := load(32, *flagDuration, pair)
 	return []result{{Row: 7, Figure: "send + accept pairs, 32 concurrent senders, fsync on", Value: conc, Reference: seq,
 		Unit: "pairs/s", Ratio: conc / seq, Target: ">= 8 (group commit)", Pass: conc/seq >= 8}}
 }
@@ -299,9 +299,9 @@ func (b *bench) heapAtScale() []result {
 			u.must(u.post("/ops/move", url.Values{"source": {"tmp"}, "destination": {fmt.Sprintf("t/c%d", k)}}, nil))
 		}
 	})
-	log.Printf("row 9: listing and sending under load for %v", 2**flagSecs)
+	log.Printf("row 9: listing and sending under load for %v", 2**flagDuration)
 	var n atomic.Int64
-	_, _ = load(32, 2**flagSecs, func(w int) error {
+	_, _ = load(32, 2**flagDuration, func(w int) error {
 		i := int(n.Add(1)) % nUsers
 		u, to := users[i], users[(i+1)%nUsers]
 		if w%4 == 0 {

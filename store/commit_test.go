@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Concurrent writers share commits; one that fails after writing leaves
@@ -62,5 +63,5 @@ func TestGroupCommit(t *testing.T) {
 	before := db.commits.commits
 	require.NoError(t, db.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte("lone"), nil) }))
 	assert.Equal(t, before+1, db.commits.commits)
-	assert.True(t, errors.Is(db.update(func(*bolt.Tx) error { return bolt.ErrTxClosed }), bolt.ErrTxClosed))
+	assert.True(t, errors.Is(db.update(func(*bolt.Tx) error { return bolterrors.ErrTxClosed }), bolterrors.ErrTxClosed))
 }

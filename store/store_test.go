@@ -192,3 +192,45 @@ func TestFreeNameManyCopies(t *testing.T) {
 	assert.Equal(t, 70, count)
 	assert.Contains(t, []string{"d/report (5).pdf", "d/report (70).pdf"}, info.Path, "a free name, with or without the gap")
 }
+
+// A pending message past its expiry that no sweep has reached is expired
+// by the decision that finds it: MESSAGE_NOT_FOUND, and its pins go.
+func TestDecideExpires(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{Now: c.Now, SendExpireAfter: time.Hour})
+	require.NoError(t, err)
+	defer db.Close()
+	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
+	_, err = db.PutFile(s.ID, []string{"x.bin"}, false, quota.Limits{}, strings.NewReader("pinned"), 6, -1)
+	require.NoError(t, err)
+	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
+	ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.bin"}}}}, ferry.SendLimits{}, pkgs, nil)
+	require.NoError(t, err)
+	results, err := db.Delete(s.ID, [][]string{{"x.bin"}})
+	require.NoError(t, err)
+	require.NoError(t, results[0])
+
+	c.now = c.now.Add(time.Hour)
+	results, err = db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}}, quota.Limits{})
+	require.NoError(t, err)
+	assert.Equal(t, ferry.EMESSAGENOTFOUND, ferry.ErrorCode(results[0]))
+	out, err := db.Outbox(s.ID)
+	require.NoError(t, err)
+	assert.Equal(t, ferry.StatusExpired, out[0].Status)
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+	assert.Equal(t, 0, countBlobFiles(t, dir), "the pin went with the message")
+}
+
+func countBlobFiles(t *testing.T, dir string) int {
+	n := 0
+	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "blobs"), func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	}))
+	return n
+}
