@@ -32,6 +32,22 @@ type Admin interface {
 	ListUsers() ([]UserLine, error)
 	// ListMail returns the mail outbox, oldest first.
 	ListMail() ([]ferry.QueuedMail, error)
+	// Fsck checks the store (quick: without hashing the blob files),
+	// repairing first what can be derived when repair is set.
+	Fsck(req FsckRequest) (FsckReport, error)
+}
+
+// FsckRequest is `ferry fsck`.
+type FsckRequest struct {
+	Quick  bool `json:"quick"`
+	Repair bool `json:"repair"`
+}
+
+// FsckReport is what fsck found: what it fixed, and what is wrong (after
+// the fixes).
+type FsckReport struct {
+	Fixes    []string `json:"fixes"`
+	Problems []string `json:"problems"`
 }
 
 // AddUserRequest is `ferry user add`. An empty Package is the default one.
@@ -179,6 +195,19 @@ func (a *LocalAdmin) ListMail() ([]ferry.QueuedMail, error) {
 	return a.DB.ListMail()
 }
 
+// Fsck implements Admin.
+func (a *LocalAdmin) Fsck(req FsckRequest) (FsckReport, error) {
+	var rep FsckReport
+	var err error
+	if req.Repair {
+		if rep.Fixes, err = a.DB.Repair(); err != nil {
+			return rep, err
+		}
+	}
+	rep.Problems, err = a.DB.Fsck(req.Quick)
+	return rep, err
+}
+
 func (a *LocalAdmin) line(u *ferry.User, usage ferry.Usage) UserLine {
 	limits := a.Packages.For(u)
 	return UserLine{
@@ -291,6 +320,15 @@ func adminHandler(a Admin, log *slog.Logger) http.Handler {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("POST /fsck", func(w http.ResponseWriter, r *http.Request) {
+		var req FsckRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			answer(w, nil, ferry.Errorf(ferry.EBADREQUEST, "bad request: %v", err))
+			return
+		}
+		rep, err := a.Fsck(req)
+		answer(w, rep, err)
+	})
 	mux.HandleFunc("GET /mail/list", func(w http.ResponseWriter, r *http.Request) {
 		list, err := a.ListMail()
 		answer(w, list, err)
@@ -346,6 +384,12 @@ func (c *adminClient) ListUsers() ([]UserLine, error) {
 func (c *adminClient) ListMail() ([]ferry.QueuedMail, error) {
 	var out []ferry.QueuedMail
 	err := c.call(http.MethodGet, "/mail/list", nil, &out)
+	return out, err
+}
+
+func (c *adminClient) Fsck(req FsckRequest) (FsckReport, error) {
+	var out FsckReport
+	err := c.call(http.MethodPost, "/fsck", req, &out)
 	return out, err
 }
 

@@ -234,3 +234,61 @@ func countBlobFiles(t *testing.T, dir string) int {
 	}))
 	return n
 }
+
+// Repair derives folder totals, children entries and reachability again.
+func TestRepairTree(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	u := newUser(t, db, "a@example.com")
+	for _, p := range []string{"a/b/one.txt", "a/two.txt"} {
+		_, err := db.PutFile(u.ID, strings.Split(p, "/"), false, quota.Limits{}, strings.NewReader(p), int64(len(p)), -1)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+
+	b, err := bolt.Open(filepath.Join(dir, store.FileName), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+		nodes := tx.Bucket([]byte("nodes"))
+		// Every folder's size in its node record (bytes 9..17) becomes 5;
+		// a node nobody lists is added.
+		var folders [][]byte
+		err := nodes.ForEach(func(k, v []byte) error {
+			if v[8] == 1 {
+				folders = append(folders, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range folders {
+			v := append([]byte(nil), nodes.Get(k)...)
+			binary.BigEndian.PutUint64(v[9:], 5)
+			if err := nodes.Put(k, v); err != nil {
+				return err
+			}
+		}
+		return nodes.Put(itob(9999), make([]byte, 57))
+	}))
+	require.NoError(t, b.Close())
+
+	db, err = store.Open(dir, store.Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	require.NotEmpty(t, problems)
+	fixes, err := db.Repair()
+	require.NoError(t, err)
+	joined := strings.Join(fixes, "\n")
+	assert.Contains(t, joined, "node 9999: not reachable from any root, deleted")
+	assert.Contains(t, joined, `("a"): size 5 -> 20`)
+	problems, err = db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+	fixes, err = db.Repair()
+	require.NoError(t, err)
+	assert.Empty(t, fixes, "nothing left to fix")
+}

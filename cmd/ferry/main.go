@@ -32,6 +32,9 @@ commands:
   user list              one line a user: email, package, used/quota, received/receive quota
   mail list              the mail outbox: id, status, attempts, created, recipient, subject,
                          and the last error
+  fsck [--quick] [--repair]
+                         check the store: one line per problem, exit 1 if any; --quick skips
+                         hashing the files; --repair first fixes what can be derived
 
 Every command takes --config FILE (TOML, see config.example.toml); without
 one ferry runs on the built-in defaults.
@@ -128,6 +131,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 					q.Created.Format("2006-01-02 15:04"), q.To, q.Subject, q.LastError)
 			}
 			return tw.Flush()
+		})
+	case "fsck":
+		var req app.FsckRequest
+		fs.BoolVar(&req.Quick, "quick", false, "do not hash the blob files")
+		fs.BoolVar(&req.Repair, "repair", false, "fix what can be derived first")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		return withAdmin(*configPath, func(a app.Admin) error {
+			rep, err := a.Fsck(req)
+			if err != nil {
+				return err
+			}
+			for _, f := range rep.Fixes {
+				fmt.Fprintln(stdout, "fixed:", f)
+			}
+			for _, p := range rep.Problems {
+				fmt.Fprintln(stdout, p)
+			}
+			if len(rep.Problems) > 0 {
+				return fmt.Errorf("fsck: %d problems", len(rep.Problems))
+			}
+			fmt.Fprintln(stdout, "fsck: no problems")
+			return nil
 		})
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
