@@ -157,3 +157,35 @@ func TestPlumbing_MetricsAndProfiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 }
+
+func TestMetrics_RequestsStoreAndMail(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.Metrics.Token = "scrape-secret" })
+	c := ts.newUser("met@example.com")
+	ts.addUser("rcv@example.com", password)
+	c.mustPut("m/a.bin", make([]byte, 1234))
+	c.get("/ops/list", url.Values{"path": {"m"}}).requireStatus(http.StatusOK)
+	c.get("/ops/list", url.Values{"path": {"none"}}).requireError(404, ferry.EFILENOTFOUND)
+	c.mustSend("rcv@example.com", `[{"path":"m","files":["a.bin"]}]`)
+
+	root := &client{t: t, base: ts.Root, http: http.DefaultClient}
+	root.get("/metrics", nil).requireError(401, ferry.ENOPERMISSION)
+	req, err := http.NewRequest(http.MethodGet, ts.Root+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer scrape-secret")
+	body := string(root.do(req).requireStatus(http.StatusOK).Body)
+	for _, line := range []string{
+		`ferry_http_requests_total{route="/api/1/ops/list",status="200"} 1`,
+		`ferry_http_requests_total{route="/api/1/ops/list",status="404"} 1`,
+		`ferry_http_request_bytes_total{route="/api/1/files"} 1234`,
+		`ferry_http_request_duration_seconds_count{route="/api/1/ops/list"} 2`,
+		`ferry_messages_pending 1`,
+		`ferry_mail_queued 1`, // the "sent you" mail; no smtp.host here
+		`ferry_store_blobs 1`,
+		`ferry_store_blob_bytes 1234`,
+		`ferry_mail_failed_total 0`,
+	} {
+		assert.Contains(t, body, "\n"+line+"\n")
+	}
+	assert.Regexp(t, `\nferry_store_db_bytes \d`, body)
+	assert.Regexp(t, `\nferry_http_response_bytes_total\{route="/api/1/ops/list"\} \d+`, body)
+}

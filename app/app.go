@@ -16,10 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/mailer"
 	"github.com/ferryhq/ferry/server"
@@ -114,6 +110,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	if a.admin, err = listenAdmin(cfg.DataDir, a.log); err != nil {
 		return nil, err
 	}
+	m := newMetrics(a.db, a.mail)
 	srv := server.New(server.Config{
 		PublicURL:          cfg.PublicURL,
 		Signup:             cfg.Auth.Signup,
@@ -127,7 +124,9 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		SendMaxEntries:     cfg.Send.MaxEntries,
 		SendLimits:         ferry.SendLimits{MaxFiles: cfg.Send.MaxFiles, MaxPending: cfg.Send.MaxPending},
 		InviteLimits:       ferry.InviteLimits{PerDay: cfg.Invite.PerDay, ExpireIn: time.Duration(cfg.Invite.ExpireAfter)},
-		Metrics:            metricsHandler(),
+		Metrics:            m.handler(),
+		MetricsToken:       cfg.Metrics.Token,
+		Observe:            m.observe,
 	}, a.db, a.log, opts.Now)
 	a.http = &http.Server{
 		Handler:           srv,
@@ -248,14 +247,6 @@ func (a *App) sweep(ctx context.Context) {
 
 func (a *App) localAdmin() *LocalAdmin {
 	return &LocalAdmin{DB: a.db, Packages: a.cfg.QuotaPackages(), Now: a.now}
-}
-
-// metricsHandler serves the process's metrics in Prometheus text: the Go
-// runtime (heap, GC, goroutines) and the process (RSS, CPU, open files).
-func metricsHandler() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // NewLogger returns the logger the config's log section asks for.

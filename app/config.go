@@ -75,6 +75,10 @@ type Config struct {
 		MaxExpiry     Duration `toml:"max_expiry"`
 	} `toml:"links"`
 
+	Metrics struct {
+		Token string `toml:"token"`
+	} `toml:"metrics"`
+
 	Packages map[string]Package `toml:"packages"`
 }
 

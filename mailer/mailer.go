@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -58,6 +59,14 @@ type Mailer struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	logged uint64 // while no host is set: the last mail id logged
+
+	sent, retried, failed atomic.Int64 // deliveries since start, for metrics
+}
+
+// Counts returns the deliveries since start: mails sent, attempts that
+// failed and will be retried, and mails failed for good.
+func (m *Mailer) Counts() (sent, retried, failed int64) {
+	return m.sent.Load(), m.retried.Load(), m.failed.Load()
 }
 
 // New returns a mailer for the outbox in st.
@@ -149,12 +158,15 @@ func (m *Mailer) attempt(q ferry.QueuedMail) {
 	var record error
 	switch {
 	case err == nil:
+		m.sent.Add(1)
 		record = m.store.MailSent(q.ID)
 		m.log.Info("mail sent", "mail", q.ID, "to", q.To)
 	case isPermanent(err) || q.Attempts+1 >= m.cfg.MaxAttempts:
+		m.failed.Add(1)
 		record = m.store.MailFailed(q.ID, err.Error())
 		m.log.Warn("mail failed for good", "mail", q.ID, "to", q.To, "attempts", q.Attempts+1, "err", err)
 	default:
+		m.retried.Add(1)
 		next := time.Now().Add(m.backoff(q.Attempts))
 		record = m.store.MailRetry(q.ID, next, err.Error())
 		m.log.Info("mail delivery failed; will retry", "mail", q.ID, "to", q.To, "retry_at", next, "err", err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"io"
 	"net"
 	"net/http"
@@ -83,7 +84,12 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		info := &requestInfo{route: "unmatched"}
 		rec := &statusRecorder{ResponseWriter: w}
+		body := &countingReader{ReadCloser: r.Body}
+		r.Body = body
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey, info)))
+		if s.cfg.Observe != nil {
+			s.cfg.Observe(info.route, rec.status, time.Since(start), body.n, rec.bytes)
+		}
 		s.log.Info("request",
 			"method", r.Method,
 			"route", info.route,
@@ -92,6 +98,30 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			"duration", time.Since(start).Round(time.Microsecond),
 			"user", info.userID,
 			"remote", clientIP(r))
+	})
+}
+
+// countingReader counts the bytes read from a request body.
+type countingReader struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// metricsAuth requires the configured bearer token, when there is one.
+func (s *Server) metricsAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want := s.cfg.MetricsToken
+		if want != "" && subtle.ConstantTimeCompare([]byte(tokenOf(r)), []byte(want)) != 1 {
+			s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "GET /metrics needs the metrics token."))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -24,7 +24,7 @@ func (s *Server) routes() http.Handler {
 
 	r.HandleFunc("/healthz", s.handleHealthz).Methods(http.MethodGet, http.MethodHead)
 	if s.cfg.Metrics != nil {
-		r.Handle("/metrics", s.cfg.Metrics).Methods(http.MethodGet)
+		r.Handle("/metrics", s.metricsAuth(s.cfg.Metrics)).Methods(http.MethodGet)
 	}
 
 	// api routes take bodies up to max_request_body; stream routes read

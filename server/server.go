@@ -105,6 +105,11 @@ type Config struct {
 	InviteLimits ferry.InviteLimits
 	// Metrics serves GET /metrics (Prometheus text); none when nil.
 	Metrics http.Handler
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string
+	// Observe, when set, is told of every request: its route template,
+	// status, duration and the bytes read and written.
+	Observe func(route string, status int, d time.Duration, in, out int64)
 }
 
 // Server is ferry's HTTP handler.

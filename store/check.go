@@ -120,3 +120,31 @@ func (db *DB) CheckTree() ([]string, error) {
 	})
 	return problems, err
 }
+
+// Stats are figures for monitoring.
+type Stats struct {
+	QueuedMail      int   // mails waiting to be delivered
+	PendingMessages int   // sends waiting to be accepted or declined
+	Blobs           int   // distinct contents stored
+	BlobBytes       int64 // their total size
+	DBBytes         int64 // the size of ferry.db
+}
+
+// Stats reads the monitoring figures in one read transaction (it scans the
+// blob records, so it is for a scrape now and then, not for every request).
+func (db *DB) Stats() (Stats, error) {
+	var s Stats
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		s.QueuedMail = countPrefix(tx.Bucket(bucketMailDue), nil)
+		s.PendingMessages = countPrefix(tx.Bucket(bucketPending), nil)
+		s.DBBytes = tx.Size()
+		return tx.Bucket(bucketBlobs).ForEach(func(_, v []byte) error {
+			s.Blobs++
+			if len(v) == 16 {
+				s.BlobBytes += int64(binary.BigEndian.Uint64(v[8:]))
+			}
+			return nil
+		})
+	})
+	return s, err
+}
