@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -188,4 +189,29 @@ func TestMetrics_RequestsStoreAndMail(t *testing.T) {
 	}
 	assert.Regexp(t, `\nferry_store_db_bytes \d`, body)
 	assert.Regexp(t, `\nferry_http_response_bytes_total\{route="/api/1/ops/list"\} \d+`, body)
+}
+
+func TestPlumbing_BatchesAreBounded(t *testing.T) {
+	ts := startServer(t)
+	c := ts.newUser("many@example.com")
+	many := make([]string, 10_001)
+	for i := range many {
+		many[i] = fmt.Sprintf("f%d", i)
+	}
+	for path, key := range map[string]string{
+		"/ops/delete": "file[]", "/ops/filesize": "files[]", "/contacts/add": "email[]",
+		"/invite": "email[]", "/notifications/update": "id[]",
+	} {
+		c.postForm(path, url.Values{key: many}).requireError(400, ferry.EBADREQUEST)
+		want := http.StatusAccepted // nothing there: per-item failures
+		if path == "/ops/filesize" {
+			want = http.StatusOK // sizes of -1
+		}
+		c.postForm(path, url.Values{key: many[:3]}).requireStatus(want)
+	}
+	var msgs []string
+	for i := range 10_001 {
+		msgs = append(msgs, fmt.Sprintf(`{"id":%d}`, i+1))
+	}
+	c.decide("["+strings.Join(msgs, ",")+"]").requireError(400, ferry.EBADREQUEST)
 }

@@ -119,9 +119,9 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, u *ferry.U
 		s.writeError(w, r, err)
 		return
 	}
-	given := p.Strings("file")
-	if len(given) == 0 {
-		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "file[] is required."))
+	given, err := p.List("file")
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	b := newBatch(len(given))
@@ -169,6 +169,10 @@ func (s *Server) handleFilesize(w http.ResponseWriter, r *http.Request, u *ferry
 		return
 	}
 	given := p.Strings("files")
+	if len(given) > MaxItems {
+		s.writeError(w, r, checkItems("files", len(given)))
+		return
+	}
 	list := make([][]string, len(given))
 	for i, g := range given {
 		if list[i], err = paths.Parse(g); err != nil {

@@ -166,6 +166,30 @@ func (p *params) Strings(name string) []string {
 	return append(p.form[name+"[]"], p.form[name]...)
 }
 
+// MaxItems bounds the items of one batch call (file[], files[], email[],
+// id[], messages).
+const MaxItems = 10_000
+
+// List is Strings for a batch: METHOD_BAD_REQUEST when there is no item
+// or more than MaxItems.
+func (p *params) List(name string) ([]string, error) {
+	items := p.Strings(name)
+	if err := checkItems(name, len(items)); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+func checkItems(name string, n int) error {
+	switch {
+	case n == 0:
+		return ferry.Errorf(ferry.EBADREQUEST, "%s[] is required.", name)
+	case n > MaxItems:
+		return ferry.Errorf(ferry.EBADREQUEST, "%s may list at most %d items, not %d.", name, MaxItems, n)
+	}
+	return nil
+}
+
 // Bool returns a boolean parameter sent as 0/1 or false/true; absent is
 // false. Anything else is METHOD_BAD_REQUEST.
 func (p *params) Bool(name string) (bool, error) {

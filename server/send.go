@@ -166,8 +166,8 @@ func (s *Server) handleInboxUpdate(w http.ResponseWriter, r *http.Request, u *fe
 		s.writeError(w, r, err)
 		return
 	}
-	if len(given) == 0 {
-		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "messages must list at least one message."))
+	if err := checkItems("messages", len(given)); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	b := newBatch(len(given))

@@ -34,9 +34,9 @@ func (s *Server) emailBatch(w http.ResponseWriter, r *http.Request, do func(emai
 		s.writeError(w, r, err)
 		return
 	}
-	emails := p.Strings("email")
-	if len(emails) == 0 {
-		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "email[] is required."))
+	emails, err := p.List("email")
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	results, err := do(emails)
@@ -127,9 +127,9 @@ func (s *Server) handleNotificationsUpdate(w http.ResponseWriter, r *http.Reques
 		s.writeError(w, r, err)
 		return
 	}
-	given := p.Strings("id")
-	if len(given) == 0 {
-		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "id[] is required."))
+	given, err := p.List("id")
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	b := newBatch(len(given))
