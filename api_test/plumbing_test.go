@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -214,4 +216,41 @@ func TestPlumbing_BatchesAreBounded(t *testing.T) {
 		msgs = append(msgs, fmt.Sprintf(`{"id":%d}`, i+1))
 	}
 	c.decide("["+strings.Join(msgs, ",")+"]").requireError(400, ferry.EBADREQUEST)
+}
+
+// A body that stops arriving is cut off after body_idle_timeout; one that
+// arrives slowly is not; the server keeps serving.
+func TestPlumbing_StalledBodyIsCut(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.BodyIdleTimeout = app.Duration(time.Second) })
+	c := ts.newUser("slow@example.com")
+	addr := strings.TrimPrefix(ts.Root, "http://")
+	head := func(conn net.Conn, n int) {
+		fmt.Fprintf(conn, "PUT /api/1/files?path=slow.bin HTTP/1.1\r\nHost: x\r\ntoken: %s\r\nContent-Length: %d\r\n\r\n", c.token, n)
+	}
+
+	stalled, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer stalled.Close()
+	head(stalled, 100)
+	_, err = stalled.Write(make([]byte, 10))
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, stalled.SetReadDeadline(time.Now().Add(20*time.Second)))
+	io.ReadAll(stalled) // the server answers and closes, or just closes
+	assert.Less(t, time.Since(start), 15*time.Second, "the stalled body was cut off")
+	c.getFile("slow.bin").requireError(404, ferry.EFILENOTFOUND)
+
+	slow, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer slow.Close()
+	head(slow, 4)
+	for _, b := range []byte("slow") {
+		time.Sleep(600 * time.Millisecond) // under the timeout each time, over it in all
+		_, err := slow.Write([]byte{b})
+		require.NoError(t, err)
+	}
+	reply, err := bufio.NewReader(slow).ReadString('\n')
+	require.NoError(t, err)
+	assert.Contains(t, reply, "200 OK")
+	assert.Equal(t, "slow", string(c.getFile("slow.bin").Body))
 }

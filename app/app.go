@@ -126,6 +126,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		InviteLimits:       ferry.InviteLimits{PerDay: cfg.Invite.PerDay, ExpireIn: time.Duration(cfg.Invite.ExpireAfter)},
 		Metrics:            m.handler(),
 		MetricsToken:       cfg.Metrics.Token,
+		BodyIdleTimeout:    time.Duration(cfg.BodyIdleTimeout),
 		Observe:            m.observe,
 	}, a.db, a.log, opts.Now)
 	a.http = &http.Server{

@@ -27,6 +27,7 @@ type Config struct {
 	MaxRequestBody  Size     `toml:"max_request_body"`
 	MaxFileSize     Size     `toml:"max_file_size"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	BodyIdleTimeout Duration `toml:"body_idle_timeout"`
 
 	Log struct {
 		Level  string `toml:"level"`
@@ -97,6 +98,7 @@ func Default() Config {
 	c.DefaultPackage = "free"
 	c.MaxRequestBody = 16 << 20
 	c.ShutdownTimeout = Duration(30 * time.Second)
+	c.BodyIdleTimeout = Duration(time.Minute)
 	c.Log.Level = "info"
 	c.Log.Format = "text"
 	c.Auth.Signup = "closed"
@@ -180,6 +182,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRequestBody < 4096 {
 		return errors.New("max_request_body: must be at least 4KiB")
+	}
+	if c.BodyIdleTimeout < Duration(time.Second) {
+		return errors.New("body_idle_timeout: must be at least 1s")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("shutdown_timeout: must be positive")

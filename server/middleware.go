@@ -85,6 +85,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		info := &requestInfo{route: "unmatched"}
 		rec := &statusRecorder{ResponseWriter: w}
 		body := &countingReader{ReadCloser: r.Body}
+		if s.cfg.BodyIdleTimeout > 0 {
+			rc, idle := http.NewResponseController(w), s.cfg.BodyIdleTimeout
+			body.beforeRead = func() { _ = rc.SetReadDeadline(time.Now().Add(idle)) }
+		}
 		r.Body = body
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey, info)))
 		if s.cfg.Observe != nil {
@@ -101,13 +105,19 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// countingReader counts the bytes read from a request body.
+// countingReader counts the bytes read from a request body, and calls
+// beforeRead (when set) before each read: it moves the connection's read
+// deadline, so a body may arrive slowly but may not stop.
 type countingReader struct {
 	io.ReadCloser
-	n int64
+	n          int64
+	beforeRead func()
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.beforeRead != nil {
+		c.beforeRead()
+	}
 	n, err := c.ReadCloser.Read(p)
 	c.n += int64(n)
 	return n, err

@@ -105,6 +105,9 @@ type Config struct {
 	InviteLimits ferry.InviteLimits
 	// Metrics serves GET /metrics (Prometheus text); none when nil.
 	Metrics http.Handler
+	// BodyIdleTimeout bounds the wait for the next bytes of a request body
+	// (0: none).
+	BodyIdleTimeout time.Duration
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken string
 	// Observe, when set, is told of every request: its route template,
