@@ -35,18 +35,6 @@ func (m *crashModel) set(key string, allowed ...string) {
 	m.paths[key] = set
 }
 
-func (m *crashModel) certain(key string) (string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.paths[key]) != 1 {
-		return "", false
-	}
-	for s := range m.paths[key] {
-		return s, true
-	}
-	return "", false
-}
-
 // outcome records a change of key from before to after: after when it was
 // acknowledged, either when the request failed.
 func (m *crashModel) outcome(key, before, after string, acked bool) {
