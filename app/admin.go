@@ -35,6 +35,8 @@ type Admin interface {
 	// Fsck checks the store (quick: without hashing the blob files),
 	// repairing first what can be derived when repair is set.
 	Fsck(req FsckRequest) (FsckReport, error)
+	// Backup writes a consistent backup of the store to w (a tar file).
+	Backup(w io.Writer) error
 }
 
 // FsckRequest is `ferry fsck`.
@@ -208,6 +210,11 @@ func (a *LocalAdmin) Fsck(req FsckRequest) (FsckReport, error) {
 	return rep, err
 }
 
+// Backup implements Admin.
+func (a *LocalAdmin) Backup(w io.Writer) error {
+	return a.DB.Backup(w)
+}
+
 func (a *LocalAdmin) line(u *ferry.User, usage ferry.Usage) UserLine {
 	limits := a.Packages.For(u)
 	return UserLine{
@@ -329,6 +336,14 @@ func adminHandler(a Admin, log *slog.Logger) http.Handler {
 		rep, err := a.Fsck(req)
 		answer(w, rep, err)
 	})
+	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-tar")
+		if err := a.Backup(w); err != nil {
+			// The status is sent; cutting the stream short tells the client.
+			log.Error("backup failed", "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	})
 	mux.HandleFunc("GET /mail/list", func(w http.ResponseWriter, r *http.Request) {
 		list, err := a.ListMail()
 		answer(w, list, err)
@@ -391,6 +406,21 @@ func (c *adminClient) Fsck(req FsckRequest) (FsckReport, error) {
 	var out FsckReport
 	err := c.call(http.MethodPost, "/fsck", req, &out)
 	return out, err
+}
+
+func (c *adminClient) Backup(w io.Writer) error {
+	resp, err := c.http.Get("http://ferry-admin/backup")
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("backup: %s", resp.Status)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("backup cut short: %w", err)
+	}
+	return nil
 }
 
 // Close releases the client's idle connections.

@@ -157,7 +157,8 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("ferry serving", "addr", a.Addr(), "public_url", a.cfg.PublicURL, "data_dir", a.cfg.DataDir)
 	errc := make(chan error, 2)
 	go func() { errc <- a.http.Serve(a.ln) }()
-	adminSrv := &http.Server{Handler: adminHandler(a.localAdmin(), a.log), ReadHeaderTimeout: 10 * time.Second}
+	adminSrv := &http.Server{Handler: adminHandler(a.localAdmin(), a.log), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	if a.admin != nil {
 		go func() { errc <- adminSrv.Serve(a.admin) }()
 	}

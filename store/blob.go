@@ -212,6 +212,12 @@ func (db *DB) placeBlob(tmpPath string, h sum) error {
 // removeBlobIfUnreferenced deletes the blob file of h when no record refers
 // to it, and reports whether it removed one. The blob's lock is held.
 func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
+	if db.backups.Load() > 0 {
+		db.deferMu.Lock() // a backup may still copy it: removed when the backup ends
+		db.deferred = append(db.deferred, h)
+		db.deferMu.Unlock()
+		return false, nil
+	}
 	var referenced bool
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
 		referenced = tx.Bucket(bucketBlobs).Get(h[:]) != nil

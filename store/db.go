@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -96,8 +97,11 @@ type DB struct {
 	now    func() time.Time
 	logger *slog.Logger
 
-	commits    committer       // group commit of writes (commit.go)
-	userMemo   sync.Map        // user id -> *decodedUser (user.go)
+	commits    committer    // group commit of writes (commit.go)
+	userMemo   sync.Map     // user id -> *decodedUser (user.go)
+	backups    atomic.Int64 // backups running: blob files are not removed meanwhile
+	deferMu    sync.Mutex
+	deferred   []sum           // blob files whose removal waits for the backups to end
 	blobLocks  [256]sync.Mutex // by the first byte of a blob's hash
 	uploadIdle time.Duration
 	sendExpire time.Duration
@@ -140,7 +144,9 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	// A large initial map (address space, not memory) makes remaps rare: a
+	// remap waits for every read transaction, and a backup's can be long.
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, InitialMmapSize: 1 << 30})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (is ferry serve running on it?)", path, ErrLocked)
 	} else if err != nil {

@@ -142,7 +142,10 @@ func (db *DB) loadUpload(userID uint64, key string) (uploadRecord, error) {
 	if !found || rec.UserID != userID {
 		return rec, uploadNotFound()
 	}
-	if db.now().UnixNano()-rec.Touched > int64(db.uploadIdle) {
+	_, statErr := os.Stat(db.uploadFile(key))
+	if db.now().UnixNano()-rec.Touched > int64(db.uploadIdle) || errors.Is(statErr, os.ErrNotExist) {
+		// Expired, or its bytes are gone (a store restored from a backup,
+		// which does not carry uploads in progress).
 		if err := db.deleteUpload(key); err != nil {
 			return rec, err
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
 	"github.com/ferryhq/ferry/quota"
+	"github.com/ferryhq/ferry/store"
 )
 
 const usage = `usage: ferry [--config FILE] COMMAND [FLAGS]
@@ -32,6 +34,9 @@ commands:
   user list              one line a user: email, package, used/quota, received/receive quota
   mail list              the mail outbox: id, status, attempts, created, recipient, subject,
                          and the last error
+  backup --out FILE      write a consistent backup (a tar file), also while ferry serve runs
+  restore --from FILE --data DIR
+                         unpack a backup into the empty directory DIR and check it
   fsck [--quick] [--repair]
                          check the store: one line per problem, exit 1 if any; --quick skips
                          hashing the files; --repair first fixes what can be derived
@@ -132,6 +137,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			return tw.Flush()
 		})
+	case "backup":
+		out := fs.String("out", "", "the backup file to write")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		if *out == "" {
+			return errors.New("backup needs --out FILE")
+		}
+		return withAdmin(*configPath, func(a app.Admin) error { return writeBackup(a, *out, stdout) })
+	case "restore":
+		from := fs.String("from", "", "the backup file")
+		data := fs.String("data", "", "the data directory to restore into (empty or missing)")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		if *from == "" || *data == "" {
+			return errors.New("restore needs --from FILE and --data DIR")
+		}
+		return restore(*from, *data, stdout)
 	case "fsck":
 		var req app.FsckRequest
 		fs.BoolVar(&req.Quick, "quick", false, "do not hash the blob files")
@@ -289,4 +313,59 @@ func parseLimit(name, v string, prev error) (*int64, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &n, nil
+}
+
+// writeBackup writes a backup to path: to a temporary file, fsynced, then
+// renamed, so that path never holds half a backup.
+func writeBackup(a app.Admin, path string, stdout io.Writer) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ferry-backup-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := a.Backup(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "backup written to", path)
+	return nil
+}
+
+// restore unpacks a backup into dir and runs a full fsck on the result.
+func restore(from, dir string, stdout io.Writer) error {
+	f, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := store.Restore(f, dir); err != nil {
+		return err
+	}
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	problems, err := db.Fsck(false)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("restore: the restored store has %d problems", len(problems))
+	}
+	fmt.Fprintln(stdout, "restored into", dir, "and checked: no problems")
+	return nil
 }

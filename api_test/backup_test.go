@@ -1,0 +1,88 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/app"
+)
+
+// A backup made while uploads, deletes and sends go on restores into a
+// store that fsck finds clean, holding every file acknowledged before the
+// backup began; what was acknowledged during it is there whole or not at
+// all.
+func TestBackup_UnderLoadRestoresClean(t *testing.T) {
+	config, _ := cliConfig(t, "")
+	cfg, err := app.LoadConfig(config)
+	require.NoError(t, err)
+	ts := startServerWith(t, cfg)
+	c := ts.newUser("bk@example.com")
+	ts.addUser("bk2@example.com", password)
+	before := map[string]string{}
+	for i := range 40 {
+		p := fmt.Sprintf("before/f%02d.bin", i)
+		content := randomBytes(t, 1+i*997)
+		c.mustPut(p, content)
+		before[p] = sha(content)
+	}
+	c.mustSend("bk2@example.com", `[{"path":"before","files":[],"folder":true}]`)
+
+	// Load during the backup: new files, replacements and deletions.
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	during := map[string]string{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			p := fmt.Sprintf("during/f%04d.bin", i)
+			content := randomBytes(t, 1+i%5000)
+			if r := c.putFile(p, content, false); r.Status == http.StatusOK {
+				mu.Lock()
+				during[p] = sha(content)
+				mu.Unlock()
+			}
+			if i%3 == 0 {
+				c.postForm("/ops/delete", map[string][]string{"file[]": {fmt.Sprintf("during/f%04d.bin", i-1)}})
+			}
+		}
+	}()
+	backup := filepath.Join(t.TempDir(), "ferry-backup.tar")
+	out := ferryCLI(t, config, "", "backup", "--out", backup).requireOK(t)
+	cancel()
+	wg.Wait()
+	assert.Contains(t, out, "backup written to")
+
+	restored := filepath.Join(t.TempDir(), "restored")
+	out = ferryCLI(t, config, "", "restore", "--from", backup, "--data", restored).requireOK(t)
+	assert.Contains(t, out, "checked: no problems")
+	ferryCLI(t, config, "", "restore", "--from", backup, "--data", restored).requireFail(t, 1, "is not empty")
+
+	ts2 := startServer(t, func(c *app.Config) { c.DataDir = restored })
+	c2 := ts2.login("bk@example.com", password)
+	for p, want := range before {
+		assert.Equal(t, want, sha(c2.getFile(p).Body), p)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	present := 0
+	for p, want := range during {
+		r := c2.getFile(p)
+		if r.Status == http.StatusOK {
+			assert.Equal(t, want, sha(r.Body), p)
+			present++
+		} else {
+			assert.Equal(t, http.StatusNotFound, r.Status, p)
+		}
+	}
+	t.Logf("%d files before the backup, %d acknowledged during it, %d of those in it", len(before), len(during), present)
+	assert.Len(t, ts2.login("bk2@example.com", password).inbox(), 1, "the pending send is in the backup")
+}
