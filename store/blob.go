@@ -266,37 +266,52 @@ func (db *DB) OpenBlob(hexSum string) (*os.File, error) {
 // many it removed. It is safe while the service runs.
 func (db *DB) RemoveOrphanBlobs() (int, error) {
 	removed := 0
+	err := db.eachBlobFile(func(rel string, h sum, named bool) error {
+		if !named {
+			if os.Remove(filepath.Join(db.dir, filepath.FromSlash(rel))) == nil {
+				removed++
+			}
+			return nil
+		}
+		unlock := db.lockBlob(h)
+		gone, err := db.removeBlobIfUnreferenced(h)
+		unlock()
+		if gone {
+			removed++
+		}
+		return err
+	})
+	return removed, err
+}
+
+// eachBlobFile calls f for every file under blobs/ with its path from the
+// data directory ("blobs/xx/name") and, when named is true, the hash its
+// name stands for (a file named otherwise, or in the wrong fan-out folder,
+// has named false).
+func (db *DB) eachBlobFile(f func(rel string, h sum, named bool) error) error {
 	root := filepath.Join(db.dir, blobsDir)
 	dirs, err := os.ReadDir(root)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for _, d := range dirs {
 		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
 		if err != nil {
-			return removed, err
+			return err
 		}
 		for _, e := range entries {
 			b, err := hex.DecodeString(e.Name())
-			if err != nil || len(b) != sha256.Size || e.Name()[:2] != d.Name() {
-				if err := os.Remove(filepath.Join(root, d.Name(), e.Name())); err == nil {
-					removed++
-				}
-				continue
+			named := err == nil && len(b) == sha256.Size && e.Name()[:2] == d.Name()
+			var h sum
+			if named {
+				h = sum(b)
 			}
-			h := sum(b)
-			unlock := db.lockBlob(h)
-			gone, err := db.removeBlobIfUnreferenced(h)
-			unlock()
-			if err != nil {
-				return removed, err
-			}
-			if gone {
-				removed++
+			if err := f(blobsDir+"/"+d.Name()+"/"+e.Name(), h, named); err != nil {
+				return err
 			}
 		}
 	}
-	return removed, nil
+	return nil
 }
 
 // refBlob counts one more reference to blob h of the given size.

@@ -76,21 +76,7 @@ func (db *DB) CheckTree() ([]string, error) {
 		if err != nil {
 			return err
 		}
-		// Pending messages pin their files' blobs.
-		err = tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
-			id := binary.BigEndian.Uint64(k[8:])
-			items, err := messageItems(tx, id)
-			if err != nil {
-				return err
-			}
-			for _, it := range items {
-				if !it.dir {
-					refs[it.sum]++
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := countPins(tx, refs); err != nil {
 			return err
 		}
 		err = tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
@@ -119,6 +105,20 @@ func (db *DB) CheckTree() ([]string, error) {
 		return err
 	})
 	return problems, err
+}
+
+// countPins adds to refs one reference per file item of every pending
+// message: what their pins hold.
+func countPins(tx *bolt.Tx, refs map[sum]uint64) error {
+	return tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
+		items, err := messageItems(tx, binary.BigEndian.Uint64(k[8:]))
+		for _, it := range items {
+			if !it.dir {
+				refs[it.sum]++
+			}
+		}
+		return err
+	})
 }
 
 // Stats are figures for monitoring.

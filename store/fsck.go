@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -46,22 +44,14 @@ func (db *DB) Fsck(quick bool) ([]string, error) {
 			problems = append(problems, fmt.Sprintf("blob %x: its file's content hashes to %x", h, got))
 		}
 	}
-	root := filepath.Join(db.dir, blobsDir)
-	dirs, err := os.ReadDir(root)
+	err = db.eachBlobFile(func(rel string, h sum, named bool) error {
+		if !named || !known[h] {
+			problems = append(problems, fmt.Sprintf("file %s: no record refers to it", rel))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	for _, d := range dirs {
-		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			b, err := hex.DecodeString(e.Name())
-			if err != nil || len(b) != sha256.Size || !known[sum(b)] {
-				problems = append(problems, fmt.Sprintf("file blobs/%s/%s: no record refers to it", d.Name(), e.Name()))
-			}
-		}
 	}
 	return problems, nil
 }
@@ -173,16 +163,7 @@ func (db *DB) Repair() ([]string, error) {
 		if err != nil {
 			return err
 		}
-		err = tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
-			items, err := messageItems(tx, binary.BigEndian.Uint64(k[8:]))
-			for _, it := range items {
-				if !it.dir {
-					refs[it.sum]++
-				}
-			}
-			return err
-		})
-		if err != nil {
+		if err := countPins(tx, refs); err != nil {
 			return err
 		}
 		var orphans [][]byte
