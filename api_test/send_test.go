@@ -81,6 +81,16 @@ func (c *client) outbox() []outboxMsg {
 	return out
 }
 
+// outboxStatuses is the status of each message in the outbox, oldest first.
+func (c *client) outboxStatuses() []string {
+	c.t.Helper()
+	var statuses []string
+	for _, m := range c.outbox() {
+		statuses = append(statuses, m.Status)
+	}
+	return statuses
+}
+
 func (c *client) decide(messages string) *response {
 	c.t.Helper()
 	return c.postForm("/inbox/update", url.Values{"messages": {messages}})
@@ -453,11 +463,7 @@ func TestInbox_DeclineAndExpiryReleaseBlobs(t *testing.T) {
 	ts.Clock.Advance(time.Minute)
 	assert.Empty(t, receiver.inbox(), "expired after send.expire_after")
 	require.Eventually(t, func() bool { return ts.blobFiles() == 0 }, 10*time.Second, 20*time.Millisecond, "the sweep releases it")
-	var statuses []string
-	for _, m := range sender.outbox() {
-		statuses = append(statuses, m.Status)
-	}
-	assert.Equal(t, []string{"declined", "expired"}, statuses)
+	assert.Equal(t, []string{"declined", "expired"}, sender.outboxStatuses())
 	r := receiver.decide(accept(ids[1]))
 	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_NOT_FOUND"}]`, ids[1]), string(r.Body))
 }
@@ -504,11 +510,7 @@ func TestSend_AcceptAll(t *testing.T) {
 	inbox := receiver.inbox()
 	require.Len(t, inbox, 1)
 	assert.Equal(t, ids[1], inbox[0].ID)
-	var statuses []string
-	for _, m := range sender.outbox() {
-		statuses = append(statuses, m.Status)
-	}
-	assert.Equal(t, []string{"accepted", "pending", "accepted"}, statuses)
+	assert.Equal(t, []string{"accepted", "pending", "accepted"}, sender.outboxStatuses())
 
 	receiver.postForm("/settings/update", url.Values{"accept_all": {"0"}}).requireStatus(http.StatusOK)
 	sender.mustSend("yas@example.com", `[{"path":"","files":["tree/a.bin"]}]`)
