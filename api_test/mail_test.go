@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -297,4 +298,35 @@ func TestMail_TLSAndAuth(t *testing.T) {
 		assert.Contains(t, q.LastError, "starttls")
 		assert.Empty(t, peer.received())
 	})
+}
+
+// An SMTP peer that accepts the connection and never answers holds a
+// delivery for smtp.timeout, not for ever: the attempt fails and is
+// retried.
+func TestMail_SilentPeerTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // silent until the test ends
+		}
+	}()
+	peer := &smtpPeer{addr: ln.Addr().String()}
+	ts := startServer(t, peer.configure, func(c *app.Config) {
+		c.SMTP.Timeout = app.Duration(time.Second)
+		c.SMTP.RetryInitial = app.Duration(time.Hour)
+		c.SMTP.RetryMax = app.Duration(time.Hour)
+	})
+	start := time.Now()
+	ts.newUser("silent@example.com").invite("x@example.com").requireStatus(http.StatusOK)
+	require.Eventually(t, func() bool { return ts.mailStatus()[0].Attempts == 1 }, 15*time.Second, 20*time.Millisecond)
+	assert.Less(t, time.Since(start), 10*time.Second)
+	q := ts.mailStatus()[0]
+	assert.Equal(t, ferry.MailQueued, q.Status, "a timeout is temporary")
+	assert.Contains(t, q.LastError, "timeout")
 }
