@@ -35,6 +35,7 @@ const (
 	ETOOLARGE               = "PAYLOAD_TOO_LARGE"
 	ETOOMANYREQUESTS        = "TOO_MANY_REQUESTS"
 	EACCOUNTDISABLED        = "ACCOUNT_DISABLED"
+	ESTORAGEFULL            = "STORAGE_FULL"
 )
 
 // Error is an error a client is meant to see: an API code and a human-readable

@@ -79,6 +79,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		TokenIdleTimeout:  time.Duration(cfg.Auth.TokenIdleTimeout),
 		UploadIdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
 		SendExpireAfter:   time.Duration(cfg.Send.ExpireAfter),
+		MinFreeSpace:      int64(cfg.MinFreeSpace),
 		Logger:            a.log,
 	})
 	if err != nil {

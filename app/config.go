@@ -26,6 +26,7 @@ type Config struct {
 	DefaultPackage  string   `toml:"default_package"`
 	MaxRequestBody  Size     `toml:"max_request_body"`
 	MaxFileSize     Size     `toml:"max_file_size"`
+	MinFreeSpace    Size     `toml:"min_free_space"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	BodyIdleTimeout Duration `toml:"body_idle_timeout"`
 
@@ -97,6 +98,7 @@ func Default() Config {
 	c.DataDir = "./ferry-data"
 	c.DefaultPackage = "free"
 	c.MaxRequestBody = 16 << 20
+	c.MinFreeSpace = 64 << 20
 	c.ShutdownTimeout = Duration(30 * time.Second)
 	c.BodyIdleTimeout = Duration(time.Minute)
 	c.Log.Level = "info"

@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"syscall"
 
 	"github.com/ferryhq/ferry"
 )
@@ -36,6 +38,7 @@ var statusOf = map[string]int{
 	ferry.ETOOLARGE:               http.StatusRequestEntityTooLarge,
 	ferry.ETOOMANYREQUESTS:        http.StatusTooManyRequests,
 	ferry.EACCOUNTDISABLED:        http.StatusForbidden,
+	ferry.ESTORAGEFULL:            http.StatusInsufficientStorage,
 }
 
 // errorBody is the JSON of every error answer.
@@ -48,6 +51,10 @@ type errorBody struct {
 // logged with the request's context and reaches the client only as
 // ERR_UNKNOWN with a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if diskFull(err) {
+		s.log.ErrorContext(r.Context(), "disk full", "err", err, "route", routeOf(r))
+		err = ferry.Errorf(ferry.ESTORAGEFULL, "The server's disk is full; nothing of this request was kept.")
+	}
 	code := ferry.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok || code == ferry.EUNKNOWN {
@@ -55,6 +62,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code, status = ferry.EUNKNOWN, http.StatusInternalServerError
 	}
 	writeJSON(w, status, errorBody{Error: code, Message: ferry.ErrorMessage(err)})
+}
+
+// diskFull tells whether err is the file system's "no space left" or "disk
+// quota exceeded".
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // writeJSON answers v as JSON with the given status.

@@ -91,9 +91,9 @@ func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
 	if limit >= 0 {
 		r = io.LimitReader(r, limit+1)
 	}
-	n, h, err := copyHashing(&syncingWriter{f: f}, r)
+	n, h, err := copyHashing(&syncingWriter{f: f, check: db.checkSpace}, r)
 	if err != nil {
-		return spooled{}, bodyReadError(err)
+		return spooled{}, err
 	}
 	if limit >= 0 && n > limit {
 		return spooled{}, tooLarge(limit)
@@ -113,13 +113,19 @@ func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
 // chunk, were faster than one PUT for that reason).
 const syncEvery = 32 << 20
 
-// syncingWriter writes to f and fsyncs it every syncEvery bytes.
+// syncingWriter writes to f and fsyncs it every syncEvery bytes. check
+// must allow each write first (a statfs: about a microsecond for each
+// 256 KiB written).
 type syncingWriter struct {
 	f       *os.File
+	check   func(need int64) error
 	pending int64
 }
 
 func (w *syncingWriter) Write(p []byte) (int, error) {
+	if err := w.check(int64(len(p))); err != nil {
+		return 0, err
+	}
 	n, err := w.f.Write(p)
 	if w.pending += int64(n); err == nil && w.pending >= syncEvery {
 		w.pending, err = 0, w.f.Sync()
@@ -133,7 +139,9 @@ func tooLarge(limit int64) error {
 
 // copyHashing copies r to w and returns the SHA-256 of what it copied. The
 // hash runs in a goroutine of its own over the same buffers, so that on a
-// machine with two cores or more hashing does not slow the copy down.
+// machine with two cores or more hashing does not slow the copy down. A
+// failure to read r is wrapped in ErrBodyRead; w's errors (a full disk) are
+// returned as they are.
 func copyHashing(w io.Writer, r io.Reader) (int64, sum, error) {
 	const bufSize, buffers = 256 << 10, 4
 	free := make(chan []byte, buffers)
@@ -171,7 +179,7 @@ func copyHashing(w io.Writer, r io.Reader) (int64, sum, error) {
 		if rerr == io.EOF {
 			break
 		} else if rerr != nil {
-			err = rerr
+			err = bodyReadError(rerr)
 			break
 		}
 	}
@@ -184,6 +192,21 @@ func copyHashing(w io.Writer, r io.Reader) (int64, sum, error) {
 func copyBuffer(w io.Writer, r io.Reader) (int64, error) {
 	buf := make([]byte, 256<<10)
 	return io.CopyBuffer(w, r, buf)
+}
+
+// errWriter remembers its writer's error, so that a copy's failure to write
+// (a full disk) can be told from its failure to read.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // ErrBodyRead wraps a failure to read a request body (the client went away,

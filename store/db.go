@@ -88,6 +88,11 @@ type Options struct {
 	// Logger receives failures that happen after a change has committed
 	// (a blob file that could not be removed); discarded when nil.
 	Logger *slog.Logger
+	// MinFreeSpace is the free space of the data dir's file system that
+	// file content may not take: uploads that would leave less get
+	// STORAGE_FULL, so that the database always has room to record deletes
+	// and other changes. Zero: no reserve.
+	MinFreeSpace int64
 }
 
 // DB is ferry's store.
@@ -109,6 +114,7 @@ type DB struct {
 	uploadLock sync.Map // upload key -> *sync.Mutex
 
 	hashSem chan struct{} // bounds concurrent argon2id computations
+	minFree int64         // free space that file content may not take (space.go)
 
 	tokenIdle  time.Duration
 	tokenTouch time.Duration // how stale a token's stored last use may get before it is rewritten
@@ -162,6 +168,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		mailQueued: opts.MailQueued,
 		hashSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		tokenIdle:  opts.TokenIdleTimeout,
+		minFree:    opts.MinFreeSpace,
 	}
 	db.tokenTouch = min(opts.TokenIdleTimeout/16, time.Minute)
 	if err = db.init(); err == nil {

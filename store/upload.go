@@ -225,7 +225,17 @@ func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, bod
 		return rec.Received, err
 	}
 	want := end - start + 1
-	n, readErr := copyBuffer(io.MultiWriter(f, h), io.LimitReader(body, want))
+	if err := db.checkSpace(want); err != nil {
+		return rec.Received, err
+	}
+	w := &errWriter{w: io.MultiWriter(f, h)}
+	n, readErr := copyBuffer(w, io.LimitReader(body, want))
+	if w.err != nil {
+		// Nothing of this chunk counts: the hash may have missed bytes that
+		// reached the file. Give their space back at once.
+		_ = f.Truncate(rec.Received)
+		return rec.Received, w.err
+	}
 	if readErr == nil && n < want {
 		readErr = ferry.Errorf(ferry.EBADREQUEST, "The body has %d bytes; Content-Range says %d.", n, want)
 	}
