@@ -254,3 +254,45 @@ func TestPlumbing_StalledBodyIsCut(t *testing.T) {
 	assert.Contains(t, reply, "200 OK")
 	assert.Equal(t, "slow", string(c.getFile("slow.bin").Body))
 }
+
+// A download the client stops taking is cut off after body_idle_timeout,
+// while one taken slowly but steadily runs to the end however long it takes
+// (sendfile goes out a chunk at a time, each under a fresh deadline).
+func TestPlumbing_StalledDownloadIsCut(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.BodyIdleTimeout = app.Duration(time.Second) })
+	c := ts.newUser("reader@example.com")
+	content := bytes.Repeat([]byte("ferry"), 16<<20/5) // more than loopback's socket buffers hold at first
+	size := len(content)
+	c.mustPut("big.bin", content)
+	addr := strings.TrimPrefix(ts.Root, "http://")
+	get := func() net.Conn {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "GET /api/1/files?path=big.bin HTTP/1.1\r\nHost: x\r\ntoken: %s\r\n\r\n", c.token)
+		return conn
+	}
+
+	stalled, slow := get(), get()
+	done := make(chan int64)
+	go func() {
+		// 256 KiB every 50 ms: about three seconds for the whole file.
+		var got int64
+		buf := make([]byte, 256<<10)
+		slow.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for got < int64(size) {
+			n, err := io.ReadFull(slow, buf)
+			got += int64(n)
+			if err != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		done <- got
+	}()
+	time.Sleep(2500 * time.Millisecond) // take nothing for 2.5 times the timeout
+	require.NoError(t, stalled.SetReadDeadline(time.Now().Add(20*time.Second)))
+	got, _ := io.Copy(io.Discard, stalled)
+	assert.Less(t, got, int64(size), "the stalled download was not cut off")
+	assert.Greater(t, <-done, int64(size), "the slow download was cut off")
+}

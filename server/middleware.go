@@ -38,10 +38,14 @@ func routeOf(r *http.Request) string {
 }
 
 // statusRecorder remembers the status and counts the bytes of a response.
+// beforeWrite, when set, is called before each write (and each
+// writeChunk of a ReadFrom): it moves the connection's write deadline, so a
+// client may take a response slowly but may not stop taking it.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status      int
+	bytes       int64
+	beforeWrite func()
 }
 
 func (rec *statusRecorder) WriteHeader(status int) {
@@ -55,20 +59,49 @@ func (rec *statusRecorder) Write(b []byte) (int, error) {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
+	if rec.beforeWrite != nil {
+		rec.beforeWrite()
+	}
 	n, err := rec.ResponseWriter.Write(b)
 	rec.bytes += int64(n)
 	return n, err
 }
 
+// writeChunk is how much of a ReadFrom goes out under one write deadline.
+const writeChunk = 1 << 20
+
 // ReadFrom keeps the connection's own ReadFrom (sendfile for a file) in
-// reach of io.Copy, which ServeContent uses.
+// reach of io.Copy, which ServeContent uses: each writeChunk goes out as
+// one sendfile, with the deadline moved before it.
 func (rec *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	n, err := io.Copy(rec.ResponseWriter, r)
-	rec.bytes += n
-	return n, err
+	if rec.beforeWrite == nil {
+		n, err := io.Copy(rec.ResponseWriter, r)
+		rec.bytes += n
+		return n, err
+	}
+	// sendfile looks through one *io.LimitedReader (io.CopyN's) to the
+	// file, not through two: the chunks limit the file itself.
+	outer, limited := r.(*io.LimitedReader)
+	var total int64
+	for {
+		rec.beforeWrite()
+		chunk := &io.LimitedReader{R: r, N: writeChunk}
+		if limited {
+			chunk.R, chunk.N = outer.R, min(writeChunk, outer.N)
+		}
+		n, err := io.Copy(rec.ResponseWriter, chunk)
+		total += n
+		rec.bytes += n
+		if limited {
+			outer.N -= n
+		}
+		if err != nil || chunk.N > 0 || (limited && outer.N <= 0) {
+			return total, err
+		}
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.
@@ -88,6 +121,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if s.cfg.BodyIdleTimeout > 0 {
 			rc, idle := http.NewResponseController(w), s.cfg.BodyIdleTimeout
 			body.beforeRead = func() { _ = rc.SetReadDeadline(time.Now().Add(idle)) }
+			// net/http clears the write deadline after each request.
+			rec.beforeWrite = func() { _ = rc.SetWriteDeadline(time.Now().Add(idle)) }
 		}
 		r.Body = body
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey, info)))
