@@ -296,3 +296,25 @@ func TestPlumbing_StalledDownloadIsCut(t *testing.T) {
 	assert.Less(t, got, int64(size), "the stalled download was not cut off")
 	assert.Greater(t, <-done, int64(size), "the slow download was cut off")
 }
+
+// JSON nested deeper than 16 is refused before it is decoded, in a JSON
+// body and in a form field; brackets inside strings do not count.
+func TestPlumbing_JSONDepthLimit(t *testing.T) {
+	ts := startServer(t)
+	c := ts.newUser("deep@example.com")
+	ts.newUser("peer@example.com")
+	c.mustPut(`q"[[[[[[[[[[[[[[[[[[[[.txt`, []byte("x"))
+	deep := strings.Repeat("[", 17) + strings.Repeat("]", 17)
+
+	r := c.request(http.MethodPost, "/ops/send", strings.NewReader(`{"to":"peer@example.com","source":`+deep+`}`), "application/json")
+	r.requireError(400, ferry.EBADREQUEST)
+	assert.Contains(t, string(r.Body), "nested more than 16 deep")
+	r = c.send("peer@example.com", deep)
+	r.requireError(400, ferry.EBADREQUEST)
+	assert.Contains(t, string(r.Body), "nested more than 16 deep")
+
+	ok := `[{"path":"","files":["q\"[[[[[[[[[[[[[[[[[[[[.txt"]}]`
+	c.send("peer@example.com", ok).requireStatus(http.StatusOK)
+	r = c.request(http.MethodPost, "/ops/send", strings.NewReader(`{"to":"peer@example.com","source":`+ok+`}`), "application/json")
+	r.requireStatus(http.StatusOK)
+}

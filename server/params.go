@@ -96,14 +96,20 @@ func (p *params) merge(v url.Values) {
 // decodeJSON reads one JSON object. Strings, numbers and booleans become
 // form values; arrays become repeated values; every value is also kept raw.
 func (p *params) decodeJSON(body io.Reader) error {
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return err
+	} else if err != nil {
+		return ferry.Errorf(ferry.EBADREQUEST, "The request body could not be read in full.")
+	}
+	if err := checkDepth(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var obj map[string]json.RawMessage
 	if err := dec.Decode(&obj); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
-		}
 		return ferry.Errorf(ferry.EBADREQUEST, "The body is not a JSON object.")
 	}
 	if obj == nil {
@@ -225,8 +231,42 @@ func (p *params) JSON(name string, v any) error {
 		}
 		data = json.RawMessage(s)
 	}
+	if err := checkDepth(data); err != nil {
+		return err
+	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return ferry.Errorf(ferry.EBADREQUEST, "%s is not valid JSON of the expected shape: %s", name, jsonProblem(err))
+	}
+	return nil
+}
+
+// maxJSONDepth bounds the nesting of arrays and objects in a JSON body or
+// parameter: the API's deepest shape (a body holding messages) needs three.
+const maxJSONDepth = 16
+
+// checkDepth refuses JSON nested deeper than maxJSONDepth, before any
+// decoder spends time or memory on it.
+func checkDepth(data []byte) error {
+	depth, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			if escaped {
+				escaped = false
+			} else if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > maxJSONDepth {
+				return ferry.Errorf(ferry.EBADREQUEST, "The JSON is nested more than %d deep.", maxJSONDepth)
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
 	}
 	return nil
 }
