@@ -78,8 +78,8 @@ func (b *syncBuffer) String() string {
 
 // startServer runs ferry on the default config with the changes of mutate,
 // on 127.0.0.1:0 with a fresh data dir and a fake clock. Cleanup stops it,
-// checks that it stopped cleanly and runs bbolt's consistency check on the
-// database it leaves.
+// checks that it stopped cleanly and runs bbolt's consistency check and a
+// full fsck (blob contents hashed) on the data it leaves.
 func startServer(t testing.TB, mutate ...func(*app.Config)) *testServer {
 	t.Helper()
 	return startServerOpts(t, app.Options{}, mutate...)
@@ -121,9 +121,9 @@ func startServerOpts(t testing.TB, opts app.Options, mutate ...func(*app.Config)
 			require.NoError(t, err)
 			defer db.Close()
 			require.NoError(t, db.Check(), "bbolt consistency check")
-			problems, err := db.CheckTree()
+			problems, err := db.Fsck(false)
 			require.NoError(t, err)
-			require.Empty(t, problems, "the store's invariants")
+			require.Empty(t, problems, "fsck of the data the test leaves")
 			if t.Failed() {
 				t.Logf("server log:\n%s", ts.logs.String())
 			}
