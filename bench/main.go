@@ -320,6 +320,22 @@ func load(conns int, d time.Duration, op func(worker int) error) (float64, []tim
 	return float64(len(lat)) / time.Since(start).Seconds(), lat
 }
 
+// interleaved runs the reference and the figure's load in turn, rounds
+// times each (each run -duration/rounds long), and returns the median rate
+// of each: on a shared VM the machine's speed drifts by 15% over seconds,
+// and alternating puts both under the same drift.
+func interleaved(rounds int, ref, got func(d time.Duration) float64) (float64, float64) {
+	d := *flagDuration / time.Duration(rounds)
+	var refs, gots []float64
+	for range rounds {
+		refs = append(refs, ref(d))
+		gots = append(gots, got(d))
+	}
+	slices.Sort(refs)
+	slices.Sort(gots)
+	return refs[rounds/2], gots[rounds/2]
+}
+
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)

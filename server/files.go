@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ferryhq/ferry"
@@ -27,7 +28,13 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *ferry.Use
 	if prefix != "" {
 		prefix += "/"
 	}
-	buf := append(make([]byte, 0, 4096), '[')
+	bp := listBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 { // a huge listing's buffer is not kept
+			listBufs.Put(bp)
+		}
+	}()
+	buf := append((*bp)[:0], '[')
 	err = s.files.List(u.ID, names, func(name []byte, dir bool, size int64) {
 		if len(buf) > 1 {
 			buf = append(buf, ',')
@@ -39,11 +46,15 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		return
 	}
 	buf = append(buf, ']', '\n')
+	*bp = buf
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf)
 }
+
+// listBufs holds the buffers of small listings between requests.
+var listBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // appendEntry appends one ops/list entry as JSON: {"file":prefix+name,
 // "size":size,"type":"f"|"d"}.

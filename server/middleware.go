@@ -37,15 +37,28 @@ func routeOf(r *http.Request) string {
 	return infoOf(r).route
 }
 
+// deadliner is the part of net/http's ResponseWriter that moves the
+// connection's deadlines (what http.ResponseController reaches).
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// smallResponse is how much of a response may be written without a write
+// deadline: it fits in the connection's buffers, so no client can stall it.
+const smallResponse = 64 << 10
+
 // statusRecorder remembers the status and counts the bytes of a response.
-// beforeWrite, when set, is called before each write (and each
-// writeChunk of a ReadFrom): it moves the connection's write deadline, so a
-// client may take a response slowly but may not stop taking it.
+// When dl is set, each write past the first smallResponse bytes (and each
+// writeChunk of a ReadFrom) moves the connection's write deadline idle
+// ahead, so a client may take a response slowly but may not stop taking
+// it. net/http clears the write deadline after each request.
 type statusRecorder struct {
 	http.ResponseWriter
-	status      int
-	bytes       int64
-	beforeWrite func()
+	status int
+	bytes  int64
+	dl     deadliner
+	idle   time.Duration
 }
 
 func (rec *statusRecorder) WriteHeader(status int) {
@@ -59,8 +72,8 @@ func (rec *statusRecorder) Write(b []byte) (int, error) {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	if rec.beforeWrite != nil {
-		rec.beforeWrite()
+	if rec.dl != nil && rec.bytes+int64(len(b)) > smallResponse {
+		_ = rec.dl.SetWriteDeadline(time.Now().Add(rec.idle))
 	}
 	n, err := rec.ResponseWriter.Write(b)
 	rec.bytes += int64(n)
@@ -77,7 +90,7 @@ func (rec *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	if rec.beforeWrite == nil {
+	if rec.dl == nil {
 		n, err := io.Copy(rec.ResponseWriter, r)
 		rec.bytes += n
 		return n, err
@@ -87,7 +100,7 @@ func (rec *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 	outer, limited := r.(*io.LimitedReader)
 	var total int64
 	for {
-		rec.beforeWrite()
+		_ = rec.dl.SetWriteDeadline(time.Now().Add(rec.idle))
 		chunk := &io.LimitedReader{R: r, N: writeChunk}
 		if limited {
 			chunk.R, chunk.N = outer.R, min(writeChunk, outer.N)
@@ -109,53 +122,61 @@ func (rec *statusRecorder) Unwrap() http.ResponseWriter {
 	return rec.ResponseWriter
 }
 
+// countingReader counts the bytes read from a request body. When dl is
+// set, each read first moves the connection's read deadline idle ahead, so
+// a body may arrive slowly but may not stop.
+type countingReader struct {
+	io.ReadCloser
+	n    int64
+	dl   deadliner
+	idle time.Duration
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.dl != nil {
+		_ = c.dl.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// exchange is what logRequests keeps of one request, in one allocation.
+type exchange struct {
+	info requestInfo
+	rec  statusRecorder
+	body countingReader
+}
+
 // logRequests logs one line per request: method, route (never the path or
 // query, which can hold tokens and passwords), status, bytes, duration and
 // user id.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{route: "unmatched"}
-		rec := &statusRecorder{ResponseWriter: w}
-		body := &countingReader{ReadCloser: r.Body}
-		if s.cfg.BodyIdleTimeout > 0 {
-			rc, idle := http.NewResponseController(w), s.cfg.BodyIdleTimeout
-			body.beforeRead = func() { _ = rc.SetReadDeadline(time.Now().Add(idle)) }
-			// net/http clears the write deadline after each request.
-			rec.beforeWrite = func() { _ = rc.SetWriteDeadline(time.Now().Add(idle)) }
+		x := &exchange{
+			info: requestInfo{route: "unmatched"},
+			rec:  statusRecorder{ResponseWriter: w},
+			body: countingReader{ReadCloser: r.Body},
 		}
-		r.Body = body
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey, info)))
+		if dl, ok := w.(deadliner); ok && s.cfg.BodyIdleTimeout > 0 {
+			x.rec.dl, x.rec.idle = dl, s.cfg.BodyIdleTimeout
+			x.body.dl, x.body.idle = dl, s.cfg.BodyIdleTimeout
+		}
+		r.Body = &x.body
+		next.ServeHTTP(&x.rec, r.WithContext(context.WithValue(r.Context(), infoKey, &x.info)))
 		if s.cfg.Observe != nil {
-			s.cfg.Observe(info.route, rec.status, time.Since(start), body.n, rec.bytes)
+			s.cfg.Observe(x.info.route, x.rec.status, time.Since(start), x.body.n, x.rec.bytes)
 		}
 		s.log.Info("request",
 			"method", r.Method,
-			"route", info.route,
-			"status", rec.status,
-			"bytes", rec.bytes,
+			"route", x.info.route,
+			"status", x.rec.status,
+			"bytes", x.rec.bytes,
 			"duration", time.Since(start).Round(time.Microsecond),
-			"user", info.userID,
+			"user", x.info.userID,
 			"remote", clientIP(r))
 	})
-}
-
-// countingReader counts the bytes read from a request body, and calls
-// beforeRead (when set) before each read: it moves the connection's read
-// deadline, so a body may arrive slowly but may not stop.
-type countingReader struct {
-	io.ReadCloser
-	n          int64
-	beforeRead func()
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	if c.beforeRead != nil {
-		c.beforeRead()
-	}
-	n, err := c.ReadCloser.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // metricsAuth requires the configured bearer token, when there is one.

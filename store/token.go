@@ -88,9 +88,8 @@ func (db *DB) CreateToken(userID uint64) (string, error) {
 // that an authenticated read costs no disk write; after a restart a token
 // may therefore expire that much early.
 func (db *DB) Authenticate(token string) (*ferry.User, error) {
-	denied := ferry.Errorf(ferry.ENOPERMISSION, "Missing, unknown or expired token.")
 	if token == "" {
-		return nil, denied
+		return nil, errDenied()
 	}
 	h := hashToken(token)
 	now := db.now().UnixNano()
@@ -101,15 +100,15 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
 		rec, ok := decodeToken(tx.Bucket(bucketTokens).Get(h[:]))
 		if !ok {
-			return denied
+			return errDenied()
 		}
 		stored = rec.lastUse
 		last := max(rec.lastUse, db.memLastUse(h))
 		if now-last > int64(db.tokenIdle) {
-			return denied
+			return errDenied()
 		}
 		if u, err = db.findUserByID(tx, rec.userID); err != nil {
-			return denied // the user is gone
+			return errDenied() // the user is gone
 		}
 		return nil
 	})
@@ -126,6 +125,10 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 		}
 	}
 	return u, nil
+}
+
+func errDenied() error {
+	return ferry.Errorf(ferry.ENOPERMISSION, "Missing, unknown or expired token.")
 }
 
 func (db *DB) memLastUse(h [sha256.Size]byte) int64 {
