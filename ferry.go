@@ -121,6 +121,7 @@ type Entry struct {
 type FileInfo struct {
 	Path     string
 	Name     string
+	Dir      bool // a folder: Size is its total, SHA256 is empty
 	Size     int64
 	SHA256   string
 	Modified time.Time

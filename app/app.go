@@ -127,6 +127,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		InviteLimits:       ferry.InviteLimits{PerDay: cfg.Invite.PerDay, ExpireIn: time.Duration(cfg.Invite.ExpireAfter)},
 		Metrics:            m.handler(),
 		MetricsToken:       cfg.Metrics.Token,
+		Tracker:            cfg.Slice.Tracker,
 		BodyIdleTimeout:    time.Duration(cfg.BodyIdleTimeout),
 		Observe:            m.observe,
 	}, a.db, a.log, opts.Now)

@@ -81,6 +81,10 @@ type Config struct {
 		Token string `toml:"token"`
 	} `toml:"metrics"`
 
+	Slice struct {
+		Tracker string `toml:"tracker"`
+	} `toml:"slice"`
+
 	Packages map[string]Package `toml:"packages"`
 }
 

@@ -71,10 +71,16 @@ func (s *Server) routes() http.Handler {
 	api("/user-photo/update", s.authed(s.handlePhotoUpdate), post)
 	api("/user-photo/remove", s.authed(s.handlePhotoRemove), post)
 	api("/invite", s.authed(s.handleInvite), post)
+	api("/slice", s.authed(s.handleSlice), get)
+	api("/slice/reset", s.authed(s.handleSliceReset), post)
 
 	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head)
 	r.Handle("/photos/{token}", s.limitBody(http.HandlerFunc(s.handlePhoto))).Methods(get, head)
 	r.Handle("/signup", http.HandlerFunc(s.handleSignupPage)).Methods(get)
+	// WebDAV: every method, every path below /dav/; bodies are file
+	// content (PUT) or XML bounded by max_request_body.
+	r.Handle(davPrefix, http.RedirectHandler(davPrefix+"/", http.StatusMovedPermanently))
+	r.PathPrefix(davPrefix + "/").Handler(http.HandlerFunc(s.handleDav))
 
 	return s.logRequests(r)
 }

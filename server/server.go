@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
+
+	"golang.org/x/net/webdav"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/quota"
@@ -76,6 +79,7 @@ type Store interface {
 	Files
 	Messages
 	Social
+	Dav
 }
 
 // Config is what the server needs of ferry's configuration.
@@ -108,6 +112,8 @@ type Config struct {
 	// BodyIdleTimeout bounds the wait for the next bytes of a request body
 	// (0: none).
 	BodyIdleTimeout time.Duration
+	// Tracker is /slice's tracker (config slice.tracker).
+	Tracker string
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken string
 	// Observe, when set, is told of every request: its route template,
@@ -122,12 +128,16 @@ type Server struct {
 	files    Files
 	messages Messages
 	social   Social
+	dav      Dav
 	log      *slog.Logger
 	now      func() time.Time
 	handler  http.Handler
 
 	ipFailures    *failureLimiter
 	emailFailures *failureLimiter
+
+	davMu          sync.Mutex
+	davLockSystems map[uint64]webdav.LockSystem // by user id
 }
 
 // New returns the server. now is the clock (time.Now in production).
@@ -138,10 +148,13 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		files:         st,
 		messages:      st,
 		social:        st,
+		dav:           st,
 		log:           log,
 		now:           now,
 		ipFailures:    newFailureLimiter(cfg.LoginFailureBurst, cfg.LoginFailureRefill),
 		emailFailures: newFailureLimiter(2*cfg.LoginFailureBurst, cfg.LoginFailureRefill/2),
+
+		davLockSystems: map[uint64]webdav.LockSystem{},
 	}
 	s.handler = s.routes()
 	return s

@@ -102,6 +102,7 @@ func (db *DB) CheckTree() ([]string, error) {
 		for h, n := range refs {
 			report("blob %x is referred to %d times, but has no reference count", h, n)
 		}
+		problems = append(problems, checkDeadProps(tx)...)
 		return err
 	})
 	return problems, err

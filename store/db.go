@@ -53,14 +53,17 @@ var (
 	bucketPhotos            = []byte("photos")             // token -> content type and bytes
 	bucketInvites           = []byte("invites")            // sha256(code) -> JSON inviteRecord
 	bucketUserInvites       = []byte("user_invites")       // inviter id + created + sha256(code)
+	bucketAppPasswords      = []byte("app_passwords")      // user id -> generation of the WebDAV app password
+	bucketDeadProps         = []byte("dead_props")         // node id -> a WebDAV client's properties of it
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks,
 		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps}
 
 	keySchemaVersion = []byte("schema_version")
+	keyAppSecret     = []byte("app_password_secret") // 32 random bytes: the key app passwords derive from
 )
 
 // ErrLocked is returned by Open when another process holds the database.

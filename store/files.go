@@ -237,12 +237,15 @@ func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 // deleteTree deletes n (already unlinked from its parent) and everything
 // below it, appending to released the blobs whose last reference went.
 func deleteTree(tx *bolt.Tx, n node, released []sum) ([]sum, error) {
-	nodes, kids := tx.Bucket(bucketNodes), tx.Bucket(bucketChildren)
+	nodes, kids, props := tx.Bucket(bucketNodes), tx.Bucket(bucketChildren), tx.Bucket(bucketDeadProps)
 	stack := []node{n}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if err := nodes.Delete(itob(n.id)); err != nil {
+			return nil, err
+		}
+		if err := props.Delete(itob(n.id)); err != nil {
 			return nil, err
 		}
 		if !n.dir {

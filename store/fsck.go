@@ -181,6 +181,9 @@ func (db *DB) Repair() ([]string, error) {
 			if err := tx.Bucket(bucketNodes).Delete(k); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketDeadProps).Delete(k); err != nil {
+				return err
+			}
 		}
 		blobs := tx.Bucket(bucketBlobs)
 		var records [][]byte

@@ -64,13 +64,17 @@ func decodeNode(id uint64, v []byte) (node, error) {
 }
 
 func (n *node) info(path string) ferry.FileInfo {
-	return ferry.FileInfo{
+	info := ferry.FileInfo{
 		Path:     path,
 		Name:     n.name,
+		Dir:      n.dir,
 		Size:     n.size,
-		SHA256:   hex.EncodeToString(n.sum[:]),
 		Modified: time.Unix(0, n.modified).UTC(),
 	}
+	if !n.dir {
+		info.SHA256 = hex.EncodeToString(n.sum[:])
+	}
+	return info
 }
 
 func getNode(tx *bolt.Tx, id uint64) (node, error) {

@@ -1,0 +1,283 @@
+package api_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
+)
+
+// slice is GET /api/1/slice's answer.
+type slice struct {
+	IP, Tracker, Login string
+	Rsync              string `json:"rsync"`
+}
+
+func (c *client) slice() slice {
+	c.t.Helper()
+	var s slice
+	c.get("/slice", nil).requireStatus(http.StatusOK).decode(&s)
+	return s
+}
+
+// dav is a WebDAV client of one user: Basic auth with login and app
+// password.
+type dav struct {
+	t          testing.TB
+	root       string // {public_url}/dav
+	user, pass string
+}
+
+func (ts *testServer) dav(c *client) *dav {
+	s := c.slice()
+	return &dav{t: ts.t, root: ts.Root + "/dav", user: s.Login, pass: s.Rsync}
+}
+
+func (d *dav) do(method, path string, body io.Reader, header ...string) *response {
+	d.t.Helper()
+	req, err := http.NewRequest(method, d.root+path, body)
+	require.NoError(d.t, err)
+	req.SetBasicAuth(d.user, d.pass)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(d.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(d.t, err)
+	return &response{t: d.t, Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// needTool returns the path of a WebDAV client the test runs, or skips the
+// test when it is missing; under .ci/run (FERRY_REQUIRE_DAV_CLIENTS=1) a
+// missing client fails it instead.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("FERRY_REQUIRE_DAV_CLIENTS") != "" {
+			t.Fatalf("%s is not installed (.ci/run installs it: apt-get install %s)", name, name)
+		}
+		t.Skipf("skipped: %s is not installed (apt-get install %s, or run bash .ci/run)", name, name)
+	}
+	return p
+}
+
+func TestSlice_AppPassword(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.Slice.Tracker = "udp://tracker.example:6969" })
+	c := ts.newUser("slice@example.com")
+	ts.client().get("/slice", nil).requireError(401, ferry.ENOPERMISSION)
+
+	s := c.slice()
+	assert.Equal(t, "127.0.0.1", s.IP)
+	assert.Equal(t, "udp://tracker.example:6969", s.Tracker)
+	assert.Equal(t, "slice@example.com", s.Login)
+	assert.Len(t, s.Rsync, 24)
+	assert.Equal(t, s, c.slice(), "the app password is stable")
+
+	d := ts.dav(c)
+	d.do("PUT", "/hello.txt", strings.NewReader("hi")).requireStatus(http.StatusCreated)
+	assert.Equal(t, "hi", string(c.getFile("hello.txt").Body), "a WebDAV PUT shows in the API at once")
+
+	// Reset: the old password stops working at once, the new one works.
+	var reset slice
+	c.postForm("/slice/reset", nil).requireStatus(http.StatusOK).decode(&reset)
+	assert.NotEqual(t, s.Rsync, reset.Rsync)
+	assert.Equal(t, reset, c.slice())
+	r := d.do("GET", "/hello.txt", nil)
+	r.requireError(401, ferry.ENOPERMISSION)
+	assert.Contains(t, r.Header.Get("WWW-Authenticate"), "Basic")
+	d.pass = reset.Rsync
+	assert.Equal(t, "hi", string(d.do("GET", "/hello.txt", nil).requireStatus(http.StatusOK).Body))
+
+	// The account password is not a WebDAV password; no credentials is 401.
+	(&dav{t: t, root: d.root, user: d.user, pass: password}).do("PROPFIND", "/", nil).requireError(401, ferry.ENOPERMISSION)
+	req, err := http.NewRequest("PROPFIND", d.root+"/", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	// Another user's app password reaches only that user's own folder.
+	other := ts.dav(ts.newUser("other@example.com"))
+	other.do("GET", "/hello.txt", nil).requireStatus(http.StatusNotFound)
+	assert.NotContains(t, string(other.do("PROPFIND", "/", nil, "Depth", "1").Body), "hello.txt")
+
+	// A disabled account is refused.
+	disabled := true
+	_, err = ts.admin().SetUser(app.SetUserRequest{Email: "slice@example.com", Disabled: &disabled})
+	require.NoError(t, err)
+	d.do("GET", "/hello.txt", nil).requireError(403, ferry.EACCOUNTDISABLED)
+}
+
+// Wrong app passwords count as failed logins: past the burst, 429.
+func TestSlice_FailedLoginsAreLimited(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.Auth.LoginFailureBurst = 3 })
+	c := ts.newUser("guess@example.com")
+	d := ts.dav(c)
+	right := d.pass
+	d.pass = "wrong"
+	for range 3 {
+		d.do("PROPFIND", "/", nil).requireError(401, ferry.ENOPERMISSION)
+	}
+	r := d.do("PROPFIND", "/", nil)
+	r.requireError(429, ferry.ETOOMANYREQUESTS)
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	d.pass = right
+	d.do("PROPFIND", "/", nil).requireError(429, ferry.ETOOMANYREQUESTS)
+}
+
+// litmus, the WebDAV protocol test suite: basic, copymove and props pass
+// whole; of locks, only the two tests the README explains fail.
+func TestDav_Litmus(t *testing.T) {
+	litmus := needTool(t, "litmus")
+	ts := startServer(t)
+	d := ts.dav(ts.newUser("litmus@example.com"))
+
+	run := func(suites string) (string, error) {
+		cmd := exec.Command(litmus, d.root+"/", d.user, d.pass)
+		cmd.Env = append(os.Environ(), "TESTS="+suites)
+		cmd.Dir = t.TempDir() // its debug.log
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("basic copymove props")
+	require.NoError(t, err, "litmus:\n%s", out)
+	for _, suite := range []string{"basic", "copymove", "props"} {
+		assert.Regexp(t, "summary for `"+suite+"': of \\d+ tests run: \\d+ passed, 0 failed", out)
+	}
+
+	out, _ = run("locks")
+	assert.Regexp(t, "summary for `locks': of \\d+ tests run", out)
+	failed := regexp.MustCompile(`(\w+)\.* FAIL \(`).FindAllStringSubmatch(out, -1)
+	var names []string
+	for _, f := range failed {
+		names = append(names, f[1])
+	}
+	assert.ElementsMatch(t, []string{"fail_complex_cond_put", "lock_shared"}, names, "litmus locks:\n%s", out)
+}
+
+// rclone with a webdav remote: sync a tree of 200 files up, check it, sync
+// it back down byte for byte; files added through the API show in rclone,
+// and what rclone wrote shows in the API.
+func TestDav_Rclone(t *testing.T) {
+	rclone := needTool(t, "rclone")
+	ts := startServer(t)
+	c := ts.newUser("rclone@example.com")
+	d := ts.dav(c)
+
+	obscured, err := exec.Command(rclone, "obscure", d.pass).Output()
+	require.NoError(t, err)
+	conf := filepath.Join(t.TempDir(), "rclone.conf")
+	require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil,
+		"[ferry]\ntype = webdav\nurl = %s/\nvendor = other\nuser = %s\npass = %s\n", d.root, d.user, strings.TrimSpace(string(obscured))), 0o600))
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(rclone, append([]string{"--config", conf, "--low-level-retries", "1", "--retries", "1"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "rclone %v:\n%s", args, out)
+		return string(out)
+	}
+
+	src := t.TempDir()
+	for i := range 200 {
+		dir := filepath.Join(src, fmt.Sprintf("d%d", i%7), fmt.Sprintf("s%d", i%3))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.bin", i)), randomBytes(t, i*131), 0o644))
+	}
+	run("sync", src, "ferry:tree")
+	out := run("check", src, "ferry:tree")
+	assert.Contains(t, out, "0 differences found")
+	assert.Contains(t, out, "200 matching files")
+
+	back := filepath.Join(t.TempDir(), "back")
+	run("sync", "ferry:tree", back)
+	err = filepath.WalkDir(src, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		want, _ := os.ReadFile(p)
+		got, err := os.ReadFile(filepath.Join(back, rel))
+		require.NoError(t, err, rel)
+		assert.True(t, bytes.Equal(want, got), rel)
+		// What rclone wrote is the API's file, with the same bytes.
+		assert.Equal(t, sha(want), c.getFile("tree/" + filepath.ToSlash(rel)).Header.Get("ETag")[1:65], rel)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Len(t, c.list("tree"), 7)
+
+	c.mustPut("tree/from-api.txt", []byte("made through the API"))
+	assert.Contains(t, run("lsf", "ferry:tree"), "from-api.txt\n")
+	assert.Equal(t, "made through the API", run("cat", "ferry:tree/from-api.txt"))
+}
+
+// Over the storage quota a WebDAV PUT gets 507 and leaves nothing behind,
+// whether its length is declared or not; a COPY that does not fit gets 507
+// too, and a COPY that fits shares the content without reading it.
+func TestDav_QuotaAndCopy(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) {
+		c.Packages = map[string]app.Package{"free": {Storage: 3 << 20}}
+	})
+	c := ts.newUser("full@example.com")
+	d := ts.dav(c)
+	two := randomBytes(t, 2<<20)
+	d.do("PUT", "/two.bin", bytes.NewReader(two)).requireStatus(http.StatusCreated)
+	blobs := ts.blobFiles()
+
+	r := d.do("PUT", "/more.bin", bytes.NewReader(randomBytes(t, 2<<20)))
+	assert.Equal(t, http.StatusInsufficientStorage, r.Status, "declared length: %s", r.Body)
+	r = d.do("PUT", "/more.bin", io.MultiReader(bytes.NewReader(randomBytes(t, 2<<20)))) // no Content-Length
+	assert.Equal(t, http.StatusInsufficientStorage, r.Status, "chunked: %s", r.Body)
+	r = d.do("COPY", "/two.bin", nil, "Destination", d.root+"/copy.bin")
+	assert.Equal(t, http.StatusInsufficientStorage, r.Status, "copy: %s", r.Body)
+	d.do("GET", "/more.bin", nil).requireStatus(http.StatusNotFound)
+	d.do("GET", "/copy.bin", nil).requireStatus(http.StatusNotFound)
+	c.getFile("more.bin").requireError(404, ferry.EFILENOTFOUND)
+	assert.Equal(t, blobs, ts.blobFiles(), "nothing of the refused uploads is kept")
+	tmp, err := os.ReadDir(filepath.Join(ts.Cfg.DataDir, "tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, tmp)
+	assert.Equal(t, int64(len(two)), c.quota().Normal)
+
+	// With room, COPY shares the blob; MOVE and DELETE show in the API.
+	_, err = ts.admin().SetUser(app.SetUserRequest{Email: "full@example.com", Storage: ptr(int64(10 << 20))})
+	require.NoError(t, err)
+	// COPY never reads the content: it works with the blob file away.
+	blob := filepath.Join(ts.Cfg.DataDir, "blobs", sha(two)[:2], sha(two))
+	require.NoError(t, os.Rename(blob, blob+".away"))
+	d.do("COPY", "/two.bin", nil, "Destination", d.root+"/copy.bin").requireStatus(http.StatusCreated)
+	require.NoError(t, os.Rename(blob+".away", blob))
+	assert.Equal(t, blobs, ts.blobFiles())
+	assert.Equal(t, two, c.getFile("copy.bin").Body)
+	assert.Equal(t, int64(2*len(two)), c.quota().Normal)
+	d.do("MKCOL", "/folder", nil).requireStatus(http.StatusCreated)
+	d.do("MOVE", "/copy.bin", nil, "Destination", d.root+"/folder/moved.bin").requireStatus(http.StatusCreated)
+	assert.Equal(t, []ferry.Entry{{File: "folder/moved.bin", Size: int64(len(two)), Type: "f"}}, c.list("folder"))
+	d.do("DELETE", "/folder", nil).requireStatus(http.StatusNoContent)
+	c.getFile("folder/moved.bin").requireError(404, ferry.EFILENOTFOUND)
+
+	// Ranges and the SHA-256 as ETag, as GET /files has them.
+	r = d.do("GET", "/two.bin", nil, "Range", "bytes=10-19")
+	r.requireStatus(http.StatusPartialContent)
+	assert.Equal(t, two[10:20], r.Body)
+	assert.Equal(t, `"`+sha(two)+`"`, r.Header.Get("ETag"))
+	assert.Contains(t, string(d.do("PROPFIND", "/two.bin", nil, "Depth", "0").Body), sha(two))
+}
+
+func ptr[T any](v T) *T { return &v }

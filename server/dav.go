@@ -1,0 +1,660 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/webdav"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+)
+
+// Dav is what the server needs of the store for /slice and WebDAV.
+type Dav interface {
+	AppPassword(userID uint64) (string, error)
+	ResetAppPassword(userID uint64) (string, error)
+	CheckAppPassword(email, password string) (*ferry.User, error)
+	Lookup(userID uint64, names []string) (ferry.FileInfo, error)
+	ReadDir(userID uint64, names []string) ([]ferry.FileInfo, error)
+	MakeFolder(userID uint64, names []string) error
+	DeadProps(userID uint64, names []string) ([]byte, error)
+	PatchDeadProps(userID uint64, names []string, patch func(old []byte) ([]byte, error)) error
+}
+
+// davPrefix is where WebDAV is served.
+const davPrefix = "/dav"
+
+// handleSlice is GET /slice: where and how to reach the user's folder over
+// WebDAV (API.md, "/slice").
+func (s *Server) handleSlice(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	pw, err := s.dav.AppPassword(u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answerSlice(w, u, pw)
+}
+
+// handleSliceReset is POST /slice/reset: a new app password; the old one
+// stops working at once.
+func (s *Server) handleSliceReset(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	pw, err := s.dav.ResetAppPassword(u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.answerSlice(w, u, pw)
+}
+
+func (s *Server) answerSlice(w http.ResponseWriter, u *ferry.User, password string) {
+	host := ""
+	if pu, err := url.Parse(s.cfg.PublicURL); err == nil {
+		host = pu.Hostname()
+	}
+	writeJSON(w, http.StatusOK, map[string]string{
+		"ip": host, "tracker": s.cfg.Tracker, "login": u.Email, "rsync": password,
+	})
+}
+
+// handleDav serves /dav/ with Basic auth (login and app password), under
+// the same failed-login limit as /auth/token.
+func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
+	login, password, ok := r.BasicAuth()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="ferry", charset="UTF-8"`)
+		s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "WebDAV needs the login and app password of GET /api/1/slice."))
+		return
+	}
+	email := strings.ToLower(strings.TrimSpace(login))
+	ip, now := clientIP(r), s.now()
+	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.writeError(w, r, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later."))
+		return
+	}
+	u, err := s.dav.CheckAppPassword(email, password)
+	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
+		s.ipFailures.fail(ip, now)
+		s.emailFailures.fail(email, now)
+		w.Header().Set("WWW-Authenticate", `Basic realm="ferry", charset="UTF-8"`)
+		err = ferry.Errorf(ferry.ENOPERMISSION, "Wrong login or app password.")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	infoOf(r).userID = u.ID
+	if r.Method != http.MethodPut {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBody) // XML
+	}
+	if r.Method == "PROPFIND" || r.Method == "PROPPATCH" {
+		if err := checkXMLBody(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	st := &davState{declared: -1}
+	if r.Method == http.MethodPut {
+		st.declared = r.ContentLength
+	}
+	h := &webdav.Handler{
+		Prefix:     davPrefix,
+		FileSystem: &davFS{s: s, u: u, st: st},
+		LockSystem: s.davLocks(u.ID),
+		Logger: func(r *http.Request, err error) {
+			if err != nil && st.refusal == nil && !os.IsNotExist(err) && !os.IsExist(err) {
+				s.log.DebugContext(r.Context(), "webdav", "method", r.Method, "err", err)
+			}
+		},
+	}
+	h.ServeHTTP(&davWriter{ResponseWriter: w, st: st}, r)
+}
+
+// checkXMLBody refuses a PROPFIND or PROPPATCH body that declares a
+// namespace prefix as "" (not allowed by XML Namespaces 1.0, and accepted
+// by encoding/xml), and leaves the body readable again for x/net/webdav.
+func checkXMLBody(r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return ferry.Errorf(ferry.ETOOLARGE, "The request body is over the limit of %d bytes.", tooLarge.Limit)
+	} else if err != nil {
+		return ferry.Errorf(ferry.EBADREQUEST, "The request body could not be read in full.")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.RawToken()
+		if err != nil {
+			return nil // the end, or malformed XML, which x/net/webdav answers
+		}
+		if start, ok := tok.(xml.StartElement); ok {
+			for _, a := range start.Attr {
+				if a.Name.Space == "xmlns" && a.Value == "" {
+					return ferry.Errorf(ferry.EBADREQUEST, "The XML declares the namespace prefix %q as empty.", a.Name.Local)
+				}
+			}
+		}
+	}
+}
+
+// davLocks returns the user's WebDAV lock system: locks name paths, and
+// every user has their own.
+func (s *Server) davLocks(userID uint64) webdav.LockSystem {
+	s.davMu.Lock()
+	defer s.davMu.Unlock()
+	ls, ok := s.davLockSystems[userID]
+	if !ok {
+		ls = webdav.NewMemLS()
+		s.davLockSystems[userID] = ls
+	}
+	return ls
+}
+
+// davState is what one WebDAV request's file system calls tell its
+// handler: the PUT's declared length, and the refusal (quota, full disk,
+// size limit) behind a failed call, which x/net/webdav would answer as
+// 405 or 500.
+type davState struct {
+	declared int64
+	refusal  error
+}
+
+// davWriter answers a refused request with the refusal's status (507
+// Insufficient Storage for the quota or a full disk) instead of the status
+// x/net/webdav picked.
+type davWriter struct {
+	http.ResponseWriter
+	st       *davState
+	replaced bool
+}
+
+func (w *davWriter) WriteHeader(code int) {
+	if code >= 400 && w.st.refusal != nil && !w.replaced {
+		w.replaced = true
+		status := http.StatusInsufficientStorage
+		if ferry.ErrorCode(w.st.refusal) == ferry.ETOOLARGE {
+			status = http.StatusRequestEntityTooLarge
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.ResponseWriter.WriteHeader(status)
+		_ = json.NewEncoder(w.ResponseWriter).Encode(errorBody{Error: ferry.ErrorCode(w.st.refusal), Message: ferry.ErrorMessage(w.st.refusal)})
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *davWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// davFS is one user's folder as a webdav.FileSystem, on the same tree and
+// blob store as the API: what either does, the other sees at once.
+type davFS struct {
+	s  *Server
+	u  *ferry.User
+	st *davState
+}
+
+// names parses a WebDAV path by the API's rules.
+func (fs *davFS) names(name string) ([]string, error) {
+	names, err := paths.Parse(name)
+	if err != nil {
+		return nil, os.ErrInvalid
+	}
+	return names, nil
+}
+
+// osErr turns the store's errors into the os errors x/net/webdav maps to
+// statuses, and notes refusals for davWriter.
+func (fs *davFS) osErr(err error) error {
+	switch ferry.ErrorCode(err) {
+	case ferry.EFILENOTFOUND:
+		return os.ErrNotExist
+	case ferry.EFILEEXISTS:
+		return os.ErrExist
+	case ferry.EBADREQUEST:
+		return os.ErrInvalid
+	case ferry.EQUOTAEXCEEDED, ferry.ESTORAGEFULL, ferry.ETOOLARGE:
+		fs.st.refusal = err
+		return err
+	}
+	if diskFull(err) {
+		fs.st.refusal = ferry.Errorf(ferry.ESTORAGEFULL, "The server's disk is full; nothing of this request was kept.")
+	}
+	return err
+}
+
+func (fs *davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error {
+	names, err := fs.names(name)
+	if err != nil {
+		return err
+	}
+	return fs.osErr(fs.s.dav.MakeFolder(fs.u.ID, names))
+}
+
+func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, error) {
+	names, err := fs.names(name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := fs.s.dav.Lookup(fs.u.ID, names)
+	exists := err == nil
+	if err != nil && ferry.ErrorCode(err) != ferry.EFILENOTFOUND {
+		return nil, fs.osErr(err)
+	}
+	if flag&os.O_CREATE == 0 || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+		if !exists {
+			return nil, os.ErrNotExist
+		}
+		return &davFile{fs: fs, names: names, info: info}, nil
+	}
+	// To be written (PUT, or the target of a COPY): the parent must be a
+	// folder, and nothing shows until Close commits the content.
+	if exists && (info.Dir || flag&os.O_EXCL != 0) {
+		return nil, os.ErrExist
+	}
+	if len(names) == 0 {
+		return nil, os.ErrInvalid
+	}
+	parent, err := fs.s.dav.Lookup(fs.u.ID, names[:len(names)-1])
+	if err != nil || !parent.Dir {
+		return nil, os.ErrNotExist
+	}
+	return &davWriteFile{fs: fs, names: names, started: fs.s.now()}, nil
+}
+
+func (fs *davFS) RemoveAll(ctx context.Context, name string) error {
+	names, err := fs.names(name)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return os.ErrInvalid
+	}
+	results, err := fs.s.files.Delete(fs.u.ID, [][]string{names})
+	if err != nil {
+		return fs.osErr(err)
+	}
+	return fs.osErr(results[0])
+}
+
+func (fs *davFS) Rename(ctx context.Context, oldName, newName string) error {
+	src, err := fs.names(oldName)
+	if err != nil {
+		return err
+	}
+	dst, err := fs.names(newName)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(src, dst) {
+		return nil
+	}
+	if len(src) == 0 || len(dst) == 0 {
+		return os.ErrInvalid
+	}
+	if parent, err := fs.s.dav.Lookup(fs.u.ID, dst[:len(dst)-1]); err != nil || !parent.Dir {
+		return os.ErrNotExist // MOVE does not make the target's parents
+	}
+	return fs.osErr(fs.s.files.Move(fs.u.ID, src, dst))
+}
+
+func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
+	names, err := fs.names(name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := fs.s.dav.Lookup(fs.u.ID, names)
+	if err != nil {
+		return nil, fs.osErr(err)
+	}
+	return davInfo{info}, nil
+}
+
+// deadProps and patchProps keep a client's properties of a file or folder,
+// encoded as JSON, in the store.
+func (fs *davFS) deadProps(names []string) (map[xml.Name]webdav.Property, error) {
+	raw, err := fs.s.dav.DeadProps(fs.u.ID, names)
+	if err != nil || len(raw) == 0 {
+		return nil, fs.osErr(err)
+	}
+	var list []webdav.Property
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, err
+	}
+	m := make(map[xml.Name]webdav.Property, len(list))
+	for _, p := range list {
+		m[p.XMLName] = p
+	}
+	return m, nil
+}
+
+func (fs *davFS) patchProps(names []string, patches []webdav.Proppatch) ([]webdav.Propstat, error) {
+	pstat := webdav.Propstat{Status: http.StatusOK}
+	err := fs.s.dav.PatchDeadProps(fs.u.ID, names, func(old []byte) ([]byte, error) {
+		pstat.Props = pstat.Props[:0]
+		var list []webdav.Property
+		if len(old) > 0 {
+			if err := json.Unmarshal(old, &list); err != nil {
+				return nil, err
+			}
+		}
+		for _, patch := range patches {
+			for _, p := range patch.Props {
+				pstat.Props = append(pstat.Props, webdav.Property{XMLName: p.XMLName})
+				list = slices.DeleteFunc(list, func(q webdav.Property) bool { return q.XMLName == p.XMLName })
+				if !patch.Remove {
+					list = append(list, p)
+				}
+			}
+		}
+		if len(list) == 0 {
+			return nil, nil
+		}
+		return json.Marshal(list)
+	})
+	if err != nil {
+		return nil, fs.osErr(err)
+	}
+	return []webdav.Propstat{pstat}, nil
+}
+
+// davInfo is a stored file or folder as an os.FileInfo, with the SHA-256
+// as its ETag and a content type from its name (so that PROPFIND never
+// opens a file to sniff it).
+type davInfo struct{ ferry.FileInfo }
+
+func (i davInfo) Name() string {
+	if i.FileInfo.Name == "" {
+		return "/"
+	}
+	return i.FileInfo.Name
+}
+func (i davInfo) Size() int64        { return i.FileInfo.Size }
+func (i davInfo) ModTime() time.Time { return i.Modified }
+func (i davInfo) IsDir() bool        { return i.Dir }
+func (i davInfo) Sys() any           { return nil }
+func (i davInfo) Mode() os.FileMode {
+	if i.Dir {
+		return os.ModeDir | 0o755
+	}
+	return 0o644
+}
+
+func (i davInfo) ETag(context.Context) (string, error) {
+	if i.Dir {
+		return "", webdav.ErrNotImplemented
+	}
+	return `"` + i.SHA256 + `"`, nil
+}
+
+func (i davInfo) ContentType(context.Context) (string, error) {
+	if i.Dir {
+		return "", webdav.ErrNotImplemented
+	}
+	if t := mime.TypeByExtension(path.Ext(i.FileInfo.Name)); t != "" {
+		return t, nil
+	}
+	return "application/octet-stream", nil
+}
+
+// davFile is a stored file or folder opened to read (GET, PROPFIND, the
+// source of a COPY) or to change its properties. A file's blob is opened
+// on the first Read or Seek.
+type davFile struct {
+	fs    *davFS
+	names []string
+	info  ferry.FileInfo
+	blob  *os.File
+	dir   []ferry.FileInfo
+	read  bool // dir was loaded
+	pos   int
+}
+
+func (f *davFile) open() error {
+	if f.info.Dir {
+		return &os.PathError{Op: "read", Path: f.info.Path, Err: syscall.EISDIR}
+	}
+	if f.blob == nil {
+		b, err := f.fs.s.files.OpenBlob(f.info.SHA256)
+		if err != nil {
+			return err
+		}
+		f.blob = b
+	}
+	return nil
+}
+
+func (f *davFile) Read(p []byte) (int, error) {
+	if err := f.open(); err != nil {
+		return 0, err
+	}
+	return f.blob.Read(p)
+}
+
+func (f *davFile) Seek(offset int64, whence int) (int64, error) {
+	if f.info.Dir {
+		return 0, nil
+	}
+	if err := f.open(); err != nil {
+		return 0, err
+	}
+	return f.blob.Seek(offset, whence)
+}
+
+func (f *davFile) Readdir(count int) ([]os.FileInfo, error) {
+	if !f.info.Dir {
+		return nil, &os.PathError{Op: "readdir", Path: f.info.Path, Err: syscall.ENOTDIR}
+	}
+	if !f.read {
+		list, err := f.fs.s.dav.ReadDir(f.fs.u.ID, f.names)
+		if err != nil {
+			return nil, f.fs.osErr(err)
+		}
+		f.dir, f.read = list, true
+	}
+	rest := f.dir[f.pos:]
+	if count > 0 && len(rest) == 0 {
+		return nil, io.EOF
+	}
+	if count > 0 && count < len(rest) {
+		rest = rest[:count]
+	}
+	f.pos += len(rest)
+	out := make([]os.FileInfo, len(rest))
+	for i, info := range rest {
+		out[i] = davInfo{info}
+	}
+	return out, nil
+}
+
+func (f *davFile) Stat() (os.FileInfo, error) { return davInfo{f.info}, nil }
+
+func (f *davFile) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: f.info.Path, Err: os.ErrPermission}
+}
+
+func (f *davFile) Close() error {
+	if f.blob != nil {
+		return f.blob.Close()
+	}
+	return nil
+}
+
+func (f *davFile) DeadProps() (map[xml.Name]webdav.Property, error) {
+	return f.fs.deadProps(f.names)
+}
+
+func (f *davFile) Patch(patches []webdav.Proppatch) ([]webdav.Propstat, error) {
+	return f.fs.patchProps(f.names, patches)
+}
+
+// davWriteFile is a file being written: a PUT's body (through ReadFrom,
+// which io.Copy calls) streams into the blob store as PUT /files does, and
+// a COPY from another stored file shares its blob, no bytes copied. Only a
+// successful call leaves anything behind.
+type davWriteFile struct {
+	fs      *davFS
+	names   []string
+	started time.Time
+	done    bool
+	result  ferry.FileInfo
+	written int64
+
+	// For Write calls outside io.Copy: a pipe into the store.
+	pw   *io.PipeWriter
+	errc chan error
+}
+
+func (f *davWriteFile) put(r io.Reader, size int64) error {
+	info, err := f.fs.s.files.PutFile(f.fs.u.ID, f.names, false, f.fs.s.limitsOf(f.fs.u), r, size, f.fs.s.fileLimit())
+	f.done = true
+	if err != nil {
+		return f.fs.osErr(bodyErr(err))
+	}
+	f.result = info
+	return nil
+}
+
+func (f *davWriteFile) ReadFrom(r io.Reader) (int64, error) {
+	if f.done || f.pw != nil {
+		return 0, os.ErrInvalid
+	}
+	if src, ok := r.(*davFile); ok && !src.info.Dir {
+		f.done = true
+		if err := f.fs.s.files.Copy(f.fs.u.ID, src.names, f.names, f.fs.s.limitsOf(f.fs.u)); err != nil {
+			return 0, f.fs.osErr(err)
+		}
+		info, err := f.fs.s.dav.Lookup(f.fs.u.ID, f.names)
+		if err != nil {
+			return 0, f.fs.osErr(err)
+		}
+		f.result = info
+		return info.Size, nil
+	}
+	counted := &countingWriterReader{r: r}
+	err := f.put(counted, f.fs.st.declared)
+	return counted.n, err
+}
+
+func (f *davWriteFile) Write(p []byte) (int, error) {
+	if f.done {
+		return 0, os.ErrInvalid
+	}
+	if f.pw == nil {
+		pr, pw := io.Pipe()
+		f.pw, f.errc = pw, make(chan error, 1)
+		go func() {
+			err := f.put(pr, -1)
+			pr.CloseWithError(errors.Join(err, io.ErrClosedPipe))
+			f.errc <- err
+		}()
+	}
+	n, err := f.pw.Write(p)
+	f.written += int64(n)
+	return n, err
+}
+
+func (f *davWriteFile) Close() error {
+	switch {
+	case f.pw != nil:
+		f.pw.Close()
+		err := <-f.errc
+		f.pw = nil
+		return err
+	case !f.done:
+		return f.put(strings.NewReader(""), 0) // created with no content
+	}
+	return nil
+}
+
+func (f *davWriteFile) Read([]byte) (int, error) {
+	return 0, &os.PathError{Op: "read", Path: paths.Join(f.names), Err: os.ErrPermission}
+}
+
+func (f *davWriteFile) Seek(int64, int) (int64, error) {
+	return 0, &os.PathError{Op: "seek", Path: paths.Join(f.names), Err: os.ErrPermission}
+}
+
+func (f *davWriteFile) Readdir(int) ([]os.FileInfo, error) {
+	return nil, &os.PathError{Op: "readdir", Path: paths.Join(f.names), Err: syscall.ENOTDIR}
+}
+
+// Stat describes the file as written so far; its ETag is the content's
+// SHA-256 once Close has committed it (x/net/webdav asks after Close).
+func (f *davWriteFile) Stat() (os.FileInfo, error) {
+	return davWriteInfo{f}, nil
+}
+
+func (f *davWriteFile) DeadProps() (map[xml.Name]webdav.Property, error) {
+	if !f.done {
+		return nil, nil
+	}
+	return f.fs.deadProps(f.names)
+}
+
+func (f *davWriteFile) Patch(patches []webdav.Proppatch) ([]webdav.Propstat, error) {
+	if f.result.Path == "" && !f.done {
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return f.fs.patchProps(f.names, patches)
+}
+
+type davWriteInfo struct{ f *davWriteFile }
+
+func (i davWriteInfo) Name() string { return i.f.names[len(i.f.names)-1] }
+func (i davWriteInfo) Size() int64 {
+	if i.f.done {
+		return i.f.result.Size
+	}
+	return i.f.written
+}
+func (i davWriteInfo) Mode() os.FileMode { return 0o644 }
+func (i davWriteInfo) ModTime() time.Time {
+	if !i.f.result.Modified.IsZero() {
+		return i.f.result.Modified
+	}
+	return i.f.started
+}
+func (i davWriteInfo) IsDir() bool { return false }
+func (i davWriteInfo) Sys() any    { return nil }
+func (i davWriteInfo) ETag(context.Context) (string, error) {
+	if i.f.result.SHA256 == "" {
+		return "", webdav.ErrNotImplemented
+	}
+	return `"` + i.f.result.SHA256 + `"`, nil
+}
+
+// countingWriterReader counts what is read through it.
+type countingWriterReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingWriterReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
