@@ -273,3 +273,22 @@ func checkDeadProps(tx *bolt.Tx) []string {
 	})
 	return problems
 }
+
+// dropDeadProps deletes the properties kept for nodes that no longer exist.
+func dropDeadProps(tx *bolt.Tx, fix func(format string, args ...any)) error {
+	nodes, props := tx.Bucket(bucketNodes), tx.Bucket(bucketDeadProps)
+	var gone [][]byte
+	_ = props.ForEach(func(k, _ []byte) error {
+		if nodes.Get(k) == nil {
+			gone = append(gone, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	for _, k := range gone {
+		fix("dead properties of node %d, which does not exist: deleted", binary.BigEndian.Uint64(k))
+		if err := props.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -219,7 +219,7 @@ func (db *DB) Repair() ([]string, error) {
 				return err
 			}
 		}
-		return nil
+		return dropDeadProps(tx, fix)
 	})
 	if err != nil {
 		return nil, err

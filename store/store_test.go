@@ -273,6 +273,10 @@ func TestRepairTree(t *testing.T) {
 				return err
 			}
 		}
+		// Properties of a node that does not exist.
+		if err := tx.Bucket([]byte("dead_props")).Put(itob(8888), []byte("[]")); err != nil {
+			return err
+		}
 		return nodes.Put(itob(9999), make([]byte, 57))
 	}))
 	require.NoError(t, b.Close())
@@ -283,11 +287,13 @@ func TestRepairTree(t *testing.T) {
 	problems, err := db.CheckTree()
 	require.NoError(t, err)
 	require.NotEmpty(t, problems)
+	assert.Contains(t, strings.Join(problems, "\n"), "dead properties of node 8888, which does not exist")
 	fixes, err := db.Repair()
 	require.NoError(t, err)
 	joined := strings.Join(fixes, "\n")
 	assert.Contains(t, joined, "node 9999: not reachable from any root, deleted")
 	assert.Contains(t, joined, `("a"): size 5 -> 20`)
+	assert.Contains(t, joined, "dead properties of node 8888, which does not exist: deleted")
 	problems, err = db.CheckTree()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
