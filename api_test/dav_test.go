@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -281,3 +282,29 @@ func TestDav_QuotaAndCopy(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Writes of one user to the same path at once wait for each other instead
+// of getting x/net/webdav's 423 Locked (rclone's parallel transfers make
+// the same parent folders at once). A client's LOCK still excludes others:
+// litmus's locks suite proves that.
+func TestDav_ConcurrentWritesToOnePath(t *testing.T) {
+	ts := startServer(t)
+	d := ts.dav(ts.newUser("busy@example.com"))
+	var wg sync.WaitGroup
+	statuses := make(chan int, 8*20*2)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				statuses <- d.do("MKCOL", "/shared", nil).Status
+				statuses <- d.do("PUT", "/shared/same.txt", strings.NewReader(fmt.Sprint(w, i))).Status
+			}
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		assert.Contains(t, []int{http.StatusCreated, http.StatusNoContent, http.StatusMethodNotAllowed}, st)
+	}
+}

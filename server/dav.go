@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -113,6 +114,11 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPut {
 		st.declared = r.ContentLength
 	}
+	// x/net/webdav takes a brief lock on the paths a write names, and
+	// answers 423 Locked to a second request on the same path meanwhile
+	// (rclone's parallel transfers make the same parent folder at once).
+	// Such requests of one user wait for each other here instead.
+	defer s.davPaths.lock(u.ID, davWritePaths(r)...)()
 	h := &webdav.Handler{
 		Prefix:     davPrefix,
 		FileSystem: &davFS{s: s, u: u, st: st},
@@ -151,6 +157,77 @@ func checkXMLBody(r *http.Request) error {
 				}
 			}
 		}
+	}
+}
+
+// davWritePaths returns the paths (below /dav) that a WebDAV write names:
+// its own, and a COPY's or MOVE's destination; none for reads and LOCK.
+func davWritePaths(r *http.Request) []string {
+	switch r.Method {
+	case http.MethodPut, "MKCOL", http.MethodDelete, "PROPPATCH":
+	case "COPY", "MOVE":
+		if u, err := url.Parse(r.Header.Get("Destination")); err == nil {
+			return []string{davPath(r.URL.Path), davPath(u.Path)}
+		}
+	default:
+		return nil
+	}
+	return []string{davPath(r.URL.Path)}
+}
+
+func davPath(p string) string {
+	return path.Clean("/" + strings.TrimPrefix(p, davPrefix))
+}
+
+// pathLocks serializes requests on the same path of the same user.
+type pathLocks struct {
+	mu   sync.Mutex
+	held map[string]*pathLock
+}
+
+type pathLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock locks the paths of userID (in a fixed order, so two requests
+// naming the same two paths cannot deadlock) and returns the unlock.
+func (l *pathLocks) lock(userID uint64, names ...string) func() {
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = strconv.FormatUint(userID, 10) + ":" + n
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	locks := make([]*pathLock, len(keys))
+	l.mu.Lock()
+	if l.held == nil {
+		l.held = map[string]*pathLock{}
+	}
+	for i, k := range keys {
+		pl := l.held[k]
+		if pl == nil {
+			pl = &pathLock{}
+			l.held[k] = pl
+		}
+		pl.refs++
+		locks[i] = pl
+	}
+	l.mu.Unlock()
+	for _, pl := range locks {
+		pl.mu.Lock()
+	}
+	return func() {
+		for _, pl := range locks {
+			pl.mu.Unlock()
+		}
+		l.mu.Lock()
+		for i, k := range keys {
+			if locks[i].refs--; locks[i].refs == 0 {
+				delete(l.held, k)
+			}
+		}
+		l.mu.Unlock()
 	}
 }
 

@@ -138,6 +138,7 @@ type Server struct {
 
 	davMu          sync.Mutex
 	davLockSystems map[uint64]webdav.LockSystem // by user id
+	davPaths       pathLocks
 }
 
 // New returns the server. now is the clock (time.Now in production).
