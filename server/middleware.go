@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -168,14 +169,14 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if s.cfg.Observe != nil {
 			s.cfg.Observe(x.info.route, x.rec.status, time.Since(start), x.body.n, x.rec.bytes)
 		}
-		s.log.Info("request",
-			"method", r.Method,
-			"route", x.info.route,
-			"status", x.rec.status,
-			"bytes", x.rec.bytes,
-			"duration", time.Since(start).Round(time.Microsecond),
-			"user", x.info.userID,
-			"remote", clientIP(r))
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("route", x.info.route),
+			slog.Int("status", x.rec.status),
+			slog.Int64("bytes", x.rec.bytes),
+			slog.Duration("duration", time.Since(start).Round(time.Microsecond)),
+			slog.Uint64("user", x.info.userID),
+			slog.String("remote", clientIP(r)))
 	})
 }
 

@@ -80,6 +80,9 @@ func (db *DB) commitGroup(group []*commitCall) {
 			}
 			return nil
 		})
+		// Before anyone hears of the change: what was read before it may
+		// no longer be used (authCache).
+		db.commitGen.Add(1)
 		if failed < 0 {
 			for _, c := range group {
 				c.done <- err // nil, or the commit's own error for all

@@ -122,6 +122,9 @@ type DB struct {
 	tokenIdle  time.Duration
 	tokenTouch time.Duration // how stale a token's stored last use may get before it is rewritten
 	lastUse    sync.Map      // [sha256.Size]byte -> *atomic.Int64: last use in Unix nanoseconds, newer than stored
+	authCache  sync.Map      // [sha256.Size]byte -> *authEntry (token.go)
+	authCached atomic.Int64  // entries added to authCache since it was last cleared
+	commitGen  atomic.Uint64 // raised after every write transaction (commit.go)
 }
 
 // Open opens or creates the database in dir, creating dir (0700) and every

@@ -93,27 +93,41 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 	}
 	h := hashToken(token)
 	now := db.now().UnixNano()
+	// The generation is read before the transaction: an entry made from
+	// it is used only while no write has committed since (authCache).
+	gen := db.commitGen.Load()
 	var (
 		u      *ferry.User
 		stored int64
 	)
-	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		rec, ok := decodeToken(tx.Bucket(bucketTokens).Get(h[:]))
-		if !ok {
-			return errDenied()
+	if e, ok := db.authCache.Load(h); ok && e.(*authEntry).gen == gen {
+		e := e.(*authEntry)
+		user := *e.user
+		u, stored = &user, e.stored
+		if now-max(stored, db.memLastUse(h)) > int64(db.tokenIdle) {
+			return nil, errDenied()
 		}
-		stored = rec.lastUse
-		last := max(rec.lastUse, db.memLastUse(h))
-		if now-last > int64(db.tokenIdle) {
-			return errDenied()
+	} else {
+		err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+			rec, ok := decodeToken(tx.Bucket(bucketTokens).Get(h[:]))
+			if !ok {
+				return errDenied()
+			}
+			stored = rec.lastUse
+			last := max(rec.lastUse, db.memLastUse(h))
+			if now-last > int64(db.tokenIdle) {
+				return errDenied()
+			}
+			if u, err = db.findUserByID(tx, rec.userID); err != nil {
+				return errDenied() // the user is gone
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		if u, err = db.findUserByID(tx, rec.userID); err != nil {
-			return errDenied() // the user is gone
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		cached := *u
+		db.cacheAuth(h, &authEntry{gen: gen, user: &cached, stored: stored})
 	}
 	if u.Disabled {
 		return nil, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled.")
@@ -125,6 +139,29 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 		}
 	}
 	return u, nil
+}
+
+// authEntry is what Authenticate read of a token in a transaction that
+// began after commitGen was gen: the token's user and its stored last use.
+// It holds for as long as no write commits (commitGen stays gen), so that
+// a read-only load authenticates without a transaction, while any change
+// (a revocation, a password change, a disabled user) takes effect with
+// the very commit that makes it: commitGroup raises commitGen before it
+// tells the writer its change is done.
+type authEntry struct {
+	gen    uint64
+	user   *ferry.User // never written through; Authenticate hands out copies
+	stored int64
+}
+
+// maxAuthCache bounds the cache; past it the cache starts again empty.
+const maxAuthCache = 10000
+
+func (db *DB) cacheAuth(h [sha256.Size]byte, e *authEntry) {
+	if _, loaded := db.authCache.Swap(h, e); !loaded && db.authCached.Add(1) > maxAuthCache {
+		db.authCache.Clear()
+		db.authCached.Store(0)
+	}
 }
 
 func errDenied() error {
