@@ -278,6 +278,8 @@ func TestDav_QuotaAndCopy(t *testing.T) {
 	r.requireStatus(http.StatusPartialContent)
 	assert.Equal(t, two[10:20], r.Body)
 	assert.Equal(t, `"`+sha(two)+`"`, r.Header.Get("ETag"))
+	assert.Contains(t, r.Header.Get("Content-Disposition"), "attachment")
+	assert.Equal(t, "sandbox", r.Header.Get("Content-Security-Policy"))
 	assert.Contains(t, string(d.do("PROPFIND", "/two.bin", nil, "Depth", "0").Body), sha(two))
 }
 

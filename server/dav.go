@@ -101,6 +101,17 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	infoOf(r).userID = u.ID
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		// A file is served as GET /files serves it: with sendfile, and as
+		// an attachment in a sandbox, so that no uploaded page ever runs
+		// as part of ferry's site (x/net/webdav would serve it inline).
+		if names, err := paths.Parse(davPath(r.URL.Path)); err == nil {
+			if info, err := s.dav.Lookup(u.ID, names); err == nil && !info.Dir {
+				s.serveFile(w, r, info)
+				return
+			}
+		}
+	}
 	if r.Method != http.MethodPut {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBody) // XML
 	}
