@@ -330,3 +330,44 @@ func TestMail_SilentPeerTimesOut(t *testing.T) {
 	assert.Equal(t, ferry.MailQueued, q.Status, "a timeout is temporary")
 	assert.Contains(t, q.LastError, "timeout")
 }
+
+// Sent and failed mail leaves the outbox smtp.keep_sent after it was
+// queued; queued mail stays however old, and younger mail stays.
+func TestMail_OldMailIsDeleted(t *testing.T) {
+	peer := startSMTP(t)
+	replies := []error{nil, permFail}
+	for range 20 {
+		replies = append(replies, tempFail)
+	}
+	peer.answer(replies...)
+	ts := startServer(t, peer.configure, func(c *app.Config) {
+		c.SMTP.RetryInitial, c.SMTP.RetryMax = app.Duration(time.Hour), app.Duration(time.Hour)
+		c.SMTP.MaxAttempts = 1000
+		c.SMTP.KeepSent = app.Duration(24 * time.Hour)
+	})
+	ts.newUser("keeper@example.com").invite("a@example.com", "b@example.com", "c@example.com").requireStatus(http.StatusOK)
+	statuses := func() []string {
+		var s []string
+		for _, q := range ts.mailStatus() {
+			s = append(s, q.To+" "+q.Status)
+		}
+		return s
+	}
+	require.Eventually(t, func() bool {
+		s := statuses()
+		return len(s) == 3 && s[0] == "a@example.com sent" && s[1] == "b@example.com failed" && ts.mailStatus()[2].Attempts == 1
+	}, 10*time.Second, 10*time.Millisecond, "%v", statuses())
+
+	ts.Clock.Advance(23 * time.Hour)
+	time.Sleep(300 * time.Millisecond) // sweeps run every 100 ms
+	assert.Len(t, statuses(), 3, "nothing is a day old yet")
+
+	ts.Clock.Advance(2 * time.Hour)
+	require.Eventually(t, func() bool { return len(ts.mailStatus()) == 1 }, 10*time.Second, 10*time.Millisecond, "%v", statuses())
+	assert.Equal(t, "c@example.com queued", statuses()[0], "queued mail stays")
+
+	ts.login("keeper@example.com", password).invite("d@example.com").requireStatus(http.StatusOK)
+	require.Eventually(t, func() bool { return len(ts.mailStatus()) == 2 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	assert.Len(t, ts.mailStatus(), 2, "young mail stays")
+}

@@ -80,6 +80,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		UploadIdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
 		SendExpireAfter:   time.Duration(cfg.Send.ExpireAfter),
 		MinFreeSpace:      int64(cfg.MinFreeSpace),
+		KeepMail:          time.Duration(cfg.SMTP.KeepSent),
 		Logger:            a.log,
 	})
 	if err != nil {
@@ -234,6 +235,7 @@ func (a *App) sweep(ctx context.Context) {
 			"uploads": a.db.DeleteExpiredUploads,
 			"links":   a.db.DeleteExpiredLinks,
 			"sends":   a.db.ExpireMessages,
+			"mail":    a.db.DeleteOldMail,
 		} {
 			if n, err := del(); err != nil {
 				a.log.Error("deleting expired "+what, "err", err)

@@ -54,6 +54,7 @@ type Config struct {
 		RetryInitial Duration `toml:"retry_initial"`
 		RetryMax     Duration `toml:"retry_max"`
 		MaxAttempts  int      `toml:"max_attempts"`
+		KeepSent     Duration `toml:"keep_sent"`
 	} `toml:"smtp"`
 
 	Invite struct {
@@ -119,6 +120,7 @@ func Default() Config {
 	c.SMTP.RetryInitial = Duration(30 * time.Second)
 	c.SMTP.RetryMax = Duration(time.Hour)
 	c.SMTP.MaxAttempts = 50
+	c.SMTP.KeepSent = Duration(30 * 24 * time.Hour)
 	c.Invite.PerDay = 20
 	c.Invite.ExpireAfter = Duration(7 * 24 * time.Hour)
 	c.Send.ExpireAfter = Duration(720 * time.Hour)
@@ -230,6 +232,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.MaxAttempts < 1 {
 		return errors.New("smtp.max_attempts: must be at least 1")
+	}
+	if c.SMTP.KeepSent < Duration(time.Minute) {
+		return errors.New("smtp.keep_sent: must be at least 1m")
 	}
 	if c.Invite.PerDay < 0 {
 		return errors.New("invite.per_day: must not be negative")

@@ -91,6 +91,9 @@ type Options struct {
 	// Logger receives failures that happen after a change has committed
 	// (a blob file that could not be removed); discarded when nil.
 	Logger *slog.Logger
+	// KeepMail is how long sent and failed mail stays in the outbox (for
+	// `ferry mail list`); 30 days when zero.
+	KeepMail time.Duration
 	// MinFreeSpace is the free space of the data dir's file system that
 	// file content may not take: uploads that would leave less get
 	// STORAGE_FULL, so that the database always has room to record deletes
@@ -116,8 +119,9 @@ type DB struct {
 	mailQueued func()
 	uploadLock sync.Map // upload key -> *sync.Mutex
 
-	hashSem chan struct{} // bounds concurrent argon2id computations
-	minFree int64         // free space that file content may not take (space.go)
+	hashSem  chan struct{} // bounds concurrent argon2id computations
+	minFree  int64         // free space that file content may not take (space.go)
+	keepMail time.Duration // how long sent and failed mail is kept
 
 	tokenIdle  time.Duration
 	tokenTouch time.Duration // how stale a token's stored last use may get before it is rewritten
@@ -145,6 +149,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	}
 	if opts.SendExpireAfter == 0 {
 		opts.SendExpireAfter = 30 * 24 * time.Hour
+	}
+	if opts.KeepMail == 0 {
+		opts.KeepMail = 30 * 24 * time.Hour
 	}
 	if opts.MailQueued == nil {
 		opts.MailQueued = func() {}
@@ -175,6 +182,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		hashSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		tokenIdle:  opts.TokenIdleTimeout,
 		minFree:    opts.MinFreeSpace,
+		keepMail:   opts.KeepMail,
 	}
 	db.tokenTouch = min(opts.TokenIdleTimeout/16, time.Minute)
 	if err = db.init(); err == nil {

@@ -160,6 +160,47 @@ func (db *DB) updateMail(id uint64, change func(*ferry.QueuedMail)) error {
 	})
 }
 
+// DeleteOldMail deletes sent and failed mail queued more than
+// Options.KeepMail ago, and returns how many; queued mail stays whatever
+// its age. Mail ids grow with their queue time, so the scan stops at the
+// first mail young enough to keep.
+func (db *DB) DeleteOldMail() (int, error) {
+	cutoff := db.now().Add(-db.keepMail)
+	deleted := 0
+	for {
+		n, more := 0, false
+		err := db.update(func(tx *bolt.Tx) error {
+			n, more = 0, false
+			c := tx.Bucket(bucketMail).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				var q ferry.QueuedMail
+				if err := json.Unmarshal(v, &q); err != nil {
+					return err
+				}
+				if !q.Created.Before(cutoff) {
+					return nil
+				}
+				if q.Status == ferry.MailQueued {
+					continue
+				}
+				if n == 1000 { // one transaction at a time of this size
+					more = true
+					return nil
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		deleted += n
+		if err != nil || !more {
+			return deleted, err
+		}
+	}
+}
+
 // ListMail returns every mail in the outbox, oldest first.
 func (db *DB) ListMail() ([]ferry.QueuedMail, error) {
 	var list []ferry.QueuedMail
