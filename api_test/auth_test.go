@@ -287,3 +287,44 @@ func TestAuth_LogNeverShowsSecrets(t *testing.T) {
 	assert.Contains(t, logs, "route=/api/1/settings/list status=200")
 	assert.Regexp(t, `msg=request method=GET route=/api/1/settings/list status=200 bytes=\d+ duration=\S+ user=1 remote=127.0.0.1`, logs)
 }
+
+// Behind a trusted proxy the failed-login limit counts the address in
+// X-Forwarded-For, nearest first, so clients behind the proxy do not share
+// one budget and a client cannot escape by writing its own header; from
+// any other peer the header is ignored.
+func TestAuth_TrustedProxyForwardedFor(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) {
+		c.Auth.LoginFailureBurst = 2
+		c.Auth.LoginFailureRefill = app.Duration(time.Minute)
+		c.TrustedProxies = []string{"127.0.0.1"}
+	})
+	for _, e := range []string{"u1@example.com", "u2@example.com", "u3@example.com", "u4@example.com"} {
+		ts.addUser(e, password)
+	}
+	login := func(c *client, forwardedFor, email string) *response {
+		form := url.Values{"email": {email}, "password": {"guess guess"}}
+		req, err := http.NewRequest(http.MethodPost, c.base+"/auth/token", strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if forwardedFor != "" {
+			req.Header.Set("X-Forwarded-For", forwardedFor)
+		}
+		return c.do(req)
+	}
+	proxy := ts.fromAddr("127.0.0.1")
+	for range 2 {
+		login(proxy, "203.0.113.7", "u1@example.com").requireError(403, ferry.EAUTHFAILED)
+	}
+	login(proxy, "203.0.113.7", "u2@example.com").requireError(429, ferry.ETOOMANYREQUESTS)
+	// Another client behind the same proxy has its own budget...
+	login(proxy, "203.0.113.8", "u2@example.com").requireError(403, ferry.EAUTHFAILED)
+	// ...and what a client writes left of the proxy's entry counts for nothing.
+	login(proxy, "198.51.100.1, 203.0.113.7", "u3@example.com").requireError(429, ferry.ETOOMANYREQUESTS)
+	assert.Contains(t, ts.logs.String(), "remote=203.0.113.7")
+
+	// From a peer that is not a trusted proxy the header is ignored.
+	direct := ts.fromAddr("127.0.0.2")
+	login(direct, "198.51.100.2", "u4@example.com").requireError(403, ferry.EAUTHFAILED)
+	login(direct, "198.51.100.3", "u4@example.com").requireError(403, ferry.EAUTHFAILED)
+	login(direct, "198.51.100.4", "u3@example.com").requireError(429, ferry.ETOOMANYREQUESTS)
+}

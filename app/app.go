@@ -113,6 +113,10 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	m := newMetrics(a.db, a.mail)
+	proxies, err := cfg.proxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	srv := server.New(server.Config{
 		PublicURL:          cfg.PublicURL,
 		Signup:             cfg.Auth.Signup,
@@ -129,6 +133,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Metrics:            m.handler(),
 		MetricsToken:       cfg.Metrics.Token,
 		Tracker:            cfg.Slice.Tracker,
+		TrustedProxies:     proxies,
 		BodyIdleTimeout:    time.Duration(cfg.BodyIdleTimeout),
 		Observe:            m.observe,
 	}, a.db, a.log, opts.Now)

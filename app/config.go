@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -29,6 +30,7 @@ type Config struct {
 	MinFreeSpace    Size     `toml:"min_free_space"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	BodyIdleTimeout Duration `toml:"body_idle_timeout"`
+	TrustedProxies  []string `toml:"trusted_proxies"`
 
 	Log struct {
 		Level  string `toml:"level"`
@@ -104,6 +106,7 @@ func Default() Config {
 	c.DefaultPackage = "free"
 	c.MaxRequestBody = 16 << 20
 	c.MinFreeSpace = 64 << 20
+	c.TrustedProxies = []string{}
 	c.ShutdownTimeout = Duration(30 * time.Second)
 	c.BodyIdleTimeout = Duration(time.Minute)
 	c.Log.Level = "info"
@@ -190,6 +193,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRequestBody < 4096 {
 		return errors.New("max_request_body: must be at least 4KiB")
+	}
+	if _, err := c.proxyPrefixes(); err != nil {
+		return err
 	}
 	if c.BodyIdleTimeout < Duration(time.Second) {
 		return errors.New("body_idle_timeout: must be at least 1s")
@@ -312,4 +318,20 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (d Duration) MarshalText() ([]byte, error) {
 	return []byte(time.Duration(d).String()), nil
+}
+
+// proxyPrefixes parses trusted_proxies: addresses ("10.0.0.1") or
+// networks ("10.0.0.0/8").
+func (c *Config) proxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(v); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		} else {
+			return nil, fmt.Errorf("trusted_proxies: %q is not an address or a network", v)
+		}
+	}
+	return out, nil
 }

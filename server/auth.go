@@ -19,7 +19,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.ToLower(strings.TrimSpace(p.String("email")))
-	ip, now := clientIP(r), s.now()
+	ip, now := s.clientIP(r), s.now()
 	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		s.writeError(w, r, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later."))

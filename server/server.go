@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -112,6 +113,9 @@ type Config struct {
 	// BodyIdleTimeout bounds the wait for the next bytes of a request body
 	// (0: none).
 	BodyIdleTimeout time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (config trusted_proxies).
+	TrustedProxies []netip.Prefix
 	// Tracker is /slice's tracker (config slice.tracker).
 	Tracker string
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
