@@ -281,6 +281,14 @@ func TestDav_QuotaAndCopy(t *testing.T) {
 	assert.Contains(t, r.Header.Get("Content-Disposition"), "attachment")
 	assert.Equal(t, "sandbox", r.Header.Get("Content-Security-Policy"))
 	assert.Contains(t, string(d.do("PROPFIND", "/two.bin", nil, "Depth", "0").Body), sha(two))
+
+	// A PROPFIND of the whole tree at once is refused, as RFC 4918 allows.
+	for _, depth := range []string{"infinity", ""} {
+		r = d.do("PROPFIND", "/", nil, "Depth", depth)
+		assert.Equal(t, http.StatusForbidden, r.Status, "Depth %q", depth)
+		assert.Contains(t, string(r.Body), "propfind-finite-depth")
+	}
+	assert.Contains(t, string(d.do("PROPFIND", "/", nil, "Depth", "1").requireStatus(207).Body), "two.bin")
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -115,6 +115,16 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPut {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBody) // XML
 	}
+	if r.Method == "PROPFIND" {
+		if d := strings.TrimSpace(r.Header.Get("Depth")); d != "0" && d != "1" {
+			// Depth: infinity (or none, which means it) would walk the whole
+			// folder in one answer; RFC 4918 lets a server refuse it.
+			w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `<?xml version="1.0" encoding="utf-8"?>`+"\n"+`<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>`+"\n")
+			return
+		}
+	}
 	if r.Method == "PROPFIND" || r.Method == "PROPPATCH" {
 		if err := checkXMLBody(r); err != nil {
 			s.writeError(w, r, err)
