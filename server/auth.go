@@ -19,22 +19,32 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.ToLower(strings.TrimSpace(p.String("email")))
-	ip, now := s.clientIP(r), s.now()
-	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		s.writeError(w, r, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later."))
-		return
-	}
-	u, err := s.users.CheckPassword(email, p.String("password"))
-	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
-		s.ipFailures.fail(ip, now)
-		s.emailFailures.fail(email, now)
-	}
+	u, err := s.underLoginLimit(w, r, email, func() (*ferry.User, error) {
+		return s.users.CheckPassword(email, p.String("password"))
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.answerToken(w, r, u)
+}
+
+// underLoginLimit runs check, a login of email, under the failed-login
+// limit (per client address and per email): past the limit it answers
+// TOO_MANY_REQUESTS with Retry-After (set on w) without calling check, and
+// an AUTH_FAILED from check counts as a failure.
+func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error)) (*ferry.User, error) {
+	ip, now := s.clientIP(r), s.now()
+	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return nil, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later.")
+	}
+	u, err := check()
+	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
+		s.ipFailures.fail(ip, now)
+		s.emailFailures.fail(email, now)
+	}
+	return u, err
 }
 
 // answerToken makes a new token for u and answers {"token": ...}.

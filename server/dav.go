@@ -7,7 +7,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -83,16 +82,10 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.ToLower(strings.TrimSpace(login))
-	ip, now := s.clientIP(r), s.now()
-	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		s.writeError(w, r, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later."))
-		return
-	}
-	u, err := s.dav.CheckAppPassword(email, password)
+	u, err := s.underLoginLimit(w, r, email, func() (*ferry.User, error) {
+		return s.dav.CheckAppPassword(email, password)
+	})
 	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
-		s.ipFailures.fail(ip, now)
-		s.emailFailures.fail(email, now)
 		w.Header().Set("WWW-Authenticate", `Basic realm="ferry", charset="UTF-8"`)
 		err = ferry.Errorf(ferry.ENOPERMISSION, "Wrong login or app password.")
 	}
