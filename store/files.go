@@ -69,18 +69,10 @@ func (db *DB) Sizes(userID uint64, list [][]string) ([]int64, error) {
 // Stat returns the file at names: FILE_NOT_FOUND when nothing is there,
 // METHOD_BAD_REQUEST when it is a folder.
 func (db *DB) Stat(userID uint64, names []string) (ferry.FileInfo, error) {
-	var info ferry.FileInfo
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		n, err := walk(tx, userID, names)
-		if err != nil {
-			return err
-		}
-		if n.dir {
-			return ferry.Errorf(ferry.EBADREQUEST, "%q is a folder.", paths.Join(names))
-		}
-		info = n.info(paths.Join(names))
-		return nil
-	})
+	info, err := db.Lookup(userID, names)
+	if err == nil && info.Dir {
+		return ferry.FileInfo{}, ferry.Errorf(ferry.EBADREQUEST, "%q is a folder.", paths.Join(names))
+	}
 	return info, err
 }
 
