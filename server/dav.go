@@ -610,11 +610,6 @@ type davWriteFile struct {
 	started time.Time
 	done    bool
 	result  ferry.FileInfo
-	written int64
-
-	// For Write calls outside io.Copy: a pipe into the store.
-	pw   *io.PipeWriter
-	errc chan error
 }
 
 func (f *davWriteFile) put(r io.Reader, size int64) error {
@@ -628,7 +623,7 @@ func (f *davWriteFile) put(r io.Reader, size int64) error {
 }
 
 func (f *davWriteFile) ReadFrom(r io.Reader) (int64, error) {
-	if f.done || f.pw != nil {
+	if f.done {
 		return 0, os.ErrInvalid
 	}
 	if src, ok := r.(*davFile); ok && !src.info.Dir {
@@ -648,33 +643,17 @@ func (f *davWriteFile) ReadFrom(r io.Reader) (int64, error) {
 	return counted.n, err
 }
 
-func (f *davWriteFile) Write(p []byte) (int, error) {
-	if f.done {
-		return 0, os.ErrInvalid
-	}
-	if f.pw == nil {
-		pr, pw := io.Pipe()
-		f.pw, f.errc = pw, make(chan error, 1)
-		go func() {
-			err := f.put(pr, -1)
-			pr.CloseWithError(errors.Join(err, io.ErrClosedPipe))
-			f.errc <- err
-		}()
-	}
-	n, err := f.pw.Write(p)
-	f.written += int64(n)
-	return n, err
+// Write is not how content arrives: x/net/webdav writes a PUT's body and
+// a COPY's source with io.Copy, which calls ReadFrom, so that the whole
+// content goes to the store as one stream.
+func (f *davWriteFile) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: paths.Join(f.names), Err: errors.ErrUnsupported}
 }
 
+// Close commits an empty file when nothing was written (a create alone).
 func (f *davWriteFile) Close() error {
-	switch {
-	case f.pw != nil:
-		f.pw.Close()
-		err := <-f.errc
-		f.pw = nil
-		return err
-	case !f.done:
-		return f.put(strings.NewReader(""), 0) // created with no content
+	if !f.done {
+		return f.put(strings.NewReader(""), 0)
 	}
 	return nil
 }
@@ -691,7 +670,7 @@ func (f *davWriteFile) Readdir(int) ([]os.FileInfo, error) {
 	return nil, &os.PathError{Op: "readdir", Path: paths.Join(f.names), Err: syscall.ENOTDIR}
 }
 
-// Stat describes the file as written so far; its ETag is the content's
+// Stat describes the file as committed (empty before); its ETag is the content's
 // SHA-256 once Close has committed it (x/net/webdav asks after Close).
 func (f *davWriteFile) Stat() (os.FileInfo, error) {
 	return davWriteInfo{f}, nil
@@ -705,7 +684,7 @@ func (f *davWriteFile) DeadProps() (map[xml.Name]webdav.Property, error) {
 }
 
 func (f *davWriteFile) Patch(patches []webdav.Proppatch) ([]webdav.Propstat, error) {
-	if f.result.Path == "" && !f.done {
+	if !f.done {
 		if err := f.Close(); err != nil {
 			return nil, err
 		}
@@ -715,13 +694,8 @@ func (f *davWriteFile) Patch(patches []webdav.Proppatch) ([]webdav.Propstat, err
 
 type davWriteInfo struct{ f *davWriteFile }
 
-func (i davWriteInfo) Name() string { return i.f.names[len(i.f.names)-1] }
-func (i davWriteInfo) Size() int64 {
-	if i.f.done {
-		return i.f.result.Size
-	}
-	return i.f.written
-}
+func (i davWriteInfo) Name() string      { return i.f.names[len(i.f.names)-1] }
+func (i davWriteInfo) Size() int64       { return i.f.result.Size }
 func (i davWriteInfo) Mode() os.FileMode { return 0o644 }
 func (i davWriteInfo) ModTime() time.Time {
 	if !i.f.result.Modified.IsZero() {
