@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -563,4 +565,30 @@ func TestSettings_Update(t *testing.T) {
 	other.get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION) // every other is revoked
 	ts.client().get("/auth/token", url.Values{"email": {email}, "password": {password}}).requireError(403, ferry.EAUTHFAILED)
 	ts.login(email, "new password 1")
+}
+
+// A message whose content file has gone from the disk (damage fsck would
+// report) is not accepted: FILE_NOT_FOUND, and it stays in the inbox. The
+// files are looked for before the write transaction; this proves the
+// answer is the same.
+func TestSend_AcceptWithContentMissing(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.newUser("alice@example.com"), ts.newUser("bob@example.com")
+	content := []byte("the report")
+	alice.mustPut("docs/report.txt", content)
+	id := alice.mustSend("bob@example.com", `[{"path":"docs","files":["report.txt"]}]`)[0]
+
+	blob := filepath.Join(ts.Cfg.DataDir, "blobs", sha(content)[:2], sha(content))
+	require.NoError(t, os.Rename(blob, blob+".away"))
+	r := bob.decide(accept(id))
+	r.requireStatus(http.StatusAccepted)
+	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"FILE_NOT_FOUND"}]`, id), string(r.Body))
+	inbox := bob.inbox()
+	require.Len(t, inbox, 1)
+	dest := inbox[0].Destination
+	bob.getFile(dest).requireError(404, ferry.EFILENOTFOUND)
+
+	require.NoError(t, os.Rename(blob+".away", blob))
+	bob.decide(accept(id)).requireStatus(http.StatusOK)
+	assert.Equal(t, content, bob.getFile(dest).Body)
 }
