@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,26 +39,22 @@ type Dav interface {
 // davPrefix is where WebDAV is served.
 const davPrefix = "/dav"
 
-// handleSlice is GET /slice: where and how to reach the user's folder over
-// WebDAV (API.md, "/slice").
-func (s *Server) handleSlice(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	pw, err := s.dav.AppPassword(u.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.answerSlice(w, u, pw)
-}
+// basicRealm is the challenge of a WebDAV request without valid
+// credentials.
+const basicRealm = `Basic realm="ferry", charset="UTF-8"`
 
-// handleSliceReset is POST /slice/reset: a new app password; the old one
-// stops working at once.
-func (s *Server) handleSliceReset(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	pw, err := s.dav.ResetAppPassword(u.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+// handleSlice is GET /slice (password: the current app password) or POST
+// /slice/reset (password: a new one; the old one stops working at once):
+// where and how to reach the user's folder over WebDAV (API.md, "/slice").
+func (s *Server) handleSlice(password func(userID uint64) (string, error)) userHandler {
+	return func(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+		pw, err := password(u.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.answerSlice(w, u, pw)
 	}
-	s.answerSlice(w, u, pw)
 }
 
 func (s *Server) answerSlice(w http.ResponseWriter, u *ferry.User, password string) {
@@ -77,7 +72,7 @@ func (s *Server) answerSlice(w http.ResponseWriter, u *ferry.User, password stri
 func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	login, password, ok := r.BasicAuth()
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Basic realm="ferry", charset="UTF-8"`)
+		w.Header().Set("WWW-Authenticate", basicRealm)
 		s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "WebDAV needs the login and app password of GET /api/1/slice."))
 		return
 	}
@@ -86,7 +81,7 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 		return s.dav.CheckAppPassword(email, password)
 	})
 	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
-		w.Header().Set("WWW-Authenticate", `Basic realm="ferry", charset="UTF-8"`)
+		w.Header().Set("WWW-Authenticate", basicRealm)
 		err = ferry.Errorf(ferry.ENOPERMISSION, "Wrong login or app password.")
 	}
 	if err != nil {
@@ -196,7 +191,12 @@ func davPath(p string) string {
 // pathLocks serializes requests on the same path of the same user.
 type pathLocks struct {
 	mu   sync.Mutex
-	held map[string]*pathLock
+	held map[pathKey]*pathLock
+}
+
+type pathKey struct {
+	user uint64
+	path string
 }
 
 type pathLock struct {
@@ -207,18 +207,15 @@ type pathLock struct {
 // lock locks the paths of userID (in a fixed order, so two requests
 // naming the same two paths cannot deadlock) and returns the unlock.
 func (l *pathLocks) lock(userID uint64, names ...string) func() {
-	keys := make([]string, len(names))
-	for i, n := range names {
-		keys[i] = strconv.FormatUint(userID, 10) + ":" + n
-	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	locks := make([]*pathLock, len(keys))
+	slices.Sort(names)
+	names = slices.Compact(names)
+	locks := make([]*pathLock, len(names))
 	l.mu.Lock()
 	if l.held == nil {
-		l.held = map[string]*pathLock{}
+		l.held = map[pathKey]*pathLock{}
 	}
-	for i, k := range keys {
+	for i, n := range names {
+		k := pathKey{userID, n}
 		pl := l.held[k]
 		if pl == nil {
 			pl = &pathLock{}
@@ -236,9 +233,9 @@ func (l *pathLocks) lock(userID uint64, names ...string) func() {
 			pl.mu.Unlock()
 		}
 		l.mu.Lock()
-		for i, k := range keys {
+		for i, n := range names {
 			if locks[i].refs--; locks[i].refs == 0 {
-				delete(l.held, k)
+				delete(l.held, pathKey{userID, n})
 			}
 		}
 		l.mu.Unlock()
@@ -279,13 +276,12 @@ type davWriter struct {
 func (w *davWriter) WriteHeader(code int) {
 	if code >= 400 && w.st.refusal != nil && !w.replaced {
 		w.replaced = true
-		status := http.StatusInsufficientStorage
-		if ferry.ErrorCode(w.st.refusal) == ferry.ETOOLARGE {
-			status = http.StatusRequestEntityTooLarge
+		c := ferry.ErrorCode(w.st.refusal)
+		status := statusOf[c]
+		if c == ferry.EQUOTAEXCEEDED {
+			status = http.StatusInsufficientStorage // WebDAV's answer (RFC 4918)
 		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.ResponseWriter.WriteHeader(status)
-		_ = json.NewEncoder(w.ResponseWriter).Encode(errorBody{Error: ferry.ErrorCode(w.st.refusal), Message: ferry.ErrorMessage(w.st.refusal)})
+		writeJSON(w.ResponseWriter, status, errorBody{Error: c, Message: ferry.ErrorMessage(w.st.refusal)})
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -329,8 +325,8 @@ func (fs *davFS) osErr(err error) error {
 		fs.st.refusal = err
 		return err
 	}
-	if diskFull(err) {
-		fs.st.refusal = ferry.Errorf(ferry.ESTORAGEFULL, "The server's disk is full; nothing of this request was kept.")
+	if full := storageFull(err); full != err {
+		fs.st.refusal = full
 	}
 	return err
 }

@@ -51,9 +51,9 @@ type errorBody struct {
 // logged with the request's context and reaches the client only as
 // ERR_UNKNOWN with a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if diskFull(err) {
+	if full := storageFull(err); full != err {
 		s.log.ErrorContext(r.Context(), "disk full", "err", err, "route", routeOf(r))
-		err = ferry.Errorf(ferry.ESTORAGEFULL, "The server's disk is full; nothing of this request was kept.")
+		err = full
 	}
 	code := ferry.ErrorCode(err)
 	status, ok := statusOf[code]
@@ -64,10 +64,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Error: code, Message: ferry.ErrorMessage(err)})
 }
 
-// diskFull tells whether err is the file system's "no space left" or "disk
-// quota exceeded".
-func diskFull(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+// storageFull returns STORAGE_FULL for the file system's "no space left"
+// or "disk quota exceeded", and any other err as it is.
+func storageFull(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return ferry.Errorf(ferry.ESTORAGEFULL, "The server's disk is full; nothing of this request was kept.")
+	}
+	return err
 }
 
 // writeJSON answers v as JSON with the given status.

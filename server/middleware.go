@@ -92,17 +92,14 @@ func (rec *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	if rec.dl == nil {
-		n, err := io.Copy(rec.ResponseWriter, r)
-		rec.bytes += n
-		return n, err
-	}
 	// sendfile looks through one *io.LimitedReader (io.CopyN's) to the
 	// file, not through two: the chunks limit the file itself.
 	outer, limited := r.(*io.LimitedReader)
 	var total int64
 	for {
-		_ = rec.dl.SetWriteDeadline(time.Now().Add(rec.idle))
+		if rec.dl != nil {
+			_ = rec.dl.SetWriteDeadline(time.Now().Add(rec.idle))
+		}
 		chunk := &io.LimitedReader{R: r, N: writeChunk}
 		if limited {
 			chunk.R, chunk.N = outer.R, min(writeChunk, outer.N)

@@ -71,8 +71,8 @@ func (s *Server) routes() http.Handler {
 	api("/user-photo/update", s.authed(s.handlePhotoUpdate), post)
 	api("/user-photo/remove", s.authed(s.handlePhotoRemove), post)
 	api("/invite", s.authed(s.handleInvite), post)
-	api("/slice", s.authed(s.handleSlice), get)
-	api("/slice/reset", s.authed(s.handleSliceReset), post)
+	api("/slice", s.authed(s.handleSlice(s.dav.AppPassword)), get)
+	api("/slice/reset", s.authed(s.handleSlice(s.dav.ResetAppPassword)), post)
 
 	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head)
 	r.Handle("/photos/{token}", s.limitBody(http.HandlerFunc(s.handlePhoto))).Methods(get, head)
