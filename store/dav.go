@@ -161,15 +161,9 @@ func (db *DB) Lookup(userID uint64, names []string) (ferry.FileInfo, error) {
 func (db *DB) ReadDir(userID uint64, names []string) ([]ferry.FileInfo, error) {
 	var list []ferry.FileInfo
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		dir, err := walk(tx, userID, names)
-		if err != nil {
+		dir, err := walkDir(tx, userID, names)
+		if err != nil || dir.id == 0 {
 			return err
-		}
-		if !dir.dir {
-			return ferry.Errorf(ferry.EBADREQUEST, "%q is a file, not a folder.", paths.Join(names))
-		}
-		if dir.id == 0 {
-			return nil
 		}
 		prefix := paths.Join(names)
 		if prefix != "" {

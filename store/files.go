@@ -18,15 +18,9 @@ import (
 // a file is.
 func (db *DB) List(userID uint64, names []string, each func(name []byte, dir bool, size int64)) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		dir, err := walk(tx, userID, names)
-		if err != nil {
+		dir, err := walkDir(tx, userID, names)
+		if err != nil || dir.id == 0 {
 			return err
-		}
-		if !dir.dir {
-			return ferry.Errorf(ferry.EBADREQUEST, "%q is a file, not a folder.", paths.Join(names))
-		}
-		if dir.id == 0 {
-			return nil // the root of a user who has nothing yet
 		}
 		return eachChild(tx, dir.id, func(_ uint64, name []byte, isDir bool, size int64) error {
 			each(name, isDir, size)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -602,6 +603,9 @@ func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision, limits 
 // made 10,000 stats in it). A pending message pins its blobs and its items
 // never change, so what is found here still holds in the transaction.
 func (db *DB) acceptedBlobsPresent(receiverID uint64, decisions []ferry.Decision) map[sum]bool {
+	if !slices.ContainsFunc(decisions, func(d ferry.Decision) bool { return d.Accept }) {
+		return nil // declines only: nothing to look for
+	}
 	var sums []sum
 	_ = db.bolt.View(func(tx *bolt.Tx) error {
 		for _, d := range decisions {

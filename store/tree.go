@@ -210,6 +210,16 @@ func walk(tx *bolt.Tx, userID uint64, names []string) (node, error) {
 	return n, nil
 }
 
+// walkDir is walk for a folder: METHOD_BAD_REQUEST when names is a file.
+// The root of a user who has nothing yet has id 0.
+func walkDir(tx *bolt.Tx, userID uint64, names []string) (node, error) {
+	n, err := walk(tx, userID, names)
+	if err == nil && !n.dir {
+		return node{}, ferry.Errorf(ferry.EBADREQUEST, "%q is a file, not a folder.", paths.Join(names))
+	}
+	return n, err
+}
+
 // mkdirAll returns the folder at names, creating what is missing; a file in
 // the way is FILE_EXISTS.
 func mkdirAll(tx *bolt.Tx, userID uint64, names []string, now int64) (node, error) {
