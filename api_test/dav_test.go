@@ -280,7 +280,30 @@ func TestDav_QuotaAndCopy(t *testing.T) {
 	assert.Equal(t, `"`+sha(two)+`"`, r.Header.Get("ETag"))
 	assert.Contains(t, r.Header.Get("Content-Disposition"), "attachment")
 	assert.Equal(t, "sandbox", r.Header.Get("Content-Security-Policy"))
-	assert.Contains(t, string(d.do("PROPFIND", "/two.bin", nil, "Depth", "0").Body), sha(two))
+	// PROPFIND tells size, time and ETag; HEAD the same without the bytes.
+	props := string(d.do("PROPFIND", "/two.bin", nil, "Depth", "0").requireStatus(207).Body)
+	assert.Contains(t, props, sha(two))
+	assert.Contains(t, props, fmt.Sprintf("<D:getcontentlength>%d</D:getcontentlength>", len(two)))
+	assert.Regexp(t, `<D:getlastmodified>\w{3}, \d{2} \w{3} \d{4} [\d:]{8} GMT</D:getlastmodified>`, props)
+	r = d.do("HEAD", "/two.bin", nil)
+	r.requireStatus(http.StatusOK)
+	assert.Empty(t, r.Body)
+	assert.Equal(t, fmt.Sprint(len(two)), r.Header.Get("Content-Length"))
+	assert.Equal(t, `"`+sha(two)+`"`, r.Header.Get("ETag"))
+
+	// The API's path rules: a name over 255 bytes, or with a control
+	// character, is refused and nothing is made.
+	for _, bad := range []string{"/" + strings.Repeat("n", 256), "/bad%01name"} {
+		r = d.do("PUT", bad, strings.NewReader("x"))
+		assert.True(t, r.Status >= 400 && r.Status < 500, "PUT %.20s: %d", bad, r.Status)
+		r = d.do("MKCOL", bad, nil)
+		assert.True(t, r.Status >= 400 && r.Status < 500, "MKCOL %.20s: %d", bad, r.Status)
+	}
+	names := []string{}
+	for _, e := range c.list("") {
+		names = append(names, e.File)
+	}
+	assert.ElementsMatch(t, []string{"two.bin"}, names)
 
 	// A PROPFIND of the whole tree at once is refused, as RFC 4918 allows.
 	for _, depth := range []string{"infinity", ""} {
