@@ -26,8 +26,21 @@ import (
 // stops working in the same commit.
 
 // appSecret returns the database's app password secret, making it on
-// first use.
+// first use. It never changes, so after the first call it is memory's.
 func (db *DB) appSecret() ([]byte, error) {
+	db.secretMu.Lock()
+	defer db.secretMu.Unlock()
+	if db.secret != nil {
+		return db.secret, nil
+	}
+	secret, err := db.loadAppSecret()
+	if err == nil {
+		db.secret = secret
+	}
+	return secret, err
+}
+
+func (db *DB) loadAppSecret() ([]byte, error) {
 	var secret []byte
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		secret = append(secret, tx.Bucket(bucketMeta).Get(keyAppSecret)...)

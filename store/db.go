@@ -122,6 +122,8 @@ type DB struct {
 	hashSem  chan struct{} // bounds concurrent argon2id computations
 	minFree  int64         // free space that file content may not take (space.go)
 	keepMail time.Duration // how long sent and failed mail is kept
+	secretMu sync.Mutex    // guards secret
+	secret   []byte        // the app password secret, once read (dav.go)
 
 	tokenIdle  time.Duration
 	tokenTouch time.Duration // how stale a token's stored last use may get before it is rewritten
