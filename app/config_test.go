@@ -72,6 +72,9 @@ func TestConfig_ErrorsNameTheKey(t *testing.T) {
 		{"[packages.pro]\nstorage = \"1GB\"\nsize = 3", "packages.pro.size"},
 		{"max_request_body = \"1KB\"", "max_request_body"},
 		{"[log]\nlevel = \"loud\"", "log.level"},
+		{"trusted_proxies = [\"10.0.0.0/8\", \"proxy.example\"]", "trusted_proxies"},
+		{"min_free_space = \"plenty\"", "min_free_space"},
+		{"[smtp]\nkeep_sent = \"30s\"", "smtp.keep_sent"},
 	} {
 		_, err := app.LoadConfig(writeConfig(t, tc.text))
 		if assert.Error(t, err, tc.text) {
