@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -99,6 +100,10 @@ func TestDiskFull(t *testing.T) {
 	var st unix.Statfs_t
 	require.NoError(t, unix.Statfs(dir, &st))
 	assert.GreaterOrEqual(t, int64(st.Bavail)*st.Bsize, int64(4<<20), "file content took the reserve")
+	// WebDAV meets the same full disk with the same answer.
+	r := ts.dav(c).do("PUT", "/dav-more.bin", bytes.NewReader(randomBytes(t, fileSize)))
+	r.requireError(http.StatusInsufficientStorage, ferry.ESTORAGEFULL)
+	c.getFile("dav-more.bin").requireError(http.StatusNotFound, ferry.EFILENOTFOUND)
 
 	// A resumable upload runs into the full disk half-way ...
 	content := randomBytes(t, 3*fileSize)
