@@ -34,32 +34,27 @@ func (c *client) slice() slice {
 }
 
 // dav is a WebDAV client of one user: Basic auth with login and app
-// password.
+// password, over the harness's client (which adds no token).
 type dav struct {
-	t          testing.TB
+	c          *client
 	root       string // {public_url}/dav
 	user, pass string
 }
 
 func (ts *testServer) dav(c *client) *dav {
 	s := c.slice()
-	return &dav{t: ts.t, root: ts.Root + "/dav", user: s.Login, pass: s.Rsync}
+	return &dav{c: ts.client(), root: ts.Root + "/dav", user: s.Login, pass: s.Rsync}
 }
 
 func (d *dav) do(method, path string, body io.Reader, header ...string) *response {
-	d.t.Helper()
+	d.c.t.Helper()
 	req, err := http.NewRequest(method, d.root+path, body)
-	require.NoError(d.t, err)
+	require.NoError(d.c.t, err)
 	req.SetBasicAuth(d.user, d.pass)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(d.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(d.t, err)
-	return &response{t: d.t, Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return d.c.do(req)
 }
 
 // needTool returns the path of a WebDAV client the test runs, or skips the
@@ -105,7 +100,7 @@ func TestSlice_AppPassword(t *testing.T) {
 	assert.Equal(t, "hi", string(d.do("GET", "/hello.txt", nil).requireStatus(http.StatusOK).Body))
 
 	// The account password is not a WebDAV password; no credentials is 401.
-	(&dav{t: t, root: d.root, user: d.user, pass: password}).do("PROPFIND", "/", nil).requireError(401, ferry.ENOPERMISSION)
+	(&dav{c: ts.client(), root: d.root, user: d.user, pass: password}).do("PROPFIND", "/", nil).requireError(401, ferry.ENOPERMISSION)
 	req, err := http.NewRequest("PROPFIND", d.root+"/", nil)
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
