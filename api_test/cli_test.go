@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -202,6 +203,27 @@ func TestCLI_ServerRunning(t *testing.T) {
 	srv.requireExit(t, 0)
 }
 
+// ferry serve runs the garbage collector at GOGC=400 unless GOGC is set
+// (README, "Performance").
+func TestServe_GCPercent(t *testing.T) {
+	gogc := func(extra ...string) string {
+		env := slices.DeleteFunc(os.Environ(), func(v string) bool { return strings.HasPrefix(v, "GOGC=") })
+		env = append(env, extra...)
+		config, _ := cliConfig(t, "")
+		srv := startBinaryEnv(t, config, env)
+		c := srv.client(t)
+		c.base = "http://" + srv.addr
+		body := string(c.get("/metrics", nil).requireStatus(http.StatusOK).Body)
+		m := regexp.MustCompile(`\ngo_gc_gogc_percent (\d+)\n`).FindStringSubmatch(body)
+		require.NotNil(t, m, "no go_gc_gogc_percent in /metrics")
+		require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+		srv.requireExit(t, 0)
+		return m[1]
+	}
+	assert.Equal(t, "400", gogc())
+	assert.Equal(t, "150", gogc("GOGC=150"))
+}
+
 // binaryServer is `ferry serve` running as its own process.
 type binaryServer struct {
 	cmd  *exec.Cmd
@@ -216,7 +238,15 @@ var servingRE = regexp.MustCompile(`msg="ferry serving" addr=(\S+)`)
 // Cleanup kills it if the test did not stop it.
 func startBinary(t *testing.T, config string) *binaryServer {
 	t.Helper()
+	return startBinaryEnv(t, config, nil)
+}
+
+// startBinaryEnv is startBinary with exactly the environment env (nil: the
+// test's own).
+func startBinaryEnv(t *testing.T, config string, env []string) *binaryServer {
+	t.Helper()
 	cmd := exec.Command(ferryBinary(t), "serve", "--config", config)
+	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

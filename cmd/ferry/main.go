@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -201,12 +202,25 @@ func serve(ctx context.Context, configPath string) error {
 	if err != nil {
 		return err
 	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	a, err := app.New(cfg, app.Options{})
 	if err != nil {
 		return err
 	}
 	return a.Run(ctx)
 }
+
+// serveGCPercent is the garbage collector's target for ferry serve, unless
+// GOGC is set. The live heap of a server is small (about 12 MiB with 1,000
+// users and a million files), but every commit allocates afresh: bbolt
+// rebuilds the nodes of each page it changes in each transaction. At Go's
+// default of 100 that makes dozens of collections a second under writes,
+// which took a fifth of the CPU of concurrent sends (bench row 7). At 400
+// the heap may grow to five times what is live before a collection: some
+// tens of MiB more at most, for a third more writes per second.
+const serveGCPercent = 400
 
 // withAdmin runs f with the admin of the configured data directory: the
 // running server's when there is one, the store's otherwise.
