@@ -109,6 +109,7 @@ type DB struct {
 	logger *slog.Logger
 
 	commits    committer    // group commit of writes (commit.go)
+	nameHints  nameHints    // guesses for freeName (tree.go)
 	userMemo   sync.Map     // user id -> *decodedUser (user.go)
 	backups    atomic.Int64 // backups running: blob files are not removed meanwhile
 	deferMu    sync.Mutex

@@ -341,7 +341,7 @@ func (db *DB) commitFile(userID uint64, names []string, resolve bool, limits quo
 		}
 		name := names[len(names)-1]
 		if resolve {
-			name = freeName(tx, parent.id, name)
+			name = db.freeName(tx, parent.id, name)
 		}
 		n := node{parent: parent.id, name: name}
 		if id := childID(tx, parent.id, name); id != 0 {

@@ -432,7 +432,7 @@ func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Lim
 	if err != nil {
 		return nil, err
 	}
-	if err := placeItems(tx, receiverID, dest, m.Folder, items, now.UnixNano()); err != nil {
+	if err := db.placeItems(tx, receiverID, dest, m.Folder, items, now.UnixNano()); err != nil {
 		return nil, err
 	}
 	usage.Normal += m.Size
@@ -461,7 +461,7 @@ func openMessage(tx *bolt.Tx, receiverID, id uint64) (messageRecord, error) {
 
 // placeItems makes a message's items the receiver's: at dest, creating
 // parents; a name that is taken (a parent's too) becomes "name (n).ext".
-func placeItems(tx *bolt.Tx, userID uint64, dest []string, folder bool, items []item, now int64) error {
+func (db *DB) placeItems(tx *bolt.Tx, userID uint64, dest []string, folder bool, items []item, now int64) error {
 	parent, _, err := rootOf(tx, userID, true)
 	if err != nil {
 		return err
@@ -476,7 +476,7 @@ func placeItems(tx *bolt.Tx, userID uint64, dest []string, folder bool, items []
 				parent = c
 				continue
 			}
-			seg = freeName(tx, parent.id, seg) // a file is in the way
+			seg = db.freeName(tx, parent.id, seg) // a file is in the way
 		}
 		c := node{parent: parent.id, dir: true, name: seg, modified: now}
 		if err := addChild(tx, &c); err != nil {
@@ -484,7 +484,7 @@ func placeItems(tx *bolt.Tx, userID uint64, dest []string, folder bool, items []
 		}
 		parent = c
 	}
-	top := node{parent: parent.id, dir: folder, name: freeName(tx, parent.id, dest[len(dest)-1]), modified: now}
+	top := node{parent: parent.id, dir: folder, name: db.freeName(tx, parent.id, dest[len(dest)-1]), modified: now}
 	if !folder {
 		top.size, top.sum = items[0].size, items[0].sum
 		if err := refBlob(tx, top.sum, top.size); err != nil {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
 	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
 )
@@ -194,6 +196,37 @@ func TestFreeNameManyCopies(t *testing.T) {
 	require.NoError(t, db.List(u.ID, []string{"d"}, func([]byte, bool, int64) { count++ }))
 	assert.Equal(t, 70, count)
 	assert.Contains(t, []string{"d/report (5).pdf", "d/report (70).pdf"}, info.Path, "a free name, with or without the gap")
+
+	// freeName first tries the n after the one it gave last; a guess gone
+	// stale never hands out a taken name.
+	split := func(p string) []string { names, err := paths.Parse(p); require.NoError(t, err); return names }
+	put := func(content string) string {
+		info, err := db.PutFile(u.ID, []string{"e", "r.pdf"}, true, quota.Limits{}, strings.NewReader(content), int64(len(content)), -1)
+		require.NoError(t, err)
+		return info.Path
+	}
+	for i := range 10 {
+		put(fmt.Sprint("copy ", i))
+	}
+	_, err = db.PutFile(u.ID, []string{"x.pdf"}, false, quota.Limits{}, strings.NewReader("moved"), 5, -1)
+	require.NoError(t, err)
+	require.NoError(t, db.Move(u.ID, []string{"x.pdf"}, []string{"e", "r (10).pdf"})) // the guess is taken
+	afterMove := put("after the move")
+	assert.Equal(t, "e/r (11).pdf", afterMove)
+	results, err = db.Delete(u.ID, [][]string{split(afterMove)}) // the last answer is gone
+	require.NoError(t, err)
+	require.NoError(t, results[0])
+	afterDelete := put("after the delete")
+	assert.Equal(t, "e/r (11).pdf", afterDelete)
+	want := map[string]string{"e/r (10).pdf": "moved", afterDelete: "after the delete", "e/r.pdf": "copy 0", "e/r (9).pdf": "copy 9"}
+	for p, content := range want {
+		info, err := db.Stat(u.ID, split(p))
+		require.NoError(t, err, p)
+		assert.Equal(t, fmt.Sprintf("%x", sha256.Sum256([]byte(content))), info.SHA256, p)
+	}
+	count = 0
+	require.NoError(t, db.List(u.ID, []string{"e"}, func([]byte, bool, int64) { count++ }))
+	assert.Equal(t, 12, count)
 }
 
 // A pending message past its expiry that no sweep has reached is expired

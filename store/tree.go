@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -251,11 +252,21 @@ func mkdirAll(tx *bolt.Tx, userID uint64, names []string, now int64) (node, erro
 // a free n whose n-1 is taken, so a folder with a thousand copies of a name
 // costs a few lookups, not a thousand. While the taken numbers run without
 // gaps from 1, that is the first free one.
-func freeName(tx *bolt.Tx, parent uint64, name string) string {
+//
+// The n it returned last for the same folder and name is tried first: when
+// that is taken and the next is free, the next is the answer, for two
+// lookups instead of twenty with thousands of copies (a name received again
+// and again). The hint is only a guess, checked in tx like any other.
+func (db *DB) freeName(tx *bolt.Tx, parent uint64, name string) string {
 	if childID(tx, parent, name) == 0 {
 		return name
 	}
 	taken := func(n int) bool { return childID(tx, parent, paths.ConflictName(name, n)) != 0 }
+	key := nameHintKey{parent, name}
+	if h := db.nameHints.get(key); h > 0 && taken(h) && !taken(h+1) {
+		db.nameHints.set(key, h+1)
+		return paths.ConflictName(name, h+1)
+	}
 	lo, hi := 0, 1 // lo is taken (0 stands for name itself), hi is to be tried
 	for taken(hi) {
 		lo, hi = hi, hi*2
@@ -267,7 +278,37 @@ func freeName(tx *bolt.Tx, parent uint64, name string) string {
 			hi = mid
 		}
 	}
+	db.nameHints.set(key, hi)
 	return paths.ConflictName(name, hi)
+}
+
+// nameHints holds the last n that freeName returned, by folder and name.
+// It forgets everything when it reaches maxNameHints entries.
+type nameHints struct {
+	mu sync.Mutex
+	m  map[nameHintKey]int
+}
+
+type nameHintKey struct {
+	parent uint64
+	name   string
+}
+
+const maxNameHints = 4096
+
+func (h *nameHints) get(k nameHintKey) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.m[k]
+}
+
+func (h *nameHints) set(k nameHintKey, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= maxNameHints {
+		h.m = make(map[nameHintKey]int)
+	}
+	h.m[k] = n
 }
 
 func putUsage(tx *bolt.Tx, id uint64, u ferry.Usage) error {

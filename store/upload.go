@@ -116,7 +116,7 @@ func (db *DB) freePath(userID uint64, names []string) string {
 	name := names[len(names)-1]
 	_ = db.bolt.View(func(tx *bolt.Tx) error {
 		if parent, err := walk(tx, userID, names[:len(names)-1]); err == nil && parent.dir && parent.id != 0 {
-			name = freeName(tx, parent.id, name)
+			name = db.freeName(tx, parent.id, name)
 		}
 		return nil
 	})
