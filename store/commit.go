@@ -62,6 +62,27 @@ func (db *DB) commitLoop() {
 	}
 }
 
+// appendBuckets are the buckets whose new keys come after all others (ids
+// from NextSequence, times): bbolt splits a full page in half by default,
+// which for them leaves every page half empty and makes each commit write
+// about twice the pages (bbolt's FillPercent documentation says as much).
+var appendBuckets = [][]byte{bucketNodes, bucketMessages, bucketMessageItems, bucketPending, bucketMail, bucketMailDue}
+
+// appendFill leaves a tenth of each page for records that grow in place
+// (a message's status, a node's size).
+const appendFill = 0.9
+
+// packAppends sets appendFill on tx's append buckets. bbolt keeps the
+// setting only for the transaction; tx.Bucket returns the same *Bucket
+// for the rest of it.
+func packAppends(tx *bolt.Tx) {
+	for _, name := range appendBuckets {
+		if b := tx.Bucket(name); b != nil {
+			b.FillPercent = appendFill
+		}
+	}
+}
+
 // commitGroup runs the calls in one transaction. When one fails, it alone
 // gets its error, and the rest run again without it.
 func (db *DB) commitGroup(group []*commitCall) {
@@ -72,6 +93,7 @@ func (db *DB) commitGroup(group []*commitCall) {
 		db.commits.commits++
 		db.commits.mu.Unlock()
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			packAppends(tx)
 			for i, c := range group {
 				if err := c.fn(tx); err != nil {
 					failed, failure = i, err

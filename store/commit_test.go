@@ -65,3 +65,37 @@ func TestGroupCommit(t *testing.T) {
 	assert.Equal(t, before+1, db.commits.commits)
 	assert.True(t, errors.Is(db.update(func(*bolt.Tx) error { return bolterrors.ErrTxClosed }), bolterrors.ErrTxClosed))
 }
+
+// Buckets whose keys only grow fill their pages (appendFill) instead of
+// bbolt's default half, so a commit writes and the file keeps about half
+// the pages. Other buckets keep the default, which suits inserts anywhere.
+func TestAppendBucketsArePacked(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	const n, size = 1000, 100
+	fill := func(bucket []byte) {
+		require.NoError(t, db.update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			for i := range n {
+				if err := b.Put(pairKey(1<<40, uint64(i)), make([]byte, size)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	fill(bucketMessages)
+	fill(bucketChildren)
+	leaves := func(bucket []byte) (pages int) {
+		require.NoError(t, db.bolt.View(func(tx *bolt.Tx) error {
+			pages = tx.Bucket(bucket).Stats().LeafPageN
+			return nil
+		}))
+		return pages
+	}
+	perPage := float64(db.bolt.Info().PageSize) / (16 + 16 + size) // header, key, value
+	t.Logf("messages: %d leaf pages, children: %d; %.1f records fit a page", leaves(bucketMessages), leaves(bucketChildren), perPage)
+	assert.LessOrEqual(t, float64(leaves(bucketMessages)), 1.25*n/perPage, "pages of an append bucket are nearly full")
+	assert.Greater(t, float64(leaves(bucketChildren)), 1.6*n/perPage, "other buckets split in half")
+}
