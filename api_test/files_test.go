@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +40,36 @@ func (ts *testServer) newUnlimitedUser(email string) *client {
 	_, err := ts.admin().SetUser(app.SetUserRequest{Email: email, Storage: &zero, Receive: &zero})
 	require.NoError(ts.t, err)
 	return c
+}
+
+// Listings larger than a pooled buffer's first size come out whole, and
+// a buffer that held a large listing holds a small one next without a
+// trace of the first (the server keeps listing buffers between requests).
+func TestFiles_LargeListingsReuseBuffers(t *testing.T) {
+	ts := startServer(t)
+	c := ts.newUser("lea@example.com")
+	const n = 600 // about 160 KiB of JSON
+	long := strings.Repeat("n", 200)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				c.mustPut(fmt.Sprintf("big/%s-%04d.txt", long, i), []byte(fmt.Sprint(i)))
+			}
+		}()
+	}
+	wg.Wait()
+	c.mustPut("small/one.txt", []byte("1"))
+	for range 3 {
+		big := c.list("big")
+		require.Len(t, big, n)
+		for i, e := range big {
+			assert.Equal(t, ferry.Entry{File: fmt.Sprintf("big/%s-%04d.txt", long, i), Size: int64(len(fmt.Sprint(i))), Type: "f"}, e)
+		}
+		assert.Equal(t, []ferry.Entry{{File: "small/one.txt", Size: 1, Type: "f"}}, c.list("small"))
+	}
 }
 
 func TestFiles_PutListGet(t *testing.T) {

@@ -30,7 +30,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *ferry.Use
 	}
 	bp := listBufs.Get().(*[]byte)
 	defer func() {
-		if cap(*bp) <= 64<<10 { // a huge listing's buffer is not kept
+		if cap(*bp) <= maxPooledList {
 			listBufs.Put(bp)
 		}
 	}()
@@ -53,7 +53,12 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *ferry.Use
 	_, _ = w.Write(buf)
 }
 
-// listBufs holds the buffers of small listings between requests.
+// listBufs holds listing buffers between requests, up to maxPooledList
+// each: a large folder's listing then reuses memory already mapped instead
+// of growing a new buffer page fault by page fault. sync.Pool lets them go
+// within two collections once listings stop.
+const maxPooledList = 16 << 20
+
 var listBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // appendEntry appends one ops/list entry as JSON: {"file":prefix+name,
