@@ -236,6 +236,13 @@ func (u *user) do(method, path string, body io.Reader, ctype string, out any) er
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && out == nil {
+		// Read it all, as a client would, without keeping it: growing a
+		// buffer for a 4 MB listing cost the generator more than ferry
+		// spent serving it, and that cost grows faster than the size.
+		_, err := io.Copy(io.Discard, resp.Body)
+		return err
+	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
@@ -243,10 +250,7 @@ func (u *user) do(method, path string, body io.Reader, ctype string, out any) er
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, data)
 	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return json.Unmarshal(data, out)
 }
 
 func (u *user) must(err error) {
