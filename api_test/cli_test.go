@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -203,25 +204,41 @@ func TestCLI_ServerRunning(t *testing.T) {
 	srv.requireExit(t, 0)
 }
 
-// ferry serve runs the garbage collector at GOGC=400 unless GOGC is set
-// (README, "Performance").
-func TestServe_GCPercent(t *testing.T) {
-	gogc := func(extra ...string) string {
-		env := slices.DeleteFunc(os.Environ(), func(v string) bool { return strings.HasPrefix(v, "GOGC=") })
-		env = append(env, extra...)
+// ferry serve runs the garbage collector at GOGC=400 and one P more than
+// Go's default unless GOGC or GOMAXPROCS is set (README, "Configuration").
+func TestServe_RuntimeSettings(t *testing.T) {
+	runtimeOf := func(extra ...string) (gogc, procs string) {
+		env := slices.DeleteFunc(os.Environ(), func(v string) bool {
+			return strings.HasPrefix(v, "GOGC=") || strings.HasPrefix(v, "GOMAXPROCS=")
+		})
 		config, _ := cliConfig(t, "")
-		srv := startBinaryEnv(t, config, env)
+		srv := startBinaryEnv(t, config, append(env, extra...))
 		c := srv.client(t)
 		c.base = "http://" + srv.addr
 		body := string(c.get("/metrics", nil).requireStatus(http.StatusOK).Body)
-		m := regexp.MustCompile(`\ngo_gc_gogc_percent (\d+)\n`).FindStringSubmatch(body)
-		require.NotNil(t, m, "no go_gc_gogc_percent in /metrics")
+		metric := func(name string) string {
+			m := regexp.MustCompile(`\n` + name + ` (\d+)\n`).FindStringSubmatch(body)
+			require.NotNil(t, m, "no %s in /metrics", name)
+			return m[1]
+		}
+		gogc, procs = metric("go_gc_gogc_percent"), metric("go_sched_gomaxprocs_threads")
 		require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
 		srv.requireExit(t, 0)
-		return m[1]
+		return gogc, procs
 	}
-	assert.Equal(t, "400", gogc())
-	assert.Equal(t, "150", gogc("GOGC=150"))
+	// Go's default is what this test process got, unless its own
+	// environment set it.
+	def := runtime.GOMAXPROCS(0)
+	if v, ok := os.LookupEnv("GOMAXPROCS"); ok {
+		t.Logf("GOMAXPROCS=%s here; Go's default is the CPU count", v)
+		def = runtime.NumCPU()
+	}
+	gogc, procs := runtimeOf()
+	assert.Equal(t, "400", gogc)
+	assert.Equal(t, fmt.Sprint(def+1), procs)
+	gogc, procs = runtimeOf("GOGC=150", "GOMAXPROCS=1")
+	assert.Equal(t, "150", gogc)
+	assert.Equal(t, "1", procs)
 }
 
 // binaryServer is `ferry serve` running as its own process.

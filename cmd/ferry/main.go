@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -202,9 +203,7 @@ func serve(ctx context.Context, configPath string) error {
 	if err != nil {
 		return err
 	}
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(serveGCPercent)
-	}
+	tuneRuntime()
 	a, err := app.New(cfg, app.Options{})
 	if err != nil {
 		return err
@@ -212,14 +211,33 @@ func serve(ctx context.Context, configPath string) error {
 	return a.Run(ctx)
 }
 
-// serveGCPercent is the garbage collector's target for ferry serve, unless
-// GOGC is set. The live heap of a server is small (about 12 MiB with 1,000
-// users and a million files), but every commit allocates afresh: bbolt
-// rebuilds the nodes of each page it changes in each transaction. At Go's
-// default of 100 that makes dozens of collections a second under writes,
-// which took a fifth of the CPU of concurrent sends (bench row 7). At 400
-// the heap may grow to five times what is live before a collection: some
-// tens of MiB more at most, for a third more writes per second.
+// tuneRuntime sets the Go runtime up for ferry serve; GOGC and GOMAXPROCS
+// in the environment win over it.
+//
+// The garbage collector runs at GOGC=serveGCPercent. The live heap of a
+// server is small (about 12 MiB with 1,000 users and a million files), but
+// every commit allocates afresh: bbolt rebuilds the nodes of each page it
+// changes in each transaction. Go's default of 100 made dozens of
+// collections a second under writes, a fifth of the CPU of concurrent sends
+// (bench row 7). At 400 the heap may grow to five times what is live before
+// a collection, some tens of MiB more at most, for a third more writes per
+// second.
+//
+// There is one more P than Go would run. Writes wait on one goroutine, the
+// commit loop, which spends most of its time in fdatasync; Go gives its P
+// away meanwhile, and when the sync returned the loop queued for a P behind
+// request goroutines while every writer waited on it. With a spare P it runs
+// at once, and the kernel, which favours a thread that was asleep, gives it
+// a CPU: 10-15% more concurrent sends per second on two cores.
+func tuneRuntime() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+	}
+}
+
 const serveGCPercent = 400
 
 // withAdmin runs f with the admin of the configured data directory: the
