@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -386,4 +388,24 @@ func TestBackupDefersRemoval(t *testing.T) {
 	info, err := rdb.Stat(u.ID, []string{"gone.txt"})
 	require.NoError(t, err, "the backup has the file as it was")
 	assert.Equal(t, int64(len("content of gone.txt")), info.Size)
+}
+
+// With the collector running lazily, as ferry serve runs it, the memory of
+// a password hash goes back to the OS when the hash is done instead of
+// staying in the heap until a collection that may be far off.
+func TestPasswordHashMemoryIsReturned(t *testing.T) {
+	old := debug.SetGCPercent(400)
+	defer debug.SetGCPercent(old)
+	db, _ := openDB(t, &clock{now: time.Now()})
+	retained := func() uint64 { // heap mapped and not returned to the OS
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64() + s[1].Value.Uint64() + s[2].Value.Uint64()
+	}
+	debug.FreeOSMemory()
+	before := retained()
+	newUser(t, db, "hash@example.com") // one argon2id hash of 7 MiB
+	after := retained()
+	t.Logf("heap retained: %.1f MiB before, %.1f MiB after", float64(before)/(1<<20), float64(after)/(1<<20))
+	assert.Less(t, after, before+3<<20, "the hash's 7 MiB went back")
 }
