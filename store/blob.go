@@ -91,7 +91,7 @@ func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
 	if limit >= 0 {
 		r = io.LimitReader(r, limit+1)
 	}
-	n, h, err := copyHashing(&syncingWriter{f: f, check: db.checkSpace}, r)
+	n, h, err := copyHashing(&writebackWriter{f: f, check: db.checkSpace}, r)
 	if err != nil {
 		return spooled{}, err
 	}
@@ -107,28 +107,39 @@ func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
 	return spooled{path: f.Name(), size: n, sum: h}, nil
 }
 
-// syncEvery is how much spool writes between fsyncs: flushing as the body
-// arrives keeps the disk busy while the network is, instead of leaving
-// a whole large file to the final fsync (chunked uploads, which fsync every
-// chunk, were faster than one PUT for that reason).
-const syncEvery = 32 << 20
+// writebackEvery is how much a writebackWriter lets pile up before it
+// starts the kernel writing it out.
+const writebackEvery = 1 << 20
 
-// syncingWriter writes to f and fsyncs it every syncEvery bytes. check
-// must allow each write first (a statfs: about a microsecond for each
-// 256 KiB written).
-type syncingWriter struct {
+// startWriteback starts writing out f's dirty pages in [off, off+n) without
+// waiting for them (writeback_linux.go); a variable for tests.
+var startWriteback = osStartWriteback
+
+// writebackWriter writes to f and, every writebackEvery bytes, starts the
+// kernel writing out what it wrote, without waiting. The disk then writes
+// while the network reads, and the fsync that makes the file durable (the
+// caller's, as before) finds little left to write: uploads had left a
+// whole chunk, or the 32 MiB between the fsyncs that once stood here, to
+// a sync that kept the network idle. check, when set, must allow each
+// write first (checkSpace: a statfs, about a microsecond for each 256 KiB
+// written).
+type writebackWriter struct {
 	f       *os.File
 	check   func(need int64) error
-	pending int64
+	off     int64 // where the next write lands in f
+	started int64 // where the last writeback started ends
 }
 
-func (w *syncingWriter) Write(p []byte) (int, error) {
-	if err := w.check(int64(len(p))); err != nil {
-		return 0, err
+func (w *writebackWriter) Write(p []byte) (int, error) {
+	if w.check != nil {
+		if err := w.check(int64(len(p))); err != nil {
+			return 0, err
+		}
 	}
 	n, err := w.f.Write(p)
-	if w.pending += int64(n); err == nil && w.pending >= syncEvery {
-		w.pending, err = 0, w.f.Sync()
+	if w.off += int64(n); w.off-w.started >= writebackEvery {
+		startWriteback(w.f, w.started, w.off-w.started)
+		w.started = w.off
 	}
 	return n, err
 }
@@ -137,28 +148,33 @@ func tooLarge(limit int64) error {
 	return ferry.Errorf(ferry.ETOOLARGE, "The file is over the limit of %d bytes.", limit)
 }
 
-// copyHashing copies r to w and returns the SHA-256 of what it copied. The
-// hash runs in a goroutine of its own over the same buffers, so that on a
-// machine with two cores or more hashing does not slow the copy down. A
-// failure to read r is wrapped in ErrBodyRead; w's errors (a full disk) are
-// returned as they are.
+// copyHashing copies r to w and returns the SHA-256 of what it copied.
 func copyHashing(w io.Writer, r io.Reader) (int64, sum, error) {
+	h := sha256.New()
+	n, err := copyHashingInto(w, r, h)
+	return n, sum(h.Sum(nil)), err
+}
+
+// copyHashingInto copies r to w and writes what it copied to h as well,
+// which has it all when the copy returns. The hash runs in a goroutine of
+// its own over the same buffers, so that on a machine with two cores or
+// more hashing does not slow the copy down. A failure to read r is wrapped
+// in ErrBodyRead; w's errors (a full disk) are returned as they are, and
+// what w refused is not hashed.
+func copyHashingInto(w io.Writer, r io.Reader, h hash.Hash) (int64, error) {
 	const bufSize, buffers = 256 << 10, 4
 	free := make(chan []byte, buffers)
 	for range buffers {
 		free <- make([]byte, bufSize)
 	}
 	full := make(chan []byte, buffers)
-	var result sum
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		h := sha256.New()
 		for b := range full {
 			h.Write(b)
 			free <- b[:cap(b)]
 		}
-		result = sum(h.Sum(nil))
 	}()
 	var n int64
 	var err error
@@ -185,13 +201,7 @@ func copyHashing(w io.Writer, r io.Reader) (int64, sum, error) {
 	}
 	close(full)
 	<-done
-	return n, result, err
-}
-
-// copyBuffer is io.Copy with a buffer large enough for disk throughput.
-func copyBuffer(w io.Writer, r io.Reader) (int64, error) {
-	buf := make([]byte, 256<<10)
-	return io.CopyBuffer(w, r, buf)
+	return n, err
 }
 
 // errWriter remembers its writer's error, so that a copy's failure to write

@@ -228,8 +228,8 @@ func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, bod
 	if err := db.checkSpace(want); err != nil {
 		return rec.Received, err
 	}
-	w := &errWriter{w: io.MultiWriter(f, h)}
-	n, readErr := copyBuffer(w, io.LimitReader(body, want))
+	w := &errWriter{w: &writebackWriter{f: f, off: rec.Received, started: rec.Received}}
+	n, readErr := copyHashingInto(w, io.LimitReader(body, want), h)
 	if w.err != nil {
 		// Nothing of this chunk counts: the hash may have missed bytes that
 		// reached the file. Give their space back at once.
@@ -253,7 +253,7 @@ func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, bod
 		}
 	}
 	if readErr != nil {
-		return rec.Received, bodyReadError(readErr)
+		return rec.Received, readErr // wrapped in ErrBodyRead by copyHashingInto, or the short body's BAD_REQUEST
 	}
 	return rec.Received, nil
 }
