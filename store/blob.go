@@ -118,11 +118,9 @@ var startWriteback = osStartWriteback
 // writebackWriter writes to f and, every writebackEvery bytes, starts the
 // kernel writing out what it wrote, without waiting. The disk then writes
 // while the network reads, and the fsync that makes the file durable (the
-// caller's, as before) finds little left to write: uploads had left a
-// whole chunk, or the 32 MiB between the fsyncs that once stood here, to
-// a sync that kept the network idle. check, when set, must allow each
-// write first (checkSpace: a statfs, about a microsecond for each 256 KiB
-// written).
+// caller's) finds little left to write instead of a whole chunk or file
+// while the network waits. check, when set, must allow each write first
+// (checkSpace: a statfs, about a microsecond for each 256 KiB written).
 type writebackWriter struct {
 	f       *os.File
 	check   func(need int64) error
