@@ -104,9 +104,6 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 		e := e.(*authEntry)
 		user := *e.user
 		u, stored = &user, e.stored
-		if now-max(stored, db.memLastUse(h)) > int64(db.tokenIdle) {
-			return nil, errDenied()
-		}
 	} else {
 		err := db.bolt.View(func(tx *bolt.Tx) (err error) {
 			rec, ok := decodeToken(tx.Bucket(bucketTokens).Get(h[:]))
@@ -114,10 +111,6 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 				return errDenied()
 			}
 			stored = rec.lastUse
-			last := max(rec.lastUse, db.memLastUse(h))
-			if now-last > int64(db.tokenIdle) {
-				return errDenied()
-			}
 			if u, err = db.findUserByID(tx, rec.userID); err != nil {
 				return errDenied() // the user is gone
 			}
@@ -128,6 +121,9 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 		}
 		cached := *u
 		db.cacheAuth(h, &authEntry{gen: gen, user: &cached, stored: stored})
+	}
+	if now-max(stored, db.memLastUse(h)) > int64(db.tokenIdle) {
+		return nil, errDenied()
 	}
 	if u.Disabled {
 		return nil, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled.")
