@@ -268,30 +268,33 @@ func (db *DB) PatchDeadProps(userID uint64, names []string, patch func(old []byt
 	})
 }
 
-// checkDeadProps reports properties kept for nodes that no longer exist.
-func checkDeadProps(tx *bolt.Tx) []string {
-	var problems []string
+// orphanDeadProps returns the keys of properties kept for nodes that no
+// longer exist.
+func orphanDeadProps(tx *bolt.Tx) [][]byte {
 	nodes := tx.Bucket(bucketNodes)
-	_ = tx.Bucket(bucketDeadProps).ForEach(func(k, _ []byte) error {
-		if nodes.Get(k) == nil {
-			problems = append(problems, fmt.Sprintf("dead properties of node %d, which does not exist", binary.BigEndian.Uint64(k)))
-		}
-		return nil
-	})
-	return problems
-}
-
-// dropDeadProps deletes the properties kept for nodes that no longer exist.
-func dropDeadProps(tx *bolt.Tx, fix func(format string, args ...any)) error {
-	nodes, props := tx.Bucket(bucketNodes), tx.Bucket(bucketDeadProps)
 	var gone [][]byte
-	_ = props.ForEach(func(k, _ []byte) error {
+	_ = tx.Bucket(bucketDeadProps).ForEach(func(k, _ []byte) error {
 		if nodes.Get(k) == nil {
 			gone = append(gone, append([]byte(nil), k...))
 		}
 		return nil
 	})
-	for _, k := range gone {
+	return gone
+}
+
+// checkDeadProps reports properties kept for nodes that no longer exist.
+func checkDeadProps(tx *bolt.Tx) []string {
+	var problems []string
+	for _, k := range orphanDeadProps(tx) {
+		problems = append(problems, fmt.Sprintf("dead properties of node %d, which does not exist", binary.BigEndian.Uint64(k)))
+	}
+	return problems
+}
+
+// dropDeadProps deletes the properties kept for nodes that no longer exist.
+func dropDeadProps(tx *bolt.Tx, fix func(format string, args ...any)) error {
+	props := tx.Bucket(bucketDeadProps)
+	for _, k := range orphanDeadProps(tx) {
 		fix("dead properties of node %d, which does not exist: deleted", binary.BigEndian.Uint64(k))
 		if err := props.Delete(k); err != nil {
 			return err
