@@ -39,6 +39,16 @@ type Dav interface {
 // davPrefix is where WebDAV is served.
 const davPrefix = "/dav"
 
+// davMethods are the methods WebDAV (RFC 4918) defines with those of
+// HTTP it uses; /dav/ answers no other.
+var davMethods = map[string]bool{
+	http.MethodOptions: true, http.MethodGet: true, http.MethodHead: true, http.MethodPut: true,
+	http.MethodDelete: true, "MKCOL": true, "COPY": true, "MOVE": true, "LOCK": true, "UNLOCK": true,
+	"PROPFIND": true, "PROPPATCH": true,
+}
+
+const davAllow = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, LOCK, UNLOCK, PROPFIND, PROPPATCH"
+
 // basicRealm is the challenge of a WebDAV request without valid
 // credentials.
 const basicRealm = `Basic realm="ferry", charset="UTF-8"`
@@ -89,6 +99,13 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	infoOf(r).userID = u.ID
+	if !davMethods[r.Method] {
+		// x/net/webdav answers POST (and would answer any method it
+		// adds) as it answers GET; only WebDAV's own methods get through.
+		w.Header().Set("Allow", davAllow)
+		s.writeError(w, r, ferry.Errorf(ferry.EMETHODNOTALLOWED, "%s is not a WebDAV method.", r.Method))
+		return
+	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		// A file is served as GET /files serves it: with sendfile, and as
 		// an attachment in a sandbox, so that no uploaded page ever runs

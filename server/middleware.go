@@ -61,19 +61,32 @@ type statusRecorder struct {
 	bytes  int64
 	dl     deadliner
 	idle   time.Duration
+	// body is the request's body, to tell whether it was read whole
+	// before the response starts.
+	body *countingReader
+}
+
+// start is called once, before the response's header goes out. A request
+// whose body was not read to its end is answered on a connection that
+// then closes: net/http would otherwise read up to 256 KiB of the rest,
+// with no deadline, before sending a byte of the answer.
+func (rec *statusRecorder) start(status int) {
+	if rec.status != 0 {
+		return
+	}
+	rec.status = status
+	if rec.body != nil && !rec.body.done() {
+		rec.Header().Set("Connection", "close")
+	}
 }
 
 func (rec *statusRecorder) WriteHeader(status int) {
-	if rec.status == 0 {
-		rec.status = status
-	}
+	rec.start(status)
 	rec.ResponseWriter.WriteHeader(status)
 }
 
 func (rec *statusRecorder) Write(b []byte) (int, error) {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
+	rec.start(http.StatusOK)
 	if rec.dl != nil && rec.bytes+int64(len(b)) > smallResponse {
 		_ = rec.dl.SetWriteDeadline(time.Now().Add(rec.idle))
 	}
@@ -89,9 +102,7 @@ const writeChunk = 1 << 20
 // reach of io.Copy, which ServeContent uses: each writeChunk goes out as
 // one sendfile, with the deadline moved before it.
 func (rec *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
+	rec.start(http.StatusOK)
 	// sendfile looks through one *io.LimitedReader (io.CopyN's) to the
 	// file, not through two: the chunks limit the file itself.
 	outer, limited := r.(*io.LimitedReader)
@@ -129,6 +140,10 @@ type countingReader struct {
 	n    int64
 	dl   deadliner
 	idle time.Duration
+	// declared is the request's Content-Length (-1: unknown); eof is set
+	// once a read met the body's end.
+	declared int64
+	eof      bool
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -137,7 +152,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.ReadCloser.Read(p)
 	c.n += int64(n)
+	if err == io.EOF {
+		c.eof = true
+	}
 	return n, err
+}
+
+// done reports whether nothing of the body is left to read.
+func (c *countingReader) done() bool {
+	return c.eof || c.declared == 0 || (c.declared > 0 && c.n >= c.declared)
 }
 
 // exchange is what logRequests keeps of one request, in one allocation.
@@ -156,14 +179,26 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		x := &exchange{
 			info: requestInfo{route: "unmatched"},
 			rec:  statusRecorder{ResponseWriter: w},
-			body: countingReader{ReadCloser: r.Body},
+			body: countingReader{ReadCloser: r.Body, declared: r.ContentLength},
 		}
-		if dl, ok := w.(deadliner); ok && s.cfg.BodyIdleTimeout > 0 {
+		x.rec.body = &x.body
+		dl, hasDeadlines := w.(deadliner)
+		if hasDeadlines && s.cfg.BodyIdleTimeout > 0 {
 			x.rec.dl, x.rec.idle = dl, s.cfg.BodyIdleTimeout
 			x.body.dl, x.body.idle = dl, s.cfg.BodyIdleTimeout
 		}
-		r.Body = &x.body
-		next.ServeHTTP(&x.rec, r.WithContext(context.WithValue(r.Context(), infoKey, &x.info)))
+		secureHeaders(w.Header())
+		// The handlers get a copy: net/http keeps r, and reads what is
+		// left of r.Body after the handler; it must find its own body
+		// there, not the counting wrapper.
+		hr := r.WithContext(context.WithValue(r.Context(), infoKey, &x.info))
+		hr.Body = &x.body
+		next.ServeHTTP(&x.rec, hr)
+		if hasDeadlines && s.cfg.BodyIdleTimeout > 0 {
+			// Whatever net/http still reads of this request waits no
+			// longer than any other read of it would.
+			_ = dl.SetReadDeadline(time.Now().Add(s.cfg.BodyIdleTimeout))
+		}
 		if s.cfg.Observe != nil {
 			s.cfg.Observe(x.info.route, x.rec.status, time.Since(start), x.body.n, x.rec.bytes)
 		}
@@ -176,6 +211,17 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.Uint64("user", x.info.userID),
 			slog.String("remote", s.clientIP(r)))
 	})
+}
+
+// secureHeaders sets what every response carries unless its handler says
+// otherwise: nothing ferry answers is a page of its origin that runs
+// script or is framed, and no answer is sniffed into another type. File
+// content, photos, WebDAV XML (which holds properties clients set) and
+// JSON that echoes names all stay inert in a browser.
+func secureHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
 }
 
 // metricsAuth requires the configured bearer token, when there is one.
