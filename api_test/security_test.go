@@ -5,6 +5,10 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
+	"mime/multipart"
+	"os"
+	"path/filepath"
 	"net"
 	"net/http"
 	"strings"
@@ -130,6 +134,7 @@ func TestSecurity_DeclaredBodyNeverSentIsAnswered(t *testing.T) {
 		{"unknown", "POST /nowhere", "404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			length := "1000000000000"
 			if strings.Contains(tc.name, "small") || strings.Contains(tc.name, "fits") {
 				length = "10"
@@ -144,4 +149,42 @@ func TestSecurity_DeclaredBodyNeverSentIsAnswered(t *testing.T) {
 			assert.True(t, closed, "the connection stays open")
 		})
 	}
+}
+
+// A multipart body leaves no file anywhere, whichever route it is sent
+// to: net/http's form parser wrote file parts over 1 MiB to the system's
+// temporary folder and, on a copy of the request, never removed them.
+func TestSecurity_MultipartLeavesNoFiles(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.Auth.Signup = "open" })
+	alice := ts.login(ts.addUser("alice@example.com", "alice password"), "alice password")
+	pattern := filepath.Join(os.TempDir(), "multipart-*")
+	before, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	form := func(fields map[string]string, file string, size int) (*bytes.Buffer, string) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range fields {
+			require.NoError(t, mw.WriteField(k, v))
+		}
+		fw, err := mw.CreateFormFile(file, "big.bin")
+		require.NoError(t, err)
+		_, err = fw.Write(bytes.Repeat([]byte{'x'}, size))
+		require.NoError(t, err)
+		require.NoError(t, mw.Close())
+		return &body, mw.FormDataContentType()
+	}
+	c := ts.client()
+	body, ct := form(map[string]string{"email": "bob@example.com", "password": "bob password"}, "junk", 3<<20)
+	c.request(http.MethodPost, "/auth/register", body, ct).requireStatus(http.StatusOK)
+	body, ct = form(map[string]string{"email": "bob@example.com", "password": "bob password"}, "junk", 3<<20)
+	c.request(http.MethodPost, "/auth/token", body, ct).requireStatus(http.StatusOK)
+	body, ct = form(nil, "photo", 3<<20)
+	alice.request(http.MethodPost, "/user-photo/update", body, ct).requireError(http.StatusBadRequest, "INVALID_PHOTO")
+
+	after, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, before, after, "files left in %s", os.TempDir())
+	entries, err := os.ReadDir(filepath.Join(ts.Cfg.DataDir, "tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "files left in data_dir/tmp")
 }

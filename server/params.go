@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,9 +14,15 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-// multipartMemory is how much of a multipart body is held in memory; file
-// parts beyond it go to temporary files, removed when the request ends.
-const multipartMemory = 1 << 20
+// A multipart form is read part by part and never written to disk: its
+// values may take multipartValues bytes in all, and the first part of
+// each file name is kept up to maxFilePart bytes (the largest file a form
+// carries is a photo), with one byte more to tell that it was larger.
+// Anything else is read and dropped; MaxBytesReader bounds the whole.
+const (
+	multipartValues = 1 << 20
+	maxFilePart     = maxPhotoBytes
+)
 
 // params are a request's parameters, decoded in one way for every endpoint
 // (API.md, "Conventions"): the query string, and for POST the body as a
@@ -25,7 +30,7 @@ const multipartMemory = 1 << 20
 // values of the same name.
 type params struct {
 	form  url.Values
-	files map[string][]*multipart.FileHeader
+	files map[string][]byte
 	// raw holds the JSON body's values as they were, so that source and
 	// messages can be sent as native JSON.
 	raw map[string]json.RawMessage
@@ -51,11 +56,7 @@ func parseParams(r *http.Request) (*params, error) {
 		err = r.ParseForm()
 		p.merge(r.PostForm)
 	case "multipart/form-data":
-		err = r.ParseMultipartForm(multipartMemory)
-		if r.MultipartForm != nil {
-			p.merge(r.MultipartForm.Value)
-			p.files = r.MultipartForm.File
-		}
+		err = p.readMultipart(r)
 	case "application/json":
 		err = p.decodeJSON(r.Body)
 	default:
@@ -84,6 +85,48 @@ func bodyError(err error) error {
 		return fe
 	default:
 		return ferry.Errorf(ferry.EBADREQUEST, "Malformed request body.")
+	}
+}
+
+// readMultipart reads a multipart/form-data body into p (see
+// multipartValues).
+func (p *params) readMultipart(r *http.Request) error {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return ferry.Errorf(ferry.EBADREQUEST, "Malformed multipart body.")
+	}
+	values, valueBytes := url.Values{}, 0
+	p.files = map[string][]byte{}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			p.merge(values)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		name := part.FormName()
+		switch {
+		case name == "":
+		case part.FileName() == "":
+			b, err := io.ReadAll(io.LimitReader(part, int64(multipartValues-valueBytes+1)))
+			if err != nil {
+				return err
+			}
+			if valueBytes += len(b); valueBytes > multipartValues {
+				return ferry.Errorf(ferry.ETOOLARGE, "The form's values are over %d bytes.", multipartValues)
+			}
+			values.Add(name, string(b))
+		case p.files[name] == nil:
+			b, err := io.ReadAll(io.LimitReader(part, maxFilePart+1))
+			if err != nil {
+				return err
+			}
+			p.files[name] = b
+		}
+		if _, err := io.Copy(io.Discard, part); err != nil {
+			return err
+		}
 	}
 }
 
@@ -209,14 +252,14 @@ func (p *params) Bool(name string) (bool, error) {
 	}
 }
 
-// File opens the multipart file part of that name; it is an error when
-// there is none.
-func (p *params) File(name string) (multipart.File, error) {
-	fhs := p.files[name]
-	if len(fhs) == 0 {
+// File returns the multipart file part of that name, cut at maxFilePart+1
+// bytes; it is an error when there is none.
+func (p *params) File(name string) ([]byte, error) {
+	b, ok := p.files[name]
+	if !ok {
 		return nil, ferry.Errorf(ferry.EBADREQUEST, "%s must be sent as a multipart file.", name)
 	}
-	return fhs[0].Open()
+	return b, nil
 }
 
 // JSON decodes a parameter holding JSON (source, messages): native JSON in

@@ -5,7 +5,6 @@ import (
 	"image"
 	_ "image/jpeg" // register the decoders INVALID_PHOTO checks with
 	_ "image/png"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -176,15 +175,9 @@ func (s *Server) handlePhotoUpdate(w http.ResponseWriter, r *http.Request, u *fe
 	invalid := func(why string) {
 		s.writeError(w, r, ferry.Errorf(ferry.EINVALIDPHOTO, "The photo must be a PNG or JPEG image of at most 2 MB and %dx%d; %s.", maxPhotoWidth, maxPhotoHeight, why))
 	}
-	f, err := p.File("photo")
+	data, err := p.File("photo")
 	if err != nil {
 		invalid("send it as the multipart file \"photo\"")
-		return
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPhotoBytes+1))
-	if err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	if len(data) > maxPhotoBytes {
