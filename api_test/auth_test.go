@@ -145,10 +145,14 @@ func TestAuth_DisabledAccountLosesItsTokens(t *testing.T) {
 	yes, no := true, false
 	_, err := ts.admin().SetUser(app.SetUserRequest{Email: email, Disabled: &yes})
 	require.NoError(t, err)
-	c.get("/settings/list", nil).requireError(403, ferry.EACCOUNTDISABLED)
+	c.get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION)
+	ts.client().postForm("/auth/token", url.Values{"email": {email}, "password": {password}}).requireError(403, ferry.EACCOUNTDISABLED)
+	// Disabling ended the tokens for good: enabled again, the account
+	// needs a new login.
 	_, err = ts.admin().SetUser(app.SetUserRequest{Email: email, Disabled: &no})
 	require.NoError(t, err)
-	c.get("/settings/list", nil).requireStatus(http.StatusOK)
+	c.get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION)
+	ts.login(email, password).get("/settings/list", nil).requireStatus(http.StatusOK)
 }
 
 // fromAddr returns a client whose connections come from the loopback

@@ -113,11 +113,11 @@ func TestSlice_AppPassword(t *testing.T) {
 	other.do("GET", "/hello.txt", nil).requireStatus(http.StatusNotFound)
 	assert.NotContains(t, string(other.do("PROPFIND", "/", nil, "Depth", "1").Body), "hello.txt")
 
-	// A disabled account is refused.
+	// Disabling an account ends its app password.
 	disabled := true
 	_, err = ts.admin().SetUser(app.SetUserRequest{Email: "slice@example.com", Disabled: &disabled})
 	require.NoError(t, err)
-	d.do("GET", "/hello.txt", nil).requireError(403, ferry.EACCOUNTDISABLED)
+	d.do("GET", "/hello.txt", nil).requireError(401, ferry.ENOPERMISSION)
 }
 
 // Wrong app passwords count as failed logins: past the burst, 429.

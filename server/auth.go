@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -40,12 +41,19 @@ func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email s
 		return nil, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later.")
 	}
 	u, err := check()
-	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
+	var ref refusal
+	if ferry.ErrorCode(err) == ferry.EAUTHFAILED || errors.As(err, &ref) {
 		s.ipFailures.fail(ip, now)
-		s.emailFailures.fail(email, now)
+		if email != "" {
+			s.emailFailures.fail(email, now)
+		}
 	}
 	return u, err
 }
+
+// refusal marks an error that counts as a failed login though its code is
+// not AUTH_FAILED (a refused signup).
+type refusal struct{ error }
 
 // answerToken makes a new token for u and answers {"token": ...}.
 func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, u *ferry.User) {
@@ -83,14 +91,29 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		FullName: p.String("fullname"),
 		Package:  s.cfg.Packages.Default,
 	}
-	var u *ferry.User
-	switch s.cfg.Signup {
-	case "open":
-		u, err = s.users.CreateUser(nu)
-	case "invite":
-		u, err = s.users.CreateInvitedUser(nu, p.String("invite"))
-	default:
-		err = ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+	// A refused signup counts as a failed login of the client's address:
+	// what the answers tell (which emails have accounts, which codes are
+	// good) cannot be asked faster than passwords can be guessed.
+	u, err := s.underLoginLimit(w, r, "", func() (*ferry.User, error) {
+		var u *ferry.User
+		var err error
+		switch s.cfg.Signup {
+		case "open":
+			u, err = s.users.CreateUser(nu)
+		case "invite":
+			u, err = s.users.CreateInvitedUser(nu, p.String("invite"))
+		default:
+			err = ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+		}
+		switch ferry.ErrorCode(err) {
+		case ferry.ENOPERMISSION, ferry.EEMAILEXISTS:
+			return nil, refusal{err}
+		}
+		return u, err
+	})
+	var ref refusal
+	if errors.As(err, &ref) {
+		err = ref.error
 	}
 	if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
 		writeJSON(w, http.StatusForbidden, errorBody{Error: ferry.ENOPERMISSION, Message: ferry.ErrorMessage(err)})

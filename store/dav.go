@@ -101,6 +101,16 @@ func (db *DB) AppPassword(userID uint64) (string, error) {
 	return deriveAppPassword(secret, userID, gen), nil
 }
 
+// endCredentials ends every way the user had in: each token but keep,
+// and the app password (a new generation, which nobody has been told). A
+// password change and a disable call it in their own transaction.
+func endCredentials(tx *bolt.Tx, userID uint64, keep string) error {
+	if err := revokeUserTokens(tx, userID, keep); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketAppPasswords).Put(itob(userID), itob(appGeneration(tx, userID)+1))
+}
+
 // ResetAppPassword gives the user a new app password and returns it; the
 // old one no longer works once this returns.
 func (db *DB) ResetAppPassword(userID uint64) (string, error) {

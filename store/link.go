@@ -48,7 +48,7 @@ func (db *DB) CreateLink(userID uint64, names []string, expires time.Time) (stri
 }
 
 // OpenLink returns the file a link names, or FILE_NOT_FOUND when the link
-// is unknown, expired, or its file is gone.
+// is unknown, expired, its file is gone, or its owner is disabled or gone.
 func (db *DB) OpenLink(token string) (ferry.FileInfo, error) {
 	h := hashToken(token)
 	var info ferry.FileInfo
@@ -56,6 +56,9 @@ func (db *DB) OpenLink(token string) (ferry.FileInfo, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketLinks).Get(h[:])
 		if len(v) != 24 || db.now().UnixNano() >= int64(binary.BigEndian.Uint64(v[16:])) {
+			return gone
+		}
+		if owner, err := db.findUserByID(tx, binary.BigEndian.Uint64(v[0:8])); err != nil || owner.Disabled {
 			return gone
 		}
 		nv := tx.Bucket(bucketNodes).Get(v[8:16])

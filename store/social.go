@@ -361,20 +361,30 @@ func countSince(b *bolt.Bucket, userID uint64, since int64) int {
 // claimInvite marks an invitation's code used, or returns NO_PERMISSION
 // for a code that is unknown, used or expired.
 func claimInvite(tx *bolt.Tx, code string, now time.Time) error {
-	refused := ferry.Errorf(ferry.ENOPERMISSION, "The invitation code is wrong, used or expired.")
-	if code == "" {
-		return refused
-	}
-	h := hashToken(code)
-	b := tx.Bucket(bucketInvites)
-	var rec inviteRecord
-	if v := b.Get(h[:]); v == nil || json.Unmarshal(v, &rec) != nil || rec.Used || now.UnixNano() >= rec.Expires {
-		return refused
+	rec, err := openInvite(tx, code, now)
+	if err != nil {
+		return err
 	}
 	rec.Used = true
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	return b.Put(h[:], v)
+	h := hashToken(code)
+	return tx.Bucket(bucketInvites).Put(h[:], v)
+}
+
+// openInvite returns the invitation of a code that can still be used, or
+// NO_PERMISSION.
+func openInvite(tx *bolt.Tx, code string, now time.Time) (inviteRecord, error) {
+	var rec inviteRecord
+	refused := ferry.Errorf(ferry.ENOPERMISSION, "The invitation code is wrong, used or expired.")
+	if code == "" {
+		return rec, refused
+	}
+	h := hashToken(code)
+	if v := tx.Bucket(bucketInvites).Get(h[:]); v == nil || json.Unmarshal(v, &rec) != nil || rec.Used || now.UnixNano() >= rec.Expires {
+		return rec, refused
+	}
+	return rec, nil
 }

@@ -22,9 +22,16 @@ func (db *DB) CreateUser(nu ferry.NewUser) (*ferry.User, error) {
 
 // CreateInvitedUser is CreateUser for a signup with an invitation code,
 // which it uses up in the same transaction: NO_PERMISSION for a code that
-// is unknown, used or expired.
+// is unknown, used or expired. The code is checked before anything else,
+// so that without one nothing is told of which emails have accounts.
 func (db *DB) CreateInvitedUser(nu ferry.NewUser, code string) (*ferry.User, error) {
 	now := db.now()
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		_, err := openInvite(tx, code, now)
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	return db.createUser(nu, func(tx *bolt.Tx) error { return claimInvite(tx, code, now) })
 }
 
@@ -112,15 +119,22 @@ func (db *DB) UserByEmail(email string) (*ferry.User, error) {
 
 // UpdateUser loads the user, lets fn change it and stores the result, all in
 // one transaction. An error from fn aborts the change and is returned as it
-// is. fn must not change ID or Email.
+// is. fn must not change ID or Email. Disabling the user ends every
+// credential they had (endCredentials) in the same transaction.
 func (db *DB) UpdateUser(id uint64, fn func(*ferry.User) error) (*ferry.User, error) {
 	var u *ferry.User
 	err := db.update(func(tx *bolt.Tx) (err error) {
 		if u, err = db.findUserByID(tx, id); err != nil {
 			return err
 		}
+		wasDisabled := u.Disabled
 		if err := fn(u); err != nil {
 			return err
+		}
+		if u.Disabled && !wasDisabled {
+			if err := endCredentials(tx, id, ""); err != nil {
+				return err
+			}
 		}
 		return putUser(tx, u)
 	})
@@ -171,14 +185,16 @@ func (db *DB) CheckPassword(email, password string) (*ferry.User, error) {
 	if len(password) > ferry.MaxPasswordLen {
 		password = "" // never hash an over-long input; it cannot match
 	}
+	// One hash on every path, whether the email is known or not and
+	// whatever the password, so that the time taken tells nothing.
 	u, err := db.UserByEmail(email)
-	if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
-		db.verifyPassword(dummyHash(), password)
-		return nil, failed
-	} else if err != nil {
+	hash := dummyHash()
+	if err == nil {
+		hash = u.PasswordHash
+	} else if ferry.ErrorCode(err) != ferry.EUSERNOTFOUND {
 		return nil, err
 	}
-	if password == "" || !db.verifyPassword(u.PasswordHash, password) {
+	if !db.verifyPassword(hash, password) || u == nil || password == "" {
 		return nil, failed
 	}
 	if u.Disabled {
@@ -331,7 +347,7 @@ func (db *DB) ChangeSettings(userID uint64, keep string, ch ferry.SettingsChange
 		}
 		if ch.NewPassword != nil {
 			u.PasswordHash = hash
-			if err := revokeUserTokens(tx, userID, keep); err != nil {
+			if err := endCredentials(tx, userID, keep); err != nil {
 				return err
 			}
 		}
