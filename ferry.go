@@ -49,6 +49,22 @@ type Usage struct {
 	// ReceivedSince (00:00 UTC on the 1st).
 	Received      int64
 	ReceivedSince time.Time
+	// Reserved is the declared size of the user's resumable uploads in
+	// progress: room they hold until they are finalized, expire or are
+	// refused.
+	Reserved int64
+	// Held is the size of files the user deleted or replaced while a
+	// pending send of theirs carried the same content: it counts until
+	// every such send is accepted, declined or expires.
+	Held int64
+	// Props is the size of the WebDAV properties the user's clients set.
+	Props int64
+}
+
+// Charged is what counts against the storage quota: files, uploads in
+// progress and content held for pending sends.
+func (u Usage) Charged() int64 {
+	return u.Normal + u.Reserved + u.Held
 }
 
 // Limits on account fields, checked by NormalizeEmail and ValidFullName.
@@ -82,12 +98,18 @@ func ValidFullName(s string) (string, error) {
 	if !utf8.ValidString(n) || len(n) > MaxFullNameLen {
 		return "", Errorf(EBADREQUEST, "The full name must be valid UTF-8 of at most %d bytes.", MaxFullNameLen)
 	}
-	for _, r := range n {
-		if unicode.IsControl(r) {
-			return "", Errorf(EBADREQUEST, "The full name must not contain control characters.")
-		}
+	if strings.IndexFunc(n, IsControl) >= 0 {
+		return "", Errorf(EBADREQUEST, "The full name must not contain control characters.")
 	}
 	return n, nil
+}
+
+// IsControl reports whether r is a character that names (of files,
+// folders and people) may not hold: a control character, or a
+// bidirectional control (U+202E RIGHT-TO-LEFT OVERRIDE and its kin), with
+// which "evil‮txt.exe" shows as "evilexe.txt" in any UI.
+func IsControl(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // MinPasswordLen is the fewest characters a password may have; MaxPasswordLen

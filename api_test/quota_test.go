@@ -71,34 +71,42 @@ func TestQuota_ParallelUploadsKeepExactlyWhatFits(t *testing.T) {
 
 // The same race through resumable uploads, whose links all fit the quota
 // when made: the finalizes decide.
-func TestQuota_ParallelFinalizesKeepExactlyWhatFits(t *testing.T) {
+func TestQuota_ParallelUploadLinksKeepExactlyWhatFits(t *testing.T) {
 	const size, fit, racers = 1000, 5, 12
 	ts := startServer(t, func(c *app.Config) {
 		c.Packages["free"] = app.Package{Storage: fit*size + size/2}
 	})
 	c := ts.newUser("uma@example.com")
+	// Each upload takes its room when it is made, so of racers made at
+	// once exactly what fits is made, and every one of those finalizes.
 	keys := make([]string, racers)
-	for i := range keys {
-		keys[i] = c.mustUploadLink(fmt.Sprintf("up/%02d.bin", i), size)
-		c.chunk(keys[i], 0, size, randomBytes(t, size)).requireStatus(http.StatusOK)
-	}
-	var wg sync.WaitGroup
 	statuses := make([]int, racers)
-	for i, key := range keys {
+	var wg sync.WaitGroup
+	for i := range keys {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses[i] = c.get("/upload/finalize/"+key, nil).Status
+			r := c.uploadLink(fmt.Sprintf("up/%02d.bin", i), size, nil)
+			statuses[i] = r.Status
+			if r.Status == http.StatusOK {
+				var out struct {
+					Key string `json:"upload_key"`
+				}
+				r.decode(&out)
+				keys[i] = out.Key
+			}
 		}()
 	}
 	wg.Wait()
 	ok := 0
-	for _, s := range statuses {
-		if s == http.StatusOK {
-			ok++
-		} else {
+	for i, s := range statuses {
+		if s != http.StatusOK {
 			assert.Equal(t, http.StatusForbidden, s)
+			continue
 		}
+		ok++
+		c.chunk(keys[i], 0, size, randomBytes(t, size)).requireStatus(http.StatusOK)
+		c.get("/upload/finalize/"+keys[i], nil).requireStatus(http.StatusOK)
 	}
 	assert.Equal(t, fit, ok)
 	assert.Equal(t, int64(fit*size), c.quota().Normal)

@@ -212,8 +212,12 @@ func TestUpload_FinalizeOverQuotaLeavesNothing(t *testing.T) {
 	})
 	c := ts.newUser("pia@example.com")
 	content := randomBytes(t, 600)
+	// The upload replaces a file of its size, so it holds no room; the
+	// file is deleted meanwhile, and something else takes the room.
+	c.mustPut("late.bin", randomBytes(t, 600))
 	key := c.mustUploadLink("late.bin", len(content))
 	c.chunk(key, 0, len(content), content).requireStatus(http.StatusOK)
+	c.postForm("/ops/delete", url.Values{"file[]": {"late.bin"}}).requireStatus(http.StatusOK)
 	c.mustPut("meanwhile.bin", randomBytes(t, 500)) // now 600 more does not fit
 	c.get("/upload/finalize/"+key, nil).requireError(403, ferry.EQUOTAEXCEEDED)
 	c.get("/upload/status/"+key, nil).requireError(404, ferry.EUPLOADNOTFOUND)

@@ -5,7 +5,6 @@ package paths
 
 import (
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -22,7 +21,8 @@ const (
 // Parse splits a path into its names, NFC-normalised. A leading "/" is
 // optional, one trailing "/" is allowed, and "" or "/" is the root (no
 // names). It returns a METHOD_BAD_REQUEST *ferry.Error for invalid UTF-8,
-// empty, "." or ".." names, NUL and other control characters, a name over
+// empty, "." or ".." names, NUL and other control characters (and the
+// bidirectional controls, ferry.IsControl), a name over
 // MaxName bytes or a path over MaxPath bytes.
 func Parse(s string) ([]string, error) {
 	if !utf8.ValidString(s) {
@@ -48,8 +48,8 @@ func Parse(s string) ([]string, error) {
 			return nil, bad("has a %q segment", name)
 		case len(name) > MaxName:
 			return nil, bad("has a name longer than %d bytes", MaxName)
-		case strings.IndexFunc(name, unicode.IsControl) >= 0:
-			return nil, bad("has a control character")
+		case strings.IndexFunc(name, ferry.IsControl) >= 0:
+			return nil, bad("has a control character (bidirectional ones too)")
 		}
 	}
 	return names, nil

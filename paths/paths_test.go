@@ -34,6 +34,7 @@ func TestParse(t *testing.T) {
 	for _, in := range []string{
 		"..", "/..", "a/../b", "a/..", ".", "a/./b", "a//b", "//", "//a", "a/b//",
 		"a\x00b", "a\nb", "a\rb", "a\tb", "\x7f", "a/\u0085",
+		"evil\u202etxt.exe", "a\u2066b", "a\u200e", "\u061c",
 		"\xff", "a/\xc3",
 		strings.Repeat("x", 256),
 		strings.Repeat("abcdefg/", 513),

@@ -124,14 +124,32 @@ func FormatSize(n int64) string {
 }
 
 // CheckStorage returns a QUOTA_EXCEEDED *ferry.Error when adding delta
-// bytes to normal would pass the storage limit. A delta of 0 or less (a
+// bytes to what u is charged (Usage.Charged) would pass the storage limit. A delta of 0 or less (a
 // change that frees space) always passes.
-func (l Limits) CheckStorage(normal, delta int64) error {
-	if delta <= 0 || l.Storage == 0 || normal+delta <= l.Storage {
+func (l Limits) CheckStorage(u ferry.Usage, delta int64) error {
+	used := u.Charged()
+	if delta <= 0 || l.Storage == 0 || used+delta <= l.Storage {
 		return nil
 	}
-	return ferry.Errorf(ferry.EQUOTAEXCEEDED, "Not enough storage: %s of %s used, %s more needed.",
-		FormatSize(normal), FormatSize(l.Storage), FormatSize(delta))
+	return ferry.Errorf(ferry.EQUOTAEXCEEDED, "Not enough storage: %s of %s used%s, %s more needed.",
+		FormatSize(used), FormatSize(l.Storage), usedDetail(u), FormatSize(delta))
+}
+
+// Room is how many more bytes the storage quota allows, -1 for no limit.
+func (l Limits) Room(u ferry.Usage) int64 {
+	if l.Storage == 0 {
+		return -1
+	}
+	return max(0, l.Storage-u.Charged())
+}
+
+// usedDetail names what besides files takes the user's storage.
+func usedDetail(u ferry.Usage) string {
+	if u.Reserved == 0 && u.Held == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (files %s, uploads in progress %s, deleted files that pending sends still carry %s)",
+		FormatSize(u.Normal), FormatSize(u.Reserved), FormatSize(u.Held))
 }
 
 // CheckReceive returns a QUOTA_EXCEEDED *ferry.Error when accepting delta

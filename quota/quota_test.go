@@ -74,10 +74,12 @@ func TestReceivedThisMonth(t *testing.T) {
 
 func TestChecks(t *testing.T) {
 	l := quota.Limits{Storage: 100, ReceivePerMonth: 50}
-	assert.NoError(t, l.CheckStorage(60, 40))
-	assert.Equal(t, ferry.EQUOTAEXCEEDED, ferry.ErrorCode(l.CheckStorage(60, 41)))
-	assert.NoError(t, l.CheckStorage(500, -1), "freeing space always passes")
-	assert.NoError(t, quota.Limits{}.CheckStorage(1<<60, 1<<60), "0 is unlimited")
+	assert.NoError(t, l.CheckStorage(ferry.Usage{Normal: 60}, 40))
+	assert.Equal(t, ferry.EQUOTAEXCEEDED, ferry.ErrorCode(l.CheckStorage(ferry.Usage{Normal: 60}, 41)))
+	assert.Equal(t, ferry.EQUOTAEXCEEDED, ferry.ErrorCode(l.CheckStorage(ferry.Usage{Normal: 20, Reserved: 20, Held: 20}, 41)),
+		"uploads in progress and held content count")
+	assert.NoError(t, l.CheckStorage(ferry.Usage{Normal: 500}, -1), "freeing space always passes")
+	assert.NoError(t, quota.Limits{}.CheckStorage(ferry.Usage{Normal: 1 << 60}, 1<<60), "0 is unlimited")
 
 	nov := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	u := quota.AddReceived(ferry.Usage{}, nov, 30)

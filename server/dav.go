@@ -31,7 +31,7 @@ type Dav interface {
 	CheckAppPassword(email, password string) (*ferry.User, error)
 	Lookup(userID uint64, names []string) (ferry.FileInfo, error)
 	ReadDir(userID uint64, names []string) ([]ferry.FileInfo, error)
-	MakeFolder(userID uint64, names []string) error
+	MakeFolder(userID uint64, names []string, replace bool) error
 	DeadProps(userID uint64, names []string) ([]byte, error)
 	PatchDeadProps(userID uint64, names []string, patch func(old []byte) ([]byte, error)) error
 }
@@ -137,8 +137,11 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	st := &davState{declared: -1}
-	if r.Method == http.MethodPut {
+	switch r.Method {
+	case http.MethodPut:
 		st.declared = r.ContentLength
+	case "COPY", "MOVE":
+		st.transfer(r)
 	}
 	// x/net/webdav takes a brief lock on the paths a write names, and
 	// answers 423 Locked to a second request on the same path meanwhile
@@ -148,7 +151,7 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	h := &webdav.Handler{
 		Prefix:     davPrefix,
 		FileSystem: &davFS{s: s, u: u, st: st},
-		LockSystem: s.davLocks(u.ID),
+		LockSystem: countedLocks{userLocks: s.davLocks(u.ID), st: st},
 		Logger: func(r *http.Request, err error) {
 			if err != nil && st.refusal == nil && !os.IsNotExist(err) && !os.IsExist(err) {
 				s.log.DebugContext(r.Context(), "webdav", "method", r.Method, "err", err)
@@ -261,24 +264,138 @@ func (l *pathLocks) lock(userID uint64, names ...string) func() {
 
 // davLocks returns the user's WebDAV lock system: locks name paths, and
 // every user has their own.
-func (s *Server) davLocks(userID uint64) webdav.LockSystem {
+func (s *Server) davLocks(userID uint64) *userLocks {
 	s.davMu.Lock()
 	defer s.davMu.Unlock()
 	ls, ok := s.davLockSystems[userID]
 	if !ok {
-		ls = webdav.NewMemLS()
+		ls = &userLocks{LockSystem: webdav.NewMemLS(), expires: map[string]time.Time{}}
 		s.davLockSystems[userID] = ls
 	}
 	return ls
+}
+
+// maxUserLocks bounds the WebDAV locks one user holds at once: they live
+// in memory.
+const maxUserLocks = 100
+
+// userLocks is one user's lock system, which counts the locks it holds.
+// x/net/webdav's own forgets a lock when it expires without telling, so
+// each lock's expiry is kept here too (the zero time for one that never
+// expires) and those past it are not counted.
+type userLocks struct {
+	webdav.LockSystem
+	mu      sync.Mutex
+	expires map[string]time.Time // token -> expiry
+}
+
+// countedLocks is a user's lock system as one request uses it: past
+// maxUserLocks, LOCK is refused with the request's davState told why.
+type countedLocks struct {
+	*userLocks
+	st *davState
+}
+
+func (l countedLocks) Create(now time.Time, details webdav.LockDetails) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for token, at := range l.expires {
+		if !at.IsZero() && !now.Before(at) {
+			delete(l.expires, token)
+		}
+	}
+	if len(l.expires) >= maxUserLocks {
+		l.st.refusal = ferry.Errorf(ferry.EQUOTAEXCEEDED, "You hold %d WebDAV locks, the most one user may.", maxUserLocks)
+		return "", l.st.refusal
+	}
+	token, err := l.LockSystem.Create(now, details)
+	if err == nil {
+		l.expires[token] = lockExpiry(now, details.Duration)
+	}
+	return token, err
+}
+
+func (l countedLocks) Refresh(now time.Time, token string, d time.Duration) (webdav.LockDetails, error) {
+	details, err := l.LockSystem.Refresh(now, token, d)
+	if err == nil {
+		l.mu.Lock()
+		l.expires[token] = lockExpiry(now, d)
+		l.mu.Unlock()
+	}
+	return details, err
+}
+
+func (l countedLocks) Unlock(now time.Time, token string) error {
+	err := l.LockSystem.Unlock(now, token)
+	if err == nil || err == webdav.ErrNoSuchLock {
+		l.mu.Lock()
+		delete(l.expires, token)
+		l.mu.Unlock()
+	}
+	return err
+}
+
+// lockExpiry is when a lock of duration d made at now expires; the zero
+// time for one that does not (a negative d, as x/net/webdav has it).
+func lockExpiry(now time.Time, d time.Duration) time.Time {
+	if d < 0 {
+		return time.Time{}
+	}
+	return now.Add(d)
 }
 
 // davState is what one WebDAV request's file system calls tell its
 // handler: the PUT's declared length, and the refusal (quota, full disk,
 // size limit) behind a failed call, which x/net/webdav would answer as
 // 405 or 500.
+//
+// For a COPY or MOVE it also carries what makes replacing the destination
+// one transaction. x/net/webdav deletes the destination (RemoveAll) and then
+// moves or copies onto it, two commits with nothing of either in between
+// after a crash. The delete is put off instead (replace), and the move or
+// copy does it in its own transaction. A COPY of a folder copies the whole
+// tree in one transaction (copied); what x/net/webdav then does below it,
+// file by file, finds nothing left to do.
 type davState struct {
 	declared int64
 	refusal  error
+
+	source, target []string // a COPY's or MOVE's, parsed
+	overwrite      bool     // the destination may be replaced
+	shallow        bool     // Depth: 0
+	replace        bool     // the delete of target was put off
+	copied         bool     // target was copied whole
+}
+
+// transfer notes a COPY's or MOVE's paths and headers, as x/net/webdav
+// reads them.
+func (st *davState) transfer(r *http.Request) {
+	u, err := url.Parse(r.Header.Get("Destination"))
+	if err != nil {
+		return
+	}
+	src, err1 := paths.Parse(davPath(r.URL.Path))
+	dst, err2 := paths.Parse(davPath(u.Path))
+	if err1 != nil || err2 != nil {
+		return
+	}
+	st.source, st.target = src, dst
+	if r.Method == "COPY" {
+		st.overwrite = r.Header.Get("Overwrite") != "F"
+	} else {
+		st.overwrite = r.Header.Get("Overwrite") == "T"
+	}
+	st.shallow = r.Header.Get("Depth") == "0"
+}
+
+// isTarget reports whether names is the destination of the request.
+func (st *davState) isTarget(names []string) bool {
+	return st.target != nil && slices.Equal(names, st.target)
+}
+
+// belowCopied reports whether names is below a folder copied whole.
+func (st *davState) belowCopied(names []string) bool {
+	return st.copied && len(names) > len(st.target) && slices.Equal(names[:len(st.target)], st.target)
 }
 
 // davWriter answers a refused request with the refusal's status (507
@@ -353,7 +470,23 @@ func (fs *davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error
 	if err != nil {
 		return err
 	}
-	return fs.osErr(fs.s.dav.MakeFolder(fs.u.ID, names))
+	st := fs.st
+	switch {
+	case st.belowCopied(names):
+		return nil
+	case st.isTarget(names) && !st.shallow:
+		// A COPY of a folder: the whole tree, in one transaction. As for
+		// MKCOL, the parent must exist.
+		if parent, err := fs.s.dav.Lookup(fs.u.ID, names[:len(names)-1]); err != nil || !parent.Dir {
+			return os.ErrNotExist
+		}
+		if err := fs.s.files.Copy(fs.u.ID, st.source, names, fs.s.limitsOf(fs.u), st.replace); err != nil {
+			return fs.osErr(err)
+		}
+		st.copied = true
+		return nil
+	}
+	return fs.osErr(fs.s.dav.MakeFolder(fs.u.ID, names, st.replace && st.isTarget(names)))
 }
 
 func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, error) {
@@ -361,8 +494,12 @@ func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.Fi
 	if err != nil {
 		return nil, err
 	}
+	if fs.st.belowCopied(names) && flag&os.O_CREATE != 0 {
+		return &davWriteFile{fs: fs, names: names, done: true, copied: true}, nil
+	}
+	replace := fs.st.replace && fs.st.isTarget(names)
 	info, err := fs.s.dav.Lookup(fs.u.ID, names)
-	exists := err == nil
+	exists := err == nil && !replace
 	if err != nil && ferry.ErrorCode(err) != ferry.EFILENOTFOUND {
 		return nil, fs.osErr(err)
 	}
@@ -384,7 +521,7 @@ func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.Fi
 	if err != nil || !parent.Dir {
 		return nil, os.ErrNotExist
 	}
-	return &davWriteFile{fs: fs, names: names, started: fs.s.now()}, nil
+	return &davWriteFile{fs: fs, names: names, started: fs.s.now(), replace: replace}, nil
 }
 
 func (fs *davFS) RemoveAll(ctx context.Context, name string) error {
@@ -394,6 +531,13 @@ func (fs *davFS) RemoveAll(ctx context.Context, name string) error {
 	}
 	if len(names) == 0 {
 		return os.ErrInvalid
+	}
+	if fs.st.overwrite && fs.st.isTarget(names) && !fs.st.replace {
+		fs.st.replace = true // done by the move or copy, in its transaction
+		return nil
+	}
+	if fs.st.belowCopied(names) {
+		return nil
 	}
 	results, err := fs.s.files.Delete(fs.u.ID, [][]string{names})
 	if err != nil {
@@ -420,13 +564,16 @@ func (fs *davFS) Rename(ctx context.Context, oldName, newName string) error {
 	if parent, err := fs.s.dav.Lookup(fs.u.ID, dst[:len(dst)-1]); err != nil || !parent.Dir {
 		return os.ErrNotExist // MOVE does not make the target's parents
 	}
-	return fs.osErr(fs.s.files.Move(fs.u.ID, src, dst))
+	return fs.osErr(fs.s.files.Move(fs.u.ID, src, dst, fs.st.replace && fs.st.isTarget(dst)))
 }
 
 func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 	names, err := fs.names(name)
 	if err != nil {
 		return nil, err
+	}
+	if fs.st.belowCopied(names) {
+		return nil, os.ErrNotExist // so that x/net/webdav's copy goes on to "create" it, a no-op
 	}
 	info, err := fs.s.dav.Lookup(fs.u.ID, names)
 	if err != nil {
@@ -622,6 +769,8 @@ type davWriteFile struct {
 	names   []string
 	started time.Time
 	done    bool
+	replace bool // a COPY replaces what is at names (davState.replace)
+	copied  bool // below a folder copied whole: there is nothing to do
 	result  ferry.FileInfo
 }
 
@@ -636,12 +785,15 @@ func (f *davWriteFile) put(r io.Reader, size int64) error {
 }
 
 func (f *davWriteFile) ReadFrom(r io.Reader) (int64, error) {
+	if f.copied {
+		return 0, nil
+	}
 	if f.done {
 		return 0, os.ErrInvalid
 	}
 	if src, ok := r.(*davFile); ok && !src.info.Dir {
 		f.done = true
-		if err := f.fs.s.files.Copy(f.fs.u.ID, src.names, f.names, f.fs.s.limitsOf(f.fs.u)); err != nil {
+		if err := f.fs.s.files.Copy(f.fs.u.ID, src.names, f.names, f.fs.s.limitsOf(f.fs.u), f.replace); err != nil {
 			return 0, f.fs.osErr(err)
 		}
 		info, err := f.fs.s.dav.Lookup(f.fs.u.ID, f.names)
@@ -690,13 +842,16 @@ func (f *davWriteFile) Stat() (os.FileInfo, error) {
 }
 
 func (f *davWriteFile) DeadProps() (map[xml.Name]webdav.Property, error) {
-	if !f.done {
+	if !f.done || f.copied {
 		return nil, nil
 	}
 	return f.fs.deadProps(f.names)
 }
 
 func (f *davWriteFile) Patch(patches []webdav.Proppatch) ([]webdav.Propstat, error) {
+	if f.copied {
+		return nil, nil // the properties came with the tree
+	}
 	if !f.done {
 		if err := f.Close(); err != nil {
 			return nil, err

@@ -100,11 +100,11 @@ func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.Us
 
 // handleMove is POST /ops/move; handleCopy POST /ops/copy.
 func (s *Server) handleMove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.transfer(w, r, func(src, dst []string) error { return s.files.Move(u.ID, src, dst) })
+	s.transfer(w, r, func(src, dst []string) error { return s.files.Move(u.ID, src, dst, false) })
 }
 
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.transfer(w, r, func(src, dst []string) error { return s.files.Copy(u.ID, src, dst, s.limitsOf(u)) })
+	s.transfer(w, r, func(src, dst []string) error { return s.files.Copy(u.ID, src, dst, s.limitsOf(u), false) })
 }
 
 func (s *Server) transfer(w http.ResponseWriter, r *http.Request, do func(src, dst []string) error) {

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/webdav"
-
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/quota"
 )
@@ -50,8 +48,8 @@ type Social interface {
 type Files interface {
 	List(userID uint64, names []string, each func(name []byte, dir bool, size int64)) error
 	Mkdir(userID uint64, names []string) error
-	Move(userID uint64, src, dst []string) error
-	Copy(userID uint64, src, dst []string, limits quota.Limits) error
+	Move(userID uint64, src, dst []string, replace bool) error
+	Copy(userID uint64, src, dst []string, limits quota.Limits, replace bool) error
 	Delete(userID uint64, list [][]string) ([]error, error)
 	Sizes(userID uint64, list [][]string) ([]int64, error)
 	Stat(userID uint64, names []string) (ferry.FileInfo, error)
@@ -141,7 +139,7 @@ type Server struct {
 	emailFailures *failureLimiter
 
 	davMu          sync.Mutex
-	davLockSystems map[uint64]webdav.LockSystem // by user id
+	davLockSystems map[uint64]*userLocks // by user id
 	davPaths       pathLocks
 }
 
@@ -159,7 +157,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		ipFailures:    newFailureLimiter(cfg.LoginFailureBurst, cfg.LoginFailureRefill),
 		emailFailures: newFailureLimiter(2*cfg.LoginFailureBurst, cfg.LoginFailureRefill/2),
 
-		davLockSystems: map[uint64]webdav.LockSystem{},
+		davLockSystems: map[uint64]*userLocks{},
 	}
 	s.handler = s.routes()
 	return s

@@ -84,7 +84,7 @@ func BenchmarkMoveFolder(b *testing.B) {
 	}
 	from, to := []string{"a"}, []string{"b", "a"}
 	for b.Loop() {
-		if err := db.Move(u.ID, from, to); err != nil {
+		if err := db.Move(u.ID, from, to, false); err != nil {
 			b.Fatal(err)
 		}
 		from, to = to, from

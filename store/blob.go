@@ -72,12 +72,17 @@ type spooled struct {
 	path string
 	size int64
 	sum  sum
+	// keep says that path is not a temporary file but a resumable
+	// upload's own: it is linked into the blob store, not moved, so that
+	// until the commit that ends the upload its bytes are still where its
+	// record says (placeBlob).
+	keep bool
 }
 
 // spool copies r to a new temporary file while hashing it and fsyncs it. It
-// reads at most limit bytes (limit < 0: none) and returns PAYLOAD_TOO_LARGE
-// past that. On any error the temporary file is gone.
-func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
+// reads at most limit bytes (limit < 0: none) and returns over past that.
+// On any error the temporary file is gone.
+func (db *DB) spool(r io.Reader, limit int64, over error) (_ spooled, err error) {
 	f, err := os.CreateTemp(filepath.Join(db.dir, tmpDir), "put-")
 	if err != nil {
 		return spooled{}, err
@@ -96,7 +101,7 @@ func (db *DB) spool(r io.Reader, limit int64) (_ spooled, err error) {
 		return spooled{}, err
 	}
 	if limit >= 0 && n > limit {
-		return spooled{}, tooLarge(limit)
+		return spooled{}, over
 	}
 	if err := f.Sync(); err != nil {
 		return spooled{}, err
@@ -231,10 +236,19 @@ func bodyReadError(err error) error {
 
 // placeBlob moves a spooled file to its blob path (replacing an identical
 // file if one is there) and fsyncs the directory. The blob's lock is held.
-func (db *DB) placeBlob(tmpPath string, h sum) error {
-	dst := db.blobPath(h)
-	if err := os.Rename(tmpPath, dst); err != nil {
-		os.Remove(tmpPath)
+// A file to keep gets a second name in tmp/ that is moved instead: a crash
+// before the commit then leaves an orphan blob, which start-up removes,
+// beside an upload whose file and record are both still there.
+func (db *DB) placeBlob(sp spooled) error {
+	dst, src := db.blobPath(sp.sum), sp.path
+	if sp.keep {
+		src = filepath.Join(db.dir, tmpDir, "link-"+hex.EncodeToString(sp.sum[:8])+"-"+filepath.Base(sp.path))
+		if err := os.Link(sp.path, src); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(src, dst); err != nil {
+		os.Remove(src)
 		return err
 	}
 	return syncDir(filepath.Dir(dst))

@@ -23,10 +23,12 @@ func (db *DB) CheckTree() ([]string, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		seen := map[uint64]bool{}
 		refs := map[sum]uint64{}
+		var props int64 // the size of the properties of the nodes walked
 		// total walks the tree below n and returns the size of its files.
 		var total func(n node) (int64, error)
 		total = func(n node) (int64, error) {
 			seen[n.id] = true
+			props += int64(len(tx.Bucket(bucketDeadProps).Get(itob(n.id))))
 			if !n.dir {
 				refs[n.sum]++
 				return n.size, nil
@@ -57,19 +59,23 @@ func (db *DB) CheckTree() ([]string, error) {
 		}
 		err := tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
 			userID := binary.BigEndian.Uint64(k)
-			normal := usageOf(tx, userID).Normal
+			usage := usageOf(tx, userID)
 			root, ok, err := rootOf(tx, userID, false)
 			if err != nil {
 				return err
 			}
 			var sum int64
+			props = 0
 			if ok {
 				if sum, err = total(root); err != nil {
 					return err
 				}
 			}
-			if sum != normal {
-				report("user %d has normal %d, but their files total %d", userID, normal, sum)
+			if sum != usage.Normal {
+				report("user %d has normal %d, but their files total %d", userID, usage.Normal, sum)
+			}
+			if props != usage.Props {
+				report("user %d has props %d, but their files' WebDAV properties total %d", userID, usage.Props, props)
 			}
 			return nil
 		})
@@ -102,8 +108,11 @@ func (db *DB) CheckTree() ([]string, error) {
 		for h, n := range refs {
 			report("blob %x is referred to %d times, but has no reference count", h, n)
 		}
+		if err != nil {
+			return err
+		}
 		problems = append(problems, checkDeadProps(tx)...)
-		return err
+		return checkCharges(tx, report, false)
 	})
 	return problems, err
 }

@@ -207,12 +207,16 @@ func (db *DB) ReadDir(userID uint64, names []string) ([]ferry.FileInfo, error) {
 // MakeFolder creates the folder at names, whose parent must exist:
 // FILE_NOT_FOUND when it does not, FILE_EXISTS when something is at names
 // or the parent is a file.
-func (db *DB) MakeFolder(userID uint64, names []string) error {
+// With replace, what is at names is deleted first, in the same
+// transaction.
+func (db *DB) MakeFolder(userID uint64, names []string, replace bool) error {
 	if len(names) == 0 {
 		return ferry.Errorf(ferry.EFILEEXISTS, "The root exists.")
 	}
 	now := db.now().UnixNano()
-	return db.update(func(tx *bolt.Tx) error {
+	var released []sum
+	err := db.update(func(tx *bolt.Tx) error {
+		released = nil
 		parentNames := names[:len(names)-1]
 		parent, err := walk(tx, userID, parentNames)
 		if err != nil {
@@ -221,17 +225,34 @@ func (db *DB) MakeFolder(userID uint64, names []string) error {
 		if !parent.dir {
 			return ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(parentNames))
 		}
-		if parent.id != 0 && childID(tx, parent.id, names[len(names)-1]) != 0 {
-			return ferry.Errorf(ferry.EFILEEXISTS, "%q exists.", paths.Join(names))
+		if id := childID(tx, parent.id, names[len(names)-1]); parent.id != 0 && id != 0 {
+			if !replace {
+				return ferry.Errorf(ferry.EFILEEXISTS, "%q exists.", paths.Join(names))
+			}
+			old, err := getNode(tx, id)
+			if err != nil {
+				return err
+			}
+			if released, err = removeTree(tx, userID, old, nil); err != nil {
+				return err
+			}
 		}
 		_, err = mkdirAll(tx, userID, names, now)
 		return err
 	})
+	if err == nil {
+		db.release(released)
+	}
+	return err
 }
 
 // maxDeadProps bounds the properties a client may keep on one file or
-// folder.
-const maxDeadProps = 64 << 10
+// folder, and maxUserProps those of all of one user's files and folders
+// (Usage.Props): they live in the database, outside the storage quota.
+const (
+	maxDeadProps = 64 << 10
+	maxUserProps = 1 << 20
+)
 
 // DeadProps returns what PatchDeadProps last stored for the file or folder
 // at names (nil when nothing).
@@ -264,18 +285,41 @@ func (db *DB) PatchDeadProps(userID uint64, names []string, patch func(old []byt
 			}
 		}
 		props := tx.Bucket(bucketDeadProps)
-		v, err := patch(props.Get(itob(n.id)))
+		old := props.Get(itob(n.id))
+		v, err := patch(old)
 		if err != nil {
 			return err
 		}
 		if len(v) > maxDeadProps {
 			return ferry.Errorf(ferry.ETOOLARGE, "The properties are over %d bytes.", maxDeadProps)
 		}
+		if delta := int64(len(v) - len(old)); delta > 0 {
+			if err := db.checkSpace(delta); err != nil {
+				return err
+			}
+		}
+		if err := chargeProps(tx, userID, int64(len(v)-len(old))); err != nil {
+			return err
+		}
 		if len(v) == 0 {
 			return props.Delete(itob(n.id))
 		}
 		return props.Put(itob(n.id), v)
 	})
+}
+
+// chargeProps adds delta bytes to the user's WebDAV properties, or
+// returns QUOTA_EXCEEDED when that would pass maxUserProps.
+func chargeProps(tx *bolt.Tx, userID uint64, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	u := usageOf(tx, userID)
+	if delta > 0 && u.Props+delta > maxUserProps {
+		return ferry.Errorf(ferry.EQUOTAEXCEEDED, "The WebDAV properties of your files would pass %d bytes in all.", maxUserProps)
+	}
+	u.Props += delta
+	return putUsage(tx, userID, u)
 }
 
 // orphanDeadProps returns the keys of properties kept for nodes that no

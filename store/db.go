@@ -20,7 +20,9 @@ import (
 
 // SchemaVersion is the layout of the buckets this code reads and writes. Open
 // refuses a database written by a newer version.
-const SchemaVersion = 1
+// Version 2 added send_pins and three fields to usage records; Open
+// migrates a version 1 store.
+const SchemaVersion = 2
 
 // FileName is the database's file name inside the data directory.
 const FileName = "ferry.db"
@@ -55,12 +57,13 @@ var (
 	bucketUserInvites       = []byte("user_invites")       // inviter id + created + sha256(code)
 	bucketAppPasswords      = []byte("app_passwords")      // user id -> generation of the WebDAV app password
 	bucketDeadProps         = []byte("dead_props")         // node id -> a WebDAV client's properties of it
+	bucketSendPins          = []byte("send_pins")          // sender id + sha256 -> pins 8 | held 8 (held.go)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks,
 		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins}
 
 	keySchemaVersion = []byte("schema_version")
 	keyAppSecret     = []byte("app_password_secret") // 32 random bytes: the key app passwords derive from
@@ -207,8 +210,14 @@ func (db *DB) init() error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keySchemaVersion); v != nil {
-			if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+			got := binary.BigEndian.Uint64(v)
+			if got > SchemaVersion {
 				return fmt.Errorf("schema version %d is newer than this ferry understands (%d)", got, SchemaVersion)
+			}
+			if got < 2 {
+				if err := migrateSendPins(tx); err != nil {
+					return err
+				}
 			}
 		}
 		return meta.Put(keySchemaVersion, itob(SchemaVersion))

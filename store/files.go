@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"io"
 
 	bolt "go.etcd.io/bbolt"
@@ -73,11 +74,14 @@ func (db *DB) Stat(userID uint64, names []string) (ferry.FileInfo, error) {
 // Move moves the file or folder at src to the full path dst, creating
 // dst's missing parents. It returns FILE_NOT_FOUND (src), FILE_EXISTS (dst
 // is taken, or a file is in the way of its parents) and METHOD_BAD_REQUEST
-// (moving the root, or a folder into itself).
-func (db *DB) Move(userID uint64, src, dst []string) error {
+// (moving the root, or a folder into itself). With replace, what is at dst
+// is deleted first, in the same transaction (WebDAV's Overwrite: T).
+func (db *DB) Move(userID uint64, src, dst []string, replace bool) error {
 	now := db.now().UnixNano()
-	return db.update(func(tx *bolt.Tx) error {
-		n, parent, name, err := prepareTransfer(tx, userID, src, dst, now)
+	var released []sum
+	err := db.update(func(tx *bolt.Tx) error {
+		n, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
+		released = rel
 		if err != nil {
 			return err
 		}
@@ -93,61 +97,97 @@ func (db *DB) Move(userID uint64, src, dst []string) error {
 		}
 		return addToTotals(tx, parent.id, n.size)
 	})
+	if err == nil {
+		db.release(released)
+	}
+	return err
 }
 
 // Copy copies the file or folder at src to the full path dst, sharing the
 // content (no bytes are copied). Errors are Move's, and QUOTA_EXCEEDED when
-// the copy does not fit the storage quota.
-func (db *DB) Copy(userID uint64, src, dst []string, limits quota.Limits) error {
+// the copy does not fit the storage quota; replace is Move's.
+func (db *DB) Copy(userID uint64, src, dst []string, limits quota.Limits, replace bool) error {
 	now := db.now().UnixNano()
-	return db.update(func(tx *bolt.Tx) error {
-		n, parent, name, err := prepareTransfer(tx, userID, src, dst, now)
+	var released []sum
+	err := db.update(func(tx *bolt.Tx) error {
+		n, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
+		released = rel
 		if err != nil {
 			return err
 		}
 		if err := chargeStorage(tx, userID, limits, n.size); err != nil {
 			return err
 		}
-		if err := copyTree(tx, n, parent.id, name); err != nil {
+		props, err := copyTree(tx, n, parent.id, name)
+		if err != nil {
+			return err
+		}
+		if err := chargeProps(tx, userID, props); err != nil {
 			return err
 		}
 		return addToTotals(tx, parent.id, n.size)
 	})
+	if err == nil {
+		db.release(released)
+	}
+	return err
 }
 
 // prepareTransfer checks a move or copy and returns the source node, the
-// destination's parent folder (created if missing) and name.
-func prepareTransfer(tx *bolt.Tx, userID uint64, src, dst []string, now int64) (n, parent node, name string, err error) {
+// destination's parent folder (created if missing) and name. With replace,
+// it deletes what is at dst and returns the blobs that released.
+func prepareTransfer(tx *bolt.Tx, userID uint64, src, dst []string, replace bool, now int64) (n, parent node, name string, released []sum, err error) {
 	if len(src) == 0 {
-		return n, parent, "", ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be moved or copied.")
+		return n, parent, "", nil, ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be moved or copied.")
 	}
 	if n, err = walk(tx, userID, src); err != nil {
-		return n, parent, "", err
+		return n, parent, "", nil, err
 	}
 	if n.dir && isWithin(dst, src) {
-		return n, parent, "", ferry.Errorf(ferry.EBADREQUEST, "A folder cannot go into itself.")
+		return n, parent, "", nil, ferry.Errorf(ferry.EBADREQUEST, "A folder cannot go into itself.")
 	}
 	if len(dst) == 0 {
-		return n, parent, "", ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
+		return n, parent, "", nil, ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
 	}
 	if parent, err = mkdirAll(tx, userID, dst[:len(dst)-1], now); err != nil {
-		return n, parent, "", err
+		return n, parent, "", nil, err
 	}
 	name = dst[len(dst)-1]
-	if childID(tx, parent.id, name) != 0 {
-		return n, parent, "", ferry.Errorf(ferry.EFILEEXISTS, "%q exists already.", paths.Join(dst))
+	if id := childID(tx, parent.id, name); id != 0 {
+		if !replace {
+			return n, parent, "", nil, ferry.Errorf(ferry.EFILEEXISTS, "%q exists already.", paths.Join(dst))
+		}
+		if isWithin(src, dst) {
+			return n, parent, "", nil, ferry.Errorf(ferry.EBADREQUEST, "%q holds the source.", paths.Join(dst))
+		}
+		old, err := getNode(tx, id)
+		if err != nil {
+			return n, parent, "", nil, err
+		}
+		if released, err = removeTree(tx, userID, old, nil); err != nil {
+			return n, parent, "", nil, err
+		}
+		// The totals above changed: read the parents again.
+		if parent, err = getNode(tx, parent.id); err != nil {
+			return n, parent, "", nil, err
+		}
+		if n, err = getNode(tx, n.id); err != nil {
+			return n, parent, "", nil, err
+		}
 	}
-	return n, parent, name, nil
+	return n, parent, name, released, nil
 }
 
 // copyTree copies src and everything below it as the child name of parent,
-// counting one more reference to each file's blob.
-func copyTree(tx *bolt.Tx, src node, parent uint64, name string) error {
+// counting one more reference to each file's blob, with the WebDAV
+// properties of each; it returns the bytes of properties it copied.
+func copyTree(tx *bolt.Tx, src node, parent uint64, name string) (props int64, err error) {
 	type job struct {
 		src    node
 		parent uint64
 		name   string
 	}
+	propsB := tx.Bucket(bucketDeadProps)
 	stack := []job{{src, parent, name}}
 	for len(stack) > 0 {
 		j := stack[len(stack)-1]
@@ -155,23 +195,29 @@ func copyTree(tx *bolt.Tx, src node, parent uint64, name string) error {
 		c := j.src
 		c.id, c.parent, c.name = 0, j.parent, j.name
 		if err := addChild(tx, &c); err != nil {
-			return err
+			return 0, err
+		}
+		if v := propsB.Get(itob(j.src.id)); v != nil {
+			props += int64(len(v))
+			if err := propsB.Put(itob(c.id), bytes.Clone(v)); err != nil {
+				return 0, err
+			}
 		}
 		if !c.dir {
 			if err := refBlob(tx, c.sum, c.size); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
 		for _, id := range children(tx, j.src.id) {
 			child, err := getNode(tx, id)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			stack = append(stack, job{child, c.id, child.name})
 		}
 	}
-	return nil
+	return props, nil
 }
 
 // Delete deletes each path, folders with everything below them, and returns
@@ -196,16 +242,7 @@ func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 				return err
 			}
 			results[i] = nil
-			if err := tx.Bucket(bucketChildren).Delete(childKey(n.parent, n.name)); err != nil {
-				return err
-			}
-			if err := addToTotals(tx, n.parent, -n.size); err != nil {
-				return err
-			}
-			if err := chargeStorage(tx, userID, quota.Limits{}, -n.size); err != nil {
-				return err
-			}
-			if released, err = deleteTree(tx, n, released); err != nil {
+			if released, err = removeTree(tx, userID, n, released); err != nil {
 				return err
 			}
 		}
@@ -220,42 +257,77 @@ func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 	return results, nil
 }
 
+// removeTree unlinks n from its parent and deletes it with everything
+// below it: the folders' totals and the user's usage follow (what a
+// pending send of the user carries moves from normal to held), and the
+// blobs whose last reference went are appended to released.
+func removeTree(tx *bolt.Tx, userID uint64, n node, released []sum) ([]sum, error) {
+	if err := tx.Bucket(bucketChildren).Delete(childKey(n.parent, n.name)); err != nil {
+		return nil, err
+	}
+	if err := addToTotals(tx, n.parent, -n.size); err != nil {
+		return nil, err
+	}
+	released, held, props, err := deleteTree(tx, userID, n, released)
+	if err != nil {
+		return nil, err
+	}
+	u := usageOf(tx, userID)
+	u.Normal -= n.size
+	u.Held += held
+	u.Props -= props
+	return released, putUsage(tx, userID, u)
+}
+
 // deleteTree deletes n (already unlinked from its parent) and everything
-// below it, appending to released the blobs whose last reference went.
-func deleteTree(tx *bolt.Tx, n node, released []sum) ([]sum, error) {
-	nodes, kids, props := tx.Bucket(bucketNodes), tx.Bucket(bucketChildren), tx.Bucket(bucketDeadProps)
+// below it, appending to released the blobs whose last reference went. It
+// returns the bytes of deleted files that the user's pending sends carry
+// (to be held) and of the WebDAV properties it dropped.
+func deleteTree(tx *bolt.Tx, userID uint64, n node, released []sum) (_ []sum, held, props int64, err error) {
+	nodes, kids, propsB := tx.Bucket(bucketNodes), tx.Bucket(bucketChildren), tx.Bucket(bucketDeadProps)
+	sends := hasSendPins(tx, userID)
 	stack := []node{n}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if err := nodes.Delete(itob(n.id)); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
-		if err := props.Delete(itob(n.id)); err != nil {
-			return nil, err
+		if v := propsB.Get(itob(n.id)); v != nil {
+			props += int64(len(v))
+			if err := propsB.Delete(itob(n.id)); err != nil {
+				return nil, 0, 0, err
+			}
 		}
 		if !n.dir {
 			last, err := unrefBlob(tx, n.sum)
 			if err != nil {
-				return nil, err
+				return nil, 0, 0, err
 			}
 			if last {
 				released = append(released, n.sum)
+			}
+			if sends {
+				h, err := holdIfSent(tx, userID, n.sum, n.size)
+				if err != nil {
+					return nil, 0, 0, err
+				}
+				held += h
 			}
 			continue
 		}
 		for _, id := range children(tx, n.id) {
 			child, err := getNode(tx, id)
 			if err != nil {
-				return nil, err
+				return nil, 0, 0, err
 			}
 			if err := kids.Delete(childKey(n.id, child.name)); err != nil {
-				return nil, err
+				return nil, 0, 0, err
 			}
 			stack = append(stack, child)
 		}
 	}
-	return released, nil
+	return released, held, props, nil
 }
 
 // PutFile stores the content of r as the file at names, creating parents.
@@ -272,21 +344,31 @@ func (db *DB) PutFile(userID uint64, names []string, resolve bool, limits quota.
 	if limit >= 0 && size > limit {
 		return ferry.FileInfo{}, tooLarge(limit)
 	}
-	if err := db.precheckPut(userID, names, resolve, limits, max(size, 0)); err != nil {
-		return ferry.FileInfo{}, err
-	}
-	sp, err := db.spool(r, limit)
+	room, err := db.precheckPut(userID, names, resolve, limits, max(size, 0))
 	if err != nil {
 		return ferry.FileInfo{}, err
 	}
-	return db.commitFile(userID, names, resolve, limits, sp, nil)
+	// Reading stops the moment the body passes the file limit or the room
+	// the quota leaves, whatever length was declared (or none).
+	over := tooLarge(limit)
+	if room >= 0 && (limit < 0 || room < limit) {
+		limit = room
+		over = ferry.Errorf(ferry.EQUOTAEXCEEDED, "Not enough storage: the file is larger than the %s left.", quota.FormatSize(room))
+	}
+	sp, err := db.spool(r, limit, over)
+	if err != nil {
+		return ferry.FileInfo{}, err
+	}
+	return db.commitFile(userID, names, resolve, limits, sp, 0, nil)
 }
 
 // precheckPut answers early what commitFile would refuse, before a body is
 // read: a folder at names (without resolve), a file in the way, or a
-// declared size over the quota. commitFile checks again.
-func (db *DB) precheckPut(userID uint64, names []string, resolve bool, limits quota.Limits, size int64) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
+// declared size over the quota. commitFile checks again. It returns how
+// large a file the quota has room for now (-1: no limit), counting the
+// file it would replace.
+func (db *DB) precheckPut(userID uint64, names []string, resolve bool, limits quota.Limits, size int64) (room int64, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
 		parent, err := walk(tx, userID, names[:len(names)-1])
 		if ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
 			// Parents will be created, unless a file is in the way.
@@ -298,7 +380,9 @@ func (db *DB) precheckPut(userID uint64, names []string, resolve bool, limits qu
 					break
 				}
 			}
-			return limits.CheckStorage(usageOf(tx, userID).Normal, size)
+			u := usageOf(tx, userID)
+			room = limits.Room(u)
+			return limits.CheckStorage(u, size)
 		} else if err != nil {
 			return err
 		}
@@ -316,25 +400,36 @@ func (db *DB) precheckPut(userID uint64, names []string, resolve bool, limits qu
 			}
 			replaced = n.size
 		}
-		return limits.CheckStorage(usageOf(tx, userID).Normal, size-replaced)
+		u := usageOf(tx, userID)
+		if room = limits.Room(u); room >= 0 {
+			room += replaced
+		}
+		return limits.CheckStorage(u, size-replaced)
 	})
+	return room, err
 }
 
 // commitFile makes spooled content the file at names: it places the blob,
 // then in one transaction checks the quota, counts the reference, links or
 // updates the node and runs also (if not nil). On failure the blob file is
 // removed unless something else refers to it.
-func (db *DB) commitFile(userID uint64, names []string, resolve bool, limits quota.Limits, sp spooled, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
+//
+// release is room the file held as a reservation (a resumable upload's),
+// given back in the same transaction before the quota is checked.
+func (db *DB) commitFile(userID uint64, names []string, resolve bool, limits quota.Limits, sp spooled, release int64, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
 	now := db.now().UnixNano()
 	var info ferry.FileInfo
 	var released []sum
 	unlock := db.lockBlob(sp.sum)
-	if err := db.placeBlob(sp.path, sp.sum); err != nil {
+	if err := db.placeBlob(sp); err != nil {
 		unlock()
 		return info, err
 	}
 	err := db.update(func(tx *bolt.Tx) error {
 		released = released[:0]
+		if err := unreserve(tx, userID, release); err != nil {
+			return err
+		}
 		parent, err := mkdirAll(tx, userID, names[:len(names)-1], now)
 		if err != nil {
 			return err
@@ -366,6 +461,13 @@ func (db *DB) commitFile(userID uint64, names []string, resolve bool, limits quo
 			}
 			if last {
 				released = append(released, n.sum)
+			}
+			held, err := holdIfSent(tx, userID, n.sum, n.size)
+			if err != nil {
+				return err
+			}
+			if err := addHeld(tx, userID, held); err != nil {
+				return err
 			}
 		}
 		n.size, n.sum, n.modified = sp.size, sp.sum, now

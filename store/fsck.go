@@ -84,9 +84,11 @@ func (db *DB) Repair() ([]string, error) {
 		seen := map[uint64]bool{}
 		refs := map[sum]uint64{}
 		kids := tx.Bucket(bucketChildren)
+		var props int64 // the size of the properties of the nodes walked
 		var walkFix func(n node) (int64, error)
 		walkFix = func(n node) (int64, error) {
 			seen[n.id] = true
+			props += int64(len(tx.Bucket(bucketDeadProps).Get(itob(n.id))))
 			total, changed := n.size, false
 			if !n.dir {
 				refs[n.sum]++
@@ -146,6 +148,7 @@ func (db *DB) Repair() ([]string, error) {
 		err := tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
 			userID := binary.BigEndian.Uint64(k)
 			var total int64
+			props = 0
 			if root, ok, err := rootOf(tx, userID, false); err != nil {
 				return err
 			} else if ok {
@@ -153,9 +156,9 @@ func (db *DB) Repair() ([]string, error) {
 					return err
 				}
 			}
-			if u := usageOf(tx, userID); u.Normal != total {
-				fix("user %d: normal %d -> %d", userID, u.Normal, total)
-				u.Normal = total
+			if u := usageOf(tx, userID); u.Normal != total || u.Props != props {
+				fix("user %d: normal %d -> %d, props %d -> %d", userID, u.Normal, total, u.Props, props)
+				u.Normal, u.Props = total, props
 				return putUsage(tx, userID, u)
 			}
 			return nil
@@ -219,7 +222,10 @@ func (db *DB) Repair() ([]string, error) {
 				return err
 			}
 		}
-		return dropDeadProps(tx, fix)
+		if err := dropDeadProps(tx, fix); err != nil {
+			return err
+		}
+		return checkCharges(tx, fix, true)
 	})
 	if err != nil {
 		return nil, err

@@ -333,6 +333,9 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 			if err := refBlob(tx, items[i].sum, items[i].size); err != nil {
 				return 0, err
 			}
+			if err := pinSend(tx, rec.Sender, items[i].sum); err != nil {
+				return 0, err
+			}
 		}
 	}
 	for _, put := range []struct {
@@ -383,6 +386,9 @@ func closeMessage(tx *bolt.Tx, id uint64, m *messageRecord, status string, now t
 		if last {
 			released = append(released, it.sum)
 		}
+		if err := unpinSend(tx, m.Sender, it.sum); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Bucket(bucketInbox).Delete(pairKey(m.Receiver, id)); err != nil {
 		return nil, err
@@ -406,7 +412,7 @@ func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Lim
 		return nil, err
 	}
 	usage := usageOf(tx, receiverID)
-	if err := limits.CheckStorage(usage.Normal, m.Size); err != nil {
+	if err := limits.CheckStorage(usage, m.Size); err != nil {
 		return nil, err
 	}
 	if err := limits.CheckReceive(usage, now, m.Size); err != nil {

@@ -212,7 +212,7 @@ func TestFreeNameManyCopies(t *testing.T) {
 	}
 	_, err = db.PutFile(u.ID, []string{"x.pdf"}, false, quota.Limits{}, strings.NewReader("moved"), 5, -1)
 	require.NoError(t, err)
-	require.NoError(t, db.Move(u.ID, []string{"x.pdf"}, []string{"e", "r (10).pdf"})) // the guess is taken
+	require.NoError(t, db.Move(u.ID, []string{"x.pdf"}, []string{"e", "r (10).pdf"}, false)) // the guess is taken
 	afterMove := put("after the move")
 	assert.Equal(t, "e/r (11).pdf", afterMove)
 	results, err = db.Delete(u.ID, [][]string{split(afterMove)}) // the last answer is gone

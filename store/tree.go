@@ -312,19 +312,23 @@ func (h *nameHints) set(k nameHintKey, n int) {
 }
 
 func putUsage(tx *bolt.Tx, id uint64, u ferry.Usage) error {
-	v := make([]byte, 24)
+	v := make([]byte, usageRecordLen)
 	binary.BigEndian.PutUint64(v[0:], uint64(u.Normal))
 	binary.BigEndian.PutUint64(v[8:], uint64(u.Received))
 	binary.BigEndian.PutUint64(v[16:], uint64(u.ReceivedSince.Unix()))
+	binary.BigEndian.PutUint64(v[24:], uint64(u.Reserved))
+	binary.BigEndian.PutUint64(v[32:], uint64(u.Held))
+	binary.BigEndian.PutUint64(v[40:], uint64(u.Props))
 	return tx.Bucket(bucketUsage).Put(itob(id), v)
 }
 
 // chargeStorage adds delta to the user's normal after checking it against
-// limits: the check and the write are in the caller's transaction, so no
-// concurrent change can pass the quota.
+// limits, counting what else the user holds (Usage.Charged): the check and
+// the write are in the caller's transaction, so no concurrent change can
+// pass the quota.
 func chargeStorage(tx *bolt.Tx, userID uint64, limits quota.Limits, delta int64) error {
 	u := usageOf(tx, userID)
-	if err := limits.CheckStorage(u.Normal, delta); err != nil {
+	if err := limits.CheckStorage(u, delta); err != nil {
 		return err
 	}
 	u.Normal += delta

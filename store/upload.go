@@ -36,6 +36,15 @@ type uploadRecord struct {
 	Resolve  bool   `json:"resolve,omitempty"`
 	State    []byte `json:"sha256_state"`
 	Touched  int64  `json:"touched"` // Unix ns of the last chunk (or creation)
+	// Reserved is the room the upload holds in its owner's Usage.Reserved:
+	// its size less the size of the file it would replace when created.
+	Reserved int64 `json:"reserved,omitempty"`
+}
+
+func decodeUpload(v []byte) (uploadRecord, error) {
+	var rec uploadRecord
+	err := json.Unmarshal(v, &rec)
+	return rec, err
 }
 
 // OffsetError is the answer to a chunk that does not start where the
@@ -79,7 +88,7 @@ func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bo
 	if limit >= 0 && size > limit {
 		return "", "", tooLarge(limit)
 	}
-	if err := db.precheckPut(userID, names, resolve, limits, size); err != nil {
+	if _, err := db.precheckPut(userID, names, resolve, limits, size); err != nil {
 		return "", "", err
 	}
 	path = paths.Join(names)
@@ -104,7 +113,27 @@ func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bo
 		return "", "", err
 	}
 	rec := uploadRecord{UserID: userID, Path: paths.Join(names), Size: size, Resolve: resolve, State: state, Touched: db.now().UnixNano()}
-	if err := db.update(func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
+	err = db.update(func(tx *bolt.Tx) error {
+		// The upload's room is taken now, in the transaction that checks
+		// it, so that uploads in progress can never hold more than the
+		// quota between them.
+		rec.Reserved = size
+		if !resolve {
+			if n, err := walk(tx, userID, names); err == nil && !n.dir {
+				rec.Reserved = max(0, size-n.size)
+			}
+		}
+		u := usageOf(tx, userID)
+		if err := limits.CheckStorage(u, rec.Reserved); err != nil {
+			return err
+		}
+		u.Reserved += rec.Reserved
+		if err := putUsage(tx, userID, u); err != nil {
+			return err
+		}
+		return putUpload(tx, key, &rec)
+	})
+	if err != nil {
 		os.Remove(db.uploadFile(key))
 		return "", "", err
 	}
@@ -162,10 +191,21 @@ func putUpload(tx *bolt.Tx, key string, rec *uploadRecord) error {
 	return tx.Bucket(bucketUploads).Put([]byte(key), v)
 }
 
-// deleteUpload removes an upload's record and then its bytes. The key's
-// lock is held.
+// deleteUpload removes an upload's record, giving back its room, and then
+// its bytes. The key's lock is held.
 func (db *DB) deleteUpload(key string) error {
 	if err := db.update(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketUploads).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		rec, err := decodeUpload(v)
+		if err != nil {
+			return err
+		}
+		if err := unreserve(tx, rec.UserID, rec.Reserved); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketUploads).Delete([]byte(key))
 	}); err != nil {
 		return err
@@ -287,15 +327,20 @@ func (db *DB) FinalizeUpload(userID uint64, key string, limits quota.Limits) (fe
 		}
 		return ferry.FileInfo{}, err
 	}
-	if err := db.precheckPut(userID, names, rec.Resolve, limits, rec.Size); err != nil {
+	if _, err := db.precheckPut(userID, names, rec.Resolve, limits, rec.Size-rec.Reserved); err != nil {
 		return refuse(err)
 	}
-	sp := spooled{path: db.uploadFile(key), size: rec.Size, sum: sum(h.Sum(nil))}
-	info, err := db.commitFile(userID, names, rec.Resolve, limits, sp, func(tx *bolt.Tx) error {
+	sp := spooled{path: db.uploadFile(key), size: rec.Size, sum: sum(h.Sum(nil)), keep: true}
+	info, err := db.commitFile(userID, names, rec.Resolve, limits, sp, rec.Reserved, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUploads).Delete([]byte(key))
 	})
 	if err != nil {
 		return refuse(err)
+	}
+	// The upload's own name for the bytes goes only now; after a crash
+	// the sweep removes it, as a file without a record.
+	if err := os.Remove(db.uploadFile(key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.log("removing a finalized upload's file", err)
 	}
 	db.forgetUpload(key)
 	return info, nil
