@@ -6,6 +6,7 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -482,4 +484,66 @@ func TestSecurity_DavLocksAreCapped(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, d.do("UNLOCK", "/l0", nil, "Lock-Token", tokens[0]).Status)
 	r := d.do("LOCK", "/l100", strings.NewReader(lock), "Timeout", "Second-60")
 	require.Contains(t, []int{http.StatusOK, http.StatusCreated}, r.Status, "after an UNLOCK there is room again: %s", r.Body)
+}
+
+// A send naming one folder 10,000 times walks it once, outside the write
+// transaction every writer waits on: it held that transaction for seconds,
+// and every other user's writes waited. Measured here as what it adds to
+// another user's small writes (the bound is loose for -race on two cores;
+// before, the attack added seconds).
+func TestSecurity_HostileSendCostsOthersLittle(t *testing.T) {
+	ts := startServer(t)
+	alice := ts.login(ts.addUser("alice@example.com", "alice password"), "alice password")
+	bob := ts.login(ts.addUser("bob@example.com", "bob password"), "bob password")
+	ts.addUser("carol@example.com", "carol password")
+	alice.mustPut("top/big/f", []byte("x"))
+	for i := range 8 { // 256 files, by doubling
+		alice.postForm("/ops/copy", url.Values{"source": {"top/big"}, "destination": {"half"}}).requireStatus(http.StatusOK)
+		alice.postForm("/ops/move", url.Values{"source": {"half"}, "destination": {fmt.Sprintf("top/big/c%d", i)}}).requireStatus(http.StatusOK)
+	}
+	names := make([]string, 10_000)
+	for i := range names {
+		names[i] = "big"
+	}
+	source, err := json.Marshal([]map[string]any{{"path": "top", "files": names, "folder": true}})
+	require.NoError(t, err)
+
+	// Past the limit on names, refused before anything is read.
+	over, err := json.Marshal([]map[string]any{{"path": "top", "files": append(names, "big"), "folder": true}})
+	require.NoError(t, err)
+	alice.send("carol@example.com", string(over)).requireError(http.StatusBadRequest, ferry.EBADREQUEST)
+
+	slowestWrite := func(during func()) time.Duration {
+		done := make(chan struct{})
+		go func() { defer close(done); during() }()
+		var worst time.Duration
+		for i := 0; ; i++ {
+			start := time.Now()
+			bob.postForm("/ops/mkdir", url.Values{"path": {fmt.Sprint("d", i%50)}}).requireStatus(http.StatusOK)
+			worst = max(worst, time.Since(start))
+			select {
+			case <-done:
+				return worst
+			default:
+			}
+		}
+	}
+	quiet := slowestWrite(func() { time.Sleep(500 * time.Millisecond) })
+	attacked := slowestWrite(func() {
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				alice.send("carol@example.com", string(source)).requireStatus(http.StatusOK)
+			}()
+		}
+		wg.Wait()
+	})
+	t.Logf("bob's slowest write: %v alone, %v beside three hostile sends", quiet, attacked)
+	assert.Less(t, attacked-quiet, 250*time.Millisecond)
+	var inbox []inboxMsg
+	ts.login("carol@example.com", "carol password").get("/inbox/list", nil).requireStatus(http.StatusOK).decode(&inbox)
+	require.Len(t, inbox, 3)
+	assert.Equal(t, int64(256), inbox[0].Size, "the folder went once, whole")
 }

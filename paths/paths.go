@@ -12,10 +12,13 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-// Limits of API.md: a name (segment) and a whole path, in bytes of NFC UTF-8.
+// Limits of API.md: a name (segment) and a whole path, in bytes of NFC UTF-8;
+// and of ferry: how many names deep a path may go, which bounds the work
+// one path can cost a request (a walk, the folders an upload makes).
 const (
-	MaxName = 255
-	MaxPath = 4096
+	MaxName  = 255
+	MaxPath  = 4096
+	MaxDepth = 128
 )
 
 // Parse splits a path into its names, NFC-normalised. A leading "/" is
@@ -23,7 +26,7 @@ const (
 // names). It returns a METHOD_BAD_REQUEST *ferry.Error for invalid UTF-8,
 // empty, "." or ".." names, NUL and other control characters (and the
 // bidirectional controls, ferry.IsControl), a name over
-// MaxName bytes or a path over MaxPath bytes.
+// MaxName bytes, a path over MaxPath bytes or MaxDepth names.
 func Parse(s string) ([]string, error) {
 	if !utf8.ValidString(s) {
 		return nil, bad("is not valid UTF-8")
@@ -38,6 +41,9 @@ func Parse(s string) ([]string, error) {
 	}
 	if s = strings.TrimSuffix(s, "/"); s == "" {
 		return nil, bad("has an empty name (two slashes in a row)")
+	}
+	if strings.Count(s, "/") >= MaxDepth {
+		return nil, bad("is more than %d names deep", MaxDepth)
 	}
 	names := strings.Split(s, "/")
 	for _, name := range names {

@@ -1,6 +1,7 @@
 package paths_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -15,17 +16,18 @@ import (
 
 func TestParse(t *testing.T) {
 	for in, want := range map[string][]string{
-		"":                       nil,
-		"/":                      nil,
-		"a":                      {"a"},
-		"/a/b.txt":               {"a", "b.txt"},
-		"a/b/":                   {"a", "b"},
-		"photos/2024/trip/y.jpg": {"photos", "2024", "trip", "y.jpg"},
-		"a b/c\\d":               {"a b", "c\\d"},
-		"...":                    {"..."},
-		".hidden/..x":            {".hidden", "..x"},
-		"Cafe\u0301":             {"Café"}, // NFD in, NFC out
-		strings.Repeat("x", 255): {strings.Repeat("x", 255)},
+		"":                              nil,
+		"/":                             nil,
+		"a":                             {"a"},
+		"/a/b.txt":                      {"a", "b.txt"},
+		"a/b/":                          {"a", "b"},
+		"photos/2024/trip/y.jpg":        {"photos", "2024", "trip", "y.jpg"},
+		"a b/c\\d":                      {"a b", "c\\d"},
+		"...":                           {"..."},
+		".hidden/..x":                   {".hidden", "..x"},
+		"Cafe\u0301":                    {"Café"}, // NFD in, NFC out
+		strings.Repeat("x", 255):        {strings.Repeat("x", 255)},
+		strings.Repeat("d/", 127) + "f": append(slices.Repeat([]string{"d"}, 127), "f"),
 	} {
 		got, err := paths.Parse(in)
 		require.NoError(t, err, "%q", in)
@@ -38,6 +40,7 @@ func TestParse(t *testing.T) {
 		"\xff", "a/\xc3",
 		strings.Repeat("x", 256),
 		strings.Repeat("abcdefg/", 513),
+		strings.Repeat("d/", 128) + "f",
 	} {
 		_, err := paths.Parse(in)
 		assert.Equal(t, ferry.EBADREQUEST, ferry.ErrorCode(err), "%q", in)

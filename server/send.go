@@ -61,6 +61,13 @@ func (s *Server) parseSources(entries []sourceEntry) ([]ferry.SendSource, error)
 	if max := s.cfg.SendMaxEntries; max > 0 && len(entries) > max {
 		return nil, ferry.Errorf(ferry.EBADREQUEST, "A send may have at most %d source entries.", max)
 	}
+	listed := 0
+	for _, e := range entries {
+		listed += len(e.Files)
+	}
+	if err := checkItems("source's files", max(listed, 1)); err != nil {
+		return nil, err
+	}
 	sources := make([]ferry.SendSource, len(entries))
 	for i, e := range entries {
 		dir, err := paths.Parse(e.Path)

@@ -140,3 +140,22 @@ func BenchmarkSendAcceptParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCopyAndDeleteTree copies a folder of 8,192 files and deletes the
+// copy: the largest work one ops/copy or ops/delete of such a folder puts
+// inside the write transaction (README, "Security").
+func BenchmarkCopyAndDeleteTree(b *testing.B) {
+	db := benchDB(b)
+	u := benchUser(b, db, "a@example.com")
+	put(b, db, u.ID, "t/f", "x")
+	for i := range 13 { // 2^13 files, by doubling
+		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"half"}, quota.Limits{}, false))
+		require.NoError(b, db.Move(u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
+	}
+	for b.Loop() {
+		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"copy"}, quota.Limits{}, false))
+		results, err := db.Delete(u.ID, [][]string{{"copy"}})
+		require.NoError(b, err)
+		require.NoError(b, results[0])
+	}
+}

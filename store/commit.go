@@ -13,10 +13,10 @@ import (
 // share their fsyncs without a lone write waiting for company (as
 // bolt.Batch's delay would make it).
 //
-// A function that fails rolls its group back; the group runs again
-// without it, and it gets its error. Functions may therefore run more than
-// once and must not keep state from an earlier run (each resets what it
-// fills in).
+// A function that fails rolls its group back and gets its error; the
+// functions before it commit on their own, those after it go on together
+// (commitGroup). Functions may therefore run more than once and must not
+// keep state from an earlier run (each resets what it fills in).
 
 type commitCall struct {
 	fn   func(*bolt.Tx) error
@@ -84,27 +84,14 @@ func packAppends(tx *bolt.Tx) {
 }
 
 // commitGroup runs the calls in one transaction. When one fails, it alone
-// gets its error, and the rest run again without it.
+// gets its error; the calls before it run again in a transaction of their
+// own, which commits, and the calls after it go on in the next. So however
+// many calls of a group fail, every other call runs at most twice: a
+// client that sends many failing writes costs the others no more than it
+// would with as many successful ones.
 func (db *DB) commitGroup(group []*commitCall) {
 	for len(group) > 0 {
-		failed := -1
-		var failure error
-		db.commits.mu.Lock()
-		db.commits.commits++
-		db.commits.mu.Unlock()
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
-			packAppends(tx)
-			for i, c := range group {
-				if err := c.fn(tx); err != nil {
-					failed, failure = i, err
-					return err
-				}
-			}
-			return nil
-		})
-		// Before anyone hears of the change: what was read before it may
-		// no longer be used (authCache).
-		db.commitGen.Add(1)
+		failed, failure, err := db.runGroup(group)
 		if failed < 0 {
 			for _, c := range group {
 				c.done <- err // nil, or the commit's own error for all
@@ -112,6 +99,34 @@ func (db *DB) commitGroup(group []*commitCall) {
 			return
 		}
 		group[failed].done <- failure
-		group = append(group[:failed:failed], group[failed+1:]...)
+		if failed > 0 {
+			// They ran without error before the failure; if one fails now
+			// (what it read changed), it is split off the same way.
+			db.commitGroup(group[:failed])
+		}
+		group = group[failed+1:]
 	}
+}
+
+// runGroup runs the calls in one write transaction and commits it, unless
+// one fails: then it rolls back and returns that call's index and error.
+func (db *DB) runGroup(group []*commitCall) (failed int, failure, err error) {
+	failed = -1
+	db.commits.mu.Lock()
+	db.commits.commits++
+	db.commits.mu.Unlock()
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		packAppends(tx)
+		for i, c := range group {
+			if err := c.fn(tx); err != nil {
+				failed, failure = i, err
+				return err
+			}
+		}
+		return nil
+	})
+	// Before anyone hears of the change: what was read before it may no
+	// longer be used (authCache).
+	db.commitGen.Add(1)
+	return failed, failure, err
 }

@@ -99,3 +99,45 @@ func TestAppendBucketsArePacked(t *testing.T) {
 	assert.LessOrEqual(t, float64(leaves(bucketMessages)), 1.25*n/perPage, "pages of an append bucket are nearly full")
 	assert.Greater(t, float64(leaves(bucketChildren)), 1.6*n/perPage, "other buckets split in half")
 }
+
+// However many calls of a group fail, each other call runs at most twice:
+// failing writes cannot multiply everyone else's work.
+func TestGroupCommit_FailuresCostOthersOneRun(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	bucket := []byte("test")
+	require.NoError(t, db.bolt.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucket); return err }))
+	const n = 40
+	runs := make([]int, n)
+	group := make([]*commitCall, n)
+	for i := range group {
+		group[i] = &commitCall{done: make(chan error, 1), fn: func(tx *bolt.Tx) error {
+			runs[i]++
+			if err := tx.Bucket(bucket).Put([]byte(fmt.Sprint(i)), []byte("x")); err != nil {
+				return err
+			}
+			if i%2 == 1 {
+				return fmt.Errorf("call %d refuses", i)
+			}
+			return nil
+		}}
+	}
+	db.commitGroup(group)
+	for i, c := range group {
+		err := <-c.done
+		if i%2 == 1 {
+			assert.Error(t, err)
+			assert.Equal(t, 1, runs[i], "call %d", i)
+		} else {
+			assert.NoError(t, err)
+			assert.LessOrEqual(t, runs[i], 2, "call %d ran %d times", i, runs[i])
+		}
+	}
+	require.NoError(t, db.bolt.View(func(tx *bolt.Tx) error {
+		for i := range n {
+			assert.Equal(t, i%2 == 0, tx.Bucket(bucket).Get([]byte(fmt.Sprint(i))) != nil, "call %d", i)
+		}
+		return nil
+	}))
+}

@@ -123,11 +123,37 @@ func messageItems(tx *bolt.Tx, id uint64) ([]item, error) {
 // notice, when not nil, makes the mail that tells the receiver, given the
 // messages' destinations and total size; it is queued in the same
 // transaction.
+//
+// The sources are walked in a read transaction first, so that the one
+// write transaction every writer waits on only records what was found
+// (a send is a snapshot as of that read); if meanwhile the last reference
+// to some content went, the send starts again.
 func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
+	for try := 1; ; try++ {
+		ids, err := db.send(senderID, to, sources, lim, pkgs, notice)
+		if err != errSnapshotStale || try == 3 {
+			return ids, err
+		}
+	}
+}
+
+// errSnapshotStale says that content a send's snapshot found is no longer
+// stored.
+var errSnapshotStale = ferry.Errorf(ferry.EFILENOTFOUND, "A file changed while it was being sent; send it again.")
+
+func (db *DB) send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
 	now := db.now()
+	var msgs []pendingMessage
+	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+		msgs, err = snapshotSources(tx, senderID, sources, lim.MaxFiles)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	var ids []uint64
 	var released []sum
-	err := db.update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		ids, released = ids[:0], released[:0]
 		receiver, err := db.findUserByEmail(tx, to)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && receiver.Disabled) {
@@ -137,10 +163,6 @@ func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim f
 		}
 		if receiver.ID == senderID {
 			return ferry.Errorf(ferry.EBADREQUEST, "You cannot send files to yourself.")
-		}
-		msgs, err := snapshotSources(tx, senderID, sources, lim.MaxFiles)
-		if err != nil {
-			return err
 		}
 		if pending := countPrefix(tx.Bucket(bucketInbox), itob(receiver.ID)); lim.MaxPending > 0 && pending+len(msgs) > lim.MaxPending {
 			return ferry.Errorf(ferry.EQUOTAEXCEEDED, "The receiver's inbox is full (%d messages waiting; at most %d).", pending, lim.MaxPending)
@@ -193,6 +215,12 @@ type pendingMessage struct {
 // snapshotSources turns a send's sources into messages, recording what
 // every file holds now.
 func snapshotSources(tx *bolt.Tx, userID uint64, sources []ferry.SendSource, maxFiles int) ([]pendingMessage, error) {
+	listed := 0
+	for _, src := range sources {
+		if listed += len(src.Files); maxFiles > 0 && listed > maxFiles {
+			return nil, ferry.Errorf(ferry.EBADREQUEST, "A send may name at most %d files and folders.", maxFiles)
+		}
+	}
 	var msgs []pendingMessage
 	total := 0
 	count := func(n int) error {
@@ -249,6 +277,7 @@ func snapshotFolder(tx *bolt.Tx, userID uint64, src ferry.SendSource, count func
 		return pendingMessage{}, ferry.Errorf(ferry.EBADREQUEST, "%q is a file, not a folder.", paths.Join(src.Path))
 	}
 	m := pendingMessage{rec: messageRecord{Destination: paths.Join(src.Path), Folder: true}}
+	listed := collapseNames(src.Files)
 	seen := map[string]bool{}
 	add := func(it item) error {
 		if seen[it.path] {
@@ -294,7 +323,7 @@ func snapshotFolder(tx *bolt.Tx, userID uint64, src ferry.SendSource, count func
 	if len(src.Files) == 0 {
 		return m, addTree(top, "")
 	}
-	for _, f := range src.Files {
+	for _, f := range listed {
 		n, err := walk(tx, userID, append(append([]string{}, src.Path...), f...))
 		if err != nil {
 			return m, err
@@ -304,6 +333,34 @@ func snapshotFolder(tx *bolt.Tx, userID uint64, src ferry.SendSource, count func
 		}
 	}
 	return m, nil
+}
+
+// collapseNames returns the names a folder entry lists, in order, without
+// repeats and without names below another listed one (which its tree
+// carries anyway), so that each tree is walked once however often it is
+// named.
+func collapseNames(list [][]string) [][]string {
+	set := make(map[string]bool, len(list))
+	for _, f := range list {
+		set[paths.Join(f)] = true
+	}
+	done := make(map[string]bool, len(set))
+	var out [][]string
+	for _, f := range list {
+		p := paths.Join(f)
+		if done[p] {
+			continue
+		}
+		done[p] = true
+		covered := false
+		for i := 0; i < len(p) && !covered; i++ {
+			covered = p[i] == '/' && set[p[:i]]
+		}
+		if !covered {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func joinRel(rel, name string) string {
@@ -330,6 +387,9 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 			return 0, err
 		}
 		if !items[i].dir {
+			if tx.Bucket(bucketBlobs).Get(items[i].sum[:]) == nil {
+				return 0, errSnapshotStale // its last reference went since the snapshot
+			}
 			if err := refBlob(tx, items[i].sum, items[i].size); err != nil {
 				return 0, err
 			}
