@@ -241,6 +241,7 @@ func (a *App) sweep(ctx context.Context) {
 			"links":   a.db.DeleteExpiredLinks,
 			"sends":   a.db.ExpireMessages,
 			"mail":    a.db.DeleteOldMail,
+			"folders": a.db.Reclaim, // deleted ones a crash left in the trash
 		} {
 			if n, err := del(); err != nil {
 				a.log.Error("deleting expired "+what, "err", err)

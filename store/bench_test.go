@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -152,10 +153,16 @@ func BenchmarkCopyAndDeleteTree(b *testing.B) {
 		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"half"}, quota.Limits{}, false))
 		require.NoError(b, db.Move(u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
 	}
+	var copying, deleting time.Duration
 	for b.Loop() {
+		db.SlowestWrite()
 		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"copy"}, quota.Limits{}, false))
+		copying = max(copying, db.SlowestWrite())
 		results, err := db.Delete(u.ID, [][]string{{"copy"}})
 		require.NoError(b, err)
 		require.NoError(b, results[0])
+		deleting = max(deleting, db.SlowestWrite())
 	}
+	b.ReportMetric(float64(copying.Microseconds())/1000, "copy-tx-ms")
+	b.ReportMetric(float64(deleting.Microseconds())/1000, "delete-tx-ms")
 }

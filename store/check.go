@@ -57,7 +57,11 @@ func (db *DB) CheckTree() ([]string, error) {
 			}
 			return t, nil
 		}
-		err := tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
+		trashProps, err := walkTrash(tx, seen, refs)
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
 			userID := binary.BigEndian.Uint64(k)
 			usage := usageOf(tx, userID)
 			root, ok, err := rootOf(tx, userID, false)
@@ -74,7 +78,7 @@ func (db *DB) CheckTree() ([]string, error) {
 			if sum != usage.Normal {
 				report("user %d has normal %d, but their files total %d", userID, usage.Normal, sum)
 			}
-			if props != usage.Props {
+			if props += trashProps[userID]; props != usage.Props {
 				report("user %d has props %d, but their files' WebDAV properties total %d", userID, usage.Props, props)
 			}
 			return nil
@@ -115,6 +119,22 @@ func (db *DB) CheckTree() ([]string, error) {
 		return checkCharges(tx, report, false)
 	})
 	return problems, err
+}
+
+// walkTrash marks the nodes in the trash seen and counts their files'
+// references in refs, and returns the size of their properties by owner:
+// until reclaimed they hold both.
+func walkTrash(tx *bolt.Tx, seen map[uint64]bool, refs map[sum]uint64) (map[uint64]int64, error) {
+	props := map[uint64]int64{}
+	err := eachTrashed(tx, func(userID uint64, n node) error {
+		seen[n.id] = true
+		props[userID] += int64(len(tx.Bucket(bucketDeadProps).Get(itob(n.id))))
+		if !n.dir {
+			refs[n.sum]++
+		}
+		return nil
+	})
+	return props, err
 }
 
 // countPins adds to refs one reference per file item of every pending

@@ -2,6 +2,7 @@ package store
 
 import (
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -28,6 +29,21 @@ type committer struct {
 	queue   []*commitCall
 	running bool
 	commits uint64 // transactions committed or rolled back, for tests and metrics
+	// slowest is the longest any one call ran inside a transaction since
+	// SlowestWrite last read it: what one request cost every other writer.
+	slowest time.Duration
+}
+
+// SlowestWrite returns the longest time one write spent inside a write
+// transaction (not counting the commit) since the last call, and starts
+// over.
+func (db *DB) SlowestWrite() time.Duration {
+	g := &db.commits
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d := g.slowest
+	g.slowest = 0
+	return d
 }
 
 // update runs fn in a write transaction, with whatever other writes are
@@ -115,16 +131,23 @@ func (db *DB) runGroup(group []*commitCall) (failed int, failure, err error) {
 	db.commits.mu.Lock()
 	db.commits.commits++
 	db.commits.mu.Unlock()
+	var slowest time.Duration
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		packAppends(tx)
 		for i, c := range group {
-			if err := c.fn(tx); err != nil {
+			start := time.Now()
+			err := c.fn(tx)
+			slowest = max(slowest, time.Since(start))
+			if err != nil {
 				failed, failure = i, err
 				return err
 			}
 		}
 		return nil
 	})
+	db.commits.mu.Lock()
+	db.commits.slowest = max(db.commits.slowest, slowest)
+	db.commits.mu.Unlock()
 	// Before anyone hears of the change: what was read before it may no
 	// longer be used (authCache).
 	db.commitGen.Add(1)

@@ -242,6 +242,7 @@ func (db *DB) MakeFolder(userID uint64, names []string, replace bool) error {
 	})
 	if err == nil {
 		db.release(released)
+		db.reclaimNow()
 	}
 	return err
 }

@@ -58,12 +58,13 @@ var (
 	bucketAppPasswords      = []byte("app_passwords")      // user id -> generation of the WebDAV app password
 	bucketDeadProps         = []byte("dead_props")         // node id -> a WebDAV client's properties of it
 	bucketSendPins          = []byte("send_pins")          // sender id + sha256 -> pins 8 | held 8 (held.go)
+	bucketTrash             = []byte("trash")              // node id -> owner id, folders deleted but not yet reclaimed (trash.go)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks,
 		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash}
 
 	keySchemaVersion = []byte("schema_version")
 	keyAppSecret     = []byte("app_password_secret") // 32 random bytes: the key app passwords derive from
@@ -135,6 +136,8 @@ type DB struct {
 	authCache  sync.Map      // [sha256.Size]byte -> *authEntry (token.go)
 	authCached atomic.Int64  // entries added to authCache since it was last cleared
 	commitGen  atomic.Uint64 // raised after every write transaction (commit.go)
+
+	leaveTrash bool // tests: leave deleted folders to Reclaim, as a crash would
 }
 
 // Open opens or creates the database in dir, creating dir (0700) and every

@@ -17,3 +17,16 @@ func (db *DB) UpdateUsageForTest(userID uint64, change func(*ferry.Usage)) (ferr
 	})
 	return u, err
 }
+
+// LeaveTrashForTest makes deletes leave their folders in the trash, as a
+// crash right after the delete's commit would.
+func (db *DB) LeaveTrashForTest(leave bool) {
+	db.leaveTrash = leave
+}
+
+// Commits returns how many write transactions ran.
+func (db *DB) Commits() uint64 {
+	db.commits.mu.Lock()
+	defer db.commits.mu.Unlock()
+	return db.commits.commits
+}

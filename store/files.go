@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"io"
 
 	bolt "go.etcd.io/bbolt"
@@ -77,6 +76,14 @@ func (db *DB) Stat(userID uint64, names []string) (ferry.FileInfo, error) {
 // (moving the root, or a folder into itself). With replace, what is at dst
 // is deleted first, in the same transaction (WebDAV's Overwrite: T).
 func (db *DB) Move(userID uint64, src, dst []string, replace bool) error {
+	// What can be refused is refused before the write transaction, which
+	// every writer waits on; the write checks again.
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		_, err := checkTransfer(tx, userID, src, dst, replace)
+		return err
+	}); err != nil {
+		return err
+	}
 	now := db.now().UnixNano()
 	var released []sum
 	err := db.update(func(tx *bolt.Tx) error {
@@ -99,36 +106,7 @@ func (db *DB) Move(userID uint64, src, dst []string, replace bool) error {
 	})
 	if err == nil {
 		db.release(released)
-	}
-	return err
-}
-
-// Copy copies the file or folder at src to the full path dst, sharing the
-// content (no bytes are copied). Errors are Move's, and QUOTA_EXCEEDED when
-// the copy does not fit the storage quota; replace is Move's.
-func (db *DB) Copy(userID uint64, src, dst []string, limits quota.Limits, replace bool) error {
-	now := db.now().UnixNano()
-	var released []sum
-	err := db.update(func(tx *bolt.Tx) error {
-		n, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
-		released = rel
-		if err != nil {
-			return err
-		}
-		if err := chargeStorage(tx, userID, limits, n.size); err != nil {
-			return err
-		}
-		props, err := copyTree(tx, n, parent.id, name)
-		if err != nil {
-			return err
-		}
-		if err := chargeProps(tx, userID, props); err != nil {
-			return err
-		}
-		return addToTotals(tx, parent.id, n.size)
-	})
-	if err == nil {
-		db.release(released)
+		db.reclaimNow()
 	}
 	return err
 }
@@ -178,54 +156,35 @@ func prepareTransfer(tx *bolt.Tx, userID uint64, src, dst []string, replace bool
 	return n, parent, name, released, nil
 }
 
-// copyTree copies src and everything below it as the child name of parent,
-// counting one more reference to each file's blob, with the WebDAV
-// properties of each; it returns the bytes of properties it copied.
-func copyTree(tx *bolt.Tx, src node, parent uint64, name string) (props int64, err error) {
-	type job struct {
-		src    node
-		parent uint64
-		name   string
-	}
-	propsB := tx.Bucket(bucketDeadProps)
-	stack := []job{{src, parent, name}}
-	for len(stack) > 0 {
-		j := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		c := j.src
-		c.id, c.parent, c.name = 0, j.parent, j.name
-		if err := addChild(tx, &c); err != nil {
-			return 0, err
-		}
-		if v := propsB.Get(itob(j.src.id)); v != nil {
-			props += int64(len(v))
-			if err := propsB.Put(itob(c.id), bytes.Clone(v)); err != nil {
-				return 0, err
-			}
-		}
-		if !c.dir {
-			if err := refBlob(tx, c.sum, c.size); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		for _, id := range children(tx, j.src.id) {
-			child, err := getNode(tx, id)
-			if err != nil {
-				return 0, err
-			}
-			stack = append(stack, job{child, c.id, child.name})
-		}
-	}
-	return props, nil
-}
-
 // Delete deletes each path, folders with everything below them, and returns
 // one error per path: nil, FILE_NOT_FOUND, or METHOD_BAD_REQUEST for the
 // root. The second result is an error that stopped them all (then nothing
 // was deleted).
 func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 	results := make([]error, len(list))
+	// When nothing listed is there, the answer needs no write.
+	found := false
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		for _, names := range list {
+			if _, err := walk(tx, userID, names); len(names) > 0 && err == nil {
+				found = true
+				return nil
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if !found {
+		for i, names := range list {
+			if len(names) == 0 {
+				results[i] = ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be deleted.")
+			} else {
+				results[i] = notFound(names)
+			}
+		}
+		return results, nil
+	}
 	var released []sum
 	err := db.update(func(tx *bolt.Tx) error {
 		released = released[:0]
@@ -251,83 +210,9 @@ func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.releaseBlobs(released); err != nil {
-		db.log("removing released blobs", err)
-	}
+	db.release(released)
+	db.reclaimNow()
 	return results, nil
-}
-
-// removeTree unlinks n from its parent and deletes it with everything
-// below it: the folders' totals and the user's usage follow (what a
-// pending send of the user carries moves from normal to held), and the
-// blobs whose last reference went are appended to released.
-func removeTree(tx *bolt.Tx, userID uint64, n node, released []sum) ([]sum, error) {
-	if err := tx.Bucket(bucketChildren).Delete(childKey(n.parent, n.name)); err != nil {
-		return nil, err
-	}
-	if err := addToTotals(tx, n.parent, -n.size); err != nil {
-		return nil, err
-	}
-	released, held, props, err := deleteTree(tx, userID, n, released)
-	if err != nil {
-		return nil, err
-	}
-	u := usageOf(tx, userID)
-	u.Normal -= n.size
-	u.Held += held
-	u.Props -= props
-	return released, putUsage(tx, userID, u)
-}
-
-// deleteTree deletes n (already unlinked from its parent) and everything
-// below it, appending to released the blobs whose last reference went. It
-// returns the bytes of deleted files that the user's pending sends carry
-// (to be held) and of the WebDAV properties it dropped.
-func deleteTree(tx *bolt.Tx, userID uint64, n node, released []sum) (_ []sum, held, props int64, err error) {
-	nodes, kids, propsB := tx.Bucket(bucketNodes), tx.Bucket(bucketChildren), tx.Bucket(bucketDeadProps)
-	sends := hasSendPins(tx, userID)
-	stack := []node{n}
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if err := nodes.Delete(itob(n.id)); err != nil {
-			return nil, 0, 0, err
-		}
-		if v := propsB.Get(itob(n.id)); v != nil {
-			props += int64(len(v))
-			if err := propsB.Delete(itob(n.id)); err != nil {
-				return nil, 0, 0, err
-			}
-		}
-		if !n.dir {
-			last, err := unrefBlob(tx, n.sum)
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			if last {
-				released = append(released, n.sum)
-			}
-			if sends {
-				h, err := holdIfSent(tx, userID, n.sum, n.size)
-				if err != nil {
-					return nil, 0, 0, err
-				}
-				held += h
-			}
-			continue
-		}
-		for _, id := range children(tx, n.id) {
-			child, err := getNode(tx, id)
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			if err := kids.Delete(childKey(n.id, child.name)); err != nil {
-				return nil, 0, 0, err
-			}
-			stack = append(stack, child)
-		}
-	}
-	return released, held, props, nil
 }
 
 // PutFile stores the content of r as the file at names, creating parents.

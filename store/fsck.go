@@ -145,10 +145,14 @@ func (db *DB) Repair() ([]string, error) {
 			}
 			return total, nil
 		}
-		err := tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
+		trashProps, err := walkTrash(tx, seen, refs)
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
 			userID := binary.BigEndian.Uint64(k)
 			var total int64
-			props = 0
+			props = trashProps[userID]
 			if root, ok, err := rootOf(tx, userID, false); err != nil {
 				return err
 			} else if ok {

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -638,28 +637,40 @@ func placeTree(tx *bolt.Tx, top node, items []item, now int64) (int64, error) {
 // UpdateInbox accepts or declines messages of receiver, in order, and
 // returns one error per decision: nil, MESSAGE_NOT_FOUND,
 // MESSAGE_ALREADY_READ, QUOTA_EXCEEDED or FILE_NOT_FOUND. Each is done
-// whole or not at all; the second result is an error that stopped them all.
+// whole or not at all; the second result is an error that stopped the
+// rest (those before it stand).
 func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision, limits quota.Limits) ([]error, error) {
 	now := db.now()
 	results := make([]error, len(decisions))
 	var released []sum
-	present := db.acceptedBlobsPresent(receiverID, decisions)
-	err := db.update(func(tx *bolt.Tx) error {
-		released = released[:0]
-		for i, d := range decisions {
-			rel, err := db.decide(tx, receiverID, d, limits, now, present)
-			if code := ferry.ErrorCode(err); code == ferry.EUNKNOWN {
-				return err
-			}
-			results[i] = err
-			released = append(released, rel...)
+	present, weights := db.acceptedBlobsPresent(receiverID, decisions)
+	// Decisions go in order, in transactions of about reclaimBatch items
+	// (a message is always decided whole, in one), so that accepting a
+	// thousand large sends never holds the write for long.
+	for start := 0; start < len(decisions); {
+		end, items := start, 0
+		for end < len(decisions) && (end == start || items+weights[end] <= reclaimBatch) {
+			items += weights[end]
+			end++
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		err := db.update(func(tx *bolt.Tx) error {
+			released = released[:0]
+			for i := start; i < end; i++ {
+				rel, err := db.decide(tx, receiverID, decisions[i], limits, now, present)
+				if code := ferry.ErrorCode(err); code == ferry.EUNKNOWN {
+					return err
+				}
+				results[i] = err
+				released = append(released, rel...)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		db.release(released)
+		start = end
 	}
-	db.release(released)
 	return results, nil
 }
 
@@ -667,19 +678,21 @@ func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision, limits 
 // files of the messages to be accepted, so that the transaction every
 // writer waits for makes no file system calls (a message of 10,000 files
 // made 10,000 stats in it). A pending message pins its blobs and its items
-// never change, so what is found here still holds in the transaction.
-func (db *DB) acceptedBlobsPresent(receiverID uint64, decisions []ferry.Decision) map[sum]bool {
-	if !slices.ContainsFunc(decisions, func(d ferry.Decision) bool { return d.Accept }) {
-		return nil // declines only: nothing to look for
-	}
+// never change, so what is found here still holds in the transaction. It
+// also returns each decision's weight: 1 and the message's items.
+func (db *DB) acceptedBlobsPresent(receiverID uint64, decisions []ferry.Decision) (map[sum]bool, []int) {
+	weights := make([]int, len(decisions))
 	var sums []sum
 	_ = db.bolt.View(func(tx *bolt.Tx) error {
-		for _, d := range decisions {
+		for i, d := range decisions {
+			weights[i] = 1
+			m, err := openMessage(tx, receiverID, d.ID)
+			if err != nil {
+				continue // the transaction answers it
+			}
+			weights[i] += m.Items
 			if !d.Accept {
 				continue
-			}
-			if _, err := openMessage(tx, receiverID, d.ID); err != nil {
-				continue // the transaction answers it
 			}
 			items, err := messageItems(tx, d.ID)
 			if err != nil {
@@ -699,7 +712,7 @@ func (db *DB) acceptedBlobsPresent(receiverID uint64, decisions []ferry.Decision
 			present[h] = db.blobFileExists(h)
 		}
 	}
-	return present
+	return present, weights
 }
 
 // decide carries out one decision. A pending message past its expiry
@@ -802,46 +815,60 @@ func (db *DB) ExpireMessages() (int, error) {
 	now := db.now()
 	// due lists the pending index's keys past expiry; the index is in order
 	// of creation.
-	due := func(tx *bolt.Tx) [][]byte {
+	due := func(tx *bolt.Tx, max int) [][]byte {
 		var keys [][]byte
 		c := tx.Bucket(bucketPending).Cursor()
-		for k, _ := c.First(); k != nil && now.UnixNano()-int64(binary.BigEndian.Uint64(k)) >= int64(db.sendExpire); k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && len(keys) < max && now.UnixNano()-int64(binary.BigEndian.Uint64(k)) >= int64(db.sendExpire); k, _ = c.Next() {
 			keys = append(keys, append([]byte(nil), k...))
 		}
 		return keys
 	}
 	var any bool
-	if err := db.bolt.View(func(tx *bolt.Tx) error { any = len(due(tx)) > 0; return nil }); err != nil || !any {
+	if err := db.bolt.View(func(tx *bolt.Tx) error { any = len(due(tx, 1)) > 0; return nil }); err != nil || !any {
 		return 0, err
 	}
-	n := 0
-	var released []sum
-	err := db.update(func(tx *bolt.Tx) error {
-		n, released = 0, released[:0]
-		for _, k := range due(tx) {
-			id := binary.BigEndian.Uint64(k[8:])
-			m, ok, err := getMessage(tx, id)
-			if err != nil {
-				return err
-			}
-			if !ok || m.Status != ferry.StatusPending {
-				if err := tx.Bucket(bucketPending).Delete(k); err != nil {
+	// Messages are closed in transactions of about reclaimBatch items, so
+	// that many sends expiring at once never hold the write for long.
+	total := 0
+	for more := true; more; {
+		n := 0
+		var released []sum
+		err := db.update(func(tx *bolt.Tx) error {
+			n, released, more = 0, released[:0], false
+			items := 0
+			keys := due(tx, reclaimBatch+1)
+			more = len(keys) > reclaimBatch
+			for _, k := range keys {
+				if items >= reclaimBatch {
+					more = true
+					break
+				}
+				id := binary.BigEndian.Uint64(k[8:])
+				m, ok, err := getMessage(tx, id)
+				if err != nil {
 					return err
 				}
-				continue
+				if !ok || m.Status != ferry.StatusPending {
+					if err := tx.Bucket(bucketPending).Delete(k); err != nil {
+						return err
+					}
+					continue
+				}
+				rel, err := closeMessage(tx, id, &m, ferry.StatusExpired, now)
+				if err != nil {
+					return err
+				}
+				released = append(released, rel...)
+				items += 1 + m.Items
+				n++
 			}
-			rel, err := closeMessage(tx, id, &m, ferry.StatusExpired, now)
-			if err != nil {
-				return err
-			}
-			released = append(released, rel...)
-			n++
+			return nil
+		})
+		if err != nil {
+			return total, err
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
+		db.release(released)
+		total += n
 	}
-	db.release(released)
-	return n, nil
+	return total, nil
 }

@@ -359,10 +359,16 @@ func eachChild(tx *bolt.Tx, parent uint64, f func(id uint64, name []byte, dir bo
 
 // children returns the ids of parent's children in name order.
 func children(tx *bolt.Tx, parent uint64) []uint64 {
+	return firstChildren(tx, parent, -1)
+}
+
+// firstChildren returns the ids of parent's first max children in name
+// order (all of them when max < 0).
+func firstChildren(tx *bolt.Tx, parent uint64, max int) []uint64 {
 	var ids []uint64
 	prefix := itob(parent)
 	c := tx.Bucket(bucketChildren).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(ids) != max; k, v = c.Next() {
 		ids = append(ids, binary.BigEndian.Uint64(v))
 	}
 	return ids

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// A copy makes a node for every node below its source, and every writer
+// waits on the one write transaction. So a tree of more than copyBatch
+// nodes is copied in steps: its nodes are read in one read transaction
+// (a consistent snapshot), the copy is built in transactions of copyBatch
+// nodes each, unlinked and kept in the trash (so that a crash or a failure
+// leaves nothing but what Reclaim deletes), and the last transaction checks
+// the destination and the quota and links it, as a small copy's one
+// transaction does.
+
+// copyBatch is how many nodes one transaction of a copy makes.
+const copyBatch = 500
+
+// MaxCopyNodes bounds the files and folders one copy may make: they are
+// held in memory while it runs.
+const MaxCopyNodes = 200_000
+
+// Copy copies the file or folder at src to the full path dst, sharing the
+// content (no bytes are copied). Errors are Move's, QUOTA_EXCEEDED when the
+// copy does not fit the storage quota, and METHOD_BAD_REQUEST for a tree of
+// more than MaxCopyNodes; replace is Move's.
+func (db *DB) Copy(userID uint64, src, dst []string, limits quota.Limits, replace bool) error {
+	for try := 1; ; try++ {
+		err := db.copyOnce(userID, src, dst, limits, replace)
+		if err != errSnapshotStale || try == 3 {
+			return err
+		}
+	}
+}
+
+func (db *DB) copyOnce(userID uint64, src, dst []string, limits quota.Limits, replace bool) error {
+	var tree []node
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		n, err := checkTransfer(tx, userID, src, dst, replace)
+		if err != nil {
+			return err
+		}
+		if err := limits.CheckStorage(usageOf(tx, userID), n.size); err != nil && !replace {
+			return err
+		}
+		tree, err = snapshotTree(tx, n)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	now := db.now().UnixNano()
+	var released []sum
+	if len(tree) <= copyBatch {
+		err = db.update(func(tx *bolt.Tx) error {
+			n, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
+			released = rel
+			if err != nil {
+				return err
+			}
+			if err := chargeStorage(tx, userID, limits, n.size); err != nil {
+				return err
+			}
+			props, err := copyTree(tx, n, parent.id, name)
+			if err != nil {
+				return err
+			}
+			if err := chargeProps(tx, userID, props); err != nil {
+				return err
+			}
+			return addToTotals(tx, parent.id, n.size)
+		})
+	} else {
+		released, err = db.copyInSteps(userID, src, dst, limits, replace, tree)
+	}
+	db.release(released)
+	db.reclaimNow()
+	return err
+}
+
+// checkTransfer answers in a read transaction what prepareTransfer would
+// refuse, and returns the source node.
+func checkTransfer(tx *bolt.Tx, userID uint64, src, dst []string, replace bool) (node, error) {
+	if len(src) == 0 {
+		return node{}, ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be moved or copied.")
+	}
+	n, err := walk(tx, userID, src)
+	if err != nil {
+		return n, err
+	}
+	if n.dir && isWithin(dst, src) {
+		return n, ferry.Errorf(ferry.EBADREQUEST, "A folder cannot go into itself.")
+	}
+	if len(dst) == 0 {
+		return n, ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
+	}
+	for i := len(dst) - 1; i >= 0; i-- {
+		at, err := walk(tx, userID, dst[:i])
+		if ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
+			continue // made by the copy
+		} else if err != nil {
+			return n, err
+		}
+		if !at.dir {
+			return n, ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(dst[:i]))
+		}
+		if i == len(dst)-1 && at.id != 0 && childID(tx, at.id, dst[i]) != 0 && !replace {
+			return n, ferry.Errorf(ferry.EFILEEXISTS, "%q exists already.", paths.Join(dst))
+		}
+		break
+	}
+	return n, nil
+}
+
+// snapshotTree returns n and everything below it, each folder before what
+// is in it; it stops at MaxCopyNodes+1 nodes with METHOD_BAD_REQUEST.
+func snapshotTree(tx *bolt.Tx, n node) ([]node, error) {
+	tree := []node{n}
+	for i := 0; i < len(tree); i++ {
+		if !tree[i].dir {
+			continue
+		}
+		for _, id := range children(tx, tree[i].id) {
+			c, err := getNode(tx, id)
+			if err != nil {
+				return nil, err
+			}
+			if tree = append(tree, c); len(tree) > MaxCopyNodes {
+				return nil, ferry.Errorf(ferry.EBADREQUEST, "A copy may make at most %d files and folders; copy the folders inside it one by one.", MaxCopyNodes)
+			}
+		}
+	}
+	return tree, nil
+}
+
+// copyInSteps copies tree, a snapshot of the one at src, in transactions
+// of copyBatch nodes, then links it at dst. The copy being built is in the
+// trash until the link, so on any failure the caller's reclaim deletes it.
+func (db *DB) copyInSteps(userID uint64, src, dst []string, limits quota.Limits, replace bool, tree []node) ([]sum, error) {
+	made := make(map[uint64]uint64, len(tree)) // source id -> copy id
+	var props int64
+	for start := 0; start < len(tree); start += copyBatch {
+		batch := tree[start:min(start+copyBatch, len(tree))]
+		var local map[uint64]uint64 // made in this batch: source id -> copy id
+		var batchProps int64
+		err := db.update(func(tx *bolt.Tx) error {
+			batchProps, local = 0, make(map[uint64]uint64, len(batch))
+			propsB := tx.Bucket(bucketDeadProps)
+			for i, n := range batch {
+				c := n
+				c.id = 0
+				if i == 0 && start == 0 {
+					// The top: a node of its own, not yet in any folder.
+					id, err := tx.Bucket(bucketNodes).NextSequence()
+					if err != nil {
+						return err
+					}
+					c.id, c.parent = id, 0
+					if err := putNode(tx, &c); err != nil {
+						return err
+					}
+					if err := tx.Bucket(bucketTrash).Put(itob(c.id), itob(userID)); err != nil {
+						return err
+					}
+				} else {
+					if p, ok := local[n.parent]; ok {
+						c.parent = p
+					} else {
+						c.parent = made[n.parent]
+					}
+					if err := addChild(tx, &c); err != nil {
+						return err
+					}
+				}
+				local[n.id] = c.id
+				if v := propsB.Get(itob(n.id)); v != nil {
+					batchProps += int64(len(v))
+					if err := propsB.Put(itob(c.id), bytes.Clone(v)); err != nil {
+						return err
+					}
+				}
+				if !c.dir {
+					if tx.Bucket(bucketBlobs).Get(c.sum[:]) == nil {
+						return errSnapshotStale // its last reference went since the snapshot
+					}
+					if err := refBlob(tx, c.sum, c.size); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for src, cp := range local {
+			made[src] = cp
+		}
+		props += batchProps
+	}
+	var released []sum
+	now := db.now().UnixNano()
+	err := db.update(func(tx *bolt.Tx) error {
+		_, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
+		released = rel
+		if err != nil {
+			return err
+		}
+		if err := chargeStorage(tx, userID, limits, tree[0].size); err != nil {
+			return err
+		}
+		if err := chargeProps(tx, userID, props); err != nil {
+			return err
+		}
+		c, err := getNode(tx, made[tree[0].id])
+		if err != nil {
+			return err
+		}
+		c.parent, c.name = parent.id, name
+		if err := saveNode(tx, &c); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTrash).Delete(itob(c.id)); err != nil {
+			return err
+		}
+		return addToTotals(tx, parent.id, c.size)
+	})
+	return released, err
+}
+
+// copyTree copies src and everything below it as the child name of parent,
+// counting one more reference to each file's blob, with the WebDAV
+// properties of each; it returns the bytes of properties it copied.
+func copyTree(tx *bolt.Tx, src node, parent uint64, name string) (props int64, err error) {
+	type job struct {
+		src    node
+		parent uint64
+		name   string
+	}
+	propsB := tx.Bucket(bucketDeadProps)
+	stack := []job{{src, parent, name}}
+	for len(stack) > 0 {
+		j := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		c := j.src
+		c.id, c.parent, c.name = 0, j.parent, j.name
+		if err := addChild(tx, &c); err != nil {
+			return 0, err
+		}
+		if v := propsB.Get(itob(j.src.id)); v != nil {
+			props += int64(len(v))
+			if err := propsB.Put(itob(c.id), bytes.Clone(v)); err != nil {
+				return 0, err
+			}
+		}
+		if !c.dir {
+			if err := refBlob(tx, c.sum, c.size); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		for _, id := range children(tx, j.src.id) {
+			child, err := getNode(tx, id)
+			if err != nil {
+				return 0, err
+			}
+			stack = append(stack, job{child, c.id, child.name})
+		}
+	}
+	return props, nil
+}
