@@ -60,41 +60,31 @@ func TestCrash_CutOffFinalizeAndOverwrite(t *testing.T) {
 		c.get("/slice", nil).requireStatus(http.StatusOK).decode(&sl)
 		d := &dav{c: &client{t: t, http: c.http}, root: "http://" + srv.addr + "/dav", user: sl.Login, pass: sl.Rsync}
 
-		ctx, cancel := context.WithCancel(context.Background())
 		var mu sync.Mutex
 		var cut []cutOff
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			rng := rand.New(rand.NewPCG(uint64(round), uint64(w)))
-			go func() {
-				defer wg.Done()
-				for i := 0; ctx.Err() == nil; i++ {
-					name := fmt.Sprintf("r%d-w%d-%d", round, w, i)
-					var co *cutOff
-					if w%2 == 0 {
-						co = cutFinalize(ctx, c, rng, name)
-					} else {
-						co = cutMove(ctx, c, d, rng, name)
-					}
-					mu.Lock()
-					if co != nil && co.finalize {
-						finalizes++
-					} else if co != nil {
-						moves++
-					}
-					if co != nil && co.key != "-" {
-						cut = append(cut, *co)
-					}
-					mu.Unlock()
+		loadThenKill(t, srv, round, workers, time.Duration(150+rand.IntN(400))*time.Millisecond,
+			func(ctx context.Context, w, i int, rng *rand.Rand) {
+				name := fmt.Sprintf("r%d-w%d-%d", round, w, i)
+				var co *cutOff
+				if w%2 == 0 {
+					co = cutFinalize(ctx, c, rng, name)
+				} else {
+					co = cutMove(ctx, c, d, rng, name)
 				}
-			}()
-		}
-		time.Sleep(time.Duration(150+rand.IntN(400)) * time.Millisecond)
-		require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
-		<-srv.done
-		cancel()
-		wg.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case co == nil:
+					return
+				case co.finalize:
+					finalizes++
+				default:
+					moves++
+				}
+				if co.key != "-" {
+					cut = append(cut, *co)
+				}
+			})
 
 		// Check what was cut off on a restarted server.
 		srv = startBinary(t, config)

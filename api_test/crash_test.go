@@ -114,30 +114,40 @@ func TestCrash_KillUnderLoad(t *testing.T) {
 		}
 
 		// Mixed load, then SIGKILL at a random moment.
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			wrng := rand.New(rand.NewPCG(uint64(round), uint64(w)))
-			go func() {
-				defer wg.Done()
-				for i := 0; ctx.Err() == nil; i++ {
-					ok := crashOp(ctx, a, b, model, wrng, fmt.Sprintf("w%d/r%d-%d", w, round, i))
-					if ok {
-						ackMu.Lock()
-						acked++
-						ackMu.Unlock()
-					}
+		loadThenKill(t, srv, round, workers, time.Duration(100+rng.IntN(700))*time.Millisecond,
+			func(ctx context.Context, w, i int, wrng *rand.Rand) {
+				if crashOp(ctx, a, b, model, wrng, fmt.Sprintf("w%d/r%d-%d", w, round, i)) {
+					ackMu.Lock()
+					acked++
+					ackMu.Unlock()
 				}
-			}()
-		}
-		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
-		require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
-		<-srv.done
-		cancel()
-		wg.Wait()
+			})
 	}
 	t.Logf("%d kills survived; %d acknowledged changes; %d path checks", kills, acked, checked)
+}
+
+// loadThenKill runs op in a loop on workers goroutines (each with a
+// random source of its own, seeded by round and worker), SIGKILLs the
+// server after pause, and returns when every worker has stopped.
+func loadThenKill(t *testing.T, srv *binaryServer, round, workers int, pause time.Duration, op func(ctx context.Context, w, i int, rng *rand.Rand)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		rng := rand.New(rand.NewPCG(uint64(round), uint64(w)))
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				op(ctx, w, i, rng)
+			}
+		}()
+	}
+	time.Sleep(pause)
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
+	<-srv.done
+	cancel()
+	wg.Wait()
 }
 
 // crashOp does one random change and records it in the model; it reports
