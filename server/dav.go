@@ -353,9 +353,9 @@ func lockExpiry(now time.Time, d time.Duration) time.Time {
 // one transaction. x/net/webdav deletes the destination (RemoveAll) and then
 // moves or copies onto it, two commits with nothing of either in between
 // after a crash. The delete is put off instead (replace), and the move or
-// copy does it in its own transaction. A COPY of a folder copies the whole
-// tree in one transaction (copied); what x/net/webdav then does below it,
-// file by file, finds nothing left to do.
+// copy does it in its own transaction. A COPY of a folder is one store
+// copy of the whole tree (copied), linked in one transaction; what
+// x/net/webdav then does below it, file by file, finds nothing left to do.
 type davState struct {
 	declared int64
 	refusal  error
@@ -475,7 +475,7 @@ func (fs *davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error
 	case st.belowCopied(names):
 		return nil
 	case st.isTarget(names) && !st.shallow:
-		// A COPY of a folder: the whole tree, in one transaction. As for
+		// A COPY of a folder: the whole tree, in one store copy. As for
 		// MKCOL, the parent must exist.
 		if parent, err := fs.s.dav.Lookup(fs.u.ID, names[:len(names)-1]); err != nil || !parent.Dir {
 			return os.ErrNotExist
