@@ -71,14 +71,6 @@ func unpinSend(tx *bolt.Tx, sender uint64, h sum) error {
 	return addHeld(tx, sender, -held)
 }
 
-// hasSendPins reports whether any pending message of the user's carries
-// anything (so that deleting a folder of files need not look each up).
-func hasSendPins(tx *bolt.Tx, userID uint64) bool {
-	prefix := itob(userID)
-	k, _ := tx.Bucket(bucketSendPins).Cursor().Seek(prefix)
-	return k != nil && bytes.HasPrefix(k, prefix)
-}
-
 // holdIfSent is called when a file of the user with content h and size
 // bytes leaves their folder: if a pending send of theirs carries h, the
 // size is held, and returned for the caller to add to the user's Held.
