@@ -77,3 +77,18 @@ func ErrorMessage(err error) string {
 	}
 	return "Internal error."
 }
+
+// ErrBodyRead wraps a failure to read a request body (the client went away,
+// or sent less than it said): the caller answers it as its protocol sees
+// fit.
+var ErrBodyRead = errors.New("reading the request body")
+
+// OffsetError is the answer to a chunk of a resumable upload that does not
+// start where the upload stands: Received is where it does.
+type OffsetError struct {
+	Received int64
+}
+
+func (e *OffsetError) Error() string {
+	return fmt.Sprintf("the upload has %d bytes; a chunk must start there", e.Received)
+}

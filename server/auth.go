@@ -89,7 +89,6 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		Email:    p.String("email"),
 		Password: p.String("password"),
 		FullName: p.String("fullname"),
-		Package:  s.cfg.Packages.Default,
 	}
 	// A refused signup counts as a failed login of the client's address:
 	// what the answers tell (which emails have accounts, which codes are

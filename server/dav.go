@@ -24,18 +24,6 @@ import (
 	"github.com/ferryhq/ferry/paths"
 )
 
-// Dav is what the server needs of the store for /slice and WebDAV.
-type Dav interface {
-	AppPassword(userID uint64) (string, error)
-	ResetAppPassword(userID uint64) (string, error)
-	CheckAppPassword(email, password string) (*ferry.User, error)
-	Lookup(userID uint64, names []string) (ferry.FileInfo, error)
-	ReadDir(userID uint64, names []string) ([]ferry.FileInfo, error)
-	MakeFolder(userID uint64, names []string, replace bool) error
-	DeadProps(userID uint64, names []string) ([]byte, error)
-	PatchDeadProps(userID uint64, names []string, patch func(old []byte) ([]byte, error)) error
-}
-
 // davPrefix is where WebDAV is served.
 const davPrefix = "/dav"
 
@@ -480,7 +468,7 @@ func (fs *davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error
 		if parent, err := fs.s.dav.Lookup(fs.u.ID, names[:len(names)-1]); err != nil || !parent.Dir {
 			return os.ErrNotExist
 		}
-		if err := fs.s.files.Copy(fs.u.ID, st.source, names, fs.s.limitsOf(fs.u), st.replace); err != nil {
+		if err := fs.s.files.Copy(fs.u.ID, st.source, names, st.replace); err != nil {
 			return fs.osErr(err)
 		}
 		st.copied = true
@@ -775,7 +763,7 @@ type davWriteFile struct {
 }
 
 func (f *davWriteFile) put(r io.Reader, size int64) error {
-	info, err := f.fs.s.files.PutFile(f.fs.u.ID, f.names, false, f.fs.s.limitsOf(f.fs.u), r, size, f.fs.s.fileLimit())
+	info, err := f.fs.s.files.PutFile(ferry.PutRequest{UserID: f.fs.u.ID, Names: f.names, Body: r, Size: size})
 	f.done = true
 	if err != nil {
 		return f.fs.osErr(bodyErr(err))
@@ -793,7 +781,7 @@ func (f *davWriteFile) ReadFrom(r io.Reader) (int64, error) {
 	}
 	if src, ok := r.(*davFile); ok && !src.info.Dir {
 		f.done = true
-		if err := f.fs.s.files.Copy(f.fs.u.ID, src.names, f.names, f.fs.s.limitsOf(f.fs.u), f.replace); err != nil {
+		if err := f.fs.s.files.Copy(f.fs.u.ID, src.names, f.names, f.replace); err != nil {
 			return 0, f.fs.osErr(err)
 		}
 		info, err := f.fs.s.dav.Lookup(f.fs.u.ID, f.names)

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/ferryhq/ferry"
-	"github.com/ferryhq/ferry/quota"
 )
 
 // brokenUsers fails every call with an internal error, as a store whose disk
@@ -34,7 +33,6 @@ func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 	var logs bytes.Buffer
 	s := New(Config{
 		Signup:             "open",
-		Packages:           quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}},
 		MaxRequestBody:     1 << 20,
 		LoginFailureBurst:  5,
 		LoginFailureRefill: time.Minute,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
-	"github.com/ferryhq/ferry/store"
 )
 
 // handleList is GET /ops/list: the entries of a folder, written as JSON
@@ -104,7 +103,7 @@ func (s *Server) handleMove(w http.ResponseWriter, r *http.Request, u *ferry.Use
 }
 
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.transfer(w, r, func(src, dst []string) error { return s.files.Copy(u.ID, src, dst, s.limitsOf(u), false) })
+	s.transfer(w, r, func(src, dst []string) error { return s.files.Copy(u.ID, src, dst, false) })
 }
 
 func (s *Server) transfer(w http.ResponseWriter, r *http.Request, do func(src, dst []string) error) {
@@ -232,7 +231,7 @@ func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request, u *ferry.
 		s.writeError(w, r, err)
 		return
 	}
-	info, err := s.files.PutFile(u.ID, names, resolve, s.limitsOf(u), r.Body, r.ContentLength, s.fileLimit())
+	info, err := s.files.PutFile(ferry.PutRequest{UserID: u.ID, Names: names, Resolve: resolve, Body: r.Body, Size: r.ContentLength})
 	if err != nil {
 		s.writeError(w, r, bodyErr(err))
 		return
@@ -243,7 +242,7 @@ func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request, u *ferry.
 // bodyErr answers a body that could not be read in full (the client went
 // away or sent less than it said) as a bad request.
 func bodyErr(err error) error {
-	if errors.Is(err, store.ErrBodyRead) {
+	if errors.Is(err, ferry.ErrBodyRead) {
 		return ferry.Errorf(ferry.EBADREQUEST, "The request body could not be read in full.")
 	}
 	return err

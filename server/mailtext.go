@@ -20,7 +20,7 @@ func (s *Server) inviteMail(inviter *ferry.User, email, code string) ferry.Mail 
 	switch s.cfg.Signup {
 	case "invite":
 		how = fmt.Sprintf("Create your account with this link (it works once, for %s):\n\n  %s/signup?invite=%s\n",
-			humanDuration(s.cfg.InviteLimits.ExpireIn), s.cfg.PublicURL, code)
+			humanDuration(s.cfg.InviteExpireIn), s.cfg.PublicURL, code)
 	case "open":
 		how = fmt.Sprintf("Create your account at %s/signup\n", s.cfg.PublicURL)
 	default:

@@ -42,7 +42,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "to (the receiver's email) is required."))
 		return
 	}
-	ids, err := s.messages.Send(u.ID, to, sources, s.cfg.SendLimits, s.cfg.Packages,
+	ids, err := s.messages.Send(u.ID, to, sources,
 		func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
 			return s.sendNotice(u, receiver, destinations, total)
 		})
@@ -199,7 +199,7 @@ func (s *Server) handleInboxUpdate(w http.ResponseWriter, r *http.Request, u *fe
 		decisions = append(decisions, ferry.Decision{ID: id, Accept: accept})
 		b.pass(i)
 	}
-	results, err := s.messages.UpdateInbox(u.ID, decisions, s.limitsOf(u))
+	results, err := s.messages.UpdateInbox(u.ID, decisions)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -20,13 +20,18 @@ type settings struct {
 
 // handleSettingsList is GET /settings/list.
 func (s *Server) handleSettingsList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	q, err := s.users.Quota(u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, settings{
 		Email:     u.Email,
 		FullName:  u.FullName,
 		Photo:     s.photoURL(u.PhotoToken),
 		AcceptAll: u.AcceptAll,
 		Package:   u.Package,
-		Storage:   s.cfg.Packages.For(u).Storage / 1e6,
+		Storage:   q.Storage / 1e6,
 	})
 }
 

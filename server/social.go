@@ -240,7 +240,7 @@ func (s *Server) photoURL(token string) string {
 // the daily limit, 429 with Retry-After until midnight UTC.
 func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	s.emailBatch(w, r, func(emails []string) ([]error, error) {
-		results, err := s.social.Invite(u.ID, emails, s.cfg.InviteLimits, func(email, code string) ferry.Mail {
+		results, err := s.social.Invite(u.ID, emails, func(email, code string) ferry.Mail {
 			return s.inviteMail(u, email, code)
 		})
 		if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/quota"
-	"github.com/ferryhq/ferry/store"
 )
 
 // handleUploadLink is POST /upload/link: path, size, resolve start a
@@ -29,7 +28,7 @@ func (s *Server) handleUploadLink(w http.ResponseWriter, r *http.Request, u *fer
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "size must be the file's size in bytes."))
 		return
 	}
-	key, path, err := s.files.CreateUpload(u.ID, names, size, resolve, s.limitsOf(u), s.fileLimit())
+	key, path, err := s.uploads.CreateUpload(u.ID, names, size, resolve)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -66,8 +65,8 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request, u *ferry.Us
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "Content-Length %d does not match Content-Range (%d bytes).", r.ContentLength, end-start+1))
 		return
 	}
-	received, err := s.files.WriteChunk(u.ID, pathVar(r, "key"), start, end, total, r.Body)
-	var off *store.OffsetError
+	received, err := s.uploads.WriteChunk(ferry.Chunk{UserID: u.ID, Key: pathVar(r, "key"), Start: start, End: end, Total: total, Body: r.Body})
+	var off *ferry.OffsetError
 	if errors.As(err, &off) {
 		writeJSON(w, http.StatusConflict, offsetBody{
 			Error:    ferry.EUPLOADOFFSET,
@@ -85,7 +84,7 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request, u *ferry.Us
 
 // handleUploadStatus is GET /upload/status/{key}.
 func (s *Server) handleUploadStatus(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	received, size, err := s.files.UploadStatus(u.ID, pathVar(r, "key"))
+	received, size, err := s.uploads.UploadStatus(u.ID, pathVar(r, "key"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -95,7 +94,7 @@ func (s *Server) handleUploadStatus(w http.ResponseWriter, r *http.Request, u *f
 
 // handleFinalize is GET /upload/finalize/{key}: the file appears now.
 func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	info, err := s.files.FinalizeUpload(u.ID, pathVar(r, "key"), s.limitsOf(u))
+	info, err := s.uploads.FinalizeUpload(u.ID, pathVar(r, "key"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -105,16 +104,15 @@ func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request, u *ferry
 
 // handleQuota is GET /account/quota.
 func (s *Server) handleQuota(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	usage, err := s.users.Usage(u.ID)
+	q, err := s.users.Quota(u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	limits := s.limitsOf(u)
 	writeJSON(w, http.StatusOK, quotaInfo{
-		Quota:          limits.Storage,
-		Normal:         usage.Normal,
-		ReceivingQuota: limits.ReceivePerMonth,
-		Received:       quota.ReceivedThisMonth(usage, s.now()),
+		Quota:          q.Storage,
+		Normal:         q.Usage.Normal,
+		ReceivingQuota: q.ReceivePerMonth,
+		Received:       quota.ReceivedThisMonth(q.Usage, s.now()),
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry"
-	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
 )
 
@@ -36,7 +35,7 @@ func benchUser(b *testing.B, db *store.DB, email string) *ferry.User {
 func put(b *testing.B, db *store.DB, userID uint64, path, content string) {
 	b.Helper()
 	names := strings.Split(path, "/")
-	_, err := db.PutFile(userID, names, false, quota.Limits{}, strings.NewReader(content), int64(len(content)), -1)
+	_, err := db.PutFile(ferry.PutRequest{UserID: userID, Names: names, Body: strings.NewReader(content), Size: int64(len(content))})
 	require.NoError(b, err)
 }
 
@@ -97,14 +96,13 @@ func BenchmarkSendAccept(b *testing.B) {
 	s := benchUser(b, db, "s@example.com")
 	r := benchUser(b, db, "r@example.com")
 	put(b, db, s.ID, "out/doc.txt", "a document")
-	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
 	src := []ferry.SendSource{{Path: []string{"out"}, Files: [][]string{{"doc.txt"}}}}
 	for b.Loop() {
-		ids, err := db.Send(s.ID, "r@example.com", src, ferry.SendLimits{}, pkgs, nil)
+		ids, err := db.Send(s.ID, "r@example.com", src, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		results, err := db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}}, quota.Limits{})
+		results, err := db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}})
 		if err != nil || results[0] != nil {
 			b.Fatal(err, results)
 		}
@@ -114,7 +112,6 @@ func BenchmarkSendAccept(b *testing.B) {
 // Concurrent writers share commits (store/commit.go).
 func BenchmarkSendAcceptParallel(b *testing.B) {
 	db := benchDB(b)
-	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
 	var next atomic.Int64
 	b.SetParallelism(16)
 	users := map[int][2]*ferry.User{}
@@ -129,12 +126,12 @@ func BenchmarkSendAcceptParallel(b *testing.B) {
 		pair := users[int(next.Add(1))%16]
 		src := []ferry.SendSource{{Path: []string{"out"}, Files: [][]string{{"doc.txt"}}}}
 		for pb.Next() {
-			ids, err := db.Send(pair[0].ID, pair[1].Email, src, ferry.SendLimits{}, pkgs, nil)
+			ids, err := db.Send(pair[0].ID, pair[1].Email, src, nil)
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			if _, err := db.UpdateInbox(pair[1].ID, []ferry.Decision{{ID: ids[0], Accept: true}}, quota.Limits{}); err != nil {
+			if _, err := db.UpdateInbox(pair[1].ID, []ferry.Decision{{ID: ids[0], Accept: true}}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -150,13 +147,13 @@ func BenchmarkCopyAndDeleteTree(b *testing.B) {
 	u := benchUser(b, db, "a@example.com")
 	put(b, db, u.ID, "t/f", "x")
 	for i := range 13 { // 2^13 files, by doubling
-		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"half"}, quota.Limits{}, false))
+		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"half"}, false))
 		require.NoError(b, db.Move(u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
 	}
 	var copying, deleting time.Duration
 	for b.Loop() {
 		db.SlowestWrite()
-		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"copy"}, quota.Limits{}, false))
+		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"copy"}, false))
 		copying = max(copying, db.SlowestWrite())
 		results, err := db.Delete(u.ID, [][]string{{"copy"}})
 		require.NoError(b, err)

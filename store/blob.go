@@ -162,7 +162,7 @@ func copyHashing(w io.Writer, r io.Reader) (int64, sum, error) {
 // which has it all when the copy returns. The hash runs in a goroutine of
 // its own over the same buffers, so that on a machine with two cores or
 // more hashing does not slow the copy down. A failure to read r is wrapped
-// in ErrBodyRead; w's errors (a full disk) are returned as they are, and
+// in ferry.ErrBodyRead; w's errors (a full disk) are returned as they are, and
 // what w refused is not hashed.
 func copyHashingInto(w io.Writer, r io.Reader, h hash.Hash) (int64, error) {
 	const bufSize, buffers = 256 << 10, 4
@@ -222,16 +222,12 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ErrBodyRead wraps a failure to read a request body (the client went away,
-// or sent more than it may): the caller answers it as the HTTP layer sees fit.
-var ErrBodyRead = errors.New("reading the request body")
-
 func bodyReadError(err error) error {
 	var fe *ferry.Error
 	if errors.As(err, &fe) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrBodyRead, err)
+	return fmt.Errorf("%w: %w", ferry.ErrBodyRead, err)
 }
 
 // placeBlob moves a spooled file to its blob path (replacing an identical

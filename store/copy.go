@@ -7,7 +7,6 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
-	"github.com/ferryhq/ferry/quota"
 )
 
 // A copy makes a node for every node below its source, and every writer
@@ -30,19 +29,23 @@ const MaxCopyNodes = 200_000
 // content (no bytes are copied). Errors are Move's, QUOTA_EXCEEDED when the
 // copy does not fit the storage quota, and METHOD_BAD_REQUEST for a tree of
 // more than MaxCopyNodes; replace is Move's.
-func (db *DB) Copy(userID uint64, src, dst []string, limits quota.Limits, replace bool) error {
+func (db *DB) Copy(userID uint64, src, dst []string, replace bool) error {
 	for try := 1; ; try++ {
-		err := db.copyOnce(userID, src, dst, limits, replace)
+		err := db.copyOnce(userID, src, dst, replace)
 		if err != errSnapshotStale || try == 3 {
 			return err
 		}
 	}
 }
 
-func (db *DB) copyOnce(userID uint64, src, dst []string, limits quota.Limits, replace bool) error {
+func (db *DB) copyOnce(userID uint64, src, dst []string, replace bool) error {
 	var tree []node
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		n, err := checkTransfer(tx, userID, src, dst, replace)
+		if err != nil {
+			return err
+		}
+		limits, err := db.limitsOf(tx, userID)
 		if err != nil {
 			return err
 		}
@@ -64,6 +67,10 @@ func (db *DB) copyOnce(userID uint64, src, dst []string, limits quota.Limits, re
 			if err != nil {
 				return err
 			}
+			limits, err := db.limitsOf(tx, userID)
+			if err != nil {
+				return err
+			}
 			if err := chargeStorage(tx, userID, limits, n.size); err != nil {
 				return err
 			}
@@ -77,7 +84,7 @@ func (db *DB) copyOnce(userID uint64, src, dst []string, limits quota.Limits, re
 			return addToTotals(tx, parent.id, n.size)
 		})
 	} else {
-		released, err = db.copyInSteps(userID, src, dst, limits, replace, tree)
+		released, err = db.copyInSteps(userID, src, dst, replace, tree)
 	}
 	db.release(released)
 	db.reclaimNow()
@@ -142,7 +149,7 @@ func snapshotTree(tx *bolt.Tx, n node) ([]node, error) {
 // copyInSteps copies tree, a snapshot of the one at src, in transactions
 // of copyBatch nodes, then links it at dst. The copy being built is in the
 // trash until the link, so on any failure the caller's reclaim deletes it.
-func (db *DB) copyInSteps(userID uint64, src, dst []string, limits quota.Limits, replace bool, tree []node) ([]sum, error) {
+func (db *DB) copyInSteps(userID uint64, src, dst []string, replace bool, tree []node) ([]sum, error) {
 	made := make(map[uint64]uint64, len(tree)) // source id -> copy id
 	var props int64
 	for start := 0; start < len(tree); start += copyBatch {
@@ -209,6 +216,10 @@ func (db *DB) copyInSteps(userID uint64, src, dst []string, limits quota.Limits,
 	err := db.update(func(tx *bolt.Tx) error {
 		_, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
 		released = rel
+		if err != nil {
+			return err
+		}
+		limits, err := db.limitsOf(tx, userID)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry"
-	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
 )
 
@@ -21,10 +20,10 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	db, _ := openDB(t, c)
 	u := newUser(t, db, "a@example.com")
-	_, err := db.PutFile(u.ID, []string{"t", "f"}, false, quota.Limits{}, strings.NewReader("x"), 1, -1)
+	_, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"t", "f"}, Body: strings.NewReader("x"), Size: 1})
 	require.NoError(t, err)
 	for i := range 11 { // 2,048 files and 2,047 folders, by doubling
-		require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"half"}, quota.Limits{}, false))
+		require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"half"}, false))
 		require.NoError(t, db.Move(u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
 	}
 	sizes, err := db.Sizes(u.ID, [][]string{{"t"}})
@@ -32,10 +31,16 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 	require.Equal(t, []int64{2048}, sizes)
 
 	// Over the quota: refused, and the steps leave nothing.
-	err = db.Copy(u.ID, []string{"t"}, []string{"copy"}, quota.Limits{Storage: 3000}, false)
+	setStorage := func(n *int64) {
+		_, err := db.UpdateUser(u.ID, func(u *ferry.User) error { u.StorageOverride = n; return nil })
+		require.NoError(t, err)
+	}
+	setStorage(ptr(int64(3000)))
+	err = db.Copy(u.ID, []string{"t"}, []string{"copy"}, false)
 	assert.Equal(t, ferry.EQUOTAEXCEEDED, ferry.ErrorCode(err))
+	setStorage(nil)
 	db.SlowestWrite()
-	require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"copy"}, quota.Limits{}, false))
+	require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"copy"}, false))
 	slowest := db.SlowestWrite()
 	sizes, err = db.Sizes(u.ID, [][]string{{"copy"}, {"copy", "c10", "c9", "f"}})
 	require.NoError(t, err)
@@ -66,15 +71,14 @@ func TestDelete_TrashIsReclaimedInSteps(t *testing.T) {
 	u := newUser(t, db, "a@example.com")
 	newUser(t, db, "r@example.com")
 	for i := range 3 {
-		_, err := db.PutFile(u.ID, []string{"t", fmt.Sprint("f", i)}, false, quota.Limits{}, strings.NewReader(fmt.Sprint("content ", i)), 9, -1)
+		_, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"t", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint("content ", i)), Size: 9})
 		require.NoError(t, err)
 	}
 	for i := range 9 { // 1,536 files
-		require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"half"}, quota.Limits{}, false))
+		require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"half"}, false))
 		require.NoError(t, db.Move(u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
 	}
-	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
-	_, err := db.Send(u.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"t", "f0"}}}}, ferry.SendLimits{}, pkgs, nil)
+	_, err := db.Send(u.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"t", "f0"}}}}, nil)
 	require.NoError(t, err)
 
 	db.LeaveTrashForTest(true)
@@ -115,12 +119,11 @@ func TestExpire_ManyAtOnceInSteps(t *testing.T) {
 	s := newUser(t, db, "s@example.com")
 	newUser(t, db, "r@example.com")
 	for i := range 10 {
-		_, err := db.PutFile(s.ID, []string{"d", fmt.Sprint("f", i)}, false, quota.Limits{}, strings.NewReader(fmt.Sprint(i)), 1, -1)
+		_, err := db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
 		require.NoError(t, err)
 	}
-	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
 	for range 120 {
-		_, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, ferry.SendLimits{}, pkgs, nil)
+		_, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
 		require.NoError(t, err)
 	}
 	c.now = c.now.Add(time.Hour)
@@ -141,19 +144,18 @@ func TestUpdateInbox_ManyInSteps(t *testing.T) {
 	db, _ := openDB(t, c)
 	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
 	for i := range 10 {
-		_, err := db.PutFile(s.ID, []string{"d", fmt.Sprint("f", i)}, false, quota.Limits{}, strings.NewReader(fmt.Sprint(i)), 1, -1)
+		_, err := db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
 		require.NoError(t, err)
 	}
-	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
 	var decisions []ferry.Decision
 	for range 120 {
-		ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, ferry.SendLimits{}, pkgs, nil)
+		ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
 		require.NoError(t, err)
 		decisions = append(decisions, ferry.Decision{ID: ids[0], Accept: true})
 	}
 	decisions = append(decisions, decisions[0]) // decided already by then
 	before := db.Commits()
-	results, err := db.UpdateInbox(r.ID, decisions, quota.Limits{})
+	results, err := db.UpdateInbox(r.ID, decisions)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, db.Commits()-before, uint64(3), "120 messages of 11 items: three transactions or more")
 	for _, err := range results[:120] {
@@ -167,3 +169,5 @@ func TestUpdateInbox_ManyInSteps(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, problems)
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -16,6 +16,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/quota"
 )
 
 // SchemaVersion is the layout of the buckets this code reads and writes. Open
@@ -70,6 +73,16 @@ var (
 	keyAppSecret     = []byte("app_password_secret") // 32 random bytes: the key app passwords derive from
 )
 
+// The store implements every service of ferry's domain.
+var (
+	_ ferry.UserService    = (*DB)(nil)
+	_ ferry.FileService    = (*DB)(nil)
+	_ ferry.UploadService  = (*DB)(nil)
+	_ ferry.MessageService = (*DB)(nil)
+	_ ferry.SocialService  = (*DB)(nil)
+	_ ferry.DavService     = (*DB)(nil)
+)
+
 // ErrLocked is returned by Open when another process holds the database.
 var ErrLocked = errors.New("the database is locked by another process")
 
@@ -98,6 +111,15 @@ type Options struct {
 	// KeepMail is how long sent and failed mail stays in the outbox (for
 	// `ferry mail list`); 30 days when zero.
 	KeepMail time.Duration
+	// Packages are the quota packages; a user's limits are their
+	// package's, or their own overrides (quota.Packages.For).
+	Packages quota.Packages
+	// MaxFileSize bounds a file's size; 0 is no limit.
+	MaxFileSize int64
+	// Send bounds a send's files and a receiver's pending messages;
+	// Invite a user's invitations per day, and a code's life.
+	Send   ferry.SendLimits
+	Invite ferry.InviteLimits
 	// MinFreeSpace is the free space of the data dir's file system that
 	// file content may not take: uploads that would leave less get
 	// STORAGE_FULL, so that the database always has room to record deletes
@@ -112,6 +134,7 @@ type DB struct {
 	now    func() time.Time
 	logger *slog.Logger
 
+	rules      rules        // the limits the store applies (rules.go)
 	commits    committer    // group commit of writes (commit.go)
 	nameHints  nameHints    // guesses for freeName (tree.go)
 	userMemo   sync.Map     // user id -> *decodedUser (user.go)
@@ -191,6 +214,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		hashSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		tokenIdle:  opts.TokenIdleTimeout,
 		minFree:    opts.MinFreeSpace,
+		rules:      rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite},
 		keepMail:   opts.KeepMail,
 	}
 	db.tokenTouch = min(opts.TokenIdleTimeout/16, time.Minute)

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"io"
-
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
@@ -221,15 +219,16 @@ func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 // against limit (-1: none) and the quota before anything is read. It
 // returns FILE_EXISTS (a folder is there, or a file is in the way of the
 // parents), QUOTA_EXCEEDED, PAYLOAD_TOO_LARGE, or an error wrapping
-// ErrBodyRead; on any error nothing of r is kept.
-func (db *DB) PutFile(userID uint64, names []string, resolve bool, limits quota.Limits, r io.Reader, size, limit int64) (ferry.FileInfo, error) {
+// ferry.ErrBodyRead; on any error nothing of r is kept.
+func (db *DB) PutFile(p ferry.PutRequest) (ferry.FileInfo, error) {
+	userID, names, resolve, size, limit := p.UserID, p.Names, p.Resolve, p.Size, db.rules.fileLimit()
 	if len(names) == 0 {
 		return ferry.FileInfo{}, ferry.Errorf(ferry.EFILEEXISTS, "The root is a folder.")
 	}
 	if limit >= 0 && size > limit {
 		return ferry.FileInfo{}, tooLarge(limit)
 	}
-	room, err := db.precheckPut(userID, names, resolve, limits, max(size, 0))
+	room, err := db.precheckPut(userID, names, resolve, max(size, 0))
 	if err != nil {
 		return ferry.FileInfo{}, err
 	}
@@ -240,11 +239,11 @@ func (db *DB) PutFile(userID uint64, names []string, resolve bool, limits quota.
 		limit = room
 		over = ferry.Errorf(ferry.EQUOTAEXCEEDED, "Not enough storage: the file is larger than the %s left.", quota.FormatSize(room))
 	}
-	sp, err := db.spool(r, limit, over)
+	sp, err := db.spool(p.Body, limit, over)
 	if err != nil {
 		return ferry.FileInfo{}, err
 	}
-	return db.commitFile(userID, names, resolve, limits, sp, 0, nil)
+	return db.commitFile(userID, names, resolve, sp, 0, nil)
 }
 
 // precheckPut answers early what commitFile would refuse, before a body is
@@ -252,8 +251,12 @@ func (db *DB) PutFile(userID uint64, names []string, resolve bool, limits quota.
 // declared size over the quota. commitFile checks again. It returns how
 // large a file the quota has room for now (-1: no limit), counting the
 // file it would replace.
-func (db *DB) precheckPut(userID uint64, names []string, resolve bool, limits quota.Limits, size int64) (room int64, err error) {
+func (db *DB) precheckPut(userID uint64, names []string, resolve bool, size int64) (room int64, err error) {
 	err = db.bolt.View(func(tx *bolt.Tx) error {
+		limits, err := db.limitsOf(tx, userID)
+		if err != nil {
+			return err
+		}
 		parent, err := walk(tx, userID, names[:len(names)-1])
 		if ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
 			// Parents will be created, unless a file is in the way.
@@ -301,7 +304,7 @@ func (db *DB) precheckPut(userID uint64, names []string, resolve bool, limits qu
 //
 // release is room the file held as a reservation (a resumable upload's),
 // given back in the same transaction before the quota is checked.
-func (db *DB) commitFile(userID uint64, names []string, resolve bool, limits quota.Limits, sp spooled, release int64, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
+func (db *DB) commitFile(userID uint64, names []string, resolve bool, sp spooled, release int64, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
 	now := db.now().UnixNano()
 	var info ferry.FileInfo
 	var released []sum
@@ -333,6 +336,10 @@ func (db *DB) commitFile(userID uint64, names []string, resolve bool, limits quo
 			}
 		}
 		delta := sp.size - n.size
+		limits, err := db.limitsOf(tx, userID)
+		if err != nil {
+			return err
+		}
 		if err := chargeStorage(tx, userID, limits, delta); err != nil {
 			return err
 		}

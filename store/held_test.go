@@ -10,7 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
-	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
 )
 
@@ -24,12 +23,11 @@ func TestSendPins_MigrateAndRepair(t *testing.T) {
 	require.NoError(t, err)
 	s := newUser(t, db, "s@example.com")
 	newUser(t, db, "r@example.com")
-	_, err = db.PutFile(s.ID, []string{"x.bin"}, false, quota.Limits{}, strings.NewReader("pinned"), 6, -1)
+	_, err = db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"x.bin"}, Body: strings.NewReader("pinned"), Size: 6})
 	require.NoError(t, err)
-	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
-	_, err = db.Send(s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.bin"}}}}, ferry.SendLimits{}, pkgs, nil)
+	_, err = db.Send(s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.bin"}}}}, nil)
 	require.NoError(t, err)
-	_, _, err = db.CreateUpload(s.ID, []string{"up.bin"}, 100, false, quota.Limits{}, -1)
+	_, _, err = db.CreateUpload(s.ID, []string{"up.bin"}, 100, false)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 

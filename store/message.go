@@ -117,7 +117,7 @@ func messageItems(tx *bolt.Tx, id uint64) ([]item, error) {
 // themself, a folder named as a file, a file named as a folder, too many
 // files), FILE_NOT_FOUND, QUOTA_EXCEEDED (the receiver's inbox is full).
 // When the receiver has accept_all, each message is accepted at once if
-// their quotas (from pkgs) allow it.
+// their quotas allow it.
 //
 // notice, when not nil, makes the mail that tells the receiver, given the
 // messages' destinations and total size; it is queued in the same
@@ -127,9 +127,9 @@ func messageItems(tx *bolt.Tx, id uint64) ([]item, error) {
 // write transaction every writer waits on only records what was found
 // (a send is a snapshot as of that read); if meanwhile the last reference
 // to some content went, the send starts again.
-func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
+func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
 	for try := 1; ; try++ {
-		ids, err := db.send(senderID, to, sources, lim, pkgs, notice)
+		ids, err := db.send(senderID, to, sources, notice)
 		if err != errSnapshotStale || try == 3 {
 			return ids, err
 		}
@@ -140,8 +140,8 @@ func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, lim f
 // stored.
 var errSnapshotStale = ferry.Errorf(ferry.EFILENOTFOUND, "A file changed while it was being sent; send it again.")
 
-func (db *DB) send(senderID uint64, to string, sources []ferry.SendSource, lim ferry.SendLimits, pkgs quota.Packages, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
-	now := db.now()
+func (db *DB) send(senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
+	now, lim := db.now(), db.rules.send
 	var msgs []pendingMessage
 	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
 		msgs, err = snapshotSources(tx, senderID, sources, lim.MaxFiles)
@@ -186,7 +186,7 @@ func (db *DB) send(senderID uint64, to string, sources []ferry.SendSource, lim f
 			return nil
 		}
 		for _, id := range ids {
-			rel, err := db.acceptMessage(tx, receiver.ID, id, pkgs.For(receiver), now, nil)
+			rel, err := db.acceptMessage(tx, receiver.ID, id, db.rules.packages.For(receiver), now, nil)
 			switch ferry.ErrorCode(err) {
 			case "":
 				released = append(released, rel...)
@@ -639,7 +639,7 @@ func placeTree(tx *bolt.Tx, top node, items []item, now int64) (int64, error) {
 // MESSAGE_ALREADY_READ, QUOTA_EXCEEDED or FILE_NOT_FOUND. Each is done
 // whole or not at all; the second result is an error that stopped the
 // rest (those before it stand).
-func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision, limits quota.Limits) ([]error, error) {
+func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision) ([]error, error) {
 	now := db.now()
 	results := make([]error, len(decisions))
 	var released []sum
@@ -655,6 +655,10 @@ func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision, limits 
 		}
 		err := db.update(func(tx *bolt.Tx) error {
 			released = released[:0]
+			limits, err := db.limitsOf(tx, receiverID)
+			if err != nil {
+				return err
+			}
 			for i := start; i < end; i++ {
 				rel, err := db.decide(tx, receiverID, decisions[i], limits, now, present)
 				if code := ferry.ErrorCode(err); code == ferry.EUNKNOWN {

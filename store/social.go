@@ -294,8 +294,8 @@ type inviteRecord struct {
 // It returns one error per email: nil, INVALID_EMAIL or
 // EMAIL_ALREADY_EXIST; and TOO_MANY_REQUESTS for the whole call when the
 // valid ones would pass the inviter's daily limit (then nothing is sent).
-func (db *DB) Invite(inviterID uint64, emails []string, lim ferry.InviteLimits, mail func(email, code string) ferry.Mail) ([]error, error) {
-	now := db.now()
+func (db *DB) Invite(inviterID uint64, emails []string, mail func(email, code string) ferry.Mail) ([]error, error) {
+	now, lim := db.now(), db.rules.invite
 	results := make([]error, len(emails))
 	err := db.update(func(tx *bolt.Tx) error {
 		var valid []int

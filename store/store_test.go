@@ -22,7 +22,6 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
-	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
 )
 
@@ -132,7 +131,7 @@ func TestCheckTree_FindsProblems(t *testing.T) {
 	db, err := store.Open(dir, store.Options{})
 	require.NoError(t, err)
 	u := newUser(t, db, "a@example.com")
-	_, err = db.PutFile(u.ID, []string{"d", "f.txt"}, false, quota.Limits{}, strings.NewReader("hello"), 5, -1)
+	_, err = db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"d", "f.txt"}, Body: strings.NewReader("hello"), Size: 5})
 	require.NoError(t, err)
 	problems, err := db.CheckTree()
 	require.NoError(t, err)
@@ -181,7 +180,7 @@ func TestFreeNameManyCopies(t *testing.T) {
 	u := newUser(t, db, "a@example.com")
 	names := []string{}
 	for range 70 {
-		info, err := db.PutFile(u.ID, []string{"d", "report.pdf"}, true, quota.Limits{}, strings.NewReader("x"), 1, -1)
+		info, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"d", "report.pdf"}, Resolve: true, Body: strings.NewReader("x"), Size: 1})
 		require.NoError(t, err)
 		names = append(names, info.Path)
 	}
@@ -192,7 +191,7 @@ func TestFreeNameManyCopies(t *testing.T) {
 	results, err := db.Delete(u.ID, [][]string{{"d", "report (5).pdf"}})
 	require.NoError(t, err)
 	require.NoError(t, results[0])
-	info, err := db.PutFile(u.ID, []string{"d", "report.pdf"}, true, quota.Limits{}, strings.NewReader("x"), 1, -1)
+	info, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"d", "report.pdf"}, Resolve: true, Body: strings.NewReader("x"), Size: 1})
 	require.NoError(t, err)
 	count := 0
 	require.NoError(t, db.List(u.ID, []string{"d"}, func([]byte, bool, int64) { count++ }))
@@ -203,14 +202,14 @@ func TestFreeNameManyCopies(t *testing.T) {
 	// stale never hands out a taken name.
 	split := func(p string) []string { names, err := paths.Parse(p); require.NoError(t, err); return names }
 	put := func(content string) string {
-		info, err := db.PutFile(u.ID, []string{"e", "r.pdf"}, true, quota.Limits{}, strings.NewReader(content), int64(len(content)), -1)
+		info, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"e", "r.pdf"}, Resolve: true, Body: strings.NewReader(content), Size: int64(len(content))})
 		require.NoError(t, err)
 		return info.Path
 	}
 	for i := range 10 {
 		put(fmt.Sprint("copy ", i))
 	}
-	_, err = db.PutFile(u.ID, []string{"x.pdf"}, false, quota.Limits{}, strings.NewReader("moved"), 5, -1)
+	_, err = db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"x.pdf"}, Body: strings.NewReader("moved"), Size: 5})
 	require.NoError(t, err)
 	require.NoError(t, db.Move(u.ID, []string{"x.pdf"}, []string{"e", "r (10).pdf"}, false)) // the guess is taken
 	afterMove := put("after the move")
@@ -240,17 +239,16 @@ func TestDecideExpires(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
-	_, err = db.PutFile(s.ID, []string{"x.bin"}, false, quota.Limits{}, strings.NewReader("pinned"), 6, -1)
+	_, err = db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"x.bin"}, Body: strings.NewReader("pinned"), Size: 6})
 	require.NoError(t, err)
-	pkgs := quota.Packages{Default: "free", ByName: map[string]quota.Limits{"free": {}}}
-	ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.bin"}}}}, ferry.SendLimits{}, pkgs, nil)
+	ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.bin"}}}}, nil)
 	require.NoError(t, err)
 	results, err := db.Delete(s.ID, [][]string{{"x.bin"}})
 	require.NoError(t, err)
 	require.NoError(t, results[0])
 
 	c.now = c.now.Add(time.Hour)
-	results, err = db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}}, quota.Limits{})
+	results, err = db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}})
 	require.NoError(t, err)
 	assert.Equal(t, ferry.EMESSAGENOTFOUND, ferry.ErrorCode(results[0]))
 	out, err := db.Outbox(s.ID)
@@ -280,7 +278,7 @@ func TestRepairTree(t *testing.T) {
 	require.NoError(t, err)
 	u := newUser(t, db, "a@example.com")
 	for _, p := range []string{"a/b/one.txt", "a/two.txt"} {
-		_, err := db.PutFile(u.ID, strings.Split(p, "/"), false, quota.Limits{}, strings.NewReader(p), int64(len(p)), -1)
+		_, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: strings.Split(p, "/"), Body: strings.NewReader(p), Size: int64(len(p))})
 		require.NoError(t, err)
 	}
 	require.NoError(t, db.Close())
@@ -346,7 +344,7 @@ func TestBackupDefersRemoval(t *testing.T) {
 	defer db.Close()
 	u := newUser(t, db, "a@example.com")
 	for _, p := range []string{"keep.txt", "gone.txt"} {
-		_, err := db.PutFile(u.ID, []string{p}, false, quota.Limits{}, strings.NewReader("content of "+p), int64(len("content of "+p)), -1)
+		_, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{p}, Body: strings.NewReader("content of " + p), Size: int64(len("content of " + p))})
 		require.NoError(t, err)
 	}
 	pr, pw := io.Pipe()

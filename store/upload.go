@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
-	"github.com/ferryhq/ferry/quota"
 )
 
 // A resumable upload (API.md, as Quatrix) keeps its bytes in uploads/<key>
@@ -47,16 +45,6 @@ func decodeUpload(v []byte) (uploadRecord, error) {
 	return rec, err
 }
 
-// OffsetError is the answer to a chunk that does not start where the
-// upload stands: Received is where it does.
-type OffsetError struct {
-	Received int64
-}
-
-func (e *OffsetError) Error() string {
-	return fmt.Sprintf("the upload has %d bytes; a chunk must start there", e.Received)
-}
-
 func (db *DB) uploadFile(key string) string {
 	return filepath.Join(db.dir, uploadsDir, key)
 }
@@ -75,10 +63,11 @@ func uploadNotFound() error {
 
 // CreateUpload starts a resumable upload of size bytes to names and returns
 // its key and the path the file will take (with resolve, a free name as of
-// now). It returns PAYLOAD_TOO_LARGE (over limit, -1: none),
+// now). It returns PAYLOAD_TOO_LARGE (over max_file_size),
 // QUOTA_EXCEEDED (the declared size does not fit) and FILE_EXISTS (a
 // folder is there without resolve, or a file is in the way).
-func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bool, limits quota.Limits, limit int64) (key, path string, err error) {
+func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bool) (key, path string, err error) {
+	limit := db.rules.fileLimit()
 	if len(names) == 0 {
 		return "", "", ferry.Errorf(ferry.EFILEEXISTS, "The root is a folder.")
 	}
@@ -88,7 +77,7 @@ func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bo
 	if limit >= 0 && size > limit {
 		return "", "", tooLarge(limit)
 	}
-	if _, err := db.precheckPut(userID, names, resolve, limits, size); err != nil {
+	if _, err := db.precheckPut(userID, names, resolve, size); err != nil {
 		return "", "", err
 	}
 	path = paths.Join(names)
@@ -122,6 +111,10 @@ func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bo
 			if n, err := walk(tx, userID, names); err == nil && !n.dir {
 				rec.Reserved = max(0, size-n.size)
 			}
+		}
+		limits, err := db.limitsOf(tx, userID)
+		if err != nil {
+			return err
 		}
 		u := usageOf(tx, userID)
 		if err := limits.CheckStorage(u, rec.Reserved); err != nil {
@@ -231,13 +224,14 @@ func (db *DB) UploadStatus(userID uint64, key string) (received, size int64, err
 	return rec.Received, rec.Size, err
 }
 
-// WriteChunk appends the bytes [start, end] of a file of total bytes, read
-// from body, to an upload and returns how many bytes the upload now has. A
-// chunk must start at that count (else an *OffsetError); total must be the
+// WriteChunk appends the bytes [Start, End] of a file of Total bytes, read
+// from Body, to an upload and returns how many bytes the upload now has. A
+// chunk must start at that count (else a *ferry.OffsetError); total must be the
 // declared size and end below it (else METHOD_BAD_REQUEST). If body ends
 // early or fails, the bytes that did arrive are kept, and the error says
 // so.
-func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, body io.Reader) (int64, error) {
+func (db *DB) WriteChunk(c ferry.Chunk) (int64, error) {
+	userID, key, start, end, total, body := c.UserID, c.Key, c.Start, c.End, c.Total, c.Body
 	defer db.lockUpload(key)()
 	rec, err := db.loadUpload(userID, key)
 	if err != nil {
@@ -247,7 +241,7 @@ func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, bod
 		return rec.Received, ferry.Errorf(ferry.EBADREQUEST, "Content-Range must be bytes a-b/%d with a <= b < %d.", rec.Size, rec.Size)
 	}
 	if start != rec.Received {
-		return rec.Received, &OffsetError{Received: rec.Received}
+		return rec.Received, &ferry.OffsetError{Received: rec.Received}
 	}
 	h := sha256.New().(hashState)
 	if err := h.UnmarshalBinary(rec.State); err != nil {
@@ -293,7 +287,7 @@ func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, bod
 		}
 	}
 	if readErr != nil {
-		return rec.Received, readErr // wrapped in ErrBodyRead by copyHashingInto, or the short body's BAD_REQUEST
+		return rec.Received, readErr // wrapped in ferry.ErrBodyRead by copyHashingInto, or the short body's BAD_REQUEST
 	}
 	return rec.Received, nil
 }
@@ -302,7 +296,7 @@ func (db *DB) WriteChunk(userID uint64, key string, start, end, total int64, bod
 // appears only now. It returns METHOD_BAD_REQUEST while bytes are missing,
 // and otherwise PutFile's errors; an upload refused for the quota, or for a
 // folder now in its place, is deleted.
-func (db *DB) FinalizeUpload(userID uint64, key string, limits quota.Limits) (ferry.FileInfo, error) {
+func (db *DB) FinalizeUpload(userID uint64, key string) (ferry.FileInfo, error) {
 	defer db.lockUpload(key)()
 	rec, err := db.loadUpload(userID, key)
 	if err != nil {
@@ -327,11 +321,11 @@ func (db *DB) FinalizeUpload(userID uint64, key string, limits quota.Limits) (fe
 		}
 		return ferry.FileInfo{}, err
 	}
-	if _, err := db.precheckPut(userID, names, rec.Resolve, limits, rec.Size-rec.Reserved); err != nil {
+	if _, err := db.precheckPut(userID, names, rec.Resolve, rec.Size-rec.Reserved); err != nil {
 		return refuse(err)
 	}
 	sp := spooled{path: db.uploadFile(key), size: rec.Size, sum: sum(h.Sum(nil)), keep: true}
-	info, err := db.commitFile(userID, names, rec.Resolve, limits, sp, rec.Reserved, func(tx *bolt.Tx) error {
+	info, err := db.commitFile(userID, names, rec.Resolve, sp, rec.Reserved, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUploads).Delete([]byte(key))
 	})
 	if err != nil {

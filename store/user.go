@@ -36,6 +36,9 @@ func (db *DB) CreateInvitedUser(nu ferry.NewUser, code string) (*ferry.User, err
 }
 
 func (db *DB) createUser(nu ferry.NewUser, claim func(*bolt.Tx) error) (*ferry.User, error) {
+	if nu.Package == "" {
+		nu.Package = db.rules.packages.Default
+	}
 	email, err := ferry.NormalizeEmail(nu.Email)
 	if err != nil {
 		return nil, err

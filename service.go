@@ -1,0 +1,136 @@
+package ferry
+
+import (
+	"io"
+	"os"
+	"time"
+)
+
+// The services of ferry's domain, as its front ends (the HTTP API, WebDAV,
+// the admin commands) call them; the store implements every one. Paths are
+// parsed names (package paths). Each method runs in one transaction of its
+// own, or in a few bounded ones where it says so, and applies the quota
+// and size rules itself, from the user as stored: no caller passes limits.
+
+// UserService is accounts, tokens, settings and photos.
+type UserService interface {
+	// CreateUser makes an account: INVALID_EMAIL, METHOD_BAD_REQUEST (full
+	// name), INVALID_NEW_PASSWORD, EMAIL_ALREADY_EXIST. An empty package
+	// is the default package.
+	CreateUser(nu NewUser) (*User, error)
+	// CreateInvitedUser is CreateUser with an invitation code, used up in
+	// the same transaction: NO_PERMISSION for a wrong, used or expired one.
+	CreateInvitedUser(nu NewUser, code string) (*User, error)
+	// CheckPassword returns the user of an email and password:
+	// AUTH_FAILED, ACCOUNT_DISABLED.
+	CheckPassword(email, password string) (*User, error)
+	CreateToken(userID uint64) (string, error)
+	// Authenticate returns the user of a token: NO_PERMISSION,
+	// ACCOUNT_DISABLED.
+	Authenticate(token string) (*User, error)
+	RevokeToken(token string) error
+	// Ping reports whether the store answers.
+	Ping() error
+	// Quota returns the user's limits in force and usage.
+	Quota(userID uint64) (Quota, error)
+	// ChangeSettings applies a /settings/update; a new password ends
+	// every credential but the token keep.
+	ChangeSettings(userID uint64, keep string, ch SettingsChange) error
+	SetPhoto(userID uint64, p Photo) (string, error)
+	RemovePhoto(userID uint64) error
+	PhotoByToken(token string) (Photo, error)
+}
+
+// FileService is a user's folder: the tree, file content and download
+// links.
+type FileService interface {
+	// List calls each with every entry of a folder, in name order.
+	List(userID uint64, names []string, each func(name []byte, dir bool, size int64)) error
+	Mkdir(userID uint64, names []string) error
+	// Move and Copy take replace to delete what is at dst in the same
+	// transaction (WebDAV's Overwrite: T).
+	Move(userID uint64, src, dst []string, replace bool) error
+	Copy(userID uint64, src, dst []string, replace bool) error
+	Delete(userID uint64, list [][]string) ([]error, error)
+	Sizes(userID uint64, list [][]string) ([]int64, error)
+	Stat(userID uint64, names []string) (FileInfo, error)
+	OpenBlob(sha256 string) (*os.File, error)
+	// PutFile stores a file's content, streamed from the request's body.
+	PutFile(p PutRequest) (FileInfo, error)
+	CreateLink(userID uint64, names []string, expires time.Time) (string, error)
+	OpenLink(token string) (FileInfo, error)
+}
+
+// UploadService is resumable uploads.
+type UploadService interface {
+	CreateUpload(userID uint64, names []string, size int64, resolve bool) (key, path string, err error)
+	// WriteChunk appends a chunk; one that does not start where the upload
+	// stands is an *OffsetError.
+	WriteChunk(c Chunk) (int64, error)
+	UploadStatus(userID uint64, key string) (received, size int64, err error)
+	FinalizeUpload(userID uint64, key string) (FileInfo, error)
+}
+
+// MessageService is sending, the inbox and the outbox.
+type MessageService interface {
+	// Send sends sources to the user with the email to; notice, when not
+	// nil, makes the mail that tells the receiver.
+	Send(senderID uint64, to string, sources []SendSource, notice func(receiver *User, destinations []string, total int64) Mail) ([]uint64, error)
+	Inbox(receiverID uint64) ([]Message, error)
+	Outbox(senderID uint64) ([]Message, error)
+	UpdateInbox(receiverID uint64, decisions []Decision) ([]error, error)
+}
+
+// SocialService is contacts, notifications and invitations.
+type SocialService interface {
+	AddContacts(ownerID uint64, emails []string) ([]error, error)
+	Contacts(ownerID uint64, filter string) ([]Contact, error)
+	RemoveContact(ownerID uint64, email string) error
+	Notifications(userID uint64) ([]Notification, error)
+	MarkNotificationsRead(userID uint64, ids []uint64) ([]error, error)
+	// Invite queues mail(email, code) to each address without an account,
+	// under the daily limit.
+	Invite(inviterID uint64, emails []string, mail func(email, code string) Mail) ([]error, error)
+}
+
+// DavService is what WebDAV needs beyond FileService: app passwords, single
+// lookups and the properties clients set.
+type DavService interface {
+	AppPassword(userID uint64) (string, error)
+	ResetAppPassword(userID uint64) (string, error)
+	CheckAppPassword(email, password string) (*User, error)
+	Lookup(userID uint64, names []string) (FileInfo, error)
+	ReadDir(userID uint64, names []string) ([]FileInfo, error)
+	// MakeFolder makes one folder whose parent exists; replace is Move's.
+	MakeFolder(userID uint64, names []string, replace bool) error
+	DeadProps(userID uint64, names []string) ([]byte, error)
+	PatchDeadProps(userID uint64, names []string, patch func(old []byte) ([]byte, error)) error
+}
+
+// PutRequest is a file upload (PUT /files, WebDAV PUT).
+type PutRequest struct {
+	UserID uint64
+	Names  []string
+	// Resolve gives the file a free name when the path is taken, instead
+	// of replacing a file there.
+	Resolve bool
+	Body    io.Reader
+	// Size is the declared length, -1 when unknown.
+	Size int64
+}
+
+// Chunk is a piece of a resumable upload: the bytes [Start, End] of a file
+// of Total bytes.
+type Chunk struct {
+	UserID            uint64
+	Key               string
+	Start, End, Total int64
+	Body              io.Reader
+}
+
+// Quota is a user's limits in force (0: unlimited) and usage.
+type Quota struct {
+	Storage         int64
+	ReceivePerMonth int64
+	Usage           Usage
+}
