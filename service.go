@@ -128,9 +128,11 @@ type Chunk struct {
 	Body              io.Reader
 }
 
-// Quota is a user's limits in force (0: unlimited) and usage.
+// Quota is a user's limits in force (0: unlimited) and usage; Received is
+// what they accepted this month (from 00:00 UTC on the 1st).
 type Quota struct {
 	Storage         int64
 	ReceivePerMonth int64
 	Usage           Usage
+	Received        int64
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
@@ -280,50 +279,6 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, info ferry.Fi
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "sandbox")
 	http.ServeContent(w, r, info.Name, info.Modified, f)
-}
-
-// handleCreateLink is POST /files/link: a download URL that needs no auth,
-// for expires seconds (the configured default when absent).
-func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	p, names, err := s.paramsAndPath(r, "path")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	life := s.cfg.LinkDefaultExpiry
-	if v := p.String("expires"); v != "" {
-		secs, err := strconv.ParseInt(v, 10, 64)
-		maxSecs := int64(s.cfg.LinkMaxExpiry / time.Second)
-		if err != nil || secs <= 0 || secs > maxSecs {
-			s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "expires must be a number of seconds from 1 to %d.", maxSecs))
-			return
-		}
-		life = time.Duration(secs) * time.Second
-	}
-	token, err := s.files.CreateLink(u.ID, names, s.now().Add(life))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"url": s.cfg.PublicURL + "/d/" + token})
-}
-
-// handleDownloadLink is GET /d/{token}: the linked file, without auth.
-func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
-	info, err := s.files.OpenLink(pathVar(r, "token"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.serveFile(w, r, info)
-}
-
-// quotaInfo is the answer of GET /account/quota.
-type quotaInfo struct {
-	Quota          int64 `json:"quota"`
-	Normal         int64 `json:"normal"`
-	ReceivingQuota int64 `json:"receiving_quota"`
-	Received       int64 `json:"received"`
 }
 
 // appendJSONStringBody appends s, valid UTF-8, escaped for the inside of a

@@ -108,3 +108,13 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
+
+// handleHealthz is GET /healthz: 200 while the store answers.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.users.Ping(); err != nil {
+		s.log.Error("health check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: ferry.EUNKNOWN, Message: "The store is not available."})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -35,12 +35,57 @@ func (s *Server) handleSettingsList(w http.ResponseWriter, r *http.Request, u *f
 	})
 }
 
-// handleHealthz is GET /healthz: 200 while the store answers.
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	if err := s.users.Ping(); err != nil {
-		s.log.Error("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: ferry.EUNKNOWN, Message: "The store is not available."})
+// handleSettingsUpdate is POST /settings/update: fullname, current_password
+// with new_password, accept_all (0/1); each optional.
+func (s *Server) handleSettingsUpdate(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	var ch ferry.SettingsChange
+	if p.Has("fullname") {
+		name := p.String("fullname")
+		ch.FullName = &name
+	}
+	if p.Has("new_password") {
+		pw := p.String("new_password")
+		ch.NewPassword, ch.CurrentPassword = &pw, p.String("current_password")
+	}
+	if p.Has("accept_all") {
+		on, err := p.Bool("accept_all")
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ch.AcceptAll = &on
+	}
+	if err := s.users.ChangeSettings(u.ID, tokenOf(r), ch); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
+
+// handleQuota is GET /account/quota.
+func (s *Server) handleQuota(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	q, err := s.users.Quota(u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, quotaInfo{
+		Quota:          q.Storage,
+		Normal:         q.Usage.Normal,
+		ReceivingQuota: q.ReceivePerMonth,
+		Received:       q.Received,
+	})
+}
+
+// quotaInfo is the answer of GET /account/quota.
+type quotaInfo struct {
+	Quota          int64 `json:"quota"`
+	Normal         int64 `json:"normal"`
+	ReceivingQuota int64 `json:"receiving_quota"`
+	Received       int64 `json:"received"`
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/ferryhq/ferry"
-	"github.com/ferryhq/ferry/quota"
 )
 
 // handleUploadLink is POST /upload/link: path, size, resolve start a
@@ -100,19 +99,4 @@ func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request, u *ferry
 		return
 	}
 	writeJSON(w, http.StatusOK, storedOf(info))
-}
-
-// handleQuota is GET /account/quota.
-func (s *Server) handleQuota(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	q, err := s.users.Quota(u.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, quotaInfo{
-		Quota:          q.Storage,
-		Normal:         q.Usage.Normal,
-		ReceivingQuota: q.ReceivePerMonth,
-		Received:       quota.ReceivedThisMonth(q.Usage, s.now()),
-	})
 }

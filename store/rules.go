@@ -42,7 +42,9 @@ func (db *DB) Quota(userID uint64) (ferry.Quota, error) {
 		if err != nil {
 			return err
 		}
-		q = ferry.Quota{Storage: limits.Storage, ReceivePerMonth: limits.ReceivePerMonth, Usage: usageOf(tx, userID)}
+		u := usageOf(tx, userID)
+		q = ferry.Quota{Storage: limits.Storage, ReceivePerMonth: limits.ReceivePerMonth, Usage: u,
+			Received: quota.ReceivedThisMonth(u, db.now())}
 		return nil
 	})
 	return q, err

@@ -1,0 +1,297 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+	"github.com/ferryhq/ferry/quota"
+)
+
+// acceptMessage accepts message id for receiver: everything is checked
+// before anything changes, so an error leaves the transaction as it was.
+// It returns MESSAGE_NOT_FOUND, MESSAGE_ALREADY_READ, QUOTA_EXCEEDED or
+// FILE_NOT_FOUND (a blob file is missing), and the blobs released.
+// present says which blob files were found before the transaction (see
+// UpdateInbox); a blob it does not know of is looked for here.
+func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Limits, now time.Time, present map[sum]bool) ([]sum, error) {
+	m, err := openMessage(tx, receiverID, id)
+	if err != nil {
+		return nil, err
+	}
+	usage := usageOf(tx, receiverID)
+	if err := limits.CheckStorage(usage, m.Size); err != nil {
+		return nil, err
+	}
+	if err := limits.CheckReceive(usage, now, m.Size); err != nil {
+		return nil, err
+	}
+	items, err := messageItems(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if it.dir {
+			continue
+		}
+		ok, known := present[it.sum]
+		if !known {
+			ok = db.blobFileExists(it.sum)
+		}
+		if !ok {
+			return nil, ferry.Errorf(ferry.EFILENOTFOUND, "The content of %q is missing.", joinRel(m.Destination, it.path))
+		}
+	}
+	dest, err := paths.Parse(m.Destination)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.placeItems(tx, receiverID, dest, m.Folder, items, now.UnixNano()); err != nil {
+		return nil, err
+	}
+	usage.Normal += m.Size
+	usage = quota.AddReceived(usage, now, m.Size)
+	if err := putUsage(tx, receiverID, usage); err != nil {
+		return nil, err
+	}
+	return closeMessage(tx, id, &m, ferry.StatusAccepted, now)
+}
+
+// openMessage returns a message still waiting in receiver's inbox:
+// MESSAGE_NOT_FOUND for an unknown id, another user's message or an expired
+// one, MESSAGE_ALREADY_READ for one accepted or declined.
+func openMessage(tx *bolt.Tx, receiverID, id uint64) (messageRecord, error) {
+	m, ok, err := getMessage(tx, id)
+	switch {
+	case err != nil:
+		return m, err
+	case !ok || m.Receiver != receiverID || m.Status == ferry.StatusExpired:
+		return m, ferry.Errorf(ferry.EMESSAGENOTFOUND, "No message %d in your inbox.", id)
+	case m.Status != ferry.StatusPending:
+		return m, ferry.Errorf(ferry.EMESSAGEREAD, "Message %d was %s already.", id, m.Status)
+	}
+	return m, nil
+}
+
+// placeItems makes a message's items the receiver's: at dest, creating
+// parents; a name that is taken (a parent's too) becomes "name (n).ext".
+func (db *DB) placeItems(tx *bolt.Tx, userID uint64, dest []string, folder bool, items []item, now int64) error {
+	parent, _, err := rootOf(tx, userID, true)
+	if err != nil {
+		return err
+	}
+	for _, seg := range dest[:len(dest)-1] {
+		if id := childID(tx, parent.id, seg); id != 0 {
+			c, err := getNode(tx, id)
+			if err != nil {
+				return err
+			}
+			if c.dir {
+				parent = c
+				continue
+			}
+			seg = db.freeName(tx, parent.id, seg) // a file is in the way
+		}
+		c := node{parent: parent.id, dir: true, name: seg, modified: now}
+		if err := addChild(tx, &c); err != nil {
+			return err
+		}
+		parent = c
+	}
+	top := node{parent: parent.id, dir: folder, name: db.freeName(tx, parent.id, dest[len(dest)-1]), modified: now}
+	if !folder {
+		top.size, top.sum = items[0].size, items[0].sum
+		if err := refBlob(tx, top.sum, top.size); err != nil {
+			return err
+		}
+	}
+	if err := addChild(tx, &top); err != nil {
+		return err
+	}
+	var total int64
+	if folder {
+		if total, err = placeTree(tx, top, items, now); err != nil {
+			return err
+		}
+	} else {
+		total = top.size
+	}
+	return addToTotals(tx, parent.id, total)
+}
+
+// placeTree creates a folder message's items below the new folder top and
+// returns their total size. Folder sizes are summed in memory and written
+// once each.
+func placeTree(tx *bolt.Tx, top node, items []item, now int64) (int64, error) {
+	dirs := map[uint64]*node{top.id: &top}
+	// dirFor returns the folder at rel below top, creating it.
+	dirFor := func(rel []string) (*node, error) {
+		d := dirs[top.id]
+		for _, name := range rel {
+			if id := childID(tx, d.id, name); id != 0 {
+				d = dirs[id]
+				if d == nil {
+					return nil, fmt.Errorf("message item under a file at %q", name)
+				}
+				continue
+			}
+			c := &node{parent: d.id, dir: true, name: name, modified: now}
+			if err := addChild(tx, c); err != nil {
+				return nil, err
+			}
+			dirs[c.id] = c
+			d = c
+		}
+		return d, nil
+	}
+	var total int64
+	for _, it := range items {
+		rel, err := paths.Parse(it.path)
+		if err != nil || len(rel) == 0 {
+			return 0, fmt.Errorf("message item with path %q", it.path)
+		}
+		if it.dir {
+			if _, err := dirFor(rel); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		d, err := dirFor(rel[:len(rel)-1])
+		if err != nil {
+			return 0, err
+		}
+		f := node{parent: d.id, name: rel[len(rel)-1], size: it.size, sum: it.sum, modified: now}
+		if err := addChild(tx, &f); err != nil {
+			return 0, err
+		}
+		if err := refBlob(tx, f.sum, f.size); err != nil {
+			return 0, err
+		}
+		for p := d; p != nil; p = dirs[p.parent] {
+			p.size += it.size
+			if p.id == top.id {
+				break
+			}
+		}
+		total += it.size
+	}
+	for _, d := range dirs {
+		if err := saveNode(tx, d); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// UpdateInbox accepts or declines messages of receiver, in order, and
+// returns one error per decision: nil, MESSAGE_NOT_FOUND,
+// MESSAGE_ALREADY_READ, QUOTA_EXCEEDED or FILE_NOT_FOUND. Each is done
+// whole or not at all; the second result is an error that stopped the
+// rest (those before it stand).
+func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision) ([]error, error) {
+	now := db.now()
+	results := make([]error, len(decisions))
+	var released []sum
+	present, weights := db.acceptedBlobsPresent(receiverID, decisions)
+	// Decisions go in order, in transactions of about reclaimBatch items
+	// (a message is always decided whole, in one), so that accepting a
+	// thousand large sends never holds the write for long.
+	for start := 0; start < len(decisions); {
+		end, items := start, 0
+		for end < len(decisions) && (end == start || items+weights[end] <= reclaimBatch) {
+			items += weights[end]
+			end++
+		}
+		err := db.update(func(tx *bolt.Tx) error {
+			released = released[:0]
+			limits, err := db.limitsOf(tx, receiverID)
+			if err != nil {
+				return err
+			}
+			for i := start; i < end; i++ {
+				rel, err := db.decide(tx, receiverID, decisions[i], limits, now, present)
+				if code := ferry.ErrorCode(err); code == ferry.EUNKNOWN {
+					return err
+				}
+				results[i] = err
+				released = append(released, rel...)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		db.release(released)
+		start = end
+	}
+	return results, nil
+}
+
+// acceptedBlobsPresent looks, before the write transaction, for the blob
+// files of the messages to be accepted, so that the transaction every
+// writer waits for makes no file system calls (a message of 10,000 files
+// made 10,000 stats in it). A pending message pins its blobs and its items
+// never change, so what is found here still holds in the transaction. It
+// also returns each decision's weight: 1 and the message's items.
+func (db *DB) acceptedBlobsPresent(receiverID uint64, decisions []ferry.Decision) (map[sum]bool, []int) {
+	weights := make([]int, len(decisions))
+	var sums []sum
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		for i, d := range decisions {
+			weights[i] = 1
+			m, err := openMessage(tx, receiverID, d.ID)
+			if err != nil {
+				continue // the transaction answers it
+			}
+			weights[i] += m.Items
+			if !d.Accept {
+				continue
+			}
+			items, err := messageItems(tx, d.ID)
+			if err != nil {
+				continue
+			}
+			for _, it := range items {
+				if !it.dir {
+					sums = append(sums, it.sum)
+				}
+			}
+		}
+		return nil
+	})
+	present := make(map[sum]bool, len(sums))
+	for _, h := range sums {
+		if _, seen := present[h]; !seen {
+			present[h] = db.blobFileExists(h)
+		}
+	}
+	return present, weights
+}
+
+// decide carries out one decision. A pending message past its expiry
+// expires here and is MESSAGE_NOT_FOUND.
+func (db *DB) decide(tx *bolt.Tx, receiverID uint64, d ferry.Decision, limits quota.Limits, now time.Time, present map[sum]bool) ([]sum, error) {
+	m, err := openMessage(tx, receiverID, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	if db.expired(&m, now) {
+		rel, err := closeMessage(tx, d.ID, &m, ferry.StatusExpired, now)
+		if err != nil {
+			return nil, err
+		}
+		return rel, ferry.Errorf(ferry.EMESSAGENOTFOUND, "Message %d expired.", d.ID)
+	}
+	if d.Accept {
+		return db.acceptMessage(tx, receiverID, d.ID, limits, now, present)
+	}
+	return closeMessage(tx, d.ID, &m, ferry.StatusDeclined, now)
+}
+
+// Inbox returns the messages waiting for receiver, oldest first.
+func (db *DB) Inbox(receiverID uint64) ([]ferry.Message, error) {
+	return db.listMessages(bucketInbox, receiverID, true)
+}

@@ -1,0 +1,106 @@
+package store_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/store"
+)
+
+// A pending message past its expiry that no sweep has reached is expired
+// by the decision that finds it: MESSAGE_NOT_FOUND, and its pins go.
+func TestDecideExpires(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{Now: c.Now, SendExpireAfter: time.Hour})
+	require.NoError(t, err)
+	defer db.Close()
+	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
+	_, err = db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"x.bin"}, Body: strings.NewReader("pinned"), Size: 6})
+	require.NoError(t, err)
+	ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.bin"}}}}, nil)
+	require.NoError(t, err)
+	results, err := db.Delete(s.ID, [][]string{{"x.bin"}})
+	require.NoError(t, err)
+	require.NoError(t, results[0])
+
+	c.now = c.now.Add(time.Hour)
+	results, err = db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}})
+	require.NoError(t, err)
+	assert.Equal(t, ferry.EMESSAGENOTFOUND, ferry.ErrorCode(results[0]))
+	out, err := db.Outbox(s.ID)
+	require.NoError(t, err)
+	assert.Equal(t, ferry.StatusExpired, out[0].Status)
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+	assert.Equal(t, 0, countBlobFiles(t, dir), "the pin went with the message")
+}
+
+// Many sends expiring at once are closed in transactions of a bounded
+// number of items, not in one.
+func TestExpire_ManyAtOnceInSteps(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{Now: c.Now, SendExpireAfter: time.Hour})
+	require.NoError(t, err)
+	defer db.Close()
+	s := newUser(t, db, "s@example.com")
+	newUser(t, db, "r@example.com")
+	for i := range 10 {
+		_, err := db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
+		require.NoError(t, err)
+	}
+	for range 120 {
+		_, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
+		require.NoError(t, err)
+	}
+	c.now = c.now.Add(time.Hour)
+	before := db.Commits()
+	n, err := db.ExpireMessages()
+	require.NoError(t, err)
+	assert.Equal(t, 120, n)
+	assert.GreaterOrEqual(t, db.Commits()-before, uint64(3), "120 messages of 11 items: three transactions or more")
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+}
+
+// One inbox/update of many messages decides them in order, in several
+// transactions of a bounded number of items.
+func TestUpdateInbox_ManyInSteps(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	db, _ := openDB(t, c)
+	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
+	for i := range 10 {
+		_, err := db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
+		require.NoError(t, err)
+	}
+	var decisions []ferry.Decision
+	for range 120 {
+		ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
+		require.NoError(t, err)
+		decisions = append(decisions, ferry.Decision{ID: ids[0], Accept: true})
+	}
+	decisions = append(decisions, decisions[0]) // decided already by then
+	before := db.Commits()
+	results, err := db.UpdateInbox(r.ID, decisions)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, db.Commits()-before, uint64(3), "120 messages of 11 items: three transactions or more")
+	for _, err := range results[:120] {
+		assert.NoError(t, err)
+	}
+	assert.Equal(t, ferry.EMESSAGEREAD, ferry.ErrorCode(results[120]))
+	usage, err := db.Usage(r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(120*10), usage.Normal)
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+}
