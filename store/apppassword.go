@@ -7,11 +7,18 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
 )
+
+// secretState is the app password secret, once read.
+type secretState struct {
+	mu    sync.Mutex
+	value []byte
+}
 
 // An app password is derived, never stored: base64url of the first 18
 // bytes of HMAC-SHA256(secret, user id | generation), where the secret is
@@ -22,14 +29,14 @@ import (
 // appSecret returns the database's app password secret, making it on
 // first use. It never changes, so after the first call it is memory's.
 func (db *DB) appSecret() ([]byte, error) {
-	db.secretMu.Lock()
-	defer db.secretMu.Unlock()
-	if db.secret != nil {
-		return db.secret, nil
+	db.secret.mu.Lock()
+	defer db.secret.mu.Unlock()
+	if db.secret.value != nil {
+		return db.secret.value, nil
 	}
 	secret, err := db.loadAppSecret()
 	if err == nil {
-		db.secret = secret
+		db.secret.value = secret
 	}
 	return secret, err
 }

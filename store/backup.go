@@ -20,13 +20,13 @@ import (
 // runs: writes go on, and blob files are not removed until it is done
 // (then what was deferred is removed, if still unreferenced).
 func (db *DB) Backup(w io.Writer) error {
-	db.backups.Add(1)
+	db.blobs.backups.Add(1)
 	defer func() {
-		if db.backups.Add(-1) == 0 {
-			db.deferMu.Lock()
-			deferred := db.deferred
-			db.deferred = nil
-			db.deferMu.Unlock()
+		if db.blobs.backups.Add(-1) == 0 {
+			db.blobs.deferMu.Lock()
+			deferred := db.blobs.deferred
+			db.blobs.deferred = nil
+			db.blobs.deferMu.Unlock()
 			db.release(deferred)
 		}
 	}()

@@ -10,11 +10,22 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
 )
+
+// blobState is what the store keeps of blob files in memory.
+type blobState struct {
+	locks    [256]sync.Mutex // by the first byte of a blob's hash
+	backups  atomic.Int64    // backups running: blob files are not removed meanwhile
+	deferMu  sync.Mutex
+	deferred []sum // blob files whose removal waits for the backups to end
+	minFree  int64 // free space that file content may not take (space.go)
+}
 
 // File contents are blobs named by their SHA-256 under blobs/xx/, where xx
 // is the first byte in hex. The blobs bucket counts the records that refer
@@ -40,7 +51,7 @@ func (db *DB) blobPath(h sum) string {
 // lockBlob locks the blob h against placing and removal; it returns the
 // unlock function.
 func (db *DB) lockBlob(h sum) func() {
-	mu := &db.blobLocks[h[0]]
+	mu := &db.blobs.locks[h[0]]
 	mu.Lock()
 	return mu.Unlock
 }
@@ -253,10 +264,10 @@ func (db *DB) placeBlob(sp spooled) error {
 // removeBlobIfUnreferenced deletes the blob file of h when no record refers
 // to it, and reports whether it removed one. The blob's lock is held.
 func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
-	if db.backups.Load() > 0 {
-		db.deferMu.Lock() // a backup may still copy it: removed when the backup ends
-		db.deferred = append(db.deferred, h)
-		db.deferMu.Unlock()
+	if db.blobs.backups.Load() > 0 {
+		db.blobs.deferMu.Lock() // a backup may still copy it: removed when the backup ends
+		db.blobs.deferred = append(db.blobs.deferred, h)
+		db.blobs.deferMu.Unlock()
 		return false, nil
 	}
 	var referenced bool

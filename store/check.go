@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,75 +20,15 @@ func (db *DB) CheckTree() ([]string, error) {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		seen := map[uint64]bool{}
-		refs := map[sum]uint64{}
-		var props int64 // the size of the properties of the nodes walked
-		// total walks the tree below n and returns the size of its files.
-		var total func(n node) (int64, error)
-		total = func(n node) (int64, error) {
-			seen[n.id] = true
-			props += int64(len(tx.Bucket(bucketDeadProps).Get(itob(n.id))))
-			if !n.dir {
-				refs[n.sum]++
-				return n.size, nil
-			}
-			var t int64
-			for _, id := range children(tx, n.id) {
-				c, err := getNode(tx, id)
-				if err != nil {
-					report("folder %d lists child %d, which is missing", n.id, id)
-					continue
-				}
-				if c.parent != n.id || childID(tx, n.id, c.name) != id {
-					report("node %d (%q) is listed under %d but names parent %d", id, c.name, n.id, c.parent)
-				}
-				if v := tx.Bucket(bucketChildren).Get(childKey(n.id, c.name)); !bytes.Equal(v, c.childValue()) {
-					report("node %d (%q): its entry under %d says %x, the node %x", id, c.name, n.id, v, c.childValue())
-				}
-				s, err := total(c)
-				if err != nil {
-					return 0, err
-				}
-				t += s
-			}
-			if t != n.size {
-				report("folder %d (%q) has size %d, but its contents total %d", n.id, n.name, n.size, t)
-			}
-			return t, nil
-		}
-		trashProps, err := walkTrash(tx, seen, refs)
-		if err != nil {
+		w := newTreeWalk(tx, false, report)
+		if err := w.users(); err != nil {
 			return err
 		}
-		err = tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
-			userID := binary.BigEndian.Uint64(k)
-			usage := usageOf(tx, userID)
-			root, ok, err := rootOf(tx, userID, false)
-			if err != nil {
-				return err
-			}
-			var sum int64
-			props = 0
-			if ok {
-				if sum, err = total(root); err != nil {
-					return err
-				}
-			}
-			if sum != usage.Normal {
-				report("user %d has normal %d, but their files total %d", userID, usage.Normal, sum)
-			}
-			if props += trashProps[userID]; props != usage.Props {
-				report("user %d has props %d, but their files' WebDAV properties total %d", userID, usage.Props, props)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+		seen, refs := w.seen, w.refs
 		if err := countPins(tx, refs); err != nil {
 			return err
 		}
-		err = tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
+		err := tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
 			if id := binary.BigEndian.Uint64(k); !seen[id] {
 				report("node %d is not reachable from any root", id)
 			}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,6 +30,9 @@ type committer struct {
 	queue   []*commitCall
 	running bool
 	commits uint64 // transactions committed or rolled back, for tests and metrics
+	// gen is raised after every write transaction, before anyone hears of
+	// it: what was read before may no longer be used (token.go's cache).
+	gen atomic.Uint64
 	// slowest is the longest any one call ran inside a transaction since
 	// SlowestWrite last read it: what one request cost every other writer.
 	slowest time.Duration
@@ -150,6 +154,6 @@ func (db *DB) runGroup(group []*commitCall) (failed int, failure, err error) {
 	db.commits.mu.Unlock()
 	// Before anyone hears of the change: what was read before it may no
 	// longer be used (authCache).
-	db.commitGen.Add(1)
+	db.commits.gen.Add(1)
 	return failed, failure, err
 }

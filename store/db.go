@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -127,38 +126,24 @@ type Options struct {
 	MinFreeSpace int64
 }
 
-// DB is ferry's store.
+// DB is ferry's store. Its state beyond the database file is grouped by
+// concern, each in the file of that concern.
 type DB struct {
 	bolt   *bolt.DB
 	dir    string
 	now    func() time.Time
 	logger *slog.Logger
 
-	rules      rules        // the limits the store applies (rules.go)
-	commits    committer    // group commit of writes (commit.go)
-	nameHints  nameHints    // guesses for freeName (tree.go)
-	userMemo   sync.Map     // user id -> *decodedUser (user.go)
-	backups    atomic.Int64 // backups running: blob files are not removed meanwhile
-	deferMu    sync.Mutex
-	deferred   []sum           // blob files whose removal waits for the backups to end
-	blobLocks  [256]sync.Mutex // by the first byte of a blob's hash
-	uploadIdle time.Duration
-	sendExpire time.Duration
-	mailQueued func()
-	uploadLock sync.Map // upload key -> *sync.Mutex
-
-	hashSem  chan struct{} // bounds concurrent argon2id computations
-	minFree  int64         // free space that file content may not take (space.go)
-	keepMail time.Duration // how long sent and failed mail is kept
-	secretMu sync.Mutex    // guards secret
-	secret   []byte        // the app password secret, once read (dav.go)
-
-	tokenIdle  time.Duration
-	tokenTouch time.Duration // how stale a token's stored last use may get before it is rewritten
-	lastUse    sync.Map      // [sha256.Size]byte -> *atomic.Int64: last use in Unix nanoseconds, newer than stored
-	authCache  sync.Map      // [sha256.Size]byte -> *authEntry (token.go)
-	authCached atomic.Int64  // entries added to authCache since it was last cleared
-	commitGen  atomic.Uint64 // raised after every write transaction (commit.go)
+	rules     rules      // the limits the store applies (rules.go)
+	commits   committer  // group commit of writes (commit.go)
+	tokens    tokenCache // tokens' last uses and authentications (token.go)
+	blobs     blobState  // blob locks, backups, the disk reserve (blob.go)
+	uploads   uploadState
+	mail      mailState
+	passwords passwordState
+	secret    secretState // the app password secret (apppassword.go)
+	nameHints nameHints   // guesses for freeName (tree.go)
+	userMemo  sync.Map    // user id -> *decodedUser (user.go)
 
 	leaveTrash bool // tests: leave deleted folders to Reclaim, as a crash would
 }
@@ -204,20 +189,18 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{
-		bolt:       b,
-		dir:        dir,
-		now:        opts.Now,
-		logger:     opts.Logger,
-		uploadIdle: opts.UploadIdleTimeout,
-		sendExpire: opts.SendExpireAfter,
-		mailQueued: opts.MailQueued,
-		hashSem:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
-		tokenIdle:  opts.TokenIdleTimeout,
-		minFree:    opts.MinFreeSpace,
-		rules:      rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite},
-		keepMail:   opts.KeepMail,
+		bolt:   b,
+		dir:    dir,
+		now:    opts.Now,
+		logger: opts.Logger,
+		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,
+			sendExpire: opts.SendExpireAfter},
+		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},
+		blobs:     blobState{minFree: opts.MinFreeSpace},
+		uploads:   uploadState{idle: opts.UploadIdleTimeout},
+		mail:      mailState{queued: opts.MailQueued, keep: opts.KeepMail},
+		passwords: passwordState{sem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))},
 	}
-	db.tokenTouch = min(opts.TokenIdleTimeout/16, time.Minute)
 	if err = db.init(); err == nil {
 		err = db.makeBlobDirs()
 	}

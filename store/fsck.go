@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -81,100 +80,16 @@ func (db *DB) Repair() ([]string, error) {
 	err := db.update(func(tx *bolt.Tx) error {
 		fixes, dropped = fixes[:0], dropped[:0]
 		fix := func(format string, args ...any) { fixes = append(fixes, fmt.Sprintf(format, args...)) }
-		seen := map[uint64]bool{}
-		refs := map[sum]uint64{}
-		kids := tx.Bucket(bucketChildren)
-		var props int64 // the size of the properties of the nodes walked
-		var walkFix func(n node) (int64, error)
-		walkFix = func(n node) (int64, error) {
-			seen[n.id] = true
-			props += int64(len(tx.Bucket(bucketDeadProps).Get(itob(n.id))))
-			total, changed := n.size, false
-			if !n.dir {
-				refs[n.sum]++
-			} else {
-				type kid struct {
-					id   uint64
-					name string
-				}
-				var list []kid
-				prefix := itob(n.id)
-				c := kids.Cursor()
-				for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-					var id uint64
-					if len(v) >= 8 {
-						id = binary.BigEndian.Uint64(v)
-					}
-					list = append(list, kid{id, string(k[8:])})
-				}
-				total = 0
-				for _, k := range list {
-					child, err := getNode(tx, k.id)
-					if err != nil {
-						fix("folder %d lists %q as node %d, which is missing: entry deleted", n.id, k.name, k.id)
-						if err := kids.Delete(childKey(n.id, k.name)); err != nil {
-							return 0, err
-						}
-						continue
-					}
-					if child.parent != n.id || child.name != k.name {
-						fix("node %d: parent and name set to %d, %q", child.id, n.id, k.name)
-						child.parent, child.name = n.id, k.name
-						if err := putNode(tx, &child); err != nil {
-							return 0, err
-						}
-					}
-					s, err := walkFix(child)
-					if err != nil {
-						return 0, err
-					}
-					total += s
-				}
-				if total != n.size {
-					fix("folder %d (%q): size %d -> %d", n.id, n.name, n.size, total)
-					n.size, changed = total, true
-				}
-			}
-			if changed || (n.parent != 0 && !bytes.Equal(kids.Get(childKey(n.parent, n.name)), n.childValue())) {
-				if !changed {
-					fix("node %d (%q): its entry under %d rewritten", n.id, n.name, n.parent)
-				}
-				if err := saveNode(tx, &n); err != nil {
-					return 0, err
-				}
-			}
-			return total, nil
-		}
-		trashProps, err := walkTrash(tx, seen, refs)
-		if err != nil {
+		w := newTreeWalk(tx, true, fix)
+		if err := w.users(); err != nil {
 			return err
 		}
-		err = tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
-			userID := binary.BigEndian.Uint64(k)
-			var total int64
-			props = trashProps[userID]
-			if root, ok, err := rootOf(tx, userID, false); err != nil {
-				return err
-			} else if ok {
-				if total, err = walkFix(root); err != nil {
-					return err
-				}
-			}
-			if u := usageOf(tx, userID); u.Normal != total || u.Props != props {
-				fix("user %d: normal %d -> %d, props %d -> %d", userID, u.Normal, total, u.Props, props)
-				u.Normal, u.Props = total, props
-				return putUsage(tx, userID, u)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+		seen, refs := w.seen, w.refs
 		if err := countPins(tx, refs); err != nil {
 			return err
 		}
 		var orphans [][]byte
-		err = tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
+		err := tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
 			if !seen[binary.BigEndian.Uint64(k)] {
 				orphans = append(orphans, append([]byte(nil), k...))
 			}

@@ -13,6 +13,12 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
+// mailState is the outbox's settings.
+type mailState struct {
+	queued func()        // told after a commit that queued mail
+	keep   time.Duration // how long sent and failed mail is kept
+}
+
 // The durable outbox: mail is queued in the transaction of the action that
 // causes it, so neither happens without the other, and delivered later by
 // the mailer. Buckets: mail (id -> JSON ferry.QueuedMail) and mail_due
@@ -34,7 +40,7 @@ func (db *DB) queueMail(tx *bolt.Tx, m ferry.Mail) error {
 	if err := putMail(tx, &q); err != nil {
 		return err
 	}
-	tx.OnCommit(db.mailQueued)
+	tx.OnCommit(db.mail.queued)
 	return tx.Bucket(bucketMailDue).Put(pairKey(0, id), nil)
 }
 
@@ -165,7 +171,7 @@ func (db *DB) updateMail(id uint64, change func(*ferry.QueuedMail)) error {
 // its age. Mail ids grow with their queue time, so the scan stops at the
 // first mail young enough to keep.
 func (db *DB) DeleteOldMail() (int, error) {
-	cutoff := db.now().Add(-db.keepMail)
+	cutoff := db.now().Add(-db.mail.keep)
 	deleted := 0
 	for {
 		n, more := 0, false

@@ -110,7 +110,7 @@ func messageItems(tx *bolt.Tx, id uint64) ([]item, error) {
 
 // expired reports whether a pending message is past its expiry at now.
 func (db *DB) expired(m *messageRecord, now time.Time) bool {
-	return m.Status == ferry.StatusPending && now.UnixNano()-m.Created >= int64(db.sendExpire)
+	return m.Status == ferry.StatusPending && now.UnixNano()-m.Created >= int64(db.rules.sendExpire)
 }
 
 // closeMessage ends a pending message with status: it drops the pins and
@@ -224,7 +224,7 @@ func (db *DB) ExpireMessages() (int, error) {
 	due := func(tx *bolt.Tx, max int) [][]byte {
 		var keys [][]byte
 		c := tx.Bucket(bucketPending).Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < max && now.UnixNano()-int64(binary.BigEndian.Uint64(k)) >= int64(db.sendExpire); k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && len(keys) < max && now.UnixNano()-int64(binary.BigEndian.Uint64(k)) >= int64(db.rules.sendExpire); k, _ = c.Next() {
 			keys = append(keys, append([]byte(nil), k...))
 		}
 		return keys

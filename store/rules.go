@@ -1,6 +1,8 @@
 package store
 
 import (
+	"time"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
@@ -11,10 +13,11 @@ import (
 // check reads the user as stored, inside the transaction that changes
 // what it counts.
 type rules struct {
-	packages quota.Packages
-	maxFile  int64 // 0: none
-	send     ferry.SendLimits
-	invite   ferry.InviteLimits
+	packages   quota.Packages
+	maxFile    int64 // 0: none
+	send       ferry.SendLimits
+	invite     ferry.InviteLimits
+	sendExpire time.Duration // a pending send's life
 }
 
 // fileLimit is the largest file allowed, -1 for no limit.

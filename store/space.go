@@ -13,7 +13,7 @@ import (
 // the reserve (Options.MinFreeSpace). The reserve keeps room for the
 // database, so that a full disk still lets users delete files.
 func (db *DB) checkSpace(need int64) error {
-	if db.minFree <= 0 {
+	if db.blobs.minFree <= 0 {
 		return nil
 	}
 	var st unix.Statfs_t
@@ -21,7 +21,7 @@ func (db *DB) checkSpace(need int64) error {
 		return fmt.Errorf("statfs %s: %w", db.dir, err)
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	if free-need < db.minFree {
+	if free-need < db.blobs.minFree {
 		return ferry.Errorf(ferry.ESTORAGEFULL, "The server's disk is full; nothing of this upload was kept.")
 	}
 	return nil

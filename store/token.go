@@ -6,12 +6,23 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
 )
+
+// tokenCache is what the store keeps of tokens in memory.
+type tokenCache struct {
+	idle       time.Duration
+	touch      time.Duration // how stale a token's stored last use may get before it is rewritten
+	lastUse    sync.Map      // [sha256.Size]byte -> *atomic.Int64: last use in Unix nanoseconds, newer than stored
+	authCache  sync.Map      // [sha256.Size]byte -> *authEntry
+	authCached atomic.Int64  // entries added to authCache since it was last cleared
+}
 
 // A token is 32 random bytes, base64url without padding, handed to the
 // client once. The store keeps only its SHA-256, with the user id and the
@@ -95,12 +106,12 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 	now := db.now().UnixNano()
 	// The generation is read before the transaction: an entry made from
 	// it is used only while no write has committed since (authCache).
-	gen := db.commitGen.Load()
+	gen := db.commits.gen.Load()
 	var (
 		u      *ferry.User
 		stored int64
 	)
-	if e, ok := db.authCache.Load(h); ok && e.(*authEntry).gen == gen {
+	if e, ok := db.tokens.authCache.Load(h); ok && e.(*authEntry).gen == gen {
 		e := e.(*authEntry)
 		user := *e.user
 		u, stored = &user, e.stored
@@ -122,14 +133,14 @@ func (db *DB) Authenticate(token string) (*ferry.User, error) {
 		cached := *u
 		db.cacheAuth(h, &authEntry{gen: gen, user: &cached, stored: stored})
 	}
-	if now-max(stored, db.memLastUse(h)) > int64(db.tokenIdle) {
+	if now-max(stored, db.memLastUse(h)) > int64(db.tokens.idle) {
 		return nil, errDenied()
 	}
 	if u.Disabled {
 		return nil, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled.")
 	}
 	db.noteUse(h, now)
-	if now-stored >= int64(db.tokenTouch) {
+	if now-stored >= int64(db.tokens.touch) {
 		if err := db.touchToken(h, now); err != nil {
 			return nil, err
 		}
@@ -154,9 +165,9 @@ type authEntry struct {
 const maxAuthCache = 10000
 
 func (db *DB) cacheAuth(h [sha256.Size]byte, e *authEntry) {
-	if _, loaded := db.authCache.Swap(h, e); !loaded && db.authCached.Add(1) > maxAuthCache {
-		db.authCache.Clear()
-		db.authCached.Store(0)
+	if _, loaded := db.tokens.authCache.Swap(h, e); !loaded && db.tokens.authCached.Add(1) > maxAuthCache {
+		db.tokens.authCache.Clear()
+		db.tokens.authCached.Store(0)
 	}
 }
 
@@ -165,7 +176,7 @@ func errDenied() error {
 }
 
 func (db *DB) memLastUse(h [sha256.Size]byte) int64 {
-	if v, ok := db.lastUse.Load(h); ok {
+	if v, ok := db.tokens.lastUse.Load(h); ok {
 		return v.(*atomic.Int64).Load()
 	}
 	return 0
@@ -173,9 +184,9 @@ func (db *DB) memLastUse(h [sha256.Size]byte) int64 {
 
 // noteUse raises the in-memory last use of a token to t.
 func (db *DB) noteUse(h [sha256.Size]byte, t int64) {
-	v, ok := db.lastUse.Load(h)
+	v, ok := db.tokens.lastUse.Load(h)
 	if !ok {
-		v, _ = db.lastUse.LoadOrStore(h, new(atomic.Int64))
+		v, _ = db.tokens.lastUse.LoadOrStore(h, new(atomic.Int64))
 	}
 	last := v.(*atomic.Int64)
 	for {
@@ -206,7 +217,7 @@ func (db *DB) RevokeToken(token string) error {
 	err := db.update(func(tx *bolt.Tx) error {
 		return deleteToken(tx, h[:])
 	})
-	db.lastUse.Delete(h)
+	db.tokens.lastUse.Delete(h)
 	return err
 }
 
@@ -249,7 +260,7 @@ func (db *DB) DeleteExpiredTokens() (int, error) {
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			rec, ok := decodeToken(v)
 			h := [sha256.Size]byte(k)
-			if !ok || now-max(rec.lastUse, db.memLastUse(h)) > int64(db.tokenIdle) {
+			if !ok || now-max(rec.lastUse, db.memLastUse(h)) > int64(db.tokens.idle) {
 				gone = append(gone, h)
 			}
 		}
@@ -274,12 +285,12 @@ func (db *DB) DeleteExpiredTokens() (int, error) {
 		}
 	}
 	for _, h := range gone {
-		db.lastUse.Delete(h)
+		db.tokens.lastUse.Delete(h)
 	}
 	// Last uses of tokens revoked meanwhile, once they are as old as that.
-	db.lastUse.Range(func(k, v any) bool {
-		if now-v.(*atomic.Int64).Load() > int64(db.tokenIdle) {
-			db.lastUse.Delete(k)
+	db.tokens.lastUse.Range(func(k, v any) bool {
+		if now-v.(*atomic.Int64).Load() > int64(db.tokens.idle) {
+			db.tokens.lastUse.Delete(k)
 		}
 		return true
 	})

@@ -10,12 +10,19 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
 )
+
+// uploadState is what the store keeps of uploads in memory.
+type uploadState struct {
+	idle  time.Duration // an upload's life without a chunk
+	locks sync.Map      // upload key -> *sync.Mutex
+}
 
 // A resumable upload (API.md, as Quatrix) keeps its bytes in uploads/<key>
 // and its record in the uploads bucket: owner, target path, declared size,
@@ -51,7 +58,7 @@ func (db *DB) uploadFile(key string) string {
 
 // lockUpload serialises the calls on one upload key.
 func (db *DB) lockUpload(key string) func() {
-	v, _ := db.uploadLock.LoadOrStore(key, new(sync.Mutex))
+	v, _ := db.uploads.locks.LoadOrStore(key, new(sync.Mutex))
 	mu := v.(*sync.Mutex)
 	mu.Lock()
 	return mu.Unlock
@@ -165,7 +172,7 @@ func (db *DB) loadUpload(userID uint64, key string) (uploadRecord, error) {
 		return rec, uploadNotFound()
 	}
 	_, statErr := os.Stat(db.uploadFile(key))
-	if db.now().UnixNano()-rec.Touched > int64(db.uploadIdle) || errors.Is(statErr, os.ErrNotExist) {
+	if db.now().UnixNano()-rec.Touched > int64(db.uploads.idle) || errors.Is(statErr, os.ErrNotExist) {
 		// Expired, or its bytes are gone (a store restored from a backup,
 		// which does not carry uploads in progress).
 		if err := db.deleteUpload(key); err != nil {
@@ -213,7 +220,7 @@ func (db *DB) deleteUpload(key string) error {
 // forgetUpload drops the lock of an upload whose record is gone. Anyone
 // still waiting on the old lock finds no record, as anyone after them does.
 func (db *DB) forgetUpload(key string) {
-	db.uploadLock.Delete(key)
+	db.uploads.locks.Delete(key)
 }
 
 // UploadStatus returns how many bytes an upload has and its declared size,
@@ -354,7 +361,7 @@ func (db *DB) DeleteExpiredUploads() (int, error) {
 				return err
 			}
 			known[string(k)] = true
-			if now-rec.Touched > int64(db.uploadIdle) {
+			if now-rec.Touched > int64(db.uploads.idle) {
 				expired = append(expired, string(k))
 			}
 			return nil

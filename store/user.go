@@ -14,6 +14,11 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
+// passwordState bounds concurrent argon2id computations.
+type passwordState struct {
+	sem chan struct{}
+}
+
 // CreateUser creates an account. It returns INVALID_EMAIL, METHOD_BAD_REQUEST
 // (full name), INVALID_NEW_PASSWORD or EMAIL_ALREADY_EXIST errors.
 func (db *DB) CreateUser(nu ferry.NewUser) (*ferry.User, error) {
@@ -209,13 +214,13 @@ func (db *DB) CheckPassword(email, password string) (*ferry.User, error) {
 // hashPassword and verifyPassword bound how many argon2id computations run
 // at once, so a burst of logins cannot take all memory.
 func (db *DB) hashPassword(p string) (string, error) {
-	db.hashSem <- struct{}{}
+	db.passwords.sem <- struct{}{}
 	defer db.hashDone()
 	return hashPassword(p)
 }
 
 func (db *DB) verifyPassword(hash, p string) bool {
-	db.hashSem <- struct{}{}
+	db.passwords.sem <- struct{}{}
 	defer db.hashDone()
 	return verifyPassword(hash, p)
 }
@@ -228,8 +233,8 @@ func (db *DB) verifyPassword(hash, p string) bool {
 // of a burst collects and hands the memory back to the OS at once: about a
 // millisecond beside the hash's tens.
 func (db *DB) hashDone() {
-	last := len(db.hashSem) == 1
-	<-db.hashSem
+	last := len(db.passwords.sem) == 1
+	<-db.passwords.sem
 	if last && lazyGC() {
 		debug.FreeOSMemory()
 	}
