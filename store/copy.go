@@ -67,11 +67,7 @@ func (db *DB) copyOnce(userID uint64, src, dst []string, replace bool) error {
 			if err != nil {
 				return err
 			}
-			limits, err := db.limitsOf(tx, userID)
-			if err != nil {
-				return err
-			}
-			if err := chargeStorage(tx, userID, limits, n.size); err != nil {
+			if err := db.charge(tx, userID, n.size); err != nil {
 				return err
 			}
 			props, err := copyTree(tx, n, parent.id, name)
@@ -219,11 +215,7 @@ func (db *DB) copyInSteps(userID uint64, src, dst []string, replace bool, tree [
 		if err != nil {
 			return err
 		}
-		limits, err := db.limitsOf(tx, userID)
-		if err != nil {
-			return err
-		}
-		if err := chargeStorage(tx, userID, limits, tree[0].size); err != nil {
+		if err := db.charge(tx, userID, tree[0].size); err != nil {
 			return err
 		}
 		if err := chargeProps(tx, userID, props); err != nil {

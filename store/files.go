@@ -336,11 +336,7 @@ func (db *DB) commitFile(userID uint64, names []string, resolve bool, sp spooled
 			}
 		}
 		delta := sp.size - n.size
-		limits, err := db.limitsOf(tx, userID)
-		if err != nil {
-			return err
-		}
-		if err := chargeStorage(tx, userID, limits, delta); err != nil {
+		if err := db.charge(tx, userID, delta); err != nil {
 			return err
 		}
 		if err := refBlob(tx, sp.sum, sp.size); err != nil {
