@@ -1,6 +1,7 @@
 package ferry
 
 import (
+	"context"
 	"io"
 	"os"
 	"time"
@@ -17,94 +18,94 @@ type UserService interface {
 	// CreateUser makes an account: INVALID_EMAIL, METHOD_BAD_REQUEST (full
 	// name), INVALID_NEW_PASSWORD, EMAIL_ALREADY_EXIST. An empty package
 	// is the default package.
-	CreateUser(nu NewUser) (*User, error)
+	CreateUser(ctx context.Context, nu NewUser) (*User, error)
 	// CreateInvitedUser is CreateUser with an invitation code, used up in
 	// the same transaction: NO_PERMISSION for a wrong, used or expired one.
-	CreateInvitedUser(nu NewUser, code string) (*User, error)
+	CreateInvitedUser(ctx context.Context, nu NewUser, code string) (*User, error)
 	// CheckPassword returns the user of an email and password:
 	// AUTH_FAILED, ACCOUNT_DISABLED.
-	CheckPassword(email, password string) (*User, error)
-	CreateToken(userID uint64) (string, error)
+	CheckPassword(ctx context.Context, email, password string) (*User, error)
+	CreateToken(ctx context.Context, userID uint64) (string, error)
 	// Authenticate returns the user of a token: NO_PERMISSION,
 	// ACCOUNT_DISABLED.
-	Authenticate(token string) (*User, error)
-	RevokeToken(token string) error
+	Authenticate(ctx context.Context, token string) (*User, error)
+	RevokeToken(ctx context.Context, token string) error
 	// Ping reports whether the store answers.
-	Ping() error
+	Ping(ctx context.Context) error
 	// Quota returns the user's limits in force and usage.
-	Quota(userID uint64) (Quota, error)
+	Quota(ctx context.Context, userID uint64) (Quota, error)
 	// ChangeSettings applies a /settings/update; a new password ends
 	// every credential but the token keep.
-	ChangeSettings(userID uint64, keep string, ch SettingsChange) error
-	SetPhoto(userID uint64, p Photo) (string, error)
-	RemovePhoto(userID uint64) error
-	PhotoByToken(token string) (Photo, error)
+	ChangeSettings(ctx context.Context, userID uint64, keep string, ch SettingsChange) error
+	SetPhoto(ctx context.Context, userID uint64, p Photo) (string, error)
+	RemovePhoto(ctx context.Context, userID uint64) error
+	PhotoByToken(ctx context.Context, token string) (Photo, error)
 }
 
 // FileService is a user's folder: the tree, file content and download
 // links.
 type FileService interface {
 	// List calls each with every entry of a folder, in name order.
-	List(userID uint64, names []string, each func(name []byte, dir bool, size int64)) error
-	Mkdir(userID uint64, names []string) error
+	List(ctx context.Context, userID uint64, names []string, each func(name []byte, dir bool, size int64)) error
+	Mkdir(ctx context.Context, userID uint64, names []string) error
 	// Move and Copy take replace to delete what is at dst in the same
 	// transaction (WebDAV's Overwrite: T).
-	Move(userID uint64, src, dst []string, replace bool) error
-	Copy(userID uint64, src, dst []string, replace bool) error
-	Delete(userID uint64, list [][]string) ([]error, error)
-	Sizes(userID uint64, list [][]string) ([]int64, error)
-	Stat(userID uint64, names []string) (FileInfo, error)
+	Move(ctx context.Context, userID uint64, src, dst []string, replace bool) error
+	Copy(ctx context.Context, userID uint64, src, dst []string, replace bool) error
+	Delete(ctx context.Context, userID uint64, list [][]string) ([]error, error)
+	Sizes(ctx context.Context, userID uint64, list [][]string) ([]int64, error)
+	Stat(ctx context.Context, userID uint64, names []string) (FileInfo, error)
 	OpenBlob(sha256 string) (*os.File, error)
 	// PutFile stores a file's content, streamed from the request's body.
-	PutFile(p PutRequest) (FileInfo, error)
-	CreateLink(userID uint64, names []string, expires time.Time) (string, error)
-	OpenLink(token string) (FileInfo, error)
+	PutFile(ctx context.Context, p PutRequest) (FileInfo, error)
+	CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, error)
+	OpenLink(ctx context.Context, token string) (FileInfo, error)
 }
 
 // UploadService is resumable uploads.
 type UploadService interface {
-	CreateUpload(userID uint64, names []string, size int64, resolve bool) (key, path string, err error)
+	CreateUpload(ctx context.Context, userID uint64, names []string, size int64, resolve bool) (key, path string, err error)
 	// WriteChunk appends a chunk; one that does not start where the upload
 	// stands is an *OffsetError.
-	WriteChunk(c Chunk) (int64, error)
-	UploadStatus(userID uint64, key string) (received, size int64, err error)
-	FinalizeUpload(userID uint64, key string) (FileInfo, error)
+	WriteChunk(ctx context.Context, c Chunk) (int64, error)
+	UploadStatus(ctx context.Context, userID uint64, key string) (received, size int64, err error)
+	FinalizeUpload(ctx context.Context, userID uint64, key string) (FileInfo, error)
 }
 
 // MessageService is sending, the inbox and the outbox.
 type MessageService interface {
 	// Send sends sources to the user with the email to; notice, when not
 	// nil, makes the mail that tells the receiver.
-	Send(senderID uint64, to string, sources []SendSource, notice func(receiver *User, destinations []string, total int64) Mail) ([]uint64, error)
-	Inbox(receiverID uint64) ([]Message, error)
-	Outbox(senderID uint64) ([]Message, error)
-	UpdateInbox(receiverID uint64, decisions []Decision) ([]error, error)
+	Send(ctx context.Context, senderID uint64, to string, sources []SendSource, notice func(receiver *User, destinations []string, total int64) Mail) ([]uint64, error)
+	Inbox(ctx context.Context, receiverID uint64) ([]Message, error)
+	Outbox(ctx context.Context, senderID uint64) ([]Message, error)
+	UpdateInbox(ctx context.Context, receiverID uint64, decisions []Decision) ([]error, error)
 }
 
 // SocialService is contacts, notifications and invitations.
 type SocialService interface {
-	AddContacts(ownerID uint64, emails []string) ([]error, error)
-	Contacts(ownerID uint64, filter string) ([]Contact, error)
-	RemoveContact(ownerID uint64, email string) error
-	Notifications(userID uint64) ([]Notification, error)
-	MarkNotificationsRead(userID uint64, ids []uint64) ([]error, error)
+	AddContacts(ctx context.Context, ownerID uint64, emails []string) ([]error, error)
+	Contacts(ctx context.Context, ownerID uint64, filter string) ([]Contact, error)
+	RemoveContact(ctx context.Context, ownerID uint64, email string) error
+	Notifications(ctx context.Context, userID uint64) ([]Notification, error)
+	MarkNotificationsRead(ctx context.Context, userID uint64, ids []uint64) ([]error, error)
 	// Invite queues mail(email, code) to each address without an account,
 	// under the daily limit.
-	Invite(inviterID uint64, emails []string, mail func(email, code string) Mail) ([]error, error)
+	Invite(ctx context.Context, inviterID uint64, emails []string, mail func(email, code string) Mail) ([]error, error)
 }
 
 // DavService is what WebDAV needs beyond FileService: app passwords, single
 // lookups and the properties clients set.
 type DavService interface {
-	AppPassword(userID uint64) (string, error)
-	ResetAppPassword(userID uint64) (string, error)
-	CheckAppPassword(email, password string) (*User, error)
-	Lookup(userID uint64, names []string) (FileInfo, error)
-	ReadDir(userID uint64, names []string) ([]FileInfo, error)
+	AppPassword(ctx context.Context, userID uint64) (string, error)
+	ResetAppPassword(ctx context.Context, userID uint64) (string, error)
+	CheckAppPassword(ctx context.Context, email, password string) (*User, error)
+	Lookup(ctx context.Context, userID uint64, names []string) (FileInfo, error)
+	ReadDir(ctx context.Context, userID uint64, names []string) ([]FileInfo, error)
 	// MakeFolder makes one folder whose parent exists; replace is Move's.
-	MakeFolder(userID uint64, names []string, replace bool) error
-	DeadProps(userID uint64, names []string) ([]byte, error)
-	PatchDeadProps(userID uint64, names []string, patch func(old []byte) ([]byte, error)) error
+	MakeFolder(ctx context.Context, userID uint64, names []string, replace bool) error
+	DeadProps(ctx context.Context, userID uint64, names []string) ([]byte, error)
+	PatchDeadProps(ctx context.Context, userID uint64, names []string, patch func(old []byte) ([]byte, error)) error
 }
 
 // PutRequest is a file upload (PUT /files, WebDAV PUT).

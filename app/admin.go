@@ -125,7 +125,7 @@ func (a *LocalAdmin) AddUser(req AddUserRequest) (uint64, error) {
 	if !a.Packages.Has(req.Package) {
 		return 0, unknownPackage(req.Package)
 	}
-	u, err := a.DB.CreateUser(ferry.NewUser{Email: req.Email, Password: req.Password, FullName: req.Name, Package: req.Package})
+	u, err := a.DB.CreateUser(context.Background(), ferry.NewUser{Email: req.Email, Password: req.Password, FullName: req.Name, Package: req.Package})
 	if err != nil {
 		return 0, err
 	}

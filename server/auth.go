@@ -21,7 +21,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	email := strings.ToLower(strings.TrimSpace(p.String("email")))
 	u, err := s.underLoginLimit(w, r, email, func() (*ferry.User, error) {
-		return s.users.CheckPassword(email, p.String("password"))
+		return s.users.CheckPassword(r.Context(), email, p.String("password"))
 	})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -57,7 +57,7 @@ type refusal struct{ error }
 
 // answerToken makes a new token for u and answers {"token": ...}.
 func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	token, err := s.users.CreateToken(u.ID)
+	token, err := s.users.CreateToken(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -68,7 +68,7 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, u *ferry.Us
 
 // handleLogout is DELETE /auth/token: the request's token stops working.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *ferry.User) {
-	if err := s.users.RevokeToken(tokenOf(r)); err != nil {
+	if err := s.users.RevokeToken(r.Context(), tokenOf(r)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -98,9 +98,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		var err error
 		switch s.cfg.Signup {
 		case "open":
-			u, err = s.users.CreateUser(nu)
+			u, err = s.users.CreateUser(r.Context(), nu)
 		case "invite":
-			u, err = s.users.CreateInvitedUser(nu, p.String("invite"))
+			u, err = s.users.CreateInvitedUser(r.Context(), nu, p.String("invite"))
 		default:
 			err = ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
 		}

@@ -46,7 +46,7 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	}
 	email := strings.ToLower(strings.TrimSpace(login))
 	u, err := s.underLoginLimit(w, r, email, func() (*ferry.User, error) {
-		return s.dav.CheckAppPassword(email, password)
+		return s.dav.CheckAppPassword(r.Context(), email, password)
 	})
 	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
 		w.Header().Set("WWW-Authenticate", basicRealm)
@@ -69,7 +69,7 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 		// an attachment in a sandbox, so that no uploaded page ever runs
 		// as part of ferry's site (x/net/webdav would serve it inline).
 		if names, err := paths.Parse(davPath(r.URL.Path)); err == nil {
-			if info, err := s.dav.Lookup(u.ID, names); err == nil && !info.Dir {
+			if info, err := s.dav.Lookup(r.Context(), u.ID, names); err == nil && !info.Dir {
 				s.serveFile(w, r, info)
 				return
 			}
@@ -108,7 +108,7 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	defer s.davPaths.lock(u.ID, davWritePaths(r)...)()
 	h := &webdav.Handler{
 		Prefix:     davPrefix,
-		FileSystem: &davFS{s: s, u: u, st: st},
+		FileSystem: &davFS{ctx: r.Context(), s: s, u: u, st: st},
 		LockSystem: countedLocks{userLocks: s.davLocks(u.ID), st: st},
 		Logger: func(r *http.Request, err error) {
 			if err != nil && st.refusal == nil && !os.IsNotExist(err) && !os.IsExist(err) {

@@ -65,7 +65,7 @@ func (f *davFile) Readdir(count int) ([]os.FileInfo, error) {
 		return nil, &os.PathError{Op: "readdir", Path: f.info.Path, Err: syscall.ENOTDIR}
 	}
 	if !f.read {
-		list, err := f.fs.s.dav.ReadDir(f.fs.u.ID, f.names)
+		list, err := f.fs.s.dav.ReadDir(f.fs.ctx, f.fs.u.ID, f.names)
 		if err != nil {
 			return nil, f.fs.osErr(err)
 		}
@@ -122,7 +122,7 @@ type davWriteFile struct {
 }
 
 func (f *davWriteFile) put(r io.Reader, size int64) error {
-	info, err := f.fs.s.files.PutFile(ferry.PutRequest{UserID: f.fs.u.ID, Names: f.names, Body: r, Size: size})
+	info, err := f.fs.s.files.PutFile(f.fs.ctx, ferry.PutRequest{UserID: f.fs.u.ID, Names: f.names, Body: r, Size: size})
 	f.done = true
 	if err != nil {
 		return f.fs.osErr(bodyErr(err))
@@ -140,10 +140,10 @@ func (f *davWriteFile) ReadFrom(r io.Reader) (int64, error) {
 	}
 	if src, ok := r.(*davFile); ok && !src.info.Dir {
 		f.done = true
-		if err := f.fs.s.files.Copy(f.fs.u.ID, src.names, f.names, f.replace); err != nil {
+		if err := f.fs.s.files.Copy(f.fs.ctx, f.fs.u.ID, src.names, f.names, f.replace); err != nil {
 			return 0, f.fs.osErr(err)
 		}
-		info, err := f.fs.s.dav.Lookup(f.fs.u.ID, f.names)
+		info, err := f.fs.s.dav.Lookup(f.fs.ctx, f.fs.u.ID, f.names)
 		if err != nil {
 			return 0, f.fs.osErr(err)
 		}

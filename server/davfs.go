@@ -20,9 +20,10 @@ import (
 // davFS is one user's folder as a webdav.FileSystem, on the same tree and
 // blob store as the API: what either does, the other sees at once.
 type davFS struct {
-	s  *Server
-	u  *ferry.User
-	st *davState
+	ctx context.Context // the request's
+	s   *Server
+	u   *ferry.User
+	st  *davState
 }
 
 // names parses a WebDAV path by the API's rules.
@@ -66,16 +67,16 @@ func (fs *davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error
 	case st.isTarget(names) && !st.shallow:
 		// A COPY of a folder: the whole tree, in one store copy. As for
 		// MKCOL, the parent must exist.
-		if parent, err := fs.s.dav.Lookup(fs.u.ID, names[:len(names)-1]); err != nil || !parent.Dir {
+		if parent, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names[:len(names)-1]); err != nil || !parent.Dir {
 			return os.ErrNotExist
 		}
-		if err := fs.s.files.Copy(fs.u.ID, st.source, names, st.replace); err != nil {
+		if err := fs.s.files.Copy(fs.ctx, fs.u.ID, st.source, names, st.replace); err != nil {
 			return fs.osErr(err)
 		}
 		st.copied = true
 		return nil
 	}
-	return fs.osErr(fs.s.dav.MakeFolder(fs.u.ID, names, st.replace && st.isTarget(names)))
+	return fs.osErr(fs.s.dav.MakeFolder(fs.ctx, fs.u.ID, names, st.replace && st.isTarget(names)))
 }
 
 func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, error) {
@@ -87,7 +88,7 @@ func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.Fi
 		return &davWriteFile{fs: fs, names: names, done: true, copied: true}, nil
 	}
 	replace := fs.st.replace && fs.st.isTarget(names)
-	info, err := fs.s.dav.Lookup(fs.u.ID, names)
+	info, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names)
 	exists := err == nil && !replace
 	if err != nil && ferry.ErrorCode(err) != ferry.EFILENOTFOUND {
 		return nil, fs.osErr(err)
@@ -106,7 +107,7 @@ func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.Fi
 	if len(names) == 0 {
 		return nil, os.ErrInvalid
 	}
-	parent, err := fs.s.dav.Lookup(fs.u.ID, names[:len(names)-1])
+	parent, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names[:len(names)-1])
 	if err != nil || !parent.Dir {
 		return nil, os.ErrNotExist
 	}
@@ -128,7 +129,7 @@ func (fs *davFS) RemoveAll(ctx context.Context, name string) error {
 	if fs.st.belowCopied(names) {
 		return nil
 	}
-	results, err := fs.s.files.Delete(fs.u.ID, [][]string{names})
+	results, err := fs.s.files.Delete(fs.ctx, fs.u.ID, [][]string{names})
 	if err != nil {
 		return fs.osErr(err)
 	}
@@ -150,10 +151,10 @@ func (fs *davFS) Rename(ctx context.Context, oldName, newName string) error {
 	if len(src) == 0 || len(dst) == 0 {
 		return os.ErrInvalid
 	}
-	if parent, err := fs.s.dav.Lookup(fs.u.ID, dst[:len(dst)-1]); err != nil || !parent.Dir {
+	if parent, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, dst[:len(dst)-1]); err != nil || !parent.Dir {
 		return os.ErrNotExist // MOVE does not make the target's parents
 	}
-	return fs.osErr(fs.s.files.Move(fs.u.ID, src, dst, fs.st.replace && fs.st.isTarget(dst)))
+	return fs.osErr(fs.s.files.Move(fs.ctx, fs.u.ID, src, dst, fs.st.replace && fs.st.isTarget(dst)))
 }
 
 func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
@@ -164,7 +165,7 @@ func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 	if fs.st.belowCopied(names) {
 		return nil, os.ErrNotExist // so that x/net/webdav's copy goes on to "create" it, a no-op
 	}
-	info, err := fs.s.dav.Lookup(fs.u.ID, names)
+	info, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names)
 	if err != nil {
 		return nil, fs.osErr(err)
 	}
@@ -174,7 +175,7 @@ func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 // deadProps and patchProps keep a client's properties of a file or folder,
 // encoded as JSON, in the store.
 func (fs *davFS) deadProps(names []string) (map[xml.Name]webdav.Property, error) {
-	raw, err := fs.s.dav.DeadProps(fs.u.ID, names)
+	raw, err := fs.s.dav.DeadProps(fs.ctx, fs.u.ID, names)
 	if err != nil || len(raw) == 0 {
 		return nil, fs.osErr(err)
 	}
@@ -191,7 +192,7 @@ func (fs *davFS) deadProps(names []string) (map[xml.Name]webdav.Property, error)
 
 func (fs *davFS) patchProps(names []string, patches []webdav.Proppatch) ([]webdav.Propstat, error) {
 	pstat := webdav.Propstat{Status: http.StatusOK}
-	err := fs.s.dav.PatchDeadProps(fs.u.ID, names, func(old []byte) ([]byte, error) {
+	err := fs.s.dav.PatchDeadProps(fs.ctx, fs.u.ID, names, func(old []byte) ([]byte, error) {
 		pstat.Props = pstat.Props[:0]
 		var list []webdav.Property
 		if len(old) > 0 {

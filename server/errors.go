@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -57,7 +58,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	code := ferry.ErrorCode(err)
 	status, ok := statusOf[code]
-	if !ok || code == ferry.EUNKNOWN {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away before its write ran; nobody reads this.
+		s.log.InfoContext(r.Context(), "request given up by its client", "route", routeOf(r))
+		code, status = ferry.EUNKNOWN, http.StatusInternalServerError
+	} else if !ok || code == ferry.EUNKNOWN {
 		s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routeOf(r))
 		code, status = ferry.EUNKNOWN, http.StatusInternalServerError
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -22,12 +23,16 @@ type brokenUsers struct{ Store }
 
 var errDisk = errors.New("read /var/lib/ferry/ferry.db: input/output error")
 
-func (brokenUsers) CreateUser(ferry.NewUser) (*ferry.User, error)     { return nil, errDisk }
-func (brokenUsers) CheckPassword(string, string) (*ferry.User, error) { return nil, errDisk }
-func (brokenUsers) CreateToken(uint64) (string, error)                { return "", errDisk }
-func (brokenUsers) Authenticate(string) (*ferry.User, error)          { return nil, errDisk }
-func (brokenUsers) RevokeToken(string) error                          { return errDisk }
-func (brokenUsers) Ping() error                                       { return errDisk }
+func (brokenUsers) CreateUser(context.Context, ferry.NewUser) (*ferry.User, error) {
+	return nil, errDisk
+}
+func (brokenUsers) CheckPassword(context.Context, string, string) (*ferry.User, error) {
+	return nil, errDisk
+}
+func (brokenUsers) CreateToken(context.Context, uint64) (string, error)       { return "", errDisk }
+func (brokenUsers) Authenticate(context.Context, string) (*ferry.User, error) { return nil, errDisk }
+func (brokenUsers) RevokeToken(context.Context, string) error                 { return errDisk }
+func (brokenUsers) Ping(context.Context) error                                { return errDisk }
 
 func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 	var logs bytes.Buffer

@@ -33,7 +33,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		}
 	}()
 	buf := append((*bp)[:0], '[')
-	err = s.files.List(u.ID, names, func(name []byte, dir bool, size int64) {
+	err = s.files.List(r.Context(), u.ID, names, func(name []byte, dir bool, size int64) {
 		if len(buf) > 1 {
 			buf = append(buf, ',')
 		}
@@ -87,7 +87,7 @@ func (s *Server) paramsAndPath(r *http.Request, name string) (*params, []string,
 func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	_, names, err := s.paramsAndPath(r, "path")
 	if err == nil {
-		err = s.files.Mkdir(u.ID, names)
+		err = s.files.Mkdir(r.Context(), u.ID, names)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -98,11 +98,11 @@ func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.Us
 
 // handleMove is POST /ops/move; handleCopy POST /ops/copy.
 func (s *Server) handleMove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.transfer(w, r, func(src, dst []string) error { return s.files.Move(u.ID, src, dst, false) })
+	s.transfer(w, r, func(src, dst []string) error { return s.files.Move(r.Context(), u.ID, src, dst, false) })
 }
 
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.transfer(w, r, func(src, dst []string) error { return s.files.Copy(u.ID, src, dst, false) })
+	s.transfer(w, r, func(src, dst []string) error { return s.files.Copy(r.Context(), u.ID, src, dst, false) })
 }
 
 func (s *Server) transfer(w http.ResponseWriter, r *http.Request, do func(src, dst []string) error) {
@@ -149,7 +149,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, u *ferry.U
 		list = append(list, names)
 		b.pass(i)
 	}
-	results, err := s.files.Delete(u.ID, list)
+	results, err := s.files.Delete(r.Context(), u.ID, list)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -194,7 +194,7 @@ func (s *Server) handleFilesize(w http.ResponseWriter, r *http.Request, u *ferry
 			return
 		}
 	}
-	sizes, err := s.files.Sizes(u.ID, list)
+	sizes, err := s.files.Sizes(r.Context(), u.ID, list)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -230,7 +230,7 @@ func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request, u *ferry.
 		s.writeError(w, r, err)
 		return
 	}
-	info, err := s.files.PutFile(ferry.PutRequest{UserID: u.ID, Names: names, Resolve: resolve, Body: r.Body, Size: r.ContentLength})
+	info, err := s.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Resolve: resolve, Body: r.Body, Size: r.ContentLength})
 	if err != nil {
 		s.writeError(w, r, bodyErr(err))
 		return
@@ -256,7 +256,7 @@ func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request, u *ferry.
 		s.writeError(w, r, err)
 		return
 	}
-	info, err := s.files.Stat(u.ID, names)
+	info, err := s.files.Stat(r.Context(), u.ID, names)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -23,7 +23,7 @@ type inboxMessage struct {
 // handleInboxList is GET /inbox/list: the messages still waiting, oldest
 // first.
 func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	msgs, err := s.messages.Inbox(u.ID)
+	msgs, err := s.messages.Inbox(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -51,7 +51,7 @@ type outboxMessage struct {
 // handleOutboxList is GET /outbox/list: everything the user has sent,
 // oldest first, with its status.
 func (s *Server) handleOutboxList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	msgs, err := s.messages.Outbox(u.ID)
+	msgs, err := s.messages.Outbox(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -118,7 +118,7 @@ func (s *Server) handleInboxUpdate(w http.ResponseWriter, r *http.Request, u *fe
 		decisions = append(decisions, ferry.Decision{ID: id, Accept: accept})
 		b.pass(i)
 	}
-	results, err := s.messages.UpdateInbox(u.ID, decisions)
+	results, err := s.messages.UpdateInbox(r.Context(), u.ID, decisions)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -26,7 +26,7 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, u *fer
 		}
 		life = time.Duration(secs) * time.Second
 	}
-	token, err := s.files.CreateLink(u.ID, names, s.now().Add(life))
+	token, err := s.files.CreateLink(r.Context(), u.ID, names, s.now().Add(life))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -36,7 +36,7 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, u *fer
 
 // handleDownloadLink is GET /d/{token}: the linked file, without auth.
 func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
-	info, err := s.files.OpenLink(pathVar(r, "token"))
+	info, err := s.files.OpenLink(r.Context(), pathVar(r, "token"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

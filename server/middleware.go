@@ -268,7 +268,7 @@ type userHandler func(w http.ResponseWriter, r *http.Request, u *ferry.User)
 // `Authorization: Bearer`) before calling h.
 func (s *Server) authed(h userHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.users.Authenticate(tokenOf(r))
+		u, err := s.users.Authenticate(r.Context(), tokenOf(r))
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -40,7 +40,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "to (the receiver's email) is required."))
 		return
 	}
-	ids, err := s.messages.Send(u.ID, to, sources,
+	ids, err := s.messages.Send(r.Context(), u.ID, to, sources,
 		func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
 			return s.sendNotice(u, receiver, destinations, total)
 		})

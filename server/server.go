@@ -111,7 +111,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // handleHealthz is GET /healthz: 200 while the store answers.
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	if err := s.users.Ping(); err != nil {
+	if err := s.users.Ping(r.Context()); err != nil {
 		s.log.Error("health check failed", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: ferry.EUNKNOWN, Message: "The store is not available."})
 		return

@@ -20,7 +20,7 @@ type settings struct {
 
 // handleSettingsList is GET /settings/list.
 func (s *Server) handleSettingsList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	q, err := s.users.Quota(u.ID)
+	q, err := s.users.Quota(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -60,7 +60,7 @@ func (s *Server) handleSettingsUpdate(w http.ResponseWriter, r *http.Request, u 
 		}
 		ch.AcceptAll = &on
 	}
-	if err := s.users.ChangeSettings(u.ID, tokenOf(r), ch); err != nil {
+	if err := s.users.ChangeSettings(r.Context(), u.ID, tokenOf(r), ch); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -69,7 +69,7 @@ func (s *Server) handleSettingsUpdate(w http.ResponseWriter, r *http.Request, u 
 
 // handleQuota is GET /account/quota.
 func (s *Server) handleQuota(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	q, err := s.users.Quota(u.ID)
+	q, err := s.users.Quota(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 
@@ -10,9 +11,9 @@ import (
 // handleSlice is GET /slice (password: the current app password) or POST
 // /slice/reset (password: a new one; the old one stops working at once):
 // where and how to reach the user's folder over WebDAV (API.md, "/slice").
-func (s *Server) handleSlice(password func(userID uint64) (string, error)) userHandler {
+func (s *Server) handleSlice(password func(ctx context.Context, userID uint64) (string, error)) userHandler {
 	return func(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-		pw, err := password(u.ID)
+		pw, err := password(r.Context(), u.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -22,7 +22,7 @@ type emailFailure struct {
 
 // handleContactsAdd is POST /contacts/add: email[].
 func (s *Server) handleContactsAdd(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.emailBatch(w, r, func(emails []string) ([]error, error) { return s.social.AddContacts(u.ID, emails) })
+	s.emailBatch(w, r, func(emails []string) ([]error, error) { return s.social.AddContacts(r.Context(), u.ID, emails) })
 }
 
 // emailBatch answers a batch call over email[] (contacts/add, invite):
@@ -65,7 +65,7 @@ func (s *Server) handleContactsList(w http.ResponseWriter, r *http.Request, u *f
 		s.writeError(w, r, err)
 		return
 	}
-	list, err := s.social.Contacts(u.ID, strings.TrimSpace(p.String("filter")))
+	list, err := s.social.Contacts(r.Context(), u.ID, strings.TrimSpace(p.String("filter")))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -81,7 +81,7 @@ func (s *Server) handleContactsList(w http.ResponseWriter, r *http.Request, u *f
 func (s *Server) handleContactsRemove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	p, err := parseParams(r)
 	if err == nil {
-		err = s.social.RemoveContact(u.ID, p.String("email"))
+		err = s.social.RemoveContact(r.Context(), u.ID, p.String("email"))
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -101,7 +101,7 @@ type notification struct {
 
 // handleNotificationsList is GET /notifications/list, oldest first.
 func (s *Server) handleNotificationsList(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	list, err := s.social.Notifications(u.ID)
+	list, err := s.social.Notifications(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -142,7 +142,7 @@ func (s *Server) handleNotificationsUpdate(w http.ResponseWriter, r *http.Reques
 		ids = append(ids, id)
 		b.pass(i)
 	}
-	results, err := s.social.MarkNotificationsRead(u.ID, ids)
+	results, err := s.social.MarkNotificationsRead(r.Context(), u.ID, ids)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -197,7 +197,7 @@ func (s *Server) handlePhotoUpdate(w http.ResponseWriter, r *http.Request, u *fe
 		invalid("this one does not decode")
 		return
 	}
-	if _, err := s.users.SetPhoto(u.ID, ferry.Photo{ContentType: "image/" + format, Data: data}); err != nil {
+	if _, err := s.users.SetPhoto(r.Context(), u.ID, ferry.Photo{ContentType: "image/" + format, Data: data}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -206,7 +206,7 @@ func (s *Server) handlePhotoUpdate(w http.ResponseWriter, r *http.Request, u *fe
 
 // handlePhotoRemove is POST /user-photo/remove.
 func (s *Server) handlePhotoRemove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	if err := s.users.RemovePhoto(u.ID); err != nil {
+	if err := s.users.RemovePhoto(r.Context(), u.ID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -216,7 +216,7 @@ func (s *Server) handlePhotoRemove(w http.ResponseWriter, r *http.Request, u *fe
 // handlePhoto is GET /photos/{token}: a user's photo, without auth (the
 // token is unguessable and changes with every new photo).
 func (s *Server) handlePhoto(w http.ResponseWriter, r *http.Request) {
-	photo, err := s.users.PhotoByToken(pathVar(r, "token"))
+	photo, err := s.users.PhotoByToken(r.Context(), pathVar(r, "token"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -240,7 +240,7 @@ func (s *Server) photoURL(token string) string {
 // the daily limit, 429 with Retry-After until midnight UTC.
 func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	s.emailBatch(w, r, func(emails []string) ([]error, error) {
-		results, err := s.social.Invite(u.ID, emails, func(email, code string) ferry.Mail {
+		results, err := s.social.Invite(r.Context(), u.ID, emails, func(email, code string) ferry.Mail {
 			return s.inviteMail(u, email, code)
 		})
 		if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {

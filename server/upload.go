@@ -27,7 +27,7 @@ func (s *Server) handleUploadLink(w http.ResponseWriter, r *http.Request, u *fer
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "size must be the file's size in bytes."))
 		return
 	}
-	key, path, err := s.uploads.CreateUpload(u.ID, names, size, resolve)
+	key, path, err := s.uploads.CreateUpload(r.Context(), u.ID, names, size, resolve)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -64,7 +64,7 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request, u *ferry.Us
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "Content-Length %d does not match Content-Range (%d bytes).", r.ContentLength, end-start+1))
 		return
 	}
-	received, err := s.uploads.WriteChunk(ferry.Chunk{UserID: u.ID, Key: pathVar(r, "key"), Start: start, End: end, Total: total, Body: r.Body})
+	received, err := s.uploads.WriteChunk(r.Context(), ferry.Chunk{UserID: u.ID, Key: pathVar(r, "key"), Start: start, End: end, Total: total, Body: r.Body})
 	var off *ferry.OffsetError
 	if errors.As(err, &off) {
 		writeJSON(w, http.StatusConflict, offsetBody{
@@ -83,7 +83,7 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request, u *ferry.Us
 
 // handleUploadStatus is GET /upload/status/{key}.
 func (s *Server) handleUploadStatus(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	received, size, err := s.uploads.UploadStatus(u.ID, pathVar(r, "key"))
+	received, size, err := s.uploads.UploadStatus(r.Context(), u.ID, pathVar(r, "key"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -93,7 +93,7 @@ func (s *Server) handleUploadStatus(w http.ResponseWriter, r *http.Request, u *f
 
 // handleFinalize is GET /upload/finalize/{key}: the file appears now.
 func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	info, err := s.uploads.FinalizeUpload(u.ID, pathVar(r, "key"))
+	info, err := s.uploads.FinalizeUpload(r.Context(), u.ID, pathVar(r, "key"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -54,7 +55,7 @@ func (db *DB) loadAppSecret() ([]byte, error) {
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, ferry.Errorf(ferry.ETOKENCANNOTBEGENERATED, "Unable to generate a secret.")
 	}
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.update(context.Background(), func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keyAppSecret); len(v) == 32 {
 			secret = append(secret[:0], v...) // made meanwhile
@@ -83,7 +84,7 @@ func deriveAppPassword(secret []byte, userID, gen uint64) string {
 }
 
 // AppPassword returns the user's current WebDAV app password.
-func (db *DB) AppPassword(userID uint64) (string, error) {
+func (db *DB) AppPassword(ctx context.Context, userID uint64) (string, error) {
 	secret, err := db.appSecret()
 	if err != nil {
 		return "", err
@@ -114,13 +115,13 @@ func endCredentials(tx *bolt.Tx, userID uint64, keep string) error {
 
 // ResetAppPassword gives the user a new app password and returns it; the
 // old one no longer works once this returns.
-func (db *DB) ResetAppPassword(userID uint64) (string, error) {
+func (db *DB) ResetAppPassword(ctx context.Context, userID uint64) (string, error) {
 	secret, err := db.appSecret()
 	if err != nil {
 		return "", err
 	}
 	var gen uint64
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.update(ctx, func(tx *bolt.Tx) error {
 		if _, err := db.findUserByID(tx, userID); err != nil {
 			return err
 		}
@@ -135,7 +136,7 @@ func (db *DB) ResetAppPassword(userID uint64) (string, error) {
 
 // CheckAppPassword returns the user whose email and app password these
 // are: AUTH_FAILED when they are not, ACCOUNT_DISABLED for a disabled user.
-func (db *DB) CheckAppPassword(email, password string) (*ferry.User, error) {
+func (db *DB) CheckAppPassword(ctx context.Context, email, password string) (*ferry.User, error) {
 	failed := ferry.Errorf(ferry.EAUTHFAILED, "Wrong login or app password.")
 	secret, err := db.appSecret()
 	if err != nil {

@@ -24,7 +24,7 @@ func TestBackupDefersRemoval(t *testing.T) {
 	defer db.Close()
 	u := newUser(t, db, "a@example.com")
 	for _, p := range []string{"keep.txt", "gone.txt"} {
-		_, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{p}, Body: strings.NewReader("content of " + p), Size: int64(len("content of " + p))})
+		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{p}, Body: strings.NewReader("content of " + p), Size: int64(len("content of " + p))})
 		require.NoError(t, err)
 	}
 	pr, pw := io.Pipe()
@@ -45,7 +45,7 @@ func TestBackupDefersRemoval(t *testing.T) {
 		return true
 	}
 	require.True(t, copyEntry()) // ferry.db: the snapshot is taken
-	results, err := db.Delete(u.ID, [][]string{{"gone.txt"}})
+	results, err := db.Delete(ctx, u.ID, [][]string{{"gone.txt"}})
 	require.NoError(t, err)
 	require.NoError(t, results[0])
 	assert.Equal(t, 2, countBlobFiles(t, dir), "removal waits for the backup")
@@ -63,7 +63,7 @@ func TestBackupDefersRemoval(t *testing.T) {
 	problems, err := rdb.Fsck(false)
 	require.NoError(t, err)
 	assert.Empty(t, problems)
-	info, err := rdb.Stat(u.ID, []string{"gone.txt"})
+	info, err := rdb.Stat(ctx, u.ID, []string{"gone.txt"})
 	require.NoError(t, err, "the backup has the file as it was")
 	assert.Equal(t, int64(len("content of gone.txt")), info.Size)
 }

@@ -27,7 +27,7 @@ func benchDB(b *testing.B) *store.DB {
 
 func benchUser(b *testing.B, db *store.DB, email string) *ferry.User {
 	b.Helper()
-	u, err := db.CreateUser(ferry.NewUser{Email: email, Password: "bench password", Package: "free"})
+	u, err := db.CreateUser(ctx, ferry.NewUser{Email: email, Password: "bench password", Package: "free"})
 	require.NoError(b, err)
 	return u
 }
@@ -35,18 +35,18 @@ func benchUser(b *testing.B, db *store.DB, email string) *ferry.User {
 func put(b *testing.B, db *store.DB, userID uint64, path, content string) {
 	b.Helper()
 	names := strings.Split(path, "/")
-	_, err := db.PutFile(ferry.PutRequest{UserID: userID, Names: names, Body: strings.NewReader(content), Size: int64(len(content))})
+	_, err := db.PutFile(ctx, ferry.PutRequest{UserID: userID, Names: names, Body: strings.NewReader(content), Size: int64(len(content))})
 	require.NoError(b, err)
 }
 
 func BenchmarkAuthenticate(b *testing.B) {
 	db := benchDB(b)
 	u := benchUser(b, db, "a@example.com")
-	token, err := db.CreateToken(u.ID)
+	token, err := db.CreateToken(ctx, u.ID)
 	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := db.Authenticate(token); err != nil {
+		if _, err := db.Authenticate(ctx, token); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -60,7 +60,7 @@ func BenchmarkList10(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := db.List(u.ID, []string{"ten"}, func([]byte, bool, int64) {}); err != nil {
+		if err := db.List(ctx, u.ID, []string{"ten"}, func([]byte, bool, int64) {}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -84,7 +84,7 @@ func BenchmarkMoveFolder(b *testing.B) {
 	}
 	from, to := []string{"a"}, []string{"b", "a"}
 	for b.Loop() {
-		if err := db.Move(u.ID, from, to, false); err != nil {
+		if err := db.Move(ctx, u.ID, from, to, false); err != nil {
 			b.Fatal(err)
 		}
 		from, to = to, from
@@ -98,11 +98,11 @@ func BenchmarkSendAccept(b *testing.B) {
 	put(b, db, s.ID, "out/doc.txt", "a document")
 	src := []ferry.SendSource{{Path: []string{"out"}, Files: [][]string{{"doc.txt"}}}}
 	for b.Loop() {
-		ids, err := db.Send(s.ID, "r@example.com", src, nil)
+		ids, err := db.Send(ctx, s.ID, "r@example.com", src, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		results, err := db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}})
+		results, err := db.UpdateInbox(ctx, r.ID, []ferry.Decision{{ID: ids[0], Accept: true}})
 		if err != nil || results[0] != nil {
 			b.Fatal(err, results)
 		}
@@ -126,12 +126,12 @@ func BenchmarkSendAcceptParallel(b *testing.B) {
 		pair := users[int(next.Add(1))%16]
 		src := []ferry.SendSource{{Path: []string{"out"}, Files: [][]string{{"doc.txt"}}}}
 		for pb.Next() {
-			ids, err := db.Send(pair[0].ID, pair[1].Email, src, nil)
+			ids, err := db.Send(ctx, pair[0].ID, pair[1].Email, src, nil)
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			if _, err := db.UpdateInbox(pair[1].ID, []ferry.Decision{{ID: ids[0], Accept: true}}); err != nil {
+			if _, err := db.UpdateInbox(ctx, pair[1].ID, []ferry.Decision{{ID: ids[0], Accept: true}}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -147,15 +147,15 @@ func BenchmarkCopyAndDeleteTree(b *testing.B) {
 	u := benchUser(b, db, "a@example.com")
 	put(b, db, u.ID, "t/f", "x")
 	for i := range 13 { // 2^13 files, by doubling
-		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"half"}, false))
-		require.NoError(b, db.Move(u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
+		require.NoError(b, db.Copy(ctx, u.ID, []string{"t"}, []string{"half"}, false))
+		require.NoError(b, db.Move(ctx, u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
 	}
 	var copying, deleting time.Duration
 	for b.Loop() {
 		db.SlowestWrite()
-		require.NoError(b, db.Copy(u.ID, []string{"t"}, []string{"copy"}, false))
+		require.NoError(b, db.Copy(ctx, u.ID, []string{"t"}, []string{"copy"}, false))
 		copying = max(copying, db.SlowestWrite())
-		results, err := db.Delete(u.ID, [][]string{{"copy"}})
+		results, err := db.Delete(ctx, u.ID, [][]string{{"copy"}})
 		require.NoError(b, err)
 		require.NoError(b, results[0])
 		deleting = max(deleting, db.SlowestWrite())

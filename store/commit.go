@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 // keep state from an earlier run (each resets what it fills in).
 
 type commitCall struct {
+	ctx  context.Context
 	fn   func(*bolt.Tx) error
 	done chan error
 }
@@ -52,8 +54,11 @@ func (db *DB) SlowestWrite() time.Duration {
 
 // update runs fn in a write transaction, with whatever other writes are
 // waiting, and returns fn's error or the commit's.
-func (db *DB) update(fn func(*bolt.Tx) error) error {
-	c := &commitCall{fn: fn, done: make(chan error, 1)}
+func (db *DB) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err // the request was given up before its write was queued
+	}
+	c := &commitCall{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	g := &db.commits
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
@@ -109,8 +114,16 @@ func packAppends(tx *bolt.Tx) {
 // many calls of a group fail, every other call runs at most twice: a
 // client that sends many failing writes costs the others no more than it
 // would with as many successful ones.
+//
+// A call whose context is done by the time its group runs is not run: it
+// gets the context's error (a request whose client went away is not
+// written).
 func (db *DB) commitGroup(group []*commitCall) {
 	for len(group) > 0 {
+		group = dropGivenUp(group)
+		if len(group) == 0 {
+			return
+		}
 		failed, failure, err := db.runGroup(group)
 		if failed < 0 {
 			for _, c := range group {
@@ -156,4 +169,18 @@ func (db *DB) runGroup(group []*commitCall) (failed int, failure, err error) {
 	// longer be used (authCache).
 	db.commits.gen.Add(1)
 	return failed, failure, err
+}
+
+// dropGivenUp answers the calls whose context is done with its error, and
+// returns the others.
+func dropGivenUp(group []*commitCall) []*commitCall {
+	live := make([]*commitCall, 0, len(group))
+	for _, c := range group {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- err
+			continue
+		}
+		live = append(live, c)
+	}
+	return live
 }

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,7 +30,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.update(func(tx *bolt.Tx) error {
+			errs[i] = db.update(context.Background(), func(tx *bolt.Tx) error {
 				if err := tx.Bucket(bucket).Put([]byte(fmt.Sprint(i)), []byte("x")); err != nil {
 					return err
 				}
@@ -61,9 +63,9 @@ func TestGroupCommit(t *testing.T) {
 
 	// A lone writer commits alone, at once.
 	before := db.commits.commits
-	require.NoError(t, db.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte("lone"), nil) }))
+	require.NoError(t, db.update(context.Background(), func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte("lone"), nil) }))
 	assert.Equal(t, before+1, db.commits.commits)
-	assert.True(t, errors.Is(db.update(func(*bolt.Tx) error { return bolterrors.ErrTxClosed }), bolterrors.ErrTxClosed))
+	assert.True(t, errors.Is(db.update(context.Background(), func(*bolt.Tx) error { return bolterrors.ErrTxClosed }), bolterrors.ErrTxClosed))
 }
 
 // Buckets whose keys only grow fill their pages (appendFill) instead of
@@ -75,7 +77,7 @@ func TestAppendBucketsArePacked(t *testing.T) {
 	defer db.Close()
 	const n, size = 1000, 100
 	fill := func(bucket []byte) {
-		require.NoError(t, db.update(func(tx *bolt.Tx) error {
+		require.NoError(t, db.update(context.Background(), func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucket)
 			for i := range n {
 				if err := b.Put(pairKey(1<<40, uint64(i)), make([]byte, size)); err != nil {
@@ -112,7 +114,7 @@ func TestGroupCommit_FailuresCostOthersOneRun(t *testing.T) {
 	runs := make([]int, n)
 	group := make([]*commitCall, n)
 	for i := range group {
-		group[i] = &commitCall{done: make(chan error, 1), fn: func(tx *bolt.Tx) error {
+		group[i] = &commitCall{ctx: context.Background(), done: make(chan error, 1), fn: func(tx *bolt.Tx) error {
 			runs[i]++
 			if err := tx.Bucket(bucket).Put([]byte(fmt.Sprint(i)), []byte("x")); err != nil {
 				return err
@@ -140,4 +142,46 @@ func TestGroupCommit_FailuresCostOthersOneRun(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// A write whose request was given up is not written: refused before it is
+// queued, or skipped when its group runs.
+func TestGroupCommit_GivenUpWritesAreNotRun(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err = db.update(gone, func(*bolt.Tx) error { ran = true; return nil })
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.False(t, ran)
+
+	// One write holds the loop; a second waits in the queue, and its
+	// request goes away meanwhile.
+	started, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.update(context.Background(), func(*bolt.Tx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	waiting, cancelWaiting := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() {
+		second <- db.update(waiting, func(*bolt.Tx) error { ran = true; return nil })
+	}()
+	require.Eventually(t, func() bool {
+		db.commits.mu.Lock()
+		defer db.commits.mu.Unlock()
+		return len(db.commits.queue) == 1
+	}, 5*time.Second, time.Millisecond)
+	cancelWaiting()
+	close(release)
+	assert.NoError(t, <-first)
+	assert.ErrorIs(t, <-second, context.Canceled)
+	assert.False(t, ran, "the given-up write did not run")
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -29,16 +30,16 @@ const MaxCopyNodes = 200_000
 // content (no bytes are copied). Errors are Move's, QUOTA_EXCEEDED when the
 // copy does not fit the storage quota, and METHOD_BAD_REQUEST for a tree of
 // more than MaxCopyNodes; replace is Move's.
-func (db *DB) Copy(userID uint64, src, dst []string, replace bool) error {
+func (db *DB) Copy(ctx context.Context, userID uint64, src, dst []string, replace bool) error {
 	for try := 1; ; try++ {
-		err := db.copyOnce(userID, src, dst, replace)
+		err := db.copyOnce(ctx, userID, src, dst, replace)
 		if err != errSnapshotStale || try == 3 {
 			return err
 		}
 	}
 }
 
-func (db *DB) copyOnce(userID uint64, src, dst []string, replace bool) error {
+func (db *DB) copyOnce(ctx context.Context, userID uint64, src, dst []string, replace bool) error {
 	var tree []node
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		n, err := checkTransfer(tx, userID, src, dst, replace)
@@ -61,7 +62,7 @@ func (db *DB) copyOnce(userID uint64, src, dst []string, replace bool) error {
 	now := db.now().UnixNano()
 	var released []sum
 	if len(tree) <= copyBatch {
-		err = db.update(func(tx *bolt.Tx) error {
+		err = db.update(ctx, func(tx *bolt.Tx) error {
 			n, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
 			released = rel
 			if err != nil {
@@ -80,7 +81,7 @@ func (db *DB) copyOnce(userID uint64, src, dst []string, replace bool) error {
 			return addToTotals(tx, parent.id, n.size)
 		})
 	} else {
-		released, err = db.copyInSteps(userID, src, dst, replace, tree)
+		released, err = db.copyInSteps(ctx, userID, src, dst, replace, tree)
 	}
 	db.release(released)
 	db.reclaimNow()
@@ -145,14 +146,14 @@ func snapshotTree(tx *bolt.Tx, n node) ([]node, error) {
 // copyInSteps copies tree, a snapshot of the one at src, in transactions
 // of copyBatch nodes, then links it at dst. The copy being built is in the
 // trash until the link, so on any failure the caller's reclaim deletes it.
-func (db *DB) copyInSteps(userID uint64, src, dst []string, replace bool, tree []node) ([]sum, error) {
+func (db *DB) copyInSteps(ctx context.Context, userID uint64, src, dst []string, replace bool, tree []node) ([]sum, error) {
 	made := make(map[uint64]uint64, len(tree)) // source id -> copy id
 	var props int64
 	for start := 0; start < len(tree); start += copyBatch {
 		batch := tree[start:min(start+copyBatch, len(tree))]
 		var local map[uint64]uint64 // made in this batch: source id -> copy id
 		var batchProps int64
-		err := db.update(func(tx *bolt.Tx) error {
+		err := db.update(ctx, func(tx *bolt.Tx) error {
 			batchProps, local = 0, make(map[uint64]uint64, len(batch))
 			propsB := tx.Bucket(bucketDeadProps)
 			for i, n := range batch {
@@ -209,7 +210,7 @@ func (db *DB) copyInSteps(userID uint64, src, dst []string, replace bool, tree [
 	}
 	var released []sum
 	now := db.now().UnixNano()
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		_, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
 		released = rel
 		if err != nil {

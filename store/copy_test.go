@@ -19,13 +19,13 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	db, _ := openDB(t, c)
 	u := newUser(t, db, "a@example.com")
-	_, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"t", "f"}, Body: strings.NewReader("x"), Size: 1})
+	_, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"t", "f"}, Body: strings.NewReader("x"), Size: 1})
 	require.NoError(t, err)
 	for i := range 11 { // 2,048 files and 2,047 folders, by doubling
-		require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"half"}, false))
-		require.NoError(t, db.Move(u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
+		require.NoError(t, db.Copy(ctx, u.ID, []string{"t"}, []string{"half"}, false))
+		require.NoError(t, db.Move(ctx, u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
 	}
-	sizes, err := db.Sizes(u.ID, [][]string{{"t"}})
+	sizes, err := db.Sizes(ctx, u.ID, [][]string{{"t"}})
 	require.NoError(t, err)
 	require.Equal(t, []int64{2048}, sizes)
 
@@ -35,13 +35,13 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 		require.NoError(t, err)
 	}
 	setStorage(ptr(int64(3000)))
-	err = db.Copy(u.ID, []string{"t"}, []string{"copy"}, false)
+	err = db.Copy(ctx, u.ID, []string{"t"}, []string{"copy"}, false)
 	assert.Equal(t, ferry.EQUOTAEXCEEDED, ferry.ErrorCode(err))
 	setStorage(nil)
 	db.SlowestWrite()
-	require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"copy"}, false))
+	require.NoError(t, db.Copy(ctx, u.ID, []string{"t"}, []string{"copy"}, false))
 	slowest := db.SlowestWrite()
-	sizes, err = db.Sizes(u.ID, [][]string{{"copy"}, {"copy", "c10", "c9", "f"}})
+	sizes, err = db.Sizes(ctx, u.ID, [][]string{{"copy"}, {"copy", "c10", "c9", "f"}})
 	require.NoError(t, err)
 	assert.Equal(t, []int64{2048, 1}, sizes)
 	usage, err := db.Usage(u.ID)
@@ -52,7 +52,7 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 	assert.Empty(t, problems)
 	t.Logf("the longest step of a copy of 4,095 nodes: %v", slowest)
 
-	results, err := db.Delete(u.ID, [][]string{{"copy"}})
+	results, err := db.Delete(ctx, u.ID, [][]string{{"copy"}})
 	require.NoError(t, err)
 	require.NoError(t, results[0])
 	problems, err = db.CheckTree()

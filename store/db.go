@@ -3,6 +3,7 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -240,7 +241,7 @@ func (db *DB) Close() error {
 }
 
 // Ping reports whether the database answers a read transaction.
-func (db *DB) Ping() error {
+func (db *DB) Ping(ctx context.Context) error {
 	return db.bolt.View(func(*bolt.Tx) error { return nil })
 }
 

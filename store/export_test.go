@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
@@ -10,7 +12,7 @@ import (
 // for fsck's tests.
 func (db *DB) UpdateUsageForTest(userID uint64, change func(*ferry.Usage)) (ferry.Usage, error) {
 	var u ferry.Usage
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(context.Background(), func(tx *bolt.Tx) error {
 		u = usageOf(tx, userID)
 		change(&u)
 		return putUsage(tx, userID, u)

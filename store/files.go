@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
@@ -14,7 +16,7 @@ import (
 // allocates nothing per entry. It
 // returns FILE_NOT_FOUND when nothing is there and METHOD_BAD_REQUEST when
 // a file is.
-func (db *DB) List(userID uint64, names []string, each func(name []byte, dir bool, size int64)) error {
+func (db *DB) List(ctx context.Context, userID uint64, names []string, each func(name []byte, dir bool, size int64)) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		dir, err := walkDir(tx, userID, names)
 		if err != nil || dir.id == 0 {
@@ -29,9 +31,9 @@ func (db *DB) List(userID uint64, names []string, each func(name []byte, dir boo
 
 // Mkdir creates the folder at names and any missing parents; an existing
 // folder is fine, a file in the way is FILE_EXISTS.
-func (db *DB) Mkdir(userID uint64, names []string) error {
+func (db *DB) Mkdir(ctx context.Context, userID uint64, names []string) error {
 	now := db.now().UnixNano()
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
 		_, err := mkdirAll(tx, userID, names, now)
 		return err
 	})
@@ -39,7 +41,7 @@ func (db *DB) Mkdir(userID uint64, names []string) error {
 
 // Sizes returns the size of each path (a folder's total), -1 where nothing
 // exists.
-func (db *DB) Sizes(userID uint64, list [][]string) ([]int64, error) {
+func (db *DB) Sizes(ctx context.Context, userID uint64, list [][]string) ([]int64, error) {
 	sizes := make([]int64, len(list))
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		for i, names := range list {
@@ -60,8 +62,8 @@ func (db *DB) Sizes(userID uint64, list [][]string) ([]int64, error) {
 
 // Stat returns the file at names: FILE_NOT_FOUND when nothing is there,
 // METHOD_BAD_REQUEST when it is a folder.
-func (db *DB) Stat(userID uint64, names []string) (ferry.FileInfo, error) {
-	info, err := db.Lookup(userID, names)
+func (db *DB) Stat(ctx context.Context, userID uint64, names []string) (ferry.FileInfo, error) {
+	info, err := db.Lookup(ctx, userID, names)
 	if err == nil && info.Dir {
 		return ferry.FileInfo{}, ferry.Errorf(ferry.EBADREQUEST, "%q is a folder.", paths.Join(names))
 	}
@@ -73,7 +75,7 @@ func (db *DB) Stat(userID uint64, names []string) (ferry.FileInfo, error) {
 // is taken, or a file is in the way of its parents) and METHOD_BAD_REQUEST
 // (moving the root, or a folder into itself). With replace, what is at dst
 // is deleted first, in the same transaction (WebDAV's Overwrite: T).
-func (db *DB) Move(userID uint64, src, dst []string, replace bool) error {
+func (db *DB) Move(ctx context.Context, userID uint64, src, dst []string, replace bool) error {
 	// What can be refused is refused before the write transaction, which
 	// every writer waits on; the write checks again.
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -84,7 +86,7 @@ func (db *DB) Move(userID uint64, src, dst []string, replace bool) error {
 	}
 	now := db.now().UnixNano()
 	var released []sum
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		n, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
 		released = rel
 		if err != nil {
@@ -158,7 +160,7 @@ func prepareTransfer(tx *bolt.Tx, userID uint64, src, dst []string, replace bool
 // one error per path: nil, FILE_NOT_FOUND, or METHOD_BAD_REQUEST for the
 // root. The second result is an error that stopped them all (then nothing
 // was deleted).
-func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
+func (db *DB) Delete(ctx context.Context, userID uint64, list [][]string) ([]error, error) {
 	results := make([]error, len(list))
 	// When nothing listed is there, the answer needs no write.
 	found := false
@@ -184,7 +186,7 @@ func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 		return results, nil
 	}
 	var released []sum
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		released = released[:0]
 		for i, names := range list {
 			if len(names) == 0 {
@@ -220,7 +222,7 @@ func (db *DB) Delete(userID uint64, list [][]string) ([]error, error) {
 // returns FILE_EXISTS (a folder is there, or a file is in the way of the
 // parents), QUOTA_EXCEEDED, PAYLOAD_TOO_LARGE, or an error wrapping
 // ferry.ErrBodyRead; on any error nothing of r is kept.
-func (db *DB) PutFile(p ferry.PutRequest) (ferry.FileInfo, error) {
+func (db *DB) PutFile(ctx context.Context, p ferry.PutRequest) (ferry.FileInfo, error) {
 	userID, names, resolve, size, limit := p.UserID, p.Names, p.Resolve, p.Size, db.rules.fileLimit()
 	if len(names) == 0 {
 		return ferry.FileInfo{}, ferry.Errorf(ferry.EFILEEXISTS, "The root is a folder.")
@@ -243,7 +245,7 @@ func (db *DB) PutFile(p ferry.PutRequest) (ferry.FileInfo, error) {
 	if err != nil {
 		return ferry.FileInfo{}, err
 	}
-	return db.commitFile(userID, names, resolve, sp, 0, nil)
+	return db.commitFile(ctx, userID, names, resolve, sp, 0, nil)
 }
 
 // precheckPut answers early what commitFile would refuse, before a body is
@@ -304,7 +306,7 @@ func (db *DB) precheckPut(userID uint64, names []string, resolve bool, size int6
 //
 // release is room the file held as a reservation (a resumable upload's),
 // given back in the same transaction before the quota is checked.
-func (db *DB) commitFile(userID uint64, names []string, resolve bool, sp spooled, release int64, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
+func (db *DB) commitFile(ctx context.Context, userID uint64, names []string, resolve bool, sp spooled, release int64, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
 	now := db.now().UnixNano()
 	var info ferry.FileInfo
 	var released []sum
@@ -313,7 +315,7 @@ func (db *DB) commitFile(userID uint64, names []string, resolve bool, sp spooled
 		unlock()
 		return info, err
 	}
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		released = released[:0]
 		if err := unreserve(tx, userID, release); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -77,7 +78,7 @@ func hashFile(path string) (sum, error) {
 func (db *DB) Repair() ([]string, error) {
 	var fixes []string
 	var dropped []sum
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(context.Background(), func(tx *bolt.Tx) error {
 		fixes, dropped = fixes[:0], dropped[:0]
 		fix := func(format string, args ...any) { fixes = append(fixes, fmt.Sprintf(format, args...)) }
 		w := newTreeWalk(tx, true, fix)

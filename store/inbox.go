@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -191,7 +192,7 @@ func placeTree(tx *bolt.Tx, top node, items []item, now int64) (int64, error) {
 // MESSAGE_ALREADY_READ, QUOTA_EXCEEDED or FILE_NOT_FOUND. Each is done
 // whole or not at all; the second result is an error that stopped the
 // rest (those before it stand).
-func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision) ([]error, error) {
+func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []ferry.Decision) ([]error, error) {
 	now := db.now()
 	results := make([]error, len(decisions))
 	var released []sum
@@ -205,7 +206,7 @@ func (db *DB) UpdateInbox(receiverID uint64, decisions []ferry.Decision) ([]erro
 			items += weights[end]
 			end++
 		}
-		err := db.update(func(tx *bolt.Tx) error {
+		err := db.update(ctx, func(tx *bolt.Tx) error {
 			released = released[:0]
 			limits, err := db.limitsOf(tx, receiverID)
 			if err != nil {
@@ -292,6 +293,6 @@ func (db *DB) decide(tx *bolt.Tx, receiverID uint64, d ferry.Decision, limits qu
 }
 
 // Inbox returns the messages waiting for receiver, oldest first.
-func (db *DB) Inbox(receiverID uint64) ([]ferry.Message, error) {
+func (db *DB) Inbox(ctx context.Context, receiverID uint64) ([]ferry.Message, error) {
 	return db.listMessages(bucketInbox, receiverID, true)
 }

@@ -22,19 +22,19 @@ func TestDecideExpires(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
-	_, err = db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"x.bin"}, Body: strings.NewReader("pinned"), Size: 6})
+	_, err = db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"x.bin"}, Body: strings.NewReader("pinned"), Size: 6})
 	require.NoError(t, err)
-	ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.bin"}}}}, nil)
+	ids, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.bin"}}}}, nil)
 	require.NoError(t, err)
-	results, err := db.Delete(s.ID, [][]string{{"x.bin"}})
+	results, err := db.Delete(ctx, s.ID, [][]string{{"x.bin"}})
 	require.NoError(t, err)
 	require.NoError(t, results[0])
 
 	c.now = c.now.Add(time.Hour)
-	results, err = db.UpdateInbox(r.ID, []ferry.Decision{{ID: ids[0], Accept: true}})
+	results, err = db.UpdateInbox(ctx, r.ID, []ferry.Decision{{ID: ids[0], Accept: true}})
 	require.NoError(t, err)
 	assert.Equal(t, ferry.EMESSAGENOTFOUND, ferry.ErrorCode(results[0]))
-	out, err := db.Outbox(s.ID)
+	out, err := db.Outbox(ctx, s.ID)
 	require.NoError(t, err)
 	assert.Equal(t, ferry.StatusExpired, out[0].Status)
 	problems, err := db.CheckTree()
@@ -54,11 +54,11 @@ func TestExpire_ManyAtOnceInSteps(t *testing.T) {
 	s := newUser(t, db, "s@example.com")
 	newUser(t, db, "r@example.com")
 	for i := range 10 {
-		_, err := db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
+		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
 		require.NoError(t, err)
 	}
 	for range 120 {
-		_, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
+		_, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
 		require.NoError(t, err)
 	}
 	c.now = c.now.Add(time.Hour)
@@ -79,18 +79,18 @@ func TestUpdateInbox_ManyInSteps(t *testing.T) {
 	db, _ := openDB(t, c)
 	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
 	for i := range 10 {
-		_, err := db.PutFile(ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
+		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
 		require.NoError(t, err)
 	}
 	var decisions []ferry.Decision
 	for range 120 {
-		ids, err := db.Send(s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
+		ids, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
 		require.NoError(t, err)
 		decisions = append(decisions, ferry.Decision{ID: ids[0], Accept: true})
 	}
 	decisions = append(decisions, decisions[0]) // decided already by then
 	before := db.Commits()
-	results, err := db.UpdateInbox(r.ID, decisions)
+	results, err := db.UpdateInbox(ctx, r.ID, decisions)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, db.Commits()-before, uint64(3), "120 messages of 11 items: three transactions or more")
 	for _, err := range results[:120] {

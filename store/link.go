@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -20,14 +21,14 @@ import (
 // CreateLink makes a download link to the file at names, valid until
 // expires, and returns its token. It returns FILE_NOT_FOUND, and
 // METHOD_BAD_REQUEST for a folder.
-func (db *DB) CreateLink(userID uint64, names []string, expires time.Time) (string, error) {
+func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		n, err := walk(tx, userID, names)
 		if err != nil {
 			return err
@@ -49,7 +50,7 @@ func (db *DB) CreateLink(userID uint64, names []string, expires time.Time) (stri
 
 // OpenLink returns the file a link names, or FILE_NOT_FOUND when the link
 // is unknown, expired, its file is gone, or its owner is disabled or gone.
-func (db *DB) OpenLink(token string) (ferry.FileInfo, error) {
+func (db *DB) OpenLink(ctx context.Context, token string) (ferry.FileInfo, error) {
 	h := hashToken(token)
 	var info ferry.FileInfo
 	gone := ferry.Errorf(ferry.EFILENOTFOUND, "No such link, or it expired.")
@@ -91,7 +92,7 @@ func (db *DB) DeleteExpiredLinks() (int, error) {
 	if err != nil || len(expired) == 0 {
 		return 0, err
 	}
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.update(context.Background(), func(tx *bolt.Tx) error {
 		for _, k := range expired {
 			if err := tx.Bucket(bucketLinks).Delete(k); err != nil {
 				return err

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
@@ -12,7 +14,7 @@ import (
 
 // Lookup returns the file or folder at names (the root is a folder with an
 // empty name), or FILE_NOT_FOUND.
-func (db *DB) Lookup(userID uint64, names []string) (ferry.FileInfo, error) {
+func (db *DB) Lookup(ctx context.Context, userID uint64, names []string) (ferry.FileInfo, error) {
 	var info ferry.FileInfo
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		n, err := walk(tx, userID, names)
@@ -27,7 +29,7 @@ func (db *DB) Lookup(userID uint64, names []string) (ferry.FileInfo, error) {
 
 // ReadDir returns the entries of the folder at names in name order:
 // FILE_NOT_FOUND when nothing is there, METHOD_BAD_REQUEST for a file.
-func (db *DB) ReadDir(userID uint64, names []string) ([]ferry.FileInfo, error) {
+func (db *DB) ReadDir(ctx context.Context, userID uint64, names []string) ([]ferry.FileInfo, error) {
 	var list []ferry.FileInfo
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		dir, err := walkDir(tx, userID, names)
@@ -55,13 +57,13 @@ func (db *DB) ReadDir(userID uint64, names []string) ([]ferry.FileInfo, error) {
 // or the parent is a file.
 // With replace, what is at names is deleted first, in the same
 // transaction.
-func (db *DB) MakeFolder(userID uint64, names []string, replace bool) error {
+func (db *DB) MakeFolder(ctx context.Context, userID uint64, names []string, replace bool) error {
 	if len(names) == 0 {
 		return ferry.Errorf(ferry.EFILEEXISTS, "The root exists.")
 	}
 	now := db.now().UnixNano()
 	var released []sum
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		released = nil
 		parentNames := names[:len(names)-1]
 		parent, err := walk(tx, userID, parentNames)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -147,7 +148,7 @@ func (db *DB) MailFailed(id uint64, reason string) error {
 // updateMail changes a queued mail and keeps mail_due in step: only queued
 // mail is due.
 func (db *DB) updateMail(id uint64, change func(*ferry.QueuedMail)) error {
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(context.Background(), func(tx *bolt.Tx) error {
 		q, err := getMail(tx, id)
 		if err != nil {
 			return err
@@ -175,7 +176,7 @@ func (db *DB) DeleteOldMail() (int, error) {
 	deleted := 0
 	for {
 		n, more := 0, false
-		err := db.update(func(tx *bolt.Tx) error {
+		err := db.update(context.Background(), func(tx *bolt.Tx) error {
 			n, more = 0, false
 			c := tx.Bucket(bucketMail).Cursor()
 			for k, v := c.First(); k != nil; k, v = c.Next() {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -155,7 +156,7 @@ func (db *DB) release(released []sum) {
 }
 
 // Outbox returns every message sender has sent, oldest first.
-func (db *DB) Outbox(senderID uint64) ([]ferry.Message, error) {
+func (db *DB) Outbox(ctx context.Context, senderID uint64) ([]ferry.Message, error) {
 	return db.listMessages(bucketOutbox, senderID, false)
 }
 
@@ -239,7 +240,7 @@ func (db *DB) ExpireMessages() (int, error) {
 	for more := true; more; {
 		n := 0
 		var released []sum
-		err := db.update(func(tx *bolt.Tx) error {
+		err := db.update(context.Background(), func(tx *bolt.Tx) error {
 			n, released, more = 0, released[:0], false
 			items := 0
 			keys := due(tx, reclaimBatch+1)

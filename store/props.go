@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 
@@ -23,7 +24,7 @@ const (
 
 // DeadProps returns what PatchDeadProps last stored for the file or folder
 // at names (nil when nothing).
-func (db *DB) DeadProps(userID uint64, names []string) ([]byte, error) {
+func (db *DB) DeadProps(ctx context.Context, userID uint64, names []string) ([]byte, error) {
 	var out []byte
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		n, err := walk(tx, userID, names)
@@ -39,9 +40,9 @@ func (db *DB) DeadProps(userID uint64, names []string) ([]byte, error) {
 // PatchDeadProps replaces the properties of the file or folder at names
 // with what patch makes of the stored ones, in one transaction. The
 // properties go with the node: a move keeps them, a delete drops them.
-func (db *DB) PatchDeadProps(userID uint64, names []string, patch func(old []byte) ([]byte, error)) error {
+func (db *DB) PatchDeadProps(ctx context.Context, userID uint64, names []string, patch func(old []byte) ([]byte, error)) error {
 	now := db.now().UnixNano()
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
 		n, err := walk(tx, userID, names)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -48,7 +49,7 @@ func (db *DB) charge(tx *bolt.Tx, userID uint64, delta int64) error {
 }
 
 // Quota returns the user's limits in force (0: unlimited) and usage.
-func (db *DB) Quota(userID uint64) (ferry.Quota, error) {
+func (db *DB) Quota(ctx context.Context, userID uint64) (ferry.Quota, error) {
 	var q ferry.Quota
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		limits, err := db.limitsOf(tx, userID)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -26,9 +27,9 @@ import (
 // write transaction every writer waits on only records what was found
 // (a send is a snapshot as of that read); if meanwhile the last reference
 // to some content went, the send starts again.
-func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
+func (db *DB) Send(ctx context.Context, senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
 	for try := 1; ; try++ {
-		ids, err := db.send(senderID, to, sources, notice)
+		ids, err := db.send(ctx, senderID, to, sources, notice)
 		if err != errSnapshotStale || try == 3 {
 			return ids, err
 		}
@@ -39,7 +40,7 @@ func (db *DB) Send(senderID uint64, to string, sources []ferry.SendSource, notic
 // stored.
 var errSnapshotStale = ferry.Errorf(ferry.EFILENOTFOUND, "A file changed while it was being sent; send it again.")
 
-func (db *DB) send(senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
+func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
 	now, lim := db.now(), db.rules.send
 	var msgs []pendingMessage
 	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
@@ -51,7 +52,7 @@ func (db *DB) send(senderID uint64, to string, sources []ferry.SendSource, notic
 	}
 	var ids []uint64
 	var released []sum
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.update(ctx, func(tx *bolt.Tx) error {
 		ids, released = ids[:0], released[:0]
 		receiver, err := db.findUserByEmail(tx, to)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && receiver.Disabled) {

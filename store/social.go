@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -38,10 +39,10 @@ type notificationRecord struct {
 // email: nil, USER_NOT_FOUND (no such user, or disabled), ALREADY_CONTACT,
 // or METHOD_BAD_REQUEST (the owner's own email). Each added user gets a
 // CONTACT_REQUEST notification unless an unread one from owner waits.
-func (db *DB) AddContacts(ownerID uint64, emails []string) ([]error, error) {
+func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string) ([]error, error) {
 	results := make([]error, len(emails))
 	now := db.now().UnixNano()
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		contacts := tx.Bucket(bucketContacts)
 		for i, email := range emails {
 			u, err := db.findUserByEmail(tx, email)
@@ -122,7 +123,7 @@ func eachNotification(tx *bolt.Tx, userID uint64, f func(id uint64, n notificati
 
 // Contacts returns owner's contacts whose name or email contains filter
 // (any case; "" for all), ordered by name then email.
-func (db *DB) Contacts(ownerID uint64, filter string) ([]ferry.Contact, error) {
+func (db *DB) Contacts(ctx context.Context, ownerID uint64, filter string) ([]ferry.Contact, error) {
 	list := []ferry.Contact{}
 	filter = strings.ToLower(filter)
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -149,8 +150,8 @@ func (db *DB) Contacts(ownerID uint64, filter string) ([]ferry.Contact, error) {
 
 // RemoveContact removes email from owner's contacts, or returns
 // CONTACT_NOT_FOUND.
-func (db *DB) RemoveContact(ownerID uint64, email string) error {
-	return db.update(func(tx *bolt.Tx) error {
+func (db *DB) RemoveContact(ctx context.Context, ownerID uint64, email string) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
 		notFound := ferry.Errorf(ferry.ECONTACTNOTFOUND, "%q is not one of your contacts.", email)
 		u, err := db.findUserByEmail(tx, email)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
@@ -167,7 +168,7 @@ func (db *DB) RemoveContact(ownerID uint64, email string) error {
 }
 
 // Notifications returns the user's notifications, oldest first.
-func (db *DB) Notifications(userID uint64) ([]ferry.Notification, error) {
+func (db *DB) Notifications(ctx context.Context, userID uint64) ([]ferry.Notification, error) {
 	list := []ferry.Notification{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var failed error
@@ -188,9 +189,9 @@ func (db *DB) Notifications(userID uint64) ([]ferry.Notification, error) {
 // MarkNotificationsRead marks each notification read and returns one error
 // per id: nil, NOTIFICATION_NOT_FOUND (also for another user's) or
 // NOTIFICATION_ALREADY_READ.
-func (db *DB) MarkNotificationsRead(userID uint64, ids []uint64) ([]error, error) {
+func (db *DB) MarkNotificationsRead(ctx context.Context, userID uint64, ids []uint64) ([]error, error) {
 	results := make([]error, len(ids))
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketNotifications)
 		for i, id := range ids {
 			var n notificationRecord
@@ -223,7 +224,7 @@ func (db *DB) MarkNotificationsRead(userID uint64, ids []uint64) ([]error, error
 
 // SetPhoto makes p the user's photo under a new token, which it returns;
 // the old photo is deleted.
-func (db *DB) SetPhoto(userID uint64, p ferry.Photo) (string, error) {
+func (db *DB) SetPhoto(ctx context.Context, userID uint64, p ferry.Photo) (string, error) {
 	raw := make([]byte, 24)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
@@ -231,7 +232,7 @@ func (db *DB) SetPhoto(userID uint64, p ferry.Photo) (string, error) {
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	v := append([]byte{byte(len(p.ContentType))}, p.ContentType...)
 	v = append(v, p.Data...)
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := db.findUserByID(tx, userID)
 		if err != nil {
 			return err
@@ -252,8 +253,8 @@ func (db *DB) SetPhoto(userID uint64, p ferry.Photo) (string, error) {
 }
 
 // RemovePhoto deletes the user's photo, if any.
-func (db *DB) RemovePhoto(userID uint64) error {
-	return db.update(func(tx *bolt.Tx) error {
+func (db *DB) RemovePhoto(ctx context.Context, userID uint64) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := db.findUserByID(tx, userID)
 		if err != nil || u.PhotoToken == "" {
 			return err
@@ -267,7 +268,7 @@ func (db *DB) RemovePhoto(userID uint64) error {
 }
 
 // PhotoByToken returns the photo of that token, or FILE_NOT_FOUND.
-func (db *DB) PhotoByToken(token string) (ferry.Photo, error) {
+func (db *DB) PhotoByToken(ctx context.Context, token string) (ferry.Photo, error) {
 	var p ferry.Photo
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketPhotos).Get([]byte(token))
@@ -294,10 +295,10 @@ type inviteRecord struct {
 // It returns one error per email: nil, INVALID_EMAIL or
 // EMAIL_ALREADY_EXIST; and TOO_MANY_REQUESTS for the whole call when the
 // valid ones would pass the inviter's daily limit (then nothing is sent).
-func (db *DB) Invite(inviterID uint64, emails []string, mail func(email, code string) ferry.Mail) ([]error, error) {
+func (db *DB) Invite(ctx context.Context, inviterID uint64, emails []string, mail func(email, code string) ferry.Mail) ([]error, error) {
 	now, lim := db.now(), db.rules.invite
 	results := make([]error, len(emails))
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		var valid []int
 		normalized := make([]string, len(emails))
 		for i, e := range emails {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,6 +19,9 @@ import (
 type clock struct{ now time.Time }
 
 func (c *clock) Now() time.Time { return c.now }
+
+// ctx is the context of the tests' calls: nothing cancels it.
+var ctx = context.Background()
 
 // openDB opens a store in a fresh directory; cleanup checks the file with
 // bbolt's consistency check and closes it.
@@ -62,7 +66,7 @@ func TestOpen_RefusesNewerSchema(t *testing.T) {
 
 func newUser(t *testing.T, db *store.DB, email string) *ferry.User {
 	t.Helper()
-	u, err := db.CreateUser(ferry.NewUser{Email: email, Password: "password1", Package: "free"})
+	u, err := db.CreateUser(ctx, ferry.NewUser{Email: email, Password: "password1", Package: "free"})
 	require.NoError(t, err)
 	return u
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -66,7 +67,7 @@ func userTokenKey(userID uint64, h []byte) []byte {
 // CreateToken makes a new token for the user and returns it. Each call makes
 // a different token; it returns TOKEN_CANNOT_BE_GENERATED when no random
 // bytes can be had.
-func (db *DB) CreateToken(userID uint64) (string, error) {
+func (db *DB) CreateToken(ctx context.Context, userID uint64) (string, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", ferry.Errorf(ferry.ETOKENCANNOTBEGENERATED, "Unable to generate a token.")
@@ -74,7 +75,7 @@ func (db *DB) CreateToken(userID uint64) (string, error) {
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
 	now := db.now().UnixNano()
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		if _, err := db.findUserByID(tx, userID); err != nil {
 			return err
 		}
@@ -98,7 +99,7 @@ func (db *DB) CreateToken(userID uint64) (string, error) {
 // stored one is older than 1/16 of the idle timeout (at most a minute), so
 // that an authenticated read costs no disk write; after a restart a token
 // may therefore expire that much early.
-func (db *DB) Authenticate(token string) (*ferry.User, error) {
+func (db *DB) Authenticate(ctx context.Context, token string) (*ferry.User, error) {
 	if token == "" {
 		return nil, errDenied()
 	}
@@ -200,7 +201,7 @@ func (db *DB) noteUse(h [sha256.Size]byte, t int64) {
 // touchToken stores t as the token's last use, unless it was revoked
 // meanwhile. Concurrent touches share a commit.
 func (db *DB) touchToken(h [sha256.Size]byte, t int64) error {
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(context.Background(), func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTokens)
 		rec, ok := decodeToken(b.Get(h[:]))
 		if !ok || rec.lastUse >= t {
@@ -212,9 +213,9 @@ func (db *DB) touchToken(h [sha256.Size]byte, t int64) error {
 }
 
 // RevokeToken makes a token stop working. An unknown token is not an error.
-func (db *DB) RevokeToken(token string) error {
+func (db *DB) RevokeToken(ctx context.Context, token string) error {
 	h := hashToken(token)
-	err := db.update(func(tx *bolt.Tx) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
 		return deleteToken(tx, h[:])
 	})
 	db.tokens.lastUse.Delete(h)
@@ -224,7 +225,7 @@ func (db *DB) RevokeToken(token string) error {
 // RevokeUserTokens revokes every token of the user except keep (which may be
 // empty).
 func (db *DB) RevokeUserTokens(userID uint64, keep string) error {
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(context.Background(), func(tx *bolt.Tx) error {
 		return revokeUserTokens(tx, userID, keep)
 	})
 }
@@ -271,7 +272,7 @@ func (db *DB) DeleteExpiredTokens() (int, error) {
 		return 0, err
 	}
 	if len(gone) > 0 {
-		err := db.update(func(tx *bolt.Tx) error {
+		err := db.update(context.Background(), func(tx *bolt.Tx) error {
 			gone = expired(tx) // again: a token may have been used meanwhile
 			for _, h := range gone {
 				if err := deleteToken(tx, h[:]); err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 
 	bolt "go.etcd.io/bbolt"
@@ -155,7 +156,7 @@ func (db *DB) Reclaim() (int, error) {
 	for !db.trashEmpty() {
 		var released []sum
 		var n int
-		err := db.update(func(tx *bolt.Tx) error {
+		err := db.update(context.Background(), func(tx *bolt.Tx) error {
 			var err error
 			released, n, err = reclaimSome(tx, reclaimBatch)
 			return err

@@ -22,19 +22,19 @@ func TestDelete_TrashIsReclaimedInSteps(t *testing.T) {
 	u := newUser(t, db, "a@example.com")
 	newUser(t, db, "r@example.com")
 	for i := range 3 {
-		_, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"t", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint("content ", i)), Size: 9})
+		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"t", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint("content ", i)), Size: 9})
 		require.NoError(t, err)
 	}
 	for i := range 9 { // 1,536 files
-		require.NoError(t, db.Copy(u.ID, []string{"t"}, []string{"half"}, false))
-		require.NoError(t, db.Move(u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
+		require.NoError(t, db.Copy(ctx, u.ID, []string{"t"}, []string{"half"}, false))
+		require.NoError(t, db.Move(ctx, u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
 	}
-	_, err := db.Send(u.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"t", "f0"}}}}, nil)
+	_, err := db.Send(ctx, u.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"t", "f0"}}}}, nil)
 	require.NoError(t, err)
 
 	db.LeaveTrashForTest(true)
 	db.SlowestWrite()
-	results, err := db.Delete(u.ID, [][]string{{"t"}})
+	results, err := db.Delete(ctx, u.ID, [][]string{{"t"}})
 	require.NoError(t, err)
 	require.NoError(t, results[0])
 	t.Logf("the delete's own transaction: %v", db.SlowestWrite())

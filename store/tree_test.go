@@ -26,7 +26,7 @@ func TestCheckTree_FindsProblems(t *testing.T) {
 	db, err := store.Open(dir, store.Options{})
 	require.NoError(t, err)
 	u := newUser(t, db, "a@example.com")
-	_, err = db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"d", "f.txt"}, Body: strings.NewReader("hello"), Size: 5})
+	_, err = db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"d", "f.txt"}, Body: strings.NewReader("hello"), Size: 5})
 	require.NoError(t, err)
 	problems, err := db.CheckTree()
 	require.NoError(t, err)
@@ -75,7 +75,7 @@ func TestFreeNameManyCopies(t *testing.T) {
 	u := newUser(t, db, "a@example.com")
 	names := []string{}
 	for range 70 {
-		info, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"d", "report.pdf"}, Resolve: true, Body: strings.NewReader("x"), Size: 1})
+		info, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"d", "report.pdf"}, Resolve: true, Body: strings.NewReader("x"), Size: 1})
 		require.NoError(t, err)
 		names = append(names, info.Path)
 	}
@@ -83,13 +83,13 @@ func TestFreeNameManyCopies(t *testing.T) {
 	for i := 1; i < 70; i++ {
 		assert.Equal(t, fmt.Sprintf("d/report (%d).pdf", i), names[i])
 	}
-	results, err := db.Delete(u.ID, [][]string{{"d", "report (5).pdf"}})
+	results, err := db.Delete(ctx, u.ID, [][]string{{"d", "report (5).pdf"}})
 	require.NoError(t, err)
 	require.NoError(t, results[0])
-	info, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"d", "report.pdf"}, Resolve: true, Body: strings.NewReader("x"), Size: 1})
+	info, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"d", "report.pdf"}, Resolve: true, Body: strings.NewReader("x"), Size: 1})
 	require.NoError(t, err)
 	count := 0
-	require.NoError(t, db.List(u.ID, []string{"d"}, func([]byte, bool, int64) { count++ }))
+	require.NoError(t, db.List(ctx, u.ID, []string{"d"}, func([]byte, bool, int64) { count++ }))
 	assert.Equal(t, 70, count)
 	assert.Contains(t, []string{"d/report (5).pdf", "d/report (70).pdf"}, info.Path, "a free name, with or without the gap")
 
@@ -97,31 +97,31 @@ func TestFreeNameManyCopies(t *testing.T) {
 	// stale never hands out a taken name.
 	split := func(p string) []string { names, err := paths.Parse(p); require.NoError(t, err); return names }
 	put := func(content string) string {
-		info, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"e", "r.pdf"}, Resolve: true, Body: strings.NewReader(content), Size: int64(len(content))})
+		info, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"e", "r.pdf"}, Resolve: true, Body: strings.NewReader(content), Size: int64(len(content))})
 		require.NoError(t, err)
 		return info.Path
 	}
 	for i := range 10 {
 		put(fmt.Sprint("copy ", i))
 	}
-	_, err = db.PutFile(ferry.PutRequest{UserID: u.ID, Names: []string{"x.pdf"}, Body: strings.NewReader("moved"), Size: 5})
+	_, err = db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"x.pdf"}, Body: strings.NewReader("moved"), Size: 5})
 	require.NoError(t, err)
-	require.NoError(t, db.Move(u.ID, []string{"x.pdf"}, []string{"e", "r (10).pdf"}, false)) // the guess is taken
+	require.NoError(t, db.Move(ctx, u.ID, []string{"x.pdf"}, []string{"e", "r (10).pdf"}, false)) // the guess is taken
 	afterMove := put("after the move")
 	assert.Equal(t, "e/r (11).pdf", afterMove)
-	results, err = db.Delete(u.ID, [][]string{split(afterMove)}) // the last answer is gone
+	results, err = db.Delete(ctx, u.ID, [][]string{split(afterMove)}) // the last answer is gone
 	require.NoError(t, err)
 	require.NoError(t, results[0])
 	afterDelete := put("after the delete")
 	assert.Equal(t, "e/r (11).pdf", afterDelete)
 	want := map[string]string{"e/r (10).pdf": "moved", afterDelete: "after the delete", "e/r.pdf": "copy 0", "e/r (9).pdf": "copy 9"}
 	for p, content := range want {
-		info, err := db.Stat(u.ID, split(p))
+		info, err := db.Stat(ctx, u.ID, split(p))
 		require.NoError(t, err, p)
 		assert.Equal(t, fmt.Sprintf("%x", sha256.Sum256([]byte(content))), info.SHA256, p)
 	}
 	count = 0
-	require.NoError(t, db.List(u.ID, []string{"e"}, func([]byte, bool, int64) { count++ }))
+	require.NoError(t, db.List(ctx, u.ID, []string{"e"}, func([]byte, bool, int64) { count++ }))
 	assert.Equal(t, 12, count)
 }
 
@@ -132,7 +132,7 @@ func TestRepairTree(t *testing.T) {
 	require.NoError(t, err)
 	u := newUser(t, db, "a@example.com")
 	for _, p := range []string{"a/b/one.txt", "a/two.txt"} {
-		_, err := db.PutFile(ferry.PutRequest{UserID: u.ID, Names: strings.Split(p, "/"), Body: strings.NewReader(p), Size: int64(len(p))})
+		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: strings.Split(p, "/"), Body: strings.NewReader(p), Size: int64(len(p))})
 		require.NoError(t, err)
 	}
 	require.NoError(t, db.Close())

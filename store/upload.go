@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -73,7 +74,7 @@ func uploadNotFound() error {
 // now). It returns PAYLOAD_TOO_LARGE (over max_file_size),
 // QUOTA_EXCEEDED (the declared size does not fit) and FILE_EXISTS (a
 // folder is there without resolve, or a file is in the way).
-func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bool) (key, path string, err error) {
+func (db *DB) CreateUpload(ctx context.Context, userID uint64, names []string, size int64, resolve bool) (key, path string, err error) {
 	limit := db.rules.fileLimit()
 	if len(names) == 0 {
 		return "", "", ferry.Errorf(ferry.EFILEEXISTS, "The root is a folder.")
@@ -109,7 +110,7 @@ func (db *DB) CreateUpload(userID uint64, names []string, size int64, resolve bo
 		return "", "", err
 	}
 	rec := uploadRecord{UserID: userID, Path: paths.Join(names), Size: size, Resolve: resolve, State: state, Touched: db.now().UnixNano()}
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.update(ctx, func(tx *bolt.Tx) error {
 		// The upload's room is taken now, in the transaction that checks
 		// it, so that uploads in progress can never hold more than the
 		// quota between them.
@@ -194,7 +195,7 @@ func putUpload(tx *bolt.Tx, key string, rec *uploadRecord) error {
 // deleteUpload removes an upload's record, giving back its room, and then
 // its bytes. The key's lock is held.
 func (db *DB) deleteUpload(key string) error {
-	if err := db.update(func(tx *bolt.Tx) error {
+	if err := db.update(context.Background(), func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketUploads).Get([]byte(key))
 		if v == nil {
 			return nil
@@ -225,7 +226,7 @@ func (db *DB) forgetUpload(key string) {
 
 // UploadStatus returns how many bytes an upload has and its declared size,
 // or UPLOAD_NOT_FOUND.
-func (db *DB) UploadStatus(userID uint64, key string) (received, size int64, err error) {
+func (db *DB) UploadStatus(ctx context.Context, userID uint64, key string) (received, size int64, err error) {
 	defer db.lockUpload(key)()
 	rec, err := db.loadUpload(userID, key)
 	return rec.Received, rec.Size, err
@@ -237,7 +238,7 @@ func (db *DB) UploadStatus(userID uint64, key string) (received, size int64, err
 // declared size and end below it (else METHOD_BAD_REQUEST). If body ends
 // early or fails, the bytes that did arrive are kept, and the error says
 // so.
-func (db *DB) WriteChunk(c ferry.Chunk) (int64, error) {
+func (db *DB) WriteChunk(ctx context.Context, c ferry.Chunk) (int64, error) {
 	userID, key, start, end, total, body := c.UserID, c.Key, c.Start, c.End, c.Total, c.Body
 	defer db.lockUpload(key)()
 	rec, err := db.loadUpload(userID, key)
@@ -289,7 +290,10 @@ func (db *DB) WriteChunk(c ferry.Chunk) (int64, error) {
 		}
 		rec.Received += n
 		rec.Touched = db.now().UnixNano()
-		if err := db.update(func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
+		// The bytes are on disk whether or not the client is still there
+		// (a dropped connection is how a chunk usually ends early): the
+		// record says so even if its request was given up.
+		if err := db.update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
 			return rec.Received - n, err
 		}
 	}
@@ -303,7 +307,7 @@ func (db *DB) WriteChunk(c ferry.Chunk) (int64, error) {
 // appears only now. It returns METHOD_BAD_REQUEST while bytes are missing,
 // and otherwise PutFile's errors; an upload refused for the quota, or for a
 // folder now in its place, is deleted.
-func (db *DB) FinalizeUpload(userID uint64, key string) (ferry.FileInfo, error) {
+func (db *DB) FinalizeUpload(ctx context.Context, userID uint64, key string) (ferry.FileInfo, error) {
 	defer db.lockUpload(key)()
 	rec, err := db.loadUpload(userID, key)
 	if err != nil {
@@ -332,7 +336,7 @@ func (db *DB) FinalizeUpload(userID uint64, key string) (ferry.FileInfo, error) 
 		return refuse(err)
 	}
 	sp := spooled{path: db.uploadFile(key), size: rec.Size, sum: sum(h.Sum(nil)), keep: true}
-	info, err := db.commitFile(userID, names, rec.Resolve, sp, rec.Reserved, func(tx *bolt.Tx) error {
+	info, err := db.commitFile(ctx, userID, names, rec.Resolve, sp, rec.Reserved, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUploads).Delete([]byte(key))
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -21,15 +22,15 @@ type passwordState struct {
 
 // CreateUser creates an account. It returns INVALID_EMAIL, METHOD_BAD_REQUEST
 // (full name), INVALID_NEW_PASSWORD or EMAIL_ALREADY_EXIST errors.
-func (db *DB) CreateUser(nu ferry.NewUser) (*ferry.User, error) {
-	return db.createUser(nu, nil)
+func (db *DB) CreateUser(ctx context.Context, nu ferry.NewUser) (*ferry.User, error) {
+	return db.createUser(ctx, nu, nil)
 }
 
 // CreateInvitedUser is CreateUser for a signup with an invitation code,
 // which it uses up in the same transaction: NO_PERMISSION for a code that
 // is unknown, used or expired. The code is checked before anything else,
 // so that without one nothing is told of which emails have accounts.
-func (db *DB) CreateInvitedUser(nu ferry.NewUser, code string) (*ferry.User, error) {
+func (db *DB) CreateInvitedUser(ctx context.Context, nu ferry.NewUser, code string) (*ferry.User, error) {
 	now := db.now()
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
 		_, err := openInvite(tx, code, now)
@@ -37,10 +38,10 @@ func (db *DB) CreateInvitedUser(nu ferry.NewUser, code string) (*ferry.User, err
 	}); err != nil {
 		return nil, err
 	}
-	return db.createUser(nu, func(tx *bolt.Tx) error { return claimInvite(tx, code, now) })
+	return db.createUser(ctx, nu, func(tx *bolt.Tx) error { return claimInvite(tx, code, now) })
 }
 
-func (db *DB) createUser(nu ferry.NewUser, claim func(*bolt.Tx) error) (*ferry.User, error) {
+func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt.Tx) error) (*ferry.User, error) {
 	if nu.Package == "" {
 		nu.Package = db.rules.packages.Default
 	}
@@ -69,7 +70,7 @@ func (db *DB) createUser(nu ferry.NewUser, claim func(*bolt.Tx) error) (*ferry.U
 		Package:      nu.Package,
 		Created:      db.now().UTC(),
 	}
-	err = db.update(func(tx *bolt.Tx) error {
+	err = db.update(ctx, func(tx *bolt.Tx) error {
 		if claim != nil {
 			if err := claim(tx); err != nil {
 				return err
@@ -131,7 +132,7 @@ func (db *DB) UserByEmail(email string) (*ferry.User, error) {
 // credential they had (endCredentials) in the same transaction.
 func (db *DB) UpdateUser(id uint64, fn func(*ferry.User) error) (*ferry.User, error) {
 	var u *ferry.User
-	err := db.update(func(tx *bolt.Tx) (err error) {
+	err := db.update(context.Background(), func(tx *bolt.Tx) (err error) {
 		if u, err = db.findUserByID(tx, id); err != nil {
 			return err
 		}
@@ -188,7 +189,7 @@ func (db *DB) Usage(id uint64) (ferry.Usage, error) {
 // returns AUTH_FAILED when either is wrong, taking as long for an unknown
 // email as for a wrong password, and ACCOUNT_DISABLED for a disabled
 // account with the right password.
-func (db *DB) CheckPassword(email, password string) (*ferry.User, error) {
+func (db *DB) CheckPassword(ctx context.Context, email, password string) (*ferry.User, error) {
 	failed := ferry.Errorf(ferry.EAUTHFAILED, "Wrong email or password.")
 	if len(password) > ferry.MaxPasswordLen {
 		password = "" // never hash an over-long input; it cannot match
@@ -329,7 +330,7 @@ func usageOf(tx *bolt.Tx, id uint64) ferry.Usage {
 // needs the right current one (else WRONG_CURRENT_PASSWORD) and must be
 // valid (else INVALID_NEW_PASSWORD); it revokes every token of the user but
 // keep, in the same transaction. A bad full name is METHOD_BAD_REQUEST.
-func (db *DB) ChangeSettings(userID uint64, keep string, ch ferry.SettingsChange) error {
+func (db *DB) ChangeSettings(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error {
 	var name, hash string
 	if ch.FullName != nil {
 		var err error
@@ -352,7 +353,7 @@ func (db *DB) ChangeSettings(userID uint64, keep string, ch ferry.SettingsChange
 			return err
 		}
 	}
-	return db.update(func(tx *bolt.Tx) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := db.findUserByID(tx, userID)
 		if err != nil {
 			return err
