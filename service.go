@@ -48,10 +48,9 @@ type FileService interface {
 	// List calls each with every entry of a folder, in name order.
 	List(ctx context.Context, userID uint64, names []string, each func(name []byte, dir bool, size int64)) error
 	Mkdir(ctx context.Context, userID uint64, names []string) error
-	// Move and Copy take replace to delete what is at dst in the same
-	// transaction (WebDAV's Overwrite: T).
-	Move(ctx context.Context, userID uint64, src, dst []string, replace bool) error
-	Copy(ctx context.Context, userID uint64, src, dst []string, replace bool) error
+	// Move and Copy move or copy a file or folder to a full path.
+	Move(ctx context.Context, userID uint64, t Transfer) error
+	Copy(ctx context.Context, userID uint64, t Transfer) error
 	Delete(ctx context.Context, userID uint64, list [][]string) ([]error, error)
 	Sizes(ctx context.Context, userID uint64, list [][]string) ([]int64, error)
 	Stat(ctx context.Context, userID uint64, names []string) (FileInfo, error)
@@ -108,6 +107,18 @@ type DavService interface {
 	PatchDeadProps(ctx context.Context, userID uint64, names []string, patch func(old []byte) ([]byte, error)) error
 }
 
+// Transfer is a move or a copy.
+type Transfer struct {
+	Src, Dst []string
+	// Replace deletes what is at Dst in the same transaction (WebDAV's
+	// Overwrite: T); without it a taken Dst is FILE_EXISTS.
+	Replace bool
+	// NoParents wants Dst's parent to be a folder already (WebDAV): it
+	// is FILE_NOT_FOUND otherwise, checked in the same transaction.
+	// Without it, missing parents are made.
+	NoParents bool
+}
+
 // PutRequest is a file upload (PUT /files, WebDAV PUT).
 type PutRequest struct {
 	UserID uint64
@@ -118,6 +129,8 @@ type PutRequest struct {
 	Body    io.Reader
 	// Size is the declared length, -1 when unknown.
 	Size int64
+	// NoParents is Transfer's.
+	NoParents bool
 }
 
 // Chunk is a piece of a resumable upload: the bytes [Start, End] of a file

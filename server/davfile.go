@@ -122,7 +122,7 @@ type davWriteFile struct {
 }
 
 func (f *davWriteFile) put(r io.Reader, size int64) error {
-	info, err := f.fs.s.files.PutFile(f.fs.ctx, ferry.PutRequest{UserID: f.fs.u.ID, Names: f.names, Body: r, Size: size})
+	info, err := f.fs.s.files.PutFile(f.fs.ctx, ferry.PutRequest{UserID: f.fs.u.ID, Names: f.names, Body: r, Size: size, NoParents: true})
 	f.done = true
 	if err != nil {
 		return f.fs.osErr(bodyErr(err))
@@ -140,7 +140,8 @@ func (f *davWriteFile) ReadFrom(r io.Reader) (int64, error) {
 	}
 	if src, ok := r.(*davFile); ok && !src.info.Dir {
 		f.done = true
-		if err := f.fs.s.files.Copy(f.fs.ctx, f.fs.u.ID, src.names, f.names, f.replace); err != nil {
+		t := ferry.Transfer{Src: src.names, Dst: f.names, Replace: f.replace, NoParents: true}
+		if err := f.fs.s.files.Copy(f.fs.ctx, f.fs.u.ID, t); err != nil {
 			return 0, f.fs.osErr(err)
 		}
 		info, err := f.fs.s.dav.Lookup(f.fs.ctx, f.fs.u.ID, f.names)

@@ -67,10 +67,8 @@ func (fs *davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error
 	case st.isTarget(names) && !st.shallow:
 		// A COPY of a folder: the whole tree, in one store copy. As for
 		// MKCOL, the parent must exist.
-		if parent, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names[:len(names)-1]); err != nil || !parent.Dir {
-			return os.ErrNotExist
-		}
-		if err := fs.s.files.Copy(fs.ctx, fs.u.ID, st.source, names, st.replace); err != nil {
+		t := ferry.Transfer{Src: st.source, Dst: names, Replace: st.replace, NoParents: true}
+		if err := fs.s.files.Copy(fs.ctx, fs.u.ID, t); err != nil {
 			return fs.osErr(err)
 		}
 		st.copied = true
@@ -107,6 +105,9 @@ func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.Fi
 	if len(names) == 0 {
 		return nil, os.ErrInvalid
 	}
+	// x/net/webdav answers 409 only when OpenFile fails: the parent is
+	// looked up here for that, and the store checks it again in the write
+	// itself (NoParents).
 	parent, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names[:len(names)-1])
 	if err != nil || !parent.Dir {
 		return nil, os.ErrNotExist
@@ -151,10 +152,10 @@ func (fs *davFS) Rename(ctx context.Context, oldName, newName string) error {
 	if len(src) == 0 || len(dst) == 0 {
 		return os.ErrInvalid
 	}
-	if parent, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, dst[:len(dst)-1]); err != nil || !parent.Dir {
-		return os.ErrNotExist // MOVE does not make the target's parents
-	}
-	return fs.osErr(fs.s.files.Move(fs.ctx, fs.u.ID, src, dst, fs.st.replace && fs.st.isTarget(dst)))
+	// MOVE does not make the target's parents (NoParents: FILE_NOT_FOUND,
+	// which x/net/webdav answers 409).
+	t := ferry.Transfer{Src: src, Dst: dst, Replace: fs.st.replace && fs.st.isTarget(dst), NoParents: true}
+	return fs.osErr(fs.s.files.Move(fs.ctx, fs.u.ID, t))
 }
 
 func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {

@@ -98,11 +98,15 @@ func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.Us
 
 // handleMove is POST /ops/move; handleCopy POST /ops/copy.
 func (s *Server) handleMove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.transfer(w, r, func(src, dst []string) error { return s.files.Move(r.Context(), u.ID, src, dst, false) })
+	s.transfer(w, r, func(src, dst []string) error {
+		return s.files.Move(r.Context(), u.ID, ferry.Transfer{Src: src, Dst: dst})
+	})
 }
 
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.transfer(w, r, func(src, dst []string) error { return s.files.Copy(r.Context(), u.ID, src, dst, false) })
+	s.transfer(w, r, func(src, dst []string) error {
+		return s.files.Copy(r.Context(), u.ID, ferry.Transfer{Src: src, Dst: dst})
+	})
 }
 
 func (s *Server) transfer(w http.ResponseWriter, r *http.Request, do func(src, dst []string) error) {

@@ -84,7 +84,7 @@ func BenchmarkMoveFolder(b *testing.B) {
 	}
 	from, to := []string{"a"}, []string{"b", "a"}
 	for b.Loop() {
-		if err := db.Move(ctx, u.ID, from, to, false); err != nil {
+		if err := db.Move(ctx, u.ID, ferry.Transfer{Src: from, Dst: to}); err != nil {
 			b.Fatal(err)
 		}
 		from, to = to, from
@@ -147,13 +147,13 @@ func BenchmarkCopyAndDeleteTree(b *testing.B) {
 	u := benchUser(b, db, "a@example.com")
 	put(b, db, u.ID, "t/f", "x")
 	for i := range 13 { // 2^13 files, by doubling
-		require.NoError(b, db.Copy(ctx, u.ID, []string{"t"}, []string{"half"}, false))
-		require.NoError(b, db.Move(ctx, u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
+		require.NoError(b, db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"half"}}))
+		require.NoError(b, db.Move(ctx, u.ID, ferry.Transfer{Src: []string{"half"}, Dst: []string{"t", fmt.Sprint("c", i)}}))
 	}
 	var copying, deleting time.Duration
 	for b.Loop() {
 		db.SlowestWrite()
-		require.NoError(b, db.Copy(ctx, u.ID, []string{"t"}, []string{"copy"}, false))
+		require.NoError(b, db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"copy"}}))
 		copying = max(copying, db.SlowestWrite())
 		results, err := db.Delete(ctx, u.ID, [][]string{{"copy"}})
 		require.NoError(b, err)

@@ -30,19 +30,19 @@ const MaxCopyNodes = 200_000
 // content (no bytes are copied). Errors are Move's, QUOTA_EXCEEDED when the
 // copy does not fit the storage quota, and METHOD_BAD_REQUEST for a tree of
 // more than MaxCopyNodes; replace is Move's.
-func (db *DB) Copy(ctx context.Context, userID uint64, src, dst []string, replace bool) error {
+func (db *DB) Copy(ctx context.Context, userID uint64, t ferry.Transfer) error {
 	for try := 1; ; try++ {
-		err := db.copyOnce(ctx, userID, src, dst, replace)
+		err := db.copyOnce(ctx, userID, t)
 		if err != errSnapshotStale || try == 3 {
 			return err
 		}
 	}
 }
 
-func (db *DB) copyOnce(ctx context.Context, userID uint64, src, dst []string, replace bool) error {
+func (db *DB) copyOnce(ctx context.Context, userID uint64, t ferry.Transfer) error {
 	var tree []node
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		n, err := checkTransfer(tx, userID, src, dst, replace)
+		n, err := checkTransfer(tx, userID, t)
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func (db *DB) copyOnce(ctx context.Context, userID uint64, src, dst []string, re
 		if err != nil {
 			return err
 		}
-		if err := limits.CheckStorage(usageOf(tx, userID), n.size); err != nil && !replace {
+		if err := limits.CheckStorage(usageOf(tx, userID), n.size); err != nil && !t.Replace {
 			return err
 		}
 		tree, err = snapshotTree(tx, n)
@@ -63,7 +63,7 @@ func (db *DB) copyOnce(ctx context.Context, userID uint64, src, dst []string, re
 	var released []sum
 	if len(tree) <= copyBatch {
 		err = db.update(ctx, func(tx *bolt.Tx) error {
-			n, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
+			n, parent, name, rel, err := prepareTransfer(tx, userID, t, now)
 			released = rel
 			if err != nil {
 				return err
@@ -81,7 +81,7 @@ func (db *DB) copyOnce(ctx context.Context, userID uint64, src, dst []string, re
 			return addToTotals(tx, parent.id, n.size)
 		})
 	} else {
-		released, err = db.copyInSteps(ctx, userID, src, dst, replace, tree)
+		released, err = db.copyInSteps(ctx, userID, t, tree)
 	}
 	db.release(released)
 	db.reclaimNow()
@@ -90,7 +90,8 @@ func (db *DB) copyOnce(ctx context.Context, userID uint64, src, dst []string, re
 
 // checkTransfer answers in a read transaction what prepareTransfer would
 // refuse, and returns the source node.
-func checkTransfer(tx *bolt.Tx, userID uint64, src, dst []string, replace bool) (node, error) {
+func checkTransfer(tx *bolt.Tx, userID uint64, t ferry.Transfer) (node, error) {
+	src, dst, replace := t.Src, t.Dst, t.Replace
 	if len(src) == 0 {
 		return node{}, ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be moved or copied.")
 	}
@@ -103,6 +104,11 @@ func checkTransfer(tx *bolt.Tx, userID uint64, src, dst []string, replace bool) 
 	}
 	if len(dst) == 0 {
 		return n, ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
+	}
+	if t.NoParents {
+		if p, err := walk(tx, userID, dst[:len(dst)-1]); err != nil || !p.dir {
+			return n, ferry.Errorf(ferry.EFILENOTFOUND, "No folder %q to hold %q.", paths.Join(dst[:len(dst)-1]), dst[len(dst)-1])
+		}
 	}
 	for i := len(dst) - 1; i >= 0; i-- {
 		at, err := walk(tx, userID, dst[:i])
@@ -146,7 +152,7 @@ func snapshotTree(tx *bolt.Tx, n node) ([]node, error) {
 // copyInSteps copies tree, a snapshot of the one at src, in transactions
 // of copyBatch nodes, then links it at dst. The copy being built is in the
 // trash until the link, so on any failure the caller's reclaim deletes it.
-func (db *DB) copyInSteps(ctx context.Context, userID uint64, src, dst []string, replace bool, tree []node) ([]sum, error) {
+func (db *DB) copyInSteps(ctx context.Context, userID uint64, t ferry.Transfer, tree []node) ([]sum, error) {
 	made := make(map[uint64]uint64, len(tree)) // source id -> copy id
 	var props int64
 	for start := 0; start < len(tree); start += copyBatch {
@@ -211,7 +217,7 @@ func (db *DB) copyInSteps(ctx context.Context, userID uint64, src, dst []string,
 	var released []sum
 	now := db.now().UnixNano()
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		_, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
+		_, parent, name, rel, err := prepareTransfer(tx, userID, t, now)
 		released = rel
 		if err != nil {
 			return err

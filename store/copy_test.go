@@ -22,8 +22,8 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 	_, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"t", "f"}, Body: strings.NewReader("x"), Size: 1})
 	require.NoError(t, err)
 	for i := range 11 { // 2,048 files and 2,047 folders, by doubling
-		require.NoError(t, db.Copy(ctx, u.ID, []string{"t"}, []string{"half"}, false))
-		require.NoError(t, db.Move(ctx, u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
+		require.NoError(t, db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"half"}}))
+		require.NoError(t, db.Move(ctx, u.ID, ferry.Transfer{Src: []string{"half"}, Dst: []string{"t", fmt.Sprint("c", i)}}))
 	}
 	sizes, err := db.Sizes(ctx, u.ID, [][]string{{"t"}})
 	require.NoError(t, err)
@@ -35,11 +35,11 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 		require.NoError(t, err)
 	}
 	setStorage(ptr(int64(3000)))
-	err = db.Copy(ctx, u.ID, []string{"t"}, []string{"copy"}, false)
+	err = db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"copy"}})
 	assert.Equal(t, ferry.EQUOTAEXCEEDED, ferry.ErrorCode(err))
 	setStorage(nil)
 	db.SlowestWrite()
-	require.NoError(t, db.Copy(ctx, u.ID, []string{"t"}, []string{"copy"}, false))
+	require.NoError(t, db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"copy"}}))
 	slowest := db.SlowestWrite()
 	sizes, err = db.Sizes(ctx, u.ID, [][]string{{"copy"}, {"copy", "c10", "c9", "f"}})
 	require.NoError(t, err)

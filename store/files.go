@@ -75,11 +75,11 @@ func (db *DB) Stat(ctx context.Context, userID uint64, names []string) (ferry.Fi
 // is taken, or a file is in the way of its parents) and METHOD_BAD_REQUEST
 // (moving the root, or a folder into itself). With replace, what is at dst
 // is deleted first, in the same transaction (WebDAV's Overwrite: T).
-func (db *DB) Move(ctx context.Context, userID uint64, src, dst []string, replace bool) error {
+func (db *DB) Move(ctx context.Context, userID uint64, t ferry.Transfer) error {
 	// What can be refused is refused before the write transaction, which
 	// every writer waits on; the write checks again.
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
-		_, err := checkTransfer(tx, userID, src, dst, replace)
+		_, err := checkTransfer(tx, userID, t)
 		return err
 	}); err != nil {
 		return err
@@ -87,7 +87,7 @@ func (db *DB) Move(ctx context.Context, userID uint64, src, dst []string, replac
 	now := db.now().UnixNano()
 	var released []sum
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		n, parent, name, rel, err := prepareTransfer(tx, userID, src, dst, replace, now)
+		n, parent, name, rel, err := prepareTransfer(tx, userID, t, now)
 		released = rel
 		if err != nil {
 			return err
@@ -114,7 +114,8 @@ func (db *DB) Move(ctx context.Context, userID uint64, src, dst []string, replac
 // prepareTransfer checks a move or copy and returns the source node, the
 // destination's parent folder (created if missing) and name. With replace,
 // it deletes what is at dst and returns the blobs that released.
-func prepareTransfer(tx *bolt.Tx, userID uint64, src, dst []string, replace bool, now int64) (n, parent node, name string, released []sum, err error) {
+func prepareTransfer(tx *bolt.Tx, userID uint64, t ferry.Transfer, now int64) (n, parent node, name string, released []sum, err error) {
+	src, dst, replace := t.Src, t.Dst, t.Replace
 	if len(src) == 0 {
 		return n, parent, "", nil, ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be moved or copied.")
 	}
@@ -127,7 +128,7 @@ func prepareTransfer(tx *bolt.Tx, userID uint64, src, dst []string, replace bool
 	if len(dst) == 0 {
 		return n, parent, "", nil, ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
 	}
-	if parent, err = mkdirAll(tx, userID, dst[:len(dst)-1], now); err != nil {
+	if parent, err = parentOf(tx, userID, dst, !t.NoParents, now); err != nil {
 		return n, parent, "", nil, err
 	}
 	name = dst[len(dst)-1]
@@ -245,7 +246,7 @@ func (db *DB) PutFile(ctx context.Context, p ferry.PutRequest) (ferry.FileInfo, 
 	if err != nil {
 		return ferry.FileInfo{}, err
 	}
-	return db.commitFile(ctx, userID, names, resolve, sp, 0, nil)
+	return db.commitFile(ctx, p, sp, 0, nil)
 }
 
 // precheckPut answers early what commitFile would refuse, before a body is
@@ -299,14 +300,16 @@ func (db *DB) precheckPut(userID uint64, names []string, resolve bool, size int6
 	return room, err
 }
 
-// commitFile makes spooled content the file at names: it places the blob,
+// commitFile makes spooled content the file p names (its Body is not
+// read; with NoParents the parent folder must exist): it places the blob,
 // then in one transaction checks the quota, counts the reference, links or
 // updates the node and runs also (if not nil). On failure the blob file is
 // removed unless something else refers to it.
 //
 // release is room the file held as a reservation (a resumable upload's),
 // given back in the same transaction before the quota is checked.
-func (db *DB) commitFile(ctx context.Context, userID uint64, names []string, resolve bool, sp spooled, release int64, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
+func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, release int64, also func(*bolt.Tx) error) (ferry.FileInfo, error) {
+	userID, names, resolve := p.UserID, p.Names, p.Resolve
 	now := db.now().UnixNano()
 	var info ferry.FileInfo
 	var released []sum
@@ -320,7 +323,7 @@ func (db *DB) commitFile(ctx context.Context, userID uint64, names []string, res
 		if err := unreserve(tx, userID, release); err != nil {
 			return err
 		}
-		parent, err := mkdirAll(tx, userID, names[:len(names)-1], now)
+		parent, err := parentOf(tx, userID, names, !p.NoParents, now)
 		if err != nil {
 			return err
 		}

@@ -26,8 +26,8 @@ func TestDelete_TrashIsReclaimedInSteps(t *testing.T) {
 		require.NoError(t, err)
 	}
 	for i := range 9 { // 1,536 files
-		require.NoError(t, db.Copy(ctx, u.ID, []string{"t"}, []string{"half"}, false))
-		require.NoError(t, db.Move(ctx, u.ID, []string{"half"}, []string{"t", fmt.Sprint("c", i)}, false))
+		require.NoError(t, db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"half"}}))
+		require.NoError(t, db.Move(ctx, u.ID, ferry.Transfer{Src: []string{"half"}, Dst: []string{"t", fmt.Sprint("c", i)}}))
 	}
 	_, err := db.Send(ctx, u.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"t", "f0"}}}}, nil)
 	require.NoError(t, err)

@@ -247,6 +247,21 @@ func mkdirAll(tx *bolt.Tx, userID uint64, names []string, now int64) (node, erro
 	return n, nil
 }
 
+// parentOf returns the folder that holds names: made with what is missing
+// when create is set, and otherwise FILE_NOT_FOUND unless it is a folder
+// already (the root is always there).
+func parentOf(tx *bolt.Tx, userID uint64, names []string, create bool, now int64) (node, error) {
+	dir := names[:len(names)-1]
+	if create || len(dir) == 0 {
+		return mkdirAll(tx, userID, dir, now)
+	}
+	n, err := walk(tx, userID, dir)
+	if err != nil || !n.dir {
+		return node{}, ferry.Errorf(ferry.EFILENOTFOUND, "No folder %q to hold %q.", paths.Join(dir), names[len(names)-1])
+	}
+	return n, nil
+}
+
 // freeName returns name when parent has no child of that name, else a
 // free "name (n).ext": it doubles n until one is free, then bisects back to
 // a free n whose n-1 is taken, so a folder with a thousand copies of a name

@@ -106,7 +106,7 @@ func TestFreeNameManyCopies(t *testing.T) {
 	}
 	_, err = db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"x.pdf"}, Body: strings.NewReader("moved"), Size: 5})
 	require.NoError(t, err)
-	require.NoError(t, db.Move(ctx, u.ID, []string{"x.pdf"}, []string{"e", "r (10).pdf"}, false)) // the guess is taken
+	require.NoError(t, db.Move(ctx, u.ID, ferry.Transfer{Src: []string{"x.pdf"}, Dst: []string{"e", "r (10).pdf"}})) // the guess is taken
 	afterMove := put("after the move")
 	assert.Equal(t, "e/r (11).pdf", afterMove)
 	results, err = db.Delete(ctx, u.ID, [][]string{split(afterMove)}) // the last answer is gone
@@ -187,4 +187,30 @@ func TestRepairTree(t *testing.T) {
 	fixes, err = db.Repair()
 	require.NoError(t, err)
 	assert.Empty(t, fixes, "nothing left to fix")
+}
+
+// NoParents (WebDAV's rule for PUT, MOVE and COPY) is checked in the
+// write's own transaction: nothing is made, nothing is kept.
+func TestNoParents_CheckedInTheWrite(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	db, dir := openDB(t, c)
+	u := newUser(t, db, "a@example.com")
+	_, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"a.txt"}, Body: strings.NewReader("a"), Size: 1})
+	require.NoError(t, err)
+
+	_, err = db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"no", "b.txt"}, Body: strings.NewReader("b"), Size: 1, NoParents: true})
+	assert.Equal(t, ferry.EFILENOTFOUND, ferry.ErrorCode(err))
+	err = db.Move(ctx, u.ID, ferry.Transfer{Src: []string{"a.txt"}, Dst: []string{"no", "a.txt"}, NoParents: true})
+	assert.Equal(t, ferry.EFILENOTFOUND, ferry.ErrorCode(err))
+	err = db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"a.txt"}, Dst: []string{"a.txt", "x"}, NoParents: true})
+	assert.Equal(t, ferry.EFILENOTFOUND, ferry.ErrorCode(err), "a file is no parent")
+	sizes, err := db.Sizes(ctx, u.ID, [][]string{{"no"}, {"a.txt"}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{-1, 1}, sizes, "no folder was made, nothing moved")
+	assert.Equal(t, 1, countBlobFiles(t, dir), "the refused file's content is gone")
+
+	require.NoError(t, db.Move(ctx, u.ID, ferry.Transfer{Src: []string{"a.txt"}, Dst: []string{"made", "a.txt"}}))
+	sizes, err = db.Sizes(ctx, u.ID, [][]string{{"made"}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1}, sizes, "without NoParents, parents are made")
 }

@@ -336,7 +336,8 @@ func (db *DB) FinalizeUpload(ctx context.Context, userID uint64, key string) (fe
 		return refuse(err)
 	}
 	sp := spooled{path: db.uploadFile(key), size: rec.Size, sum: sum(h.Sum(nil)), keep: true}
-	info, err := db.commitFile(ctx, userID, names, rec.Resolve, sp, rec.Reserved, func(tx *bolt.Tx) error {
+	target := ferry.PutRequest{UserID: userID, Names: names, Resolve: rec.Resolve}
+	info, err := db.commitFile(ctx, target, sp, rec.Reserved, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUploads).Delete([]byte(key))
 	})
 	if err != nil {
