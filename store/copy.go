@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -14,10 +15,12 @@ import (
 // waits on the one write transaction. So a tree of more than copyBatch
 // nodes is copied in steps: its nodes are read in one read transaction
 // (a consistent snapshot), the copy is built in transactions of copyBatch
-// nodes each, unlinked and kept in the trash (so that a crash or a failure
-// leaves nothing but what Reclaim deletes), and the last transaction checks
-// the destination and the quota and links it, as a small copy's one
-// transaction does.
+// nodes each, unlinked and listed in the copying bucket, and the last
+// transaction checks the destination and the quota and links it, as a
+// small copy's one transaction does. A copy that fails goes to the trash,
+// as does one a crash cut off (at the next Open): nothing is left but what
+// Reclaim deletes. (It is not built in the trash itself: a reclaim that
+// some other request runs meanwhile would delete it.)
 
 // copyBatch is how many nodes one transaction of a copy makes.
 const copyBatch = 500
@@ -154,6 +157,19 @@ func snapshotTree(tx *bolt.Tx, n node) ([]node, error) {
 // trash until the link, so on any failure the caller's reclaim deletes it.
 func (db *DB) copyInSteps(ctx context.Context, userID uint64, t ferry.Transfer, tree []node) ([]sum, error) {
 	made := make(map[uint64]uint64, len(tree)) // source id -> copy id
+	released, err := db.buildAndLink(ctx, userID, t, tree, made)
+	if top, ok := made[tree[0].id]; err != nil && ok {
+		// What was built goes to the trash, for the caller's reclaim.
+		if aerr := db.update(context.Background(), func(tx *bolt.Tx) error { return abandonCopy(tx, top) }); aerr != nil {
+			db.log("abandoning a copy", aerr)
+		}
+	}
+	return released, err
+}
+
+// buildAndLink is copyInSteps' work; made maps each source node to its
+// copy as the copies are committed.
+func (db *DB) buildAndLink(ctx context.Context, userID uint64, t ferry.Transfer, tree []node, made map[uint64]uint64) ([]sum, error) {
 	var props int64
 	for start := 0; start < len(tree); start += copyBatch {
 		batch := tree[start:min(start+copyBatch, len(tree))]
@@ -175,7 +191,7 @@ func (db *DB) copyInSteps(ctx context.Context, userID uint64, t ferry.Transfer, 
 					if err := putNode(tx, &c); err != nil {
 						return err
 					}
-					if err := tx.Bucket(bucketTrash).Put(itob(c.id), itob(userID)); err != nil {
+					if err := tx.Bucket(bucketCopying).Put(itob(c.id), itob(userID)); err != nil {
 						return err
 					}
 				} else {
@@ -236,7 +252,7 @@ func (db *DB) copyInSteps(ctx context.Context, userID uint64, t ferry.Transfer, 
 		if err := saveNode(tx, &c); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketTrash).Delete(itob(c.id)); err != nil {
+		if err := tx.Bucket(bucketCopying).Delete(itob(c.id)); err != nil {
 			return err
 		}
 		return addToTotals(tx, parent.id, c.size)
@@ -284,4 +300,33 @@ func copyTree(tx *bolt.Tx, src node, parent uint64, name string) (props int64, e
 		}
 	}
 	return props, nil
+}
+
+// abandonCopy moves a copy being built into the trash.
+func abandonCopy(tx *bolt.Tx, id uint64) error {
+	building := tx.Bucket(bucketCopying)
+	v := building.Get(itob(id))
+	if v == nil {
+		return nil
+	}
+	if err := tx.Bucket(bucketTrash).Put(itob(id), bytes.Clone(v)); err != nil {
+		return err
+	}
+	return building.Delete(itob(id))
+}
+
+// abandonCopies moves every copy being built into the trash: at Open, they
+// are what a process that ended left.
+func abandonCopies(tx *bolt.Tx) error {
+	var ids []uint64
+	err := tx.Bucket(bucketCopying).ForEach(func(k, _ []byte) error {
+		ids = append(ids, binary.BigEndian.Uint64(k))
+		return nil
+	})
+	for _, id := range ids {
+		if err == nil {
+			err = abandonCopy(tx, id)
+		}
+	}
+	return err
 }

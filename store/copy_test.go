@@ -3,6 +3,7 @@ package store_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,3 +62,46 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Large copies are built outside the trash: a reclaim that another request
+// runs meanwhile (after a delete) must not delete a copy half built.
+func TestCopy_LargeCopiesBesideReclaims(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	db, _ := openDB(t, c)
+	users := []*ferry.User{newUser(t, db, "a@example.com"), newUser(t, db, "b@example.com")}
+	for _, u := range users {
+		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"t", "f"}, Body: strings.NewReader(u.Email), Size: int64(len(u.Email))})
+		require.NoError(t, err)
+		for i := range 10 { // 1,024 files
+			require.NoError(t, db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"half"}}))
+			require.NoError(t, db.Move(ctx, u.ID, ferry.Transfer{Src: []string{"half"}, Dst: []string{"t", fmt.Sprint("c", i)}}))
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for _, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 4 {
+				dst := []string{fmt.Sprint("copy", i)}
+				if err := db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: dst}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := db.Delete(ctx, u.ID, [][]string{dst}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+}

@@ -62,12 +62,13 @@ var (
 	bucketDeadProps         = []byte("dead_props")         // node id -> a WebDAV client's properties of it
 	bucketSendPins          = []byte("send_pins")          // sender id + sha256 -> pins 8 | held 8 (held.go)
 	bucketTrash             = []byte("trash")              // node id -> owner id, folders deleted but not yet reclaimed (trash.go)
+	bucketCopying           = []byte("copying")            // node id -> owner id, copies being built, not yet linked (copy.go)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks,
 		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying}
 
 	keySchemaVersion = []byte("schema_version")
 	keyAppSecret     = []byte("app_password_secret") // 32 random bytes: the key app passwords derive from
@@ -230,6 +231,11 @@ func (db *DB) init() error {
 					return err
 				}
 			}
+		}
+		// Copies that were being built when the last process ended will
+		// never be linked: they go to the trash, for the sweep.
+		if err := abandonCopies(tx); err != nil {
+			return err
 		}
 		return meta.Put(keySchemaVersion, itob(SchemaVersion))
 	})

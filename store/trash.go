@@ -220,10 +220,18 @@ func reclaimSome(tx *bolt.Tx, max int) (released []sum, done int, err error) {
 	return released, done, c.apply(tx)
 }
 
-// eachTrashed calls f with every node in the trash and below it, and its
-// owner: they are not reachable from a root, but still hold their blobs.
+// eachTrashed calls f with every node in the trash or in a copy being
+// built, and below them, and its owner: they are not reachable from a
+// root, but still hold their blobs.
 func eachTrashed(tx *bolt.Tx, f func(userID uint64, n node) error) error {
-	return tx.Bucket(bucketTrash).ForEach(func(k, v []byte) error {
+	if err := eachBelow(tx, bucketTrash, f); err != nil {
+		return err
+	}
+	return eachBelow(tx, bucketCopying, f)
+}
+
+func eachBelow(tx *bolt.Tx, bucket []byte, f func(userID uint64, n node) error) error {
+	return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 		userID := binary.BigEndian.Uint64(v)
 		top, err := getNode(tx, binary.BigEndian.Uint64(k))
 		if err != nil {
