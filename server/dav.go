@@ -106,17 +106,40 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	// (rclone's parallel transfers make the same parent folder at once).
 	// Such requests of one user wait for each other here instead.
 	defer s.davPaths.lock(u.ID, davWritePaths(r)...)()
+	// x/net/webdav tells the error behind its answer only after writing
+	// the answer: an error answer is held (davWriter) until the error is
+	// known, so that a refusal (a *ferry.Error for the quota, a full disk,
+	// a size or lock limit) is answered with its own status.
+	var failure error
 	h := &webdav.Handler{
 		Prefix:     davPrefix,
 		FileSystem: &davFS{ctx: r.Context(), s: s, u: u, st: st},
-		LockSystem: countedLocks{userLocks: s.davLocks(u.ID), st: st},
+		LockSystem: s.davLocks(u.ID),
 		Logger: func(r *http.Request, err error) {
-			if err != nil && st.refusal == nil && !os.IsNotExist(err) && !os.IsExist(err) {
+			failure = err
+			if err != nil && davRefusal(err) == nil && !os.IsNotExist(err) && !os.IsExist(err) {
 				s.log.DebugContext(r.Context(), "webdav", "method", r.Method, "err", err)
 			}
 		},
 	}
-	h.ServeHTTP(&davWriter{ResponseWriter: w, st: st}, r)
+	dw := &davWriter{ResponseWriter: w}
+	h.ServeHTTP(dw, r)
+	dw.finish(failure)
+}
+
+// davRefusal returns the refusal behind a failed WebDAV request, nil when
+// it was no refusal: the quota (the storage quota, or a limit on
+// properties or locks), a full disk, or a file over max_file_size.
+func davRefusal(err error) *ferry.Error {
+	var fe *ferry.Error
+	if !errors.As(err, &fe) {
+		return nil
+	}
+	switch fe.Code {
+	case ferry.EQUOTAEXCEEDED, ferry.ESTORAGEFULL, ferry.ETOOLARGE:
+		return fe
+	}
+	return nil
 }
 
 // checkXMLBody refuses a PROPFIND or PROPPATCH body that declares a
@@ -166,10 +189,8 @@ func davPath(p string) string {
 	return path.Clean("/" + strings.TrimPrefix(p, davPrefix))
 }
 
-// davState is what one WebDAV request's file system calls tell its
-// handler: the PUT's declared length, and the refusal (quota, full disk,
-// size limit) behind a failed call, which x/net/webdav would answer as
-// 405 or 500.
+// davState is what one WebDAV request's file system calls share: the
+// PUT's declared length.
 //
 // For a COPY or MOVE it also carries what makes replacing the destination
 // one transaction. x/net/webdav deletes the destination (RemoveAll) and then
@@ -180,7 +201,6 @@ func davPath(p string) string {
 // x/net/webdav then does below it, file by file, finds nothing left to do.
 type davState struct {
 	declared int64
-	refusal  error
 
 	source, target []string // a COPY's or MOVE's, parsed
 	overwrite      bool     // the destination may be replaced
@@ -220,32 +240,44 @@ func (st *davState) belowCopied(names []string) bool {
 	return st.copied && len(names) > len(st.target) && slices.Equal(names[:len(st.target)], st.target)
 }
 
-// davWriter answers a refused request with the refusal's status (507
-// Insufficient Storage for the quota or a full disk) instead of the status
-// x/net/webdav picked.
+// davWriter holds an error answer of x/net/webdav (a status of 400 or
+// more and its short text) until finish learns the error behind it.
 type davWriter struct {
 	http.ResponseWriter
-	st       *davState
-	replaced bool
+	held int // the status held, 0 for none
+	body bytes.Buffer
 }
 
 func (w *davWriter) WriteHeader(code int) {
-	if code >= 400 && w.st.refusal != nil && !w.replaced {
-		w.replaced = true
-		c := ferry.ErrorCode(w.st.refusal)
-		status := statusOf[c]
-		if c == ferry.EQUOTAEXCEEDED {
-			status = http.StatusInsufficientStorage // WebDAV's answer (RFC 4918)
-		}
-		writeJSON(w.ResponseWriter, status, errorBody{Error: c, Message: ferry.ErrorMessage(w.st.refusal)})
+	if code >= 400 {
+		w.held = code
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *davWriter) Write(b []byte) (int, error) {
-	if w.replaced {
-		return len(b), nil
+	if w.held != 0 {
+		return w.body.Write(b)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// finish sends a held answer: a refusal's own (507 Insufficient Storage
+// for the quota or a full disk, as RFC 4918 has it), or else what
+// x/net/webdav wrote.
+func (w *davWriter) finish(err error) {
+	if w.held == 0 {
+		return
+	}
+	if fe := davRefusal(err); fe != nil {
+		status := statusOf[fe.Code]
+		if fe.Code == ferry.EQUOTAEXCEEDED {
+			status = http.StatusInsufficientStorage
+		}
+		writeJSON(w.ResponseWriter, status, errorBody{Error: fe.Code, Message: fe.Message})
+		return
+	}
+	w.ResponseWriter.WriteHeader(w.held)
+	_, _ = w.ResponseWriter.Write(w.body.Bytes())
 }

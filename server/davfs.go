@@ -36,7 +36,8 @@ func (fs *davFS) names(name string) ([]string, error) {
 }
 
 // osErr turns the store's errors into the os errors x/net/webdav maps to
-// statuses, and notes refusals for davWriter.
+// statuses; refusals stay *ferry.Errors, which travel back through
+// x/net/webdav to davWriter (a full disk becomes STORAGE_FULL).
 func (fs *davFS) osErr(err error) error {
 	switch ferry.ErrorCode(err) {
 	case ferry.EFILENOTFOUND:
@@ -45,14 +46,8 @@ func (fs *davFS) osErr(err error) error {
 		return os.ErrExist
 	case ferry.EBADREQUEST:
 		return os.ErrInvalid
-	case ferry.EQUOTAEXCEEDED, ferry.ESTORAGEFULL, ferry.ETOOLARGE:
-		fs.st.refusal = err
-		return err
 	}
-	if full := storageFull(err); full != err {
-		fs.st.refusal = full
-	}
-	return err
+	return storageFull(err)
 }
 
 func (fs *davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error {

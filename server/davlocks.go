@@ -81,7 +81,8 @@ func (s *Server) davLocks(userID uint64) *userLocks {
 // in memory.
 const maxUserLocks = 100
 
-// userLocks is one user's lock system, which counts the locks it holds.
+// userLocks is one user's lock system, which counts the locks it holds:
+// past maxUserLocks, LOCK is refused.
 // x/net/webdav's own forgets a lock when it expires without telling, so
 // each lock's expiry is kept here too (the zero time for one that never
 // expires) and those past it are not counted.
@@ -91,14 +92,9 @@ type userLocks struct {
 	expires map[string]time.Time // token -> expiry
 }
 
-// countedLocks is a user's lock system as one request uses it: past
-// maxUserLocks, LOCK is refused with the request's davState told why.
-type countedLocks struct {
-	*userLocks
-	st *davState
-}
-
-func (l countedLocks) Create(now time.Time, details webdav.LockDetails) (string, error) {
+// Create is LockSystem.Create, refused with QUOTA_EXCEEDED past
+// maxUserLocks.
+func (l *userLocks) Create(now time.Time, details webdav.LockDetails) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for token, at := range l.expires {
@@ -107,8 +103,7 @@ func (l countedLocks) Create(now time.Time, details webdav.LockDetails) (string,
 		}
 	}
 	if len(l.expires) >= maxUserLocks {
-		l.st.refusal = ferry.Errorf(ferry.EQUOTAEXCEEDED, "You hold %d WebDAV locks, the most one user may.", maxUserLocks)
-		return "", l.st.refusal
+		return "", ferry.Errorf(ferry.EQUOTAEXCEEDED, "You hold %d WebDAV locks, the most one user may.", maxUserLocks)
 	}
 	token, err := l.LockSystem.Create(now, details)
 	if err == nil {
@@ -117,7 +112,7 @@ func (l countedLocks) Create(now time.Time, details webdav.LockDetails) (string,
 	return token, err
 }
 
-func (l countedLocks) Refresh(now time.Time, token string, d time.Duration) (webdav.LockDetails, error) {
+func (l *userLocks) Refresh(now time.Time, token string, d time.Duration) (webdav.LockDetails, error) {
 	details, err := l.LockSystem.Refresh(now, token, d)
 	if err == nil {
 		l.mu.Lock()
@@ -127,7 +122,7 @@ func (l countedLocks) Refresh(now time.Time, token string, d time.Duration) (web
 	return details, err
 }
 
-func (l countedLocks) Unlock(now time.Time, token string) error {
+func (l *userLocks) Unlock(now time.Time, token string) error {
 	err := l.LockSystem.Unlock(now, token)
 	if err == nil || err == webdav.ErrNoSuchLock {
 		l.mu.Lock()
