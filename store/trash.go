@@ -209,7 +209,7 @@ func reclaimSome(tx *bolt.Tx, max int) (released []sum, done int, err error) {
 		if firstChild(tx, id) != 0 {
 			break // the batch is full
 		}
-		if err := trash.Delete(k); err != nil {
+		if err := trash.Delete(itob(id)); err != nil { // not k: the bucket changed since the cursor gave it
 			return nil, 0, err
 		}
 		if released, err = deleteNode(tx, userID, dir, released, &c); err != nil {
