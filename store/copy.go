@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -21,6 +22,10 @@ import (
 // as does one a crash cut off (at the next Open): nothing is left but what
 // Reclaim deletes. (It is not built in the trash itself: a reclaim that
 // some other request runs meanwhile would delete it.)
+
+// errCutOffForTest ends a copy after its first step, as a crash would
+// (DB.cutCopiesForTest).
+var errCutOffForTest = errors.New("copy cut off for a test")
 
 // copyBatch is how many nodes one transaction of a copy makes.
 const copyBatch = 500
@@ -158,6 +163,9 @@ func snapshotTree(tx *bolt.Tx, n node) ([]node, error) {
 func (db *DB) copyInSteps(ctx context.Context, userID uint64, t ferry.Transfer, tree []node) ([]sum, error) {
 	made := make(map[uint64]uint64, len(tree)) // source id -> copy id
 	released, err := db.buildAndLink(ctx, userID, t, tree, made)
+	if err == errCutOffForTest {
+		return nil, err // as if the process had ended here
+	}
 	if top, ok := made[tree[0].id]; err != nil && ok {
 		// What was built goes to the trash, for the caller's reclaim.
 		if aerr := db.update(context.Background(), func(tx *bolt.Tx) error { return abandonCopy(tx, top) }); aerr != nil {
@@ -229,6 +237,9 @@ func (db *DB) buildAndLink(ctx context.Context, userID uint64, t ferry.Transfer,
 			made[src] = cp
 		}
 		props += batchProps
+		if db.cutCopiesForTest {
+			return nil, errCutOffForTest
+		}
 	}
 	var released []sum
 	now := db.now().UnixNano()

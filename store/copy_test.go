@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/store"
 )
 
 // A copy of a tree larger than one transaction's share is built in steps
@@ -104,4 +105,40 @@ func TestCopy_LargeCopiesBesideReclaims(t *testing.T) {
 	problems, err := db.CheckTree()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+}
+
+// A large copy cut off between its steps (a crash) leaves its part built
+// in the copying bucket: fsck finds the store consistent, and the next
+// Open hands it to the trash, whose reclaim deletes it.
+func TestCopy_CutOffCopyIsReclaimedAfterOpen(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{Now: c.Now})
+	require.NoError(t, err)
+	u := newUser(t, db, "a@example.com")
+	_, err = db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"t", "f"}, Body: strings.NewReader("x"), Size: 1})
+	require.NoError(t, err)
+	for i := range 10 { // 1,024 files
+		require.NoError(t, db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"half"}}))
+		require.NoError(t, db.Move(ctx, u.ID, ferry.Transfer{Src: []string{"half"}, Dst: []string{"t", fmt.Sprint("c", i)}}))
+	}
+	db.CutCopiesForTest(true)
+	require.Error(t, db.Copy(ctx, u.ID, ferry.Transfer{Src: []string{"t"}, Dst: []string{"copy"}}))
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems, "the part built is accounted for")
+	require.NoError(t, db.Close())
+
+	db, err = store.Open(dir, store.Options{Now: c.Now})
+	require.NoError(t, err)
+	defer db.Close()
+	n, err := db.Reclaim()
+	require.NoError(t, err)
+	assert.Greater(t, n, 0, "the cut-off copy was in the trash")
+	problems, err = db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+	sizes, err := db.Sizes(ctx, u.ID, [][]string{{"copy"}, {"t"}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{-1, 1024}, sizes)
 }

@@ -147,7 +147,8 @@ type DB struct {
 	nameHints nameHints   // guesses for freeName (tree.go)
 	userMemo  sync.Map    // user id -> *decodedUser (user.go)
 
-	leaveTrash bool // tests: leave deleted folders to Reclaim, as a crash would
+	leaveTrash       bool // tests: leave deleted folders to Reclaim, as a crash would
+	cutCopiesForTest bool // tests: end large copies after one step, as a crash would
 }
 
 // Open opens or creates the database in dir, creating dir (0700) and every

@@ -32,3 +32,9 @@ func (db *DB) Commits() uint64 {
 	defer db.commits.mu.Unlock()
 	return db.commits.commits
 }
+
+// CutCopiesForTest makes large copies end after their first step without
+// cleaning up, as a crash there would.
+func (db *DB) CutCopiesForTest(cut bool) {
+	db.cutCopiesForTest = cut
+}
