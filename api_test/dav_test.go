@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/server"
 )
 
 // slice is GET /api/1/slice's answer.
@@ -274,7 +275,7 @@ func TestDav_QuotaAndCopy(t *testing.T) {
 	assert.Equal(t, two[10:20], r.Body)
 	assert.Equal(t, `"`+sha(two)+`"`, r.Header.Get("ETag"))
 	assert.Contains(t, r.Header.Get("Content-Disposition"), "attachment")
-	assert.Equal(t, "sandbox", r.Header.Get("Content-Security-Policy"))
+	assert.Equal(t, server.InertPolicy, r.Header.Get("Content-Security-Policy"))
 	// PROPFIND tells size, time and ETag; HEAD the same without the bytes.
 	props := string(d.do("PROPFIND", "/two.bin", nil, "Depth", "0").requireStatus(207).Body)
 	assert.Contains(t, props, sha(two))

@@ -278,10 +278,9 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, info ferry.Fi
 	defer f.Close()
 	h := w.Header()
 	h.Set("ETag", `"`+info.SHA256+`"`)
-	// The content is the user's: never run it as a page of this origin.
+	// The content is the user's: never run it as a page of this origin
+	// (secureHeaders has made it inert; it is also a download).
 	h.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(info.Name))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox")
 	http.ServeContent(w, r, info.Name, info.Modified, f)
 }
 

@@ -219,10 +219,22 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 // content, photos, WebDAV XML (which holds properties clients set) and
 // JSON that echoes names all stay inert in a browser.
 func secureHeaders(h http.Header) {
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; frame-ancestors 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
+	h["X-Content-Type-Options"] = nosniff
+	h["Content-Security-Policy"] = inertPolicy
+	h["Referrer-Policy"] = noReferrer
 }
+
+// The values secureHeaders sets, made once: every request carries them. A
+// handler that sets its own replaces the slice, never writes into it.
+var (
+	nosniff     = []string{"nosniff"}
+	inertPolicy = []string{InertPolicy}
+	noReferrer  = []string{"no-referrer"}
+)
+
+// InertPolicy is the Content-Security-Policy of every answer but a page
+// of ferry's own: nothing in it runs, loads or is framed.
+const InertPolicy = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
 // metricsAuth requires the configured bearer token, when there is one.
 func (s *Server) metricsAuth(next http.Handler) http.Handler {

@@ -223,8 +223,6 @@ func (s *Server) handlePhoto(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", photo.ContentType)
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "sandbox")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(photo.Data))
 }
 
