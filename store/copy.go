@@ -96,10 +96,11 @@ func (db *DB) copyOnce(ctx context.Context, userID uint64, t ferry.Transfer) err
 	return err
 }
 
-// checkTransfer answers in a read transaction what prepareTransfer would
-// refuse, and returns the source node.
+// checkTransfer checks a move or copy as far as it can without writing,
+// and returns the source node: Move and Copy call it in a read
+// transaction first, and prepareTransfer in the write.
 func checkTransfer(tx *bolt.Tx, userID uint64, t ferry.Transfer) (node, error) {
-	src, dst, replace := t.Src, t.Dst, t.Replace
+	src, dst := t.Src, t.Dst
 	if len(src) == 0 {
 		return node{}, ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be moved or copied.")
 	}
@@ -113,25 +114,38 @@ func checkTransfer(tx *bolt.Tx, userID uint64, t ferry.Transfer) (node, error) {
 	if len(dst) == 0 {
 		return n, ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
 	}
-	if t.NoParents {
-		if p, err := walk(tx, userID, dst[:len(dst)-1]); err != nil || !p.dir {
-			return n, ferry.Errorf(ferry.EFILENOTFOUND, "No folder %q to hold %q.", paths.Join(dst[:len(dst)-1]), dst[len(dst)-1])
-		}
+	// Down dst's parents, as far as they exist.
+	noParent := func() error {
+		return ferry.Errorf(ferry.EFILENOTFOUND, "No folder %q to hold %q.", paths.Join(dst[:len(dst)-1]), dst[len(dst)-1])
 	}
-	for i := len(dst) - 1; i >= 0; i-- {
-		at, err := walk(tx, userID, dst[:i])
-		if ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
-			continue // made by the copy
-		} else if err != nil {
+	at, ok, err := rootOf(tx, userID, false)
+	if err != nil {
+		return n, err
+	}
+	for i := 0; ok && i < len(dst)-1; i++ {
+		id := childID(tx, at.id, dst[i])
+		if ok = id != 0; !ok {
+			break
+		}
+		if at, err = getNode(tx, id); err != nil {
 			return n, err
 		}
 		if !at.dir {
-			return n, ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(dst[:i]))
+			if t.NoParents {
+				return n, noParent()
+			}
+			return n, ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(dst[:i+1]))
 		}
-		if i == len(dst)-1 && at.id != 0 && childID(tx, at.id, dst[i]) != 0 && !replace {
-			return n, ferry.Errorf(ferry.EFILEEXISTS, "%q exists already.", paths.Join(dst))
-		}
-		break
+	}
+	switch {
+	case !ok && t.NoParents && len(dst) > 1:
+		return n, noParent()
+	case !ok || childID(tx, at.id, dst[len(dst)-1]) == 0:
+		return n, nil
+	case !t.Replace:
+		return n, ferry.Errorf(ferry.EFILEEXISTS, "%q exists already.", paths.Join(dst))
+	case isWithin(src, dst):
+		return n, ferry.Errorf(ferry.EBADREQUEST, "%q holds the source.", paths.Join(dst))
 	}
 	return n, nil
 }

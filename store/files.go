@@ -111,34 +111,19 @@ func (db *DB) Move(ctx context.Context, userID uint64, t ferry.Transfer) error {
 	return err
 }
 
-// prepareTransfer checks a move or copy and returns the source node, the
-// destination's parent folder (created if missing) and name. With replace,
-// it deletes what is at dst and returns the blobs that released.
+// prepareTransfer checks a move or copy (checkTransfer) and returns the
+// source node, the destination's parent folder (made if missing, unless
+// NoParents) and name. With Replace, it deletes what is at the destination
+// and returns the blobs that released.
 func prepareTransfer(tx *bolt.Tx, userID uint64, t ferry.Transfer, now int64) (n, parent node, name string, released []sum, err error) {
-	src, dst, replace := t.Src, t.Dst, t.Replace
-	if len(src) == 0 {
-		return n, parent, "", nil, ferry.Errorf(ferry.EBADREQUEST, "The root folder cannot be moved or copied.")
-	}
-	if n, err = walk(tx, userID, src); err != nil {
+	if n, err = checkTransfer(tx, userID, t); err != nil {
 		return n, parent, "", nil, err
 	}
-	if n.dir && isWithin(dst, src) {
-		return n, parent, "", nil, ferry.Errorf(ferry.EBADREQUEST, "A folder cannot go into itself.")
-	}
-	if len(dst) == 0 {
-		return n, parent, "", nil, ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
-	}
-	if parent, err = parentOf(tx, userID, dst, !t.NoParents, now); err != nil {
+	if parent, err = parentOf(tx, userID, t.Dst, !t.NoParents, now); err != nil {
 		return n, parent, "", nil, err
 	}
-	name = dst[len(dst)-1]
-	if id := childID(tx, parent.id, name); id != 0 {
-		if !replace {
-			return n, parent, "", nil, ferry.Errorf(ferry.EFILEEXISTS, "%q exists already.", paths.Join(dst))
-		}
-		if isWithin(src, dst) {
-			return n, parent, "", nil, ferry.Errorf(ferry.EBADREQUEST, "%q holds the source.", paths.Join(dst))
-		}
+	name = t.Dst[len(t.Dst)-1]
+	if id := childID(tx, parent.id, name); id != 0 { // checkTransfer allowed replacing it
 		old, err := getNode(tx, id)
 		if err != nil {
 			return n, parent, "", nil, err
