@@ -368,15 +368,34 @@ func (db *DB) eachBlobFile(f func(rel string, h sum, named bool) error) error {
 
 // refBlob counts one more reference to blob h of the given size.
 func refBlob(tx *bolt.Tx, h sum, size int64) error {
+	_, err := addBlobRef(tx, h, size, false)
+	return err
+}
+
+// refStoredBlob is refBlob for content read in an earlier transaction (a
+// send's or a large copy's snapshot): errSnapshotStale when its last
+// reference went since.
+func refStoredBlob(tx *bolt.Tx, h sum, size int64) error {
+	if ok, err := addBlobRef(tx, h, size, true); err != nil || ok {
+		return err
+	}
+	return errSnapshotStale
+}
+
+// addBlobRef counts one more reference to blob h; with stored set, only if
+// it has a record already (it reports whether it counted).
+func addBlobRef(tx *bolt.Tx, h sum, size int64, stored bool) (bool, error) {
 	b := tx.Bucket(bucketBlobs)
 	var n uint64
 	if v := b.Get(h[:]); len(v) == 16 {
 		n = binary.BigEndian.Uint64(v)
+	} else if stored {
+		return false, nil
 	}
 	v := make([]byte, 16)
 	binary.BigEndian.PutUint64(v, n+1)
 	binary.BigEndian.PutUint64(v[8:], uint64(size))
-	return b.Put(h[:], v)
+	return true, b.Put(h[:], v)
 }
 
 // unrefBlob drops one reference to blob h and reports whether that was the

@@ -234,10 +234,7 @@ func (db *DB) buildAndLink(ctx context.Context, userID uint64, t ferry.Transfer,
 					}
 				}
 				if !c.dir {
-					if tx.Bucket(bucketBlobs).Get(c.sum[:]) == nil {
-						return errSnapshotStale // its last reference went since the snapshot
-					}
-					if err := refBlob(tx, c.sum, c.size); err != nil {
+					if err := refStoredBlob(tx, c.sum, c.size); err != nil {
 						return err
 					}
 				}

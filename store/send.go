@@ -286,10 +286,7 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 			return 0, err
 		}
 		if !items[i].dir {
-			if tx.Bucket(bucketBlobs).Get(items[i].sum[:]) == nil {
-				return 0, errSnapshotStale // its last reference went since the snapshot
-			}
-			if err := refBlob(tx, items[i].sum, items[i].size); err != nil {
+			if err := refStoredBlob(tx, items[i].sum, items[i].size); err != nil {
 				return 0, err
 			}
 			if err := pinSend(tx, rec.Sender, items[i].sum); err != nil {
