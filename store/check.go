@@ -25,10 +25,11 @@ func (db *DB) CheckTree() ([]string, error) {
 			return err
 		}
 		seen, refs := w.seen, w.refs
-		if err := countPins(tx, refs); err != nil {
+		pins, err := countPins(tx, refs)
+		if err != nil {
 			return err
 		}
-		err := tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
+		err = tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
 			if id := binary.BigEndian.Uint64(k); !seen[id] {
 				report("node %d is not reachable from any root", id)
 			}
@@ -55,7 +56,7 @@ func (db *DB) CheckTree() ([]string, error) {
 			return err
 		}
 		problems = append(problems, checkDeadProps(tx)...)
-		return checkCharges(tx, report, false)
+		return checkCharges(tx, report, false, pins)
 	})
 	return problems, err
 }
@@ -76,19 +77,6 @@ func walkTrash(tx *bolt.Tx, seen map[uint64]bool, refs map[sum]uint64) (map[uint
 	return props, err
 }
 
-// countPins adds to refs one reference per file item of every pending
-// message: what their pins hold.
-func countPins(tx *bolt.Tx, refs map[sum]uint64) error {
-	return tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
-		items, err := messageItems(tx, binary.BigEndian.Uint64(k[8:]))
-		for _, it := range items {
-			if !it.dir {
-				refs[it.sum]++
-			}
-		}
-		return err
-	})
-}
 
 // Stats are figures for monitoring.
 type Stats struct {

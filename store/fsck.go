@@ -86,11 +86,12 @@ func (db *DB) Repair() ([]string, error) {
 			return err
 		}
 		seen, refs := w.seen, w.refs
-		if err := countPins(tx, refs); err != nil {
+		pins, err := countPins(tx, refs)
+		if err != nil {
 			return err
 		}
 		var orphans [][]byte
-		err := tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
+		err = tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
 			if !seen[binary.BigEndian.Uint64(k)] {
 				orphans = append(orphans, append([]byte(nil), k...))
 			}
@@ -145,7 +146,7 @@ func (db *DB) Repair() ([]string, error) {
 		if err := dropDeadProps(tx, fix); err != nil {
 			return err
 		}
-		return checkCharges(tx, fix, true)
+		return checkCharges(tx, fix, true, pins)
 	})
 	if err != nil {
 		return nil, err

@@ -105,9 +105,10 @@ func unreserve(tx *bolt.Tx, userID uint64, n int64) error {
 	return putUsage(tx, userID, u)
 }
 
-// countSendPins counts, from the pending messages, how many items of each
-// sender's carry each content.
-func countSendPins(tx *bolt.Tx) (map[string]uint64, error) {
+// countPins counts, from the pending messages, how many items of each
+// sender's carry each content (the send pins), and adds to refs (when not
+// nil) one blob reference per file item: what the messages pin.
+func countPins(tx *bolt.Tx, refs map[sum]uint64) (map[string]uint64, error) {
 	pins := map[string]uint64{}
 	err := tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
 		id := binary.BigEndian.Uint64(k[8:])
@@ -119,6 +120,9 @@ func countSendPins(tx *bolt.Tx) (map[string]uint64, error) {
 		for _, it := range items {
 			if !it.dir {
 				pins[string(sendPinKey(m.Sender, it.sum))]++
+				if refs != nil {
+					refs[it.sum]++
+				}
 			}
 		}
 		return err
@@ -141,11 +145,9 @@ func countReserved(tx *bolt.Tx) (map[uint64]int64, error) {
 // user's Held and Reserved with what their pins and uploads hold; with fix
 // set it makes them agree and reports each change through fix, else it
 // reports each problem through report.
-func checkCharges(tx *bolt.Tx, report func(format string, args ...any), repair bool) error {
-	want, err := countSendPins(tx)
-	if err != nil {
-		return err
-	}
+//
+// want is the send pins that the pending messages make (countPins).
+func checkCharges(tx *bolt.Tx, report func(format string, args ...any), repair bool, want map[string]uint64) error {
 	reserved, err := countReserved(tx)
 	if err != nil {
 		return err
@@ -212,7 +214,7 @@ func checkCharges(tx *bolt.Tx, report func(format string, args ...any), repair b
 // migrateSendPins makes the send pins of a store written by schema 1,
 // which had none: from the pending messages, with nothing held.
 func migrateSendPins(tx *bolt.Tx) error {
-	pins, err := countSendPins(tx)
+	pins, err := countPins(tx, nil)
 	if err != nil {
 		return fmt.Errorf("count send pins: %w", err)
 	}
