@@ -77,7 +77,6 @@ func walkTrash(tx *bolt.Tx, seen map[uint64]bool, refs map[sum]uint64) (map[uint
 	return props, err
 }
 
-
 // Stats are figures for monitoring.
 type Stats struct {
 	QueuedMail      int   // mails waiting to be delivered
