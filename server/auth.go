@@ -1,9 +1,9 @@
 package server
 
 import (
-	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,18 +31,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // underLoginLimit runs check, a login of email, under the failed-login
-// limit (per client address and per email): past the limit it answers
-// TOO_MANY_REQUESTS with Retry-After (set on w) without calling check, and
-// an AUTH_FAILED from check counts as a failure.
-func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error)) (*ferry.User, error) {
+// limit (per client address, and per email when there is one): past the
+// limit it answers TOO_MANY_REQUESTS with Retry-After (set on w) without
+// calling check, and an error of check with the code AUTH_FAILED, or one
+// of failures when given, counts as a failure.
+func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error), failures ...string) (*ferry.User, error) {
 	ip, now := s.clientIP(r), s.now()
 	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		return nil, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later.")
 	}
+	if len(failures) == 0 {
+		failures = []string{ferry.EAUTHFAILED}
+	}
 	u, err := check()
-	var ref refusal
-	if ferry.ErrorCode(err) == ferry.EAUTHFAILED || errors.As(err, &ref) {
+	if slices.Contains(failures, ferry.ErrorCode(err)) {
 		s.ipFailures.fail(ip, now)
 		if email != "" {
 			s.emailFailures.fail(email, now)
@@ -50,10 +53,6 @@ func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email s
 	}
 	return u, err
 }
-
-// refusal marks an error that counts as a failed login though its code is
-// not AUTH_FAILED (a refused signup).
-type refusal struct{ error }
 
 // answerToken makes a new token for u and answers {"token": ...}.
 func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, u *ferry.User) {
@@ -94,26 +93,14 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	// what the answers tell (which emails have accounts, which codes are
 	// good) cannot be asked faster than passwords can be guessed.
 	u, err := s.underLoginLimit(w, r, "", func() (*ferry.User, error) {
-		var u *ferry.User
-		var err error
 		switch s.cfg.Signup {
 		case "open":
-			u, err = s.users.CreateUser(r.Context(), nu)
+			return s.users.CreateUser(r.Context(), nu)
 		case "invite":
-			u, err = s.users.CreateInvitedUser(r.Context(), nu, p.String("invite"))
-		default:
-			err = ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+			return s.users.CreateInvitedUser(r.Context(), nu, p.String("invite"))
 		}
-		switch ferry.ErrorCode(err) {
-		case ferry.ENOPERMISSION, ferry.EEMAILEXISTS:
-			return nil, refusal{err}
-		}
-		return u, err
-	})
-	var ref refusal
-	if errors.As(err, &ref) {
-		err = ref.error
-	}
+		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+	}, ferry.ENOPERMISSION, ferry.EEMAILEXISTS)
 	if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
 		writeJSON(w, http.StatusForbidden, errorBody{Error: ferry.ENOPERMISSION, Message: ferry.ErrorMessage(err)})
 		return
