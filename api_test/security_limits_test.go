@@ -274,3 +274,47 @@ func TestSecurity_HostileSendCostsOthersLittle(t *testing.T) {
 	require.Len(t, inbox, 3)
 	assert.Equal(t, int64(256), inbox[0].Size, "the folder went once, whole")
 }
+
+// Copying and deleting a folder of 16,000 files and folders goes in steps
+// of a few hundred nodes: another user's writes meanwhile wait for one
+// step, not for the whole tree (one transaction took about 75 ms each for
+// the copy and the delete, several times that under -race).
+func TestSecurity_BigCopyAndDeleteCostOthersLittle(t *testing.T) {
+	ts := startServer(t)
+	alice := ts.login(ts.addUser("alice@example.com", "alice password"), "alice password")
+	bob := ts.login(ts.addUser("bob@example.com", "bob password"), "bob password")
+	alice.mustPut("big/f", []byte("x"))
+	for i := range 13 { // 8,192 files, by doubling
+		alice.postForm("/ops/copy", url.Values{"source": {"big"}, "destination": {"half"}}).requireStatus(http.StatusOK)
+		alice.postForm("/ops/move", url.Values{"source": {"half"}, "destination": {fmt.Sprintf("big/c%d", i)}}).requireStatus(http.StatusOK)
+	}
+	slowestWrite := func(during func()) time.Duration {
+		done := make(chan struct{})
+		go func() { defer close(done); during() }()
+		var worst time.Duration
+		for i := 0; ; i++ {
+			start := time.Now()
+			bob.postForm("/ops/mkdir", url.Values{"path": {fmt.Sprint("d", i%50)}}).requireStatus(http.StatusOK)
+			worst = max(worst, time.Since(start))
+			select {
+			case <-done:
+				return worst
+			default:
+			}
+		}
+	}
+	quiet := slowestWrite(func() { time.Sleep(300 * time.Millisecond) })
+	busy := slowestWrite(func() {
+		alice.postForm("/ops/copy", url.Values{"source": {"big"}, "destination": {"copy"}}).requireStatus(http.StatusOK)
+		alice.postForm("/ops/delete", url.Values{"file[]": {"big"}}).requireStatus(http.StatusOK)
+	})
+	t.Logf("bob's slowest write: %v alone, %v beside a copy and a delete of 16,383 nodes", quiet, busy)
+	assert.Less(t, busy-quiet, 250*time.Millisecond)
+	assert.Equal(t, int64(8192), alice.quota().Normal, "the copy is whole, the original gone")
+	alice.get("/ops/list", url.Values{"path": {"big"}}).requireError(http.StatusNotFound, ferry.EFILENOTFOUND)
+	var sizes []struct{ Size int64 }
+	alice.postForm("/ops/filesize", url.Values{"files[]": {"copy", "copy/c12/c11/f"}}).requireStatus(http.StatusOK).decode(&sizes)
+	require.Len(t, sizes, 2)
+	assert.Equal(t, int64(8192), sizes[0].Size)
+	assert.Equal(t, int64(1), sizes[1].Size)
+}
