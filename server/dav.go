@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"slices"
 	"strings"
 
 	"golang.org/x/net/webdav"
@@ -94,52 +93,41 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	st := &davState{declared: -1}
-	switch r.Method {
-	case http.MethodPut:
-		st.declared = r.ContentLength
-	case "COPY", "MOVE":
-		st.transfer(r)
-	}
-	// x/net/webdav takes a brief lock on the paths a write names, and
-	// answers 423 Locked to a second request on the same path meanwhile
+	// A write without an If header takes a brief lock on the paths it
+	// names (userLocks.confirm), and a second request on the same path
+	// meanwhile would get 423 Locked
 	// (rclone's parallel transfers make the same parent folder at once).
 	// Such requests of one user wait for each other here instead.
 	defer s.davPaths.lock(u.ID, davWritePaths(r)...)()
-	// x/net/webdav tells the error behind its answer only after writing
-	// the answer: an error answer is held (davWriter) until the error is
-	// known, so that a refusal (a *ferry.Error for the quota, a full disk,
-	// a size or lock limit) is answered with its own status.
-	var failure error
+	ls := s.davLocks(u.ID)
+	if write := davWrites[r.Method]; write != nil {
+		if err := write(s, w, r, u, ls); err != nil {
+			s.writeDavError(w, r, err)
+		}
+		return
+	}
 	h := &webdav.Handler{
 		Prefix:     davPrefix,
-		FileSystem: &davFS{ctx: r.Context(), s: s, u: u, st: st},
-		LockSystem: s.davLocks(u.ID),
+		FileSystem: &davFS{ctx: r.Context(), s: s, u: u},
+		LockSystem: briefLocks{ls},
 		Logger: func(r *http.Request, err error) {
-			failure = err
-			if err != nil && davRefusal(err) == nil && !os.IsNotExist(err) && !os.IsExist(err) {
+			if err != nil && !os.IsNotExist(err) {
 				s.log.DebugContext(r.Context(), "webdav", "method", r.Method, "err", err)
 			}
 		},
 	}
-	dw := &davWriter{ResponseWriter: w}
-	h.ServeHTTP(dw, r)
-	dw.finish(failure)
+	h.ServeHTTP(w, r)
 }
 
-// davRefusal returns the refusal behind a failed WebDAV request, nil when
-// it was no refusal: the quota (the storage quota, or a limit on
-// properties or locks), a full disk, or a file over max_file_size.
-func davRefusal(err error) *ferry.Error {
-	var fe *ferry.Error
-	if !errors.As(err, &fe) {
-		return nil
-	}
-	switch fe.Code {
-	case ferry.EQUOTAEXCEEDED, ferry.ESTORAGEFULL, ferry.ETOOLARGE:
-		return fe
-	}
-	return nil
+// davWrites are the methods ferry answers itself (davwrite.go,
+// davlocks.go); x/net/webdav answers the rest.
+var davWrites = map[string]func(*Server, http.ResponseWriter, *http.Request, *ferry.User, *userLocks) error{
+	http.MethodPut:    (*Server).davPut,
+	"MKCOL":           (*Server).davMkcol,
+	http.MethodDelete: (*Server).davDelete,
+	"COPY":            (*Server).davTransfer,
+	"MOVE":            (*Server).davTransfer,
+	"LOCK":            (*Server).davLock,
 }
 
 // checkXMLBody refuses a PROPFIND or PROPPATCH body that declares a
@@ -187,97 +175,4 @@ func davWritePaths(r *http.Request) []string {
 
 func davPath(p string) string {
 	return path.Clean("/" + strings.TrimPrefix(p, davPrefix))
-}
-
-// davState is what one WebDAV request's file system calls share: the
-// PUT's declared length.
-//
-// For a COPY or MOVE it also carries what makes replacing the destination
-// one transaction. x/net/webdav deletes the destination (RemoveAll) and then
-// moves or copies onto it, two commits with nothing of either in between
-// after a crash. The delete is put off instead (replace), and the move or
-// copy does it in its own transaction. A COPY of a folder is one store
-// copy of the whole tree (copied), linked in one transaction; what
-// x/net/webdav then does below it, file by file, finds nothing left to do.
-type davState struct {
-	declared int64
-
-	source, target []string // a COPY's or MOVE's, parsed
-	overwrite      bool     // the destination may be replaced
-	shallow        bool     // Depth: 0
-	replace        bool     // the delete of target was put off
-	copied         bool     // target was copied whole
-}
-
-// transfer notes a COPY's or MOVE's paths and headers, as x/net/webdav
-// reads them.
-func (st *davState) transfer(r *http.Request) {
-	u, err := url.Parse(r.Header.Get("Destination"))
-	if err != nil {
-		return
-	}
-	src, err1 := paths.Parse(davPath(r.URL.Path))
-	dst, err2 := paths.Parse(davPath(u.Path))
-	if err1 != nil || err2 != nil {
-		return
-	}
-	st.source, st.target = src, dst
-	if r.Method == "COPY" {
-		st.overwrite = r.Header.Get("Overwrite") != "F"
-	} else {
-		st.overwrite = r.Header.Get("Overwrite") == "T"
-	}
-	st.shallow = r.Header.Get("Depth") == "0"
-}
-
-// isTarget reports whether names is the destination of the request.
-func (st *davState) isTarget(names []string) bool {
-	return st.target != nil && slices.Equal(names, st.target)
-}
-
-// belowCopied reports whether names is below a folder copied whole.
-func (st *davState) belowCopied(names []string) bool {
-	return st.copied && len(names) > len(st.target) && slices.Equal(names[:len(st.target)], st.target)
-}
-
-// davWriter holds an error answer of x/net/webdav (a status of 400 or
-// more and its short text) until finish learns the error behind it.
-type davWriter struct {
-	http.ResponseWriter
-	held int // the status held, 0 for none
-	body bytes.Buffer
-}
-
-func (w *davWriter) WriteHeader(code int) {
-	if code >= 400 {
-		w.held = code
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *davWriter) Write(b []byte) (int, error) {
-	if w.held != 0 {
-		return w.body.Write(b)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// finish sends a held answer: a refusal's own (507 Insufficient Storage
-// for the quota or a full disk, as RFC 4918 has it), or else what
-// x/net/webdav wrote.
-func (w *davWriter) finish(err error) {
-	if w.held == 0 {
-		return
-	}
-	if fe := davRefusal(err); fe != nil {
-		status := statusOf[fe.Code]
-		if fe.Code == ferry.EQUOTAEXCEEDED {
-			status = http.StatusInsufficientStorage
-		}
-		writeJSON(w.ResponseWriter, status, errorBody{Error: fe.Code, Message: fe.Message})
-		return
-	}
-	w.ResponseWriter.WriteHeader(w.held)
-	_, _ = w.ResponseWriter.Write(w.body.Bytes())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"mime"
 	"net/http"
 	"os"
@@ -23,7 +24,6 @@ type davFS struct {
 	ctx context.Context // the request's
 	s   *Server
 	u   *ferry.User
-	st  *davState
 }
 
 // names parses a WebDAV path by the API's rules.
@@ -36,8 +36,7 @@ func (fs *davFS) names(name string) ([]string, error) {
 }
 
 // osErr turns the store's errors into the os errors x/net/webdav maps to
-// statuses; refusals stay *ferry.Errors, which travel back through
-// x/net/webdav to davWriter (a full disk becomes STORAGE_FULL).
+// statuses.
 func (fs *davFS) osErr(err error) error {
 	switch ferry.ErrorCode(err) {
 	case ferry.EFILENOTFOUND:
@@ -50,116 +49,35 @@ func (fs *davFS) osErr(err error) error {
 	return storageFull(err)
 }
 
-func (fs *davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error {
-	names, err := fs.names(name)
-	if err != nil {
-		return err
-	}
-	st := fs.st
-	switch {
-	case st.belowCopied(names):
-		return nil
-	case st.isTarget(names) && !st.shallow:
-		// A COPY of a folder: the whole tree, in one store copy. As for
-		// MKCOL, the parent must exist.
-		t := ferry.Transfer{Src: st.source, Dst: names, Replace: st.replace, NoParents: true}
-		if err := fs.s.files.Copy(fs.ctx, fs.u.ID, t); err != nil {
-			return fs.osErr(err)
-		}
-		st.copied = true
-		return nil
-	}
-	return fs.osErr(fs.s.dav.MakeFolder(fs.ctx, fs.u.ID, names, st.replace && st.isTarget(names)))
-}
+// Mkdir, RemoveAll and Rename are not called: ferry answers MKCOL,
+// DELETE, COPY and MOVE itself (davwrite.go).
+func (fs *davFS) Mkdir(context.Context, string, os.FileMode) error { return errors.ErrUnsupported }
 
+func (fs *davFS) RemoveAll(context.Context, string) error { return errors.ErrUnsupported }
+
+func (fs *davFS) Rename(context.Context, string, string) error { return errors.ErrUnsupported }
+
+// OpenFile opens a file or folder to read it or its properties; writes
+// (PUT, LOCK) are ferry's own.
 func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.FileMode) (webdav.File, error) {
 	names, err := fs.names(name)
 	if err != nil {
 		return nil, err
 	}
-	if fs.st.belowCopied(names) && flag&os.O_CREATE != 0 {
-		return &davWriteFile{fs: fs, names: names, done: true, copied: true}, nil
+	if flag&(os.O_CREATE|os.O_TRUNC) != 0 {
+		return nil, os.ErrPermission
 	}
-	replace := fs.st.replace && fs.st.isTarget(names)
 	info, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names)
-	exists := err == nil && !replace
-	if err != nil && ferry.ErrorCode(err) != ferry.EFILENOTFOUND {
+	if err != nil {
 		return nil, fs.osErr(err)
 	}
-	if flag&os.O_CREATE == 0 || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
-		if !exists {
-			return nil, os.ErrNotExist
-		}
-		return &davFile{fs: fs, names: names, info: info}, nil
-	}
-	// To be written (PUT, or the target of a COPY): the parent must be a
-	// folder, and nothing shows until Close commits the content.
-	if exists && (info.Dir || flag&os.O_EXCL != 0) {
-		return nil, os.ErrExist
-	}
-	if len(names) == 0 {
-		return nil, os.ErrInvalid
-	}
-	// x/net/webdav answers 409 only when OpenFile fails: the parent is
-	// looked up here for that, and the store checks it again in the write
-	// itself (NoParents).
-	parent, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names[:len(names)-1])
-	if err != nil || !parent.Dir {
-		return nil, os.ErrNotExist
-	}
-	return &davWriteFile{fs: fs, names: names, started: fs.s.now(), replace: replace}, nil
-}
-
-func (fs *davFS) RemoveAll(ctx context.Context, name string) error {
-	names, err := fs.names(name)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return os.ErrInvalid
-	}
-	if fs.st.overwrite && fs.st.isTarget(names) && !fs.st.replace {
-		fs.st.replace = true // done by the move or copy, in its transaction
-		return nil
-	}
-	if fs.st.belowCopied(names) {
-		return nil
-	}
-	results, err := fs.s.files.Delete(fs.ctx, fs.u.ID, [][]string{names})
-	if err != nil {
-		return fs.osErr(err)
-	}
-	return fs.osErr(results[0])
-}
-
-func (fs *davFS) Rename(ctx context.Context, oldName, newName string) error {
-	src, err := fs.names(oldName)
-	if err != nil {
-		return err
-	}
-	dst, err := fs.names(newName)
-	if err != nil {
-		return err
-	}
-	if slices.Equal(src, dst) {
-		return nil
-	}
-	if len(src) == 0 || len(dst) == 0 {
-		return os.ErrInvalid
-	}
-	// MOVE does not make the target's parents (NoParents: FILE_NOT_FOUND,
-	// which x/net/webdav answers 409).
-	t := ferry.Transfer{Src: src, Dst: dst, Replace: fs.st.replace && fs.st.isTarget(dst), NoParents: true}
-	return fs.osErr(fs.s.files.Move(fs.ctx, fs.u.ID, t))
+	return &davFile{fs: fs, names: names, info: info}, nil
 }
 
 func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 	names, err := fs.names(name)
 	if err != nil {
 		return nil, err
-	}
-	if fs.st.belowCopied(names) {
-		return nil, os.ErrNotExist // so that x/net/webdav's copy goes on to "create" it, a no-op
 	}
 	info, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names)
 	if err != nil {
@@ -210,7 +128,18 @@ func (fs *davFS) patchProps(names []string, patches []webdav.Proppatch) ([]webda
 		}
 		return json.Marshal(list)
 	})
-	if err != nil {
+	switch code := ferry.ErrorCode(storageFull(err)); {
+	case code == ferry.EQUOTAEXCEEDED || code == ferry.ESTORAGEFULL:
+		// No room for the properties (the cap of properties per user, or a
+		// full disk): RFC 4918 9.2.1's answer, none of them set.
+		pstat.Props = pstat.Props[:0]
+		for _, patch := range patches {
+			for _, p := range patch.Props {
+				pstat.Props = append(pstat.Props, webdav.Property{XMLName: p.XMLName})
+			}
+		}
+		pstat.Status, pstat.ResponseDescription = http.StatusInsufficientStorage, ferry.ErrorMessage(storageFull(err))
+	case err != nil:
 		return nil, fs.osErr(err)
 	}
 	return []webdav.Propstat{pstat}, nil

@@ -1,13 +1,22 @@
 package server
 
 import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/net/webdav"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
 )
 
 // pathLocks serializes requests on the same path of the same user.
@@ -139,4 +148,341 @@ func lockExpiry(now time.Time, d time.Duration) time.Time {
 		return time.Time{}
 	}
 	return now.Add(d)
+}
+
+// briefLocks is a user's lock system as x/net/webdav sees it. ferry
+// answers LOCK itself, so x/net/webdav only takes the brief locks of a
+// request without an If header (UNLOCK aside), which do not count
+// towards maxUserLocks.
+type briefLocks struct{ *userLocks }
+
+func (b briefLocks) Create(now time.Time, details webdav.LockDetails) (string, error) {
+	return b.LockSystem.Create(now, details)
+}
+
+// held counts the unexpired locks taken by LOCK.
+func (l *userLocks) held(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for token, at := range l.expires {
+		if !at.IsZero() && !now.Before(at) {
+			delete(l.expires, token)
+		}
+	}
+	return len(l.expires)
+}
+
+// davConfirm checks a write on src and dst (paths below /dav; "" for
+// none) against the user's locks, as RFC 4918 10.4 has it, and returns
+// the release of what it holds meanwhile. Without an If header the paths
+// must not be locked, and are locked briefly so that no LOCK comes in
+// between. With one, one of its lists must hold (412 when none does, 400
+// when it cannot be read): its entity tags must match the resource's,
+// and its lock tokens must cover src and dst; a list without a lock token
+// holds where nothing is locked.
+func (s *Server) davConfirm(r *http.Request, u *ferry.User, ls *userLocks, src, dst string) (func(), error) {
+	now := time.Now()
+	hdr := r.Header.Get("If")
+	if hdr == "" {
+		return ls.brief(now, src, dst)
+	}
+	lists, ok := parseIf(hdr)
+	if !ok {
+		return nil, ferry.Errorf(ferry.EBADREQUEST, "The If header is malformed.")
+	}
+	for _, list := range lists {
+		name, resource := src, davPath(r.URL.Path)
+		if list.resource != "" {
+			u, err := url.Parse(list.resource)
+			if err != nil || u.Host != "" && u.Host != r.Host || !strings.HasPrefix(u.Path+"/", davPrefix+"/") {
+				continue // not a resource of this server's /dav/
+			}
+			name, resource = davPath(u.Path), davPath(u.Path)
+		}
+		var tokens []webdav.Condition
+		holds := true
+		for _, c := range list.conditions {
+			switch {
+			case c.ETag != "":
+				holds = holds && (s.davETag(r, u, resource) == c.ETag) != c.Not
+			case !c.Not:
+				tokens = append(tokens, c)
+			}
+			// "Not <token>" is left to the locks: where that token is the
+			// lock, no other list element can claim it and the list fails.
+		}
+		if !holds {
+			continue
+		}
+		var release func()
+		var err error
+		if len(tokens) == 0 {
+			release, err = ls.brief(now, name, dst)
+		} else {
+			release, err = ls.LockSystem.Confirm(now, name, dst, tokens...)
+		}
+		if err == webdav.ErrConfirmationFailed || errors.Is(err, davStatus(http.StatusLocked)) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return release, nil
+	}
+	return nil, davStatus(http.StatusPreconditionFailed)
+}
+
+// davETag is the ETag of the file at p (below /dav), "" for a folder or
+// nothing.
+func (s *Server) davETag(r *http.Request, u *ferry.User, p string) string {
+	names, err := paths.Parse(p)
+	if err != nil {
+		return ""
+	}
+	info, err := s.dav.Lookup(r.Context(), u.ID, names)
+	if err != nil || info.Dir {
+		return ""
+	}
+	return `"` + info.SHA256 + `"`
+}
+
+// brief locks the paths ("" for none) until the release it returns, or is
+// 423 Locked where a lock is held. These locks do not count towards
+// maxUserLocks.
+func (l *userLocks) brief(now time.Time, paths ...string) (func(), error) {
+	var tokens []string
+	release := func() {
+		for _, t := range tokens {
+			_ = l.LockSystem.Unlock(now, t)
+		}
+	}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		token, err := l.LockSystem.Create(now, webdav.LockDetails{Root: p, Duration: -1, ZeroDepth: true})
+		if err != nil {
+			release()
+			if err == webdav.ErrLocked {
+				return nil, davStatus(http.StatusLocked)
+			}
+			return nil, err
+		}
+		tokens = append(tokens, token)
+	}
+	return release, nil
+}
+
+// ifList is one list of an If header: the resource it names ("" for the
+// request's own) and the conditions, all of which must hold.
+type ifList struct {
+	resource   string
+	conditions []webdav.Condition
+}
+
+// parseIf reads an If header (RFC 4918 10.4): either lists alone, or
+// lists each after the resource tag they test.
+func parseIf(s string) ([]ifList, bool) {
+	var lists []ifList
+	tagged, resource, pending := false, "", false // pending: a tag without its list yet
+	for {
+		s = strings.TrimLeft(s, " \t")
+		if s == "" {
+			return lists, len(lists) > 0 && !pending
+		}
+		switch s[0] {
+		case '<':
+			if pending || len(lists) > 0 && !tagged {
+				return nil, false
+			}
+			tag, rest, ok := strings.Cut(s[1:], ">")
+			if !ok {
+				return nil, false
+			}
+			tagged, resource, pending, s = true, tag, true, rest
+		case '(':
+			list, rest, ok := parseIfList(s[1:])
+			if !ok {
+				return nil, false
+			}
+			list.resource = resource
+			lists, pending, s = append(lists, list), false, rest
+		default:
+			return nil, false
+		}
+	}
+}
+
+// parseIfList reads the conditions of a list, after its "(", and returns
+// what follows its ")".
+func parseIfList(s string) (ifList, string, bool) {
+	var list ifList
+	for {
+		s = strings.TrimLeft(s, " \t")
+		if s == "" {
+			return list, "", false
+		}
+		if s[0] == ')' {
+			return list, s[1:], len(list.conditions) > 0
+		}
+		var c webdav.Condition
+		if len(s) > 3 && strings.EqualFold(s[:3], "not") {
+			c.Not = true
+			s = strings.TrimLeft(s[3:], " \t")
+			if s == "" {
+				return list, "", false
+			}
+		}
+		var value string
+		var ok bool
+		switch s[0] {
+		case '<': // a state token
+			value, s, ok = strings.Cut(s[1:], ">")
+			c.Token = value
+		case '[': // an entity tag
+			value, s, ok = strings.Cut(s[1:], "]")
+			c.ETag = value
+		}
+		if !ok || value == "" {
+			return list, "", false
+		}
+		list.conditions = append(list.conditions, c)
+	}
+}
+
+// davLock is LOCK: an exclusive write lock on a path (which becomes an
+// empty file when nothing is there), or, without a body, the refresh of a
+// lock named in the If header.
+func (s *Server) davLock(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+	duration, err := parseTimeout(r.Header.Get("Timeout"))
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	now := time.Now() // x/net/webdav's UNLOCK and PROPPATCH read the locks at time.Now()
+	if len(bytes.TrimSpace(body)) == 0 {
+		lists, ok := parseIf(r.Header.Get("If"))
+		if !ok || len(lists) != 1 || len(lists[0].conditions) != 1 || lists[0].conditions[0].Token == "" {
+			return ferry.Errorf(ferry.EBADREQUEST, "A LOCK without a body refreshes the one lock its If header names.")
+		}
+		token := lists[0].conditions[0].Token
+		details, err := ls.Refresh(now, token, duration)
+		if err == webdav.ErrNoSuchLock {
+			return davStatus(http.StatusPreconditionFailed)
+		} else if err != nil {
+			return err
+		}
+		writeLockDiscovery(w, http.StatusOK, token, details)
+		return nil
+	}
+
+	var info lockInfo
+	if err := xml.Unmarshal(body, &info); err != nil {
+		return ferry.Errorf(ferry.EBADREQUEST, "The lockinfo XML is malformed.")
+	}
+	if info.Scope.Exclusive == nil || info.Type.Write == nil {
+		return davStatus(http.StatusNotImplemented) // only exclusive write locks
+	}
+	zeroDepth := false
+	switch depth := r.Header.Get("Depth"); {
+	case depth == "" || strings.EqualFold(depth, "infinity"):
+	case depth == "0":
+		zeroDepth = true
+	default:
+		return ferry.Errorf(ferry.EBADREQUEST, "Depth %q: a LOCK takes 0 or infinity.", depth)
+	}
+	names, err := davNames(r.URL.Path)
+	if err != nil {
+		return err
+	}
+	details := webdav.LockDetails{Root: davPath(r.URL.Path), Duration: duration, OwnerXML: info.Owner.InnerXML, ZeroDepth: zeroDepth}
+	token, err := ls.Create(now, details)
+	if err == webdav.ErrLocked {
+		return davStatus(http.StatusLocked)
+	} else if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if _, err := s.dav.Lookup(r.Context(), u.ID, names); ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
+		// RFC 4918 7.3: a LOCK of an unmapped URL makes an empty file.
+		_, err = s.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Body: strings.NewReader(""), NoParents: true})
+		if err != nil {
+			_ = ls.Unlock(now, token)
+			return s.davParentErr(r, u, names, err)
+		}
+		status = http.StatusCreated
+	}
+	w.Header().Set("Lock-Token", "<"+token+">")
+	writeLockDiscovery(w, status, token, details)
+	return nil
+}
+
+// lockInfo is a LOCK request's body (RFC 4918 14.11).
+type lockInfo struct {
+	XMLName xml.Name `xml:"DAV: lockinfo"`
+	Scope   struct {
+		Exclusive *struct{} `xml:"DAV: exclusive"`
+	} `xml:"DAV: lockscope"`
+	Type struct {
+		Write *struct{} `xml:"DAV: write"`
+	} `xml:"DAV: locktype"`
+	Owner struct {
+		InnerXML string `xml:",innerxml"`
+	} `xml:"DAV: owner"`
+}
+
+// maxLockSeconds is the longest Timeout a lock may ask for: 2^32-1
+// seconds, as RFC 4918 10.7 has it.
+const maxLockSeconds = 1<<32 - 1
+
+// parseTimeout reads a Timeout header: its first value, "Infinite" (-1)
+// or "Second-n"; none is Infinite.
+func parseTimeout(h string) (time.Duration, error) {
+	first, _, _ := strings.Cut(h, ",")
+	first = strings.TrimSpace(first)
+	if first == "" || first == "Infinite" {
+		return -1, nil
+	}
+	digits, ok := strings.CutPrefix(first, "Second-")
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if !ok || err != nil || n > maxLockSeconds {
+		return 0, ferry.Errorf(ferry.EBADREQUEST, "Timeout %q is neither Infinite nor Second-n.", first)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// writeLockDiscovery answers a lock's details (RFC 4918 9.10.1).
+func writeLockDiscovery(w http.ResponseWriter, status int, token string, d webdav.LockDetails) {
+	depth, timeout := "infinity", "Infinite"
+	if d.ZeroDepth {
+		depth = "0"
+	}
+	if d.Duration >= 0 {
+		timeout = "Second-" + strconv.FormatInt(int64(d.Duration/time.Second), 10)
+	}
+	root := (&url.URL{Path: davPrefix + d.Root}).EscapedPath()
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:prop xmlns:D="DAV:"><D:lockdiscovery><D:activelock>`)
+	b.WriteString(`<D:locktype><D:write/></D:locktype><D:lockscope><D:exclusive/></D:lockscope>`)
+	b.WriteString(`<D:depth>` + depth + `</D:depth>`)
+	if d.OwnerXML != "" {
+		b.WriteString(`<D:owner>` + d.OwnerXML + `</D:owner>`) // as the client sent it: well-formed XML
+	}
+	b.WriteString(`<D:timeout>` + timeout + `</D:timeout>`)
+	b.WriteString(`<D:locktoken><D:href>` + xmlText(token) + `</D:href></D:locktoken>`)
+	b.WriteString(`<D:lockroot><D:href>` + xmlText(root) + `</D:href></D:lockroot>`)
+	b.WriteString(`</D:activelock></D:lockdiscovery></D:prop>` + "\n")
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, b.String())
+}
+
+// xmlText escapes s as XML character data.
+func xmlText(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }

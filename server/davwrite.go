@@ -1,0 +1,251 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+)
+
+// WebDAV's writes (PUT, MKCOL, DELETE, COPY, MOVE and LOCK) are answered
+// here, each one store call, so that a refusal of the store comes back as
+// the error it is; x/net/webdav answers the reads, PROPPATCH and UNLOCK.
+
+// davStatus is a WebDAV answer that the API's error table has no code
+// for (409 for a missing parent, 412 when the destination exists or an
+// If header fails, 423 Locked...).
+type davStatus int
+
+func (d davStatus) Error() string { return http.StatusText(int(d)) }
+
+// writeDavError answers a failed WebDAV write: a davStatus with its
+// status, the quota and a full disk as 507 Insufficient Storage (RFC
+// 4918's), and any other error as the API answers it.
+func (s *Server) writeDavError(w http.ResponseWriter, r *http.Request, err error) {
+	var status davStatus
+	if errors.As(err, &status) {
+		http.Error(w, status.Error(), int(status))
+		return
+	}
+	err = storageFull(err)
+	if code := ferry.ErrorCode(err); code == ferry.EQUOTAEXCEEDED || code == ferry.ESTORAGEFULL {
+		writeJSON(w, http.StatusInsufficientStorage, errorBody{Error: code, Message: ferry.ErrorMessage(err)})
+		return
+	}
+	s.writeError(w, r, err)
+}
+
+// davNames parses the path below /dav of a WebDAV URL path.
+func davNames(urlPath string) ([]string, error) {
+	names, err := paths.Parse(davPath(urlPath))
+	if err != nil {
+		return nil, ferry.Errorf(ferry.EBADREQUEST, "%s", ferry.ErrorMessage(err))
+	}
+	return names, nil
+}
+
+// created answers a write: 201 Created for a new resource, 204 No Content
+// for one replaced.
+func created(w http.ResponseWriter, existed bool) {
+	if existed {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.WriteHeader(http.StatusCreated)
+}
+
+// davPut is PUT: the body streams into the store as PUT /files does, into
+// a folder that exists. Nothing shows until the whole file is stored.
+func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+	names, err := davNames(r.URL.Path)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return davStatus(http.StatusMethodNotAllowed)
+	}
+	release, err := s.davConfirm(r, u, ls, davPath(r.URL.Path), "")
+	if err != nil {
+		return err
+	}
+	defer release()
+	old, err := s.dav.Lookup(r.Context(), u.ID, names)
+	existed := err == nil
+	if existed && old.Dir {
+		return davStatus(http.StatusMethodNotAllowed)
+	}
+	info, err := s.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Body: r.Body, Size: r.ContentLength, NoParents: true})
+	if err != nil {
+		return s.davParentErr(r, u, names, bodyErr(err))
+	}
+	w.Header().Set("ETag", `"`+info.SHA256+`"`)
+	created(w, existed)
+	return nil
+}
+
+// davParentErr answers 409 Conflict for a write that failed because the
+// parent of names is missing or is a file (RFC 4918), and returns any
+// other err as it is.
+func (s *Server) davParentErr(r *http.Request, u *ferry.User, names []string, err error) error {
+	if code := ferry.ErrorCode(err); code != ferry.EFILENOTFOUND && code != ferry.EFILEEXISTS {
+		return err
+	}
+	parent, lookupErr := s.dav.Lookup(r.Context(), u.ID, names[:len(names)-1])
+	if lookupErr != nil || !parent.Dir {
+		return davStatus(http.StatusConflict)
+	}
+	return err
+}
+
+// davMkcol is MKCOL: one folder, in a folder that exists.
+func (s *Server) davMkcol(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+	if n, _ := io.ReadFull(r.Body, make([]byte, 1)); n > 0 {
+		return davStatus(http.StatusUnsupportedMediaType) // RFC 4918 defines no MKCOL body
+	}
+	names, err := davNames(r.URL.Path)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return davStatus(http.StatusMethodNotAllowed)
+	}
+	release, err := s.davConfirm(r, u, ls, davPath(r.URL.Path), "")
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := s.dav.MakeFolder(r.Context(), u.ID, names, false); err != nil {
+		if _, lookupErr := s.dav.Lookup(r.Context(), u.ID, names); lookupErr == nil {
+			return davStatus(http.StatusMethodNotAllowed) // it exists
+		}
+		return s.davParentErr(r, u, names, err)
+	}
+	created(w, false)
+	return nil
+}
+
+// davDelete is DELETE: a file, or a folder with all it holds.
+func (s *Server) davDelete(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+	names, err := davNames(r.URL.Path)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return davStatus(http.StatusMethodNotAllowed)
+	}
+	release, err := s.davConfirm(r, u, ls, davPath(r.URL.Path), "")
+	if err != nil {
+		return err
+	}
+	defer release()
+	results, err := s.files.Delete(r.Context(), u.ID, [][]string{names})
+	if err == nil {
+		err = results[0]
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// davTransfer is COPY and MOVE: one store copy or move of the whole tree,
+// which replaces what is at the destination in the same transaction
+// (Overwrite: T, the default) or is refused with 412 when something is
+// there (Overwrite: F). The destination's parent must be a folder.
+func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+	dest, err := url.Parse(r.Header.Get("Destination"))
+	if err != nil || r.Header.Get("Destination") == "" {
+		return ferry.Errorf(ferry.EBADREQUEST, "The Destination header is missing or not a URL.")
+	}
+	if dest.Host != "" && dest.Host != r.Host || dest.Path != davPrefix && !strings.HasPrefix(dest.Path, davPrefix+"/") {
+		return davStatus(http.StatusBadGateway) // not on this server's /dav/
+	}
+	src, err := davNames(r.URL.Path)
+	if err != nil {
+		return err
+	}
+	dst, err := davNames(dest.Path)
+	if err != nil {
+		return err
+	}
+	if len(src) == 0 || len(dst) == 0 || paths.Join(src) == paths.Join(dst) {
+		return davStatus(http.StatusForbidden)
+	}
+	shallow := false
+	switch depth := r.Header.Get("Depth"); {
+	case depth == "" || strings.EqualFold(depth, "infinity"):
+	case depth == "0" && r.Method == "COPY":
+		shallow = true
+	default:
+		return ferry.Errorf(ferry.EBADREQUEST, "Depth %q: a COPY takes 0 or infinity, a MOVE infinity.", depth)
+	}
+	overwrite := r.Header.Get("Overwrite") != "F"
+
+	// A COPY locks only its destination (RFC 4918 7.5.1).
+	lockSrc := davPath(r.URL.Path)
+	if r.Method == "COPY" {
+		lockSrc = ""
+	}
+	release, err := s.davConfirm(r, u, ls, lockSrc, davPath(dest.Path))
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	info, err := s.dav.Lookup(r.Context(), u.ID, src)
+	if err != nil {
+		return err
+	}
+	_, err = s.dav.Lookup(r.Context(), u.ID, dst)
+	existed := err == nil
+	if existed && !overwrite {
+		return davStatus(http.StatusPreconditionFailed)
+	}
+	t := ferry.Transfer{Src: src, Dst: dst, Replace: existed, NoParents: true}
+	switch {
+	case r.Method == "MOVE":
+		err = s.files.Move(r.Context(), u.ID, t)
+	case shallow && info.Dir:
+		err = s.copyFolderAlone(r, u, t)
+	default:
+		err = s.files.Copy(r.Context(), u.ID, t)
+	}
+	if ferry.ErrorCode(err) == ferry.EFILEEXISTS && !existed {
+		// Taken meanwhile, or the parent is a file.
+		if err = s.davParentErr(r, u, dst, err); ferry.ErrorCode(err) == ferry.EFILEEXISTS {
+			err = davStatus(http.StatusPreconditionFailed)
+		}
+	}
+	if err != nil {
+		return s.davParentErr(r, u, dst, err)
+	}
+	created(w, existed)
+	return nil
+}
+
+// copyFolderAlone is a COPY with Depth: 0 of a folder: a folder at t.Dst
+// with the source's properties and nothing in it.
+func (s *Server) copyFolderAlone(r *http.Request, u *ferry.User, t ferry.Transfer) error {
+	props, err := s.dav.DeadProps(r.Context(), u.ID, t.Src)
+	if err != nil {
+		return err
+	}
+	if err := s.dav.MakeFolder(r.Context(), u.ID, t.Dst, t.Replace); err != nil {
+		return err
+	}
+	if len(props) == 0 {
+		return nil
+	}
+	// A second transaction: a crash between the two leaves the folder
+	// without its properties, never anything lost.
+	err = s.dav.PatchDeadProps(r.Context(), u.ID, t.Dst, func([]byte) ([]byte, error) { return props, nil })
+	if err != nil && !t.Replace {
+		_, _ = s.files.Delete(r.Context(), u.ID, [][]string{t.Dst}) // over the properties' cap: no copy at all
+	}
+	return err
+}
