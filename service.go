@@ -58,7 +58,8 @@ type FileService interface {
 	// PutFile stores a file's content, streamed from the request's body.
 	PutFile(ctx context.Context, p PutRequest) (FileInfo, error)
 	CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, error)
-	OpenLink(ctx context.Context, token string) (FileInfo, error)
+	// OpenLink returns a link's file and its expiry.
+	OpenLink(ctx context.Context, token string) (FileInfo, time.Time, error)
 }
 
 // UploadService is resumable uploads.

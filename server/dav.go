@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
+	"github.com/ferryhq/ferry/web"
 )
 
 // davPrefix is where WebDAV is served.
@@ -38,6 +39,13 @@ const basicRealm = `Basic realm="ferry", charset="UTF-8"`
 // the same failed-login limit as /auth/token.
 func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	login, password, ok := r.BasicAuth()
+	browsing := (r.Method == http.MethodGet || r.Method == http.MethodHead) && web.WantsPage(r)
+	if !ok && browsing {
+		// A browser that opens the address: a page that says what it is
+		// for, instead of a password prompt.
+		s.web.DavPage(w, r)
+		return
+	}
 	if !ok {
 		w.Header().Set("WWW-Authenticate", basicRealm)
 		s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "WebDAV needs the login and app password of GET /api/1/slice."))
@@ -70,6 +78,9 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 		if names, err := paths.Parse(davPath(r.URL.Path)); err == nil {
 			if info, err := s.dav.Lookup(r.Context(), u.ID, names); err == nil && !info.Dir {
 				s.serveFile(w, r, info)
+				return
+			} else if err == nil && browsing {
+				s.web.DavPage(w, r)
 				return
 			}
 		}

@@ -69,6 +69,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Error: code, Message: ferry.ErrorMessage(err)})
 }
 
+// statusOfErr is the status writeError gives err.
+func statusOfErr(err error) int {
+	status, ok := statusOf[ferry.ErrorCode(storageFull(err))]
+	if !ok {
+		return http.StatusInternalServerError
+	}
+	return status
+}
+
 // storageFull returns STORAGE_FULL for the file system's "no space left"
 // or "disk quota exceeded", and any other err as it is.
 func storageFull(err error) error {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/web"
 )
 
 // handleCreateLink is POST /files/link: a download URL that needs no auth,
@@ -36,7 +37,13 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, u *fer
 
 // handleDownloadLink is GET /d/{token}: the linked file, without auth.
 func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
-	info, err := s.files.OpenLink(r.Context(), pathVar(r, "token"))
+	info, expires, err := s.files.OpenLink(r.Context(), pathVar(r, "token"))
+	if web.WantsPage(r) {
+		// A browser gets a page with the file's name and a download
+		// button (?download=1), or one that says the link is gone.
+		s.web.LinkPage(w, r, info, expires.UTC().Format("2006-01-02 15:04 UTC"), err)
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

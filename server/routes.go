@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -76,11 +77,23 @@ func (s *Server) routes() http.Handler {
 
 	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head)
 	r.Handle("/photos/{token}", s.limitBody(http.HandlerFunc(s.handlePhoto))).Methods(get, head)
-	r.Handle("/signup", http.HandlerFunc(s.handleSignupPage)).Methods(get)
 	// WebDAV: every method, every path below /dav/; bodies are file
 	// content (PUT) or XML bounded by max_request_body.
 	r.Handle(davPrefix, http.RedirectHandler(davPrefix+"/", http.StatusMovedPermanently))
 	r.PathPrefix(davPrefix + "/").Handler(http.HandlerFunc(s.handleDav))
+
+	// Every other path is the web app's (its pages, forms and static
+	// files: web.App), but for those of the API's own prefixes, which stay
+	// JSON 404s and 405s (a matcher of its own: gorilla/mux forgets a
+	// method mismatch when a later route matches the path).
+	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+		for _, p := range []string{apiPrefix + "/", "/d/", "/photos/", "/healthz", "/metrics"} {
+			if strings.HasPrefix(r.URL.Path, p) {
+				return false
+			}
+		}
+		return true
+	}).Handler(s.web)
 
 	return s.logRequests(r)
 }

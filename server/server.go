@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/web"
 )
 
 // Store is every service the server calls: the root package declares
@@ -74,6 +75,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	handler  http.Handler
+	web      *web.App
 
 	ipFailures    *failureLimiter
 	emailFailures *failureLimiter
@@ -100,6 +102,18 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 
 		davLockSystems: map[uint64]*userLocks{},
 	}
+	s.web = web.New(web.Config{
+		PublicURL: cfg.PublicURL, Signup: cfg.Signup,
+		LinkExpiry: cfg.LinkDefaultExpiry, LinkMaxExpiry: cfg.LinkMaxExpiry,
+		MaxRequestBody: cfg.MaxRequestBody,
+		Users:          st, Files: st, Uploads: st, Dav: st,
+		LoginLimit: s.underLoginLimit,
+		ServeFile:  s.serveFile,
+		WriteError: s.writeError,
+		StatusOf:   statusOfErr,
+		Log:        log,
+		Now:        now,
+	})
 	s.handler = s.routes()
 	return s
 }

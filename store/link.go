@@ -48,17 +48,20 @@ func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, exp
 	return token, nil
 }
 
-// OpenLink returns the file a link names, or FILE_NOT_FOUND when the link
-// is unknown, expired, its file is gone, or its owner is disabled or gone.
-func (db *DB) OpenLink(ctx context.Context, token string) (ferry.FileInfo, error) {
+// OpenLink returns the file a link names and when the link expires, or
+// FILE_NOT_FOUND when the link is unknown, expired, its file is gone, or
+// its owner is disabled or gone.
+func (db *DB) OpenLink(ctx context.Context, token string) (ferry.FileInfo, time.Time, error) {
 	h := hashToken(token)
 	var info ferry.FileInfo
+	var expires time.Time
 	gone := ferry.Errorf(ferry.EFILENOTFOUND, "No such link, or it expired.")
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketLinks).Get(h[:])
 		if len(v) != 24 || db.now().UnixNano() >= int64(binary.BigEndian.Uint64(v[16:])) {
 			return gone
 		}
+		expires = time.Unix(0, int64(binary.BigEndian.Uint64(v[16:])))
 		if owner, err := db.findUserByID(tx, binary.BigEndian.Uint64(v[0:8])); err != nil || owner.Disabled {
 			return gone
 		}
@@ -73,7 +76,7 @@ func (db *DB) OpenLink(ctx context.Context, token string) (ferry.FileInfo, error
 		info = n.info("")
 		return nil
 	})
-	return info, err
+	return info, expires, err
 }
 
 // DeleteExpiredLinks removes the links past their expiry and returns how

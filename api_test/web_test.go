@@ -1,0 +1,258 @@
+package api_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/web"
+)
+
+// browser is a web app client: a cookie jar, no redirects followed, and
+// the headers a browser sends on its own pages.
+type browser struct {
+	t    *testing.T
+	root string
+	http *http.Client
+}
+
+func (ts *testServer) browser() *browser {
+	jar, err := cookiejar.New(nil)
+	require.NoError(ts.t, err)
+	return &browser{t: ts.t.(*testing.T), root: ts.Root, http: &http.Client{
+		Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// do sends a request as a page of origin would (Origin and Sec-Fetch-Site
+// as browsers set them); origin "" is ferry's own.
+func (b *browser) do(method, path string, body io.Reader, contentType, origin string, header ...string) *response {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.root+path, body)
+	require.NoError(b.t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	if method != http.MethodGet && method != http.MethodHead {
+		if origin == "" {
+			req.Header.Set("Origin", b.root)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+		} else {
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+		}
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return (&client{t: b.t, http: b.http}).do(req)
+}
+
+func (b *browser) get(path string) *response { return b.do(http.MethodGet, path, nil, "", "") }
+
+func (b *browser) post(path string, form url.Values) *response {
+	return b.do(http.MethodPost, path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", "")
+}
+
+func (b *browser) signIn(email, password string) {
+	b.t.Helper()
+	r := b.post("/login", url.Values{"email": {email}, "password": {password}})
+	require.Equal(b.t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	require.Equal(b.t, "/files/", r.Header.Get("Location"))
+}
+
+// The web app's pages: sign-in with a cookie that holds an API-kind token
+// and authenticates nothing of the API, the page policy, folder actions
+// without JavaScript, and sign-out that ends the token.
+func TestWeb_SignInFolderAndSignOut(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("webby@example.com", "webby password")
+	b := ts.browser()
+
+	r := b.get("/")
+	assert.Equal(t, http.StatusSeeOther, r.Status)
+	assert.Equal(t, "/login", r.Header.Get("Location"))
+	r = b.get("/files/")
+	assert.Equal(t, "/login?next=%2Ffiles%2F", r.Header.Get("Location"))
+	r = b.get("/login").requireStatus(http.StatusOK)
+	assert.Equal(t, web.PagePolicy, r.Header.Get("Content-Security-Policy"))
+	assert.Contains(t, r.Header.Get("Content-Type"), "text/html")
+	assert.NotContains(t, string(r.Body), "<script>", "no inline script")
+	assert.NotContains(t, string(r.Body), "style=", "no inline style")
+
+	r = b.post("/login", url.Values{"email": {"webby@example.com"}, "password": {"wrong password"}})
+	assert.Equal(t, http.StatusForbidden, r.Status)
+	assert.Contains(t, string(r.Body), "Wrong email or password.")
+	r = b.post("/login", url.Values{"email": {"webby@example.com"}, "password": {"webby password"}, "next": {"//evil.example/x"}})
+	require.Equal(t, http.StatusSeeOther, r.Status)
+	assert.Equal(t, "/files/", r.Header.Get("Location"), "next never leaves the site")
+	cookie := r.Header.Get("Set-Cookie")
+	assert.Contains(t, cookie, "HttpOnly")
+	assert.Contains(t, cookie, "SameSite=Lax")
+	assert.NotContains(t, cookie, "Secure", "public_url is http here")
+	token := strings.TrimPrefix(strings.Split(cookie, ";")[0], "ferry=")
+
+	// The cookie's token is an API token, but the cookie alone is not
+	// the API's credential.
+	api := ts.client()
+	api.token = token
+	api.get("/ops/list", url.Values{"path": {""}}).requireStatus(http.StatusOK)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/ops/list?path=", nil)
+	req.AddCookie(&http.Cookie{Name: "ferry", Value: token})
+	ts.client().do(req).requireError(http.StatusUnauthorized, ferry.ENOPERMISSION)
+
+	// Make a folder, upload into it by the plain form, rename, copy, move,
+	// delete: each a POST form and a redirect to the folder.
+	r = b.post("/mkdir/", url.Values{"name": {"Reports <2026>"}})
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, f := range []struct{ name, content string }{{"a.txt", "alpha"}, {"<b>.html", "<script>alert(1)</script>"}} {
+		fw, err := mw.CreateFormFile("file", f.name)
+		require.NoError(t, err)
+		_, _ = fw.Write([]byte(f.content))
+	}
+	require.NoError(t, mw.Close())
+	r = b.do(http.MethodPost, "/upload/Reports%20%3C2026%3E", &body, mw.FormDataContentType(), "")
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	assert.Equal(t, "/files/Reports%20%3C2026%3E", r.Header.Get("Location"))
+	page := string(b.get("/files/Reports%20%3C2026%3E").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, "&lt;b&gt;.html", "names are escaped")
+	assert.NotContains(t, page, "<b>.html")
+	assert.Contains(t, page, "a.txt")
+
+	b.post("/rename/Reports%20%3C2026%3E/a.txt", url.Values{"name": {"renamed.txt"}}).requireStatus(http.StatusSeeOther)
+	b.post("/copy/Reports%20%3C2026%3E/renamed.txt", url.Values{"to": {""}}).requireStatus(http.StatusSeeOther)
+	b.post("/mkdir/", url.Values{"name": {"Archive"}}).requireStatus(http.StatusSeeOther)
+	b.post("/move/renamed.txt", url.Values{"to": {"Archive"}}).requireStatus(http.StatusSeeOther)
+	c := ts.login("webby@example.com", "webby password")
+	assert.Equal(t, []byte("alpha"), c.getFile("Archive/renamed.txt").Body)
+	assert.Equal(t, []byte("alpha"), c.getFile("Reports <2026>/renamed.txt").Body)
+	r = b.post("/rename/Archive/renamed.txt", url.Values{"name": {"../x"}})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, r.Header.Get("Content-Type"), "text/html", "errors are pages, not JSON")
+	assert.Contains(t, string(b.get("/delete/Archive").requireStatus(http.StatusOK).Body), "will be deleted")
+	b.post("/delete/Archive", nil).requireStatus(http.StatusSeeOther)
+	c.getFile("Archive/renamed.txt").requireError(http.StatusNotFound, ferry.EFILENOTFOUND)
+
+	// A folder downloads as a zip of what it holds, empty folders too.
+	b.post("/mkdir/Reports%20%3C2026%3E", url.Values{"name": {"empty"}}).requireStatus(http.StatusSeeOther)
+	r = b.get("/download/Reports%20%3C2026%3E").requireStatus(http.StatusOK)
+	assert.Equal(t, "application/zip", r.Header.Get("Content-Type"))
+	assert.Contains(t, r.Header.Get("Content-Disposition"), "attachment")
+	zr, err := zip.NewReader(bytes.NewReader(r.Body), int64(len(r.Body)))
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		require.NoError(t, err)
+		b, _ := io.ReadAll(rc)
+		got[f.Name] = string(b)
+	}
+	assert.Equal(t, map[string]string{"<b>.html": "<script>alert(1)</script>", "renamed.txt": "alpha", "empty/": ""}, got)
+	// A file downloads as an attachment in a sandbox, never as a page.
+	r = b.get("/download/Reports%20%3C2026%3E/%3Cb%3E.html").requireStatus(http.StatusOK)
+	assert.Contains(t, r.Header.Get("Content-Disposition"), "attachment")
+	assert.Contains(t, r.Header.Get("Content-Security-Policy"), "sandbox")
+
+	// Signing out ends the token: the old cookie gets the sign-in page.
+	b.do(http.MethodPost, "/logout", nil, "", "").requireStatus(http.StatusSeeOther)
+	api.get("/ops/list", url.Values{"path": {""}}).requireError(http.StatusUnauthorized, ferry.ENOPERMISSION)
+	old := ts.browser()
+	u, _ := url.Parse(ts.Root)
+	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: "ferry", Value: token}})
+	assert.Equal(t, "/login?next=%2Ffiles%2F", old.get("/files/").Header.Get("Location"))
+}
+
+// A request from another site cannot change anything with the victim's
+// cookie: every form and call of the web app is refused before it runs.
+func TestWeb_CrossSiteRequestsChangeNothing(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("victim@example.com", "victim password")
+	c := ts.login("victim@example.com", "victim password")
+	c.mustPut("keep.txt", []byte("keep"))
+	b := ts.browser()
+	b.signIn("victim@example.com", "victim password")
+
+	const evil = "http://127.0.0.1:1"
+	for _, tc := range []struct {
+		method, path string
+		form         url.Values
+	}{
+		{"POST", "/delete/keep.txt", nil},
+		{"POST", "/rename/keep.txt", url.Values{"name": {"stolen.txt"}}},
+		{"POST", "/mkdir/", url.Values{"name": {"evil"}}},
+		{"POST", "/link/keep.txt", url.Values{"days": {"7"}}},
+		{"POST", "/settings/app-password", nil},
+		{"POST", "/uploads/start", url.Values{"path": {"evil.bin"}, "size": {"3"}}},
+		{"POST", "/logout", nil},
+	} {
+		r := b.do(tc.method, tc.path, strings.NewReader(tc.form.Encode()), "application/x-www-form-urlencoded", evil)
+		assert.Equal(t, http.StatusForbidden, r.Status, "%s %s", tc.method, tc.path)
+	}
+	// A form of an old browser without Sec-Fetch-Site, by its Origin.
+	r := b.do(http.MethodPost, "/delete/keep.txt", nil, "", "", "Origin", evil, "Sec-Fetch-Site", "")
+	assert.Equal(t, http.StatusForbidden, r.Status)
+	assert.Equal(t, []byte("keep"), c.getFile("keep.txt").Body)
+	entries := c.list("")
+	require.Len(t, entries, 1)
+	assert.Equal(t, http.StatusOK, b.get("/files/").Status, "still signed in")
+}
+
+// Download links: a browser gets a page, any other client the file; a gone
+// link is a page for a browser and the API's error for others.
+func TestWeb_LinkPagesAndDavPage(t *testing.T) {
+	ts := startServer(t)
+	c := ts.newUser("linker@example.com")
+	c.mustPut("report.pdf", []byte("%PDF-1.4 report"))
+	var link struct{ URL string }
+	c.postForm("/files/link", url.Values{"path": {"report.pdf"}}).requireStatus(http.StatusOK).decode(&link)
+	path := strings.TrimPrefix(link.URL, ts.Root)
+	b := ts.browser()
+
+	r := b.get(path).requireStatus(http.StatusOK)
+	assert.Contains(t, r.Header.Get("Content-Type"), "text/html")
+	assert.Contains(t, string(r.Body), "report.pdf")
+	assert.Contains(t, string(r.Body), "15 B")
+	assert.Contains(t, string(r.Body), path+"?download=1")
+	assert.Equal(t, []byte("%PDF-1.4 report"), b.get(path+"?download=1").requireStatus(http.StatusOK).Body)
+	req, err := http.NewRequest(http.MethodGet, link.URL, nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "*/*") // as curl sends
+	curl := ts.client().do(req)
+	curl.requireStatus(http.StatusOK)
+	assert.Equal(t, []byte("%PDF-1.4 report"), curl.Body)
+
+	r = b.get("/d/no-such-link")
+	assert.Equal(t, http.StatusNotFound, r.Status)
+	assert.Contains(t, string(r.Body), "This link does not work")
+	req, _ = http.NewRequest(http.MethodGet, ts.Root+"/d/no-such-link", nil)
+	ts.client().do(req).requireError(http.StatusNotFound, ferry.EFILENOTFOUND)
+
+	// A browser at /dav/ gets a page that points to the settings; WebDAV
+	// clients are unaffected.
+	r = b.get("/dav/").requireStatus(http.StatusOK)
+	assert.Contains(t, string(r.Body), "/settings#webdav")
+	d := ts.dav(c)
+	d.do("PROPFIND", "/", nil, "Depth", "1").requireStatus(http.StatusMultiStatus)
+	req, _ = http.NewRequest(http.MethodGet, ts.Root+"/dav/", nil)
+	ts.client().do(req).requireStatus(http.StatusUnauthorized)
+
+	// The API keeps its JSON 404s and 405s beside the web app.
+	ts.client().request(http.MethodGet, "/no/such/route", nil, "").requireError(http.StatusNotFound, ferry.ENOTFOUND)
+	ts.client().request(http.MethodDelete, "/ops/list", nil, "").requireError(http.StatusMethodNotAllowed, ferry.EMETHODNOTALLOWED)
+	assert.Equal(t, http.StatusNotFound, b.get("/no/such/page").Status)
+}

@@ -1,0 +1,108 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ferryhq/ferry"
+)
+
+// safeNext returns where to go after signing in: a path of this site, or
+// the folder.
+func safeNext(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || next == "" || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+		return "/files/"
+	}
+	return next
+}
+
+type loginData struct {
+	Email, Next, Message string
+	Signup               bool
+}
+
+func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.user(r); err == nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	a.render(w, r, http.StatusOK, "login", "Sign in", loginData{Next: r.URL.Query().Get("next"), Signup: a.cfg.Signup == "open"})
+}
+
+// handleLogin is the sign-in form: a new token in the cookie, under the
+// API's failed-login limit.
+func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	u, err := a.cfg.LoginLimit(w, r, email, func() (*ferry.User, error) {
+		return a.cfg.Users.CheckPassword(r.Context(), email, r.PostFormValue("password"))
+	})
+	if err != nil {
+		data := loginData{Email: email, Next: r.PostFormValue("next"), Signup: a.cfg.Signup == "open", Message: ferry.ErrorMessage(err)}
+		status := a.cfg.StatusOf(err)
+		if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
+			data.Message = "Wrong email or password."
+		}
+		a.render(w, r, status, "login", "Sign in", data)
+		return
+	}
+	a.signIn(w, r, u, safeNext(r.PostFormValue("next")))
+}
+
+func (a *App) signIn(w http.ResponseWriter, r *http.Request, u *ferry.User, next string) {
+	token, err := a.cfg.Users.CreateToken(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.setCookie(w, token)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// handleLogout ends the cookie's token, not only the cookie.
+func (a *App) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(a.sessionCookie()); err == nil && c.Value != "" {
+		if err := a.cfg.Users.RevokeToken(r.Context(), c.Value); err != nil && ferry.ErrorCode(err) != ferry.ENOPERMISSION {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	a.clearCookie(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+type signupData struct {
+	Mode, Invite, Email, FullName, Message string
+}
+
+// handleSignupPage is /signup[?invite=CODE], the page an invitation's
+// link opens.
+func (a *App) handleSignupPage(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "signup", "Create an account", signupData{Mode: a.cfg.Signup, Invite: r.URL.Query().Get("invite")})
+}
+
+// handleSignup makes the account as POST /api/1/auth/register does, and
+// goes on into the app signed in.
+func (a *App) handleSignup(w http.ResponseWriter, r *http.Request) {
+	nu := ferry.NewUser{Email: r.PostFormValue("email"), Password: r.PostFormValue("password"), FullName: r.PostFormValue("fullname")}
+	invite := r.PostFormValue("invite")
+	u, err := a.cfg.LoginLimit(w, r, "", func() (*ferry.User, error) {
+		switch a.cfg.Signup {
+		case "open":
+			return a.cfg.Users.CreateUser(r.Context(), nu)
+		case "invite":
+			return a.cfg.Users.CreateInvitedUser(r.Context(), nu, invite)
+		}
+		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+	}, ferry.ENOPERMISSION, ferry.EEMAILEXISTS)
+	if err != nil {
+		status := a.cfg.StatusOf(err)
+		if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
+			status = http.StatusForbidden
+		}
+		a.render(w, r, status, "signup", "Create an account", signupData{Mode: a.cfg.Signup, Invite: invite, Email: nu.Email, FullName: nu.FullName, Message: ferry.ErrorMessage(err)})
+		return
+	}
+	a.signIn(w, r, u, "/files/")
+}

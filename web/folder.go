@@ -1,0 +1,394 @@
+package web
+
+import (
+	"archive/zip"
+	"cmp"
+	"context"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+)
+
+// pageSize is how many entries a folder page shows: a folder of 10,000
+// is 50 pages of a few dozen KB each, never one page of megabytes.
+const pageSize = 200
+
+// crumb is one step of the path above a folder.
+type crumb struct {
+	Name, Path string
+	Here       bool // the page's own
+}
+
+func crumbsOf(names []string) []crumb {
+	out := []crumb{{Name: "Home", Path: ""}}
+	for i, n := range names {
+		out = append(out, crumb{Name: n, Path: paths.Join(names[:i+1])})
+	}
+	out[len(out)-1].Here = true
+	return out
+}
+
+// names parses the {path...} of a route.
+func names(r *http.Request) ([]string, error) {
+	return paths.Parse(r.PathValue("path"))
+}
+
+type folderData struct {
+	Path       string
+	Crumbs     []crumb
+	Entries    []ferry.FileInfo
+	Total      int
+	Sort       string
+	Desc       bool
+	Page, Last int
+	Quota      ferry.Quota
+	Used       int64
+	Sorts      []sortLink
+	Prev, Next string
+}
+
+// sortLink is a column heading that sorts by it.
+type sortLink struct {
+	Label, Key, URL string
+	Active, Desc    bool
+}
+
+// handleFolder is a folder's page: its entries sorted by name, size or
+// date, a page at a time, with the quota bar.
+func (a *App) handleFolder(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	names, err := names(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !info.Dir {
+		http.Redirect(w, r, pathURL("/item/", paths.Join(names)), http.StatusSeeOther)
+		return
+	}
+	list, err := a.cfg.Dav.ReadDir(r.Context(), u.ID, names)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	key, desc := q.Get("sort"), q.Get("order") == "desc"
+	switch key {
+	case "size", "date":
+	default:
+		key = "name"
+	}
+	slices.SortStableFunc(list, func(x, y ferry.FileInfo) int {
+		if x.Dir != y.Dir { // folders first, whatever the order
+			if x.Dir {
+				return -1
+			}
+			return 1
+		}
+		c := 0
+		switch key {
+		case "size":
+			c = cmp.Compare(x.Size, y.Size)
+		case "date":
+			c = x.Modified.Compare(y.Modified)
+		}
+		if c == 0 {
+			c = strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name))
+		}
+		if desc {
+			return -c
+		}
+		return c
+	})
+	last := max(0, (len(list)-1)/pageSize)
+	pg, _ := strconv.Atoi(q.Get("page"))
+	pg = min(max(pg, 0), last)
+	quota, err := a.cfg.Users.Quota(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p := paths.Join(names)
+	base := pathURL("/files/", p)
+	link := func(sort string, desc bool, page int) string {
+		v := "?sort=" + sort
+		if desc {
+			v += "&order=desc"
+		}
+		if page > 0 {
+			v += "&page=" + strconv.Itoa(page)
+		}
+		return base + v
+	}
+	d := folderData{
+		Path: p, Crumbs: crumbsOf(names), Total: len(list), Sort: key, Desc: desc,
+		Page: pg, Last: last, Quota: quota, Used: quota.Usage.Charged(),
+		Entries: list[pg*pageSize : min(len(list), (pg+1)*pageSize)],
+	}
+	for _, s := range []struct{ label, key string }{{"Name", "name"}, {"Size", "size"}, {"Modified", "date"}} {
+		active := s.key == key
+		d.Sorts = append(d.Sorts, sortLink{Label: s.label, Key: s.key, URL: link(s.key, active && !desc, 0), Active: active, Desc: desc})
+	}
+	if pg > 0 {
+		d.Prev = link(key, desc, pg-1)
+	}
+	if pg < last {
+		d.Next = link(key, desc, pg+1)
+	}
+	title := "Your files"
+	if len(names) > 0 {
+		title = names[len(names)-1]
+	}
+	a.render(w, r, http.StatusOK, "folder", title, d)
+}
+
+type itemData struct {
+	Info     ferry.FileInfo
+	Path     string
+	Parent   string
+	Crumbs   []crumb
+	LinkURL  string
+	LinkDays int
+}
+
+// handleItem is the page of one file or folder: its details and what can
+// be done with it (rename, move, copy, delete, download, a link).
+func (a *App) handleItem(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	names, err := names(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if len(names) == 0 {
+		http.Redirect(w, r, "/files/", http.StatusSeeOther)
+		return
+	}
+	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d := itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names)}
+	a.render(w, r, http.StatusOK, "item", names[len(names)-1], d)
+}
+
+// back sends the browser to the folder that holds p, after a change.
+func back(w http.ResponseWriter, r *http.Request, folder []string) {
+	http.Redirect(w, r, pathURL("/files/", paths.Join(folder)), http.StatusSeeOther)
+}
+
+// handleMkdir makes the folder named by the form's name in {path}.
+func (a *App) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	parent, err := names(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	target, err := paths.Parse(paths.Join(parent) + "/" + r.PostFormValue("name"))
+	if err != nil || strings.Contains(r.PostFormValue("name"), "/") || len(target) != len(parent)+1 {
+		a.renderError(w, r, http.StatusBadRequest, "A folder needs a name, without slashes, not . or ..")
+		return
+	}
+	if err := a.cfg.Files.Mkdir(r.Context(), u.ID, target); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	back(w, r, parent)
+}
+
+// handleRename gives {path} the form's name, in the same folder.
+func (a *App) handleRename(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	src, err := names(r)
+	if err != nil || len(src) == 0 {
+		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder to rename.")
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	dst, err := paths.Parse(paths.Join(src[:len(src)-1]) + "/" + name)
+	if err != nil || strings.Contains(name, "/") || len(dst) != len(src) {
+		a.renderError(w, r, http.StatusBadRequest, "A new name cannot be empty, hold a slash, or be . or ..")
+		return
+	}
+	if err := a.cfg.Files.Move(r.Context(), u.ID, ferry.Transfer{Src: src, Dst: dst}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	back(w, r, src[:len(src)-1])
+}
+
+// handleMove and handleCopy move or copy {path} into the folder the form
+// names, under the same name.
+func (a *App) handleMove(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	a.transfer(w, r, u, a.cfg.Files.Move)
+}
+
+func (a *App) handleCopy(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	a.transfer(w, r, u, a.cfg.Files.Copy)
+}
+
+func (a *App) transfer(w http.ResponseWriter, r *http.Request, u *ferry.User, do func(context.Context, uint64, ferry.Transfer) error) {
+	src, err := names(r)
+	if err != nil || len(src) == 0 {
+		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder.")
+		return
+	}
+	folder, err := paths.Parse(r.PostFormValue("to"))
+	if err != nil {
+		a.renderError(w, r, http.StatusBadRequest, "The folder to go to is not a valid path: "+ferry.ErrorMessage(err))
+		return
+	}
+	dst := append(slices.Clone(folder), src[len(src)-1])
+	if err := do(r.Context(), u.ID, ferry.Transfer{Src: src, Dst: dst}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	back(w, r, folder)
+}
+
+// handleDeletePage asks before a delete: the page's button is the form
+// that deletes.
+func (a *App) handleDeletePage(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	names, err := names(r)
+	if err != nil || len(names) == 0 {
+		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder to delete.")
+		return
+	}
+	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "delete", "Delete "+info.Name, itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names)})
+}
+
+func (a *App) handleDelete(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	names, err := names(r)
+	if err != nil || len(names) == 0 {
+		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder to delete.")
+		return
+	}
+	results, err := a.cfg.Files.Delete(r.Context(), u.ID, [][]string{names})
+	if err == nil {
+		err = results[0]
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	back(w, r, names[:len(names)-1])
+}
+
+// handleLink makes a download link of {path} for the form's days and
+// shows it on the item's page.
+func (a *App) handleLink(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	names, err := names(r)
+	if err != nil || len(names) == 0 {
+		a.renderError(w, r, http.StatusBadRequest, "Choose a file.")
+		return
+	}
+	days, err := strconv.Atoi(r.PostFormValue("days"))
+	life := time.Duration(days) * 24 * time.Hour
+	if err != nil || days < 1 || life > a.cfg.LinkMaxExpiry {
+		a.renderError(w, r, http.StatusBadRequest, "A link lasts from one day to "+strconv.Itoa(int(a.cfg.LinkMaxExpiry/(24*time.Hour)))+" days.")
+		return
+	}
+	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	token, err := a.cfg.Files.CreateLink(r.Context(), u.ID, names, a.cfg.Now().Add(life))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d := itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names), LinkURL: a.cfg.PublicURL + "/d/" + token, LinkDays: days}
+	a.render(w, r, http.StatusOK, "item", info.Name, d)
+}
+
+// handleDownload answers a file as GET /files does, and a folder as a
+// zip built while it is sent: no temporary file, one file's blob open at
+// a time.
+func (a *App) handleDownload(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	names, err := names(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header()["Content-Security-Policy"] = []string{inertPolicy}
+	if !info.Dir {
+		a.cfg.ServeFile(w, r, info)
+		return
+	}
+	name := "ferry"
+	if len(names) > 0 {
+		name = names[len(names)-1]
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".zip"}))
+	zw := zip.NewWriter(w)
+	if err := a.zipFolder(r, u, zw, names, ""); err != nil {
+		// The status is sent: a cut-off zip (no central directory) is what
+		// the browser reports as a failed download.
+		a.cfg.Log.WarnContext(r.Context(), "web: zip cut off", "err", err)
+		return
+	}
+	_ = zw.Close()
+}
+
+// zipFolder adds the folder names, as prefix, to zw: folders as entries
+// of their own (so that empty ones are kept), files stored as they are
+// (most are compressed already; storing keeps the download at disk speed).
+func (a *App) zipFolder(r *http.Request, u *ferry.User, zw *zip.Writer, names []string, prefix string) error {
+	list, err := a.cfg.Dav.ReadDir(r.Context(), u.ID, names)
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		if err := r.Context().Err(); err != nil {
+			return err
+		}
+		name := path.Join(prefix, e.Name)
+		child := append(slices.Clone(names), e.Name)
+		if e.Dir {
+			if _, err := zw.CreateHeader(&zip.FileHeader{Name: name + "/", Modified: e.Modified}); err != nil {
+				return err
+			}
+			if err := a.zipFolder(r, u, zw, child, name); err != nil {
+				return err
+			}
+			continue
+		}
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: e.Modified})
+		if err != nil {
+			return err
+		}
+		f, err := a.cfg.Files.OpenBlob(e.SHA256)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(fw, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ferryhq/ferry"
+)
+
+// assetVersion changes with the embedded scripts and styles, so that
+// pages may let browsers cache them for good.
+var assetVersion = func() string {
+	h := sha256.New()
+	_ = fs.WalkDir(staticFiles, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFiles.ReadFile(p)
+		h.Write([]byte(p))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}()
+
+var funcs = template.FuncMap{
+	"size":    humanSize,
+	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+	"pathURL": pathURL,
+	"version": func() string { return assetVersion },
+	"inc":     func(i int) int { return i + 1 },
+	"percent": func(used, total int64) int64 {
+		if total <= 0 {
+			return 0
+		}
+		return min(100, used*100/total)
+	},
+}
+
+// parsePages parses every page with the layout around it.
+func parsePages() map[string]*template.Template {
+	entries, err := fs.ReadDir(templateFiles, "templates")
+	if err != nil {
+		panic(err)
+	}
+	pages := map[string]*template.Template{}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".html")
+		if name == "layout" {
+			continue
+		}
+		pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+e.Name()))
+	}
+	return pages
+}
+
+// page is what every page shows around its own part.
+type page struct {
+	Title string
+	User  *ferry.User
+	Data  any
+}
+
+// render answers a page; it is rendered whole before anything is sent, so
+// that a template error is a clean 500.
+func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	u, _ := r.Context().Value(ctxKey{}).(*ferry.User)
+	var buf bytes.Buffer
+	if err := a.pages[name].Execute(&buf, page{Title: title, User: u, Data: data}); err != nil {
+		a.cfg.Log.ErrorContext(r.Context(), "web: rendering", "page", name, "err", err)
+		http.Error(w, "The page could not be rendered.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderError answers a page that says what went wrong.
+func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	back := r.Referer()
+	if u, err := url.Parse(back); err != nil || u.Host != r.Host {
+		back = "/"
+	}
+	a.render(w, r, status, "error", http.StatusText(status), map[string]string{"Message": message, "Back": back})
+}
+
+// humanSize writes n bytes as people read them: 1.5 MB.
+func humanSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// pathURL is the URL of a stored path under a route ending in "/", each
+// name escaped.
+func pathURL(route, p string) string {
+	var names []string
+	for _, name := range strings.Split(p, "/") {
+		if name != "" {
+			names = append(names, url.PathEscape(name))
+		}
+	}
+	return route + strings.Join(names, "/")
+}

@@ -1,0 +1,294 @@
+// ferry's web app: what the pages do better with JavaScript. Every action
+// also works without it (the forms post to the server).
+"use strict";
+
+(function () {
+  const CHUNK = 16 << 20; // bytes per request of a resumable upload
+  const PARALLEL = 3;     // files uploaded at once
+  const RETRIES = 30;     // tries of one chunk after a network error, 2 s apart
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll(".js-only").forEach((el) => { el.hidden = false; });
+    document.querySelectorAll(".no-js").forEach((el) => { el.hidden = true; });
+    document.querySelectorAll("[data-copy]").forEach((button) => {
+      button.addEventListener("click", () => copyField(button));
+    });
+    const form = document.getElementById("upload-form");
+    if (form) setUpUploads(form);
+  });
+
+  function copyField(button) {
+    const field = document.getElementById(button.dataset.copy);
+    field.select();
+    const done = () => { button.textContent = "Copied"; };
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(field.value).then(done, () => { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  }
+
+  // ---- uploads ----
+
+  let queue = [];
+  let running = 0;
+  let failures = 0;
+  let folder = "";
+
+  function setUpUploads(form) {
+    folder = form.dataset.folder || "";
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      addFiles(Array.from(document.getElementById("files").files).map((f) => ({ file: f, rel: f.name })));
+    });
+    document.getElementById("files").addEventListener("change", (e) => {
+      addFiles(Array.from(e.target.files).map((f) => ({ file: f, rel: f.name })));
+      e.target.value = "";
+    });
+    document.getElementById("folder-input").addEventListener("change", (e) => {
+      addFiles(Array.from(e.target.files).map((f) => ({ file: f, rel: f.webkitRelativePath || f.name })));
+      e.target.value = "";
+    });
+    const drop = document.getElementById("drop");
+    const over = (e) => { e.preventDefault(); drop.classList.add("over"); };
+    document.addEventListener("dragover", over);
+    document.addEventListener("dragenter", over);
+    document.addEventListener("dragleave", (e) => { if (!e.relatedTarget) drop.classList.remove("over"); });
+    document.addEventListener("drop", (e) => {
+      e.preventDefault();
+      drop.classList.remove("over");
+      const items = Array.from(e.dataTransfer.items || []);
+      const entries = items.map((it) => it.webkitGetAsEntry && it.webkitGetAsEntry()).filter(Boolean);
+      if (entries.length === 0) {
+        addFiles(Array.from(e.dataTransfer.files).map((f) => ({ file: f, rel: f.name })));
+        return;
+      }
+      Promise.all(entries.map((en) => walkEntry(en, ""))).then((lists) => addFiles(lists.flat()));
+    });
+  }
+
+  // walkEntry lists the files of a dropped file or folder, with their
+  // paths relative to the drop.
+  function walkEntry(entry, prefix) {
+    const rel = prefix + entry.name;
+    if (entry.isFile) {
+      return new Promise((resolve) => entry.file((f) => resolve([{ file: f, rel: rel }]), () => resolve([])));
+    }
+    return new Promise((resolve) => {
+      const reader = entry.createReader();
+      const all = [];
+      const next = () => reader.readEntries((batch) => {
+        if (batch.length === 0) {
+          Promise.all(all.map((en) => walkEntry(en, rel + "/"))).then((lists) => resolve(lists.flat()));
+          return;
+        }
+        all.push(...batch);
+        next();
+      }, () => resolve([]));
+      next();
+    });
+  }
+
+  function addFiles(list) {
+    for (const item of list) {
+      item.path = (folder ? folder + "/" : "") + item.rel;
+      item.view = showUpload(item);
+      queue.push(item);
+    }
+    pump();
+  }
+
+  function pump() {
+    while (running < PARALLEL && queue.length > 0) {
+      const item = queue.shift();
+      running++;
+      upload(item).then(() => {
+        item.view.li.className = "done";
+        item.view.stat.textContent = "Uploaded " + size(item.file.size);
+      }, (err) => {
+        if (item.cancelled) {
+          item.view.stat.textContent = "Cancelled";
+        } else {
+          failures++;
+          item.view.li.className = "failed";
+          item.view.stat.textContent = err.message;
+          item.view.stat.setAttribute("role", "alert");
+        }
+      }).finally(() => {
+        item.view.cancel.hidden = true;
+        running--;
+        pump();
+        if (running === 0 && queue.length === 0) refreshListing();
+      });
+    }
+  }
+
+  function showUpload(item) {
+    const li = document.createElement("li");
+    const head = document.createElement("div");
+    head.className = "head";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = item.rel;
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "plain";
+    cancel.textContent = "Cancel";
+    cancel.setAttribute("aria-label", "Cancel the upload of " + item.rel);
+    cancel.addEventListener("click", () => {
+      item.cancelled = true;
+      if (item.xhr) item.xhr.abort();
+    });
+    head.append(name, cancel);
+    const bar = document.createElement("progress");
+    bar.max = Math.max(item.file.size, 1);
+    bar.value = 0;
+    bar.setAttribute("aria-label", "Progress of " + item.rel);
+    const stat = document.createElement("div");
+    stat.className = "stat";
+    stat.textContent = "Waiting";
+    li.append(head, bar, stat);
+    document.getElementById("uploads").append(li);
+    return { li: li, bar: bar, stat: stat, cancel: cancel };
+  }
+
+  // upload sends one file through the resumable upload calls, going on
+  // from where an earlier try of the same file stopped.
+  async function upload(item) {
+    const file = item.file;
+    const memo = "ferry-upload:" + item.path + ":" + file.size + ":" + file.lastModified;
+    let key = localStorage.getItem(memo);
+    let offset = 0;
+    if (key) {
+      const st = await call("GET", "/uploads/" + encodeURIComponent(key)).catch(() => null);
+      if (st && st.size === file.size) {
+        offset = st.received;
+      } else {
+        key = null;
+      }
+    }
+    if (!key) {
+      const body = new URLSearchParams({ path: item.path, size: String(file.size) });
+      const started = await call("POST", "/uploads/start", body);
+      key = started.key;
+      localStorage.setItem(memo, key);
+    }
+    const t0 = performance.now();
+    const resumedAt = offset;
+    const report = (sent) => {
+      item.view.bar.value = sent;
+      const secs = (performance.now() - t0) / 1000;
+      const speed = secs > 0.2 ? (sent - resumedAt) / secs : 0;
+      let text = size(sent) + " of " + size(file.size);
+      if (speed > 0) {
+        text += " · " + size(speed) + "/s · " + duration((file.size - sent) / speed) + " left";
+      }
+      if (resumedAt > 0) text += " · resumed";
+      item.view.stat.textContent = text;
+    };
+    report(offset);
+    while (offset < file.size) {
+      if (item.cancelled) throw new Error("Cancelled");
+      const end = Math.min(offset + CHUNK, file.size);
+      let answer;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          answer = await sendChunk(item, key, offset, end, (n) => report(offset + n));
+          break;
+        } catch (err) {
+          if (err.received !== undefined) { // the server has a different offset
+            answer = { received: err.received };
+            break;
+          }
+          if (!err.network || item.cancelled || attempt >= RETRIES) throw err;
+          item.view.stat.textContent = "Connection lost; trying again…";
+          await sleep(2000);
+          const st = await call("GET", "/uploads/" + encodeURIComponent(key)).catch(() => null);
+          if (st) { answer = { received: st.received }; break; }
+        }
+      }
+      offset = answer.received;
+      report(offset);
+    }
+    item.view.stat.textContent = "Checking…";
+    const done = await call("POST", "/uploads/" + encodeURIComponent(key) + "/finish");
+    localStorage.removeItem(memo);
+    return done;
+  }
+
+  function sendChunk(item, key, start, end, progress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      item.xhr = xhr;
+      xhr.open("PUT", "/uploads/" + encodeURIComponent(key));
+      xhr.setRequestHeader("Content-Range", "bytes " + start + "-" + (end - 1) + "/" + item.file.size);
+      xhr.upload.onprogress = (e) => progress(e.loaded);
+      xhr.onload = () => {
+        const body = parse(xhr.responseText);
+        if (xhr.status === 200) return resolve(body);
+        const err = new Error(message(body, xhr.status));
+        if (xhr.status === 409 && body && typeof body.received === "number") err.received = body.received;
+        reject(err);
+      };
+      xhr.onerror = () => { const e = new Error("The connection was lost."); e.network = true; reject(e); };
+      xhr.onabort = () => reject(new Error("Cancelled"));
+      xhr.send(item.file.slice(start, end));
+    });
+  }
+
+  async function call(method, url, body) {
+    let res;
+    try {
+      res = await fetch(url, { method: method, body: body, credentials: "same-origin" });
+    } catch (e) {
+      const err = new Error("The connection was lost.");
+      err.network = true;
+      throw err;
+    }
+    const data = parse(await res.text());
+    if (!res.ok) throw new Error(message(data, res.status));
+    return data;
+  }
+
+  function parse(text) {
+    try { return JSON.parse(text); } catch (e) { return null; }
+  }
+
+  function message(body, status) {
+    if (body && body.message) return body.message;
+    if (status === 401) return "You are signed out: sign in again, then pick the file again to go on.";
+    return "The upload failed (" + status + ").";
+  }
+
+  // refreshListing shows the folder as it is now, without losing the
+  // list of uploads on the page.
+  function refreshListing() {
+    fetch(location.href, { credentials: "same-origin" }).then((res) => res.text()).then((html) => {
+      const doc = new DOMParser().parseFromString(html, "text/html");
+      const fresh = doc.getElementById("listing");
+      const old = document.getElementById("listing");
+      if (fresh && old) old.replaceWith(fresh);
+      const q = doc.querySelector(".quota");
+      const oldQ = document.querySelector(".quota");
+      if (q && oldQ) oldQ.replaceWith(q);
+    }).catch(() => {});
+  }
+
+  function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+  function size(n) {
+    if (n < 1000) return Math.round(n) + " B";
+    const units = "kMGTPE";
+    let i = -1;
+    do { n /= 1000; i++; } while (n >= 1000 && i < units.length - 1);
+    return n.toFixed(1) + " " + units[i] + "B";
+  }
+
+  function duration(secs) {
+    if (!isFinite(secs)) return "?";
+    if (secs < 60) return Math.ceil(secs) + " s";
+    if (secs < 3600) return Math.ceil(secs / 60) + " min";
+    return (secs / 3600).toFixed(1) + " h";
+  }
+})();

@@ -1,0 +1,263 @@
+// Package web is ferry's web app: server-rendered pages over the same
+// domain services as the HTTP API, with a session cookie that holds a
+// token of the API's kind. Every page works without JavaScript; app.js
+// adds resumable uploads with progress and drag and drop.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ferryhq/ferry"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// PagePolicy is the Content-Security-Policy of every page: scripts, styles
+// and images of ferry's own origin only, nothing inline, never framed.
+const PagePolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// inertPolicy is the policy of what is not a page of ferry's (a file, a
+// zip): nothing in it runs, loads or is framed.
+const inertPolicy = "sandbox; default-src 'none'; frame-ancestors 'none'"
+
+// Config is what the web app needs of the server around it.
+type Config struct {
+	PublicURL string
+	Signup    string // closed, invite or open
+	// LinkExpiry is the default life of a download link; LinkMaxExpiry the
+	// longest one may ask for.
+	LinkExpiry, LinkMaxExpiry time.Duration
+	// MaxRequestBody bounds every body but an upload's content.
+	MaxRequestBody int64
+
+	Users   ferry.UserService
+	Files   ferry.FileService
+	Uploads ferry.UploadService
+	Dav     ferry.DavService
+
+	// LoginLimit runs check, a login of email, under the API's
+	// failed-login limit (TOO_MANY_REQUESTS past it).
+	LoginLimit func(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error), failures ...string) (*ferry.User, error)
+	// ServeFile answers a stored file's content as GET /files does.
+	ServeFile func(w http.ResponseWriter, r *http.Request, info ferry.FileInfo)
+	// WriteError answers err as the API does (JSON with its code).
+	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// StatusOf is the HTTP status the API gives err.
+	StatusOf func(err error) int
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// App is the web app's handler.
+type App struct {
+	cfg     Config
+	pages   map[string]*template.Template
+	handler http.Handler
+	secure  bool // public_url is https: the cookie is Secure
+	static  http.Handler
+}
+
+// New returns the web app.
+func New(cfg Config) *App {
+	a := &App{cfg: cfg, secure: strings.HasPrefix(cfg.PublicURL, "https://")}
+	a.pages = parsePages()
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err)
+	}
+	a.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.handleHome)
+	mux.HandleFunc("GET /static/", a.handleStatic)
+	mux.HandleFunc("GET /login", a.handleLoginPage)
+	mux.HandleFunc("POST /login", a.handleLogin)
+	mux.HandleFunc("POST /logout", a.handleLogout)
+	mux.HandleFunc("GET /signup", a.handleSignupPage)
+	mux.HandleFunc("POST /signup", a.handleSignup)
+
+	mux.HandleFunc("GET /files/{path...}", a.authed(a.handleFolder))
+	mux.HandleFunc("GET /item/{path...}", a.authed(a.handleItem))
+	mux.HandleFunc("GET /download/{path...}", a.authed(a.handleDownload))
+	mux.HandleFunc("POST /mkdir/{path...}", a.authed(a.handleMkdir))
+	mux.HandleFunc("POST /rename/{path...}", a.authed(a.handleRename))
+	mux.HandleFunc("POST /move/{path...}", a.authed(a.handleMove))
+	mux.HandleFunc("POST /copy/{path...}", a.authed(a.handleCopy))
+	mux.HandleFunc("GET /delete/{path...}", a.authed(a.handleDeletePage))
+	mux.HandleFunc("POST /delete/{path...}", a.authed(a.handleDelete))
+	mux.HandleFunc("POST /link/{path...}", a.authed(a.handleLink))
+	mux.HandleFunc("POST /upload/{path...}", a.authed(a.handleFormUpload))
+
+	// app.js's resumable uploads: JSON answers, the API's errors.
+	mux.HandleFunc("POST /uploads/start", a.authedJSON(a.handleUploadStart))
+	mux.HandleFunc("GET /uploads/{key}", a.authedJSON(a.handleUploadStatus))
+	mux.HandleFunc("PUT /uploads/{key}", a.authedJSON(a.handleUploadChunk))
+	mux.HandleFunc("POST /uploads/{key}/finish", a.authedJSON(a.handleUploadFinish))
+
+	mux.HandleFunc("GET /settings", a.authed(a.handleSettings))
+	mux.HandleFunc("POST /settings/app-password", a.authed(a.handleResetAppPassword))
+	mux.HandleFunc("/", a.handleNotFound)
+
+	// Every state change made with the cookie must come from ferry's own
+	// pages: a cross-site POST (a form on another site, say) is refused
+	// before any handler runs.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.renderError(w, r, http.StatusForbidden, "This request came from another site, so it was refused. Open ferry and try again from its own page.")
+	}))
+	a.handler = cop.Handler(mux)
+	return a
+}
+
+// ServeHTTP serves the web app's pages under the page policy.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w.Header())
+	if !isUpload(r) {
+		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxRequestBody)
+	}
+	a.handler.ServeHTTP(w, r)
+}
+
+// isUpload reports whether r carries file content, which the upload
+// services bound themselves (max_file_size, the quota).
+func isUpload(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/uploads/") ||
+		r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/")
+}
+
+// pageHeaders replaces the server's inert policy with the page policy.
+func pageHeaders(h http.Header) {
+	h["Content-Security-Policy"] = []string{PagePolicy}
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+// handleStatic serves the embedded scripts and styles; a URL with the
+// version query is cached for a year.
+func (a *App) handleStatic(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("v") == assetVersion {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	a.static.ServeHTTP(w, r)
+}
+
+func (a *App) handleHome(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.user(r); err != nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/files/", http.StatusSeeOther)
+}
+
+// handleNotFound is a page for a browser, and the API's JSON 404 for
+// any other client.
+func (a *App) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	if !WantsPage(r) {
+		w.Header()["Content-Security-Policy"] = []string{inertPolicy}
+		a.cfg.WriteError(w, r, ferry.Errorf(ferry.ENOTFOUND, "No such route: %s.", r.URL.Path))
+		return
+	}
+	a.renderError(w, r, http.StatusNotFound, "There is no page here.")
+}
+
+// sessionCookie is the cookie's name: with the __Host- prefix over https,
+// which browsers keep to this host and path /.
+func (a *App) sessionCookie() string {
+	if a.secure {
+		return "__Host-ferry"
+	}
+	return "ferry"
+}
+
+type ctxKey struct{}
+
+// user returns the signed-in user of the request's cookie.
+func (a *App) user(r *http.Request) (*ferry.User, error) {
+	if u, ok := r.Context().Value(ctxKey{}).(*ferry.User); ok {
+		return u, nil
+	}
+	c, err := r.Cookie(a.sessionCookie())
+	if err != nil || c.Value == "" {
+		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Not signed in.")
+	}
+	return a.cfg.Users.Authenticate(r.Context(), c.Value)
+}
+
+// authed is a page that needs a signed-in user; a request without one is
+// sent to /login (a GET, to come back after).
+func (a *App) authed(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := a.user(r)
+		if err != nil {
+			if ferry.ErrorCode(err) != ferry.ENOPERMISSION && ferry.ErrorCode(err) != ferry.EACCOUNTDISABLED {
+				a.fail(w, r, err)
+				return
+			}
+			a.clearCookie(w)
+			target := "/login"
+			if r.Method == http.MethodGet {
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
+		h(w, r, u)
+	}
+}
+
+// authedJSON is a call of app.js: without a user it is the API's 401.
+func (a *App) authedJSON(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := a.user(r)
+		if err != nil {
+			a.cfg.WriteError(w, r, err)
+			return
+		}
+		h(w, r, u)
+	}
+}
+
+func (a *App) setCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: a.sessionCookie(), Value: token, Path: "/",
+		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (a *App) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: a.sessionCookie(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// fail answers a page's error: its message in a page, with the status the
+// API would give it.
+func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := a.cfg.StatusOf(err)
+	msg := ferry.ErrorMessage(err)
+	if status >= 500 && !errors.Is(err, context.Canceled) {
+		a.cfg.Log.ErrorContext(r.Context(), "web", "err", err, "path", r.URL.Path)
+		msg = "Something went wrong on the server; nothing was changed. Try again later."
+		if status == http.StatusInsufficientStorage {
+			msg = ferry.ErrorMessage(err)
+		}
+	}
+	a.renderError(w, r, status, msg)
+}
