@@ -3,11 +3,14 @@ package api_test
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -255,4 +258,39 @@ func TestWeb_LinkPagesAndDavPage(t *testing.T) {
 	ts.client().request(http.MethodGet, "/no/such/route", nil, "").requireError(http.StatusNotFound, ferry.ENOTFOUND)
 	ts.client().request(http.MethodDelete, "/ops/list", nil, "").requireError(http.StatusMethodNotAllowed, ferry.EMETHODNOTALLOWED)
 	assert.Equal(t, http.StatusNotFound, b.get("/no/such/page").Status)
+}
+
+// A folder page is small: under 100 KB with its script and style for a
+// folder of 100 entries, and a folder of 250 is two pages.
+func TestWeb_FolderPagesAreSmall(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("many@example.com", "many password")
+	c := ts.login("many@example.com", "many password")
+	for i := range 250 {
+		c.postForm("/ops/mkdir", url.Values{"path": {fmt.Sprintf("big/folder %03d", i)}}).requireStatus(http.StatusOK)
+		if i < 100 {
+			c.postForm("/ops/mkdir", url.Values{"path": {fmt.Sprintf("hundred/folder %03d", i)}}).requireStatus(http.StatusOK)
+		}
+	}
+	b := ts.browser()
+	b.signIn("many@example.com", "many password")
+	page := b.get("/files/hundred").requireStatus(http.StatusOK)
+	assert.Equal(t, 100, strings.Count(string(page.Body), "More…"))
+	total := len(page.Body)
+	for _, asset := range regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(string(page.Body), -1) {
+		r := b.get(html.UnescapeString(asset[1])).requireStatus(http.StatusOK)
+		assert.Contains(t, r.Header.Get("Cache-Control"), "immutable")
+		total += len(r.Body)
+	}
+	assert.Less(t, total, 100_000, "bytes of the page, its script and its style")
+
+	first := string(b.get("/files/big?sort=name").requireStatus(http.StatusOK).Body)
+	assert.Equal(t, 200, strings.Count(first, "More…"))
+	assert.Contains(t, first, "Page 1 of 2")
+	assert.Contains(t, first, "folder 000")
+	second := string(b.get("/files/big?sort=name&page=1").requireStatus(http.StatusOK).Body)
+	assert.Equal(t, 50, strings.Count(second, "More…"))
+	assert.Contains(t, second, "folder 249")
+	desc := string(b.get("/files/big?sort=name&order=desc").requireStatus(http.StatusOK).Body)
+	assert.Less(t, strings.Index(desc, "folder 249"), strings.Index(desc, "folder 248"))
 }

@@ -105,7 +105,8 @@
       running++;
       upload(item).then(() => {
         item.view.li.className = "done";
-        item.view.stat.textContent = "Uploaded " + size(item.file.size);
+        item.view.stat.textContent = "Uploaded " + size(item.file.size) +
+          (item.resumedAt > 0 ? " (resumed from " + size(item.resumedAt) + ")" : "");
       }, (err) => {
         if (item.cancelled) {
           item.view.stat.textContent = "Cancelled";
@@ -176,6 +177,7 @@
     }
     const t0 = performance.now();
     const resumedAt = offset;
+    item.resumedAt = offset;
     const report = (sent) => {
       item.view.bar.value = sent;
       const secs = (performance.now() - t0) / 1000;

@@ -1,0 +1,314 @@
+package browser_test
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	email    = "pat@example.com"
+	password = "pat's password"
+)
+
+// signIn signs in on the page, with a screenshot of it when shots.
+func signIn(t *testing.T, ctx context.Context, f *ferry, shots bool) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(f.Root+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+	))
+	if shots {
+		screenshot(t, ctx, "login")
+	}
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+	))
+}
+
+// writeFile writes size random letters (text, so that the browser's
+// protocol can show a request's body) to dir/name.
+func writeFile(t *testing.T, dir, name string, size int) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	b := make([]byte, size)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = 'a' + b[i]%26
+	}
+	require.NoError(t, os.WriteFile(p, b, 0o644))
+	return p
+}
+
+func sha(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// waitDone waits until n uploads of the page are done, and fails on any
+// that failed.
+func waitDone(t *testing.T, ctx context.Context, n int) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll("#uploads li.done").length >= `+strconv.Itoa(n)+` || document.querySelector("#uploads li.failed") !== null`))
+	require.NoError(t, err)
+	failed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#uploads li.failed")).map(li => li.textContent).join("; ")`))
+	require.NoError(t, err)
+	require.Empty(t, failed)
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(t, err)
+	return s
+}
+
+// A person's whole folder in the browser: sign in, upload files and a
+// folder with progress, resume a large upload after a reload, rename,
+// move, delete, download a folder as zip, share a link that opens in
+// another browser, see an over-quota upload refused, and sign out.
+func TestBrowser_FolderJourney(t *testing.T) {
+	t.Parallel()
+	f := startFerry(t)
+	f.addUser(email, password, 100<<20)
+	ctx, downloads := tab(t)
+	signIn(t, ctx, f, true)
+	screenshot(t, ctx, "folder-empty")
+
+	// Three files by the file input, then a folder by the folder input.
+	src := t.TempDir()
+	files := []string{writeFile(t, src, "one.txt", 1000), writeFile(t, src, "two.bin", 300_000), writeFile(t, src, "three <&>.txt", 10)}
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#files"), files)))
+	waitDone(t, ctx, 3)
+	writeFile(t, src, "album/a.jpg", 2000)
+	writeFile(t, src, "album/sub/b.jpg", 3000)
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#folder-input"), []string{filepath.Join(src, "album")})))
+	waitDone(t, ctx, 5)
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#listing") && document.querySelector("#listing").textContent.includes("album")`))
+	require.NoError(t, err)
+	listing := text(t, ctx, "#listing")
+	for _, name := range []string{"one.txt", "two.bin", "three <&>.txt", "album", "300.0 kB"} {
+		assert.Contains(t, listing, name)
+	}
+	stats := text(t, ctx, "#uploads")
+	assert.Contains(t, stats, "Uploaded 300.0 kB")
+	screenshot(t, ctx, "folder")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/album/sub"), chromedp.WaitVisible(chromedp.CSS("#listing"))))
+	assert.Contains(t, text(t, ctx, "#listing"), "b.jpg")
+
+	// Rename, move, delete through the item pages.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(f.Root+"/item/one.txt"),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+	))
+	screenshot(t, ctx, "item")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#name"), "uno.txt"),
+		chromedp.Submit(chromedp.CSS("#name")),
+		chromedp.WaitVisible(chromedp.CSS("#listing")),
+	))
+	assert.Contains(t, text(t, ctx, "#listing"), "uno.txt")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(f.Root+"/item/uno.txt"),
+		chromedp.WaitVisible(chromedp.CSS("#move-to")),
+		chromedp.SetValue(chromedp.CSS("#move-to"), "album"),
+		chromedp.Submit(chromedp.CSS("#move-to")),
+		chromedp.WaitVisible(chromedp.CSS("#listing")),
+	))
+	assert.Contains(t, text(t, ctx, "#listing"), "uno.txt")
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.Equal(t, f.Root+"/files/album", loc)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(f.Root+"/delete/two.bin"),
+		chromedp.WaitVisible(chromedp.CSS("button.danger")),
+	))
+	screenshot(t, ctx, "delete")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("button.danger")),
+		chromedp.WaitVisible(chromedp.CSS("#listing")),
+	))
+	assert.NotContains(t, text(t, ctx, "#listing"), "two.bin")
+
+	// The folder as a zip, through the browser's own download.
+	done := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/album"), chromedp.WaitVisible(chromedp.CSS("#listing")),
+		chromedp.Click(chromedp.CSS(`a[href="/download/album"]`))))
+	guid := ""
+	for ev, err := range done {
+		require.NoError(t, err)
+		if ev.State == browser.DownloadProgressStateCompleted {
+			guid = ev.GUID
+			break
+		}
+		require.NotEqual(t, browser.DownloadProgressStateCanceled, ev.State)
+	}
+	zr, err := zip.OpenReader(filepath.Join(downloads, guid))
+	require.NoError(t, err)
+	var names []string
+	for _, zf := range zr.File {
+		names = append(names, zf.Name)
+	}
+	zr.Close()
+	assert.ElementsMatch(t, []string{"a.jpg", "sub/", "sub/b.jpg", "uno.txt"}, names)
+
+	// A link, opened in another browser with no session.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(f.Root+"/item/three%20%3C&%3E.txt"),
+		chromedp.WaitVisible(chromedp.CSS("#days")),
+		chromedp.Submit(chromedp.CSS("#days")),
+		chromedp.WaitVisible(chromedp.CSS("#link-url")),
+	))
+	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#link-url")))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(link, f.Root+"/d/"), link)
+	other, otherDownloads := tab(t)
+	done = chromedp.BrowserEvents(other, browser.DownloadProgress)
+	require.NoError(t, chromedp.Do(other, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("a.button"))))
+	assert.Contains(t, text(t, other, "main"), "three <&>.txt")
+	assert.Contains(t, text(t, other, "main"), "10 B")
+	screenshot(t, other, "link")
+	require.NoError(t, chromedp.Do(other, chromedp.Click(chromedp.CSS("a.button"))))
+	for ev, err := range done {
+		require.NoError(t, err)
+		if ev.State == browser.DownloadProgressStateCompleted {
+			guid = ev.GUID
+			break
+		}
+	}
+	assert.Equal(t, sha(t, files[2]), sha(t, filepath.Join(otherDownloads, guid)))
+	require.NoError(t, chromedp.Do(other, chromedp.Navigate(f.Root+"/d/not-a-link"), chromedp.WaitVisible(chromedp.CSS("main"))))
+	assert.Contains(t, text(t, other, "main"), "This link does not work")
+
+	// Over the quota (100 MiB), an upload gets the quota's message.
+	big := writeFile(t, src, "too big.bin", 101<<20)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#files")),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{big})))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#uploads li.failed") !== null`))
+	require.NoError(t, err)
+	assert.Contains(t, text(t, ctx, "#uploads li.failed"), "Not enough storage")
+	screenshot(t, ctx, "over-quota")
+
+	// Settings show the WebDAV details; /dav/ in a browser points there.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/settings"), chromedp.WaitVisible(chromedp.CSS("#app-password"))))
+	assert.Contains(t, text(t, ctx, "#webdav"), f.Root+"/dav/")
+	screenshot(t, ctx, "settings")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/dav/"), chromedp.WaitVisible(chromedp.CSS("main"))))
+	assert.Contains(t, text(t, ctx, "main"), "WebDAV")
+
+	// Sign out: the old cookie no longer opens anything.
+	cookies, err := chromedp.Run(ctx, chromedp.Action[[]*network.Cookie](func(ctx context.Context, _ *chromedp.Target) ([]*network.Cookie, error) {
+		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
+		return res.Cookies, err
+	}))
+	require.NoError(t, err)
+	session := ""
+	for _, c := range cookies {
+		if c.Name == "ferry" {
+			session = c.Value
+			assert.True(t, c.HTTPOnly)
+		}
+	}
+	require.NotEmpty(t, session)
+	assert.Equal(t, http.StatusOK, httpGet(t, f.Root+"/files/", session).StatusCode)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#email"))))
+	assert.Equal(t, http.StatusSeeOther, httpGet(t, f.Root+"/files/", session).StatusCode)
+}
+
+// A 64 MiB upload that the page loses half-way (a reload) goes on from
+// the last chunk stored when the same file is picked again.
+func TestBrowser_UploadResumesAfterReload(t *testing.T) {
+	t.Parallel()
+	f := startFerry(t)
+	f.addUser(email, password, 0)
+	ctx, _ := tab(t)
+	signIn(t, ctx, f, false)
+	big := writeFile(t, t.TempDir(), "big.bin", 64<<20)
+
+	// Chunks go through while the test lets them: the page is reloaded
+	// with the third of four held, after two (32 MiB) are stored.
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/uploads/*"}}})
+		return err
+	}), chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{big})))
+	chunks := 0
+	for ev, err := range paused {
+		require.NoError(t, err)
+		if ev.Request.Method == http.MethodPut {
+			if chunks++; chunks == 3 {
+				break
+			}
+		}
+		_, err = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+		require.NoError(t, err)
+	}
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#uploads progress").value >= 33554432`))
+	require.NoError(t, err)
+	screenshot(t, ctx, "uploading")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#files")),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, fetch.Disable, cdp.Empty{})
+			return err
+		}),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{big})))
+	waitDone(t, ctx, 1)
+	assert.Contains(t, text(t, ctx, "#uploads"), "Uploaded 67.1 MB (resumed from 33.6 MB)")
+
+	// The stored file is the whole file, in one piece.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/item/big.bin"), chromedp.WaitVisible(chromedp.CSS(".details"))))
+	assert.Contains(t, text(t, ctx, ".details"), sha(t, big))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#listing"))))
+	assert.Contains(t, text(t, ctx, "#listing"), "big.bin")
+	assert.NotContains(t, text(t, ctx, "#listing"), "big (1).bin", "resumed, not uploaded anew")
+}
+
+// A page of another origin (another loopback port: the same site to the
+// browser, so SameSite cookies do go along) cannot change anything with
+// the victim's session.
+func TestBrowser_CrossOriginFormsAreRefused(t *testing.T) {
+	t.Parallel()
+	f := startFerry(t)
+	f.addUser(email, password, 0)
+	ctx, _ := tab(t)
+	signIn(t, ctx, f, false)
+	keep := writeFile(t, t.TempDir(), "keep.txt", 100)
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{keep})))
+	waitDone(t, ctx, 1)
+
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte(`<!doctype html><form id="f" method="post" action="` + f.Root + `/delete/keep.txt"></form>
+<script>document.getElementById("f").submit()</script>`))
+	}))
+	defer evil.Close()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(evil.URL), chromedp.WaitVisible(chromedp.CSS("main"))))
+	assert.Contains(t, text(t, ctx, "main"), "came from another site")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#listing"))))
+	assert.Contains(t, text(t, ctx, "#listing"), "keep.txt")
+}
