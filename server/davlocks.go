@@ -160,18 +160,6 @@ func (b briefLocks) Create(now time.Time, details webdav.LockDetails) (string, e
 	return b.LockSystem.Create(now, details)
 }
 
-// held counts the unexpired locks taken by LOCK.
-func (l *userLocks) held(now time.Time) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for token, at := range l.expires {
-		if !at.IsZero() && !now.Before(at) {
-			delete(l.expires, token)
-		}
-	}
-	return len(l.expires)
-}
-
 // davConfirm checks a write on src and dst (paths below /dav; "" for
 // none) against the user's locks, as RFC 4918 10.4 has it, and returns
 // the release of what it holds meanwhile. Without an If header the paths
