@@ -132,6 +132,13 @@ func TestWeb_SignInFolderAndSignOut(t *testing.T) {
 	r = b.do(http.MethodPost, "/upload/Reports%20%3C2026%3E", &body, mw.FormDataContentType(), "")
 	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
 	assert.Equal(t, "/files/Reports%20%3C2026%3E", r.Header.Get("Location"))
+	// A part that is no file is refused, not read.
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	require.NoError(t, mw.WriteField("junk", strings.Repeat("j", 1000)))
+	require.NoError(t, mw.Close())
+	r = b.do(http.MethodPost, "/upload/", &body, mw.FormDataContentType(), "")
+	assert.Equal(t, http.StatusBadRequest, r.Status)
 	page := string(b.get("/files/Reports%20%3C2026%3E").requireStatus(http.StatusOK).Body)
 	assert.Contains(t, page, "&lt;b&gt;.html", "names are escaped")
 	assert.NotContains(t, page, "<b>.html")

@@ -117,8 +117,11 @@ func (a *App) handleFormUpload(w http.ResponseWriter, r *http.Request, u *ferry.
 		a.renderError(w, r, http.StatusBadRequest, "Choose one or more files to upload.")
 		return
 	}
-	stored := 0
-	for stored < maxFormFiles {
+	for parts := 0; ; parts++ {
+		if parts == maxFormFiles {
+			a.renderError(w, r, http.StatusBadRequest, "At most "+strconv.Itoa(maxFormFiles)+" files go in one upload.")
+			return
+		}
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
@@ -127,7 +130,18 @@ func (a *App) handleFormUpload(w http.ResponseWriter, r *http.Request, u *ferry.
 			a.renderError(w, r, http.StatusBadRequest, "The upload was cut off.")
 			return
 		}
-		if part.FormName() != "file" || part.FileName() == "" {
+		if part.FormName() != "file" {
+			// The page's form has file parts only; anything else would be
+			// read for nothing.
+			a.renderError(w, r, http.StatusBadRequest, "The upload form has only files.")
+			return
+		}
+		if part.FileName() == "" {
+			// The picker left empty sends one empty part.
+			if n, _ := io.ReadFull(part, make([]byte, 1)); n > 0 {
+				a.renderError(w, r, http.StatusBadRequest, "A file in the upload has no name.")
+				return
+			}
 			continue
 		}
 		name := part.FileName()
@@ -144,7 +158,6 @@ func (a *App) handleFormUpload(w http.ResponseWriter, r *http.Request, u *ferry.
 			a.fail(w, r, bodyErr(err))
 			return
 		}
-		stored++
 	}
 	back(w, r, folder)
 }
