@@ -177,7 +177,9 @@ func TestDav_Rclone(t *testing.T) {
 	c := ts.newUser("rclone@example.com")
 	d := ts.dav(c)
 
-	obscured, err := exec.Command(rclone, "obscure", d.pass).Output()
+	// "--": an app password may begin with "-", which rclone would take
+	// for a flag.
+	obscured, err := exec.Command(rclone, "obscure", "--", d.pass).Output()
 	require.NoError(t, err)
 	conf := filepath.Join(t.TempDir(), "rclone.conf")
 	require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil,
