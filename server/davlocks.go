@@ -374,13 +374,9 @@ func (s *Server) davLock(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 	if info.Scope.Exclusive == nil || info.Type.Write == nil {
 		return davStatus(http.StatusNotImplemented) // only exclusive write locks
 	}
-	zeroDepth := false
-	switch depth := r.Header.Get("Depth"); {
-	case depth == "" || strings.EqualFold(depth, "infinity"):
-	case depth == "0":
-		zeroDepth = true
-	default:
-		return ferry.Errorf(ferry.EBADREQUEST, "Depth %q: a LOCK takes 0 or infinity.", depth)
+	zeroDepth, err := depthZero(r)
+	if err != nil {
+		return ferry.Errorf(ferry.EBADREQUEST, "Depth %q: a LOCK takes 0 or infinity.", r.Header.Get("Depth"))
 	}
 	names, err := davNames(r.URL.Path)
 	if err != nil {

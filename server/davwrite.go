@@ -31,7 +31,7 @@ func (s *Server) writeDavError(w http.ResponseWriter, r *http.Request, err error
 		http.Error(w, status.Error(), int(status))
 		return
 	}
-	err = storageFull(err)
+	err = apiError(err)
 	if code := ferry.ErrorCode(err); code == ferry.EQUOTAEXCEEDED || code == ferry.ESTORAGEFULL {
 		writeJSON(w, http.StatusInsufficientStorage, errorBody{Error: code, Message: ferry.ErrorMessage(err)})
 		return
@@ -58,17 +58,28 @@ func created(w http.ResponseWriter, existed bool) {
 	w.WriteHeader(http.StatusCreated)
 }
 
+// davTarget returns the path a PUT, MKCOL or DELETE names (not the root:
+// 405) once the locks allow the write (davConfirm), with the release for
+// after it.
+func (s *Server) davTarget(r *http.Request, u *ferry.User, ls *userLocks) ([]string, func(), error) {
+	names, err := davNames(r.URL.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(names) == 0 {
+		return nil, nil, davStatus(http.StatusMethodNotAllowed)
+	}
+	release, err := s.davConfirm(r, u, ls, davPath(r.URL.Path), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return names, release, nil
+}
+
 // davPut is PUT: the body streams into the store as PUT /files does, into
 // a folder that exists. Nothing shows until the whole file is stored.
 func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
-	names, err := davNames(r.URL.Path)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return davStatus(http.StatusMethodNotAllowed)
-	}
-	release, err := s.davConfirm(r, u, ls, davPath(r.URL.Path), "")
+	names, release, err := s.davTarget(r, u, ls)
 	if err != nil {
 		return err
 	}
@@ -80,7 +91,7 @@ func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *ferry.User, l
 	}
 	info, err := s.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Body: r.Body, Size: r.ContentLength, NoParents: true})
 	if err != nil {
-		return s.davParentErr(r, u, names, bodyErr(err))
+		return s.davParentErr(r, u, names, err)
 	}
 	w.Header().Set("ETag", `"`+info.SHA256+`"`)
 	created(w, existed)
@@ -106,14 +117,7 @@ func (s *Server) davMkcol(w http.ResponseWriter, r *http.Request, u *ferry.User,
 	if n, _ := io.ReadFull(r.Body, make([]byte, 1)); n > 0 {
 		return davStatus(http.StatusUnsupportedMediaType) // RFC 4918 defines no MKCOL body
 	}
-	names, err := davNames(r.URL.Path)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return davStatus(http.StatusMethodNotAllowed)
-	}
-	release, err := s.davConfirm(r, u, ls, davPath(r.URL.Path), "")
+	names, release, err := s.davTarget(r, u, ls)
 	if err != nil {
 		return err
 	}
@@ -130,14 +134,7 @@ func (s *Server) davMkcol(w http.ResponseWriter, r *http.Request, u *ferry.User,
 
 // davDelete is DELETE: a file, or a folder with all it holds.
 func (s *Server) davDelete(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
-	names, err := davNames(r.URL.Path)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return davStatus(http.StatusMethodNotAllowed)
-	}
-	release, err := s.davConfirm(r, u, ls, davPath(r.URL.Path), "")
+	names, release, err := s.davTarget(r, u, ls)
 	if err != nil {
 		return err
 	}
@@ -176,13 +173,9 @@ func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	if len(src) == 0 || len(dst) == 0 || paths.Join(src) == paths.Join(dst) {
 		return davStatus(http.StatusForbidden)
 	}
-	shallow := false
-	switch depth := r.Header.Get("Depth"); {
-	case depth == "" || strings.EqualFold(depth, "infinity"):
-	case depth == "0" && r.Method == "COPY":
-		shallow = true
-	default:
-		return ferry.Errorf(ferry.EBADREQUEST, "Depth %q: a COPY takes 0 or infinity, a MOVE infinity.", depth)
+	shallow, err := depthZero(r)
+	if err != nil || shallow && r.Method == "MOVE" {
+		return ferry.Errorf(ferry.EBADREQUEST, "Depth %q: a COPY takes 0 or infinity, a MOVE infinity.", r.Header.Get("Depth"))
 	}
 	overwrite := r.Header.Get("Overwrite") != "F"
 
@@ -215,17 +208,27 @@ func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	default:
 		err = s.files.Copy(r.Context(), u.ID, t)
 	}
-	if ferry.ErrorCode(err) == ferry.EFILEEXISTS && !existed {
-		// Taken meanwhile, or the parent is a file.
-		if err = s.davParentErr(r, u, dst, err); ferry.ErrorCode(err) == ferry.EFILEEXISTS {
-			err = davStatus(http.StatusPreconditionFailed)
-		}
-	}
 	if err != nil {
-		return s.davParentErr(r, u, dst, err)
+		err = s.davParentErr(r, u, dst, err)
+		if ferry.ErrorCode(err) == ferry.EFILEEXISTS {
+			err = davStatus(http.StatusPreconditionFailed) // taken meanwhile
+		}
+		return err
 	}
 	created(w, existed)
 	return nil
+}
+
+// depthZero reads the Depth header of a COPY, MOVE or LOCK: 0 or
+// infinity (none means infinity); 1 and anything else are an error.
+func depthZero(r *http.Request) (bool, error) {
+	switch depth := r.Header.Get("Depth"); {
+	case depth == "" || strings.EqualFold(depth, "infinity"):
+		return false, nil
+	case depth == "0":
+		return true, nil
+	}
+	return false, errors.New("depth is neither 0 nor infinity")
 }
 
 // copyFolderAlone is a COPY with Depth: 0 of a folder: a folder at t.Dst
