@@ -56,6 +56,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "disk full", "err", err, "route", routeOf(r))
 		err = full
 	}
+	err = apiError(err)
 	code := ferry.ErrorCode(err)
 	status, ok := statusOf[code]
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -69,13 +70,26 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Error: code, Message: ferry.ErrorMessage(err)})
 }
 
-// statusOfErr is the status writeError gives err.
-func statusOfErr(err error) int {
-	status, ok := statusOf[ferry.ErrorCode(storageFull(err))]
-	if !ok {
-		return http.StatusInternalServerError
+// apiError is err as the API answers it: the file system's full disk as
+// STORAGE_FULL, a request body that could not be read in full (the client
+// went away or sent less than it said) as a bad request, any other err as
+// it is.
+func apiError(err error) error {
+	if errors.Is(err, ferry.ErrBodyRead) {
+		return ferry.Errorf(ferry.EBADREQUEST, "The request body could not be read in full.")
 	}
-	return status
+	return storageFull(err)
+}
+
+// explain is the status and the error writeError gives err (for the web
+// app's pages, which say it in HTML).
+func explain(err error) (int, error) {
+	err = apiError(err)
+	status, ok := statusOf[ferry.ErrorCode(err)]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	return status, err
 }
 
 // storageFull returns STORAGE_FULL for the file system's "no space left"

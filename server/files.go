@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -236,19 +235,10 @@ func (s *Server) handlePutFile(w http.ResponseWriter, r *http.Request, u *ferry.
 	}
 	info, err := s.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Resolve: resolve, Body: r.Body, Size: r.ContentLength})
 	if err != nil {
-		s.writeError(w, r, bodyErr(err))
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, storedOf(info))
-}
-
-// bodyErr answers a body that could not be read in full (the client went
-// away or sent less than it said) as a bad request.
-func bodyErr(err error) error {
-	if errors.Is(err, ferry.ErrBodyRead) {
-		return ferry.Errorf(ferry.EBADREQUEST, "The request body could not be read in full.")
-	}
-	return err
 }
 
 // handleGetFile is GET /files?path=P: the file's bytes, with Range, ETag

@@ -104,13 +104,13 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 	}
 	s.web = web.New(web.Config{
 		PublicURL: cfg.PublicURL, Signup: cfg.Signup,
-		LinkExpiry: cfg.LinkDefaultExpiry, LinkMaxExpiry: cfg.LinkMaxExpiry,
+		LinkMaxExpiry:  cfg.LinkMaxExpiry,
 		MaxRequestBody: cfg.MaxRequestBody,
-		Users:          st, Files: st, Uploads: st, Dav: st,
+		Users:          st, Files: st, Dav: st,
 		LoginLimit: s.underLoginLimit,
 		ServeFile:  s.serveFile,
 		WriteError: s.writeError,
-		StatusOf:   statusOfErr,
+		Explain:    explain,
 		Log:        log,
 		Now:        now,
 	})

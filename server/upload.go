@@ -75,7 +75,7 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request, u *ferry.Us
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, bodyErr(err))
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"received": received})

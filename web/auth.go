@@ -39,8 +39,12 @@ func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return a.cfg.Users.CheckPassword(r.Context(), email, r.PostFormValue("password"))
 	})
 	if err != nil {
+		status, err := a.cfg.Explain(err)
+		if status >= 500 {
+			a.fail(w, r, err)
+			return
+		}
 		data := loginData{Email: email, Next: r.PostFormValue("next"), Signup: a.cfg.Signup == "open", Message: ferry.ErrorMessage(err)}
-		status := a.cfg.StatusOf(err)
 		if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
 			data.Message = "Wrong email or password."
 		}
@@ -97,9 +101,13 @@ func (a *App) handleSignup(w http.ResponseWriter, r *http.Request) {
 		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
 	}, ferry.ENOPERMISSION, ferry.EEMAILEXISTS)
 	if err != nil {
-		status := a.cfg.StatusOf(err)
+		status, err := a.cfg.Explain(err)
+		if status >= 500 {
+			a.fail(w, r, err)
+			return
+		}
 		if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
-			status = http.StatusForbidden
+			status = http.StatusForbidden // 401 in the table; a refusal here
 		}
 		a.render(w, r, status, "signup", "Create an account", signupData{Mode: a.cfg.Signup, Invite: invite, Email: nu.Email, FullName: nu.FullName, Message: ferry.ErrorMessage(err)})
 		return

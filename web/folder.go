@@ -154,6 +154,42 @@ func (a *App) handleFolder(w http.ResponseWriter, r *http.Request, u *ferry.User
 	a.render(w, r, http.StatusOK, "folder", title, d)
 }
 
+// target returns the path {path} names, which must not be the root;
+// otherwise the page says so and ok is false.
+func (a *App) target(w http.ResponseWriter, r *http.Request) (names []string, ok bool) {
+	names, err := paths.Parse(r.PathValue("path"))
+	if err != nil || len(names) == 0 {
+		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder.")
+		return nil, false
+	}
+	return names, true
+}
+
+// child returns the path of name in folder: one name, not empty, . or ..,
+// without a slash or a control character.
+func child(folder []string, name string) ([]string, bool) {
+	if strings.Contains(name, "/") {
+		return nil, false
+	}
+	names, err := paths.Parse(paths.Join(folder) + "/" + name)
+	return names, err == nil && len(names) == len(folder)+1
+}
+
+// item returns the page data of the file or folder {path} names; on a
+// failure the page says why and ok is false.
+func (a *App) item(w http.ResponseWriter, r *http.Request, u *ferry.User) (d itemData, names []string, ok bool) {
+	names, ok = a.target(w, r)
+	if !ok {
+		return d, nil, false
+	}
+	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
+	if err != nil {
+		a.fail(w, r, err)
+		return d, nil, false
+	}
+	return itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names)}, names, true
+}
+
 type itemData struct {
 	Info     ferry.FileInfo
 	Path     string
@@ -166,22 +202,9 @@ type itemData struct {
 // handleItem is the page of one file or folder: its details and what can
 // be done with it (rename, move, copy, delete, download, a link).
 func (a *App) handleItem(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	names, err := names(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	if d, _, ok := a.item(w, r, u); ok {
+		a.render(w, r, http.StatusOK, "item", d.Info.Name, d)
 	}
-	if len(names) == 0 {
-		http.Redirect(w, r, "/files/", http.StatusSeeOther)
-		return
-	}
-	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	d := itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names)}
-	a.render(w, r, http.StatusOK, "item", names[len(names)-1], d)
 }
 
 // back sends the browser to the folder that holds p, after a change.
@@ -196,8 +219,8 @@ func (a *App) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.User)
 		a.fail(w, r, err)
 		return
 	}
-	target, err := paths.Parse(paths.Join(parent) + "/" + r.PostFormValue("name"))
-	if err != nil || strings.Contains(r.PostFormValue("name"), "/") || len(target) != len(parent)+1 {
+	target, ok := child(parent, r.PostFormValue("name"))
+	if !ok {
 		a.renderError(w, r, http.StatusBadRequest, "A folder needs a name, without slashes, not . or ..")
 		return
 	}
@@ -210,14 +233,12 @@ func (a *App) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.User)
 
 // handleRename gives {path} the form's name, in the same folder.
 func (a *App) handleRename(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	src, err := names(r)
-	if err != nil || len(src) == 0 {
-		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder to rename.")
+	src, ok := a.target(w, r)
+	if !ok {
 		return
 	}
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	dst, err := paths.Parse(paths.Join(src[:len(src)-1]) + "/" + name)
-	if err != nil || strings.Contains(name, "/") || len(dst) != len(src) {
+	dst, ok := child(src[:len(src)-1], strings.TrimSpace(r.PostFormValue("name")))
+	if !ok {
 		a.renderError(w, r, http.StatusBadRequest, "A new name cannot be empty, hold a slash, or be . or ..")
 		return
 	}
@@ -239,9 +260,8 @@ func (a *App) handleCopy(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 }
 
 func (a *App) transfer(w http.ResponseWriter, r *http.Request, u *ferry.User, do func(context.Context, uint64, ferry.Transfer) error) {
-	src, err := names(r)
-	if err != nil || len(src) == 0 {
-		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder.")
+	src, ok := a.target(w, r)
+	if !ok {
 		return
 	}
 	folder, err := paths.Parse(r.PostFormValue("to"))
@@ -260,23 +280,14 @@ func (a *App) transfer(w http.ResponseWriter, r *http.Request, u *ferry.User, do
 // handleDeletePage asks before a delete: the page's button is the form
 // that deletes.
 func (a *App) handleDeletePage(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	names, err := names(r)
-	if err != nil || len(names) == 0 {
-		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder to delete.")
-		return
+	if d, _, ok := a.item(w, r, u); ok {
+		a.render(w, r, http.StatusOK, "delete", "Delete "+d.Info.Name, d)
 	}
-	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	a.render(w, r, http.StatusOK, "delete", "Delete "+info.Name, itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names)})
 }
 
 func (a *App) handleDelete(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	names, err := names(r)
-	if err != nil || len(names) == 0 {
-		a.renderError(w, r, http.StatusBadRequest, "Choose a file or folder to delete.")
+	names, ok := a.target(w, r)
+	if !ok {
 		return
 	}
 	results, err := a.cfg.Files.Delete(r.Context(), u.ID, [][]string{names})
@@ -293,9 +304,8 @@ func (a *App) handleDelete(w http.ResponseWriter, r *http.Request, u *ferry.User
 // handleLink makes a download link of {path} for the form's days and
 // shows it on the item's page.
 func (a *App) handleLink(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	names, err := names(r)
-	if err != nil || len(names) == 0 {
-		a.renderError(w, r, http.StatusBadRequest, "Choose a file.")
+	d, names, ok := a.item(w, r, u)
+	if !ok {
 		return
 	}
 	days, err := strconv.Atoi(r.PostFormValue("days"))
@@ -304,18 +314,13 @@ func (a *App) handleLink(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 		a.renderError(w, r, http.StatusBadRequest, "A link lasts from one day to "+strconv.Itoa(int(a.cfg.LinkMaxExpiry/(24*time.Hour)))+" days.")
 		return
 	}
-	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	token, err := a.cfg.Files.CreateLink(r.Context(), u.ID, names, a.cfg.Now().Add(life))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	d := itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names), LinkURL: a.cfg.PublicURL + "/d/" + token, LinkDays: days}
-	a.render(w, r, http.StatusOK, "item", info.Name, d)
+	d.LinkURL, d.LinkDays = a.cfg.PublicURL+"/d/"+token, days
+	a.render(w, r, http.StatusOK, "item", d.Info.Name, d)
 }
 
 // handleDownload answers a file as GET /files does, and a folder as a

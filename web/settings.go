@@ -71,7 +71,7 @@ func (a *App) LinkPage(w http.ResponseWriter, r *http.Request, info ferry.FileIn
 	pageHeaders(w.Header())
 	if err != nil {
 		msg := "This link does not exist, or it has expired or been revoked. Ask whoever sent it for a new one."
-		status := a.cfg.StatusOf(err)
+		status, _ := a.cfg.Explain(err)
 		if status >= 500 {
 			msg = "The file cannot be reached right now; try again later."
 		}

@@ -37,16 +37,14 @@ const inertPolicy = "sandbox; default-src 'none'; frame-ancestors 'none'"
 type Config struct {
 	PublicURL string
 	Signup    string // closed, invite or open
-	// LinkExpiry is the default life of a download link; LinkMaxExpiry the
-	// longest one may ask for.
-	LinkExpiry, LinkMaxExpiry time.Duration
+	// LinkMaxExpiry is the longest life a download link may have.
+	LinkMaxExpiry time.Duration
 	// MaxRequestBody bounds every body but an upload's content.
 	MaxRequestBody int64
 
-	Users   ferry.UserService
-	Files   ferry.FileService
-	Uploads ferry.UploadService
-	Dav     ferry.DavService
+	Users ferry.UserService
+	Files ferry.FileService
+	Dav   ferry.DavService
 
 	// LoginLimit runs check, a login of email, under the API's
 	// failed-login limit (TOO_MANY_REQUESTS past it).
@@ -55,10 +53,10 @@ type Config struct {
 	ServeFile func(w http.ResponseWriter, r *http.Request, info ferry.FileInfo)
 	// WriteError answers err as the API does (JSON with its code).
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
-	// StatusOf is the HTTP status the API gives err.
-	StatusOf func(err error) int
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Explain is the status and the error the API answers for err.
+	Explain func(err error) (int, error)
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // App is the web app's handler.
@@ -66,6 +64,7 @@ type App struct {
 	cfg     Config
 	pages   map[string]*template.Template
 	handler http.Handler
+	cop     *http.CrossOriginProtection
 	secure  bool // public_url is https: the cookie is Secure
 	static  http.Handler
 }
@@ -101,12 +100,6 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /link/{path...}", a.authed(a.handleLink))
 	mux.HandleFunc("POST /upload/{path...}", a.authed(a.handleFormUpload))
 
-	// app.js's resumable uploads: JSON answers, the API's errors.
-	mux.HandleFunc("POST /uploads/start", a.authedJSON(a.handleUploadStart))
-	mux.HandleFunc("GET /uploads/{key}", a.authedJSON(a.handleUploadStatus))
-	mux.HandleFunc("PUT /uploads/{key}", a.authedJSON(a.handleUploadChunk))
-	mux.HandleFunc("POST /uploads/{key}/finish", a.authedJSON(a.handleUploadFinish))
-
 	mux.HandleFunc("GET /settings", a.authed(a.handleSettings))
 	mux.HandleFunc("POST /settings/app-password", a.authed(a.handleResetAppPassword))
 	mux.HandleFunc("/", a.handleNotFound)
@@ -114,11 +107,16 @@ func New(cfg Config) *App {
 	// Every state change made with the cookie must come from ferry's own
 	// pages: a cross-site POST (a form on another site, say) is refused
 	// before any handler runs.
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	a.cop = http.NewCrossOriginProtection()
+	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !WantsPage(r) {
+			a.cfg.WriteError(w, r, ferry.Errorf(ferry.EAUTHFAILED, "This request came from another site, so it was refused."))
+			return
+		}
+		pageHeaders(w.Header())
 		a.renderError(w, r, http.StatusForbidden, "This request came from another site, so it was refused. Open ferry and try again from its own page.")
 	}))
-	a.handler = cop.Handler(mux)
+	a.handler = a.cop.Handler(mux)
 	return a
 }
 
@@ -138,11 +136,11 @@ func isUpload(r *http.Request) bool {
 		r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/")
 }
 
-// pageHeaders replaces the server's inert policy with the page policy.
+// pageHeaders replaces the server's inert policy with the page policy,
+// and its no-referrer with same-origin.
 func pageHeaders(h http.Header) {
 	h["Content-Security-Policy"] = []string{PagePolicy}
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Referrer-Policy", "same-origin") // nosniff is the server's, as on every answer
 }
 
 // handleStatic serves the embedded scripts and styles; a URL with the
@@ -221,16 +219,18 @@ func (a *App) authed(h func(w http.ResponseWriter, r *http.Request, u *ferry.Use
 	}
 }
 
-// authedJSON is a call of app.js: without a user it is the API's 401.
-func (a *App) authedJSON(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// Session serves h, a call of the API, for app.js: with the user of the
+// session cookie instead of the token header (the API's 401 without
+// one), and refused when it comes from another site.
+func (a *App) Session(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.Handler {
+	return a.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := a.user(r)
 		if err != nil {
 			a.cfg.WriteError(w, r, err)
 			return
 		}
 		h(w, r, u)
-	}
+	}))
 }
 
 func (a *App) setCookie(w http.ResponseWriter, token string) {
@@ -250,14 +250,13 @@ func (a *App) clearCookie(w http.ResponseWriter) {
 // fail answers a page's error: its message in a page, with the status the
 // API would give it.
 func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := a.cfg.StatusOf(err)
+	status, err := a.cfg.Explain(err)
 	msg := ferry.ErrorMessage(err)
-	if status >= 500 && !errors.Is(err, context.Canceled) {
-		a.cfg.Log.ErrorContext(r.Context(), "web", "err", err, "path", r.URL.Path)
-		msg = "Something went wrong on the server; nothing was changed. Try again later."
-		if status == http.StatusInsufficientStorage {
-			msg = ferry.ErrorMessage(err)
+	if status == http.StatusInternalServerError {
+		if !errors.Is(err, context.Canceled) {
+			a.cfg.Log.ErrorContext(r.Context(), "web", "err", err, "path", r.URL.Path)
 		}
+		msg = "Something went wrong on the server; nothing was changed. Try again later."
 	}
 	a.renderError(w, r, status, msg)
 }

@@ -170,9 +170,10 @@
       }
     }
     if (!key) {
-      const body = new URLSearchParams({ path: item.path, size: String(file.size) });
+      // resolve: a taken name gets a free one, so a drop replaces nothing.
+      const body = new URLSearchParams({ path: item.path, size: String(file.size), resolve: "1" });
       const started = await call("POST", "/uploads/start", body);
-      key = started.key;
+      key = started.upload_key;
       localStorage.setItem(memo, key);
     }
     const t0 = performance.now();
