@@ -5,7 +5,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -22,7 +21,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
-	"github.com/ferryhq/ferry/store"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 )
 
 // clock is a fake clock the tests move by hand.
@@ -51,30 +50,16 @@ func (c *clock) Advance(d time.Duration) {
 type testServer struct {
 	t     testing.TB
 	URL   string // the API base, http://127.0.0.1:port/api/1
-	Root  string // http://127.0.0.1:port
+	Root  string // public_url: http://127.0.0.1:port unless the test sets it
+	Addr  string // 127.0.0.1:port
 	Cfg   app.Config
 	Clock *clock
 	logs  *syncBuffer
 	stop  func()
 }
 
-// syncBuffer collects the server's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer collects log lines (the server's, the binary's).
+type syncBuffer = ferrytest.Logs
 
 // startServer runs ferry on the default config with the changes of mutate,
 // on 127.0.0.1:0 with a fresh data dir and a fake clock. Cleanup stops it,
@@ -96,40 +81,12 @@ func startServerOpts(t testing.TB, opts app.Options, mutate ...func(*app.Config)
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	require.NoError(t, cfg.Validate())
 	ts := &testServer{t: t, Cfg: cfg, Clock: newClock(), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Now, opts.Logger, opts.SweepEvery = ts.Clock.Now, logger, 100*time.Millisecond
-	a, err := app.New(cfg, opts)
-	require.NoError(t, err)
-	ts.Root = a.PublicURL()
+	a, stop := ferrytest.Run(t, cfg, opts, ts.logs)
+	ts.Root, ts.Addr, ts.stop = a.PublicURL(), a.Addr(), stop
 	ts.URL = ts.Root + "/api/1"
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	ts.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				require.NoError(t, err, "ferry stopped with an error")
-			case <-time.After(30 * time.Second):
-				t.Fatal("ferry did not stop within 30s")
-			}
-			db, err := store.Open(cfg.DataDir, store.Options{})
-			require.NoError(t, err)
-			defer db.Close()
-			require.NoError(t, db.Check(), "bbolt consistency check")
-			problems, err := db.Fsck(false)
-			require.NoError(t, err)
-			require.Empty(t, problems, "fsck of the data the test leaves")
-			if t.Failed() {
-				t.Logf("server log:\n%s", ts.logs.String())
-			}
-		})
-	}
-	t.Cleanup(ts.stop)
 	return ts
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
 	"github.com/ferryhq/ferry/web"
 )
 
@@ -300,4 +302,93 @@ func TestWeb_FolderPagesAreSmall(t *testing.T) {
 	assert.Contains(t, second, "folder 249")
 	desc := string(b.get("/files/big?sort=name&order=desc").requireStatus(http.StatusOK).Body)
 	assert.Less(t, strings.Index(desc, "folder 249"), strings.Index(desc, "folder 248"))
+}
+
+// The session's rules: the API's failed-login limit, the token's idle
+// timeout, signup into the app, and a Secure __Host- cookie when
+// public_url is https.
+func TestWeb_SessionRules(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) {
+		c.Auth.Signup = "open"
+		c.Auth.LoginFailureBurst = 3
+	})
+	ts.addUser("limited@example.com", "limited password")
+	b := ts.browser()
+	for range 3 {
+		r := b.post("/login", url.Values{"email": {"limited@example.com"}, "password": {"wrong password"}})
+		require.Equal(t, http.StatusForbidden, r.Status)
+	}
+	r := b.post("/login", url.Values{"email": {"limited@example.com"}, "password": {"limited password"}})
+	assert.Equal(t, http.StatusTooManyRequests, r.Status)
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	assert.Contains(t, string(r.Body), "Too many failed logins")
+	ts.client().postForm("/auth/token", url.Values{"email": {"limited@example.com"}, "password": {"limited password"}}).
+		requireError(http.StatusTooManyRequests, ferry.ETOOMANYREQUESTS)
+
+	// Signup goes on into the app, signed in (another client address is
+	// not needed: a signup is limited the same way, and this one is good).
+	ts.Clock.Advance(time.Hour) // the limit refills
+	s := ts.browser()
+	r = s.post("/signup", url.Values{"email": {"new@example.com"}, "password": {"new password"}, "fullname": {"New Person"}})
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	assert.Equal(t, "/files/", r.Header.Get("Location"))
+	s.get("/files/").requireStatus(http.StatusOK)
+	r = ts.browser().post("/signup", url.Values{"email": {"new@example.com"}, "password": {"new password"}})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, r.Header.Get("Content-Type"), "text/html")
+
+	// The token behind the cookie ends after auth.token_idle_timeout.
+	ts.Clock.Advance(time.Duration(ts.Cfg.Auth.TokenIdleTimeout) + time.Second)
+	r = s.get("/files/")
+	assert.Equal(t, http.StatusSeeOther, r.Status)
+	assert.Equal(t, "/login?next=%2Ffiles%2F", r.Header.Get("Location"))
+
+	// Over https the cookie is Secure and host-only (__Host-).
+	secure := startServer(t, func(c *app.Config) { c.PublicURL = "https://ferry.example" })
+	secure.addUser("tls@example.com", "tls password")
+	b = secure.browser()
+	b.root = "http://" + secure.Addr
+	r = b.post("/login", url.Values{"email": {"tls@example.com"}, "password": {"tls password"}})
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	cookie := r.Header.Get("Set-Cookie")
+	assert.True(t, strings.HasPrefix(cookie, "__Host-ferry="), cookie)
+	for _, attr := range []string{"Path=/", "HttpOnly", "Secure", "SameSite=Lax"} {
+		assert.Contains(t, cookie, attr)
+	}
+	assert.NotContains(t, cookie, "Domain=")
+}
+
+// Without JavaScript an upload over the quota ends on a page that says so
+// (not JSON) and keeps nothing; a file downloads with its name.
+func TestWeb_FormUploadOverQuota(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) {
+		c.Packages = map[string]app.Package{"free": {Storage: 1000}}
+	})
+	ts.addUser("small@example.com", "small password")
+	b := ts.browser()
+	b.signIn("small@example.com", "small password")
+	upload := func(name string, size int) *response {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, err := mw.CreateFormFile("file", name)
+		require.NoError(t, err)
+		_, _ = fw.Write(bytes.Repeat([]byte("x"), size))
+		require.NoError(t, mw.Close())
+		return b.do(http.MethodPost, "/upload/", &body, mw.FormDataContentType(), "")
+	}
+	upload("fits.txt", 600).requireStatus(http.StatusSeeOther)
+	r := upload("too big.txt", 600)
+	assert.Equal(t, http.StatusForbidden, r.Status)
+	assert.Contains(t, r.Header.Get("Content-Type"), "text/html")
+	assert.Contains(t, string(r.Body), "Not enough storage")
+	page := string(b.get("/files/").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, "fits.txt")
+	assert.NotContains(t, page, "too big.txt")
+
+	r = b.get("/download/fits.txt").requireStatus(http.StatusOK)
+	disposition, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
+	require.NoError(t, err)
+	assert.Equal(t, "attachment", disposition)
+	assert.Equal(t, "fits.txt", params["filename"])
+	assert.Len(t, r.Body, 600)
 }

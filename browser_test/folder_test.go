@@ -80,6 +80,33 @@ func waitDone(t *testing.T, ctx context.Context, n int) {
 	require.Empty(t, failed)
 }
 
+// download runs start, which makes the page download a file, and
+// returns the path of the file the browser saved in dir.
+func download(t *testing.T, ctx context.Context, dir string, start chromedp.Action[chromedp.Void]) string {
+	t.Helper()
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	require.NoError(t, chromedp.Do(ctx, start))
+	for ev, err := range progress {
+		require.NoError(t, err)
+		require.NotEqual(t, browser.DownloadProgressStateCanceled, ev.State)
+		if ev.State == browser.DownloadProgressStateCompleted {
+			return filepath.Join(dir, ev.GUID)
+		}
+	}
+	t.Fatal("the download did not finish")
+	return ""
+}
+
+// unlabelled lists the form controls of the page that have no label: a
+// screen reader could not name them.
+func unlabelled(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	list, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+		.filter(e => e.labels.length === 0 && !e.getAttribute("aria-label")).map(e => e.id || e.name || e.type)`))
+	require.NoError(t, err)
+	return list
+}
+
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -117,6 +144,7 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	stats := text(t, ctx, "#uploads")
 	assert.Contains(t, stats, "Uploaded 300.0 kB")
 	screenshot(t, ctx, "folder")
+	assert.Empty(t, unlabelled(t, ctx), "the folder page")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/album/sub"), chromedp.WaitVisible(chromedp.CSS("#listing"))))
 	assert.Contains(t, text(t, ctx, "#listing"), "b.jpg")
 
@@ -126,6 +154,7 @@ func TestBrowser_FolderJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#name")),
 	))
 	screenshot(t, ctx, "item")
+	assert.Empty(t, unlabelled(t, ctx), "the item page")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS("#name"), "uno.txt"),
 		chromedp.Submit(chromedp.CSS("#name")),
@@ -155,19 +184,9 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	assert.NotContains(t, text(t, ctx, "#listing"), "two.bin")
 
 	// The folder as a zip, through the browser's own download.
-	done := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/album"), chromedp.WaitVisible(chromedp.CSS("#listing")),
-		chromedp.Click(chromedp.CSS(`a[href="/download/album"]`))))
-	guid := ""
-	for ev, err := range done {
-		require.NoError(t, err)
-		if ev.State == browser.DownloadProgressStateCompleted {
-			guid = ev.GUID
-			break
-		}
-		require.NotEqual(t, browser.DownloadProgressStateCanceled, ev.State)
-	}
-	zr, err := zip.OpenReader(filepath.Join(downloads, guid))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/album"), chromedp.WaitVisible(chromedp.CSS("#listing"))))
+	zipped := download(t, ctx, downloads, chromedp.Click(chromedp.CSS(`a[href="/download/album"]`)))
+	zr, err := zip.OpenReader(zipped)
 	require.NoError(t, err)
 	var names []string
 	for _, zf := range zr.File {
@@ -187,20 +206,12 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(link, f.Root+"/d/"), link)
 	other, otherDownloads := tab(t)
-	done = chromedp.BrowserEvents(other, browser.DownloadProgress)
 	require.NoError(t, chromedp.Do(other, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("a.button"))))
 	assert.Contains(t, text(t, other, "main"), "three <&>.txt")
 	assert.Contains(t, text(t, other, "main"), "10 B")
 	screenshot(t, other, "link")
-	require.NoError(t, chromedp.Do(other, chromedp.Click(chromedp.CSS("a.button"))))
-	for ev, err := range done {
-		require.NoError(t, err)
-		if ev.State == browser.DownloadProgressStateCompleted {
-			guid = ev.GUID
-			break
-		}
-	}
-	assert.Equal(t, sha(t, files[2]), sha(t, filepath.Join(otherDownloads, guid)))
+	got := download(t, other, otherDownloads, chromedp.Click(chromedp.CSS("a.button")))
+	assert.Equal(t, sha(t, files[2]), sha(t, got))
 	require.NoError(t, chromedp.Do(other, chromedp.Navigate(f.Root+"/d/not-a-link"), chromedp.WaitVisible(chromedp.CSS("main"))))
 	assert.Contains(t, text(t, other, "main"), "This link does not work")
 
@@ -217,6 +228,7 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/settings"), chromedp.WaitVisible(chromedp.CSS("#app-password"))))
 	assert.Contains(t, text(t, ctx, "#webdav"), f.Root+"/dav/")
 	screenshot(t, ctx, "settings")
+	assert.Empty(t, unlabelled(t, ctx), "the settings page")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/dav/"), chromedp.WaitVisible(chromedp.CSS("main"))))
 	assert.Contains(t, text(t, ctx, "main"), "WebDAV")
 

@@ -4,7 +4,6 @@
 package browser_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry/app"
-	"github.com/ferryhq/ferry/store"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 )
 
 // allocator is the first tab of the package's one chromium process;
@@ -59,49 +57,17 @@ type ferry struct {
 	t    *testing.T
 	Root string
 	Cfg  app.Config
-	logs bytes.Buffer
-	mu   sync.Mutex
 }
 
-func (f *ferry) Write(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.logs.Write(p)
-}
-
-func startFerry(t *testing.T, mutate ...func(*app.Config)) *ferry {
+func startFerry(t *testing.T) *ferry {
 	t.Helper()
 	cfg := app.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.PublicURL = ""
 	cfg.DataDir = t.TempDir()
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	require.NoError(t, cfg.Validate())
-	f := &ferry{t: t, Cfg: cfg}
-	a, err := app.New(cfg, app.Options{Logger: slog.New(slog.NewTextHandler(f, nil)), SweepEvery: 100 * time.Millisecond})
-	require.NoError(t, err)
-	f.Root = a.PublicURL()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-		db, err := store.Open(cfg.DataDir, store.Options{})
-		require.NoError(t, err)
-		defer db.Close()
-		problems, err := db.Fsck(false)
-		require.NoError(t, err)
-		require.Empty(t, problems, "fsck of the data the test leaves")
-		if t.Failed() {
-			f.mu.Lock()
-			t.Logf("server log:\n%s", f.logs.String())
-			f.mu.Unlock()
-		}
-	})
-	return f
+	logs := &ferrytest.Logs{}
+	a, _ := ferrytest.Run(t, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), SweepEvery: 100 * time.Millisecond}, logs)
+	return &ferry{t: t, Root: a.PublicURL(), Cfg: cfg}
 }
 
 func (f *ferry) addUser(email, password string, storage int64) {
