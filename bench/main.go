@@ -56,8 +56,8 @@ type result struct {
 }
 
 var (
-	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9", "rows to run")
-	flagSize     = flag.String("size", "1GiB", "file size for rows 1-3 and 8")
+	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9,10,11", "rows to run")
+	flagSize     = flag.String("size", "1GiB", "file size for rows 1-3, 8, 10 and 11")
 	flagFiles    = flag.Int("files", 1_000_000, "files for row 9 (about; 1,000 users)")
 	flagDir      = flag.String("dir", "", "work directory (default: a new one under the system's temp dir, removed after)")
 	flagOut      = flag.String("out", "bench/out", "where results.json goes")
@@ -90,6 +90,9 @@ func main() {
 	var results []result
 	if rows[1] || rows[2] || rows[3] || rows[8] {
 		results = append(results, b.bigFiles(rows)...)
+	}
+	if rows[10] || rows[11] {
+		results = append(results, b.webRows(rows)...)
 	}
 	for _, row := range []struct {
 		n  int
