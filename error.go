@@ -36,6 +36,7 @@ const (
 	ETOOMANYREQUESTS        = "TOO_MANY_REQUESTS"
 	EACCOUNTDISABLED        = "ACCOUNT_DISABLED"
 	ESTORAGEFULL            = "STORAGE_FULL"
+	ELINKNOTFOUND           = "LINK_NOT_FOUND"
 )
 
 // Error is an error a client is meant to see: an API code and a human-readable

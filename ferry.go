@@ -149,6 +149,15 @@ type FileInfo struct {
 	Modified time.Time
 }
 
+// Link is a download link as its owner sees it. File is "" once the file
+// is gone (the link no longer works).
+type Link struct {
+	ID               uint64
+	File             string
+	Created, Expires time.Time
+	Downloads        uint64
+}
+
 // SendSource is one parsed entry of /ops/send's source: the path, the
 // files listed (each relative to Path), and whether Path is sent as one
 // folder.

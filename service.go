@@ -57,9 +57,16 @@ type FileService interface {
 	OpenBlob(sha256 string) (*os.File, error)
 	// PutFile stores a file's content, streamed from the request's body.
 	PutFile(ctx context.Context, p PutRequest) (FileInfo, error)
-	CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, error)
+	// CreateLink makes a download link to a file: its token and id.
+	CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, uint64, error)
 	// OpenLink returns a link's file and its expiry.
 	OpenLink(ctx context.Context, token string) (FileInfo, time.Time, error)
+	// CountDownload counts one whole download of a link.
+	CountDownload(ctx context.Context, token string) error
+	// Links lists the user's unexpired links, newest first.
+	Links(ctx context.Context, userID uint64) ([]Link, error)
+	// RevokeLink ends a link of the user: LINK_NOT_FOUND.
+	RevokeLink(ctx context.Context, userID, id uint64) error
 }
 
 // UploadService is resumable uploads.

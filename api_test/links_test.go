@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,64 @@ func TestLinks(t *testing.T) {
 		c.link("x.txt", bad).requireError(400, ferry.EBADREQUEST)
 	}
 	ts.client().link("x.txt", "").requireError(401, ferry.ENOPERMISSION)
+}
+
+// GET /files/links lists a user's links newest first with their
+// downloads (whole GETs only); POST /files/link/revoke ends one at once,
+// and only its owner can.
+func TestLinks_ListCountAndRevoke(t *testing.T) {
+	ts := startServer(t, longTokens)
+	c := ts.newUser("owner@example.com")
+	c.mustPut("a.txt", []byte("alpha"))
+	c.mustPut("b.txt", []byte("bravo"))
+	var first, second struct {
+		URL string
+		ID  uint64
+	}
+	c.link("a.txt", "3600").requireStatus(http.StatusOK).decode(&first)
+	ts.Clock.Advance(time.Minute)
+	c.link("b.txt", "7200").requireStatus(http.StatusOK).decode(&second)
+	require.NotZero(t, first.ID)
+	require.NotEqual(t, first.ID, second.ID)
+
+	anon := &client{t: t, http: http.DefaultClient}
+	anon.request(http.MethodGet, first.URL, nil, "").requireStatus(http.StatusOK)
+	anon.request(http.MethodGet, first.URL, nil, "").requireStatus(http.StatusOK)
+	req, _ := http.NewRequest(http.MethodGet, first.URL, nil)
+	req.Header.Set("Range", "bytes=0-1")
+	anon.do(req).requireStatus(http.StatusPartialContent) // not a download
+	anon.request(http.MethodHead, first.URL, nil, "").requireStatus(http.StatusOK)
+
+	type link struct {
+		ID           uint64 `json:"id"`
+		File         string `json:"file"`
+		Created      string `json:"created"`
+		Expires      string `json:"expires"`
+		Downloads    uint64 `json:"downloads"`
+		MaxDownloads uint64 `json:"max_downloads"`
+		Password     bool   `json:"password"`
+	}
+	var list []link
+	c.get("/files/links", nil).requireStatus(http.StatusOK).decode(&list)
+	now := ts.Clock.Now()
+	assert.Equal(t, []link{
+		{ID: second.ID, File: "b.txt", Created: now.Format(time.RFC3339), Expires: now.Add(2 * time.Hour).Format(time.RFC3339)},
+		{ID: first.ID, File: "a.txt", Created: now.Add(-time.Minute).Format(time.RFC3339), Expires: now.Add(-time.Minute + time.Hour).Format(time.RFC3339), Downloads: 2},
+	}, list)
+
+	// Another user cannot see or revoke them.
+	other := ts.newUser("other@example.com")
+	var none []link
+	other.get("/files/links", nil).requireStatus(http.StatusOK).decode(&none)
+	assert.Empty(t, none)
+	other.postForm("/files/link/revoke", url.Values{"id": {strconv.FormatUint(first.ID, 10)}}).requireError(http.StatusNotFound, ferry.ELINKNOTFOUND)
+	c.postForm("/files/link/revoke", url.Values{"id": {"x"}}).requireError(http.StatusBadRequest, ferry.EBADREQUEST)
+
+	c.postForm("/files/link/revoke", url.Values{"id": {strconv.FormatUint(first.ID, 10)}}).requireStatus(http.StatusOK)
+	anon.request(http.MethodGet, first.URL, nil, "").requireError(http.StatusNotFound, ferry.EFILENOTFOUND)
+	c.postForm("/files/link/revoke", url.Values{"id": {strconv.FormatUint(first.ID, 10)}}).requireError(http.StatusNotFound, ferry.ELINKNOTFOUND)
+	c.get("/files/links", nil).requireStatus(http.StatusOK).decode(&list)
+	require.Len(t, list, 1)
+	assert.Equal(t, second.ID, list[0].ID)
+	anon.request(http.MethodGet, second.URL, nil, "").requireStatus(http.StatusOK)
 }

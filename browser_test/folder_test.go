@@ -202,6 +202,7 @@ func TestBrowser_FolderJourney(t *testing.T) {
 		chromedp.Submit(chromedp.CSS("#days")),
 		chromedp.WaitVisible(chromedp.CSS("#link-url")),
 	))
+	screenshot(t, ctx, "item-link")
 	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#link-url")))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(link, f.Root+"/d/"), link)
@@ -212,7 +213,15 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	screenshot(t, other, "link")
 	got := download(t, other, otherDownloads, chromedp.Click(chromedp.CSS("a.button")))
 	assert.Equal(t, sha(t, files[2]), sha(t, got))
-	require.NoError(t, chromedp.Do(other, chromedp.Navigate(f.Root+"/d/not-a-link"), chromedp.WaitVisible(chromedp.CSS("main"))))
+
+	// The file's page lists the link with its download; revoking it ends it.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/item/three%20%3C&%3E.txt"), chromedp.WaitVisible(chromedp.CSS("table.links"))))
+	assert.Regexp(t, `\s1\s`, text(t, ctx, "table.links tbody"), "one download")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action^="/links/"] button`)), chromedp.WaitVisible(chromedp.CSS("#days"))))
+	present, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("table.links") !== null`))
+	require.NoError(t, err)
+	assert.False(t, present, "no link left")
+	require.NoError(t, chromedp.Do(other, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("main"))))
 	assert.Contains(t, text(t, other, "main"), "This link does not work")
 
 	// Over the quota (100 MiB), an upload gets the quota's message.

@@ -36,6 +36,7 @@ var statusOf = map[string]int{
 	ferry.EFILEEXISTS:             http.StatusConflict,
 	ferry.EUPLOADNOTFOUND:         http.StatusNotFound,
 	ferry.EUPLOADOFFSET:           http.StatusConflict,
+	ferry.ELINKNOTFOUND:           http.StatusNotFound,
 	ferry.ETOOLARGE:               http.StatusRequestEntityTooLarge,
 	ferry.ETOOMANYREQUESTS:        http.StatusTooManyRequests,
 	ferry.EACCOUNTDISABLED:        http.StatusForbidden,

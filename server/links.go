@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -27,12 +28,57 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, u *fer
 		}
 		life = time.Duration(secs) * time.Second
 	}
-	token, err := s.files.CreateLink(r.Context(), u.ID, names, s.now().Add(life))
+	token, id, err := s.files.CreateLink(r.Context(), u.ID, names, s.now().Add(life))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"url": s.cfg.PublicURL + "/d/" + token})
+	writeJSON(w, http.StatusOK, map[string]any{"url": s.cfg.PublicURL + "/d/" + token, "id": id})
+}
+
+// linkJSON is a link in GET /files/links. No link has a download limit or
+// a password yet: max_downloads is 0 (none) and password false for all.
+type linkJSON struct {
+	ID           uint64 `json:"id"`
+	File         string `json:"file"`
+	Created      string `json:"created"`
+	Expires      string `json:"expires"`
+	Downloads    uint64 `json:"downloads"`
+	MaxDownloads uint64 `json:"max_downloads"`
+	Password     bool   `json:"password"`
+}
+
+// handleLinks is GET /files/links: the user's links, newest first.
+func (s *Server) handleLinks(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	links, err := s.files.Links(r.Context(), u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]linkJSON, len(links))
+	for i, l := range links {
+		out[i] = linkJSON{ID: l.ID, File: l.File, Created: l.Created.UTC().Format(time.RFC3339), Expires: l.Expires.UTC().Format(time.RFC3339), Downloads: l.Downloads}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleRevokeLink is POST /files/link/revoke: id stops working at once.
+func (s *Server) handleRevokeLink(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, err := strconv.ParseUint(p.String("id"), 10, 64)
+	if err != nil {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "id must be a link's id."))
+		return
+	}
+	if err := s.files.RevokeLink(r.Context(), u.ID, id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
 }
 
 // handleDownloadLink is GET /d/{token}: the linked file, without auth.
@@ -49,4 +95,10 @@ func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveFile(w, r, info)
+	if r.Method == http.MethodGet && answered(w) == http.StatusOK {
+		// A whole file (not a range, not a 304) is one download.
+		if err := s.files.CountDownload(context.WithoutCancel(r.Context()), pathVar(r, "token")); err != nil {
+			s.log.WarnContext(r.Context(), "counting a link's download", "err", err)
+		}
+	}
 }

@@ -54,6 +54,8 @@ func (s *Server) routes() http.Handler {
 	stream("/files", s.authed(s.handlePutFile), put)
 	api("/files", s.authed(s.handleGetFile), get, head)
 	api("/files/link", s.authed(s.handleCreateLink), post)
+	api("/files/links", s.authed(s.handleLinks), get)
+	api("/files/link/revoke", s.authed(s.handleRevokeLink), post)
 	api("/upload/link", s.authed(s.handleUploadLink), post)
 	stream("/upload/chunked/{key}", s.authed(s.handleChunk), put)
 	api("/upload/status/{key}", s.authed(s.handleUploadStatus), get)

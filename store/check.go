@@ -56,6 +56,9 @@ func (db *DB) CheckTree() ([]string, error) {
 			return err
 		}
 		problems = append(problems, checkDeadProps(tx)...)
+		if err := checkLinks(tx, report, false); err != nil {
+			return err
+		}
 		return checkCharges(tx, report, false, pins)
 	})
 	return problems, err

@@ -23,9 +23,10 @@ import (
 
 // SchemaVersion is the layout of the buckets this code reads and writes. Open
 // refuses a database written by a newer version.
-// Version 2 added send_pins and three fields to usage records; Open
-// migrates a version 1 store.
-const SchemaVersion = 2
+// Version 2 added send_pins and three fields to usage records; version 3
+// gave links an id, a creation time and a download count, and the index
+// user_links. Open migrates older stores.
+const SchemaVersion = 3
 
 // FileName is the database's file name inside the data directory.
 const FileName = "ferry.db"
@@ -43,6 +44,7 @@ var (
 	bucketBlobs      = []byte("blobs")       // sha256 -> reference count 8 | size 8
 	bucketUploads    = []byte("uploads")     // upload key -> JSON uploadRecord
 	bucketLinks      = []byte("links")       // sha256(link token) -> encoded linkRecord
+	bucketUserLinks  = []byte("user_links")  // owner id, link id -> sha256(link token)
 
 	bucketMessages     = []byte("messages")      // message id -> JSON messageRecord
 	bucketMessageItems = []byte("message_items") // message id + seq -> encoded item
@@ -65,7 +67,7 @@ var (
 	bucketCopying           = []byte("copying")            // node id -> owner id, copies being built, not yet linked (copy.go)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
-		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks,
+		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying}
@@ -229,6 +231,11 @@ func (db *DB) init() error {
 			}
 			if got < 2 {
 				if err := migrateSendPins(tx); err != nil {
+					return err
+				}
+			}
+			if got < 3 {
+				if err := migrateLinks(tx, db.now().UnixNano()); err != nil {
 					return err
 				}
 			}

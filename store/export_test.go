@@ -38,3 +38,10 @@ func (db *DB) Commits() uint64 {
 func (db *DB) CutCopiesForTest(cut bool) {
 	db.cutCopiesForTest = cut
 }
+
+// DropLinkRecordForTest deletes a link's record and leaves its user_links
+// entry, to break the index for fsck's tests.
+func (db *DB) DropLinkRecordForTest(token string) error {
+	h := hashToken(token)
+	return db.update(context.Background(), func(tx *bolt.Tx) error { return tx.Bucket(bucketLinks).Delete(h[:]) })
+}

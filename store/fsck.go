@@ -146,6 +146,9 @@ func (db *DB) Repair() ([]string, error) {
 		if err := dropDeadProps(tx, fix); err != nil {
 			return err
 		}
+		if err := checkLinks(tx, fix, true); err != nil {
+			return err
+		}
 		return checkCharges(tx, fix, true, pins)
 	})
 	if err != nil {

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -14,20 +16,58 @@ import (
 )
 
 // A download link is a random token that names one file node until it
-// expires. Only the token's SHA-256 is stored, with the owner, the node and
-// the expiry (Unix ns), 8 bytes each. The link follows the file when it is
-// moved or replaced and stops working when it is deleted.
+// expires. Only the token's SHA-256 is stored (bucket links), with the
+// owner, the node, the expiry and the creation (Unix ns), the link's id
+// and its downloads, 8 bytes each. The bucket user_links indexes them by
+// owner and id (key: owner, id; value: the token's SHA-256), for the
+// owner's list and revoke. The link follows the file when it is moved or
+// replaced and stops working when it is deleted.
+
+const linkRecordSize = 48
+
+type linkRecord struct {
+	owner, node, id, downloads uint64
+	expires, created           int64
+}
+
+func (l *linkRecord) encode() []byte {
+	v := make([]byte, linkRecordSize)
+	binary.BigEndian.PutUint64(v[0:], l.owner)
+	binary.BigEndian.PutUint64(v[8:], l.node)
+	binary.BigEndian.PutUint64(v[16:], uint64(l.expires))
+	binary.BigEndian.PutUint64(v[24:], l.id)
+	binary.BigEndian.PutUint64(v[32:], uint64(l.created))
+	binary.BigEndian.PutUint64(v[40:], l.downloads)
+	return v
+}
+
+// decodeLink reads a link record; ok is false for one of another size.
+func decodeLink(v []byte) (l linkRecord, ok bool) {
+	if len(v) != linkRecordSize {
+		return l, false
+	}
+	return linkRecord{
+		owner: binary.BigEndian.Uint64(v[0:]), node: binary.BigEndian.Uint64(v[8:]),
+		expires: int64(binary.BigEndian.Uint64(v[16:])), id: binary.BigEndian.Uint64(v[24:]),
+		created: int64(binary.BigEndian.Uint64(v[32:])), downloads: binary.BigEndian.Uint64(v[40:]),
+	}, true
+}
+
+func userLinkKey(owner, id uint64) []byte {
+	return append(itob(owner), itob(id)...)
+}
 
 // CreateLink makes a download link to the file at names, valid until
-// expires, and returns its token. It returns FILE_NOT_FOUND, and
+// expires, and returns its token and id. It returns FILE_NOT_FOUND, and
 // METHOD_BAD_REQUEST for a folder.
-func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, error) {
+func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, uint64, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
+	var id uint64
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		n, err := walk(tx, userID, names)
 		if err != nil {
@@ -36,16 +76,20 @@ func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, exp
 		if n.dir {
 			return ferry.Errorf(ferry.EBADREQUEST, "%q is a folder; links are for files.", paths.Join(names))
 		}
-		v := make([]byte, 24)
-		binary.BigEndian.PutUint64(v[0:], userID)
-		binary.BigEndian.PutUint64(v[8:], n.id)
-		binary.BigEndian.PutUint64(v[16:], uint64(expires.UnixNano()))
-		return tx.Bucket(bucketLinks).Put(h[:], v)
+		index := tx.Bucket(bucketUserLinks)
+		if id, err = index.NextSequence(); err != nil {
+			return err
+		}
+		l := linkRecord{owner: userID, node: n.id, id: id, expires: expires.UnixNano(), created: db.now().UnixNano()}
+		if err := index.Put(userLinkKey(userID, id), h[:]); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketLinks).Put(h[:], l.encode())
 	})
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return token, nil
+	return token, id, nil
 }
 
 // OpenLink returns the file a link names and when the link expires, or
@@ -57,19 +101,22 @@ func (db *DB) OpenLink(ctx context.Context, token string) (ferry.FileInfo, time.
 	var expires time.Time
 	gone := ferry.Errorf(ferry.EFILENOTFOUND, "No such link, or it expired.")
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketLinks).Get(h[:])
-		if len(v) != 24 || db.now().UnixNano() >= int64(binary.BigEndian.Uint64(v[16:])) {
+		l, ok := decodeLink(tx.Bucket(bucketLinks).Get(h[:]))
+		if !ok || db.now().UnixNano() >= l.expires {
 			return gone
 		}
-		expires = time.Unix(0, int64(binary.BigEndian.Uint64(v[16:])))
-		if owner, err := db.findUserByID(tx, binary.BigEndian.Uint64(v[0:8])); err != nil || owner.Disabled {
+		expires = time.Unix(0, l.expires)
+		if owner, err := db.findUserByID(tx, l.owner); err != nil || owner.Disabled {
 			return gone
 		}
-		nv := tx.Bucket(bucketNodes).Get(v[8:16])
-		if nv == nil {
+		// The file must still be in the tree: a file of a deleted folder
+		// stays in the trash until the folder is reclaimed.
+		if _, ok, err := nodePath(tx, l.node); err != nil {
+			return err
+		} else if !ok {
 			return gone
 		}
-		n, err := decodeNode(binary.BigEndian.Uint64(v[8:16]), nv)
+		n, err := getNode(tx, l.node)
 		if err != nil {
 			return err
 		}
@@ -79,6 +126,93 @@ func (db *DB) OpenLink(ctx context.Context, token string) (ferry.FileInfo, time.
 	return info, expires, err
 }
 
+// CountDownload counts one whole download of a link; a link gone
+// meanwhile is no error.
+func (db *DB) CountDownload(ctx context.Context, token string) error {
+	h := hashToken(token)
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		links := tx.Bucket(bucketLinks)
+		l, ok := decodeLink(links.Get(h[:]))
+		if !ok {
+			return nil
+		}
+		l.downloads++
+		return links.Put(h[:], l.encode())
+	})
+}
+
+// Links returns the user's links that have not expired, newest first,
+// with the path of each one's file ("" when the file is gone: such a
+// link no longer works, and can be revoked until it expires).
+func (db *DB) Links(ctx context.Context, userID uint64) ([]ferry.Link, error) {
+	var list []ferry.Link
+	now := db.now().UnixNano()
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		list = list[:0]
+		links := tx.Bucket(bucketLinks)
+		prefix := itob(userID)
+		c := tx.Bucket(bucketUserLinks).Cursor()
+		for k, h := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, h = c.Next() {
+			l, ok := decodeLink(links.Get(h))
+			if !ok || now >= l.expires {
+				continue
+			}
+			file, _, err := nodePath(tx, l.node)
+			if err != nil {
+				return err
+			}
+			list = append(list, ferry.Link{ID: l.id, File: file, Created: time.Unix(0, l.created), Expires: time.Unix(0, l.expires), Downloads: l.downloads})
+		}
+		return nil
+	})
+	slices.Reverse(list)
+	return list, err
+}
+
+// RevokeLink ends the user's link id at once: LINK_NOT_FOUND when the
+// user has no such link (also when it is another user's).
+func (db *DB) RevokeLink(ctx context.Context, userID, id uint64) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		index := tx.Bucket(bucketUserLinks)
+		key := userLinkKey(userID, id)
+		h := index.Get(key)
+		if h == nil {
+			return ferry.Errorf(ferry.ELINKNOTFOUND, "You have no link %d.", id)
+		}
+		if err := tx.Bucket(bucketLinks).Delete(h); err != nil {
+			return err
+		}
+		return index.Delete(key)
+	})
+}
+
+// nodePath returns the path of a node below its user's root, and ok
+// false when the node is gone or detached (a deleted folder in the trash
+// until it is reclaimed).
+func nodePath(tx *bolt.Tx, id uint64) (string, bool, error) {
+	var names []string
+	for id != 0 {
+		v := tx.Bucket(bucketNodes).Get(itob(id))
+		if v == nil {
+			return "", false, nil
+		}
+		n, err := decodeNode(id, v)
+		if err != nil {
+			return "", false, err
+		}
+		if n.parent == 0 {
+			break // the root
+		}
+		if childID(tx, n.parent, n.name) != id {
+			return "", false, nil
+		}
+		names = append(names, n.name)
+		id = n.parent
+	}
+	slices.Reverse(names)
+	return paths.Join(names), true, nil
+}
+
 // DeleteExpiredLinks removes the links past their expiry and returns how
 // many it removed. With none due it writes nothing.
 func (db *DB) DeleteExpiredLinks() (int, error) {
@@ -86,7 +220,7 @@ func (db *DB) DeleteExpiredLinks() (int, error) {
 	var expired [][]byte
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
-			if len(v) != 24 || now >= int64(binary.BigEndian.Uint64(v[16:])) {
+			if l, ok := decodeLink(v); !ok || now >= l.expires {
 				expired = append(expired, append([]byte(nil), k...))
 			}
 			return nil
@@ -96,8 +230,14 @@ func (db *DB) DeleteExpiredLinks() (int, error) {
 		return 0, err
 	}
 	err = db.update(context.Background(), func(tx *bolt.Tx) error {
+		links := tx.Bucket(bucketLinks)
 		for _, k := range expired {
-			if err := tx.Bucket(bucketLinks).Delete(k); err != nil {
+			if l, ok := decodeLink(links.Get(k)); ok {
+				if err := tx.Bucket(bucketUserLinks).Delete(userLinkKey(l.owner, l.id)); err != nil {
+					return err
+				}
+			}
+			if err := links.Delete(k); err != nil {
 				return err
 			}
 		}
@@ -107,4 +247,79 @@ func (db *DB) DeleteExpiredLinks() (int, error) {
 		return 0, err
 	}
 	return len(expired), nil
+}
+
+// migrateLinks gives the links of a version 2 store (owner, node, expiry)
+// an id, a creation time (now) and an entry in user_links.
+func migrateLinks(tx *bolt.Tx, now int64) error {
+	links, index := tx.Bucket(bucketLinks), tx.Bucket(bucketUserLinks)
+	type old struct{ k, v []byte }
+	var olds []old
+	err := links.ForEach(func(k, v []byte) error {
+		if len(v) == 24 {
+			olds = append(olds, old{append([]byte(nil), k...), append([]byte(nil), v...)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range olds {
+		id, err := index.NextSequence()
+		if err != nil {
+			return err
+		}
+		l := linkRecord{owner: binary.BigEndian.Uint64(o.v[0:]), node: binary.BigEndian.Uint64(o.v[8:]),
+			expires: int64(binary.BigEndian.Uint64(o.v[16:])), id: id, created: now}
+		if err := index.Put(userLinkKey(l.owner, id), o.k); err != nil {
+			return err
+		}
+		if err := links.Put(o.k, l.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLinks reports (and with repair, fixes) links and user_links that
+// do not match: an entry of either without its twin, or a record of the
+// wrong size.
+func checkLinks(tx *bolt.Tx, report func(string, ...any), repair bool) error {
+	links, index := tx.Bucket(bucketLinks), tx.Bucket(bucketUserLinks)
+	var badLinks, badIndex [][]byte
+	err := links.ForEach(func(k, v []byte) error {
+		l, ok := decodeLink(v)
+		if !ok {
+			report("link %x: a record of %d bytes", k, len(v))
+			badLinks = append(badLinks, append([]byte(nil), k...))
+		} else if h := index.Get(userLinkKey(l.owner, l.id)); !bytes.Equal(h, k) {
+			report("link %d of user %d: not in user_links", l.id, l.owner)
+			badLinks = append(badLinks, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = index.ForEach(func(k, h []byte) error {
+		if l, ok := decodeLink(links.Get(h)); !ok || !bytes.Equal(userLinkKey(l.owner, l.id), k) {
+			report("user_links %x: no link record of its own", k)
+			badIndex = append(badIndex, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil || !repair {
+		return err
+	}
+	for _, k := range badLinks {
+		if err := links.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, k := range badIndex {
+		if err := index.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

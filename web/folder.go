@@ -187,10 +187,24 @@ func (a *App) item(w http.ResponseWriter, r *http.Request, u *ferry.User) (d ite
 		a.fail(w, r, err)
 		return d, nil, false
 	}
-	return itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names)}, names, true
+	d = itemData{Info: info, Path: paths.Join(names), Parent: paths.Join(names[:len(names)-1]), Crumbs: crumbsOf(names)}
+	if !info.Dir {
+		if d.Links, err = a.fileLinks(r, u, d.Path); err != nil {
+			a.fail(w, r, err)
+			return d, nil, false
+		}
+	}
+	return d, names, true
+}
+
+// fileLinks returns the user's links to the file at path.
+func (a *App) fileLinks(r *http.Request, u *ferry.User, path string) ([]ferry.Link, error) {
+	all, err := a.cfg.Files.Links(r.Context(), u.ID)
+	return slices.DeleteFunc(all, func(l ferry.Link) bool { return l.File != path }), err
 }
 
 type itemData struct {
+	Links    []ferry.Link // a file's download links
 	Info     ferry.FileInfo
 	Path     string
 	Parent   string
@@ -314,13 +328,31 @@ func (a *App) handleLink(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 		a.renderError(w, r, http.StatusBadRequest, "A link lasts from one day to "+strconv.Itoa(int(a.cfg.LinkMaxExpiry/(24*time.Hour)))+" days.")
 		return
 	}
-	token, err := a.cfg.Files.CreateLink(r.Context(), u.ID, names, a.cfg.Now().Add(life))
+	token, _, err := a.cfg.Files.CreateLink(r.Context(), u.ID, names, a.cfg.Now().Add(life))
+	if err == nil {
+		d.Links, err = a.fileLinks(r, u, d.Path)
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	d.LinkURL, d.LinkDays = a.cfg.PublicURL+"/d/"+token, days
 	a.render(w, r, http.StatusOK, "item", d.Info.Name, d)
+}
+
+// handleRevokeLink ends the link {id} and goes back to the page of the
+// file the form names.
+func (a *App) handleRevokeLink(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		a.renderError(w, r, http.StatusBadRequest, "Choose a link to revoke.")
+		return
+	}
+	if err := a.cfg.Files.RevokeLink(r.Context(), u.ID, id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, pathURL("/item/", r.PostFormValue("path")), http.StatusSeeOther)
 }
 
 // handleDownload answers a file as GET /files does, and a folder as a

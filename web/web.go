@@ -98,6 +98,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("GET /delete/{path...}", a.authed(a.handleDeletePage))
 	mux.HandleFunc("POST /delete/{path...}", a.authed(a.handleDelete))
 	mux.HandleFunc("POST /link/{path...}", a.authed(a.handleLink))
+	mux.HandleFunc("POST /links/{id}/revoke", a.authed(a.handleRevokeLink))
 	mux.HandleFunc("POST /upload/{path...}", a.authed(a.handleFormUpload))
 
 	mux.HandleFunc("GET /settings", a.authed(a.handleSettings))
