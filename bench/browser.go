@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -61,31 +60,7 @@ func (b *bench) webRows(rows map[int]bool) []result {
 
 	var results []result
 	if rows[10] {
-		api := func() time.Duration {
-			return timed(func() error {
-				f, err := os.Open(src)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				req, err := http.NewRequest(http.MethodPut, b.base+"/files?path=api.bin", f)
-				if err != nil {
-					return err
-				}
-				req.ContentLength = b.size
-				req.Header.Set("token", u.token)
-				resp, err := b.client.Do(req)
-				if err != nil {
-					return err
-				}
-				defer resp.Body.Close()
-				io.Copy(io.Discard, resp.Body)
-				if resp.StatusCode != http.StatusOK {
-					return fmt.Errorf("PUT: %s", resp.Status)
-				}
-				return nil
-			})
-		}
+		api := func() time.Duration { return timed(b.putFile(src, b.base+"/files?path=api.bin", u.token)) }
 		page := func() time.Duration {
 			check(chromedp.Do(ctx, chromedp.Navigate(b.root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#files"))))
 			d := timed(func() error {
@@ -116,16 +91,7 @@ func (b *bench) webRows(rows map[int]bool) []result {
 			Ratio: got / ref, Target: ">= 0.40 of PUT /files", Pass: got/ref >= 0.40})
 	}
 	if rows[11] {
-		f, err := os.Open(src)
-		check(err)
-		req, err := http.NewRequest(http.MethodPut, b.base+"/files?path=web.bin", f)
-		check(err)
-		req.ContentLength = b.size
-		req.Header.Set("token", u.token)
-		resp, err := b.client.Do(req)
-		check(err)
-		resp.Body.Close()
-		f.Close()
+		check(b.putFile(src, b.base+"/files?path=web.bin", u.token)())
 		client := func() time.Duration {
 			target := filepath.Join(downloads, "client.bin")
 			defer os.Remove(target)

@@ -399,6 +399,36 @@ func (b *bench) metric(name string) float64 {
 }
 
 // randomFile writes n pseudo-random bytes to path.
+// putFile returns a PUT of the file src (b.size bytes) to target, with
+// the token when there is one, that wants 200.
+func (b *bench) putFile(src, target, token string) func() error {
+	return func() error {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		req, err := http.NewRequest(http.MethodPut, target, f)
+		if err != nil {
+			return err
+		}
+		req.ContentLength = b.size
+		if token != "" {
+			req.Header.Set("token", token)
+		}
+		resp, err := b.client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("PUT: %s", resp.Status)
+		}
+		return nil
+	}
+}
+
 func randomFile(path string, n int64) {
 	f, err := os.Create(path)
 	check(err)

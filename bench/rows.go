@@ -43,33 +43,6 @@ func (b *bench) bigFiles(rows map[int]bool) []result {
 	u := b.addUsers("big", 1)[0]
 	b.resetPeakRSS()
 
-	upload := func(target string, token string) func() error {
-		return func() error {
-			f, err := os.Open(src)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			req, err := http.NewRequest(http.MethodPut, target, f)
-			if err != nil {
-				return err
-			}
-			req.ContentLength = b.size
-			if token != "" {
-				req.Header.Set("token", token)
-			}
-			resp, err := b.client.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			io.Copy(io.Discard, resp.Body)
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("PUT: %s", resp.Status)
-			}
-			return nil
-		}
-	}
 	download := func(target, token string) func() error {
 		return func() error {
 			req, err := http.NewRequest(http.MethodGet, target, nil)
@@ -108,7 +81,7 @@ func (b *bench) bigFiles(rows map[int]bool) []result {
 	}
 	fileURL := b.base + "/files?path=big.bin"
 	var results []result
-	refPut, put := best(upload(refURL+"/put", ""), upload(fileURL, u.token))
+	refPut, put := best(b.putFile(src, refURL+"/put", ""), b.putFile(src, fileURL, u.token))
 	results = append(results, result{Row: 1, Figure: "PUT /files of " + *flagSize, Value: put, Reference: refPut, Unit: "MiB/s",
 		Ratio: put / refPut, Target: ">= 0.85", Pass: put/refPut >= 0.85})
 	refGet, get := best(download(refURL+"/get", ""), download(fileURL, u.token))

@@ -64,14 +64,8 @@ type sortLink struct {
 // handleFolder is a folder's page: its entries sorted by name, size or
 // date, a page at a time, with the quota bar.
 func (a *App) handleFolder(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	names, err := names(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
-	if err != nil {
-		a.fail(w, r, err)
+	names, info, ok := a.lookup(w, r, u)
+	if !ok {
 		return
 	}
 	if !info.Dir {
@@ -152,6 +146,20 @@ func (a *App) handleFolder(w http.ResponseWriter, r *http.Request, u *ferry.User
 		title = names[len(names)-1]
 	}
 	a.render(w, r, http.StatusOK, "folder", title, d)
+}
+
+// lookup returns the path {path} names and what is there; on a failure
+// the page says why and ok is false.
+func (a *App) lookup(w http.ResponseWriter, r *http.Request, u *ferry.User) ([]string, ferry.FileInfo, bool) {
+	names, err := names(r)
+	if err == nil {
+		var info ferry.FileInfo
+		if info, err = a.cfg.Dav.Lookup(r.Context(), u.ID, names); err == nil {
+			return names, info, true
+		}
+	}
+	a.fail(w, r, err)
+	return nil, ferry.FileInfo{}, false
 }
 
 // target returns the path {path} names, which must not be the root;
@@ -359,14 +367,8 @@ func (a *App) handleRevokeLink(w http.ResponseWriter, r *http.Request, u *ferry.
 // zip built while it is sent: no temporary file, one file's blob open at
 // a time.
 func (a *App) handleDownload(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	names, err := names(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, names)
-	if err != nil {
-		a.fail(w, r, err)
+	names, info, ok := a.lookup(w, r, u)
+	if !ok {
 		return
 	}
 	w.Header()["Content-Security-Policy"] = []string{inertPolicy}
