@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -146,11 +145,8 @@ var davWrites = map[string]func(*Server, http.ResponseWriter, *http.Request, *fe
 // by encoding/xml), and leaves the body readable again for x/net/webdav.
 func checkXMLBody(r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return ferry.Errorf(ferry.ETOOLARGE, "The request body is over the limit of %d bytes.", tooLarge.Limit)
-	} else if err != nil {
-		return ferry.Errorf(ferry.EBADREQUEST, "The request body could not be read in full.")
+	if err != nil {
+		return bodyError(err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	dec := xml.NewDecoder(bytes.NewReader(body))

@@ -130,11 +130,11 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.handler.ServeHTTP(w, r)
 }
 
-// isUpload reports whether r carries file content, which the upload
-// services bound themselves (max_file_size, the quota).
+// isUpload reports whether r is the form upload, whose files the store
+// bounds itself (max_file_size, the quota). app.js's uploads are the
+// server's routes, not the web app's.
 func isUpload(r *http.Request) bool {
-	return r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/uploads/") ||
-		r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/")
+	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/")
 }
 
 // pageHeaders replaces the server's inert policy with the page policy,
