@@ -89,7 +89,7 @@ func tab(t *testing.T) (context.Context, string) {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(allocator, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(cancelTimeout)
 	dir := t.TempDir()
 	require.NoError(t, chromedp.Do(ctx,

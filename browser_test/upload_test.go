@@ -53,7 +53,7 @@ func TestBrowser_UploadRetryCancelBadNameAndDrop(t *testing.T) {
 		}
 	}()
 
-	retried := writeFile(t, src, "retried.bin", 20<<20)
+	retried := writeFile(t, src, "retried.bin", 3<<20) // one chunk: each paused event carries its body
 	require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{retried})))
 	waitDone(t, ctx, 1)
 	assert.Equal(t, int32(1), dropped.Load())
@@ -65,8 +65,7 @@ func TestBrowser_UploadRetryCancelBadNameAndDrop(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{writeFile(t, src, "held.bin", 1024)})))
 	<-held
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#uploads li button"))))
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#uploads li .stat").textContent === "Cancelled"`))
-	require.NoError(t, err)
+	poll(t, ctx, `document.querySelector("#uploads li .stat").textContent === "Cancelled"`)
 	stopHand()
 	require.NoError(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, fetch.Disable, struct{}{})
@@ -77,8 +76,7 @@ func TestBrowser_UploadRetryCancelBadNameAndDrop(t *testing.T) {
 	bad := writeFile(t, src, "bad\x01name.txt", 10)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#files")),
 		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{bad})))
-	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#uploads li.failed") !== null`))
-	require.NoError(t, err)
+	poll(t, ctx, `document.querySelector("#uploads li.failed") !== null`)
 	assert.Contains(t, text(t, ctx, "#uploads li.failed .stat"), "control")
 
 	// Files dropped on the page.
@@ -95,8 +93,7 @@ func TestBrowser_UploadRetryCancelBadNameAndDrop(t *testing.T) {
 			return nil
 		})))
 	waitDone(t, ctx, 2)
-	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#listing").textContent.includes("two.txt")`))
-	require.NoError(t, err)
+	poll(t, ctx, `document.querySelector("#listing").textContent.includes("two.txt")`)
 	listing := text(t, ctx, "#listing")
 	assert.Contains(t, listing, "one.txt")
 	assert.NotContains(t, listing, "held.bin", "the cancelled upload left nothing")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/quota"
 )
 
 // assetVersion changes with the embedded scripts and styles, so that
@@ -32,7 +32,7 @@ var assetVersion = func() string {
 }()
 
 var funcs = template.FuncMap{
-	"size":    humanSize,
+	"size":    quota.FormatSize, // as the quota's messages write sizes
 	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 	"pathURL": pathURL,
 	"version": func() string { return assetVersion },
@@ -92,20 +92,6 @@ func (a *App) renderError(w http.ResponseWriter, r *http.Request, status int, me
 		back = "/"
 	}
 	a.render(w, r, status, "error", http.StatusText(status), map[string]string{"Message": message, "Back": back})
-}
-
-// humanSize writes n bytes as people read them: 1.5 MB.
-func humanSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 // pathURL is the URL of a stored path under a route ending in "/", each

@@ -280,12 +280,15 @@
 
   function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
+  // size writes n bytes as the server's pages and messages do (quota.FormatSize):
+  // 1000s, cut (not rounded) to one decimal, "KB" to "TB".
   function size(n) {
-    if (n < 1000) return Math.round(n) + " B";
-    const units = "kMGTPE";
-    let i = -1;
-    do { n /= 1000; i++; } while (n >= 1000 && i < units.length - 1);
-    return n.toFixed(1) + " " + units[i] + "B";
+    if (n < 1000) return Math.floor(n) + " B";
+    const units = ["KB", "MB", "GB", "TB"];
+    let i = 0;
+    n /= 1000;
+    while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+    return String(Math.floor(n * 10) / 10) + " " + units[i];
   }
 
   function duration(secs) {
