@@ -211,6 +211,8 @@ func TestWeb_CrossSiteRequestsChangeNothing(t *testing.T) {
 		{"POST", "/settings/app-password", nil},
 		{"POST", "/uploads/start", url.Values{"path": {"evil.bin"}, "size": {"3"}}},
 		{"POST", "/logout", nil},
+		{"POST", "/send/", url.Values{"item": {"keep.txt"}, "to": {"victim@example.com"}}},
+		{"POST", "/inbox", url.Values{"all": {"1"}, "accept": {"0"}}},
 	} {
 		r := b.do(tc.method, tc.path, strings.NewReader(tc.form.Encode()), "application/x-www-form-urlencoded", evil)
 		assert.Equal(t, http.StatusForbidden, r.Status, "%s %s", tc.method, tc.path)

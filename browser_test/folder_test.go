@@ -31,6 +31,11 @@ const (
 // signIn signs in on the page, with a screenshot of it when shots.
 func signIn(t *testing.T, ctx context.Context, f *ferry, shots bool) {
 	t.Helper()
+	signInAs(t, ctx, f, email, password, shots)
+}
+
+func signInAs(t *testing.T, ctx context.Context, f *ferry, email, password string, shots bool) {
+	t.Helper()
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(f.Root+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#email")),

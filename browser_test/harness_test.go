@@ -70,6 +70,16 @@ func startFerry(t *testing.T) *ferry {
 	return &ferry{t: t, Root: a.PublicURL(), Cfg: cfg}
 }
 
+// setReceive sets a user's monthly receive quota.
+func (f *ferry) setReceive(email string, receive int64) {
+	f.t.Helper()
+	admin, closer, err := app.OpenAdmin(f.Cfg)
+	require.NoError(f.t, err)
+	defer closer.Close()
+	_, err = admin.SetUser(app.SetUserRequest{Email: email, Receive: &receive})
+	require.NoError(f.t, err)
+}
+
 func (f *ferry) addUser(email, password string, storage int64) {
 	f.t.Helper()
 	admin, closer, err := app.OpenAdmin(f.Cfg)

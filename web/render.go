@@ -64,17 +64,24 @@ func parsePages() map[string]*template.Template {
 
 // page is what every page shows around its own part.
 type page struct {
-	Title string
-	User  *ferry.User
-	Data  any
+	Title   string
+	User    *ferry.User
+	Pending int // sends waiting in the user's inbox: the header's badge
+	Data    any
 }
 
 // render answers a page; it is rendered whole before anything is sent, so
 // that a template error is a clean 500.
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
-	u, _ := r.Context().Value(ctxKey{}).(*ferry.User)
+	p := page{Title: title, Data: data}
+	if u, ok := r.Context().Value(ctxKey{}).(*ferry.User); ok {
+		p.User = u
+		if pending, err := a.cfg.Messages.Inbox(r.Context(), u.ID); err == nil {
+			p.Pending = len(pending)
+		}
+	}
 	var buf bytes.Buffer
-	if err := a.pages[name].Execute(&buf, page{Title: title, User: u, Data: data}); err != nil {
+	if err := a.pages[name].Execute(&buf, p); err != nil {
 		a.cfg.Log.ErrorContext(r.Context(), "web: rendering", "page", name, "err", err)
 		http.Error(w, "The page could not be rendered.", http.StatusInternalServerError)
 		return

@@ -42,9 +42,14 @@ type Config struct {
 	// MaxRequestBody bounds every body but an upload's content.
 	MaxRequestBody int64
 
-	Users ferry.UserService
-	Files ferry.FileService
-	Dav   ferry.DavService
+	Users    ferry.UserService
+	Files    ferry.FileService
+	Dav      ferry.DavService
+	Messages ferry.MessageService
+	Social   ferry.SocialService
+
+	// SendNotice is the mail that tells a receiver of a send.
+	SendNotice func(sender, receiver *ferry.User, destinations []string, total int64) ferry.Mail
 
 	// LoginLimit runs check, a login of email, under the API's
 	// failed-login limit (TOO_MANY_REQUESTS past it).
@@ -100,6 +105,12 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /link/{path...}", a.authed(a.handleLink))
 	mux.HandleFunc("POST /links/{id}/revoke", a.authed(a.handleRevokeLink))
 	mux.HandleFunc("POST /upload/{path...}", a.authed(a.handleFormUpload))
+
+	mux.HandleFunc("GET /send/{path...}", a.authed(a.handleSendPage))
+	mux.HandleFunc("POST /send/{path...}", a.authed(a.handleSend))
+	mux.HandleFunc("GET /inbox", a.authed(a.handleInbox))
+	mux.HandleFunc("POST /inbox", a.authed(a.handleDecide))
+	mux.HandleFunc("GET /outbox", a.authed(a.handleOutbox))
 
 	mux.HandleFunc("GET /settings", a.authed(a.handleSettings))
 	mux.HandleFunc("POST /settings/app-password", a.authed(a.handleResetAppPassword))

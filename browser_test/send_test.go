@@ -1,0 +1,92 @@
+package browser_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Alice sends a folder and a file to Bob from her folder; Bob, in a
+// browser of his own, sees the badge, accepts the folder (the same
+// SHA-256 in his folder), declines the file, is refused an accept past
+// his receive quota with nothing changed, and accepts all; Alice's
+// outbox shows what became of each.
+func TestBrowser_SendAndInbox(t *testing.T) {
+	t.Parallel()
+	f := startFerry(t)
+	f.addUser("alice@example.com", "alice password", 0)
+	f.addUser("bob@example.com", "bob password", 0)
+	alice, _ := tab(t)
+	signInAs(t, alice, f, "alice@example.com", "alice password", false)
+	src := t.TempDir()
+	photo := writeFile(t, src, "trip/photo.jpg", 5000)
+	notes := writeFile(t, src, "trip/notes.txt", 300)
+	memo := writeFile(t, src, "memo.txt", 100)
+	require.NoError(t, chromedp.Do(alice, chromedp.SetUploadFiles(chromedp.CSS("#folder-input"), []string{filepath.Join(src, "trip")})))
+	waitDone(t, alice, 2)
+	require.NoError(t, chromedp.Do(alice, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{memo})))
+	waitDone(t, alice, 3)
+	poll(t, alice, `document.querySelector("#listing").textContent.includes("memo.txt")`)
+
+	// Tick the folder and the file, Send.
+	require.NoError(t, chromedp.Do(alice,
+		chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#send-form")),
+		chromedp.Click(chromedp.CSS(`input[name=item][value="trip"]`)),
+		chromedp.Click(chromedp.CSS(`input[name=item][value="memo.txt"]`)),
+		chromedp.Submit(chromedp.CSS("#send-form")),
+		chromedp.WaitVisible(chromedp.CSS("#to")),
+	))
+	assert.Contains(t, text(t, alice, "main"), "2 items, 5.4 KB")
+	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "nobody@example.com"), chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS(".error"))))
+	assert.NotEmpty(t, text(t, alice, ".error"), "an unknown receiver is said in the page")
+	screenshot(t, alice, "send")
+	require.NoError(t, chromedp.Do(alice, chromedp.SetValue(chromedp.CSS("#to"), "bob@example.com"), chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	assert.Contains(t, text(t, alice, "main"), "Sent: 2 items")
+
+	// Bob: the badge, the inbox.
+	bob, _ := tab(t)
+	signInAs(t, bob, f, "bob@example.com", "bob password", false)
+	assert.Equal(t, "2", text(t, bob, "header .badge"))
+	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`a[href="/inbox"]`)), chromedp.WaitVisible(chromedp.CSS("table.inbox"))))
+	inbox := text(t, bob, "table.inbox")
+	assert.Contains(t, inbox, "User alice@example.com")
+	assert.Contains(t, inbox, "trip")
+	assert.Contains(t, inbox, "memo.txt")
+	screenshot(t, bob, "inbox")
+
+	// Past the receive quota an accept is refused, in the page; nothing changes.
+	f.setReceive("bob@example.com", 1000)
+	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`button[aria-label="Accept trip"]`)), chromedp.WaitVisible(chromedp.CSS(".error"))))
+	assert.Contains(t, text(t, bob, ".error"), "receive")
+	assert.Contains(t, text(t, bob, "table.inbox"), "trip", "still pending")
+	f.setReceive("bob@example.com", 0) // no limit
+
+	require.NoError(t, chromedp.Do(bob, chromedp.Navigate(f.Root+"/inbox"), chromedp.WaitVisible(chromedp.CSS("table.inbox")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Accept trip"]`)), chromedp.WaitVisible(chromedp.CSS("table.inbox")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Decline memo.txt"]`)), chromedp.WaitVisible(chromedp.CSS("main p.card"))))
+	assert.Contains(t, text(t, bob, "main"), "Nothing is waiting")
+
+	// Another send, taken with Accept all.
+	require.NoError(t, chromedp.Do(alice,
+		chromedp.Navigate(f.Root+"/send/?item=memo.txt"), chromedp.WaitVisible(chromedp.CSS("#to")),
+		chromedp.SendKeys(chromedp.CSS("#to"), "bob@example.com"), chromedp.Submit(chromedp.CSS("#to")),
+		chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	require.NoError(t, chromedp.Do(bob, chromedp.Navigate(f.Root+"/inbox"), chromedp.WaitVisible(chromedp.CSS("table.inbox")),
+		chromedp.Click(chromedp.CSS(`form[action="/inbox"] button[value="1"]`)), chromedp.WaitVisible(chromedp.CSS("main p.card"))))
+
+	// Bob's folder has what he accepted, byte for byte.
+	for _, file := range []struct{ path, src string }{{"trip/photo.jpg", photo}, {"trip/notes.txt", notes}, {"memo.txt", memo}} {
+		require.NoError(t, chromedp.Do(bob, chromedp.Navigate(f.Root+"/item/"+file.path), chromedp.WaitVisible(chromedp.CSS(".details"))))
+		assert.Contains(t, text(t, bob, ".details"), sha(t, file.src), file.path)
+	}
+
+	// Alice's outbox, newest first.
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/outbox"), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	statuses, err := chromedp.Run(alice, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("table.outbox tbody tr")).map(tr => tr.cells[1].textContent.trim() + " " + tr.cells[4].textContent.trim())`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"memo.txt accepted", "memo.txt declined", "▸trip accepted"}, statuses)
+	screenshot(t, alice, "outbox")
+}

@@ -1,0 +1,123 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/ferryhq/ferry"
+)
+
+type inboxData struct {
+	Pending  []ferry.Message
+	Quota    ferry.Quota
+	Messages []string // what the last decisions came to, when some failed
+}
+
+// handleInbox lists the sends waiting for the user's decision, with this
+// month's receive quota.
+func (a *App) handleInbox(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	a.renderInbox(w, r, u, http.StatusOK, nil)
+}
+
+func (a *App) renderInbox(w http.ResponseWriter, r *http.Request, u *ferry.User, status int, messages []string) {
+	pending, err := a.cfg.Messages.Inbox(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	quota, err := a.cfg.Users.Quota(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, status, "inbox", "Inbox", inboxData{Pending: pending, Quota: quota, Messages: messages})
+}
+
+// handleDecide accepts or declines the form's messages (id, repeated; or
+// all pending ones with all=1): accept=1 copies each into the folder,
+// under the storage and receive quotas; a refused one stays pending and
+// the page says why.
+func (a *App) handleDecide(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	if err := r.ParseForm(); err != nil {
+		a.renderError(w, r, http.StatusBadRequest, "The request could not be read.")
+		return
+	}
+	accept := r.PostFormValue("accept") == "1"
+	var decisions []ferry.Decision
+	if r.PostFormValue("all") == "1" {
+		pending, err := a.cfg.Messages.Inbox(r.Context(), u.ID)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		for _, m := range pending {
+			decisions = append(decisions, ferry.Decision{ID: m.ID, Accept: accept})
+		}
+	}
+	for _, v := range r.PostForm["id"] {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			a.renderError(w, r, http.StatusBadRequest, "Choose a send to accept or decline.")
+			return
+		}
+		decisions = append(decisions, ferry.Decision{ID: id, Accept: accept})
+	}
+	results, err := a.cfg.Messages.UpdateInbox(r.Context(), u.ID, decisions)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var refused []string
+	status := http.StatusOK
+	for _, err := range results {
+		if err != nil {
+			st, err := a.cfg.Explain(err)
+			if st == http.StatusInternalServerError {
+				a.fail(w, r, err)
+				return
+			}
+			status = st
+			refused = append(refused, ferry.ErrorMessage(err))
+		}
+	}
+	if len(refused) > 0 {
+		a.renderInbox(w, r, u, status, refused)
+		return
+	}
+	http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+}
+
+// outboxPage is how many sends an outbox page shows.
+const outboxPage = 100
+
+type outboxData struct {
+	Sends      []ferry.Message
+	Sent       int
+	Page, Last int
+	Prev, Next string
+}
+
+// handleOutbox lists what the user has sent, newest first, with each
+// one's status, a page at a time.
+func (a *App) handleOutbox(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	all, err := a.cfg.Messages.Outbox(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d := outboxData{Last: max(0, (len(all)-1)/outboxPage)}
+	d.Sent, _ = strconv.Atoi(r.URL.Query().Get("sent"))
+	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	d.Page = min(max(d.Page, 0), d.Last)
+	// Newest first: the service lists oldest first.
+	for i := len(all) - 1 - d.Page*outboxPage; i >= 0 && len(d.Sends) < outboxPage; i-- {
+		d.Sends = append(d.Sends, all[i])
+	}
+	if d.Page > 0 {
+		d.Prev = "/outbox?page=" + strconv.Itoa(d.Page-1)
+	}
+	if d.Page < d.Last {
+		d.Next = "/outbox?page=" + strconv.Itoa(d.Page+1)
+	}
+	a.render(w, r, http.StatusOK, "outbox", "Outbox", d)
+}

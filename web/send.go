@@ -1,0 +1,118 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+)
+
+type sendData struct {
+	Folder   string
+	Items    []ferry.FileInfo
+	Total    int64
+	To       string
+	Contacts []ferry.Contact
+	Message  string
+	Sent     int
+}
+
+// selected returns the folder {path} and the entries of it the query or
+// form names (item=name, repeated); on a failure the page says why.
+func (a *App) selected(w http.ResponseWriter, r *http.Request, u *ferry.User) (folder []string, items []ferry.FileInfo, ok bool) {
+	folder, err := names(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return nil, nil, false
+	}
+	chosen := r.Form["item"]
+	if len(chosen) == 0 {
+		a.renderError(w, r, http.StatusBadRequest, "Choose the files and folders to send: tick them in the folder, then Send.")
+		return nil, nil, false
+	}
+	for _, name := range chosen {
+		target, ok := child(folder, name)
+		if !ok {
+			a.renderError(w, r, http.StatusBadRequest, "A chosen name is not one of this folder's.")
+			return nil, nil, false
+		}
+		info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, target)
+		if err != nil {
+			a.fail(w, r, err)
+			return nil, nil, false
+		}
+		items = append(items, info)
+	}
+	return folder, items, true
+}
+
+// handleSendPage shows what goes and asks to whom: GET /send/{folder}?item=...
+func (a *App) handleSendPage(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	if err := r.ParseForm(); err != nil {
+		a.renderError(w, r, http.StatusBadRequest, "The request could not be read.")
+		return
+	}
+	folder, items, ok := a.selected(w, r, u)
+	if !ok {
+		return
+	}
+	a.renderSend(w, r, u, http.StatusOK, sendData{Folder: paths.Join(folder), Items: items})
+}
+
+func (a *App) renderSend(w http.ResponseWriter, r *http.Request, u *ferry.User, status int, d sendData) {
+	for _, it := range d.Items {
+		d.Total += it.Size
+	}
+	contacts, err := a.cfg.Social.Contacts(r.Context(), u.ID, "")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d.Contacts = contacts
+	a.render(w, r, status, "send", "Send", d)
+}
+
+// handleSend sends the chosen files and folders to the form's email: one
+// message per file or folder, each landing in the receiver's inbox.
+func (a *App) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	if err := r.ParseForm(); err != nil {
+		a.renderError(w, r, http.StatusBadRequest, "The request could not be read.")
+		return
+	}
+	folder, items, ok := a.selected(w, r, u)
+	if !ok {
+		return
+	}
+	to := strings.TrimSpace(r.PostFormValue("to"))
+	d := sendData{Folder: paths.Join(folder), Items: items, To: to}
+	if to == "" {
+		d.Message = "Whom to? Enter the receiver's email."
+		a.renderSend(w, r, u, http.StatusBadRequest, d)
+		return
+	}
+	var sources []ferry.SendSource
+	for _, it := range items {
+		if it.Dir {
+			sources = append(sources, ferry.SendSource{Path: append(slices.Clone(folder), it.Name), Folder: true})
+		} else {
+			sources = append(sources, ferry.SendSource{Path: folder, Files: [][]string{{it.Name}}})
+		}
+	}
+	ids, err := a.cfg.Messages.Send(r.Context(), u.ID, to, sources, func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
+		return a.cfg.SendNotice(u, receiver, destinations, total)
+	})
+	if err != nil {
+		status, err := a.cfg.Explain(err)
+		if status == http.StatusInternalServerError {
+			a.fail(w, r, err)
+			return
+		}
+		d.Message = ferry.ErrorMessage(err)
+		a.renderSend(w, r, u, status, d)
+		return
+	}
+	http.Redirect(w, r, "/outbox?sent="+strconv.Itoa(len(ids)), http.StatusSeeOther)
+}
