@@ -261,6 +261,8 @@ func TestMail_SendNotice(t *testing.T) {
 	assert.Contains(t, m.Body, "pics")
 	assert.Contains(t, m.Body, "4 KB")
 	assert.Contains(t, m.Body, "inbox")
+	assert.Contains(t, m.Body, ts.Root+"/inbox\r\n", "the mail leads to the web app's inbox")
+	assert.NotContains(t, m.Body, "/api/1/", "no API paths in mail")
 	// A refused send queues no mail.
 	sender.send("rita@example.com", `[{"path":"docs","files":["nope.pdf"]}]`).requireError(404, ferry.EFILENOTFOUND)
 	time.Sleep(200 * time.Millisecond)

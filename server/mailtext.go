@@ -46,9 +46,10 @@ func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string,
 		}
 		fmt.Fprintf(&list, "  %s\n", d)
 	}
-	what := "Accept or decline them in your inbox (GET /api/1/inbox/list, POST /api/1/inbox/update) at " + s.cfg.PublicURL + "."
+	what := "Accept or decline them in your inbox:\n\n  " + s.cfg.PublicURL + "/inbox"
 	if receiver.AcceptAll {
-		what = "You accept everything sent to you, so they are in your folder already if your quotas allowed; anything that did not fit waits in your inbox at " + s.cfg.PublicURL + "."
+		what = "You accept everything sent to you, so they are in your folder already if your quotas allowed:\n\n  " +
+			s.cfg.PublicURL + "/files/\n\nAnything that did not fit waits in your inbox:\n\n  " + s.cfg.PublicURL + "/inbox"
 	}
 	return ferry.Mail{
 		To:      receiver.Email,
