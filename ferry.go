@@ -185,6 +185,7 @@ type Message struct {
 	Status      string
 	SenderName  string
 	SenderEmail string
+	SenderPhoto string // the token of the sender's photo, "" for none
 	To          string
 }
 

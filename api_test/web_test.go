@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"html"
+	"image"
+	"image/png"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -393,4 +395,75 @@ func TestWeb_FormUploadOverQuota(t *testing.T) {
 	assert.Equal(t, "attachment", disposition)
 	assert.Equal(t, "fits.txt", params["filename"])
 	assert.Len(t, r.Body, 600)
+}
+
+// The settings page changes the name, the photo and the password (this
+// session goes on, every other credential ends); the inbox's switch
+// turns accept_all on and off.
+func TestWeb_Settings(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("set@example.com", "old password")
+	b := ts.browser()
+	b.signIn("set@example.com", "old password")
+	other := ts.login("set@example.com", "old password")
+
+	b.post("/settings/profile", url.Values{"fullname": {"Set <Me> Up"}}).requireStatus(http.StatusSeeOther)
+	page := string(b.get("/settings?saved=name").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, `value="Set &lt;Me&gt; Up"`)
+	assert.Contains(t, page, "Saved: your name.")
+
+	// A photo: a real PNG is kept and served; anything else is refused in
+	// the page.
+	upload := func(name string, content []byte) *response {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, err := mw.CreateFormFile("photo", name)
+		require.NoError(t, err)
+		_, _ = fw.Write(content)
+		require.NoError(t, mw.Close())
+		return b.do(http.MethodPost, "/settings/photo", &body, mw.FormDataContentType(), "")
+	}
+	r := upload("not.png", []byte("not an image"))
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Body), "PNG or JPEG")
+	var png bytes.Buffer
+	require.NoError(t, pngEncode(&png, 40, 30))
+	upload("me.png", png.Bytes()).requireStatus(http.StatusSeeOther)
+	page = string(b.get("/settings").requireStatus(http.StatusOK).Body)
+	token := regexp.MustCompile(`src="/photos/([^"]+)"`).FindStringSubmatch(page)
+	require.NotNil(t, token, "the page shows the photo")
+	served := b.get("/photos/" + token[1]).requireStatus(http.StatusOK)
+	assert.Equal(t, png.Bytes(), served.Body)
+	b.post("/settings/photo/remove", nil).requireStatus(http.StatusSeeOther)
+	assert.NotContains(t, string(b.get("/settings").Body), `src="/photos/`)
+
+	// The password: a wrong current one is said; a right one ends the API
+	// token but not this session.
+	r = b.post("/settings/password", url.Values{"current_password": {"wrong"}, "new_password": {"new password"}})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, r.Header.Get("Content-Type"), "text/html")
+	other.get("/ops/list", url.Values{"path": {""}}).requireStatus(http.StatusOK)
+	b.post("/settings/password", url.Values{"current_password": {"old password"}, "new_password": {"new password"}}).requireStatus(http.StatusSeeOther)
+	b.get("/files/").requireStatus(http.StatusOK)
+	other.get("/ops/list", url.Values{"path": {""}}).requireError(http.StatusUnauthorized, ferry.ENOPERMISSION)
+	ts.login("set@example.com", "new password")
+
+	// accept_all, from the inbox.
+	assert.Contains(t, string(b.get("/inbox").Body), "You decide on each send.")
+	b.post("/inbox/accept-all", url.Values{"accept_all": {"1"}}).requireStatus(http.StatusSeeOther)
+	assert.Contains(t, string(b.get("/inbox").Body), "Everything sent to you is accepted at once")
+	var settings struct {
+		AcceptAll bool `json:"accept_all"`
+	}
+	ts.login("set@example.com", "new password").get("/settings/list", nil).requireStatus(http.StatusOK).decode(&settings)
+	assert.True(t, settings.AcceptAll)
+}
+
+// pngEncode writes a w x h PNG.
+func pngEncode(w io.Writer, width, height int) error {
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i)
+	}
+	return png.Encode(w, img)
 }

@@ -1,6 +1,10 @@
 package browser_test
 
 import (
+	"image"
+	"image/color"
+	"image/png"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -31,6 +35,15 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	waitDone(t, alice, 3)
 	poll(t, alice, `document.querySelector("#listing").textContent.includes("memo.txt")`)
 
+	// A photo, previewed before it is uploaded; Bob will see it.
+	portrait := filepath.Join(src, "me.png")
+	writePNG(t, portrait)
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/settings"), chromedp.WaitVisible(chromedp.CSS("#photo")),
+		chromedp.SetUploadFiles(chromedp.CSS("#photo"), []string{portrait})))
+	poll(t, alice, `document.getElementById("photo-preview").src.startsWith("blob:") && document.getElementById("photo-preview").complete && document.getElementById("photo-preview").naturalWidth === 64`)
+	require.NoError(t, chromedp.Do(alice, chromedp.Submit(chromedp.CSS("#photo")), chromedp.WaitVisible(chromedp.CSS(`#profile img[src^="/photos/"]`))))
+	screenshot(t, alice, "settings-profile")
+
 	// Tick the folder and the file, Send.
 	require.NoError(t, chromedp.Do(alice,
 		chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#send-form")),
@@ -55,6 +68,7 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	assert.Contains(t, inbox, "User alice@example.com")
 	assert.Contains(t, inbox, "trip")
 	assert.Contains(t, inbox, "memo.txt")
+	poll(t, bob, `Array.from(document.querySelectorAll("table.inbox img.sender")).every(img => img.complete && img.naturalWidth === 64)`)
 	screenshot(t, bob, "inbox")
 
 	// Past the receive quota an accept is refused, in the page; nothing changes.
@@ -89,4 +103,23 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"memo.txt accepted", "memo.txt declined", "▸trip accepted"}, statuses)
 	screenshot(t, alice, "outbox")
+}
+
+// writePNG writes a 64x64 PNG, a disc, to p.
+func writePNG(t *testing.T, p string) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for y := range 64 {
+		for x := range 64 {
+			c := color.RGBA{40, 100, 200, 255}
+			if (x-32)*(x-32)+(y-32)*(y-32) < 400 {
+				c = color.RGBA{250, 200, 60, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, png.Encode(f, img))
 }

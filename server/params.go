@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/photo"
 )
 
 // A multipart form is read part by part and never written to disk: its
@@ -21,7 +22,7 @@ import (
 // Anything else is read and dropped; MaxBytesReader bounds the whole.
 const (
 	multipartValues = 1 << 20
-	maxFilePart     = maxPhotoBytes
+	maxFilePart     = photo.MaxBytes
 )
 
 // params are a request's parameters, decoded in one way for every endpoint

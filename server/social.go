@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"image"
 	_ "image/jpeg" // register the decoders INVALID_PHOTO checks with
 	_ "image/png"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/photo"
 )
 
 // emailFailure is one failed item of contacts/add and invite.
@@ -156,14 +156,6 @@ func (s *Server) handleNotificationsUpdate(w http.ResponseWriter, r *http.Reques
 	})
 }
 
-// Photo limits of API.md: PNG or JPEG, at most 2 MB (we allow 2 MiB) and
-// 1600x1200.
-const (
-	maxPhotoBytes  = 2 << 20
-	maxPhotoWidth  = 1600
-	maxPhotoHeight = 1200
-)
-
 // handlePhotoUpdate is POST /user-photo/update: a multipart file "photo",
 // checked by decoding it.
 func (s *Server) handlePhotoUpdate(w http.ResponseWriter, r *http.Request, u *ferry.User) {
@@ -172,32 +164,17 @@ func (s *Server) handlePhotoUpdate(w http.ResponseWriter, r *http.Request, u *fe
 		s.writeError(w, r, err)
 		return
 	}
-	invalid := func(why string) {
-		s.writeError(w, r, ferry.Errorf(ferry.EINVALIDPHOTO, "The photo must be a PNG or JPEG image of at most 2 MB and %dx%d; %s.", maxPhotoWidth, maxPhotoHeight, why))
-	}
 	data, err := p.File("photo")
 	if err != nil {
-		invalid("send it as the multipart file \"photo\"")
+		s.writeError(w, r, photo.Invalid(`send it as the multipart file "photo"`))
 		return
 	}
-	if len(data) > maxPhotoBytes {
-		invalid("this one is larger")
+	ph, err := photo.Check(data)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil || (format != "png" && format != "jpeg") {
-		invalid("this one is not")
-		return
-	}
-	if cfg.Width > maxPhotoWidth || cfg.Height > maxPhotoHeight {
-		invalid("this one is " + strconv.Itoa(cfg.Width) + "x" + strconv.Itoa(cfg.Height))
-		return
-	}
-	if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
-		invalid("this one does not decode")
-		return
-	}
-	if _, err := s.users.SetPhoto(r.Context(), u.ID, ferry.Photo{ContentType: "image/" + format, Data: data}); err != nil {
+	if _, err := s.users.SetPhoto(r.Context(), u.ID, ph); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

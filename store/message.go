@@ -207,6 +207,7 @@ func (db *DB) listMessages(index []byte, userID uint64, pendingOnly bool) ([]fer
 				Status:      status,
 				SenderName:  sender.FullName,
 				SenderEmail: sender.Email,
+				SenderPhoto: sender.PhotoToken,
 				To:          receiver.Email,
 			})
 		}

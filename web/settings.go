@@ -1,53 +1,153 @@
 package web
 
 import (
-	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/photo"
 )
 
 type settingsData struct {
 	DavURL, Login, AppPassword, Host string
+	FullName, PhotoToken             string
 	Quota                            ferry.Quota
 	Used                             int64
 	Reset                            bool
+	Message, Saved                   string // what the last change came to
 }
 
-// handleSettings is the account's page: the quota, and how to reach the
-// folder over WebDAV with the app password.
+// handleSettings is the account's page: name, photo, password, the quota,
+// and how to reach the folder over WebDAV with the app password.
 func (a *App) handleSettings(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	a.settings(w, r, u, a.cfg.Dav.AppPassword, false)
+	a.renderSettings(w, r, u, http.StatusOK, settingsData{Saved: r.URL.Query().Get("saved")})
 }
 
 // handleResetAppPassword makes a new app password: the old one stops
 // working at once.
 func (a *App) handleResetAppPassword(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	a.settings(w, r, u, a.cfg.Dav.ResetAppPassword, true)
+	pw, err := a.cfg.Dav.ResetAppPassword(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.renderSettings(w, r, u, http.StatusOK, settingsData{AppPassword: pw, Reset: true})
 }
 
-func (a *App) settings(w http.ResponseWriter, r *http.Request, u *ferry.User, password func(context.Context, uint64) (string, error), reset bool) {
-	pw, err := password(r.Context(), u.ID)
-	if err != nil {
+// renderSettings fills in what the page shows of the account (the app
+// password unless d has a new one) around d's message.
+func (a *App) renderSettings(w http.ResponseWriter, r *http.Request, u *ferry.User, status int, d settingsData) {
+	var err error
+	if d.AppPassword == "" {
+		if d.AppPassword, err = a.cfg.Dav.AppPassword(r.Context(), u.ID); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	if d.Quota, err = a.cfg.Users.Quota(r.Context(), u.ID); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	quota, err := a.cfg.Users.Quota(r.Context(), u.ID)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	host := a.cfg.PublicURL
+	d.Used = d.Quota.Usage.Charged()
+	d.DavURL, d.Login, d.FullName, d.PhotoToken = a.cfg.PublicURL+"/dav/", u.Email, u.FullName, u.PhotoToken
+	d.Host = a.cfg.PublicURL
 	if pu, err := url.Parse(a.cfg.PublicURL); err == nil {
-		host = pu.Host
+		d.Host = pu.Host
 	}
-	a.render(w, r, http.StatusOK, "settings", "Settings", settingsData{
-		DavURL: a.cfg.PublicURL + "/dav/", Login: u.Email, AppPassword: pw, Host: host,
-		Quota: quota, Used: quota.Usage.Charged(), Reset: reset,
-	})
+	a.render(w, r, status, "settings", "Settings", d)
+}
+
+// change applies a settings change, keeping the session's own token
+// when the password changes; a refusal is said on the settings page.
+func (a *App) change(w http.ResponseWriter, r *http.Request, u *ferry.User, ch ferry.SettingsChange, saved string) {
+	keep := ""
+	if c, err := r.Cookie(a.sessionCookie()); err == nil {
+		keep = c.Value
+	}
+	if err := a.cfg.Users.ChangeSettings(r.Context(), u.ID, keep, ch); err != nil {
+		status, err := a.cfg.Explain(err)
+		if status == http.StatusInternalServerError {
+			a.fail(w, r, err)
+			return
+		}
+		a.renderSettings(w, r, u, status, settingsData{Message: ferry.ErrorMessage(err)})
+		return
+	}
+	http.Redirect(w, r, "/settings?saved="+saved, http.StatusSeeOther)
+}
+
+// handleProfile changes the full name.
+func (a *App) handleProfile(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	name := strings.TrimSpace(r.PostFormValue("fullname"))
+	a.change(w, r, u, ferry.SettingsChange{FullName: &name}, "name")
+}
+
+// handlePassword changes the password: every other session, token and
+// the app password end; this session goes on.
+func (a *App) handlePassword(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	next := r.PostFormValue("new_password")
+	a.change(w, r, u, ferry.SettingsChange{CurrentPassword: r.PostFormValue("current_password"), NewPassword: &next}, "password")
+}
+
+// handleAcceptAll turns accept_all on or off, from the inbox.
+func (a *App) handleAcceptAll(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	on := r.PostFormValue("accept_all") == "1"
+	if err := a.cfg.Users.ChangeSettings(r.Context(), u.ID, "", ferry.SettingsChange{AcceptAll: &on}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+}
+
+// handlePhoto replaces the profile photo with the form's (a multipart
+// file "photo", read up to the limit and checked by package photo).
+func (a *App) handlePhoto(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	data, err := formFile(r, "photo", photo.MaxBytes+1)
+	if err != nil {
+		a.renderSettings(w, r, u, http.StatusBadRequest, settingsData{Message: ferry.ErrorMessage(photo.Invalid("choose one to upload"))})
+		return
+	}
+	ph, err := photo.Check(data)
+	if err == nil {
+		_, err = a.cfg.Users.SetPhoto(r.Context(), u.ID, ph)
+	}
+	if err != nil {
+		status, err := a.cfg.Explain(err)
+		a.renderSettings(w, r, u, status, settingsData{Message: ferry.ErrorMessage(err)})
+		return
+	}
+	http.Redirect(w, r, "/settings?saved=photo", http.StatusSeeOther)
+}
+
+// formFile reads the first file part named name of a multipart body, up to
+// limit bytes, in memory (r.FormFile would keep large parts in temporary
+// files).
+func formFile(r *http.Request, name string, limit int64) ([]byte, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return nil, err
+		}
+		if part.FormName() == name && part.FileName() != "" {
+			return io.ReadAll(io.LimitReader(part, limit))
+		}
+	}
+}
+
+// handleRemovePhoto removes the profile photo.
+func (a *App) handleRemovePhoto(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	if err := a.cfg.Users.RemovePhoto(r.Context(), u.ID); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/settings?saved=photo", http.StatusSeeOther)
 }
 
 // DavPage answers a browser that opens /dav/ with a page that says what

@@ -27,7 +27,7 @@ var staticFiles embed.FS
 
 // PagePolicy is the Content-Security-Policy of every page: scripts, styles
 // and images of ferry's own origin only, nothing inline, never framed.
-const PagePolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+const PagePolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
 // inertPolicy is the policy of what is not a page of ferry's (a file, a
 // zip): nothing in it runs, loads or is framed.
@@ -114,6 +114,11 @@ func New(cfg Config) *App {
 
 	mux.HandleFunc("GET /settings", a.authed(a.handleSettings))
 	mux.HandleFunc("POST /settings/app-password", a.authed(a.handleResetAppPassword))
+	mux.HandleFunc("POST /settings/profile", a.authed(a.handleProfile))
+	mux.HandleFunc("POST /settings/password", a.authed(a.handlePassword))
+	mux.HandleFunc("POST /settings/photo", a.authed(a.handlePhoto))
+	mux.HandleFunc("POST /settings/photo/remove", a.authed(a.handleRemovePhoto))
+	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))
 	mux.HandleFunc("/", a.handleNotFound)
 
 	// Every state change made with the cookie must come from ferry's own

@@ -15,6 +15,17 @@
     });
     const form = document.getElementById("upload-form");
     if (form) setUpUploads(form);
+    const photo = document.getElementById("photo");
+    if (photo) {
+      // A preview of the chosen photo before it is uploaded.
+      photo.addEventListener("change", () => {
+        const img = document.getElementById("photo-preview");
+        if (!photo.files[0]) return;
+        img.src = URL.createObjectURL(photo.files[0]);
+        img.alt = "The photo you chose";
+        img.hidden = false;
+      });
+    }
   });
 
   function copyField(button) {
