@@ -247,6 +247,10 @@ type Contact struct {
 	PhotoToken string
 }
 
+// NotificationContactRequest is the one notification type there is:
+// someone added the user to their contacts.
+const NotificationContactRequest = "CONTACT_REQUEST"
+
 // Notification is one row of /notifications/list.
 type Notification struct {
 	ID      uint64

@@ -215,6 +215,8 @@ func TestWeb_CrossSiteRequestsChangeNothing(t *testing.T) {
 		{"POST", "/logout", nil},
 		{"POST", "/send/", url.Values{"item": {"keep.txt"}, "to": {"victim@example.com"}}},
 		{"POST", "/inbox", url.Values{"all": {"1"}, "accept": {"0"}}},
+		{"POST", "/contacts", url.Values{"email": {"evil@example.com"}}},
+		{"POST", "/settings/password", url.Values{"current_password": {"victim password"}, "new_password": {"evil password"}}},
 	} {
 		r := b.do(tc.method, tc.path, strings.NewReader(tc.form.Encode()), "application/x-www-form-urlencoded", evil)
 		assert.Equal(t, http.StatusForbidden, r.Status, "%s %s", tc.method, tc.path)

@@ -44,6 +44,12 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	require.NoError(t, chromedp.Do(alice, chromedp.Submit(chromedp.CSS("#photo")), chromedp.WaitVisible(chromedp.CSS(`#profile img[src^="/photos/"]`))))
 	screenshot(t, alice, "settings-profile")
 
+	// Alice adds Bob as a contact; he will get a request.
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/contacts"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "bob@example.com"), chromedp.Submit(chromedp.CSS("#email")),
+		chromedp.WaitVisible(chromedp.CSS("table.contacts"))))
+	assert.Contains(t, text(t, alice, "table.contacts"), "bob@example.com")
+
 	// Tick the folder and the file, Send.
 	require.NoError(t, chromedp.Do(alice,
 		chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#send-form")),
@@ -53,6 +59,9 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#to")),
 	))
 	assert.Contains(t, text(t, alice, "main"), "2 items, 5.4 KB")
+	suggested, err := chromedp.Run(alice, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#contacts option")).map(o => o.value)`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"bob@example.com"}, suggested, "contacts are suggested")
 	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "nobody@example.com"), chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS(".error"))))
 	assert.NotEmpty(t, text(t, alice, ".error"), "an unknown receiver is said in the page")
 	screenshot(t, alice, "send")
@@ -62,7 +71,15 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	// Bob: the badge, the inbox.
 	bob, _ := tab(t)
 	signInAs(t, bob, f, "bob@example.com", "bob password", false)
-	assert.Equal(t, "2", text(t, bob, "header .badge"))
+	assert.Equal(t, "2", text(t, bob, `header a[href="/inbox"] .badge`))
+	assert.Equal(t, "1", text(t, bob, `header a[href="/contacts"] .badge`))
+	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`a[href="/contacts"]`)), chromedp.WaitVisible(chromedp.CSS("#requests"))))
+	screenshot(t, bob, "contacts")
+	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`button[aria-label="Add alice@example.com back"]`)), chromedp.WaitVisible(chromedp.CSS("table.contacts"))))
+	assert.Contains(t, text(t, bob, "table.contacts"), "alice@example.com")
+	gone, err := chromedp.Run(bob, chromedp.Evaluate[bool](`document.querySelector("#requests") === null && document.querySelector('header a[href="/contacts"] .badge') === null`))
+	require.NoError(t, err)
+	assert.True(t, gone, "the request is answered")
 	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`a[href="/inbox"]`)), chromedp.WaitVisible(chromedp.CSS("table.inbox"))))
 	inbox := text(t, bob, "table.inbox")
 	assert.Contains(t, inbox, "User alice@example.com")

@@ -24,9 +24,6 @@ import (
 // (sha256(code) -> JSON inviteRecord), user_invites (inviter + created Unix
 // ns + sha256(code) -> nothing, for the daily limit).
 
-// NotificationContactRequest is the one notification type there is.
-const NotificationContactRequest = "CONTACT_REQUEST"
-
 type notificationRecord struct {
 	User    uint64 `json:"user"`
 	Type    string `json:"type"`
@@ -68,7 +65,7 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string) 
 			if hasUnreadRequest(tx, u.ID, ownerID) {
 				continue
 			}
-			if err := addNotification(tx, notificationRecord{User: u.ID, Type: NotificationContactRequest, From: ownerID, Created: now}); err != nil {
+			if err := addNotification(tx, notificationRecord{User: u.ID, Type: ferry.NotificationContactRequest, From: ownerID, Created: now}); err != nil {
 				return err
 			}
 		}
@@ -83,7 +80,7 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string) 
 func hasUnreadRequest(tx *bolt.Tx, userID, from uint64) bool {
 	found := false
 	eachNotification(tx, userID, func(_ uint64, n notificationRecord) bool {
-		found = n.From == from && n.Type == NotificationContactRequest && !n.Read
+		found = n.From == from && n.Type == ferry.NotificationContactRequest && !n.Read
 		return !found
 	})
 	return found

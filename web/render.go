@@ -64,10 +64,11 @@ func parsePages() map[string]*template.Template {
 
 // page is what every page shows around its own part.
 type page struct {
-	Title   string
-	User    *ferry.User
-	Pending int // sends waiting in the user's inbox: the header's badge
-	Data    any
+	Title    string
+	User     *ferry.User
+	Pending  int // sends waiting in the user's inbox: the Inbox badge
+	Requests int // unread contact requests: the Contacts badge
+	Data     any
 }
 
 // render answers a page; it is rendered whole before anything is sent, so
@@ -76,8 +77,12 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, t
 	p := page{Title: title, Data: data}
 	if u, ok := r.Context().Value(ctxKey{}).(*ferry.User); ok {
 		p.User = u
+		// The badges: counted on each page load; a failure shows none.
 		if pending, err := a.cfg.Messages.Inbox(r.Context(), u.ID); err == nil {
 			p.Pending = len(pending)
+		}
+		if requests, err := a.contactRequests(r, u); err == nil {
+			p.Requests = len(requests)
 		}
 	}
 	var buf bytes.Buffer

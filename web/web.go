@@ -112,6 +112,11 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /inbox", a.authed(a.handleDecide))
 	mux.HandleFunc("GET /outbox", a.authed(a.handleOutbox))
 
+	mux.HandleFunc("GET /contacts", a.authed(a.handleContacts))
+	mux.HandleFunc("POST /contacts", a.authed(a.handleAddContact))
+	mux.HandleFunc("POST /contacts/remove", a.authed(a.handleRemoveContact))
+	mux.HandleFunc("POST /contacts/requests/{id}", a.authed(a.handleRequest))
+
 	mux.HandleFunc("GET /settings", a.authed(a.handleSettings))
 	mux.HandleFunc("POST /settings/app-password", a.authed(a.handleResetAppPassword))
 	mux.HandleFunc("POST /settings/profile", a.authed(a.handleProfile))
