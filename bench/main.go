@@ -56,7 +56,7 @@ type result struct {
 }
 
 var (
-	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9,10,11", "rows to run")
+	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9,10,11,12,13", "rows to run")
 	flagSize     = flag.String("size", "1GiB", "file size for rows 1-3, 8, 10 and 11")
 	flagFiles    = flag.Int("files", 1_000_000, "files for row 9 (about; 1,000 users)")
 	flagDir      = flag.String("dir", "", "work directory (default: a new one under the system's temp dir, removed after)")
@@ -93,6 +93,9 @@ func main() {
 	}
 	if rows[10] || rows[11] {
 		results = append(results, b.webRows(rows)...)
+	}
+	if rows[12] || rows[13] {
+		results = append(results, b.pageRows(rows)...)
 	}
 	for _, row := range []struct {
 		n  int
