@@ -469,3 +469,31 @@ func pngEncode(w io.Writer, width, height int) error {
 	}
 	return png.Encode(w, img)
 }
+
+// An email without an account, added as a contact, can be invited from
+// the page; the mail's link opens the signup page with the code filled
+// in, and signing up there goes on into the app.
+func TestWeb_InviteFromContacts(t *testing.T) {
+	peer := startSMTP(t)
+	ts := startServer(t, peer.configure, func(c *app.Config) { c.Auth.Signup = "invite" })
+	ts.addUser("host@example.com", "host password")
+	b := ts.browser()
+	b.signIn("host@example.com", "host password")
+
+	r := b.post("/contacts", url.Values{"email": {"guest@example.com"}})
+	assert.Equal(t, http.StatusNotFound, r.Status)
+	assert.Contains(t, string(r.Body), "Invite guest@example.com to ferry")
+	b.post("/contacts/invite", url.Values{"email": {"guest@example.com"}}).requireStatus(http.StatusSeeOther)
+	assert.Contains(t, string(b.get("/contacts?invited=guest@example.com").Body), "Invited guest@example.com")
+
+	m := peer.waitMails(1)[0].parse(t)
+	assert.NotContains(t, m.Body, "/api/1/", "no API paths in mail")
+	code := m.signupCode(t)
+	guest := ts.browser()
+	page := string(guest.get("/signup?invite=" + code).requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, `value="`+code+`"`)
+	r = guest.post("/signup", url.Values{"invite": {code}, "email": {"guest@example.com"}, "password": {"guest password"}})
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	assert.Equal(t, "/files/", r.Header.Get("Location"))
+	guest.get("/files/").requireStatus(http.StatusOK)
+}

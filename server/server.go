@@ -108,6 +108,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		MaxRequestBody: cfg.MaxRequestBody,
 		Users:          st, Files: st, Dav: st, Messages: st, Social: st,
 		SendNotice: s.sendNotice,
+		InviteMail: s.inviteMail,
 		LoginLimit: s.underLoginLimit,
 		ServeFile:  s.serveFile,
 		WriteError: s.writeError,

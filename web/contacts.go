@@ -15,12 +15,15 @@ type contactsData struct {
 	Requests []ferry.Notification // unread contact requests
 	Message  string
 	Added    string
+	Invite   string // an email without an account, to invite
+	Invited  string
 }
 
 // handleContacts lists the user's contacts, and the contact requests of
 // people who added them, to accept (add them back) or dismiss.
 func (a *App) handleContacts(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	a.renderContacts(w, r, u, http.StatusOK, contactsData{Added: r.URL.Query().Get("added")})
+	q := r.URL.Query()
+	a.renderContacts(w, r, u, http.StatusOK, contactsData{Added: q.Get("added"), Invited: q.Get("invited")})
 }
 
 func (a *App) renderContacts(w http.ResponseWriter, r *http.Request, u *ferry.User, status int, d contactsData) {
@@ -65,10 +68,37 @@ func (a *App) addContact(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 			a.fail(w, r, err)
 			return false
 		}
-		a.renderContacts(w, r, u, status, contactsData{Message: ferry.ErrorMessage(err)})
+		d := contactsData{Message: ferry.ErrorMessage(err)}
+		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND && a.cfg.Signup != "closed" {
+			d.Invite = email // no account yet: offer to invite them
+		}
+		a.renderContacts(w, r, u, status, d)
 		return false
 	}
 	return true
+}
+
+// handleInvite sends the form's email an invitation to ferry, as POST
+// /api/1/invite does (the daily limit, a signup code when signup is by
+// invitation).
+func (a *App) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	results, err := a.cfg.Social.Invite(r.Context(), u.ID, []string{email}, func(to, code string) ferry.Mail {
+		return a.cfg.InviteMail(u, to, code)
+	})
+	if err == nil {
+		err = results[0]
+	}
+	if err != nil {
+		status, err := a.cfg.Explain(err)
+		if status == http.StatusInternalServerError {
+			a.fail(w, r, err)
+			return
+		}
+		a.renderContacts(w, r, u, status, contactsData{Message: ferry.ErrorMessage(err)})
+		return
+	}
+	http.Redirect(w, r, "/contacts?invited="+url.QueryEscape(email), http.StatusSeeOther)
 }
 
 // handleRemoveContact removes the form's email from the contacts.

@@ -48,6 +48,8 @@ type Config struct {
 	Messages ferry.MessageService
 	Social   ferry.SocialService
 
+	// InviteMail is the invitation from inviter to email, with its code.
+	InviteMail func(inviter *ferry.User, email, code string) ferry.Mail
 	// SendNotice is the mail that tells a receiver of a send.
 	SendNotice func(sender, receiver *ferry.User, destinations []string, total int64) ferry.Mail
 
@@ -115,6 +117,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("GET /contacts", a.authed(a.handleContacts))
 	mux.HandleFunc("POST /contacts", a.authed(a.handleAddContact))
 	mux.HandleFunc("POST /contacts/remove", a.authed(a.handleRemoveContact))
+	mux.HandleFunc("POST /contacts/invite", a.authed(a.handleInvite))
 	mux.HandleFunc("POST /contacts/requests/{id}", a.authed(a.handleRequest))
 
 	mux.HandleFunc("GET /settings", a.authed(a.handleSettings))
