@@ -30,6 +30,8 @@ type UserService interface {
 	// ACCOUNT_DISABLED.
 	Authenticate(ctx context.Context, token string) (*User, error)
 	RevokeToken(ctx context.Context, token string) error
+	// RevokeUserTokens ends every token of the user but keep.
+	RevokeUserTokens(ctx context.Context, userID uint64, keep string) error
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Quota returns the user's limits in force and usage.

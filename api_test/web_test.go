@@ -457,8 +457,14 @@ func TestWeb_Settings(t *testing.T) {
 	var settings struct {
 		AcceptAll bool `json:"accept_all"`
 	}
-	ts.login("set@example.com", "new password").get("/settings/list", nil).requireStatus(http.StatusOK).decode(&settings)
+	elsewhere := ts.login("set@example.com", "new password")
+	elsewhere.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&settings)
 	assert.True(t, settings.AcceptAll)
+
+	// Sign out everywhere else: the API token ends, this session goes on.
+	b.post("/settings/sessions", nil).requireStatus(http.StatusSeeOther)
+	assert.Contains(t, string(b.get("/settings?saved=sessions").requireStatus(http.StatusOK).Body), "Every other session is signed out.")
+	elsewhere.get("/settings/list", nil).requireError(http.StatusUnauthorized, ferry.ENOPERMISSION)
 }
 
 // pngEncode writes a w x h PNG.
@@ -496,4 +502,20 @@ func TestWeb_InviteFromContacts(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
 	assert.Equal(t, "/files/", r.Header.Get("Location"))
 	guest.get("/files/").requireStatus(http.StatusOK)
+}
+
+// The inbox page shows when each send expires: send.expire_after after
+// it was sent.
+func TestWeb_InboxShowsExpiry(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.Send.ExpireAfter = app.Duration(72 * time.Hour) })
+	alice := ts.login(ts.addUser("alice@example.com", password), password)
+	ts.addUser("bob@example.com", "bob password")
+	alice.mustPut("note.txt", []byte("note"))
+	sent := ts.Clock.Now()
+	alice.mustSend("bob@example.com", `[{"path":"","files":["note.txt"]}]`)
+	b := ts.browser()
+	b.signIn("bob@example.com", "bob password")
+	page := string(b.get("/inbox").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, sent.Add(72*time.Hour).UTC().Format("2006-01-02 15:04"))
+	assert.Contains(t, page, `aria-label="1 waiting"`, "the badge")
 }

@@ -131,6 +131,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		LinkMaxExpiry:      time.Duration(cfg.Links.MaxExpiry),
 		SendMaxEntries:     cfg.Send.MaxEntries,
 		InviteExpireIn:     time.Duration(cfg.Invite.ExpireAfter),
+		SendExpireAfter:    time.Duration(cfg.Send.ExpireAfter),
 		Metrics:            m.handler(),
 		MetricsToken:       cfg.Metrics.Token,
 		Tracker:            cfg.Slice.Tracker,

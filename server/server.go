@@ -46,6 +46,9 @@ type Config struct {
 	// InviteExpireIn is how long an invitation's code works, for the
 	// invitation mail's text (the store applies it).
 	InviteExpireIn time.Duration
+	// SendExpireAfter is how long a send waits in the inbox (the web
+	// app's inbox shows each one's expiry).
+	SendExpireAfter time.Duration
 	// Metrics serves GET /metrics (Prometheus text); none when nil.
 	Metrics http.Handler
 	// BodyIdleTimeout bounds the wait for the next bytes of a request body
@@ -104,7 +107,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 	}
 	s.web = web.New(web.Config{
 		PublicURL: cfg.PublicURL, Signup: cfg.Signup,
-		LinkMaxExpiry:  cfg.LinkMaxExpiry,
+		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
 		MaxRequestBody: cfg.MaxRequestBody,
 		Users:          st, Files: st, Dav: st, Messages: st, Social: st,
 		SendNotice: s.sendNotice,

@@ -223,9 +223,9 @@ func (db *DB) RevokeToken(ctx context.Context, token string) error {
 }
 
 // RevokeUserTokens revokes every token of the user except keep (which may be
-// empty).
-func (db *DB) RevokeUserTokens(userID uint64, keep string) error {
-	return db.update(context.Background(), func(tx *bolt.Tx) error {
+// empty): "sign out everywhere else".
+func (db *DB) RevokeUserTokens(ctx context.Context, userID uint64, keep string) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
 		return revokeUserTokens(tx, userID, keep)
 	})
 }

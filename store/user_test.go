@@ -34,7 +34,7 @@ func TestTokens_SweepAndRevokeAll(t *testing.T) {
 	_, err = db.Authenticate(ctx, old)
 	assert.Equal(t, ferry.ENOPERMISSION, ferry.ErrorCode(err))
 
-	require.NoError(t, db.RevokeUserTokens(u.ID, keep))
+	require.NoError(t, db.RevokeUserTokens(ctx, u.ID, keep))
 	_, err = db.Authenticate(ctx, third)
 	assert.Equal(t, ferry.ENOPERMISSION, ferry.ErrorCode(err))
 	got, err := db.Authenticate(ctx, keep)

@@ -3,14 +3,16 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/ferryhq/ferry"
 )
 
 type inboxData struct {
-	Pending  []ferry.Message
-	Quota    ferry.Quota
-	Messages []string // what the last decisions came to, when some failed
+	Pending     []ferry.Message
+	ExpireAfter time.Duration // a send expires this long after it was sent
+	Quota       ferry.Quota
+	Messages    []string // what the last decisions came to, when some failed
 }
 
 // handleInbox lists the sends waiting for the user's decision, with this
@@ -30,7 +32,7 @@ func (a *App) renderInbox(w http.ResponseWriter, r *http.Request, u *ferry.User,
 		a.fail(w, r, err)
 		return
 	}
-	a.render(w, r, status, "inbox", "Inbox", inboxData{Pending: pending, Quota: quota, Messages: messages})
+	a.render(w, r, status, "inbox", "Inbox", inboxData{Pending: pending, Quota: quota, Messages: messages, ExpireAfter: a.cfg.SendExpireAfter})
 }
 
 // handleDecide accepts or declines the form's messages (id, repeated; or

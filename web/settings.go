@@ -92,6 +92,20 @@ func (a *App) handlePassword(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	a.change(w, r, u, ferry.SettingsChange{CurrentPassword: r.PostFormValue("current_password"), NewPassword: &next}, "password")
 }
 
+// handleSignOutElsewhere ends every session and API token of the user
+// but this one (the app password stays).
+func (a *App) handleSignOutElsewhere(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	keep := ""
+	if c, err := r.Cookie(a.sessionCookie()); err == nil {
+		keep = c.Value
+	}
+	if err := a.cfg.Users.RevokeUserTokens(r.Context(), u.ID, keep); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/settings?saved=sessions", http.StatusSeeOther)
+}
+
 // handleAcceptAll turns accept_all on or off, from the inbox.
 func (a *App) handleAcceptAll(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	on := r.PostFormValue("accept_all") == "1"

@@ -39,6 +39,8 @@ type Config struct {
 	Signup    string // closed, invite or open
 	// LinkMaxExpiry is the longest life a download link may have.
 	LinkMaxExpiry time.Duration
+	// SendExpireAfter is how long a send waits in the inbox.
+	SendExpireAfter time.Duration
 	// MaxRequestBody bounds every body but an upload's content.
 	MaxRequestBody int64
 
@@ -124,6 +126,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /settings/app-password", a.authed(a.handleResetAppPassword))
 	mux.HandleFunc("POST /settings/profile", a.authed(a.handleProfile))
 	mux.HandleFunc("POST /settings/password", a.authed(a.handlePassword))
+	mux.HandleFunc("POST /settings/sessions", a.authed(a.handleSignOutElsewhere))
 	mux.HandleFunc("POST /settings/photo", a.authed(a.handlePhoto))
 	mux.HandleFunc("POST /settings/photo/remove", a.authed(a.handleRemovePhoto))
 	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))
