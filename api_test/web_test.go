@@ -519,3 +519,21 @@ func TestWeb_InboxShowsExpiry(t *testing.T) {
 	assert.Contains(t, page, sent.Add(72*time.Hour).UTC().Format("2006-01-02 15:04"))
 	assert.Contains(t, page, `aria-label="1 waiting"`, "the badge")
 }
+
+// A send names at most a folder page's worth of items (each is looked up
+// before the send), and only names of the folder.
+func TestWeb_SendBounds(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("many@example.com", "many password")
+	b := ts.browser()
+	b.signIn("many@example.com", "many password")
+	form := url.Values{"to": {"many@example.com"}}
+	for i := range 201 {
+		form.Add("item", fmt.Sprintf("f%d", i))
+	}
+	r := b.post("/send/", form)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Body), "at most 200 items")
+	r = b.post("/send/", url.Values{"to": {"many@example.com"}, "item": {"../etc"}})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+}

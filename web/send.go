@@ -33,6 +33,11 @@ func (a *App) selected(w http.ResponseWriter, r *http.Request, u *ferry.User) (f
 		a.renderError(w, r, http.StatusBadRequest, "Choose the files and folders to send: tick them in the folder, then Send.")
 		return nil, nil, false
 	}
+	if len(chosen) > pageSize {
+		// One folder page's worth: each is looked up before the send.
+		a.renderError(w, r, http.StatusBadRequest, "Send at most "+strconv.Itoa(pageSize)+" items at once, or send the folder that holds them.")
+		return nil, nil, false
+	}
 	for _, name := range chosen {
 		target, ok := child(folder, name)
 		if !ok {
