@@ -39,13 +39,12 @@ func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return a.cfg.Users.CheckPassword(r.Context(), email, r.PostFormValue("password"))
 	})
 	if err != nil {
-		status, err := a.cfg.Explain(err)
-		if status >= 500 {
-			a.fail(w, r, err)
+		status, fe := a.refusal(w, r, err)
+		if fe == nil {
 			return
 		}
-		data := loginData{Email: email, Next: r.PostFormValue("next"), Signup: a.cfg.Signup == "open", Message: ferry.ErrorMessage(err)}
-		if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
+		data := loginData{Email: email, Next: r.PostFormValue("next"), Signup: a.cfg.Signup == "open", Message: fe.Message}
+		if fe.Code == ferry.EAUTHFAILED {
 			data.Message = "Wrong email or password."
 		}
 		a.render(w, r, status, "login", "Sign in", data)
@@ -101,15 +100,14 @@ func (a *App) handleSignup(w http.ResponseWriter, r *http.Request) {
 		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
 	}, ferry.ENOPERMISSION, ferry.EEMAILEXISTS)
 	if err != nil {
-		status, err := a.cfg.Explain(err)
-		if status >= 500 {
-			a.fail(w, r, err)
+		status, fe := a.refusal(w, r, err)
+		if fe == nil {
 			return
 		}
-		if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
+		if fe.Code == ferry.ENOPERMISSION {
 			status = http.StatusForbidden // 401 in the table; a refusal here
 		}
-		a.render(w, r, status, "signup", "Create an account", signupData{Mode: a.cfg.Signup, Invite: invite, Email: nu.Email, FullName: nu.FullName, Message: ferry.ErrorMessage(err)})
+		a.render(w, r, status, "signup", "Create an account", signupData{Mode: a.cfg.Signup, Invite: invite, Email: nu.Email, FullName: nu.FullName, Message: fe.Message})
 		return
 	}
 	a.signIn(w, r, u, "/files/")

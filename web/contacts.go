@@ -63,13 +63,12 @@ func (a *App) addContact(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 		err = results[0]
 	}
 	if err != nil {
-		status, err := a.cfg.Explain(err)
-		if status == http.StatusInternalServerError {
-			a.fail(w, r, err)
+		status, fe := a.refusal(w, r, err)
+		if fe == nil {
 			return false
 		}
-		d := contactsData{Message: ferry.ErrorMessage(err)}
-		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND && a.cfg.Signup != "closed" {
+		d := contactsData{Message: fe.Message}
+		if fe.Code == ferry.EUSERNOTFOUND && a.cfg.Signup != "closed" {
 			d.Invite = email // no account yet: offer to invite them
 		}
 		a.renderContacts(w, r, u, status, d)
@@ -90,12 +89,9 @@ func (a *App) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User
 		err = results[0]
 	}
 	if err != nil {
-		status, err := a.cfg.Explain(err)
-		if status == http.StatusInternalServerError {
-			a.fail(w, r, err)
-			return
+		if status, fe := a.refusal(w, r, err); fe != nil {
+			a.renderContacts(w, r, u, status, contactsData{Message: fe.Message})
 		}
-		a.renderContacts(w, r, u, status, contactsData{Message: ferry.ErrorMessage(err)})
 		return
 	}
 	http.Redirect(w, r, "/contacts?invited="+url.QueryEscape(email), http.StatusSeeOther)

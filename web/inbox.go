@@ -73,13 +73,12 @@ func (a *App) handleDecide(w http.ResponseWriter, r *http.Request, u *ferry.User
 	status := http.StatusOK
 	for _, err := range results {
 		if err != nil {
-			st, err := a.cfg.Explain(err)
-			if st == http.StatusInternalServerError {
-				a.fail(w, r, err)
+			st, fe := a.refusal(w, r, err)
+			if fe == nil {
 				return
 			}
 			status = st
-			refused = append(refused, ferry.ErrorMessage(err))
+			refused = append(refused, fe.Message)
 		}
 	}
 	if len(refused) > 0 {

@@ -110,12 +110,11 @@ func (a *App) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 		return a.cfg.SendNotice(u, receiver, destinations, total)
 	})
 	if err != nil {
-		status, err := a.cfg.Explain(err)
-		if status == http.StatusInternalServerError {
-			a.fail(w, r, err)
+		status, fe := a.refusal(w, r, err)
+		if fe == nil {
 			return
 		}
-		d.Message = ferry.ErrorMessage(err)
+		d.Message = fe.Message
 		a.renderSend(w, r, u, status, d)
 		return
 	}

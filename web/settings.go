@@ -68,12 +68,9 @@ func (a *App) change(w http.ResponseWriter, r *http.Request, u *ferry.User, ch f
 		keep = c.Value
 	}
 	if err := a.cfg.Users.ChangeSettings(r.Context(), u.ID, keep, ch); err != nil {
-		status, err := a.cfg.Explain(err)
-		if status == http.StatusInternalServerError {
-			a.fail(w, r, err)
-			return
+		if status, fe := a.refusal(w, r, err); fe != nil {
+			a.renderSettings(w, r, u, status, settingsData{Message: fe.Message})
 		}
-		a.renderSettings(w, r, u, status, settingsData{Message: ferry.ErrorMessage(err)})
 		return
 	}
 	http.Redirect(w, r, "/settings?saved="+saved, http.StatusSeeOther)
@@ -129,8 +126,9 @@ func (a *App) handlePhoto(w http.ResponseWriter, r *http.Request, u *ferry.User)
 		_, err = a.cfg.Users.SetPhoto(r.Context(), u.ID, ph)
 	}
 	if err != nil {
-		status, err := a.cfg.Explain(err)
-		a.renderSettings(w, r, u, status, settingsData{Message: ferry.ErrorMessage(err)})
+		if status, fe := a.refusal(w, r, err); fe != nil {
+			a.renderSettings(w, r, u, status, settingsData{Message: fe.Message})
+		}
 		return
 	}
 	http.Redirect(w, r, "/settings?saved=photo", http.StatusSeeOther)

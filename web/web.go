@@ -275,6 +275,18 @@ func (a *App) clearCookie(w http.ResponseWriter) {
 	})
 }
 
+// refusal returns the status and the error to say on a page for err, a
+// refusal (a quota, a wrong password...); an internal error is answered
+// with the error page, and fe is nil.
+func (a *App) refusal(w http.ResponseWriter, r *http.Request, err error) (status int, fe *ferry.Error) {
+	status, err = a.cfg.Explain(err)
+	if status == http.StatusInternalServerError || !errors.As(err, &fe) {
+		a.fail(w, r, err)
+		return 0, nil
+	}
+	return status, fe
+}
+
 // fail answers a page's error: its message in a page, with the status the
 // API would give it.
 func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
