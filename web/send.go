@@ -23,6 +23,10 @@ type sendData struct {
 // selected returns the folder {path} and the entries of it the query or
 // form names (item=name, repeated); on a failure the page says why.
 func (a *App) selected(w http.ResponseWriter, r *http.Request, u *ferry.User) (folder []string, items []ferry.FileInfo, ok bool) {
+	if err := r.ParseForm(); err != nil {
+		a.renderError(w, r, http.StatusBadRequest, "The request could not be read.")
+		return nil, nil, false
+	}
 	folder, err := names(r)
 	if err != nil {
 		a.fail(w, r, err)
@@ -56,10 +60,6 @@ func (a *App) selected(w http.ResponseWriter, r *http.Request, u *ferry.User) (f
 
 // handleSendPage shows what goes and asks to whom: GET /send/{folder}?item=...
 func (a *App) handleSendPage(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	if err := r.ParseForm(); err != nil {
-		a.renderError(w, r, http.StatusBadRequest, "The request could not be read.")
-		return
-	}
 	folder, items, ok := a.selected(w, r, u)
 	if !ok {
 		return
@@ -83,10 +83,6 @@ func (a *App) renderSend(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 // handleSend sends the chosen files and folders to the form's email: one
 // message per file or folder, each landing in the receiver's inbox.
 func (a *App) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	if err := r.ParseForm(); err != nil {
-		a.renderError(w, r, http.StatusBadRequest, "The request could not be read.")
-		return
-	}
 	folder, items, ok := a.selected(w, r, u)
 	if !ok {
 		return
