@@ -187,6 +187,19 @@ type Message struct {
 	SenderEmail string
 	SenderPhoto string // the token of the sender's photo, "" for none
 	To          string
+	Items       int    // files and folders it carries, the folder itself not counted
+	// Landed is where an accepted message was placed in the receiver's
+	// folder (a free name when the destination was taken); set only in
+	// the receiver's own listings.
+	Landed string
+}
+
+// SentItem is one file or folder a message carries, its path relative to
+// the message's destination.
+type SentItem struct {
+	Path string
+	Dir  bool
+	Size int64
 }
 
 // Decision is one item of /inbox/update: accept or decline a message.

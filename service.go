@@ -88,6 +88,12 @@ type MessageService interface {
 	Send(ctx context.Context, senderID uint64, to string, sources []SendSource, notice func(receiver *User, destinations []string, total int64) Mail) ([]uint64, error)
 	Inbox(ctx context.Context, receiverID uint64) ([]Message, error)
 	Outbox(ctx context.Context, senderID uint64) ([]Message, error)
+	// Received returns up to limit of the messages the receiver has
+	// decided on or let expire, newest first.
+	Received(ctx context.Context, receiverID uint64, limit int) ([]Message, error)
+	// Contents returns message id with up to limit of the items it
+	// carries, in order from the offset-th, for its sender or receiver.
+	Contents(ctx context.Context, userID, id uint64, offset, limit int) (Message, []SentItem, error)
 	UpdateInbox(ctx context.Context, receiverID uint64, decisions []Decision) ([]error, error)
 }
 

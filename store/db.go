@@ -25,8 +25,9 @@ import (
 // refuses a database written by a newer version.
 // Version 2 added send_pins and three fields to usage records; version 3
 // gave links an id, a creation time and a download count, and the index
-// user_links. Open migrates older stores.
-const SchemaVersion = 3
+// user_links; version 4 added the index received. Open migrates older
+// stores.
+const SchemaVersion = 4
 
 // FileName is the database's file name inside the data directory.
 const FileName = "ferry.db"
@@ -50,6 +51,7 @@ var (
 	bucketMessageItems = []byte("message_items") // message id + seq -> encoded item
 	bucketInbox        = []byte("inbox")         // receiver id + message id, while pending
 	bucketOutbox       = []byte("outbox")        // sender id + message id
+	bucketReceived     = []byte("received")      // receiver id + message id
 	bucketPending      = []byte("pending")       // created (Unix ns) + message id, while pending
 
 	bucketMail              = []byte("mail")               // mail id -> JSON ferry.QueuedMail
@@ -68,7 +70,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
-		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketPending,
+		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketReceived, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying}
 
@@ -236,6 +238,11 @@ func (db *DB) init() error {
 			}
 			if got < 3 {
 				if err := migrateLinks(tx, db.now().UnixNano()); err != nil {
+					return err
+				}
+			}
+			if got < 4 {
+				if err := migrateReceived(tx); err != nil {
 					return err
 				}
 			}

@@ -50,9 +50,11 @@ func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Lim
 	if err != nil {
 		return nil, err
 	}
-	if err := db.placeItems(tx, receiverID, dest, m.Folder, items, now.UnixNano()); err != nil {
+	landed, err := db.placeItems(tx, receiverID, dest, m.Folder, items, now.UnixNano())
+	if err != nil {
 		return nil, err
 	}
+	m.Landed = paths.Join(landed)
 	usage.Normal += m.Size
 	usage = quota.AddReceived(usage, now, m.Size)
 	if err := putUsage(tx, receiverID, usage); err != nil {
@@ -79,48 +81,52 @@ func openMessage(tx *bolt.Tx, receiverID, id uint64) (messageRecord, error) {
 
 // placeItems makes a message's items the receiver's: at dest, creating
 // parents; a name that is taken (a parent's too) becomes "name (n).ext".
-func (db *DB) placeItems(tx *bolt.Tx, userID uint64, dest []string, folder bool, items []item, now int64) error {
+// It returns the path they landed at.
+func (db *DB) placeItems(tx *bolt.Tx, userID uint64, dest []string, folder bool, items []item, now int64) ([]string, error) {
 	parent, _, err := rootOf(tx, userID, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	landed := make([]string, 0, len(dest))
 	for _, seg := range dest[:len(dest)-1] {
 		if id := childID(tx, parent.id, seg); id != 0 {
 			c, err := getNode(tx, id)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if c.dir {
 				parent = c
+				landed = append(landed, seg)
 				continue
 			}
 			seg = db.freeName(tx, parent.id, seg) // a file is in the way
 		}
 		c := node{parent: parent.id, dir: true, name: seg, modified: now}
 		if err := addChild(tx, &c); err != nil {
-			return err
+			return nil, err
 		}
 		parent = c
+		landed = append(landed, seg)
 	}
 	top := node{parent: parent.id, dir: folder, name: db.freeName(tx, parent.id, dest[len(dest)-1]), modified: now}
 	if !folder {
 		top.size, top.sum = items[0].size, items[0].sum
 		if err := refBlob(tx, top.sum, top.size); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := addChild(tx, &top); err != nil {
-		return err
+		return nil, err
 	}
 	var total int64
 	if folder {
 		if total, err = placeTree(tx, top, items, now); err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		total = top.size
 	}
-	return addToTotals(tx, parent.id, total)
+	return append(landed, top.name), addToTotals(tx, parent.id, total)
 }
 
 // placeTree creates a folder message's items below the new folder top and

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/store"
@@ -103,4 +105,84 @@ func TestUpdateInbox_ManyInSteps(t *testing.T) {
 	problems, err := db.CheckTree()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+}
+
+// The receiver's history: each decided message newest first, an accepted
+// one with the path it landed at (a free name when its own was taken),
+// seen by the receiver only; the contents of a send, to its two users
+// only; and a version 3 store gains the index received when it opens.
+func TestReceived_LandedContentsAndMigration(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{Now: c.Now})
+	require.NoError(t, err)
+	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
+	for _, name := range []string{"a.txt", "sub/b.txt"} {
+		names := strings.Split("Trip/"+name, "/")
+		_, err = db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: names, Body: strings.NewReader(name), Size: int64(len(name))})
+		require.NoError(t, err)
+	}
+	err = db.Mkdir(ctx, r.ID, []string{"Trip"})
+	require.NoError(t, err)
+	var ids []uint64
+	for range 3 {
+		sent, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"Trip"}, Folder: true}}, nil)
+		require.NoError(t, err)
+		ids = append(ids, sent...)
+	}
+	results, err := db.UpdateInbox(ctx, r.ID, []ferry.Decision{{ID: ids[0], Accept: true}, {ID: ids[1]}})
+	require.NoError(t, err)
+	require.NoError(t, results[0])
+	require.NoError(t, results[1])
+
+	list, err := db.Received(ctx, r.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, list, 2, "the pending one is not history")
+	assert.Equal(t, ids[1], list[0].ID)
+	assert.Equal(t, ferry.StatusDeclined, list[0].Status)
+	assert.Equal(t, "", list[0].Landed)
+	assert.Equal(t, ferry.StatusAccepted, list[1].Status)
+	assert.Equal(t, "Trip (1)", list[1].Landed, "Trip was taken")
+	assert.Equal(t, 3, list[1].Items)
+	_, err = db.Lookup(ctx, r.ID, []string{"Trip (1)", "sub", "b.txt"})
+	require.NoError(t, err)
+	out, err := db.Outbox(ctx, s.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "", out[0].Landed, "the sender does not see the receiver's folder")
+	list, err = db.Received(ctx, r.ID, 1)
+	require.NoError(t, err)
+	assert.Len(t, list, 1)
+
+	msg, items, err := db.Contents(ctx, r.ID, ids[2], 0, 10)
+	require.NoError(t, err)
+	assert.Equal(t, "Trip", msg.Destination)
+	assert.Equal(t, []ferry.SentItem{{Path: "a.txt", Size: 5}, {Path: "sub", Dir: true}, {Path: "sub/b.txt", Size: 9}}, items)
+	_, items, err = db.Contents(ctx, s.ID, ids[2], 1, 1)
+	require.NoError(t, err)
+	assert.Equal(t, []ferry.SentItem{{Path: "sub", Dir: true}}, items)
+	other := newUser(t, db, "o@example.com")
+	_, _, err = db.Contents(ctx, other.ID, ids[2], 0, 10)
+	assert.Equal(t, ferry.EMESSAGENOTFOUND, ferry.ErrorCode(err))
+	require.NoError(t, db.Close())
+
+	// As schema 3 left it: no index received.
+	b, err := bolt.Open(dir+"/"+store.FileName, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte("received")); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, 3))
+	}))
+	require.NoError(t, b.Close())
+	db, err = store.Open(dir, store.Options{Now: c.Now})
+	require.NoError(t, err)
+	defer db.Close()
+	list, err = db.Received(ctx, r.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, "Trip (1)", list[1].Landed)
+	list, err = db.Received(ctx, s.ID, 10)
+	require.NoError(t, err)
+	assert.Empty(t, list)
 }

@@ -21,8 +21,9 @@ import (
 // the pins. No bytes are copied.
 //
 // Buckets: messages (id -> JSON header), message_items (id + seq -> item),
-// inbox (receiver + id, pending only), outbox (sender + id), pending (created
-// time + id, pending only, for the expiry sweep).
+// inbox (receiver + id, pending only), outbox (sender + id), received
+// (receiver + id), pending (created time + id, pending only, for the expiry
+// sweep).
 
 type messageRecord struct {
 	Sender      uint64 `json:"sender"`
@@ -34,6 +35,7 @@ type messageRecord struct {
 	Created     int64  `json:"created"`
 	Status      string `json:"status"`
 	Closed      int64  `json:"closed,omitempty"`
+	Landed      string `json:"landed,omitempty"` // where an accepted message was placed
 }
 
 // item is one file or folder of a message. Record: flags 1 | size 8 |
@@ -160,60 +162,153 @@ func (db *DB) Outbox(ctx context.Context, senderID uint64) ([]ferry.Message, err
 	return db.listMessages(bucketOutbox, senderID, false)
 }
 
+// listMessages returns the messages of userID's entries in index, oldest
+// first; pendingOnly leaves out those past their expiry.
 func (db *DB) listMessages(index []byte, userID uint64, pendingOnly bool) ([]ferry.Message, error) {
 	now := db.now()
 	list := []ferry.Message{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		names := map[uint64]*ferry.User{}
-		user := func(id uint64) (*ferry.User, error) {
-			if u, ok := names[id]; ok {
-				return u, nil
-			}
-			u, err := db.findUserByID(tx, id)
-			names[id] = u
-			return u, err
-		}
+		users := userCache(tx, db)
 		prefix := itob(userID)
 		c := tx.Bucket(index).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			id := binary.BigEndian.Uint64(k[8:])
-			m, ok, err := getMessage(tx, id)
-			if err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("message %d is indexed but missing", id)
-			}
-			status := m.Status
-			if db.expired(&m, now) {
-				if pendingOnly {
-					continue
-				}
-				status = ferry.StatusExpired
-			}
-			sender, err := user(m.Sender)
+			msg, err := db.message(tx, binary.BigEndian.Uint64(k[8:]), userID, now, users)
 			if err != nil {
 				return err
 			}
-			receiver, err := user(m.Receiver)
-			if err != nil {
-				return err
+			if pendingOnly && msg.Status != ferry.StatusPending {
+				continue
 			}
-			list = append(list, ferry.Message{
-				ID:          id,
-				Destination: m.Destination,
-				Folder:      m.Folder,
-				Size:        m.Size,
-				Created:     time.Unix(0, m.Created).UTC(),
-				Status:      status,
-				SenderName:  sender.FullName,
-				SenderEmail: sender.Email,
-				SenderPhoto: sender.PhotoToken,
-				To:          receiver.Email,
-			})
+			list = append(list, msg)
 		}
 		return nil
 	})
 	return list, err
+}
+
+// Received returns up to limit of the messages receiver has accepted,
+// declined or let expire, newest first.
+func (db *DB) Received(ctx context.Context, receiverID uint64, limit int) ([]ferry.Message, error) {
+	now := db.now()
+	list := []ferry.Message{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		users := userCache(tx, db)
+		prefix := itob(receiverID)
+		c := tx.Bucket(bucketReceived).Cursor()
+		k, _ := c.Seek(itob(receiverID + 1))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(list) < limit; k, _ = c.Prev() {
+			msg, err := db.message(tx, binary.BigEndian.Uint64(k[8:]), receiverID, now, users)
+			if err != nil {
+				return err
+			}
+			if msg.Status != ferry.StatusPending {
+				list = append(list, msg)
+			}
+		}
+		return nil
+	})
+	return list, err
+}
+
+// userCache returns a lookup of users by id that reads each once.
+func userCache(tx *bolt.Tx, db *DB) func(uint64) (*ferry.User, error) {
+	users := map[uint64]*ferry.User{}
+	return func(id uint64) (*ferry.User, error) {
+		if u, ok := users[id]; ok {
+			return u, nil
+		}
+		u, err := db.findUserByID(tx, id)
+		users[id] = u
+		return u, err
+	}
+}
+
+// message returns message id as viewer sees it at now: expired once past
+// its expiry, and with where it landed only for its receiver.
+func (db *DB) message(tx *bolt.Tx, id, viewer uint64, now time.Time, user func(uint64) (*ferry.User, error)) (ferry.Message, error) {
+	m, ok, err := getMessage(tx, id)
+	if err != nil {
+		return ferry.Message{}, err
+	} else if !ok {
+		return ferry.Message{}, fmt.Errorf("message %d is indexed but missing", id)
+	}
+	status := m.Status
+	if db.expired(&m, now) {
+		status = ferry.StatusExpired
+	}
+	sender, err := user(m.Sender)
+	if err != nil {
+		return ferry.Message{}, err
+	}
+	receiver, err := user(m.Receiver)
+	if err != nil {
+		return ferry.Message{}, err
+	}
+	msg := ferry.Message{
+		ID:          id,
+		Destination: m.Destination,
+		Folder:      m.Folder,
+		Size:        m.Size,
+		Created:     time.Unix(0, m.Created).UTC(),
+		Status:      status,
+		SenderName:  sender.FullName,
+		SenderEmail: sender.Email,
+		SenderPhoto: sender.PhotoToken,
+		To:          receiver.Email,
+		Items:       m.Items,
+	}
+	if viewer == m.Receiver {
+		msg.Landed = m.Landed
+	}
+	return msg, nil
+}
+
+// Contents returns message id with up to limit of the items it carries,
+// in order from the offset-th, to its sender or receiver;
+// MESSAGE_NOT_FOUND to anyone else.
+func (db *DB) Contents(ctx context.Context, userID, id uint64, offset, limit int) (ferry.Message, []ferry.SentItem, error) {
+	var msg ferry.Message
+	list := []ferry.SentItem{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		m, ok, err := getMessage(tx, id)
+		if err != nil {
+			return err
+		}
+		if !ok || (m.Sender != userID && m.Receiver != userID) {
+			return ferry.Errorf(ferry.EMESSAGENOTFOUND, "No message %d.", id)
+		}
+		if msg, err = db.message(tx, id, userID, db.now(), userCache(tx, db)); err != nil {
+			return err
+		}
+		prefix := itob(id)
+		c := tx.Bucket(bucketMessageItems).Cursor()
+		for k, v := c.Seek(itemKey(id, offset)); k != nil && bytes.HasPrefix(k, prefix) && len(list) < limit; k, v = c.Next() {
+			it, err := decodeItem(v)
+			if err != nil {
+				return err
+			}
+			list = append(list, ferry.SentItem{Path: it.path, Dir: it.dir, Size: it.size})
+		}
+		return nil
+	})
+	return msg, list, err
+}
+
+// migrateReceived builds the index received from the messages (schema 4).
+func migrateReceived(tx *bolt.Tx) error {
+	index := tx.Bucket(bucketReceived)
+	return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
+		var m messageRecord
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("message %x: %w", k, err)
+		}
+		return index.Put(pairKey(m.Receiver, binary.BigEndian.Uint64(k)), nil)
+	})
 }
 
 // ExpireMessages ends the pending messages past their expiry, releasing

@@ -300,6 +300,7 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 	}{
 		{bucketInbox, pairKey(rec.Receiver, id)},
 		{bucketOutbox, pairKey(rec.Sender, id)},
+		{bucketReceived, pairKey(rec.Receiver, id)},
 		{bucketPending, pairKey(uint64(rec.Created), id)},
 	} {
 		if err := tx.Bucket(put.bucket).Put(put.key, nil); err != nil {
