@@ -537,3 +537,72 @@ func TestWeb_SendBounds(t *testing.T) {
 	r = b.post("/send/", url.Values{"to": {"many@example.com"}, "item": {"../etc"}})
 	assert.Equal(t, http.StatusBadRequest, r.Status)
 }
+
+// A folder in the inbox shows its first items and links to the whole
+// send, which its sender and receiver can open and nobody else; accepted,
+// it is listed under Decided with a link to where it landed (a free name,
+// as Bob had a Trip folder already).
+func TestWeb_InboxContentsAndWhereItLanded(t *testing.T) {
+	ts := startServer(t)
+	alice := ts.login(ts.addUser("alice@example.com", password), password)
+	bob := ts.login(ts.addUser("bob@example.com", "bob password"), "bob password")
+	ts.addUser("eve@example.com", "eve password")
+	for i := range 12 {
+		alice.mustPut(fmt.Sprintf("Trip/day%02d.txt", i), []byte("day"))
+	}
+	bob.mustPut("Trip/mine.txt", []byte("mine"))
+	sent := alice.mustSend("bob@example.com", `[{"path":"Trip","folder":true}]`)
+	id := fmt.Sprint(sent[0])
+
+	b := ts.browser()
+	b.signIn("bob@example.com", "bob password")
+	page := string(b.get("/inbox").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, "· 12 items")
+	assert.Contains(t, page, "day09.txt")
+	assert.NotContains(t, page, "day10.txt", "ten items in the row")
+	assert.Contains(t, page, `href="/sends/`+id+`">All 12 items`)
+	details := string(b.get("/sends/" + id).requireStatus(http.StatusOK).Body)
+	assert.Contains(t, details, "day11.txt")
+	assert.Contains(t, details, `name="accept" value="1"`, "the receiver decides here")
+
+	a := ts.browser()
+	a.signIn("alice@example.com", password)
+	details = string(a.get("/sends/" + id).requireStatus(http.StatusOK).Body)
+	assert.Contains(t, details, "day11.txt")
+	assert.NotContains(t, details, `name="accept"`)
+	e := ts.browser()
+	e.signIn("eve@example.com", "eve password")
+	assert.NotContains(t, string(e.get("/sends/"+id).requireStatus(http.StatusNotFound).Body), "day")
+	e.get("/sends/x").requireStatus(http.StatusNotFound)
+
+	b.post("/inbox", url.Values{"id": {id}, "accept": {"1"}}).requireStatus(http.StatusSeeOther)
+	page = string(b.get("/inbox").requireStatus(http.StatusOK).Body)
+	assert.Regexp(t, `href="/files/Trip%20%281%29"[^>]*>Trip \(1\)</a>`, page)
+	b.get("/files/Trip%20%281%29").requireStatus(http.StatusOK)
+	assert.Contains(t, string(b.get("/sends/"+id).requireStatus(http.StatusOK).Body), "In your folder")
+	assert.NotContains(t, string(a.get("/sends/"+id).requireStatus(http.StatusOK).Body), "Trip (1)", "the sender does not see Bob's folder")
+	assert.Contains(t, string(a.get("/outbox").requireStatus(http.StatusOK).Body), "accepted")
+}
+
+// An inbox of more than 100 pending sends shows them 100 a page, oldest
+// first; Accept all takes every one, on every page.
+func TestWeb_InboxPages(t *testing.T) {
+	ts := startServer(t)
+	alice := ts.login(ts.addUser("alice@example.com", password), password)
+	ts.addUser("bob@example.com", "bob password")
+	alice.mustPut("note.txt", []byte("note"))
+	for range 101 {
+		alice.mustSend("bob@example.com", `[{"path":"","files":["note.txt"]}]`)
+	}
+	b := ts.browser()
+	b.signIn("bob@example.com", "bob password")
+	page := string(b.get("/inbox").requireStatus(http.StatusOK).Body)
+	assert.Equal(t, 100, strings.Count(page, `aria-label="Accept note.txt"`))
+	assert.Contains(t, page, "Page 1 of 2 · 101 waiting")
+	assert.Contains(t, page, "Accept all 101")
+	page = string(b.get("/inbox?page=1").requireStatus(http.StatusOK).Body)
+	assert.Equal(t, 1, strings.Count(page, `aria-label="Accept note.txt"`))
+	b.post("/inbox", url.Values{"all": {"1"}, "accept": {"1"}}).requireStatus(http.StatusSeeOther)
+	assert.Contains(t, string(b.get("/inbox").requireStatus(http.StatusOK).Body), "Nothing is waiting for you.")
+	assert.Len(t, ts.login("bob@example.com", "bob password").list(""), 101)
+}

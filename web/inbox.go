@@ -9,11 +9,27 @@ import (
 )
 
 type inboxData struct {
-	Pending     []ferry.Message
+	Pending     []pendingSend
 	ExpireAfter time.Duration // a send expires this long after it was sent
 	Quota       ferry.Quota
-	Messages    []string // what the last decisions came to, when some failed
+	Messages    []string        // what the last decisions came to, when some failed
+	Decided     []ferry.Message // the latest sends decided on or expired, newest first
+	Waiting     int             // all pending sends, on every page
+	Page, Last  int
+	Prev, Next  string
 }
+
+// pendingSend is an inbox row: a folder's shows its first items.
+type pendingSend struct {
+	ferry.Message
+	Contents []ferry.SentItem
+}
+
+const (
+	inboxPage    = 100 // the pending sends an inbox page shows
+	previewItems = 10  // the items an inbox row of a folder shows
+	decidedShown = 20  // the decided sends the inbox lists
+)
 
 // handleInbox lists the sends waiting for the user's decision, with this
 // month's receive quota.
@@ -22,17 +38,42 @@ func (a *App) handleInbox(w http.ResponseWriter, r *http.Request, u *ferry.User)
 }
 
 func (a *App) renderInbox(w http.ResponseWriter, r *http.Request, u *ferry.User, status int, messages []string) {
+	d := inboxData{Messages: messages, ExpireAfter: a.cfg.SendExpireAfter}
 	pending, err := a.cfg.Messages.Inbox(r.Context(), u.ID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	quota, err := a.cfg.Users.Quota(r.Context(), u.ID)
-	if err != nil {
+	// Oldest first, so the first to expire lead; a page at a time.
+	d.Waiting, d.Last = len(pending), max(0, (len(pending)-1)/inboxPage)
+	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	d.Page = min(max(d.Page, 0), d.Last)
+	pending = pending[d.Page*inboxPage : min(len(pending), (d.Page+1)*inboxPage)]
+	if d.Page > 0 {
+		d.Prev = "/inbox?page=" + strconv.Itoa(d.Page-1)
+	}
+	if d.Page < d.Last {
+		d.Next = "/inbox?page=" + strconv.Itoa(d.Page+1)
+	}
+	for _, m := range pending {
+		row := pendingSend{Message: m}
+		if m.Folder {
+			if _, row.Contents, err = a.cfg.Messages.Contents(r.Context(), u.ID, m.ID, 0, previewItems); err != nil {
+				a.fail(w, r, err)
+				return
+			}
+		}
+		d.Pending = append(d.Pending, row)
+	}
+	if d.Decided, err = a.cfg.Messages.Received(r.Context(), u.ID, decidedShown); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.render(w, r, status, "inbox", "Inbox", inboxData{Pending: pending, Quota: quota, Messages: messages, ExpireAfter: a.cfg.SendExpireAfter})
+	if d.Quota, err = a.cfg.Users.Quota(r.Context(), u.ID); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, status, "inbox", "Inbox", d)
 }
 
 // handleDecide accepts or declines the form's messages (id, repeated; or
@@ -121,4 +162,44 @@ func (a *App) handleOutbox(w http.ResponseWriter, r *http.Request, u *ferry.User
 		d.Next = "/outbox?page=" + strconv.Itoa(d.Page+1)
 	}
 	a.render(w, r, http.StatusOK, "outbox", "Outbox", d)
+}
+
+// sendPage is how many of a send's items its page shows.
+const sendPage = 200
+
+type sendPageData struct {
+	ferry.Message
+	Contents    []ferry.SentItem
+	Receiving   bool // the viewer is the receiver
+	ExpireAfter time.Duration
+	Page, Last  int
+	Prev, Next  string
+}
+
+// handleSendDetails shows one send, to its sender or receiver: who, when,
+// its status and what it carries, a page of items at a time; the receiver
+// of a pending one can accept or decline it here.
+func (a *App) handleSendDetails(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		a.renderError(w, r, http.StatusNotFound, "There is no such send.")
+		return
+	}
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 0)
+	m, items, err := a.cfg.Messages.Contents(r.Context(), u.ID, id, page*sendPage, sendPage)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d := sendPageData{Message: m, Contents: items, Receiving: m.To == u.Email, ExpireAfter: a.cfg.SendExpireAfter,
+		Page: page, Last: max(0, (m.Items-1)/sendPage)}
+	base := "/sends/" + strconv.FormatUint(id, 10)
+	if page > 0 {
+		d.Prev = base + "?page=" + strconv.Itoa(min(page, d.Last+1)-1)
+	}
+	if page < d.Last {
+		d.Next = base + "?page=" + strconv.Itoa(page+1)
+	}
+	a.render(w, r, http.StatusOK, "sent", m.Destination, d)
 }

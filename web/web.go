@@ -115,6 +115,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("GET /inbox", a.authed(a.handleInbox))
 	mux.HandleFunc("POST /inbox", a.authed(a.handleDecide))
 	mux.HandleFunc("GET /outbox", a.authed(a.handleOutbox))
+	mux.HandleFunc("GET /sends/{id}", a.authed(a.handleSendDetails))
 
 	mux.HandleFunc("GET /contacts", a.authed(a.handleContacts))
 	mux.HandleFunc("POST /contacts", a.authed(a.handleAddContact))
