@@ -79,6 +79,11 @@ func ErrorMessage(err error) string {
 	return "Internal error."
 }
 
+// ErrNoReceiver is in the chain of a send's refusal (METHOD_BAD_REQUEST)
+// when no account has the receiver's email: the web app offers to invite
+// them.
+var ErrNoReceiver = errors.New("no account has the receiver's email")
+
 // ErrBodyRead wraps a failure to read a request body (the client went away,
 // or sent less than it said): the caller answers it as its protocol sees
 // fit.

@@ -606,3 +606,42 @@ func TestWeb_InboxPages(t *testing.T) {
 	assert.Contains(t, string(b.get("/inbox").requireStatus(http.StatusOK).Body), "Nothing is waiting for you.")
 	assert.Len(t, ts.login("bob@example.com", "bob password").list(""), 101)
 }
+
+// A send to an email without an account offers an invitation on the send
+// page (unless signup is closed); the invitation goes, and the page comes
+// back with what was to go.
+func TestWeb_InviteFromSendForm(t *testing.T) {
+	closed := startServer(t)
+	closed.login(closed.addUser("alice@example.com", password), password).mustPut("plan.txt", []byte("plan"))
+	c := closed.browser()
+	c.signIn("alice@example.com", password)
+	r := c.post("/send/", url.Values{"item": {"plan.txt"}, "to": {"newcomer@example.com"}})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.NotContains(t, string(r.Body), "Invite")
+
+	peer := startSMTP(t)
+	ts := startServer(t, peer.configure, func(c *app.Config) { c.Auth.Signup = "invite" })
+	alice := ts.login(ts.addUser("alice@example.com", password), password)
+	alice.mustPut("plan.txt", []byte("plan"))
+	b := ts.browser()
+	b.signIn("alice@example.com", password)
+	r = b.post("/send/", url.Values{"item": {"plan.txt"}, "to": {"newcomer@example.com"}})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	page := string(r.Body)
+	assert.Contains(t, page, "No user has the email")
+	assert.Contains(t, page, "Invite newcomer@example.com to ferry")
+	back := "/send/?item=plan.txt&to=newcomer%40example.com"
+	assert.Contains(t, page, `name="back" value="`+html.EscapeString(back)+`"`)
+
+	r = b.post("/contacts/invite", url.Values{"email": {"newcomer@example.com"}, "back": {back}}).requireStatus(http.StatusSeeOther)
+	assert.Equal(t, back+"&invited=newcomer%40example.com", r.Header.Get("Location"))
+	page = string(b.get(r.Header.Get("Location")).requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, "Invited newcomer@example.com")
+	assert.Contains(t, page, `name="item" value="plan.txt"`)
+	assert.Contains(t, page, `value="newcomer@example.com"`)
+	assert.Equal(t, []string{"newcomer@example.com"}, peer.waitMails(1)[0].To)
+
+	// Only a path of the send page is a way back.
+	r = b.post("/contacts/invite", url.Values{"email": {"other@example.com"}, "back": {"https://evil.example/send/"}}).requireStatus(http.StatusSeeOther)
+	assert.Equal(t, "/contacts?invited=other%40example.com", r.Header.Get("Location"))
+}

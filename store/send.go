@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -56,7 +57,7 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 		ids, released = ids[:0], released[:0]
 		receiver, err := db.findUserByEmail(tx, to)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && receiver.Disabled) {
-			return ferry.Errorf(ferry.EBADREQUEST, "No user has the email %q.", to)
+			return errors.Join(ferry.Errorf(ferry.EBADREQUEST, "No user has the email %q.", to), ferry.ErrNoReceiver)
 		} else if err != nil {
 			return err
 		}

@@ -94,6 +94,16 @@ func (a *App) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User
 		}
 		return
 	}
+	// From the send page, back to it (with what was to go), where it says
+	// who was invited.
+	if back := r.PostFormValue("back"); strings.HasPrefix(back, "/send/") && !strings.ContainsAny(back, "\\#") {
+		sep := "?"
+		if strings.Contains(back, "?") {
+			sep = "&"
+		}
+		http.Redirect(w, r, back+sep+"invited="+url.QueryEscape(email), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/contacts?invited="+url.QueryEscape(email), http.StatusSeeOther)
 }
 

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +19,9 @@ type sendData struct {
 	To       string
 	Contacts []ferry.Contact
 	Message  string
-	Sent     int
+	Invite   string // the receiver has no account: offer to invite them
+	Invited  string // invited from this page
+	Back     string // this page, with what is to go, for the invitation to return to
 }
 
 // selected returns the folder {path} and the entries of it the query or
@@ -64,7 +68,7 @@ func (a *App) handleSendPage(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	if !ok {
 		return
 	}
-	a.renderSend(w, r, u, http.StatusOK, sendData{Folder: paths.Join(folder), Items: items})
+	a.renderSend(w, r, u, http.StatusOK, sendData{Folder: paths.Join(folder), Items: items, To: r.Form.Get("to"), Invited: r.Form.Get("invited")})
 }
 
 func (a *App) renderSend(w http.ResponseWriter, r *http.Request, u *ferry.User, status int, d sendData) {
@@ -77,6 +81,11 @@ func (a *App) renderSend(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 		return
 	}
 	d.Contacts = contacts
+	q := url.Values{"to": {d.To}}
+	for _, it := range d.Items {
+		q.Add("item", it.Name)
+	}
+	d.Back = pathURL("/send/", d.Folder) + "?" + q.Encode()
 	a.render(w, r, status, "send", "Send", d)
 }
 
@@ -111,6 +120,9 @@ func (a *App) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 			return
 		}
 		d.Message = fe.Message
+		if errors.Is(err, ferry.ErrNoReceiver) && a.cfg.Signup != "closed" {
+			d.Invite = to
+		}
 		a.renderSend(w, r, u, status, d)
 		return
 	}
