@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 )
 
 func (c *client) invite(emails ...string) *response {
@@ -34,8 +35,8 @@ func (ts *testServer) mailStatus() []ferry.QueuedMail {
 }
 
 func TestInvite_SignupWithCode(t *testing.T) {
-	peer := startSMTP(t)
-	ts := startServer(t, peer.configure, longTokens, func(c *app.Config) { c.Auth.Signup = "invite" })
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure, longTokens, func(c *app.Config) { c.Auth.Signup = "invite" })
 	inviter := ts.namedUser("ines@example.com", "Inès Ñúñez")
 	ts.addUser("taken@example.com", password)
 
@@ -43,12 +44,12 @@ func TestInvite_SignupWithCode(t *testing.T) {
 	r.requireStatus(http.StatusAccepted)
 	assert.JSONEq(t, `[{"email":"not an email","error":"INVALID_EMAIL"},{"email":"TAKEN@example.com","error":"EMAIL_ALREADY_EXIST"}]`, string(r.Body))
 
-	mails := peer.waitMails(1)
+	mails := peer.WaitMails(1)
 	require.Len(t, mails, 1)
 	assert.Equal(t, []string{"new.friend@example.com"}, mails[0].To)
 	assert.Equal(t, "ferry@ferry.test", mails[0].From)
-	m := mails[0].parse(t)
-	assert.Equal(t, "Inès Ñúñez invites you to ferry", m.subject(t))
+	m := mails[0].Parse(t)
+	assert.Equal(t, "Inès Ñúñez invites you to ferry", m.Subject(t))
 	assert.Equal(t, "<new.friend@example.com>", m.Header.Get("To"))
 	assert.Equal(t, "<ines@example.com>", m.Header.Get("Reply-To"))
 	assert.Regexp(t, `^<[0-9a-f]{32}@ferry\.test>$`, m.Header.Get("Message-ID"))
@@ -57,7 +58,7 @@ func TestInvite_SignupWithCode(t *testing.T) {
 	assert.Equal(t, "text/plain; charset=utf-8", m.Header.Get("Content-Type"))
 	assert.Contains(t, m.Body, "Inès Ñúñez (ines@example.com) invites you")
 	assert.Contains(t, m.Body, ts.Root+"/signup?invite=")
-	code := m.signupCode(t)
+	code := m.SignupCode(t)
 
 	// The link's page, then the signup with the code: once only.
 	page := (&client{t: t, http: http.DefaultClient}).request(http.MethodGet, ts.Root+"/signup?invite="+code, nil, "")
@@ -74,7 +75,7 @@ func TestInvite_SignupWithCode(t *testing.T) {
 
 	// A bad signup does not use up a code; an expired one is refused.
 	inviter.invite("late@example.com").requireStatus(http.StatusOK)
-	late := peer.waitMails(2)[1].parse(t).signupCode(t)
+	late := peer.WaitMails(2)[1].Parse(t).SignupCode(t)
 	ts.client().postForm("/auth/register", url.Values{"email": {"late@example.com"}, "password": {"short"}, "invite": {late}}).
 		requireError(400, ferry.EINVALIDPASSWORD)
 	ts.Clock.Advance(7*24*time.Hour + time.Second)
@@ -98,44 +99,44 @@ func TestInvite_DailyLimit(t *testing.T) {
 }
 
 func TestMail_TemporaryFailureIsRetried(t *testing.T) {
-	peer := startSMTP(t)
-	peer.answer(tempFail, tempFail)
-	ts := startServer(t, peer.configure)
+	peer := ferrytest.StartSMTP(t)
+	peer.Answer(ferrytest.TempFail, ferrytest.TempFail)
+	ts := startServer(t, peer.Configure)
 	ts.newUser("tmp@example.com").invite("once@example.com").requireStatus(http.StatusOK)
-	mails := peer.waitMails(1)
+	mails := peer.WaitMails(1)
 	assert.Equal(t, []string{"once@example.com"}, mails[0].To)
 	require.Eventually(t, func() bool {
 		q := ts.mailStatus()
 		return len(q) == 1 && q[0].Status == ferry.MailSent
 	}, 10*time.Second, 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond) // past several retry intervals
-	assert.Len(t, peer.received(), 1, "delivered once")
-	assert.Equal(t, 3, peer.dataAttempts())
+	assert.Len(t, peer.Received(), 1, "delivered once")
+	assert.Equal(t, 3, peer.DataAttempts())
 	q := ts.mailStatus()[0]
 	assert.Equal(t, 3, q.Attempts)
 	assert.Empty(t, q.LastError)
 }
 
 func TestMail_PermanentFailureIsNotRetried(t *testing.T) {
-	peer := startSMTP(t)
-	peer.answer(permFail)
-	ts := startServer(t, peer.configure)
+	peer := ferrytest.StartSMTP(t)
+	peer.Answer(ferrytest.PermFail)
+	ts := startServer(t, peer.Configure)
 	ts.newUser("perm@example.com").invite("nobox@example.com").requireStatus(http.StatusOK)
 	require.Eventually(t, func() bool {
 		q := ts.mailStatus()
 		return len(q) == 1 && q[0].Status == ferry.MailFailed
 	}, 10*time.Second, 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)
-	assert.Equal(t, 1, peer.dataAttempts(), "a 5xx reply is final")
-	assert.Empty(t, peer.received())
+	assert.Equal(t, 1, peer.DataAttempts(), "a 5xx reply is final")
+	assert.Empty(t, peer.Received())
 	q := ts.mailStatus()[0]
 	assert.Equal(t, 1, q.Attempts)
 	assert.Contains(t, q.LastError, "550")
 }
 
 func TestMail_SMTPDownThenUp(t *testing.T) {
-	peer := downSMTP(t)
-	ts := startServer(t, peer.configure)
+	peer := ferrytest.DownSMTP(t)
+	ts := startServer(t, peer.Configure)
 	c := ts.newUser("down@example.com")
 	want := []string{"one@example.com", "two@example.com", "three@example.com"}
 	for _, to := range want {
@@ -154,19 +155,19 @@ func TestMail_SMTPDownThenUp(t *testing.T) {
 		assert.Contains(t, q.LastError, "connect")
 	}
 
-	peer.up()
-	peer.waitMails(3)
+	peer.Up()
+	peer.WaitMails(3)
 	time.Sleep(300 * time.Millisecond)
 	var got []string
-	for _, m := range peer.received() {
+	for _, m := range peer.Received() {
 		got = append(got, m.To...)
 	}
 	assert.ElementsMatch(t, want, got, "all arrive, none twice")
 }
 
 func TestMail_RetryTimeSurvivesRestart(t *testing.T) {
-	peer := downSMTP(t)
-	ts := startServer(t, peer.configure, func(c *app.Config) {
+	peer := ferrytest.DownSMTP(t)
+	ts := startServer(t, peer.Configure, func(c *app.Config) {
 		c.SMTP.RetryInitial = app.Duration(time.Hour) // nothing more happens before the restart
 		c.SMTP.RetryMax = app.Duration(time.Hour)
 	})
@@ -174,16 +175,16 @@ func TestMail_RetryTimeSurvivesRestart(t *testing.T) {
 	require.Eventually(t, func() bool { return ts.mailStatus()[0].Attempts == 1 }, 10*time.Second, 10*time.Millisecond)
 	ts.stop()
 
-	peer.up()
+	peer.Up()
 	ts.Cfg.SMTP.RetryInitial = app.Duration(20 * time.Millisecond)
 	ts = ts.restart()
 	// Its retry is an hour away: a restart does not skip the backoff...
 	time.Sleep(200 * time.Millisecond)
-	assert.Empty(t, peer.received())
+	assert.Empty(t, peer.Received())
 	assert.Equal(t, ferry.MailQueued, ts.mailStatus()[0].Status)
 	// ...but new mail goes at once, and the queued one is there, intact.
 	ts.login("rs@example.com", password).invite("new@example.com").requireStatus(http.StatusOK)
-	mails := peer.waitMails(1)
+	mails := peer.WaitMails(1)
 	assert.Equal(t, []string{"new@example.com"}, mails[0].To)
 	assert.Len(t, ts.mailStatus(), 2)
 }
@@ -206,17 +207,17 @@ func TestMail_QueuedWithoutHostIsDeliveredAfterRestart(t *testing.T) {
 	out := ferryCLI(t, config, "", "mail", "list").requireOK(t)
 	assert.Regexp(t, `^1\s+queued\s+0\s+\S+ \S+\s+later@example.com\s+User nh@example.com invites you to ferry`, out)
 
-	peer := startSMTP(t)
+	peer := ferrytest.StartSMTP(t)
 	ts.stop()
-	peer.configure(&ts.Cfg)
+	peer.Configure(&ts.Cfg)
 	ts = ts.restart()
-	mails := peer.waitMails(1)
+	mails := peer.WaitMails(1)
 	assert.Equal(t, []string{"later@example.com"}, mails[0].To)
 }
 
 func TestMail_NothingTypedAddsAHeaderOrRecipient(t *testing.T) {
-	peer := startSMTP(t)
-	ts := startServer(t, peer.configure)
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure)
 	c := ts.newUser("mal@example.com")
 	// Line breaks are refused where a name is typed...
 	c.postForm("/settings/update", url.Values{"fullname": {"Mallory\r\nBcc: victim@example.com"}}).requireError(400, ferry.EBADREQUEST)
@@ -226,11 +227,11 @@ func TestMail_NothingTypedAddsAHeaderOrRecipient(t *testing.T) {
 	c.postForm("/settings/update", url.Values{"fullname": {`"Evil" <boss@example.com>, Bcc: victim@example.com =?utf-8?q?x?=`}}).requireStatus(http.StatusOK)
 	c.invite("target@example.com").requireStatus(http.StatusOK)
 
-	mails := peer.waitMails(1)
+	mails := peer.WaitMails(1)
 	time.Sleep(200 * time.Millisecond)
-	require.Len(t, peer.received(), 1)
+	require.Len(t, peer.Received(), 1)
 	assert.Equal(t, []string{"target@example.com"}, mails[0].To, "one recipient")
-	m := mails[0].parse(t)
+	m := mails[0].Parse(t)
 	for _, h := range []string{"Bcc", "Cc"} {
 		assert.Empty(t, m.Header.Get(h))
 	}
@@ -240,23 +241,23 @@ func TestMail_NothingTypedAddsAHeaderOrRecipient(t *testing.T) {
 	replyTo, err := m.Header.AddressList("Reply-To")
 	require.NoError(t, err)
 	assert.Equal(t, []*mail.Address{{Address: "mal@example.com"}}, replyTo)
-	assert.Equal(t, `"Evil" <boss@example.com>, Bcc: victim@example.com =?utf-8?q?x?= invites you to ferry`, m.subject(t),
+	assert.Equal(t, `"Evil" <boss@example.com>, Bcc: victim@example.com =?utf-8?q?x?= invites you to ferry`, m.Subject(t),
 		"the subject says what was typed, encoded, as one header")
 	assert.Equal(t, 1, strings.Count(string(mails[0].Data), "\r\nSubject:"))
 }
 
 func TestMail_SendNotice(t *testing.T) {
-	peer := startSMTP(t)
-	ts := startServer(t, peer.configure)
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure)
 	sender := ts.namedUser("sam@example.com", "Sam Sender")
 	ts.namedUser("rita@example.com", "Rita Receiver")
 	sender.mustPut("docs/a.pdf", make([]byte, 1500))
 	sender.mustPut("pics/x.jpg", make([]byte, 2500))
 	sender.mustSend("rita@example.com", `[{"path":"docs","files":["a.pdf"]},{"path":"pics","files":[],"folder":true}]`)
-	mails := peer.waitMails(1)
+	mails := peer.WaitMails(1)
 	assert.Equal(t, []string{"rita@example.com"}, mails[0].To)
-	m := mails[0].parse(t)
-	assert.Equal(t, "Sam Sender sent you 2 items", m.subject(t))
+	m := mails[0].Parse(t)
+	assert.Equal(t, "Sam Sender sent you 2 items", m.Subject(t))
 	assert.Contains(t, m.Body, "docs/a.pdf")
 	assert.Contains(t, m.Body, "pics")
 	assert.Contains(t, m.Body, "4 KB")
@@ -266,39 +267,39 @@ func TestMail_SendNotice(t *testing.T) {
 	// A refused send queues no mail.
 	sender.send("rita@example.com", `[{"path":"docs","files":["nope.pdf"]}]`).requireError(404, ferry.EFILENOTFOUND)
 	time.Sleep(200 * time.Millisecond)
-	assert.Len(t, peer.received(), 1)
+	assert.Len(t, peer.Received(), 1)
 	assert.Len(t, ts.mailStatus(), 1)
 }
 
 func TestMail_TLSAndAuth(t *testing.T) {
 	for _, mode := range []string{"starttls", "tls"} {
 		t.Run(mode, func(t *testing.T) {
-			srvTLS, clientTLS := selfSigned(t)
-			peer := startSMTPWith(t, &smtpPeer{tlsMode: mode, tls: srvTLS, user: "ferry-bot", pass: "s3cret"})
-			ts := startServerOpts(t, app.Options{SMTPTLS: clientTLS}, peer.configure, func(c *app.Config) {
+			srvTLS, clientTLS := ferrytest.SelfSigned(t)
+			peer := ferrytest.StartSMTPWith(t, &ferrytest.SMTPPeer{TLSMode: mode, TLS: srvTLS, User: "ferry-bot", Pass: "s3cret"})
+			ts := startServerOpts(t, app.Options{SMTPTLS: clientTLS}, peer.Configure, func(c *app.Config) {
 				c.SMTP.Username, c.SMTP.Password = "ferry-bot", "s3cret"
 			})
 			ts.newUser("tls@example.com").invite("secure@example.com").requireStatus(http.StatusOK)
-			assert.Equal(t, []string{"secure@example.com"}, peer.waitMails(1)[0].To)
+			assert.Equal(t, []string{"secure@example.com"}, peer.WaitMails(1)[0].To)
 		})
 	}
 	t.Run("wrong password", func(t *testing.T) {
-		peer := startSMTPWith(t, &smtpPeer{user: "ferry-bot", pass: "s3cret"})
-		ts := startServer(t, peer.configure, func(c *app.Config) { c.SMTP.Username, c.SMTP.Password = "ferry-bot", "wrong" })
+		peer := ferrytest.StartSMTPWith(t, &ferrytest.SMTPPeer{User: "ferry-bot", Pass: "s3cret"})
+		ts := startServer(t, peer.Configure, func(c *app.Config) { c.SMTP.Username, c.SMTP.Password = "ferry-bot", "wrong" })
 		ts.newUser("auth@example.com").invite("x@example.com").requireStatus(http.StatusOK)
 		require.Eventually(t, func() bool { return ts.mailStatus()[0].Status == ferry.MailFailed }, 10*time.Second, 10*time.Millisecond)
 		assert.Contains(t, ts.mailStatus()[0].LastError, "535")
-		assert.Empty(t, peer.received())
+		assert.Empty(t, peer.Received())
 	})
 	t.Run("starttls required but not offered", func(t *testing.T) {
-		peer := startSMTP(t)
-		ts := startServer(t, peer.configure, func(c *app.Config) { c.SMTP.TLS = "starttls" })
+		peer := ferrytest.StartSMTP(t)
+		ts := startServer(t, peer.Configure, func(c *app.Config) { c.SMTP.TLS = "starttls" })
 		ts.newUser("plain@example.com").invite("y@example.com").requireStatus(http.StatusOK)
 		require.Eventually(t, func() bool { return ts.mailStatus()[0].Attempts >= 1 }, 10*time.Second, 10*time.Millisecond)
 		q := ts.mailStatus()[0]
 		assert.Equal(t, ferry.MailQueued, q.Status, "kept and retried, never sent in the clear")
 		assert.Contains(t, q.LastError, "starttls")
-		assert.Empty(t, peer.received())
+		assert.Empty(t, peer.Received())
 	})
 }
 
@@ -318,8 +319,8 @@ func TestMail_SilentPeerTimesOut(t *testing.T) {
 			defer conn.Close() // silent until the test ends
 		}
 	}()
-	peer := &smtpPeer{addr: ln.Addr().String()}
-	ts := startServer(t, peer.configure, func(c *app.Config) {
+	peer := &ferrytest.SMTPPeer{Addr: ln.Addr().String()}
+	ts := startServer(t, peer.Configure, func(c *app.Config) {
 		c.SMTP.Timeout = app.Duration(time.Second)
 		c.SMTP.RetryInitial = app.Duration(time.Hour)
 		c.SMTP.RetryMax = app.Duration(time.Hour)
@@ -336,13 +337,13 @@ func TestMail_SilentPeerTimesOut(t *testing.T) {
 // Sent and failed mail leaves the outbox smtp.keep_sent after it was
 // queued; queued mail stays however old, and younger mail stays.
 func TestMail_OldMailIsDeleted(t *testing.T) {
-	peer := startSMTP(t)
-	replies := []error{nil, permFail}
+	peer := ferrytest.StartSMTP(t)
+	replies := []error{nil, ferrytest.PermFail}
 	for range 20 {
-		replies = append(replies, tempFail)
+		replies = append(replies, ferrytest.TempFail)
 	}
-	peer.answer(replies...)
-	ts := startServer(t, peer.configure, func(c *app.Config) {
+	peer.Answer(replies...)
+	ts := startServer(t, peer.Configure, func(c *app.Config) {
 		c.SMTP.RetryInitial, c.SMTP.RetryMax = app.Duration(time.Hour), app.Duration(time.Hour)
 		c.SMTP.MaxAttempts = 1000
 		c.SMTP.KeepSent = app.Duration(24 * time.Hour)

@@ -8,12 +8,14 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 	"github.com/ferryhq/ferry/web"
 )
 
@@ -480,8 +483,8 @@ func pngEncode(w io.Writer, width, height int) error {
 // the page; the mail's link opens the signup page with the code filled
 // in, and signing up there goes on into the app.
 func TestWeb_InviteFromContacts(t *testing.T) {
-	peer := startSMTP(t)
-	ts := startServer(t, peer.configure, func(c *app.Config) { c.Auth.Signup = "invite" })
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure, func(c *app.Config) { c.Auth.Signup = "invite" })
 	ts.addUser("host@example.com", "host password")
 	b := ts.browser()
 	b.signIn("host@example.com", "host password")
@@ -492,9 +495,9 @@ func TestWeb_InviteFromContacts(t *testing.T) {
 	b.post("/contacts/invite", url.Values{"email": {"guest@example.com"}}).requireStatus(http.StatusSeeOther)
 	assert.Contains(t, string(b.get("/contacts?invited=guest@example.com").Body), "Invited guest@example.com")
 
-	m := peer.waitMails(1)[0].parse(t)
+	m := peer.WaitMails(1)[0].Parse(t)
 	assert.NotContains(t, m.Body, "/api/1/", "no API paths in mail")
-	code := m.signupCode(t)
+	code := m.SignupCode(t)
 	guest := ts.browser()
 	page := string(guest.get("/signup?invite=" + code).requireStatus(http.StatusOK).Body)
 	assert.Contains(t, page, `value="`+code+`"`)
@@ -619,8 +622,8 @@ func TestWeb_InviteFromSendForm(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.Status)
 	assert.NotContains(t, string(r.Body), "Invite")
 
-	peer := startSMTP(t)
-	ts := startServer(t, peer.configure, func(c *app.Config) { c.Auth.Signup = "invite" })
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure, func(c *app.Config) { c.Auth.Signup = "invite" })
 	alice := ts.login(ts.addUser("alice@example.com", password), password)
 	alice.mustPut("plan.txt", []byte("plan"))
 	b := ts.browser()
@@ -639,9 +642,58 @@ func TestWeb_InviteFromSendForm(t *testing.T) {
 	assert.Contains(t, page, "Invited newcomer@example.com")
 	assert.Contains(t, page, `name="item" value="plan.txt"`)
 	assert.Contains(t, page, `value="newcomer@example.com"`)
-	assert.Equal(t, []string{"newcomer@example.com"}, peer.waitMails(1)[0].To)
+	assert.Equal(t, []string{"newcomer@example.com"}, peer.WaitMails(1)[0].To)
 
 	// Only a path of the send page is a way back.
 	r = b.post("/contacts/invite", url.Values{"email": {"other@example.com"}, "back": {"https://evil.example/send/"}}).requireStatus(http.StatusSeeOther)
 	assert.Equal(t, "/contacts?invited=other%40example.com", r.Header.Get("Location"))
+}
+
+// The New send page without JavaScript: the receiver, then the files, in
+// one form; they are stored in a new folder of Sent and sent, each file
+// one send. A refused receiver shows the send page of the stored files.
+func TestWeb_NewSendWithoutScript(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("alice@example.com", password)
+	bob := ts.login(ts.addUser("bob@example.com", "bob password"), "bob password")
+	b := ts.browser()
+	b.signIn("alice@example.com", password)
+	page := string(b.get("/sends/new").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, `action="/sends/new"`)
+	assert.Regexp(t, `data-folder="Sent/\d{4}-\d\d-\d\d \d\d\.\d\d\.\d\d"`, page)
+
+	post := func(fields [][2]string, files map[string]string) *response {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for _, f := range fields {
+			require.NoError(t, mw.WriteField(f[0], f[1]))
+		}
+		for _, name := range slices.Sorted(maps.Keys(files)) {
+			fw, err := mw.CreateFormFile("file", name)
+			require.NoError(t, err)
+			_, _ = fw.Write([]byte(files[name]))
+		}
+		require.NoError(t, mw.Close())
+		return b.do(http.MethodPost, "/sends/new", &body, mw.FormDataContentType(), "")
+	}
+	r := post([][2]string{{"to", "bob@example.com"}}, map[string]string{"a.txt": "alpha", "b.txt": "beta"})
+	r.requireStatus(http.StatusSeeOther)
+	assert.Equal(t, "/outbox?sent=2", r.Header.Get("Location"))
+	inbox := bob.inbox()
+	require.Len(t, inbox, 2)
+	sent := ts.login("alice@example.com", password).list("Sent")
+	require.Len(t, sent, 1)
+	assert.Len(t, ts.login("alice@example.com", password).list(sent[0].File), 2, "a copy stays with the sender")
+
+	r = post([][2]string{{"to", "nobody@example.com"}}, map[string]string{"c.txt": "gamma"})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Body), "No user has the email")
+	assert.Contains(t, string(r.Body), `name="item" value="c.txt"`, "the send page of what was stored")
+
+	r = post(nil, map[string]string{"d.txt": "delta"})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	r = post([][2]string{{"to", "bob@example.com"}}, nil)
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Body), "Choose the files to send")
+	assert.Len(t, bob.inbox(), 2)
 }

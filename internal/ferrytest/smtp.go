@@ -1,4 +1,4 @@
-package api_test
+package ferrytest
 
 import (
 	"bytes"
@@ -27,69 +27,70 @@ import (
 	"github.com/ferryhq/ferry/app"
 )
 
-// smtpPeer is a real SMTP server (go-smtp) on 127.0.0.1 that records every
+// SMTPPeer is a real SMTP server (go-smtp) on 127.0.0.1 that records every
 // mail it accepts. Replies to DATA can be scripted, and it can go down and
 // come back on the same port.
-type smtpPeer struct {
+type SMTPPeer struct {
 	t    testing.TB
-	addr string
-	// With tls set, the peer speaks "starttls" or "tls" with that
-	// certificate; with user set, it requires AUTH PLAIN as user/pass.
-	tlsMode    string
-	tls        *tls.Config
-	user, pass string
+	Addr string
+	// With TLS set, the peer speaks "starttls" or "tls" (TLSMode) with
+	// that certificate; with User set, it requires AUTH PLAIN as
+	// User/Pass.
+	TLSMode    string
+	TLS        *tls.Config
+	User, Pass string
 
 	mu       sync.Mutex
 	srv      *smtp.Server
-	mails    []peerMail
+	mails    []Mail
 	replies  []error // what the next DATA commands answer (nil: accept)
 	attempts int     // DATA commands seen
 }
 
-type peerMail struct {
+type Mail struct {
 	From string
 	To   []string
 	Data []byte
 }
 
-// startSMTP starts a peer on a free port.
-func startSMTP(t testing.TB) *smtpPeer {
-	return startSMTPWith(t, &smtpPeer{})
+// StartSMTP starts a peer on a free port.
+func StartSMTP(t testing.TB) *SMTPPeer {
+	return StartSMTPWith(t, &SMTPPeer{})
 }
 
-// startSMTPWith starts the peer p (its TLS and auth settings made) on a
+// StartSMTPWith starts the peer p (its TLS and auth settings made) on a
 // free port.
-func startSMTPWith(t testing.TB, p *smtpPeer) *smtpPeer {
+func StartSMTPWith(t testing.TB, p *SMTPPeer) *SMTPPeer {
 	p.t = t
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p.addr = ln.Addr().String()
+	p.Addr = ln.Addr().String()
 	p.serve(ln)
-	t.Cleanup(p.stop)
+	t.Cleanup(p.Stop)
 	return p
 }
 
-// downSMTP reserves a port with nobody listening: connections are refused
-// until up is called.
-func downSMTP(t testing.TB) *smtpPeer {
+// DownSMTP reserves a port with nobody listening: connections are refused
+// until Up is called.
+func DownSMTP(t testing.TB) *SMTPPeer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &smtpPeer{t: t, addr: ln.Addr().String()}
+	p := &SMTPPeer{t: t, Addr: ln.Addr().String()}
 	require.NoError(t, ln.Close())
-	t.Cleanup(p.stop)
+	t.Cleanup(p.Stop)
 	return p
 }
 
-func (p *smtpPeer) serve(ln net.Listener) {
+func (p *SMTPPeer) serve(ln net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &peerSession{peer: p}, nil }))
 	srv.Domain = "peer.test"
-	srv.AllowInsecureAuth = p.tlsMode == "" // a TLS peer takes AUTH over TLS only
+	srv.AllowInsecureAuth = p.TLSMode == "" // a TLS peer takes AUTH over TLS only
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	switch p.tlsMode {
+	switch p.TLSMode {
 	case "starttls":
-		srv.TLSConfig = p.tls
+		srv.TLSConfig = p.TLS
 	case "tls":
-		ln = tls.NewListener(ln, p.tls)
+		ln = tls.NewListener(ln, p.TLS)
 	}
 	p.mu.Lock()
 	p.srv = srv
@@ -97,14 +98,14 @@ func (p *smtpPeer) serve(ln net.Listener) {
 	go srv.Serve(ln)
 }
 
-// up starts listening on the peer's port.
-func (p *smtpPeer) up() {
-	ln, err := net.Listen("tcp", p.addr)
+// Up starts listening on the peer's port.
+func (p *SMTPPeer) Up() {
+	ln, err := net.Listen("tcp", p.Addr)
 	require.NoError(p.t, err)
 	p.serve(ln)
 }
 
-func (p *smtpPeer) stop() {
+func (p *SMTPPeer) Stop() {
 	p.mu.Lock()
 	srv := p.srv
 	p.srv = nil
@@ -114,9 +115,9 @@ func (p *smtpPeer) stop() {
 	}
 }
 
-// selfSigned returns a server TLS config for 127.0.0.1 and a client
+// SelfSigned returns a server TLS config for 127.0.0.1 and a client
 // config that trusts it.
-func selfSigned(t testing.TB) (server, client *tls.Config) {
+func SelfSigned(t testing.TB) (server, client *tls.Config) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tpl := &x509.Certificate{
@@ -138,14 +139,14 @@ func selfSigned(t testing.TB) (server, client *tls.Config) {
 		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }
 
-// configure points ferry's smtp section at the peer.
-func (p *smtpPeer) configure(c *app.Config) {
-	host, port, _ := net.SplitHostPort(p.addr)
+// Configure points ferry's smtp section at the peer.
+func (p *SMTPPeer) Configure(c *app.Config) {
+	host, port, _ := net.SplitHostPort(p.Addr)
 	c.SMTP.Host = host
 	c.SMTP.Port, _ = strconv.Atoi(port)
 	c.SMTP.TLS = "none"
-	if p.tlsMode != "" {
-		c.SMTP.TLS = p.tlsMode
+	if p.TLSMode != "" {
+		c.SMTP.TLS = p.TLSMode
 	}
 	c.SMTP.From = "ferry@ferry.test"
 	c.SMTP.RetryInitial = app.Duration(20 * time.Millisecond)
@@ -153,42 +154,42 @@ func (p *smtpPeer) configure(c *app.Config) {
 	c.SMTP.Timeout = app.Duration(5 * time.Second)
 }
 
-// answer scripts the replies to the next DATA commands.
-func (p *smtpPeer) answer(replies ...error) {
+// Answer scripts the replies to the next DATA commands.
+func (p *SMTPPeer) Answer(replies ...error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.replies = append(p.replies, replies...)
 }
 
-func (p *smtpPeer) received() []peerMail {
+func (p *SMTPPeer) Received() []Mail {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]peerMail(nil), p.mails...)
+	return append([]Mail(nil), p.mails...)
 }
 
-func (p *smtpPeer) dataAttempts() int {
+func (p *SMTPPeer) DataAttempts() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.attempts
 }
 
-// waitMails waits until the peer has n mails and returns them.
-func (p *smtpPeer) waitMails(n int) []peerMail {
+// WaitMails waits until the peer has n mails and returns them.
+func (p *SMTPPeer) WaitMails(n int) []Mail {
 	p.t.Helper()
-	require.Eventually(p.t, func() bool { return len(p.received()) >= n }, 15*time.Second, 10*time.Millisecond,
-		"the SMTP peer has %d of %d mails", len(p.received()), n)
-	return p.received()
+	require.Eventually(p.t, func() bool { return len(p.Received()) >= n }, 15*time.Second, 10*time.Millisecond,
+		"the SMTP peer has %d of %d mails", len(p.Received()), n)
+	return p.Received()
 }
 
 var (
-	tempFail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
-	permFail = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
+	TempFail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
+	PermFail = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
 )
 
 // AuthMechanisms and Auth make a session require AUTH PLAIN when the peer
 // has a user.
 func (s *peerSession) AuthMechanisms() []string {
-	if s.peer.user == "" {
+	if s.peer.User == "" {
 		return nil
 	}
 	return []string{sasl.Plain}
@@ -196,7 +197,7 @@ func (s *peerSession) AuthMechanisms() []string {
 
 func (s *peerSession) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != s.peer.user || pass != s.peer.pass {
+		if user != s.peer.User || pass != s.peer.Pass {
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Bad credentials"}
 		}
 		s.authed = true
@@ -206,7 +207,7 @@ func (s *peerSession) Auth(mech string) (sasl.Server, error) {
 
 type peerSession struct {
 	authed bool
-	peer   *smtpPeer
+	peer   *SMTPPeer
 	from   string
 	to     []string
 }
@@ -214,7 +215,7 @@ type peerSession struct {
 func (s *peerSession) Reset()        { s.from, s.to = "", nil }
 func (s *peerSession) Logout() error { return nil }
 func (s *peerSession) Mail(from string, _ *smtp.MailOptions) error {
-	if s.peer.user != "" && !s.authed {
+	if s.peer.User != "" && !s.authed {
 		return smtp.ErrAuthRequired
 	}
 	s.from = from
@@ -240,33 +241,33 @@ func (s *peerSession) Data(r io.Reader) error {
 			return reply
 		}
 	}
-	p.mails = append(p.mails, peerMail{From: s.from, To: append([]string(nil), s.to...), Data: data})
+	p.mails = append(p.mails, Mail{From: s.from, To: append([]string(nil), s.to...), Data: data})
 	return nil
 }
 
-// parsed is a received mail read as a mail reader would.
-type parsed struct {
+// Parsed is a received mail read as a mail reader would.
+type Parsed struct {
 	Header mail.Header
 	Body   string
 }
 
-func (m peerMail) parse(t testing.TB) parsed {
+func (m Mail) Parse(t testing.TB) Parsed {
 	t.Helper()
 	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
 	require.NoError(t, err)
 	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
 	require.NoError(t, err)
-	return parsed{Header: msg.Header, Body: string(body)}
+	return Parsed{Header: msg.Header, Body: string(body)}
 }
 
-func (p parsed) subject(t testing.TB) string {
+func (p Parsed) Subject(t testing.TB) string {
 	s, err := new(mime.WordDecoder).DecodeHeader(p.Header.Get("Subject"))
 	require.NoError(t, err)
 	return s
 }
 
-// signupCode finds the invitation code in a mail's body.
-func (p parsed) signupCode(t testing.TB) string {
+// SignupCode finds the invitation code in a mail's body.
+func (p Parsed) SignupCode(t testing.TB) string {
 	t.Helper()
 	_, rest, ok := strings.Cut(p.Body, "/signup?invite=")
 	require.True(t, ok, "no signup link in:\n%s", p.Body)
