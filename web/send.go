@@ -89,29 +89,38 @@ func (a *App) renderSend(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 	a.render(w, r, status, "send", "Send", d)
 }
 
-// handleSend sends the chosen files and folders to the form's email: one
-// message per file or folder, each landing in the receiver's inbox.
+// handleSend sends the chosen files and folders to the form's email.
 func (a *App) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	folder, items, ok := a.selected(w, r, u)
 	if !ok {
 		return
 	}
-	to := strings.TrimSpace(r.PostFormValue("to"))
-	d := sendData{Folder: paths.Join(folder), Items: items, To: to}
-	if to == "" {
+	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: items, To: strings.TrimSpace(r.PostFormValue("to"))})
+}
+
+// send sends d's items of d's folder to d.To: one message per file or
+// folder, each landing in the receiver's inbox. On a refusal the send page
+// says why.
+func (a *App) send(w http.ResponseWriter, r *http.Request, u *ferry.User, d sendData) {
+	if d.To == "" {
 		d.Message = "Whom to? Enter the receiver's email."
 		a.renderSend(w, r, u, http.StatusBadRequest, d)
 		return
 	}
+	folder, err := paths.Parse(d.Folder)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	var sources []ferry.SendSource
-	for _, it := range items {
+	for _, it := range d.Items {
 		if it.Dir {
 			sources = append(sources, ferry.SendSource{Path: append(slices.Clone(folder), it.Name), Folder: true})
 		} else {
 			sources = append(sources, ferry.SendSource{Path: folder, Files: [][]string{{it.Name}}})
 		}
 	}
-	ids, err := a.cfg.Messages.Send(r.Context(), u.ID, to, sources, func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
+	ids, err := a.cfg.Messages.Send(r.Context(), u.ID, d.To, sources, func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
 		return a.cfg.SendNotice(u, receiver, destinations, total)
 	})
 	if err != nil {
@@ -121,7 +130,7 @@ func (a *App) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 		}
 		d.Message = fe.Message
 		if errors.Is(err, ferry.ErrNoReceiver) && a.cfg.Signup != "closed" {
-			d.Invite = to
+			d.Invite = d.To
 		}
 		a.renderSend(w, r, u, status, d)
 		return

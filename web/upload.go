@@ -2,6 +2,7 @@ package web
 
 import (
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,30 +27,39 @@ func (a *App) handleFormUpload(w http.ResponseWriter, r *http.Request, u *ferry.
 		a.renderError(w, r, http.StatusBadRequest, "Choose one or more files to upload.")
 		return
 	}
+	if _, ok := a.receiveFiles(w, r, u, mr, folder); ok {
+		back(w, r, folder)
+	}
+}
+
+// receiveFiles stores the rest of a multipart form's parts, each a file,
+// into folder, and returns the names they were stored under; on a failure
+// the page says why and ok is false (the files before it stay stored).
+func (a *App) receiveFiles(w http.ResponseWriter, r *http.Request, u *ferry.User, mr *multipart.Reader, folder []string) (stored []string, ok bool) {
 	for parts := 0; ; parts++ {
 		if parts == maxFormFiles {
 			a.renderError(w, r, http.StatusBadRequest, "At most "+strconv.Itoa(maxFormFiles)+" files go in one upload.")
-			return
+			return nil, false
 		}
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			break
+			return stored, true
 		}
 		if err != nil {
 			a.renderError(w, r, http.StatusBadRequest, "The upload was cut off.")
-			return
+			return nil, false
 		}
 		if part.FormName() != "file" {
 			// The page's form has file parts only; anything else would be
 			// read for nothing.
 			a.renderError(w, r, http.StatusBadRequest, "The upload form has only files.")
-			return
+			return nil, false
 		}
 		if part.FileName() == "" {
 			// The picker left empty sends one empty part.
 			if n, _ := io.ReadFull(part, make([]byte, 1)); n > 0 {
 				a.renderError(w, r, http.StatusBadRequest, "A file in the upload has no name.")
-				return
+				return nil, false
 			}
 			continue
 		}
@@ -60,13 +70,13 @@ func (a *App) handleFormUpload(w http.ResponseWriter, r *http.Request, u *ferry.
 		target, ok := child(folder, name)
 		if !ok {
 			a.renderError(w, r, http.StatusBadRequest, "The file name "+strconv.Quote(name)+" cannot be stored: names may not be empty, . or .., or hold control characters.")
-			return
+			return nil, false
 		}
-		_, err = a.cfg.Files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: target, Resolve: true, Body: part, Size: -1})
+		info, err := a.cfg.Files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: target, Resolve: true, Body: part, Size: -1})
 		if err != nil {
 			a.fail(w, r, err)
-			return
+			return nil, false
 		}
+		stored = append(stored, info.Name)
 	}
-	back(w, r, folder)
 }

@@ -116,6 +116,8 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /inbox", a.authed(a.handleDecide))
 	mux.HandleFunc("GET /outbox", a.authed(a.handleOutbox))
 	mux.HandleFunc("GET /sends/{id}", a.authed(a.handleSendDetails))
+	mux.HandleFunc("GET /sends/new", a.authed(a.handleNewSendPage))
+	mux.HandleFunc("POST /sends/new", a.authed(a.handleNewSend))
 
 	mux.HandleFunc("GET /contacts", a.authed(a.handleContacts))
 	mux.HandleFunc("POST /contacts", a.authed(a.handleAddContact))

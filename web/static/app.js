@@ -15,6 +15,8 @@
     });
     const form = document.getElementById("upload-form");
     if (form) setUpUploads(form);
+    const send = document.getElementById("new-send");
+    if (send) setUpNewSend(send);
     const photo = document.getElementById("photo");
     if (photo) {
       // A preview of the chosen photo before it is uploaded.
@@ -44,8 +46,10 @@
 
   let queue = [];
   let running = 0;
-  let failures = 0;
+  const failed = new Set(); // the paths whose last upload failed
   let folder = "";
+  let done = [];                 // the uploads finished, with the server's answers
+  let onIdle = refreshListing;   // what to do when every upload has ended
 
   function setUpUploads(form) {
     folder = form.dataset.folder || "";
@@ -53,6 +57,61 @@
       e.preventDefault();
       addFiles(Array.from(document.getElementById("files").files).map((f) => ({ file: f, rel: f.name })));
     });
+    wirePickers();
+  }
+
+  // setUpNewSend makes the New send page upload each file as soon as it is
+  // chosen (into the page's folder of Sent) and, on Send, send them all
+  // once the last upload has ended.
+  function setUpNewSend(form) {
+    folder = form.dataset.folder;
+    wirePickers();
+    let wanted = false;
+    const fail = (text) => {
+      const p = document.getElementById("send-error");
+      p.textContent = text;
+      p.hidden = false;
+      wanted = false;
+      document.getElementById("send-button").disabled = false;
+    };
+    onIdle = () => {
+      if (!wanted) return;
+      if (failed.size > 0) {
+        fail("Not sent: " + failed.size + (failed.size === 1 ? " file" : " files") + " did not upload (see below). " +
+          "What did upload is in your folder, in " + folder + ": send it from there, or choose the failed files again.");
+        return;
+      }
+      if (done.length === 0) { fail("Choose the files to send."); return; }
+      // One item per top-level name, as the folder page's Send does.
+      const names = new Set(done.map((answer) => answer.file.slice(folder.length + 1).split("/")[0]));
+      const post = document.createElement("form");
+      post.method = "post";
+      post.action = "/send/" + folder.split("/").map(encodeURIComponent).join("/");
+      const field = (name, value) => {
+        const input = document.createElement("input");
+        input.type = "hidden";
+        input.name = name;
+        input.value = value;
+        post.append(input);
+      };
+      field("to", document.getElementById("to").value);
+      names.forEach((name) => field("item", name));
+      document.body.append(post);
+      post.submit();
+    };
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (done.length === 0 && queue.length === 0 && running === 0) { fail("Choose the files to send."); return; }
+      wanted = true;
+      document.getElementById("send-error").hidden = true;
+      document.getElementById("send-button").disabled = true;
+      if (queue.length === 0 && running === 0) onIdle();
+    });
+  }
+
+  // wirePickers uploads what the file and folder pickers choose and what is
+  // dropped on the page.
+  function wirePickers() {
     document.getElementById("files").addEventListener("change", (e) => {
       addFiles(Array.from(e.target.files).map((f) => ({ file: f, rel: f.name })));
       e.target.value = "";
@@ -114,7 +173,9 @@
     while (running < PARALLEL && queue.length > 0) {
       const item = queue.shift();
       running++;
-      upload(item).then(() => {
+      upload(item).then((answer) => {
+        done.push(answer);
+        failed.delete(item.path);
         item.view.li.className = "done";
         item.view.stat.textContent = "Uploaded " + size(item.file.size) +
           (item.resumedAt > 0 ? " (resumed from " + size(item.resumedAt) + ")" : "");
@@ -122,7 +183,7 @@
         if (item.cancelled) {
           item.view.stat.textContent = "Cancelled";
         } else {
-          failures++;
+          failed.add(item.path);
           item.view.li.className = "failed";
           item.view.stat.textContent = err.message;
           item.view.stat.setAttribute("role", "alert");
@@ -131,7 +192,7 @@
         item.view.cancel.hidden = true;
         running--;
         pump();
-        if (running === 0 && queue.length === 0) refreshListing();
+        if (running === 0 && queue.length === 0) onIdle();
       });
     }
   }
@@ -226,9 +287,9 @@
       report(offset);
     }
     item.view.stat.textContent = "Checking…";
-    const done = await call("POST", "/uploads/" + encodeURIComponent(key) + "/finish");
+    const answer = await call("POST", "/uploads/" + encodeURIComponent(key) + "/finish");
     localStorage.removeItem(memo);
-    return done;
+    return answer;
   }
 
   function sendChunk(item, key, start, end, progress) {
