@@ -224,14 +224,18 @@ type SettingsChange struct {
 	AcceptAll       *bool
 }
 
-// Mail is a plain-text mail ferry sends: invitations and "files sent to
-// you". To (and ReplyTo, when set) are checked addresses; the mailer
-// encodes every header, so nothing in Subject can add a header.
+// Mail is a mail ferry sends: invitations, contact requests and "files
+// sent to you". To (and ReplyTo, when set) are checked addresses; the
+// mailer encodes every header, so nothing in Subject can add a header.
+// Body is plain text; the mailer adds an HTML part made from it, in which
+// a line that is one of Links (ferry's own addresses, never text a user
+// typed) is a link.
 type Mail struct {
-	To      string `json:"to"`
-	ReplyTo string `json:"reply_to,omitempty"`
-	Subject string `json:"subject"`
-	Body    string `json:"body"`
+	To      string   `json:"to"`
+	ReplyTo string   `json:"reply_to,omitempty"`
+	Subject string   `json:"subject"`
+	Body    string   `json:"body"`
+	Links   []string `json:"links,omitempty"`
 }
 
 // Statuses of a mail in the outbox.

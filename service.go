@@ -99,7 +99,10 @@ type MessageService interface {
 
 // SocialService is contacts, notifications and invitations.
 type SocialService interface {
-	AddContacts(ctx context.Context, ownerID uint64, emails []string) ([]error, error)
+	// AddContacts adds each email's user to the owner's contacts; each
+	// gets a contact request unless one is unread already, and with it
+	// notice(owner, contact), when notice is not nil.
+	AddContacts(ctx context.Context, ownerID uint64, emails []string, notice func(owner, contact *User) Mail) ([]error, error)
 	Contacts(ctx context.Context, ownerID uint64, filter string) ([]Contact, error)
 	RemoveContact(ctx context.Context, ownerID uint64, email string) error
 	Notifications(ctx context.Context, userID uint64) ([]Notification, error)

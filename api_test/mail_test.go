@@ -55,10 +55,11 @@ func TestInvite_SignupWithCode(t *testing.T) {
 	assert.Regexp(t, `^<[0-9a-f]{32}@ferry\.test>$`, m.Header.Get("Message-ID"))
 	_, err := m.Header.Date()
 	assert.NoError(t, err)
-	assert.Equal(t, "text/plain; charset=utf-8", m.Header.Get("Content-Type"))
 	assert.Contains(t, m.Body, "Inès Ñúñez (ines@example.com) invites you")
 	assert.Contains(t, m.Body, ts.Root+"/signup?invite=")
 	code := m.SignupCode(t)
+	assert.Contains(t, m.HTML, "Inès Ñúñez (ines@example.com) invites you", "the HTML part says it too")
+	assert.Equal(t, []string{ts.Root + "/signup?invite=" + code}, m.Links())
 
 	// The link's page, then the signup with the code: once only.
 	page := (&client{t: t, http: http.DefaultClient}).request(http.MethodGet, ts.Root+"/signup?invite="+code, nil, "")
@@ -264,11 +265,36 @@ func TestMail_SendNotice(t *testing.T) {
 	assert.Contains(t, m.Body, "inbox")
 	assert.Contains(t, m.Body, ts.Root+"/inbox\r\n", "the mail leads to the web app's inbox")
 	assert.NotContains(t, m.Body, "/api/1/", "no API paths in mail")
+	assert.Equal(t, []string{ts.Root + "/inbox"}, m.Links())
+	assert.Contains(t, m.HTML, "docs/a.pdf")
 	// A refused send queues no mail.
 	sender.send("rita@example.com", `[{"path":"docs","files":["nope.pdf"]}]`).requireError(404, ferry.EFILENOTFOUND)
 	time.Sleep(200 * time.Millisecond)
 	assert.Len(t, peer.Received(), 1)
 	assert.Len(t, ts.mailStatus(), 1)
+}
+
+// A contact request is a mail too, linking to the contacts page; adding
+// again while it is unread sends no second one.
+func TestMail_ContactRequest(t *testing.T) {
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure)
+	ann := ts.namedUser("ann@example.com", "Ann <Admin>")
+	ts.namedUser("bob@example.com", "Bob")
+	ann.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com"}}).requireStatus(http.StatusOK)
+	mails := peer.WaitMails(1)
+	assert.Equal(t, []string{"bob@example.com"}, mails[0].To)
+	m := mails[0].Parse(t)
+	assert.Equal(t, "Ann <Admin> added you as a contact", m.Subject(t))
+	assert.Contains(t, m.Body, "Ann <Admin> (ann@example.com) added you")
+	assert.Contains(t, m.HTML, "Ann &lt;Admin&gt; (ann@example.com) added you")
+	assert.Equal(t, []string{ts.Root + "/contacts"}, m.Links())
+	assert.NotContains(t, m.Body, "/api/1/")
+
+	ann.postForm("/contacts/remove", url.Values{"email": {"bob@example.com"}}).requireStatus(http.StatusOK)
+	ann.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com"}}).requireStatus(http.StatusOK)
+	time.Sleep(200 * time.Millisecond)
+	assert.Len(t, peer.Received(), 1, "the first request is still unread")
 }
 
 func TestMail_TLSAndAuth(t *testing.T) {

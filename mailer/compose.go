@@ -7,8 +7,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"html"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
+	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,7 +21,8 @@ import (
 )
 
 // Compose writes q as an RFC 5322 message from the address from (with the
-// display name fromName): UTF-8 plain text, quoted-printable, with Date and
+// display name fromName): multipart/alternative, the UTF-8 plain text and
+// an HTML part made from it (htmlOf), each quoted-printable, with Date and
 // Message-ID. Every header value is encoded or is a checked address, so
 // nothing a user typed can add a header or a recipient.
 func Compose(fromName, from string, q ferry.QueuedMail, date time.Time) ([]byte, error) {
@@ -40,18 +45,68 @@ func Compose(fromName, from string, q ferry.QueuedMail, date time.Time) ([]byte,
 	header("Date", date.Format(time.RFC1123Z))
 	header("Message-ID", "<"+q.MessageID+"@"+domainOf(from)+">")
 	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "quoted-printable")
+	parts := multipart.NewWriter(&b)
+	header("Content-Type", "multipart/alternative;\r\n boundary="+parts.Boundary()) // 60 hex digits: no quotes needed
 	b.WriteString("\r\n")
-	qp := quotedprintable.NewWriter(&b)
-	body := strings.ReplaceAll(strings.ReplaceAll(q.Body, "\r\n", "\n"), "\n", "\r\n")
-	if _, err := qp.Write([]byte(body)); err != nil {
-		return nil, err
+	text := strings.ReplaceAll(q.Body, "\r\n", "\n")
+	for _, p := range []struct{ kind, body string }{
+		{"text/plain", text},
+		{"text/html", htmlOf(q.Subject, text, q.Links)},
+	} {
+		w, err := parts.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {p.kind + "; charset=utf-8"},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		qp := quotedprintable.NewWriter(w)
+		if _, err := qp.Write([]byte(strings.ReplaceAll(p.body, "\n", "\r\n"))); err != nil {
+			return nil, err
+		}
+		if err := qp.Close(); err != nil {
+			return nil, err
+		}
 	}
-	if err := qp.Close(); err != nil {
+	if err := parts.Close(); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// htmlOf is the HTML part of a mail whose plain text is text: each
+// paragraph a <p>, each line of it on a line of its own, everything
+// escaped; a line that is one of links, and only such a line, is a link,
+// so a name a user typed never becomes one. The signature ("-- ") is
+// quieter.
+func htmlOf(subject, text string, links []string) string {
+	var b strings.Builder
+	b.WriteString("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>" + html.EscapeString(oneLine(subject)) + "</title></head>\n")
+	b.WriteString(`<body style="font-family: system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif; font-size: 15px; line-height: 1.5; color: #1d1d1f; max-width: 36em;">` + "\n")
+	for _, para := range strings.Split(strings.TrimRight(text, "\n"), "\n\n") {
+		style := ""
+		if strings.HasPrefix(para, "-- \n") {
+			style = ` style="color: #5f6368; font-size: 13px;"`
+		}
+		b.WriteString("<p" + style + ">")
+		for i, line := range strings.Split(para, "\n") {
+			if i > 0 {
+				b.WriteString("<br>\n")
+			}
+			if t := strings.TrimSpace(line); slices.Contains(links, t) {
+				e := html.EscapeString(t)
+				b.WriteString(`<a href="` + e + `" style="color: #1b62d1; font-weight: 600;">` + e + "</a>")
+				continue
+			}
+			if indent := len(line) - len(strings.TrimLeft(line, " ")); indent > 0 {
+				b.WriteString(strings.Repeat("&nbsp;", indent))
+			}
+			b.WriteString(html.EscapeString(strings.TrimLeft(line, " ")))
+		}
+		b.WriteString("</p>\n")
+	}
+	b.WriteString("</body></html>\n")
+	return b.String()
 }
 
 // encodeHeader writes a header's text as it is when that is short printable

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"io"
 	"mime"
-	"mime/quotedprintable"
+	"mime/multipart"
 	"net/mail"
 	"strings"
 	"testing"
@@ -29,11 +29,63 @@ func compose(t *testing.T, fromName string, m ferry.Mail) (*mail.Message, string
 	}
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	require.NoError(t, err)
-	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	require.NoError(t, err)
+	text, _ := parts(t, msg)
 	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
 	require.NoError(t, err)
-	return msg, subject, string(body)
+	return msg, subject, text
+}
+
+// parts returns the plain text and the HTML of a multipart/alternative
+// mail, as a mail reader decodes them.
+func parts(t *testing.T, msg *mail.Message) (text, html string) {
+	t.Helper()
+	kind, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	require.Equal(t, "multipart/alternative", kind)
+	r := multipart.NewReader(msg.Body, params["boundary"])
+	var kinds []string
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		body, err := io.ReadAll(p) // the reader undoes quoted-printable
+		require.NoError(t, err)
+		kind, params, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		require.NoError(t, err)
+		assert.Equal(t, "utf-8", params["charset"])
+		kinds = append(kinds, kind)
+		if kind == "text/plain" {
+			text = string(body)
+		} else {
+			html = string(body)
+		}
+	}
+	assert.Equal(t, []string{"text/plain", "text/html"}, kinds, "plain text first, the richer part last")
+	return text, html
+}
+
+// The HTML part says what the text says, escaped; only the lines that are
+// the mail's own links are links, never an address a user typed.
+func TestCompose_HTMLPart(t *testing.T) {
+	raw, err := mailer.Compose("ferry", "ferry@example.org", ferry.QueuedMail{Mail: ferry.Mail{
+		To: "to@example.com", Subject: "<b>Eve</b> sent you 2 items",
+		Body:  "Hello,\n\n<b>Eve</b> sent you 2 items:\n\n  https://phish.example/login\n  notes & <script>.txt\n\nAccept or decline them in your inbox:\n\n  https://ferry.example/inbox\n\n-- \nferry at https://ferry.example\n",
+		Links: []string{"https://ferry.example/inbox"},
+	}, MessageID: "m1"}, time.Now())
+	require.NoError(t, err)
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	require.NoError(t, err)
+	text, page := parts(t, msg)
+	assert.Contains(t, text, "  notes & <script>.txt\r\n")
+	assert.Contains(t, page, `<a href="https://ferry.example/inbox"`)
+	assert.Equal(t, 1, strings.Count(page, "<a "), "the name that looks like an address is not a link")
+	assert.Contains(t, page, "&nbsp;&nbsp;https://phish.example/login")
+	assert.Contains(t, page, "notes &amp; &lt;script&gt;.txt")
+	assert.Contains(t, page, "<title>&lt;b&gt;Eve&lt;/b&gt; sent you 2 items</title>")
+	assert.NotContains(t, page, "<script>")
+	assert.NotContains(t, page, "<b>")
 }
 
 func TestCompose(t *testing.T) {

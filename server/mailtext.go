@@ -16,13 +16,15 @@ import (
 // signup it carries the signup link with its code.
 func (s *Server) inviteMail(inviter *ferry.User, email, code string) ferry.Mail {
 	name := displayName(inviter)
-	var how string
+	var how, link string
 	switch s.cfg.Signup {
 	case "invite":
-		how = fmt.Sprintf("Create your account with this link (it works once, for %s):\n\n  %s/signup?invite=%s\n",
-			humanDuration(s.cfg.InviteExpireIn), s.cfg.PublicURL, code)
+		link = s.cfg.PublicURL + "/signup?invite=" + code
+		how = fmt.Sprintf("Create your account with this link (it works once, for %s):\n\n  %s\n",
+			humanDuration(s.cfg.InviteExpireIn), link)
 	case "open":
-		how = fmt.Sprintf("Create your account at %s/signup\n", s.cfg.PublicURL)
+		link = s.cfg.PublicURL + "/signup"
+		how = fmt.Sprintf("Create your account here:\n\n  %s\n", link)
 	default:
 		how = fmt.Sprintf("Ask %s or your ferry administrator to create your account on %s.\n", name, s.cfg.PublicURL)
 	}
@@ -32,6 +34,7 @@ func (s *Server) inviteMail(inviter *ferry.User, email, code string) ferry.Mail 
 		Subject: fmt.Sprintf("%s invites you to ferry", name),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) invites you to ferry, where you can send each other files and folders.\n\n%s\n-- \nferry at %s\n",
 			name, inviter.Email, how, s.cfg.PublicURL),
+		Links: links(link),
 	}
 }
 
@@ -46,10 +49,12 @@ func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string,
 		}
 		fmt.Fprintf(&list, "  %s\n", d)
 	}
-	what := "Accept or decline them in your inbox:\n\n  " + s.cfg.PublicURL + "/inbox"
+	inbox, files := s.cfg.PublicURL+"/inbox", s.cfg.PublicURL+"/files/"
+	what, linked := "Accept or decline them in your inbox:\n\n  "+inbox, links(inbox)
 	if receiver.AcceptAll {
 		what = "You accept everything sent to you, so they are in your folder already if your quotas allowed:\n\n  " +
-			s.cfg.PublicURL + "/files/\n\nAnything that did not fit waits in your inbox:\n\n  " + s.cfg.PublicURL + "/inbox"
+			files + "\n\nAnything that did not fit waits in your inbox:\n\n  " + inbox
+		linked = links(files, inbox)
 	}
 	return ferry.Mail{
 		To:      receiver.Email,
@@ -57,7 +62,32 @@ func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string,
 		Subject: fmt.Sprintf("%s sent you %s", name, countNoun(len(destinations), "item")),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) sent you %s (%s):\n\n%s\n%s\n\n-- \nferry at %s\n",
 			name, sender.Email, countNoun(len(destinations), "item"), quota.FormatSize(total), list.String(), what, s.cfg.PublicURL),
+		Links: linked,
 	}
+}
+
+// contactNotice tells contact that owner added them, and where to answer.
+func (s *Server) contactNotice(owner, contact *ferry.User) ferry.Mail {
+	name := displayName(owner)
+	return ferry.Mail{
+		To:      contact.Email,
+		ReplyTo: owner.Email,
+		Subject: fmt.Sprintf("%s added you as a contact", name),
+		Body: fmt.Sprintf("Hello,\n\n%s (%s) added you to their contacts on ferry. Add them back, or dismiss the request, on your contacts page:\n\n  %s/contacts\n\n-- \nferry at %s\n",
+			name, owner.Email, s.cfg.PublicURL, s.cfg.PublicURL),
+		Links: links(s.cfg.PublicURL + "/contacts"),
+	}
+}
+
+// links lists the addresses a mail's HTML part makes links of; "" is none.
+func links(urls ...string) []string {
+	var list []string
+	for _, u := range urls {
+		if u != "" {
+			list = append(list, u)
+		}
+	}
+	return list
 }
 
 // displayName is how a user is named in mail. Full names and paths hold no

@@ -110,14 +110,15 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
 		MaxRequestBody: cfg.MaxRequestBody,
 		Users:          st, Files: st, Dav: st, Messages: st, Social: st,
-		SendNotice: s.sendNotice,
-		InviteMail: s.inviteMail,
-		LoginLimit: s.underLoginLimit,
-		ServeFile:  s.serveFile,
-		WriteError: s.writeError,
-		Explain:    explain,
-		Log:        log,
-		Now:        now,
+		SendNotice:    s.sendNotice,
+		InviteMail:    s.inviteMail,
+		ContactNotice: s.contactNotice,
+		LoginLimit:    s.underLoginLimit,
+		ServeFile:     s.serveFile,
+		WriteError:    s.writeError,
+		Explain:       explain,
+		Log:           log,
+		Now:           now,
 	})
 	s.handler = s.routes()
 	return s

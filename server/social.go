@@ -22,7 +22,9 @@ type emailFailure struct {
 
 // handleContactsAdd is POST /contacts/add: email[].
 func (s *Server) handleContactsAdd(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	s.emailBatch(w, r, func(emails []string) ([]error, error) { return s.social.AddContacts(r.Context(), u.ID, emails) })
+	s.emailBatch(w, r, func(emails []string) ([]error, error) {
+		return s.social.AddContacts(r.Context(), u.ID, emails, s.contactNotice)
+	})
 }
 
 // emailBatch answers a batch call over email[] (contacts/add, invite):

@@ -36,11 +36,15 @@ type notificationRecord struct {
 // email: nil, USER_NOT_FOUND (no such user, or disabled), ALREADY_CONTACT,
 // or METHOD_BAD_REQUEST (the owner's own email). Each added user gets a
 // CONTACT_REQUEST notification unless an unread one from owner waits.
-func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string) ([]error, error) {
+func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, notice func(owner, contact *ferry.User) ferry.Mail) ([]error, error) {
 	results := make([]error, len(emails))
 	now := db.now().UnixNano()
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		contacts := tx.Bucket(bucketContacts)
+		owner, err := db.findUserByID(tx, ownerID)
+		if err != nil {
+			return err
+		}
 		for i, email := range emails {
 			u, err := db.findUserByEmail(tx, email)
 			if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && u.Disabled) {
@@ -67,6 +71,11 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string) 
 			}
 			if err := addNotification(tx, notificationRecord{User: u.ID, Type: ferry.NotificationContactRequest, From: ownerID, Created: now}); err != nil {
 				return err
+			}
+			if notice != nil {
+				if err := db.queueMail(tx, notice(owner, u)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -58,7 +58,7 @@ func (a *App) handleAddContact(w http.ResponseWriter, r *http.Request, u *ferry.
 
 // addContact adds email, or answers the page that says why not.
 func (a *App) addContact(w http.ResponseWriter, r *http.Request, u *ferry.User, email string) bool {
-	results, err := a.cfg.Social.AddContacts(r.Context(), u.ID, []string{email})
+	results, err := a.cfg.Social.AddContacts(r.Context(), u.ID, []string{email}, a.cfg.ContactNotice)
 	if err == nil && ferry.ErrorCode(results[0]) != ferry.EALREADYCONTACT {
 		err = results[0]
 	}

@@ -54,6 +54,8 @@ type Config struct {
 	InviteMail func(inviter *ferry.User, email, code string) ferry.Mail
 	// SendNotice is the mail that tells a receiver of a send.
 	SendNotice func(sender, receiver *ferry.User, destinations []string, total int64) ferry.Mail
+	// ContactNotice is the mail that tells contact of owner's request.
+	ContactNotice func(owner, contact *ferry.User) ferry.Mail
 
 	// LoginLimit runs check, a login of email, under the API's
 	// failed-login limit (TOO_MANY_REQUESTS past it).

@@ -8,12 +8,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"html"
 	"io"
 	"math/big"
 	"mime"
-	"mime/quotedprintable"
+	"mime/multipart"
 	"net"
 	"net/mail"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,20 +247,50 @@ func (s *peerSession) Data(r io.Reader) error {
 	return nil
 }
 
-// Parsed is a received mail read as a mail reader would.
+// Parsed is a received mail read as a mail reader would: the plain text
+// and the HTML of its multipart/alternative body.
 type Parsed struct {
 	Header mail.Header
 	Body   string
+	HTML   string
 }
 
 func (m Mail) Parse(t testing.TB) Parsed {
 	t.Helper()
 	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
 	require.NoError(t, err)
-	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	kind, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
 	require.NoError(t, err)
-	return Parsed{Header: msg.Header, Body: string(body)}
+	require.Equal(t, "multipart/alternative", kind)
+	p := Parsed{Header: msg.Header}
+	r := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := r.NextPart()
+		if err == io.EOF {
+			return p
+		}
+		require.NoError(t, err)
+		body, err := io.ReadAll(part) // undoes quoted-printable
+		require.NoError(t, err)
+		switch kind, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); kind {
+		case "text/plain":
+			p.Body = string(body)
+		case "text/html":
+			p.HTML = string(body)
+		}
+	}
 }
+
+// Links returns the addresses the mail's HTML part links to, in order.
+func (p Parsed) Links() []string {
+	var links []string
+	for _, m := range hrefs.FindAllStringSubmatch(p.HTML, -1) {
+		links = append(links, html.UnescapeString(m[1]))
+	}
+	return links
+}
+
+var hrefs = regexp.MustCompile(`<a href="([^"]*)"`)
 
 func (p Parsed) Subject(t testing.TB) string {
 	s, err := new(mime.WordDecoder).DecodeHeader(p.Header.Get("Subject"))
