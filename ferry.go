@@ -165,6 +165,10 @@ type SendSource struct {
 	Path   []string
 	Files  [][]string
 	Folder bool
+	// Bare makes each destination the path below Path (a folder's: its
+	// name) instead of the whole path: the web app's New send, whose files
+	// wait in the sender's Sent folder, sends them as they were chosen.
+	Bare bool
 }
 
 // Statuses of a sent message, as /outbox/list shows them.

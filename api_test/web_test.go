@@ -681,6 +681,7 @@ func TestWeb_NewSendWithoutScript(t *testing.T) {
 	assert.Equal(t, "/outbox?sent=2", r.Header.Get("Location"))
 	inbox := bob.inbox()
 	require.Len(t, inbox, 2)
+	assert.ElementsMatch(t, []string{"a.txt", "b.txt"}, []string{inbox[0].Destination, inbox[1].Destination}, "by their names, not under Sent")
 	sent := ts.login("alice@example.com", password).list("Sent")
 	require.Len(t, sent, 1)
 	assert.Len(t, ts.login("alice@example.com", password).list(sent[0].File), 2, "a copy stays with the sender")

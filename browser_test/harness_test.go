@@ -59,12 +59,15 @@ type ferry struct {
 	Cfg  app.Config
 }
 
-func startFerry(t *testing.T) *ferry {
+func startFerry(t *testing.T, configure ...func(*app.Config)) *ferry {
 	t.Helper()
 	cfg := app.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.PublicURL = ""
 	cfg.DataDir = t.TempDir()
+	for _, c := range configure {
+		c(&cfg)
+	}
 	logs := &ferrytest.Logs{}
 	a, _ := ferrytest.Run(t, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), SweepEvery: 100 * time.Millisecond}, logs)
 	return &ferry{t: t, Root: a.PublicURL(), Cfg: cfg}

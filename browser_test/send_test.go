@@ -86,6 +86,10 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	assert.Contains(t, inbox, "trip")
 	assert.Contains(t, inbox, "memo.txt")
 	poll(t, bob, `Array.from(document.querySelectorAll("table.inbox img.sender")).every(img => img.complete && img.naturalWidth === 64)`)
+	// The folder's row opens to show what it holds.
+	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS("details.contents summary"))))
+	poll(t, bob, `document.querySelector("details.contents").open`)
+	assert.Contains(t, text(t, bob, "details.contents ul"), "photo.jpg")
 	screenshot(t, bob, "inbox")
 
 	// Past the receive quota an accept is refused, in the page; nothing changes.
@@ -99,6 +103,10 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[aria-label="Accept trip"]`)), chromedp.WaitVisible(chromedp.CSS("table.inbox")),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Decline memo.txt"]`)), chromedp.WaitVisible(chromedp.CSS("main p.card"))))
 	assert.Contains(t, text(t, bob, "main"), "Nothing is waiting")
+	// Under Decided, the accepted folder links to where it landed.
+	assert.Contains(t, text(t, bob, "table.decided"), "declined")
+	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`table.decided a[href="/files/trip"]`)), chromedp.WaitVisible(chromedp.CSS("#listing table"))))
+	assert.Contains(t, text(t, bob, "#listing"), "photo.jpg")
 
 	// Another send, taken with Accept all.
 	require.NoError(t, chromedp.Do(alice,
@@ -118,7 +126,7 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/outbox"), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
 	statuses, err := chromedp.Run(alice, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("table.outbox tbody tr")).map(tr => tr.cells[1].textContent.trim() + " " + tr.cells[4].textContent.trim())`))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"memo.txt accepted", "memo.txt declined", "▸trip accepted"}, statuses)
+	assert.Equal(t, []string{"memo.txt accepted", "memo.txt declined", "▸trip · 2 items accepted"}, statuses)
 	screenshot(t, alice, "outbox")
 }
 

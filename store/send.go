@@ -153,8 +153,12 @@ func snapshotSources(tx *bolt.Tx, userID uint64, sources []ferry.SendSource, max
 			if err := count(1); err != nil {
 				return nil, err
 			}
+			dest := names
+			if src.Bare {
+				dest = f
+			}
 			msgs = append(msgs, pendingMessage{
-				rec:   messageRecord{Destination: paths.Join(names), Size: n.size},
+				rec:   messageRecord{Destination: paths.Join(dest), Size: n.size},
 				items: []item{{size: n.size, sum: n.sum}},
 			})
 		}
@@ -176,7 +180,11 @@ func snapshotFolder(tx *bolt.Tx, userID uint64, src ferry.SendSource, count func
 	if !top.dir {
 		return pendingMessage{}, ferry.Errorf(ferry.EBADREQUEST, "%q is a file, not a folder.", paths.Join(src.Path))
 	}
-	m := pendingMessage{rec: messageRecord{Destination: paths.Join(src.Path), Folder: true}}
+	dest := src.Path
+	if src.Bare {
+		dest = src.Path[len(src.Path)-1:]
+	}
+	m := pendingMessage{rec: messageRecord{Destination: paths.Join(dest), Folder: true}}
 	listed := collapseNames(src.Files)
 	seen := map[string]bool{}
 	add := func(it item) error {

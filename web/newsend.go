@@ -96,5 +96,5 @@ func (a *App) handleNewSend(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		}
 		items = append(items, info)
 	}
-	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: items, To: strings.TrimSpace(string(to))})
+	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: items, To: strings.TrimSpace(string(to)), Bare: true})
 }

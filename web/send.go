@@ -22,6 +22,7 @@ type sendData struct {
 	Invite   string // the receiver has no account: offer to invite them
 	Invited  string // invited from this page
 	Back     string // this page, with what is to go, for the invitation to return to
+	Bare     bool   // a New send: each item goes by its name, not its path (ferry.SendSource.Bare)
 }
 
 // selected returns the folder {path} and the entries of it the query or
@@ -68,7 +69,7 @@ func (a *App) handleSendPage(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	if !ok {
 		return
 	}
-	a.renderSend(w, r, u, http.StatusOK, sendData{Folder: paths.Join(folder), Items: items, To: r.Form.Get("to"), Invited: r.Form.Get("invited")})
+	a.renderSend(w, r, u, http.StatusOK, sendData{Folder: paths.Join(folder), Items: items, To: r.Form.Get("to"), Invited: r.Form.Get("invited"), Bare: r.Form.Get("bare") == "1"})
 }
 
 func (a *App) renderSend(w http.ResponseWriter, r *http.Request, u *ferry.User, status int, d sendData) {
@@ -82,6 +83,9 @@ func (a *App) renderSend(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 	}
 	d.Contacts = contacts
 	q := url.Values{"to": {d.To}}
+	if d.Bare {
+		q.Set("bare", "1")
+	}
 	for _, it := range d.Items {
 		q.Add("item", it.Name)
 	}
@@ -95,7 +99,7 @@ func (a *App) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 	if !ok {
 		return
 	}
-	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: items, To: strings.TrimSpace(r.PostFormValue("to"))})
+	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: items, To: strings.TrimSpace(r.PostFormValue("to")), Bare: r.PostFormValue("bare") == "1"})
 }
 
 // send sends d's items of d's folder to d.To: one message per file or
@@ -115,9 +119,9 @@ func (a *App) send(w http.ResponseWriter, r *http.Request, u *ferry.User, d send
 	var sources []ferry.SendSource
 	for _, it := range d.Items {
 		if it.Dir {
-			sources = append(sources, ferry.SendSource{Path: append(slices.Clone(folder), it.Name), Folder: true})
+			sources = append(sources, ferry.SendSource{Path: append(slices.Clone(folder), it.Name), Folder: true, Bare: d.Bare})
 		} else {
-			sources = append(sources, ferry.SendSource{Path: folder, Files: [][]string{{it.Name}}})
+			sources = append(sources, ferry.SendSource{Path: folder, Files: [][]string{{it.Name}}, Bare: d.Bare})
 		}
 	}
 	ids, err := a.cfg.Messages.Send(r.Context(), u.ID, d.To, sources, func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {

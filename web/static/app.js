@@ -95,6 +95,7 @@
         post.append(input);
       };
       field("to", document.getElementById("to").value);
+      field("bare", "1"); // each goes by its name, not its path in Sent
       names.forEach((name) => field("item", name));
       document.body.append(post);
       post.submit();

@@ -1,0 +1,118 @@
+package browser_test
+
+import (
+	"context"
+	"net/url"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/ferrytest"
+)
+
+// Alice sends from the New send page; each kind of mail ferry sends then
+// leads its reader, in a browser of their own, to the page where they act,
+// and the action works there: Bob's "sent you" mail to the inbox (through
+// the sign-in page), Carol's contact request to the contacts page, and
+// Dan's invitation, made from the send form, to the signup form with its
+// code filled in; once Dan has an account, Alice's send goes.
+func TestBrowser_NewSendAndMails(t *testing.T) {
+	t.Parallel()
+	peer := ferrytest.StartSMTP(t)
+	f := startFerry(t, peer.Configure, func(c *app.Config) { c.Auth.Signup = "invite" })
+	f.addUser("alice@example.com", "alice password", 0)
+	f.addUser("bob@example.com", "bob password", 0)
+	f.addUser("carol@example.com", "carol password", 0)
+	alice, _ := tab(t)
+	signInAs(t, alice, f, "alice@example.com", "alice password", false)
+
+	// New send: the files upload as they are chosen, then go to Bob.
+	src := t.TempDir()
+	a, b := writeFile(t, src, "a.txt", 3000), writeFile(t, src, "b.txt", 200)
+	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS(`header a[href="/sends/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-send")),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{a, b})))
+	waitDone(t, alice, 2)
+	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "bob@example.com")))
+	screenshot(t, alice, "new-send")
+	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS("#send-button")), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	assert.Contains(t, text(t, alice, "main"), "Sent: 2 items")
+
+	// Bob's mail leads to his inbox, through the sign-in page.
+	mail := peer.WaitMails(1)[0].Parse(t)
+	require.Equal(t, []string{f.Root + "/inbox"}, mail.Links())
+	bob, _ := tab(t)
+	require.NoError(t, chromedp.Do(bob, chromedp.Navigate(mail.Links()[0]), chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "bob@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), "bob password"),
+		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("table.inbox"))))
+	assert.Equal(t, "/inbox", path(t, bob))
+	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`form[action="/inbox"] button[value="1"]`)), chromedp.WaitVisible(chromedp.CSS("table.decided"))))
+	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`table.decided a[href="/item/a.txt"]`)), chromedp.WaitVisible(chromedp.CSS(".details"))))
+	assert.Contains(t, text(t, bob, ".details"), sha(t, a), "Bob has Alice's file, byte for byte")
+
+	// Alice adds Carol; Carol's mail leads to her contacts page.
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/contacts"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "carol@example.com"), chromedp.Submit(chromedp.CSS("#email")),
+		chromedp.WaitVisible(chromedp.CSS("table.contacts"))))
+	mail = mailTo(t, peer, "carol@example.com")
+	require.Equal(t, []string{f.Root + "/contacts"}, mail.Links())
+	carol, _ := tab(t)
+	signInAs(t, carol, f, "carol@example.com", "carol password", false)
+	require.NoError(t, chromedp.Do(carol, chromedp.Navigate(mail.Links()[0]), chromedp.WaitVisible(chromedp.CSS("#requests")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Add alice@example.com back"]`)), chromedp.WaitVisible(chromedp.CSS("table.contacts"))))
+	assert.Contains(t, text(t, carol, "table.contacts"), "alice@example.com")
+
+	// A send to Dan, who has no account: the send form invites him.
+	c := writeFile(t, src, "c.txt", 100)
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/sends/new"), chromedp.WaitVisible(chromedp.CSS("#new-send")),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{c})))
+	waitDone(t, alice, 1)
+	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "dan@example.com"), chromedp.Click(chromedp.CSS("#send-button")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/contacts/invite"]`))))
+	assert.Contains(t, text(t, alice, ".error"), "dan@example.com")
+	screenshot(t, alice, "send-invite")
+	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS(`form[action="/contacts/invite"] button`)), chromedp.WaitVisible(chromedp.CSS("p.ok"))))
+	assert.Contains(t, text(t, alice, "p.ok"), "Invited dan@example.com")
+
+	mail = mailTo(t, peer, "dan@example.com")
+	require.Len(t, mail.Links(), 1)
+	link, err := url.Parse(mail.Links()[0])
+	require.NoError(t, err)
+	assert.Equal(t, "/signup", link.Path)
+	dan, _ := tab(t)
+	require.NoError(t, chromedp.Do(dan, chromedp.Navigate(link.String()), chromedp.WaitVisible(chromedp.CSS("#invite"))))
+	code, err := chromedp.Run(dan, chromedp.Evaluate[string](`document.getElementById("invite").value`))
+	require.NoError(t, err)
+	assert.Equal(t, link.Query().Get("invite"), code, "the code is filled in")
+	require.NoError(t, chromedp.Do(dan, chromedp.SendKeys(chromedp.CSS("#email"), "dan@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), "dan password"),
+		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#upload-form"))))
+
+	// Now the send page, still holding what was to go, sends to Dan.
+	require.NoError(t, chromedp.Do(alice, chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	assert.Contains(t, text(t, alice, "main"), "Sent: 1 item")
+	require.NoError(t, chromedp.Do(dan, chromedp.Navigate(f.Root+"/inbox"), chromedp.WaitVisible(chromedp.CSS("table.inbox"))))
+	assert.Contains(t, text(t, dan, "table.inbox"), filepath.Base(c))
+}
+
+// mailTo waits for the peer's mail to email and returns it.
+func mailTo(t *testing.T, peer *ferrytest.SMTPPeer, email string) ferrytest.Parsed {
+	t.Helper()
+	for n := 1; ; n++ {
+		for _, m := range peer.WaitMails(n) {
+			if len(m.To) == 1 && m.To[0] == email {
+				return m.Parse(t)
+			}
+		}
+	}
+}
+
+// path is the path of the tab's page.
+func path(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	p, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	require.NoError(t, err)
+	return p
+}
