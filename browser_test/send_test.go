@@ -105,6 +105,7 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	assert.Contains(t, text(t, bob, "main"), "Nothing is waiting")
 	// Under Decided, the accepted folder links to where it landed.
 	assert.Contains(t, text(t, bob, "table.decided"), "declined")
+	screenshot(t, bob, "inbox-decided")
 	require.NoError(t, chromedp.Do(bob, chromedp.Click(chromedp.CSS(`table.decided a[href="/files/trip"]`)), chromedp.WaitVisible(chromedp.CSS("#listing table"))))
 	assert.Contains(t, text(t, bob, "#listing"), "photo.jpg")
 
@@ -128,6 +129,10 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"memo.txt accepted", "memo.txt declined", "▸trip · 2 items accepted"}, statuses)
 	screenshot(t, alice, "outbox")
+	// A send's own page lists what it carries.
+	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS(`table.outbox tr:last-child a`)), chromedp.WaitVisible(chromedp.CSS("dl.details"))))
+	assert.Contains(t, text(t, alice, "main table"), "photo.jpg")
+	screenshot(t, alice, "send-details")
 }
 
 // writePNG writes a 64x64 PNG, a disc, to p.
