@@ -566,6 +566,7 @@ func TestWeb_InboxContentsAndWhereItLanded(t *testing.T) {
 	assert.Contains(t, page, `href="/sends/`+id+`">All 12 items`)
 	details := string(b.get("/sends/" + id).requireStatus(http.StatusOK).Body)
 	assert.Contains(t, details, "day11.txt")
+	assert.NotContains(t, string(b.get("/sends/"+id+"?page=99999999999999999").requireStatus(http.StatusOK).Body), "day11.txt", "past the last page")
 	assert.Contains(t, details, `name="accept" value="1"`, "the receiver decides here")
 
 	a := ts.browser()

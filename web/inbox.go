@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -186,7 +187,7 @@ func (a *App) handleSendDetails(w http.ResponseWriter, r *http.Request, u *ferry
 		return
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 0)
+	page = min(max(page, 0), math.MaxInt32/sendPage) // item offsets are 32 bits
 	m, items, err := a.cfg.Messages.Contents(r.Context(), u.ID, id, page*sendPage, sendPage)
 	if err != nil {
 		a.fail(w, r, err)
