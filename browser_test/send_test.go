@@ -65,7 +65,19 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "nobody@example.com"), chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS(".error"))))
 	assert.NotEmpty(t, text(t, alice, ".error"), "an unknown receiver is said in the page")
 	screenshot(t, alice, "send")
-	require.NoError(t, chromedp.Do(alice, chromedp.SetValue(chromedp.CSS("#to"), "bob@example.com"), chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	// Typing part of a contact's name or email shows them, with their
+	// photo; choosing one fills the field in.
+	_, err = chromedp.Run(alice, chromedp.Evaluate[bool](`document.getElementById("to").value = "", true`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "bo"),
+		chromedp.WaitVisible(chromedp.CSS(`#suggest button[data-email="bob@example.com"]`))))
+	assert.Contains(t, text(t, alice, "#suggest"), "User bob@example.com")
+	screenshot(t, alice, "send-suggest")
+	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS(`#suggest button[data-email="bob@example.com"]`))))
+	to, err := chromedp.Run(alice, chromedp.Evaluate[string](`document.getElementById("to").value`))
+	require.NoError(t, err)
+	assert.Equal(t, "bob@example.com", to)
+	require.NoError(t, chromedp.Do(alice, chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
 	assert.Contains(t, text(t, alice, "main"), "Sent: 2 items")
 
 	// Bob: the badge, the inbox.

@@ -16,6 +16,7 @@ const sentFolder = "Sent"
 
 type newSendData struct {
 	Folder   string // where this send's files go
+	To       string
 	Contacts []ferry.Contact
 }
 

@@ -17,6 +17,8 @@
     if (form) setUpUploads(form);
     const send = document.getElementById("new-send");
     if (send) setUpNewSend(send);
+    const suggest = document.getElementById("suggest");
+    if (suggest) setUpSuggestions(suggest, document.getElementById("to"));
     const photo = document.getElementById("photo");
     if (photo) {
       // A preview of the chosen photo before it is uploaded.
@@ -40,6 +42,34 @@
       document.execCommand("copy");
       done();
     }
+  }
+
+  // setUpSuggestions shows the contacts (photo, name, email) that match
+  // what is typed in the receiver's field; choosing one fills it in.
+  function setUpSuggestions(list, field) {
+    field.removeAttribute("list"); // these suggestions replace the browser's own
+    list.hidden = false;
+    const items = Array.from(list.querySelectorAll("li"));
+    const filter = () => {
+      const q = field.value.trim().toLowerCase();
+      let shown = 0;
+      for (const li of items) {
+        const match = shown < 8 && (q === "" || li.textContent.toLowerCase().includes(q)) &&
+          li.querySelector("button").dataset.email !== field.value.trim();
+        li.hidden = !match;
+        if (match) shown++;
+      }
+      list.hidden = shown === 0;
+    };
+    for (const li of items) {
+      li.querySelector("button").addEventListener("click", (e) => {
+        field.value = e.currentTarget.dataset.email;
+        filter();
+        field.focus();
+      });
+    }
+    field.addEventListener("input", filter);
+    filter();
   }
 
   // ---- uploads ----
