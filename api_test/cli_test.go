@@ -52,7 +52,7 @@ func ferryBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "ferry")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/ferryhq/ferry/cmd/ferry").CombinedOutput()
+		out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", binPath, "github.com/ferryhq/ferry/cmd/ferry").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -399,4 +399,18 @@ func TestServe_SecondServerOnTheSameDataFailsFast(t *testing.T) {
 	out, err := exec.CommandContext(ctx, ferryBinary(t), "serve", "--config", config).CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "locked by another process")
+}
+
+// `ferry version` names the version, the commit the binary was built from
+// (go build stamps it from git) and the Go that built it.
+func TestCLI_Version(t *testing.T) {
+	config, _ := cliConfig(t, "")
+	out := ferryCLI(t, config, "", "version").requireOK(t)
+	m := regexp.MustCompile(`^ferry (\S+) \((\S+)\) (go\S+)\n$`).FindStringSubmatch(out)
+	require.NotNil(t, m, "%q", out)
+	assert.NotContains(t, m[1], "(devel)", "devel, or the version the toolchain stamped")
+	assert.Equal(t, runtime.Version(), m[3])
+	if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		assert.Regexp(t, "^"+string(head[:12])+"(-dirty)?$", m[2])
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/version"
 )
 
 func TestPlumbing_UnknownRouteAndWrongMethod(t *testing.T) {
@@ -119,7 +120,7 @@ func TestPlumbing_Healthz(t *testing.T) {
 	ts := startServer(t)
 	root := &client{t: t, base: ts.Root, http: http.DefaultClient}
 	r := root.get("/healthz", nil).requireStatus(http.StatusOK)
-	assert.JSONEq(t, `{"status":"ok"}`, string(r.Body))
+	assert.JSONEq(t, `{"status":"ok","version":"`+version.Get().Version+`"}`, string(r.Body))
 }
 
 func TestSettings_List(t *testing.T) {
@@ -147,6 +148,8 @@ func TestPlumbing_MetricsAndProfiles(t *testing.T) {
 	for _, m := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
 		assert.Contains(t, body, "\n"+m+" ")
 	}
+	build := version.Get()
+	assert.Contains(t, body, fmt.Sprintf("\nferry_build_info{commit=%q,goversion=%q,version=%q} 1\n", build.Commit, build.Go, build.Version))
 	// Profiles are on the admin socket only, for the owner of the data.
 	root.get("/debug/pprof/", nil).requireError(404, ferry.ENOTFOUND)
 	sock := filepath.Join(ts.Cfg.DataDir, "admin.sock")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferryhq/ferry/mailer"
 	"github.com/ferryhq/ferry/store"
+	"github.com/ferryhq/ferry/version"
 )
 
 // metrics are what GET /metrics serves: the Go runtime and the process,
@@ -40,8 +41,14 @@ func newMetrics(db *store.DB, mail *mailer.Mailer) *metrics {
 			Name: "ferry_http_response_bytes_total", Help: "Response bytes written, by route template.",
 		}, []string{"route"}),
 	}
+	build := version.Get()
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ferry_build_info", Help: "Always 1; the labels say which ferry this is.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "goversion": build.Go},
+	})
+	info.Set(1)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.bytesIn, m.bytesOut, &storeCollector{db: db, mail: mail})
+		m.requests, m.latency, m.bytesIn, m.bytesOut, &storeCollector{db: db, mail: mail}, info)
 	return m
 }
 

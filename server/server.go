@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferryhq/ferry/version"
+
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/web"
 )
@@ -136,5 +138,5 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: ferry.EUNKNOWN, Message: "The store is not available."})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": version.Get().Version})
 }

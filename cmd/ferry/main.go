@@ -22,6 +22,7 @@ import (
 	"github.com/ferryhq/ferry/app"
 	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
+	"github.com/ferryhq/ferry/version"
 )
 
 const usage = `usage: ferry [--config FILE] COMMAND [FLAGS]
@@ -182,6 +183,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintln(stdout, "fsck: no problems")
 			return nil
 		})
+	case "version":
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		fmt.Fprintln(stdout, version.Get())
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
