@@ -37,6 +37,7 @@ const (
 	EACCOUNTDISABLED        = "ACCOUNT_DISABLED"
 	ESTORAGEFULL            = "STORAGE_FULL"
 	ELINKNOTFOUND           = "LINK_NOT_FOUND"
+	ELINKEXPIRED            = "LINK_EXPIRED"
 )
 
 // Error is an error a client is meant to see: an API code and a human-readable

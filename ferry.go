@@ -156,6 +156,23 @@ type Link struct {
 	File             string
 	Created, Expires time.Time
 	Downloads        uint64
+	MaxDownloads     uint64 // 0: no limit
+	Password         bool
+}
+
+// LinkOptions are what a new link may have beside its expiry: a download
+// limit (0: none) and a password ("": none).
+type LinkOptions struct {
+	MaxDownloads uint64
+	Password     string
+}
+
+// OpenedLink is what a download link opens: its file, its expiry, and
+// whether it has a password.
+type OpenedLink struct {
+	File     FileInfo
+	Expires  time.Time
+	Password bool
 }
 
 // SendSource is one parsed entry of /ops/send's source: the path, the

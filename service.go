@@ -60,10 +60,13 @@ type FileService interface {
 	// PutFile stores a file's content, streamed from the request's body.
 	PutFile(ctx context.Context, p PutRequest) (FileInfo, error)
 	// CreateLink makes a download link to a file: its token and id.
-	CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, uint64, error)
-	// OpenLink returns a link's file and its expiry.
-	OpenLink(ctx context.Context, token string) (FileInfo, time.Time, error)
-	// CountDownload counts one whole download of a link.
+	CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time, opts LinkOptions) (string, uint64, error)
+	// OpenLink returns what a link opens, given its password when it has
+	// one: LINK_EXPIRED when it does not work (any more), AUTH_FAILED for
+	// a missing or wrong password.
+	OpenLink(ctx context.Context, token, password string) (OpenedLink, error)
+	// CountDownload counts one whole download of a link; past its limit
+	// it counts nothing and answers LINK_EXPIRED.
 	CountDownload(ctx context.Context, token string) error
 	// Links lists the user's unexpired links, newest first.
 	Links(ctx context.Context, userID uint64) ([]Link, error)

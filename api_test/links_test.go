@@ -56,7 +56,7 @@ func TestLinks(t *testing.T) {
 	ts.Clock.Advance(59 * time.Minute)
 	get(out.URL).requireStatus(http.StatusOK)
 	ts.Clock.Advance(time.Minute)
-	get(out.URL).requireError(404, ferry.EFILENOTFOUND)
+	get(out.URL).requireError(http.StatusGone, ferry.ELINKEXPIRED)
 
 	// Default expiry (24h), and a deleted file ends the link.
 	var def struct{ URL string }
@@ -64,9 +64,9 @@ func TestLinks(t *testing.T) {
 	ts.Clock.Advance(23 * time.Hour)
 	get(def.URL).requireStatus(http.StatusOK)
 	c.postForm("/ops/delete", url.Values{"file[]": {"moved.txt"}}).requireStatus(http.StatusOK)
-	get(def.URL).requireError(404, ferry.EFILENOTFOUND)
+	get(def.URL).requireError(http.StatusGone, ferry.ELINKEXPIRED)
 
-	get(ts.Root+"/d/not-a-token").requireError(404, ferry.EFILENOTFOUND)
+	get(ts.Root+"/d/not-a-token").requireError(http.StatusGone, ferry.ELINKEXPIRED)
 	c.link("nothing.txt", "").requireError(404, ferry.EFILENOTFOUND)
 	c.postForm("/ops/mkdir", url.Values{"path": {"dir"}}).requireStatus(http.StatusOK)
 	c.link("dir", "").requireError(400, ferry.EBADREQUEST)
@@ -129,10 +129,65 @@ func TestLinks_ListCountAndRevoke(t *testing.T) {
 	c.postForm("/files/link/revoke", url.Values{"id": {"x"}}).requireError(http.StatusBadRequest, ferry.EBADREQUEST)
 
 	c.postForm("/files/link/revoke", url.Values{"id": {strconv.FormatUint(first.ID, 10)}}).requireStatus(http.StatusOK)
-	anon.request(http.MethodGet, first.URL, nil, "").requireError(http.StatusNotFound, ferry.EFILENOTFOUND)
+	anon.request(http.MethodGet, first.URL, nil, "").requireError(http.StatusGone, ferry.ELINKEXPIRED)
 	c.postForm("/files/link/revoke", url.Values{"id": {strconv.FormatUint(first.ID, 10)}}).requireError(http.StatusNotFound, ferry.ELINKNOTFOUND)
 	c.get("/files/links", nil).requireStatus(http.StatusOK).decode(&list)
 	require.Len(t, list, 1)
 	assert.Equal(t, second.ID, list[0].ID)
 	anon.request(http.MethodGet, second.URL, nil, "").requireStatus(http.StatusOK)
+}
+
+// A link with a download limit and a password (issue 17): the password as
+// Basic auth or as the form field of a POST, wrong ones under the
+// failed-login limit; the limit's last download, then 410; the list shows
+// both; bad values are 400.
+func TestLinks_LimitAndPassword(t *testing.T) {
+	ts := startServer(t, longTokens)
+	c := ts.newUser("owner@example.com")
+	c.mustPut("secret.txt", []byte("the secret"))
+	for _, bad := range []string{"-1", "many", "1.5"} {
+		c.postForm("/files/link", url.Values{"path": {"secret.txt"}, "max_downloads": {bad}}).requireError(400, ferry.EBADREQUEST)
+	}
+	var out struct {
+		URL string
+		ID  uint64
+	}
+	c.postForm("/files/link", url.Values{"path": {"secret.txt"}, "max_downloads": {"2"}, "password": {"open sesame"}}).requireStatus(http.StatusOK).decode(&out)
+
+	anon := &client{t: t, http: http.DefaultClient}
+	anon.request(http.MethodGet, out.URL, nil, "").requireError(http.StatusForbidden, ferry.EAUTHFAILED)
+	withBasic := func(password string) *response {
+		req, _ := http.NewRequest(http.MethodGet, out.URL, nil)
+		req.SetBasicAuth("anyone", password)
+		return anon.do(req)
+	}
+	withBasic("wrong").requireError(http.StatusForbidden, ferry.EAUTHFAILED)
+	assert.Equal(t, "the secret", string(withBasic("open sesame").requireStatus(http.StatusOK).Body))
+	r := anon.request(http.MethodPost, out.URL, strings.NewReader("password=open+sesame"), "application/x-www-form-urlencoded")
+	assert.Equal(t, "the secret", string(r.requireStatus(http.StatusOK).Body))
+	withBasic("open sesame").requireError(http.StatusGone, ferry.ELINKEXPIRED) // two downloads were all
+
+	var links []struct {
+		ID           uint64 `json:"id"`
+		Downloads    uint64 `json:"downloads"`
+		MaxDownloads uint64 `json:"max_downloads"`
+		Password     bool   `json:"password"`
+	}
+	c.get("/files/links", nil).requireStatus(http.StatusOK).decode(&links)
+	require.Len(t, links, 1)
+	assert.Equal(t, uint64(2), links[0].Downloads)
+	assert.Equal(t, uint64(2), links[0].MaxDownloads)
+	assert.True(t, links[0].Password)
+
+	// Wrong passwords count against the failed-login limit of the address.
+	c.postForm("/files/link", url.Values{"path": {"secret.txt"}, "password": {"pw"}}).requireStatus(http.StatusOK).decode(&out)
+	var status int
+	for range 30 {
+		if status = withBasic("guess").Status; status == http.StatusTooManyRequests {
+			break
+		}
+		require.Equal(t, http.StatusForbidden, status)
+	}
+	assert.Equal(t, http.StatusTooManyRequests, status, "guessing is limited")
+	withBasic("pw").requireError(http.StatusTooManyRequests, ferry.ETOOMANYREQUESTS)
 }

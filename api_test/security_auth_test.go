@@ -92,5 +92,5 @@ func TestSecurity_DisabledOwnersLinksStop(t *testing.T) {
 	yes := true
 	_, err := ts.admin().SetUser(app.SetUserRequest{Email: "alice@example.com", Disabled: &yes})
 	require.NoError(t, err)
-	require.Equal(t, http.StatusNotFound, getURL(t, link.URL).Status)
+	require.Equal(t, http.StatusGone, getURL(t, link.URL).Status)
 }

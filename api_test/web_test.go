@@ -258,10 +258,10 @@ func TestWeb_LinkPagesAndDavPage(t *testing.T) {
 	assert.Equal(t, []byte("%PDF-1.4 report"), curl.Body)
 
 	r = b.get("/d/no-such-link")
-	assert.Equal(t, http.StatusNotFound, r.Status)
+	assert.Equal(t, http.StatusGone, r.Status)
 	assert.Contains(t, string(r.Body), "This link does not work")
 	req, _ = http.NewRequest(http.MethodGet, ts.Root+"/d/no-such-link", nil)
-	ts.client().do(req).requireError(http.StatusNotFound, ferry.EFILENOTFOUND)
+	ts.client().do(req).requireError(http.StatusGone, ferry.ELINKEXPIRED)
 
 	// A browser at /dav/ gets a page that points to the settings; WebDAV
 	// clients are unaffected.
@@ -698,4 +698,38 @@ func TestWeb_NewSendWithoutScript(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.Status)
 	assert.Contains(t, string(r.Body), "Choose the files to send")
 	assert.Len(t, bob.inbox(), 2)
+}
+
+// A link made on the file's page with a limit and a password: the page
+// says so and lists both; a browser opening it gets a password field,
+// a wrong password says so in the page, the right one answers the file;
+// used up, the page says the link does not work.
+func TestWeb_LinkWithPasswordAndLimit(t *testing.T) {
+	ts := startServer(t)
+	owner := ts.login(ts.addUser("owner@example.com", password), password)
+	owner.mustPut("plan.txt", []byte("the plan"))
+	b := ts.browser()
+	b.signIn("owner@example.com", password)
+	page := string(b.post("/link/plan.txt", url.Values{"days": {"1"}, "max_downloads": {"1"}, "password": {"s3cret pass"}}).requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, "and its password can download the file for 1 days, 1 time at most")
+	assert.Contains(t, page, ">0 of 1<")
+	m := regexp.MustCompile(`value="(http[^"]+/d/[^"]+)"`).FindStringSubmatch(page)
+	require.NotNil(t, m)
+	path := strings.TrimPrefix(m[1], ts.Root)
+	b.post("/link/plan.txt", url.Values{"days": {"1"}, "max_downloads": {"lots"}}).requireStatus(http.StatusBadRequest)
+
+	visitor := ts.browser()
+	r := visitor.get(path)
+	assert.Equal(t, http.StatusForbidden, r.Status)
+	assert.Contains(t, string(r.Body), `type="password" name="password"`)
+	assert.NotContains(t, string(r.Body), "plan.txt", "nothing of the file before the password")
+	r = visitor.post(path, url.Values{"password": {"guess"}})
+	assert.Equal(t, http.StatusForbidden, r.Status)
+	assert.Contains(t, string(r.Body), "not the link's password")
+	r = visitor.post(path, url.Values{"password": {"s3cret pass"}}).requireStatus(http.StatusOK)
+	assert.Equal(t, "the plan", string(r.Body))
+	assert.Contains(t, r.Header.Get("Content-Disposition"), "attachment")
+	r = visitor.post(path, url.Values{"password": {"s3cret pass"}})
+	assert.Equal(t, http.StatusGone, r.Status)
+	assert.Contains(t, string(r.Body), "used up")
 }

@@ -37,6 +37,7 @@ var statusOf = map[string]int{
 	ferry.EUPLOADNOTFOUND:         http.StatusNotFound,
 	ferry.EUPLOADOFFSET:           http.StatusConflict,
 	ferry.ELINKNOTFOUND:           http.StatusNotFound,
+	ferry.ELINKEXPIRED:            http.StatusGone,
 	ferry.ETOOLARGE:               http.StatusRequestEntityTooLarge,
 	ferry.ETOOMANYREQUESTS:        http.StatusTooManyRequests,
 	ferry.EACCOUNTDISABLED:        http.StatusForbidden,

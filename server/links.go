@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,7 +27,18 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, u *fer
 		}
 		life = time.Duration(secs) * time.Second
 	}
-	token, id, err := s.files.CreateLink(r.Context(), u.ID, names, s.now().Add(life))
+	opts := ferry.LinkOptions{Password: p.String("password")}
+	if v := p.String("max_downloads"); v != "" {
+		if opts.MaxDownloads, err = strconv.ParseUint(v, 10, 64); err != nil {
+			s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "max_downloads must be a whole number, 0 for no limit."))
+			return
+		}
+	}
+	if len(opts.Password) > ferry.MaxPasswordLen {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "A link's password has at most %d bytes.", ferry.MaxPasswordLen))
+		return
+	}
+	token, id, err := s.files.CreateLink(r.Context(), u.ID, names, s.now().Add(life), opts)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -36,8 +46,7 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request, u *fer
 	writeJSON(w, http.StatusOK, map[string]any{"url": s.cfg.PublicURL + "/d/" + token, "id": id})
 }
 
-// linkJSON is a link in GET /files/links. No link has a download limit or
-// a password yet: max_downloads is 0 (none) and password false for all.
+// linkJSON is a link in GET /files/links.
 type linkJSON struct {
 	ID           uint64 `json:"id"`
 	File         string `json:"file"`
@@ -57,7 +66,8 @@ func (s *Server) handleLinks(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	}
 	out := make([]linkJSON, len(links))
 	for i, l := range links {
-		out[i] = linkJSON{ID: l.ID, File: l.File, Created: l.Created.UTC().Format(time.RFC3339), Expires: l.Expires.UTC().Format(time.RFC3339), Downloads: l.Downloads}
+		out[i] = linkJSON{ID: l.ID, File: l.File, Created: l.Created.UTC().Format(time.RFC3339), Expires: l.Expires.UTC().Format(time.RFC3339),
+			Downloads: l.Downloads, MaxDownloads: l.MaxDownloads, Password: l.Password}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -81,24 +91,52 @@ func (s *Server) handleRevokeLink(w http.ResponseWriter, r *http.Request, u *fer
 	writeOK(w)
 }
 
-// handleDownloadLink is GET /d/{token}: the linked file, without auth.
+// handleDownloadLink is GET, HEAD or POST /d/{token}: the linked file,
+// without an account. A link's password comes as HTTP Basic auth's (any
+// user name) or as the form field password of a POST; a wrong one counts
+// against the failed-login limit. A browser (by its Accept header, and
+// not asking ?download=1 or posting the password) gets a page instead.
 func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
-	info, expires, err := s.files.OpenLink(r.Context(), pathVar(r, "token"))
-	if web.WantsPage(r) {
-		// A browser gets a page with the file's name and a download
-		// button (?download=1), or one that says the link is gone.
-		s.web.LinkPage(w, r, info, expires.UTC().Format("2006-01-02 15:04 UTC"), err)
+	token := pathVar(r, "token")
+	_, password, _ := r.BasicAuth()
+	if r.Method == http.MethodPost {
+		password = r.PostFormValue("password")
+	}
+	var opened ferry.OpenedLink
+	open := func() (*ferry.User, error) {
+		link, err := s.files.OpenLink(r.Context(), token, password)
+		opened = link
+		return nil, err
+	}
+	var err error
+	if password != "" {
+		_, err = s.underLoginLimit(w, r, "", open)
+	} else {
+		_, err = open()
+	}
+	if r.Method != http.MethodPost && web.WantsPage(r) || r.Method == http.MethodPost && err != nil && web.WantsPage(r) {
+		// A page with the file's name and a download button
+		// (?download=1), a password field, or the news that the link is
+		// gone.
+		s.web.LinkPage(w, r, opened, password != "", err)
 		return
 	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.serveFile(w, r, info)
-	if r.Method == http.MethodGet && answered(w) == http.StatusOK {
-		// A whole file (not a range, not a 304) is one download.
-		if err := s.files.CountDownload(context.WithoutCancel(r.Context()), pathVar(r, "token")); err != nil {
-			s.log.WarnContext(r.Context(), "counting a link's download", "err", err)
+	// A whole file is one download, counted before it is sent: the count
+	// decides which download is a limited link's last. Conditions go, so
+	// that a counted download is never answered 304; a range is not
+	// counted.
+	if r.Method != http.MethodHead && r.Header.Get("Range") == "" {
+		if err := s.files.CountDownload(r.Context(), token); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		for _, h := range []string{"If-Modified-Since", "If-None-Match", "If-Match", "If-Unmodified-Since"} {
+			r.Header.Del(h)
 		}
 	}
+	s.serveFile(w, r, opened.File)
 }

@@ -77,7 +77,7 @@ func (s *Server) routes() http.Handler {
 	api("/slice", s.authed(s.handleSlice(s.dav.AppPassword)), get)
 	api("/slice/reset", s.authed(s.handleSlice(s.dav.ResetAppPassword)), post)
 
-	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head)
+	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head, http.MethodPost)
 	r.Handle("/photos/{token}", s.limitBody(http.HandlerFunc(s.handlePhoto))).Methods(get, head)
 	// WebDAV: every method, every path below /dav/; bodies are file
 	// content (PUT) or XML bounded by max_request_body.

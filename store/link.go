@@ -17,56 +17,86 @@ import (
 
 // A download link is a random token that names one file node until it
 // expires. Only the token's SHA-256 is stored (bucket links), with the
-// owner, the node, the expiry and the creation (Unix ns), the link's id
-// and its downloads, 8 bytes each. The bucket user_links indexes them by
-// owner and id (key: owner, id; value: the token's SHA-256), for the
-// owner's list and revoke. The link follows the file when it is moved or
-// replaced and stops working when it is deleted.
+// owner, the node, the expiry and the creation (Unix ns), the link's id,
+// its downloads and its download limit (0: none), 8 bytes each, then the
+// argon2id hash of its password (none: nothing). A record of 48 bytes,
+// written before limits and passwords, has neither. The bucket user_links
+// indexes them by owner and id (key: owner, id; value: the token's
+// SHA-256), for the owner's list and revoke. The link follows the file
+// when it is moved or replaced and stops working when it is deleted.
 
-const linkRecordSize = 48
+const (
+	oldLinkRecordSize = 48
+	linkRecordSize    = 56 // and the password's hash
+)
 
 type linkRecord struct {
-	owner, node, id, downloads uint64
-	expires, created           int64
+	owner, node, id, downloads, maxDownloads uint64
+	expires, created                         int64
+	password                                 string // argon2id hash; "" for none
 }
 
 func (l *linkRecord) encode() []byte {
-	v := make([]byte, linkRecordSize)
+	v := make([]byte, linkRecordSize, linkRecordSize+len(l.password))
 	binary.BigEndian.PutUint64(v[0:], l.owner)
 	binary.BigEndian.PutUint64(v[8:], l.node)
 	binary.BigEndian.PutUint64(v[16:], uint64(l.expires))
 	binary.BigEndian.PutUint64(v[24:], l.id)
 	binary.BigEndian.PutUint64(v[32:], uint64(l.created))
 	binary.BigEndian.PutUint64(v[40:], l.downloads)
-	return v
+	binary.BigEndian.PutUint64(v[48:], l.maxDownloads)
+	return append(v, l.password...)
 }
 
-// decodeLink reads a link record; ok is false for one of another size.
+// decodeLink reads a link record; ok is false for one of a size no
+// version wrote.
 func decodeLink(v []byte) (l linkRecord, ok bool) {
-	if len(v) != linkRecordSize {
+	if len(v) != oldLinkRecordSize && len(v) < linkRecordSize {
 		return l, false
 	}
-	return linkRecord{
+	l = linkRecord{
 		owner: binary.BigEndian.Uint64(v[0:]), node: binary.BigEndian.Uint64(v[8:]),
 		expires: int64(binary.BigEndian.Uint64(v[16:])), id: binary.BigEndian.Uint64(v[24:]),
 		created: int64(binary.BigEndian.Uint64(v[32:])), downloads: binary.BigEndian.Uint64(v[40:]),
-	}, true
+	}
+	if len(v) >= linkRecordSize {
+		l.maxDownloads = binary.BigEndian.Uint64(v[48:])
+		l.password = string(v[linkRecordSize:])
+	}
+	return l, true
 }
+
+// spent reports whether the link has had all the downloads it may.
+func (l *linkRecord) spent() bool {
+	return l.maxDownloads > 0 && l.downloads >= l.maxDownloads
+}
+
+// errLinkGone is the answer for a link that does not work: unknown,
+// expired, revoked, spent, or its file or owner gone. They are one answer,
+// so that a link's history is not told to whoever holds it.
+var errLinkGone = ferry.Errorf(ferry.ELINKEXPIRED, "This link has expired, was revoked or used up, or its file is gone.")
 
 func userLinkKey(owner, id uint64) []byte {
 	return append(itob(owner), itob(id)...)
 }
 
 // CreateLink makes a download link to the file at names, valid until
-// expires, and returns its token and id. It returns FILE_NOT_FOUND, and
-// METHOD_BAD_REQUEST for a folder.
-func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time) (string, uint64, error) {
+// expires, with opts' limit and password, and returns its token and id.
+// It returns FILE_NOT_FOUND, and METHOD_BAD_REQUEST for a folder.
+func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time, opts ferry.LinkOptions) (string, uint64, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", 0, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
+	var password string
+	if opts.Password != "" {
+		var err error
+		if password, err = db.hashPassword(opts.Password); err != nil {
+			return "", 0, err
+		}
+	}
 	var id uint64
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		n, err := walk(tx, userID, names)
@@ -80,7 +110,8 @@ func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, exp
 		if id, err = index.NextSequence(); err != nil {
 			return err
 		}
-		l := linkRecord{owner: userID, node: n.id, id: id, expires: expires.UnixNano(), created: db.now().UnixNano()}
+		l := linkRecord{owner: userID, node: n.id, id: id, expires: expires.UnixNano(), created: db.now().UnixNano(),
+			maxDownloads: opts.MaxDownloads, password: password}
 		if err := index.Put(userLinkKey(userID, id), h[:]); err != nil {
 			return err
 		}
@@ -92,42 +123,56 @@ func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, exp
 	return token, id, nil
 }
 
-// OpenLink returns the file a link names and when the link expires, or
-// FILE_NOT_FOUND when the link is unknown, expired, its file is gone, or
-// its owner is disabled or gone.
-func (db *DB) OpenLink(ctx context.Context, token string) (ferry.FileInfo, time.Time, error) {
+// OpenLink returns what a link opens. It answers LINK_EXPIRED when the
+// link is unknown, expired, revoked or used up, its file is gone, or its
+// owner is disabled or gone; and AUTH_FAILED (with the OpenedLink's
+// Password set) when the link has a password and password is not it.
+func (db *DB) OpenLink(ctx context.Context, token, password string) (ferry.OpenedLink, error) {
 	h := hashToken(token)
-	var info ferry.FileInfo
-	var expires time.Time
-	gone := ferry.Errorf(ferry.EFILENOTFOUND, "No such link, or it expired.")
+	var link ferry.OpenedLink
+	var hash string
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		l, ok := decodeLink(tx.Bucket(bucketLinks).Get(h[:]))
-		if !ok || db.now().UnixNano() >= l.expires {
-			return gone
+		if !ok || db.now().UnixNano() >= l.expires || l.spent() {
+			return errLinkGone
 		}
-		expires = time.Unix(0, l.expires)
 		if owner, err := db.findUserByID(tx, l.owner); err != nil || owner.Disabled {
-			return gone
+			return errLinkGone
 		}
 		// The file must still be in the tree: a file of a deleted folder
 		// stays in the trash until the folder is reclaimed.
 		if _, ok, err := nodePath(tx, l.node); err != nil {
 			return err
 		} else if !ok {
-			return gone
+			return errLinkGone
 		}
 		n, err := getNode(tx, l.node)
 		if err != nil {
 			return err
 		}
-		info = n.info("")
+		link = ferry.OpenedLink{File: n.info(""), Expires: time.Unix(0, l.expires), Password: l.password != ""}
+		hash = l.password
 		return nil
 	})
-	return info, expires, err
+	if err != nil {
+		return ferry.OpenedLink{}, err
+	}
+	if hash != "" {
+		// Checked outside the transaction: argon2id takes tens of
+		// milliseconds.
+		if password == "" {
+			return ferry.OpenedLink{Password: true}, ferry.Errorf(ferry.EAUTHFAILED, "This link needs its password.")
+		}
+		if !db.verifyPassword(hash, password) {
+			return ferry.OpenedLink{Password: true}, ferry.Errorf(ferry.EAUTHFAILED, "That is not the link's password.")
+		}
+	}
+	return link, nil
 }
 
-// CountDownload counts one whole download of a link; a link gone
-// meanwhile is no error.
+// CountDownload counts one whole download of a link. A link past its
+// limit counts nothing and answers LINK_EXPIRED, so that one transaction
+// decides which download was the last; a link gone meanwhile is no error.
 func (db *DB) CountDownload(ctx context.Context, token string) error {
 	h := hashToken(token)
 	return db.update(ctx, func(tx *bolt.Tx) error {
@@ -135,6 +180,9 @@ func (db *DB) CountDownload(ctx context.Context, token string) error {
 		l, ok := decodeLink(links.Get(h[:]))
 		if !ok {
 			return nil
+		}
+		if l.spent() {
+			return errLinkGone
 		}
 		l.downloads++
 		return links.Put(h[:], l.encode())
@@ -161,7 +209,8 @@ func (db *DB) Links(ctx context.Context, userID uint64) ([]ferry.Link, error) {
 			if err != nil {
 				return err
 			}
-			list = append(list, ferry.Link{ID: l.id, File: file, Created: time.Unix(0, l.created), Expires: time.Unix(0, l.expires), Downloads: l.downloads})
+			list = append(list, ferry.Link{ID: l.id, File: file, Created: time.Unix(0, l.created), Expires: time.Unix(0, l.expires),
+				Downloads: l.downloads, MaxDownloads: l.maxDownloads, Password: l.password != ""})
 		}
 		return nil
 	})

@@ -28,9 +28,9 @@ func TestLinks_MigrateListRevokeAndRepair(t *testing.T) {
 		_, err = db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"dir", name}, Body: strings.NewReader(name), Size: int64(len(name))})
 		require.NoError(t, err)
 	}
-	tokenA, _, err := db.CreateLink(ctx, u.ID, []string{"dir", "a.txt"}, c.Now().Add(time.Hour))
+	tokenA, _, err := db.CreateLink(ctx, u.ID, []string{"dir", "a.txt"}, c.Now().Add(time.Hour), ferry.LinkOptions{})
 	require.NoError(t, err)
-	tokenB, _, err := db.CreateLink(ctx, u.ID, []string{"dir", "b.txt"}, c.Now().Add(2*time.Hour))
+	tokenB, _, err := db.CreateLink(ctx, u.ID, []string{"dir", "b.txt"}, c.Now().Add(2*time.Hour), ferry.LinkOptions{})
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
@@ -87,21 +87,21 @@ func TestLinks_MigrateListRevokeAndRepair(t *testing.T) {
 		}
 	}
 	require.NoError(t, db.RevokeLink(ctx, u.ID, idB))
-	_, _, err = db.OpenLink(ctx, tokenB)
-	assert.Equal(t, ferry.EFILENOTFOUND, ferry.ErrorCode(err))
+	_, err = db.OpenLink(ctx, tokenB, "")
+	assert.Equal(t, ferry.ELINKEXPIRED, ferry.ErrorCode(err))
 	assert.Equal(t, ferry.ELINKNOTFOUND, ferry.ErrorCode(db.RevokeLink(ctx, u.ID, idB)))
 
 	// A file whose folder went to the trash does not open, even before the
 	// trash is reclaimed; its link lists with no file.
-	_, _, err = db.OpenLink(ctx, tokenA)
+	_, err = db.OpenLink(ctx, tokenA, "")
 	require.NoError(t, err)
 	db.LeaveTrashForTest(true)
 	results, err := db.Delete(ctx, u.ID, [][]string{{"dir"}})
 	require.NoError(t, err)
 	require.NoError(t, results[0])
 	db.LeaveTrashForTest(false)
-	_, _, err = db.OpenLink(ctx, tokenA)
-	assert.Equal(t, ferry.EFILENOTFOUND, ferry.ErrorCode(err))
+	_, err = db.OpenLink(ctx, tokenA, "")
+	assert.Equal(t, ferry.ELINKEXPIRED, ferry.ErrorCode(err))
 	list, err = db.Links(ctx, u.ID)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
@@ -118,6 +118,69 @@ func TestLinks_MigrateListRevokeAndRepair(t *testing.T) {
 	_, err = db.Repair()
 	require.NoError(t, err)
 	problems, err = db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+}
+
+// A link with a download limit and a password: the password is needed
+// (not stored as it is), the count decides the last download, and a
+// 48-byte record (before limits) still opens, with neither.
+func TestLinks_LimitAndPassword(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{Now: c.Now})
+	require.NoError(t, err)
+	u := newUser(t, db, "links@example.com")
+	_, err = db.PutFile(ctx, ferry.PutRequest{UserID: u.ID, Names: []string{"a.txt"}, Body: strings.NewReader("a"), Size: 1})
+	require.NoError(t, err)
+	token, _, err := db.CreateLink(ctx, u.ID, []string{"a.txt"}, c.Now().Add(time.Hour), ferry.LinkOptions{MaxDownloads: 2, Password: "open sesame"})
+	require.NoError(t, err)
+
+	link, err := db.OpenLink(ctx, token, "")
+	assert.Equal(t, ferry.EAUTHFAILED, ferry.ErrorCode(err))
+	assert.True(t, link.Password)
+	assert.Empty(t, link.File.Name, "nothing of the file without the password")
+	_, err = db.OpenLink(ctx, token, "open sesame!")
+	assert.Equal(t, ferry.EAUTHFAILED, ferry.ErrorCode(err))
+	link, err = db.OpenLink(ctx, token, "open sesame")
+	require.NoError(t, err)
+	assert.Equal(t, "a.txt", link.File.Name)
+
+	require.NoError(t, db.CountDownload(ctx, token))
+	require.NoError(t, db.CountDownload(ctx, token))
+	assert.Equal(t, ferry.ELINKEXPIRED, ferry.ErrorCode(db.CountDownload(ctx, token)), "the third is past the limit")
+	_, err = db.OpenLink(ctx, token, "open sesame")
+	assert.Equal(t, ferry.ELINKEXPIRED, ferry.ErrorCode(err))
+	list, err := db.Links(ctx, u.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, uint64(2), list[0].Downloads)
+	assert.Equal(t, uint64(2), list[0].MaxDownloads)
+	assert.True(t, list[0].Password)
+
+	// The password is stored as an argon2id hash; an old record still opens.
+	plain, _, err := db.CreateLink(ctx, u.ID, []string{"a.txt"}, c.Now().Add(time.Hour), ferry.LinkOptions{})
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	b, err := bolt.Open(dir+"/"+store.FileName, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+		links := tx.Bucket([]byte("links"))
+		return links.ForEach(func(k, v []byte) error {
+			assert.NotContains(t, string(v), "open sesame")
+			if len(v) == 56 {
+				return links.Put(k, append([]byte(nil), v[:48]...))
+			}
+			return nil
+		})
+	}))
+	require.NoError(t, b.Close())
+	db, err = store.Open(dir, store.Options{Now: c.Now})
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.OpenLink(ctx, plain, "")
+	require.NoError(t, err)
+	problems, err := db.CheckTree()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
 }

@@ -219,6 +219,7 @@ type itemData struct {
 	Crumbs   []crumb
 	LinkURL  string
 	LinkDays int
+	LinkOpts ferry.LinkOptions // the new link's limit and password
 }
 
 // handleItem is the page of one file or folder: its details and what can
@@ -336,7 +337,20 @@ func (a *App) handleLink(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 		a.renderError(w, r, http.StatusBadRequest, "A link lasts from one day to "+strconv.Itoa(int(a.cfg.LinkMaxExpiry/(24*time.Hour)))+" days.")
 		return
 	}
-	token, _, err := a.cfg.Files.CreateLink(r.Context(), u.ID, names, a.cfg.Now().Add(life))
+	opts := ferry.LinkOptions{Password: r.PostFormValue("password")}
+	if v := strings.TrimSpace(r.PostFormValue("max_downloads")); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			a.renderError(w, r, http.StatusBadRequest, "The download limit is a whole number; leave it empty for no limit.")
+			return
+		}
+		opts.MaxDownloads = n
+	}
+	if len(opts.Password) > ferry.MaxPasswordLen {
+		a.renderError(w, r, http.StatusBadRequest, "A link's password has at most "+strconv.Itoa(ferry.MaxPasswordLen)+" bytes.")
+		return
+	}
+	token, _, err := a.cfg.Files.CreateLink(r.Context(), u.ID, names, a.cfg.Now().Add(life), opts)
 	if err == nil {
 		d.Links, err = a.fileLinks(r, u, d.Path)
 	}
@@ -344,7 +358,7 @@ func (a *App) handleLink(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 		a.fail(w, r, err)
 		return
 	}
-	d.LinkURL, d.LinkDays = a.cfg.PublicURL+"/d/"+token, days
+	d.LinkURL, d.LinkDays, d.LinkOpts = a.cfg.PublicURL+"/d/"+token, days, opts
 	a.render(w, r, http.StatusOK, "item", d.Info.Name, d)
 }
 

@@ -170,19 +170,26 @@ func (a *App) DavPage(w http.ResponseWriter, r *http.Request) {
 }
 
 type linkData struct {
-	Info    ferry.FileInfo
-	Expires string
-	URL     string
-	Message string
+	Info     ferry.FileInfo
+	Expires  string
+	URL      string
+	Message  string
+	Password bool // the link needs its password: the page asks for it
+	Wrong    bool // a password was given, and it was not the link's
 }
 
 // LinkPage answers a browser that opens a download link: the file's name,
-// size and a download button; or, for a link that is gone, a page that
-// says so.
-func (a *App) LinkPage(w http.ResponseWriter, r *http.Request, info ferry.FileInfo, expires string, err error) {
+// size and a download button; for a link with a password, a field for it
+// (the form posts it to the link, which answers the file); for a link
+// that is gone, a page that says so. tried says a password was given.
+func (a *App) LinkPage(w http.ResponseWriter, r *http.Request, link ferry.OpenedLink, tried bool, err error) {
 	pageHeaders(w.Header())
-	if err != nil {
-		msg := "This link does not exist, or it has expired or been revoked. Ask whoever sent it for a new one."
+	switch {
+	case ferry.ErrorCode(err) == ferry.EAUTHFAILED:
+		a.render(w, r, http.StatusForbidden, "link", "Download link", linkData{Password: true, Wrong: tried, URL: r.URL.Path})
+		return
+	case err != nil:
+		msg := "This link does not exist, or it has expired, been revoked or used up. Ask whoever sent it for a new one."
 		status, _ := a.cfg.Explain(err)
 		if status >= 500 {
 			msg = "The file cannot be reached right now; try again later."
@@ -190,7 +197,7 @@ func (a *App) LinkPage(w http.ResponseWriter, r *http.Request, info ferry.FileIn
 		a.render(w, r, status, "link", "Download link", linkData{Message: msg})
 		return
 	}
-	a.render(w, r, http.StatusOK, "link", info.Name, linkData{Info: info, Expires: expires, URL: r.URL.Path + "?download=1"})
+	a.render(w, r, http.StatusOK, "link", link.File.Name, linkData{Info: link.File, Expires: link.Expires.UTC().Format("2006-01-02 15:04 UTC"), URL: r.URL.Path + "?download=1"})
 }
 
 // WantsPage reports whether a request is a browser's, by its Accept
