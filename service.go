@@ -30,6 +30,13 @@ type UserService interface {
 	// ACCOUNT_DISABLED.
 	Authenticate(ctx context.Context, token string) (*User, error)
 	RevokeToken(ctx context.Context, token string) error
+	// ForgotPassword makes a reset code of life for email's account and
+	// queues mail(user, code) to it; for no account it does nothing.
+	ForgotPassword(ctx context.Context, email string, life time.Duration, mail func(u *User, code string) Mail) error
+	// ResetPassword sets the password of a reset code's account, ending
+	// its tokens and app password: NO_PERMISSION for an unknown, used or
+	// expired code, INVALID_NEW_PASSWORD.
+	ResetPassword(ctx context.Context, code, password string) (*User, error)
 	// RevokeUserTokens ends every token of the user but keep.
 	RevokeUserTokens(ctx context.Context, userID uint64, keep string) error
 	// Ping reports whether the store answers.

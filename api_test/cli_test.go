@@ -157,6 +157,11 @@ func adminScenario(t *testing.T, config string) {
 
 	// Enabling again.
 	assert.NotContains(t, ok("", "user", "set", "--email", "pat@example.com", "--disabled=false"), "disabled")
+
+	// A password from standard input: the rules apply.
+	ferryCLI(t, config, "short\n", "user", "set", "--email", "quinn@example.com", "--password-stdin").requireFail(t, 1, "at least 8 characters")
+	fail(1, "reading the password", "user", "set", "--email", "quinn@example.com", "--password-stdin")
+	ok("a new password\n", "user", "set", "--email", "quinn@example.com", "--password-stdin")
 }
 
 const proPackage = `
@@ -185,6 +190,7 @@ func TestCLI_ServerStopped(t *testing.T) {
 	assert.Equal(t, "Olga O", s.FullName)
 	assert.Equal(t, int64(10), s.Storage)
 	ts.login("pat@example.com", password)
+	ts.login("quinn@example.com", "a new password")
 }
 
 func TestCLI_ServerRunning(t *testing.T) {
@@ -199,6 +205,15 @@ func TestCLI_ServerRunning(t *testing.T) {
 	ferryCLI(t, config, "", "user", "set", "--email", "olga@example.com", "--disabled=true").requireOK(t)
 	c.get("/auth/token", url.Values{"email": {"olga@example.com"}, "password": {password}}).
 		requireError(403, ferry.EACCOUNTDISABLED)
+
+	// A password set by the admin ends the account's tokens.
+	quinn := srv.client(t)
+	var out struct{ Token string }
+	quinn.get("/auth/token", url.Values{"email": {"quinn@example.com"}, "password": {"a new password"}}).requireStatus(http.StatusOK).decode(&out)
+	quinn.token = out.Token
+	quinn.get("/settings/list", nil).requireStatus(http.StatusOK)
+	ferryCLI(t, config, "a third password\n", "user", "set", "--email", "quinn@example.com", "--password-stdin").requireOK(t)
+	quinn.get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION)
 
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
 	srv.requireExit(t, 0)

@@ -73,6 +73,9 @@ type SetUserRequest struct {
 	Storage  *int64  `json:"storage,omitempty"`
 	Receive  *int64  `json:"receive,omitempty"`
 	Disabled *bool   `json:"disabled,omitempty"`
+	// Password, when set, becomes the user's password; every token and
+	// the app password of the account end.
+	Password *string `json:"password,omitempty"`
 }
 
 // UserLine is a user as `ferry user list` shows them. Storage and Receive
@@ -145,6 +148,11 @@ func (a *LocalAdmin) SetUser(req SetUserRequest) (UserLine, error) {
 	for _, v := range []*int64{req.Storage, req.Receive} {
 		if v != nil && *v < 0 && *v != FromPackage {
 			return UserLine{}, ferry.Errorf(ferry.EBADREQUEST, "A size must not be negative.")
+		}
+	}
+	if req.Password != nil {
+		if err := a.DB.SetPassword(context.Background(), u.ID, *req.Password); err != nil {
+			return UserLine{}, err
 		}
 	}
 	override := func(v *int64) *int64 {

@@ -241,6 +241,7 @@ func (a *App) sweep(ctx context.Context) {
 			"tokens":  a.db.DeleteExpiredTokens,
 			"uploads": a.db.DeleteExpiredUploads,
 			"links":   a.db.DeleteExpiredLinks,
+			"resets":  a.db.DeleteExpiredResets,
 			"sends":   a.db.ExpireMessages,
 			"mail":    a.db.DeleteOldMail,
 			"folders": a.db.Reclaim, // deleted ones a crash left in the trash

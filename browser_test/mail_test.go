@@ -116,3 +116,32 @@ func path(t *testing.T, ctx context.Context) string {
 	require.NoError(t, err)
 	return p
 }
+
+// A forgotten password, from the login page's link to the mail's, then a
+// new password that signs in.
+func TestBrowser_PasswordReset(t *testing.T) {
+	t.Parallel()
+	peer := ferrytest.StartSMTP(t)
+	f := startFerry(t, peer.Configure)
+	f.addUser("rosa@example.com", "old password", 0)
+	rosa, _ := tab(t)
+	require.NoError(t, chromedp.Do(rosa, chromedp.Navigate(f.Root+"/login"), chromedp.WaitVisible(chromedp.CSS("a.forgot")),
+		chromedp.Click(chromedp.CSS("a.forgot")), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "rosa@example.com")))
+	screenshot(t, rosa, "forgot")
+	require.NoError(t, chromedp.Do(rosa, chromedp.Submit(chromedp.CSS("#email")), chromedp.WaitVisible(chromedp.CSS("p.ok"))))
+	assert.Contains(t, text(t, rosa, "p.ok"), "on its way")
+
+	mail := mailTo(t, peer, "rosa@example.com")
+	require.Len(t, mail.Links(), 1)
+	require.NoError(t, chromedp.Do(rosa, chromedp.Navigate(mail.Links()[0]), chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SendKeys(chromedp.CSS("#password"), "new password")))
+	screenshot(t, rosa, "reset")
+	require.NoError(t, chromedp.Do(rosa, chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#upload-form"))))
+
+	// Signed out, the old password no longer works and the new one does.
+	require.NoError(t, chromedp.Do(rosa, chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "rosa@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), "old password"),
+		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS(".error"))))
+	signInAs(t, rosa, f, "rosa@example.com", "new password", false)
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ferryhq/ferry"
 )
@@ -101,13 +102,74 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
 	}, ferry.ENOPERMISSION, ferry.EEMAILEXISTS)
-	if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
-		writeJSON(w, http.StatusForbidden, errorBody{Error: ferry.ENOPERMISSION, Message: ferry.ErrorMessage(err)})
+	if err != nil {
+		s.writeRefusal(w, r, err)
 		return
 	}
+	s.answerToken(w, r, u)
+}
+
+// resetLife is how long a password reset link works.
+const resetLife = time.Hour
+
+// handleForgotPassword is POST /auth/password/forgot: email. The answer is
+// {} whether or not the email has an account; an account gets a mail
+// with a reset link.
+func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.forgotPassword(w, r, p.String("email")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
+
+// forgotPassword asks for a reset mail to email's account, under limits
+// per email and per client address that every request counts toward:
+// past either it answers TOO_MANY_REQUESTS with Retry-After (set on w).
+// Nothing it answers tells whether the account exists.
+func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request, email string) error {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return ferry.Errorf(ferry.EBADREQUEST, "email is required.")
+	}
+	ip, now := s.clientIP(r), s.now()
+	if wait := max(s.resetIP.wait(ip, now), s.resetEmail.wait(email, now)); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many reset requests; try again later.")
+	}
+	s.resetIP.fail(ip, now)
+	s.resetEmail.fail(email, now)
+	return s.users.ForgotPassword(r.Context(), email, resetLife, s.resetMail)
+}
+
+// handleResetPassword is POST /auth/password/reset: code and password. It
+// answers a new token; every other token and the app password end.
+func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.users.ResetPassword(r.Context(), p.String("code"), p.String("password"))
+	if err != nil {
+		s.writeRefusal(w, r, err)
+		return
+	}
 	s.answerToken(w, r, u)
+}
+
+// writeRefusal answers err as writeError does, but NO_PERMISSION as 403:
+// a code (of an invitation, of a reset) that is refused is no missing
+// login, so API.md's calls answer it 403 rather than the table's 401.
+func (s *Server) writeRefusal(w http.ResponseWriter, r *http.Request, err error) {
+	if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
+		writeJSON(w, http.StatusForbidden, errorBody{Error: ferry.ENOPERMISSION, Message: ferry.ErrorMessage(err)})
+		return
+	}
+	s.writeError(w, r, err)
 }

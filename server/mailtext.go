@@ -79,6 +79,18 @@ func (s *Server) contactNotice(owner, contact *ferry.User) ferry.Mail {
 	}
 }
 
+// resetMail is the mail with a password reset link for u.
+func (s *Server) resetMail(u *ferry.User, code string) ferry.Mail {
+	link := s.cfg.PublicURL + "/reset?code=" + code
+	return ferry.Mail{
+		To:      u.Email,
+		Subject: "Reset your ferry password",
+		Body: fmt.Sprintf("Hello,\n\nSomeone, probably you, asked to reset the password of your ferry account %s. Choose a new one here (the link works once, for %s):\n\n  %s\n\nIf you did not ask, ignore this mail: your password stays as it is.\n\n-- \nferry at %s\n",
+			u.Email, humanDuration(resetLife), link, s.cfg.PublicURL),
+		Links: links(link),
+	}
+}
+
 // links lists the addresses a mail's HTML part makes links of; "" is none.
 func links(urls ...string) []string {
 	var list []string
@@ -109,6 +121,9 @@ func countNoun(n int, noun string) string {
 
 func humanDuration(d time.Duration) string {
 	h := d.Hours()
+	if h == 1 {
+		return "1 hour"
+	}
 	if h >= 48 && h == float64(int(h/24))*24 {
 		return fmt.Sprintf("%d days", int(h/24))
 	}

@@ -84,6 +84,8 @@ type Server struct {
 
 	ipFailures    *failureLimiter
 	emailFailures *failureLimiter
+	resetIP       *failureLimiter // password reset requests per client address
+	resetEmail    *failureLimiter // and per email
 
 	davMu          sync.Mutex
 	davLockSystems map[uint64]*userLocks // by user id
@@ -104,6 +106,8 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		now:           now,
 		ipFailures:    newFailureLimiter(cfg.LoginFailureBurst, cfg.LoginFailureRefill),
 		emailFailures: newFailureLimiter(2*cfg.LoginFailureBurst, cfg.LoginFailureRefill/2),
+		resetIP:       newFailureLimiter(10, 6*time.Minute), // 10 at once, then 10 an hour
+		resetEmail:    newFailureLimiter(3, 20*time.Minute), // 3 at once, then 3 an hour
 
 		davLockSystems: map[uint64]*userLocks{},
 	}
@@ -115,6 +119,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		SendNotice:    s.sendNotice,
 		InviteMail:    s.inviteMail,
 		ContactNotice: s.contactNotice,
+		Forgot:        s.forgotPassword,
 		LoginLimit:    s.underLoginLimit,
 		ServeFile:     s.serveFile,
 		WriteError:    s.writeError,

@@ -67,12 +67,13 @@ var (
 	bucketSendPins          = []byte("send_pins")          // sender id + sha256 -> pins 8 | held 8 (held.go)
 	bucketTrash             = []byte("trash")              // node id -> owner id, folders deleted but not yet reclaimed (trash.go)
 	bucketCopying           = []byte("copying")            // node id -> owner id, copies being built, not yet linked (copy.go)
+	bucketResets            = []byte("resets")             // sha256(code) -> user id 8 | expires 8, password reset codes (reset.go)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketReceived, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets}
 
 	keySchemaVersion = []byte("schema_version")
 	keyAppSecret     = []byte("app_password_secret") // 32 random bytes: the key app passwords derive from

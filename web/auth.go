@@ -112,3 +112,56 @@ func (a *App) handleSignup(w http.ResponseWriter, r *http.Request) {
 	}
 	a.signIn(w, r, u, "/files/")
 }
+
+type forgotData struct {
+	Email, Message string
+	Sent           bool
+}
+
+func (a *App) handleForgotPage(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "forgot", "Forgot your password?", forgotData{})
+}
+
+// handleForgot asks for a reset mail as POST /api/1/auth/password/forgot
+// does, under its limits; the page says the same whether or not the email
+// has an account.
+func (a *App) handleForgot(w http.ResponseWriter, r *http.Request) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	if err := a.cfg.Forgot(w, r, email); err != nil {
+		status, fe := a.refusal(w, r, err)
+		if fe != nil {
+			a.render(w, r, status, "forgot", "Forgot your password?", forgotData{Email: email, Message: fe.Message})
+		}
+		return
+	}
+	a.render(w, r, http.StatusOK, "forgot", "Forgot your password?", forgotData{Email: email, Sent: true})
+}
+
+type resetData struct {
+	Code, Message string
+	Gone          bool // the code does not work: the page offers a new one
+}
+
+// handleResetPage is /reset?code=CODE, the page a reset mail links to.
+// Opening it uses nothing up.
+func (a *App) handleResetPage(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "reset", "Choose a new password", resetData{Code: r.URL.Query().Get("code")})
+}
+
+// handleReset sets the new password as POST /api/1/auth/password/reset
+// does, and goes on into the app signed in.
+func (a *App) handleReset(w http.ResponseWriter, r *http.Request) {
+	code := r.PostFormValue("code")
+	u, err := a.cfg.Users.ResetPassword(r.Context(), code, r.PostFormValue("password"))
+	if err != nil {
+		status, fe := a.refusal(w, r, err)
+		if fe != nil {
+			if fe.Code == ferry.ENOPERMISSION {
+				status = http.StatusForbidden // 401 in the table; a refusal here
+			}
+			a.render(w, r, status, "reset", "Choose a new password", resetData{Code: code, Message: fe.Message, Gone: fe.Code == ferry.ENOPERMISSION})
+		}
+		return
+	}
+	a.signIn(w, r, u, "/files/")
+}

@@ -60,6 +60,9 @@ type Config struct {
 	// LoginLimit runs check, a login of email, under the API's
 	// failed-login limit (TOO_MANY_REQUESTS past it).
 	LoginLimit func(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error), failures ...string) (*ferry.User, error)
+	// Forgot asks for a password reset mail to email's account under the
+	// API's limits (TOO_MANY_REQUESTS, with Retry-After set on w).
+	Forgot func(w http.ResponseWriter, r *http.Request, email string) error
 	// ServeFile answers a stored file's content as GET /files does.
 	ServeFile func(w http.ResponseWriter, r *http.Request, info ferry.FileInfo)
 	// WriteError answers err as the API does (JSON with its code).
@@ -98,6 +101,10 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /logout", a.handleLogout)
 	mux.HandleFunc("GET /signup", a.handleSignupPage)
 	mux.HandleFunc("POST /signup", a.handleSignup)
+	mux.HandleFunc("GET /forgot", a.handleForgotPage)
+	mux.HandleFunc("POST /forgot", a.handleForgot)
+	mux.HandleFunc("GET /reset", a.handleResetPage)
+	mux.HandleFunc("POST /reset", a.handleReset)
 
 	mux.HandleFunc("GET /files/{path...}", a.authed(a.handleFolder))
 	mux.HandleFunc("GET /item/{path...}", a.authed(a.handleItem))

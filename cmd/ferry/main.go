@@ -32,8 +32,11 @@ commands:
   user add --email E (--password P | --password-stdin) [--name N] [--package NAME]
                          create a user; prints its id
   user set --email E [--package NAME] [--storage SIZE] [--receive SIZE] [--disabled=true|false]
-                         change a user's package, limits or state; SIZE is bytes or
-                         10MB, 5GiB, ...; 0 = unlimited; "package" = the package's limit
+           [--password-stdin]
+                         change a user's package, limits, state or password (from the
+                         first line of standard input; every token and the app password
+                         end); SIZE is bytes or 10MB, 5GiB, ...; 0 = unlimited;
+                         "package" = the package's limit
   user list              one line a user: email, package, used/quota, received/receive quota
   mail list              the mail outbox: id, status, attempts, created, recipient, subject,
                          and the last error
@@ -108,7 +111,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "user add":
 		return userAdd(fs, args, configPath, stdin, stdout)
 	case "user set":
-		return userSet(fs, args, configPath, stdout)
+		return userSet(fs, args, configPath, stdin, stdout)
 	case "user list":
 		if err := fs.Parse(args); err != nil {
 			return usageError(err)
@@ -281,11 +284,10 @@ func userAdd(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reade
 	case passwordStdin && req.Password != "":
 		return errors.New("give --password or --password-stdin, not both")
 	case passwordStdin:
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-			return fmt.Errorf("reading the password from standard input: %w", err)
+		var err error
+		if req.Password, err = passwordLine(stdin); err != nil {
+			return err
 		}
-		req.Password = strings.TrimRight(line, "\r\n")
 	case req.Password == "":
 		return errors.New("user add needs --password or --password-stdin")
 	}
@@ -299,9 +301,19 @@ func userAdd(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reade
 	})
 }
 
-func userSet(fs *flag.FlagSet, args []string, configPath *string, stdout io.Writer) error {
+// passwordLine reads a password from the first line of stdin.
+func passwordLine(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func userSet(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reader, stdout io.Writer) error {
 	var req app.SetUserRequest
 	fs.StringVar(&req.Email, "email", "", "the user's email")
+	passwordStdin := fs.Bool("password-stdin", false, "set the password from the first line of standard input; ends every token and the app password")
 	pkg := fs.String("package", "", "quota package")
 	storage := fs.String("storage", "", `storage quota: SIZE, 0 = unlimited, "package" = the package's`)
 	receive := fs.String("receive", "", `monthly receive quota: SIZE, 0 = unlimited, "package" = the package's`)
@@ -327,6 +339,13 @@ func userSet(fs *flag.FlagSet, args []string, configPath *string, stdout io.Writ
 	})
 	if err != nil {
 		return err
+	}
+	if *passwordStdin {
+		pw, err := passwordLine(stdin)
+		if err != nil {
+			return err
+		}
+		req.Password = &pw
 	}
 	return withAdmin(*configPath, func(a app.Admin) error {
 		line, err := a.SetUser(req)
