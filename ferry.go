@@ -14,14 +14,17 @@ import (
 // User is an account. Email is the login: trimmed, lower-cased and validated
 // before it is stored.
 type User struct {
-	ID           uint64    `json:"id"`
-	Email        string    `json:"email"`
-	FullName     string    `json:"fullname"`
-	PasswordHash string    `json:"password_hash"`
-	Package      string    `json:"package"`
-	Disabled     bool      `json:"disabled,omitempty"`
-	AcceptAll    bool      `json:"accept_all,omitempty"`
-	Created      time.Time `json:"created"`
+	ID           uint64 `json:"id"`
+	Email        string `json:"email"`
+	FullName     string `json:"fullname"`
+	PasswordHash string `json:"password_hash"`
+	Package      string `json:"package"`
+	Disabled     bool   `json:"disabled,omitempty"`
+	AcceptAll    bool   `json:"accept_all,omitempty"`
+	// NoDecisionMail turns off the mails that tell this user what became
+	// of their sends (the setting mail_on_decision, on by default).
+	NoDecisionMail bool      `json:"no_decision_mail,omitempty"`
+	Created        time.Time `json:"created"`
 	// PhotoToken names the user's photo (served at /photos/{token}); empty
 	// without one. A new photo gets a new token.
 	PhotoToken string `json:"photo,omitempty"`
@@ -223,6 +226,16 @@ type SentItem struct {
 	Size int64
 }
 
+// Outcome is what became of one send, for the mail that tells its
+// sender: accepted, declined or expired.
+type Outcome struct {
+	To          string // the receiver's email
+	Destination string
+	Folder      bool
+	Size        int64
+	Status      string
+}
+
 // Decision is one item of /inbox/update: accept or decline a message.
 type Decision struct {
 	ID     uint64
@@ -243,6 +256,7 @@ type SettingsChange struct {
 	CurrentPassword string
 	NewPassword     *string
 	AcceptAll       *bool
+	MailOnDecision  *bool
 }
 
 // Mail is a mail ferry sends: invitations, contact requests and "files

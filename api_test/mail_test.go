@@ -400,3 +400,59 @@ func TestMail_OldMailIsDeleted(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	assert.Len(t, ts.mailStatus(), 2, "young mail stays")
 }
+
+// Issue 17, "hearing back": one mail per receiver's inbox/update that
+// decided any of the sender's sends, listing each; one per expiry sweep;
+// none with mail_on_decision off, and none for accept_all.
+func TestMail_DecisionNotice(t *testing.T) {
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure, longTokens)
+	alice := ts.namedUser("alice@example.com", "Alice")
+	bob := ts.namedUser("bob@example.com", "Bob")
+	carol := ts.namedUser("carol@example.com", "Carol")
+	for _, name := range []string{"a.txt", "b.txt", "c.txt"} {
+		alice.mustPut(name, []byte(name))
+	}
+	ids := alice.mustSend("bob@example.com", `[{"path":"","files":["a.txt","b.txt","c.txt"]}]`)
+	peer.WaitMails(1) // Bob's "sent you"
+	bob.decide(fmt.Sprintf(`[{"id":%d,"accept":"YES"},{"id":%d,"accept":"YES"},{"id":%d}]`, ids[0], ids[1], ids[2])).requireStatus(http.StatusOK)
+	mails := peer.WaitMails(2)
+	time.Sleep(200 * time.Millisecond)
+	require.Len(t, peer.Received(), 2, "one mail for the whole decision")
+	assert.Equal(t, []string{"alice@example.com"}, mails[1].To)
+	m := mails[1].Parse(t)
+	assert.Equal(t, "bob@example.com decided on 3 items you sent", m.Subject(t))
+	assert.Contains(t, m.Body, "a.txt (5 B), to bob@example.com: accepted")
+	assert.Contains(t, m.Body, "c.txt (5 B), to bob@example.com: declined")
+	assert.Contains(t, m.Links(), ts.Root+"/outbox")
+	assert.Equal(t, []string{"accepted", "accepted", "declined"}, alice.outboxStatuses(), "the outbox says the same at once")
+
+	// Expiry: one mail for what one sweep ended.
+	alice.mustSend("carol@example.com", `[{"path":"","files":["a.txt","b.txt"]}]`)
+	peer.WaitMails(3) // Carol's "sent you"
+	ts.Clock.Advance(30 * 24 * time.Hour)
+	mails = peer.WaitMails(4)
+	m = mails[3].Parse(t)
+	assert.Equal(t, []string{"alice@example.com"}, mails[3].To)
+	assert.Equal(t, "2 items you sent expired before they were taken", m.Subject(t))
+	assert.Contains(t, m.Body, "to carol@example.com: expired")
+
+	// Turned off: no mail; accept_all: no mail either.
+	var s struct {
+		MailOnDecision bool `json:"mail_on_decision"`
+	}
+	alice.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.True(t, s.MailOnDecision)
+	alice.postForm("/settings/update", url.Values{"mail_on_decision": {"0"}}).requireStatus(http.StatusOK)
+	alice.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.False(t, s.MailOnDecision)
+	ids = alice.mustSend("carol@example.com", `[{"path":"","files":["c.txt"]}]`)
+	peer.WaitMails(5)
+	carol.decide(fmt.Sprintf(`[{"id":%d}]`, ids[0])).requireStatus(http.StatusOK)
+	alice.postForm("/settings/update", url.Values{"mail_on_decision": {"1"}}).requireStatus(http.StatusOK)
+	bob.postForm("/settings/update", url.Values{"accept_all": {"1"}}).requireStatus(http.StatusOK)
+	alice.mustSend("bob@example.com", `[{"path":"","files":["c.txt"]}]`)
+	peer.WaitMails(6)
+	time.Sleep(300 * time.Millisecond)
+	assert.Len(t, peer.Received(), 6, "no decision mail when turned off, nor for accept_all")
+}

@@ -402,6 +402,22 @@ func TestWeb_FormUploadOverQuota(t *testing.T) {
 	assert.Len(t, r.Body, 600)
 }
 
+// The settings page turns the decision mails off and on.
+func TestWeb_MailSetting(t *testing.T) {
+	ts := startServer(t)
+	c := ts.login(ts.addUser("mia@example.com", password), password)
+	b := ts.browser()
+	b.signIn("mia@example.com", password)
+	assert.Contains(t, string(b.get("/settings").requireStatus(http.StatusOK).Body), "You get a mail when what you sent")
+	b.post("/settings/mail", url.Values{"mail_on_decision": {"0"}}).requireStatus(http.StatusSeeOther)
+	var s struct {
+		MailOnDecision bool `json:"mail_on_decision"`
+	}
+	c.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.False(t, s.MailOnDecision)
+	assert.Contains(t, string(b.get("/settings").requireStatus(http.StatusOK).Body), "You get no mail")
+}
+
 // The settings page changes the name, the photo and the password (this
 // session goes on, every other credential ends); the inbox's switch
 // turns accept_all on and off.

@@ -139,6 +139,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		BodyIdleTimeout:    time.Duration(cfg.BodyIdleTimeout),
 		Observe:            m.observe,
 	}, a.db, a.log, opts.Now)
+	a.db.SetDecisionNotice(srv.DecisionNotice)
 	a.http = &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

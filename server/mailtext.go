@@ -91,6 +91,51 @@ func (s *Server) resetMail(u *ferry.User, code string) ferry.Mail {
 	}
 }
 
+// DecisionNotice tells sender what became of their sends: those one
+// receiver accepted or declined in one inbox/update, or those one expiry
+// sweep ended (store.DB.SetDecisionNotice).
+func (s *Server) DecisionNotice(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
+	count := map[string]int{}
+	receivers := map[string]bool{}
+	for _, o := range outcomes {
+		count[o.Status]++
+		receivers[o.To] = true
+	}
+	what := countNoun(len(outcomes), "item") + " you sent"
+	var subject string
+	switch {
+	case len(receivers) == 1 && count[ferry.StatusAccepted] == len(outcomes):
+		subject = fmt.Sprintf("%s accepted %s", outcomes[0].To, what)
+	case len(receivers) == 1 && count[ferry.StatusDeclined] == len(outcomes):
+		subject = fmt.Sprintf("%s declined %s", outcomes[0].To, what)
+	case count[ferry.StatusExpired] == len(outcomes):
+		subject = what + " expired before they were taken"
+		if len(outcomes) == 1 {
+			subject = what + " expired before it was taken"
+		}
+	case len(receivers) == 1:
+		subject = fmt.Sprintf("%s decided on %s", outcomes[0].To, what)
+	default:
+		subject = "What became of " + what
+	}
+	var list strings.Builder
+	for i, o := range outcomes {
+		if i == 50 {
+			fmt.Fprintf(&list, "  ... and %d more\n", len(outcomes)-50)
+			break
+		}
+		fmt.Fprintf(&list, "  %s (%s), to %s: %s\n", o.Destination, quota.FormatSize(o.Size), o.To, o.Status)
+	}
+	outbox := s.cfg.PublicURL + "/outbox"
+	return ferry.Mail{
+		To:      sender.Email,
+		Subject: subject,
+		Body: fmt.Sprintf("Hello,\n\nWhat became of what you sent:\n\n%s\nYour outbox shows every send:\n\n  %s\n\nTo stop these mails, turn them off in your settings:\n\n  %s/settings\n\n-- \nferry at %s\n",
+			list.String(), outbox, s.cfg.PublicURL, s.cfg.PublicURL),
+		Links: links(outbox, s.cfg.PublicURL+"/settings"),
+	}
+}
+
 // links lists the addresses a mail's HTML part makes links of; "" is none.
 func links(urls ...string) []string {
 	var list []string

@@ -12,7 +12,10 @@ type settings struct {
 	FullName  string `json:"fullname"`
 	Photo     string `json:"photo"`
 	AcceptAll bool   `json:"accept_all"`
-	Package   string `json:"package"`
+	// MailOnDecision says whether the user hears by mail what became of
+	// their sends.
+	MailOnDecision bool   `json:"mail_on_decision"`
+	Package        string `json:"package"`
 	// Storage is the storage quota in megabytes (10^6 bytes, rounded down);
 	// 0 is unlimited.
 	Storage int64 `json:"storage"`
@@ -26,17 +29,18 @@ func (s *Server) handleSettingsList(w http.ResponseWriter, r *http.Request, u *f
 		return
 	}
 	writeJSON(w, http.StatusOK, settings{
-		Email:     u.Email,
-		FullName:  u.FullName,
-		Photo:     s.photoURL(u.PhotoToken),
-		AcceptAll: u.AcceptAll,
-		Package:   u.Package,
-		Storage:   q.Storage / 1e6,
+		Email:          u.Email,
+		FullName:       u.FullName,
+		Photo:          s.photoURL(u.PhotoToken),
+		AcceptAll:      u.AcceptAll,
+		MailOnDecision: !u.NoDecisionMail,
+		Package:        u.Package,
+		Storage:        q.Storage / 1e6,
 	})
 }
 
 // handleSettingsUpdate is POST /settings/update: fullname, current_password
-// with new_password, accept_all (0/1); each optional.
+// with new_password, accept_all and mail_on_decision (0/1); each optional.
 func (s *Server) handleSettingsUpdate(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	p, err := parseParams(r)
 	if err != nil {
@@ -59,6 +63,14 @@ func (s *Server) handleSettingsUpdate(w http.ResponseWriter, r *http.Request, u 
 			return
 		}
 		ch.AcceptAll = &on
+	}
+	if p.Has("mail_on_decision") {
+		on, err := p.Bool("mail_on_decision")
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ch.MailOnDecision = &on
 	}
 	if err := s.users.ChangeSettings(r.Context(), u.ID, tokenOf(r), ch); err != nil {
 		s.writeError(w, r, err)

@@ -152,6 +152,10 @@ type DB struct {
 	nameHints nameHints   // guesses for freeName (tree.go)
 	userMemo  sync.Map    // user id -> *decodedUser (user.go)
 
+	// decisionNotice makes the mail that tells a sender what became of
+	// their sends (outcome.go); nil sends none.
+	decisionNotice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail
+
 	leaveTrash       bool // tests: leave deleted folders to Reclaim, as a crash would
 	cutCopiesForTest bool // tests: end large copies after one step, as a crash would
 }

@@ -203,6 +203,8 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 	results := make([]error, len(decisions))
 	var released []sum
 	present, weights := db.acceptedBlobsPresent(receiverID, decisions)
+	told := outcomes{}
+	defer func() { db.tellSenders(told) }()
 	// Decisions go in order, in transactions of about reclaimBatch items
 	// (a message is always decided whole, in one), so that accepting a
 	// thousand large sends never holds the write for long.
@@ -212,8 +214,9 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 			items += weights[end]
 			end++
 		}
+		var decided outcomes
 		err := db.update(ctx, func(tx *bolt.Tx) error {
-			released = released[:0]
+			released, decided = released[:0], outcomes{}
 			limits, err := db.limitsOf(tx, receiverID)
 			if err != nil {
 				return err
@@ -225,12 +228,20 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 				}
 				results[i] = err
 				released = append(released, rel...)
+				if err == nil {
+					m, _, err := getMessage(tx, decisions[i].ID)
+					if err != nil {
+						return err
+					}
+					decided.add(tx, db, &m)
+				}
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
+		told.merge(decided)
 		db.release(released)
 		start = end
 	}

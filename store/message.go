@@ -333,11 +333,14 @@ func (db *DB) ExpireMessages() (int, error) {
 	// Messages are closed in transactions of about reclaimBatch items, so
 	// that many sends expiring at once never hold the write for long.
 	total := 0
+	told := outcomes{}
+	defer func() { db.tellSenders(told) }()
 	for more := true; more; {
 		n := 0
 		var released []sum
+		var expired outcomes
 		err := db.update(context.Background(), func(tx *bolt.Tx) error {
-			n, released, more = 0, released[:0], false
+			n, released, more, expired = 0, released[:0], false, outcomes{}
 			items := 0
 			keys := due(tx, reclaimBatch+1)
 			more = len(keys) > reclaimBatch
@@ -361,6 +364,7 @@ func (db *DB) ExpireMessages() (int, error) {
 				if err != nil {
 					return err
 				}
+				expired.add(tx, db, &m)
 				released = append(released, rel...)
 				items += 1 + m.Items
 				n++
@@ -371,6 +375,7 @@ func (db *DB) ExpireMessages() (int, error) {
 			return total, err
 		}
 		db.release(released)
+		told.merge(expired)
 		total += n
 	}
 	return total, nil

@@ -364,6 +364,9 @@ func (db *DB) ChangeSettings(ctx context.Context, userID uint64, keep string, ch
 		if ch.AcceptAll != nil {
 			u.AcceptAll = *ch.AcceptAll
 		}
+		if ch.MailOnDecision != nil {
+			u.NoDecisionMail = !*ch.MailOnDecision
+		}
 		if ch.NewPassword != nil {
 			u.PasswordHash = hash
 			if err := endCredentials(tx, userID, keep); err != nil {

@@ -113,6 +113,16 @@ func (a *App) handleAcceptAll(w http.ResponseWriter, r *http.Request, u *ferry.U
 	http.Redirect(w, r, "/inbox", http.StatusSeeOther)
 }
 
+// handleMailSettings turns mail_on_decision on (1) or off.
+func (a *App) handleMailSettings(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	on := r.PostFormValue("mail_on_decision") == "1"
+	if err := a.cfg.Users.ChangeSettings(r.Context(), u.ID, "", ferry.SettingsChange{MailOnDecision: &on}); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+}
+
 // handlePhoto replaces the profile photo with the form's (a multipart
 // file "photo", read up to the limit and checked by package photo).
 func (a *App) handlePhoto(w http.ResponseWriter, r *http.Request, u *ferry.User) {

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+)
+
+// SetDecisionNotice sets the mail that tells a sender what became of
+// their sends, accepted, declined or expired. Call it before the store is
+// used: it is read without a lock.
+func (db *DB) SetDecisionNotice(notice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail) {
+	db.decisionNotice = notice
+}
+
+// outcomes collects, per sender, what became of their sends in one
+// inbox/update call or one expiry sweep.
+type outcomes map[uint64][]ferry.Outcome
+
+// add records message m's new status.
+func (o outcomes) add(tx *bolt.Tx, db *DB, m *messageRecord) {
+	receiver, err := db.findUserByID(tx, m.Receiver)
+	to := ""
+	if err == nil {
+		to = receiver.Email
+	}
+	o[m.Sender] = append(o[m.Sender], ferry.Outcome{To: to, Destination: m.Destination, Folder: m.Folder, Size: m.Size, Status: m.Status})
+}
+
+// merge adds what one committed transaction collected.
+func (o outcomes) merge(from outcomes) {
+	for sender, list := range from {
+		o[sender] = append(o[sender], list...)
+	}
+}
+
+// tellSenders queues one mail per sender of o, unless they turned
+// mail_on_decision off or their account is gone or disabled. It runs
+// after the decisions have committed, in a transaction of its own; a
+// failure is logged, as the decisions stand.
+func (db *DB) tellSenders(o outcomes) {
+	if db.decisionNotice == nil || len(o) == 0 {
+		return
+	}
+	err := db.update(context.Background(), func(tx *bolt.Tx) error {
+		for sender, list := range o {
+			u, err := db.findUserByID(tx, sender)
+			if err != nil || u.Disabled || u.NoDecisionMail {
+				continue
+			}
+			if err := db.queueMail(tx, db.decisionNotice(u, list)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.log("queueing the mails that tell senders what became of their sends", err)
+	}
+}
