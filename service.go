@@ -37,6 +37,9 @@ type UserService interface {
 	// its tokens and app password: NO_PERMISSION for an unknown, used or
 	// expired code, INVALID_NEW_PASSWORD.
 	ResetPassword(ctx context.Context, code, password string) (*User, error)
+	// DeleteAccount deletes the user's account and everything it owns,
+	// given their password: WRONG_CURRENT_PASSWORD.
+	DeleteAccount(ctx context.Context, userID uint64, password string) error
 	// RevokeUserTokens ends every token of the user but keep.
 	RevokeUserTokens(ctx context.Context, userID uint64, keep string) error
 	// Ping reports whether the store answers.

@@ -162,6 +162,12 @@ func adminScenario(t *testing.T, config string) {
 	ferryCLI(t, config, "short\n", "user", "set", "--email", "quinn@example.com", "--password-stdin").requireFail(t, 1, "at least 8 characters")
 	fail(1, "reading the password", "user", "set", "--email", "quinn@example.com", "--password-stdin")
 	ok("a new password\n", "user", "set", "--email", "quinn@example.com", "--password-stdin")
+
+	// Deleting an account.
+	ok("", "user", "add", "--email", "gone@example.com", "--password", password)
+	assert.Equal(t, "deleted gone@example.com\n", ok("", "user", "delete", "--email", "gone@example.com"))
+	fail(1, "No user has the email", "user", "delete", "--email", "gone@example.com")
+	fail(1, "needs --email", "user", "delete")
 }
 
 const proPackage = `

@@ -402,6 +402,24 @@ func TestWeb_FormUploadOverQuota(t *testing.T) {
 	assert.Len(t, r.Body, 600)
 }
 
+// The settings page deletes the account, given its password, and signs out.
+func TestWeb_DeleteAccount(t *testing.T) {
+	ts := startServer(t)
+	ts.login(ts.addUser("leo@example.com", password), password).mustPut("a.txt", []byte("a"))
+	b := ts.browser()
+	b.signIn("leo@example.com", password)
+	assert.Contains(t, string(b.get("/settings").requireStatus(http.StatusOK).Body), "Delete my account")
+	r := b.post("/settings/delete", url.Values{"current_password": {"not it"}})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, string(r.Body), "The current password is wrong.")
+	r = b.post("/settings/delete", url.Values{"current_password": {password}}).requireStatus(http.StatusSeeOther)
+	assert.Equal(t, "/login?deleted=1", r.Header.Get("Location"))
+	assert.Contains(t, string(b.get("/login?deleted=1").requireStatus(http.StatusOK).Body), "Your account is deleted")
+	assert.Equal(t, "/login?next=%2Ffiles%2F", b.get("/files/").requireStatus(http.StatusSeeOther).Header.Get("Location"))
+	_, err := ts.admin().AddUser(app.AddUserRequest{Email: "leo@example.com", Password: password})
+	require.NoError(t, err, "the email is free again")
+}
+
 // The settings page turns the decision mails off and on.
 func TestWeb_MailSetting(t *testing.T) {
 	ts := startServer(t)

@@ -28,6 +28,8 @@ type Admin interface {
 	AddUser(req AddUserRequest) (uint64, error)
 	// SetUser changes a user and returns them as they are now.
 	SetUser(req SetUserRequest) (UserLine, error)
+	// DeleteUser deletes the account with email and everything it owns.
+	DeleteUser(email string) error
 	// ListUsers returns every user, ordered by email.
 	ListUsers() ([]UserLine, error)
 	// ListMail returns the mail outbox, oldest first.
@@ -133,6 +135,16 @@ func (a *LocalAdmin) AddUser(req AddUserRequest) (uint64, error) {
 		return 0, err
 	}
 	return u.ID, nil
+}
+
+// DeleteUser implements Admin: as POST /account/delete, without the
+// password; USER_NOT_FOUND for an unknown email.
+func (a *LocalAdmin) DeleteUser(email string) error {
+	u, err := a.DB.UserByEmail(email)
+	if err != nil {
+		return err
+	}
+	return a.DB.DeleteUser(context.Background(), u.ID)
 }
 
 // SetUser implements Admin. It returns USER_NOT_FOUND for an unknown email
@@ -326,6 +338,18 @@ func adminHandler(a Admin, log *slog.Logger) http.Handler {
 		}
 		answer(w, line, err)
 	})
+	mux.HandleFunc("POST /user/delete", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Email string }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			answer(w, nil, ferry.Errorf(ferry.EBADREQUEST, "bad request: %v", err))
+			return
+		}
+		err := a.DeleteUser(req.Email)
+		if err == nil {
+			log.Info("admin: user deleted", "email", req.Email)
+		}
+		answer(w, struct{}{}, err)
+	})
 	mux.HandleFunc("GET /user/list", func(w http.ResponseWriter, r *http.Request) {
 		lines, err := a.ListUsers()
 		answer(w, lines, err)
@@ -396,6 +420,10 @@ func (c *adminClient) SetUser(req SetUserRequest) (UserLine, error) {
 	var out UserLine
 	err := c.call(http.MethodPost, "/user/set", req, &out)
 	return out, err
+}
+
+func (c *adminClient) DeleteUser(email string) error {
+	return c.call(http.MethodPost, "/user/delete", struct{ Email string }{email}, &struct{}{})
 }
 
 func (c *adminClient) ListUsers() ([]UserLine, error) {

@@ -41,6 +41,7 @@ func (s *Server) routes() http.Handler {
 	api("/auth/token", http.HandlerFunc(s.handleLogin), get, post)
 	api("/auth/token", s.authed(s.handleLogout), del)
 	api("/auth/register", http.HandlerFunc(s.handleRegister), post)
+	api("/account/delete", s.authed(s.handleAccountDelete), post)
 	api("/auth/password/forgot", http.HandlerFunc(s.handleForgotPassword), post)
 	api("/auth/password/reset", http.HandlerFunc(s.handleResetPassword), post)
 	api("/settings/list", s.authed(s.handleSettingsList), get)

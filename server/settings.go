@@ -101,3 +101,19 @@ type quotaInfo struct {
 	ReceivingQuota int64 `json:"receiving_quota"`
 	Received       int64 `json:"received"`
 }
+
+// handleAccountDelete is POST /account/delete: current_password. The
+// account and everything it owns go; its token stops working.
+func (s *Server) handleAccountDelete(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.users.DeleteAccount(r.Context(), u.ID, p.String("current_password")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "account deleted by its user", "user", u.ID)
+	writeOK(w)
+}

@@ -215,7 +215,8 @@ func (db *DB) Received(ctx context.Context, receiverID uint64, limit int) ([]fer
 	return list, err
 }
 
-// userCache returns a lookup of users by id that reads each once.
+// userCache returns a lookup of users by id that reads each once. A
+// deleted account (the other side of a send) reads as deletedAccount.
 func userCache(tx *bolt.Tx, db *DB) func(uint64) (*ferry.User, error) {
 	users := map[uint64]*ferry.User{}
 	return func(id uint64) (*ferry.User, error) {
@@ -223,10 +224,17 @@ func userCache(tx *bolt.Tx, db *DB) func(uint64) (*ferry.User, error) {
 			return u, nil
 		}
 		u, err := db.findUserByID(tx, id)
+		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
+			u, err = &deletedAccount, nil
+		}
 		users[id] = u
 		return u, err
 	}
 }
+
+// deletedAccount stands for the other side of a send whose account was
+// deleted.
+var deletedAccount = ferry.User{Email: "(deleted account)", FullName: "A deleted account"}
 
 // message returns message id as viewer sees it at now: expired once past
 // its expiry, and with where it landed only for its receiver.

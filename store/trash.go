@@ -72,8 +72,8 @@ func (c *charges) add(userID uint64, held, props int64) {
 
 func (c charges) apply(tx *bolt.Tx) error {
 	for userID, d := range c {
-		if d[0] == 0 && d[1] == 0 {
-			continue
+		if d[0] == 0 && d[1] == 0 || tx.Bucket(bucketUsers).Get(itob(userID)) == nil {
+			continue // nothing to charge, or a deleted account's folder
 		}
 		u := usageOf(tx, userID)
 		u.Held += d[0]

@@ -20,7 +20,7 @@ func safeNext(next string) string {
 
 type loginData struct {
 	Email, Next, Message string
-	Signup               bool
+	Signup, Deleted      bool
 }
 
 func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +28,7 @@ func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	a.render(w, r, http.StatusOK, "login", "Sign in", loginData{Next: r.URL.Query().Get("next"), Signup: a.cfg.Signup == "open"})
+	a.render(w, r, http.StatusOK, "login", "Sign in", loginData{Next: r.URL.Query().Get("next"), Signup: a.cfg.Signup == "open", Deleted: r.URL.Query().Get("deleted") == "1"})
 }
 
 // handleLogin is the sign-in form: a new token in the cookie, under the

@@ -18,6 +18,7 @@ type settingsData struct {
 	Used                             int64
 	Reset                            bool
 	Message, Saved                   string // what the last change came to
+	DeleteMessage                    string // why the account was not deleted
 }
 
 // handleSettings is the account's page: name, photo, password, the quota,
@@ -111,6 +112,21 @@ func (a *App) handleAcceptAll(w http.ResponseWriter, r *http.Request, u *ferry.U
 		return
 	}
 	http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+}
+
+// handleDeleteAccount deletes the account, given its password, and signs
+// out.
+func (a *App) handleDeleteAccount(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	if err := a.cfg.Users.DeleteAccount(r.Context(), u.ID, r.PostFormValue("current_password")); err != nil {
+		status, fe := a.refusal(w, r, err)
+		if fe != nil {
+			a.renderSettings(w, r, u, status, settingsData{DeleteMessage: fe.Message})
+		}
+		return
+	}
+	a.cfg.Log.InfoContext(r.Context(), "account deleted by its user", "user", u.ID)
+	a.clearCookie(w)
+	http.Redirect(w, r, "/login?deleted=1", http.StatusSeeOther)
 }
 
 // handleMailSettings turns mail_on_decision on (1) or off.

@@ -140,6 +140,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /settings/password", a.authed(a.handlePassword))
 	mux.HandleFunc("POST /settings/sessions", a.authed(a.handleSignOutElsewhere))
 	mux.HandleFunc("POST /settings/mail", a.authed(a.handleMailSettings))
+	mux.HandleFunc("POST /settings/delete", a.authed(a.handleDeleteAccount))
 	mux.HandleFunc("POST /settings/photo", a.authed(a.handlePhoto))
 	mux.HandleFunc("POST /settings/photo/remove", a.authed(a.handleRemovePhoto))
 	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))

@@ -37,6 +37,8 @@ commands:
                          first line of standard input; every token and the app password
                          end); SIZE is bytes or 10MB, 5GiB, ...; 0 = unlimited;
                          "package" = the package's limit
+  user delete --email E  delete an account and everything it owns; its pending sends,
+                         both ways, end as expired
   user list              one line a user: email, package, used/quota, received/receive quota
   mail list              the mail outbox: id, status, attempts, created, recipient, subject,
                          and the last error
@@ -112,6 +114,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return userAdd(fs, args, configPath, stdin, stdout)
 	case "user set":
 		return userSet(fs, args, configPath, stdin, stdout)
+	case "user delete":
+		email := fs.String("email", "", "the user's email")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		if *email == "" {
+			return errors.New("user delete needs --email")
+		}
+		return withAdmin(*configPath, func(a app.Admin) error {
+			if err := a.DeleteUser(*email); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "deleted", *email)
+			return nil
+		})
 	case "user list":
 		if err := fs.Parse(args); err != nil {
 			return usageError(err)
