@@ -54,6 +54,8 @@ func TestIsolation_NothingOfAnotherUser(t *testing.T) {
 		switch name {
 		case "filesize":
 			assert.JSONEq(t, `[{"file":"secret/a.txt","size":-1}]`, string(r.Body))
+		case "forged link":
+			assert.Equal(t, http.StatusGone, r.Status, "%s: %s", name, r.Body) // as any link that does not work
 		case "delete", "inbox/update", "decline", "notifications":
 			assert.Equal(t, http.StatusAccepted, r.Status, "%s: %s", name, r.Body)
 			assert.Regexp(t, `NOT_FOUND`, string(r.Body), name)
