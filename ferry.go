@@ -194,6 +194,7 @@ type SendSource struct {
 // Statuses of a sent message, as /outbox/list shows them.
 const (
 	StatusPending  = "pending"
+	StatusInvited  = "invited" // waiting for the receiver's account, to which an invitation went
 	StatusAccepted = "accepted"
 	StatusDeclined = "declined"
 	StatusExpired  = "expired"

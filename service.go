@@ -99,6 +99,9 @@ type MessageService interface {
 	// Send sends sources to the user with the email to; notice, when not
 	// nil, makes the mail that tells the receiver.
 	Send(ctx context.Context, senderID uint64, to string, sources []SendSource, notice func(receiver *User, destinations []string, total int64) Mail) ([]uint64, error)
+	// SendInvited sends to an email without an account, with an
+	// invitation (mail) whose signup claims the sends.
+	SendInvited(ctx context.Context, senderID uint64, email string, sources []SendSource, mail func(code string, destinations []string, total int64, expires time.Time) Mail) ([]uint64, error)
 	Inbox(ctx context.Context, receiverID uint64) ([]Message, error)
 	Outbox(ctx context.Context, senderID uint64) ([]Message, error)
 	// Received returns up to limit of the messages the receiver has

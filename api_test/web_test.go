@@ -667,7 +667,8 @@ func TestWeb_InviteFromSendForm(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.Status)
 	page := string(r.Body)
 	assert.Contains(t, page, "No user has the email")
-	assert.Contains(t, page, "Invite newcomer@example.com to ferry")
+	assert.Contains(t, page, "Invite newcomer@example.com and send")
+	assert.Contains(t, page, "Only invite them")
 	back := "/send/?item=plan.txt&to=newcomer%40example.com"
 	assert.Contains(t, page, `name="back" value="`+html.EscapeString(back)+`"`)
 
@@ -682,6 +683,15 @@ func TestWeb_InviteFromSendForm(t *testing.T) {
 	// Only a path of the send page is a way back.
 	r = b.post("/contacts/invite", url.Values{"email": {"other@example.com"}, "back": {"https://evil.example/send/"}}).requireStatus(http.StatusSeeOther)
 	assert.Equal(t, "/contacts?invited=other%40example.com", r.Header.Get("Location"))
+
+	// Invite and send, in one step: the outbox shows the send invited, and
+	// one mail carries both.
+	r = b.post("/send/", url.Values{"item": {"plan.txt"}, "to": {"third@example.com"}, "invite": {"1"}}).requireStatus(http.StatusSeeOther)
+	assert.Equal(t, "/outbox?sent=1", r.Header.Get("Location"))
+	assert.Contains(t, string(b.get("/outbox").requireStatus(http.StatusOK).Body), "status-invited")
+	m := peer.WaitMails(3)[2]
+	assert.Equal(t, []string{"third@example.com"}, m.To)
+	assert.Contains(t, m.Parse(t).Body, "plan.txt")
 }
 
 // The New send page without JavaScript: the receiver, then the files, in

@@ -3,7 +3,7 @@ package browser_test
 import (
 	"context"
 	"net/url"
-	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -57,7 +57,7 @@ func TestBrowser_NewSendAndMails(t *testing.T) {
 	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/contacts"), chromedp.WaitVisible(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), "carol@example.com"), chromedp.Submit(chromedp.CSS("#email")),
 		chromedp.WaitVisible(chromedp.CSS("table.contacts"))))
-	mail = mailTo(t, peer, "carol@example.com")
+	mail = mailTo(t, peer, "carol@example.com", "/contacts")
 	require.Equal(t, []string{f.Root + "/contacts"}, mail.Links())
 	carol, _ := tab(t)
 	signInAs(t, carol, f, "carol@example.com", "carol password", false)
@@ -65,19 +65,22 @@ func TestBrowser_NewSendAndMails(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[aria-label="Add alice@example.com back"]`)), chromedp.WaitVisible(chromedp.CSS("table.contacts"))))
 	assert.Contains(t, text(t, carol, "table.contacts"), "alice@example.com")
 
-	// A send to Dan, who has no account: the send form invites him.
+	// A send to Dan, who has no account: the send form invites him and
+	// sends, in one step.
 	c := writeFile(t, src, "c.txt", 100)
 	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/sends/new"), chromedp.WaitVisible(chromedp.CSS("#new-send")),
 		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{c})))
 	waitDone(t, alice, 1)
 	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "dan@example.com"), chromedp.Click(chromedp.CSS("#send-button")),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/contacts/invite"]`))))
+		chromedp.WaitVisible(chromedp.CSS("#invite"))))
 	assert.Contains(t, text(t, alice, ".error"), "dan@example.com")
 	screenshot(t, alice, "send-invite")
-	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS(`form[action="/contacts/invite"] button`)), chromedp.WaitVisible(chromedp.CSS("p.ok"))))
-	assert.Contains(t, text(t, alice, "p.ok"), "Invited dan@example.com")
+	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS(`#invite input[name=invite] ~ button`)), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	assert.Contains(t, text(t, alice, "main"), "Sent: 1 item")
+	assert.Contains(t, text(t, alice, "table.outbox"), "invited")
 
-	mail = mailTo(t, peer, "dan@example.com")
+	mail = mailTo(t, peer, "dan@example.com", "/signup")
+	assert.Contains(t, mail.Body, "c.txt", "the invitation names what was sent")
 	require.Len(t, mail.Links(), 1)
 	link, err := url.Parse(mail.Links()[0])
 	require.NoError(t, err)
@@ -90,20 +93,26 @@ func TestBrowser_NewSendAndMails(t *testing.T) {
 	require.NoError(t, chromedp.Do(dan, chromedp.SendKeys(chromedp.CSS("#email"), "dan@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), "dan password"),
 		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#upload-form"))))
 
-	// Now the send page, still holding what was to go, sends to Dan.
-	require.NoError(t, chromedp.Do(alice, chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
-	assert.Contains(t, text(t, alice, "main"), "Sent: 1 item")
-	require.NoError(t, chromedp.Do(dan, chromedp.Navigate(f.Root+"/inbox"), chromedp.WaitVisible(chromedp.CSS("table.inbox"))))
-	assert.Contains(t, text(t, dan, "table.inbox"), filepath.Base(c))
+	// The send waits in Dan's inbox; he accepts; Alice sees it and hears.
+	assert.Equal(t, "1", text(t, dan, `header a[href="/inbox"] .badge`))
+	require.NoError(t, chromedp.Do(dan, chromedp.Navigate(f.Root+"/inbox"), chromedp.WaitVisible(chromedp.CSS("table.inbox")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Accept c.txt"]`)), chromedp.WaitVisible(chromedp.CSS("table.decided"))))
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/outbox"), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	assert.Contains(t, text(t, alice, "table.outbox tbody tr:first-child"), "accepted")
+	heard := mailTo(t, peer, "alice@example.com", "dan@example.com")
+	assert.Contains(t, heard.Body, "c.txt (100 B), to dan@example.com: accepted")
 }
 
-// mailTo waits for the peer's mail to email and returns it.
-func mailTo(t *testing.T, peer *ferrytest.SMTPPeer, email string) ferrytest.Parsed {
+// mailTo waits for the peer's first mail to email whose text holds
+// holding, and returns it.
+func mailTo(t *testing.T, peer *ferrytest.SMTPPeer, email, holding string) ferrytest.Parsed {
 	t.Helper()
 	for n := 1; ; n++ {
 		for _, m := range peer.WaitMails(n) {
 			if len(m.To) == 1 && m.To[0] == email {
-				return m.Parse(t)
+				if p := m.Parse(t); strings.Contains(p.Body, holding) {
+					return p
+				}
 			}
 		}
 	}
@@ -132,7 +141,7 @@ func TestBrowser_PasswordReset(t *testing.T) {
 	require.NoError(t, chromedp.Do(rosa, chromedp.Submit(chromedp.CSS("#email")), chromedp.WaitVisible(chromedp.CSS("p.ok"))))
 	assert.Contains(t, text(t, rosa, "p.ok"), "on its way")
 
-	mail := mailTo(t, peer, "rosa@example.com")
+	mail := mailTo(t, peer, "rosa@example.com", "/reset")
 	require.Len(t, mail.Links(), 1)
 	require.NoError(t, chromedp.Do(rosa, chromedp.Navigate(mail.Links()[0]), chromedp.WaitVisible(chromedp.CSS("#password")),
 		chromedp.SendKeys(chromedp.CSS("#password"), "new password")))

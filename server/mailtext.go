@@ -41,14 +41,6 @@ func (s *Server) inviteMail(inviter *ferry.User, email, code string) ferry.Mail 
 // sendNotice tells the receiver of a send what waits for them.
 func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string, total int64) ferry.Mail {
 	name := displayName(sender)
-	var list strings.Builder
-	for i, d := range destinations {
-		if i == 10 {
-			fmt.Fprintf(&list, "  ... and %d more\n", len(destinations)-10)
-			break
-		}
-		fmt.Fprintf(&list, "  %s\n", d)
-	}
 	inbox, files := s.cfg.PublicURL+"/inbox", s.cfg.PublicURL+"/files/"
 	what, linked := "Accept or decline them in your inbox:\n\n  "+inbox, links(inbox)
 	if receiver.AcceptAll {
@@ -61,9 +53,40 @@ func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string,
 		ReplyTo: sender.Email,
 		Subject: fmt.Sprintf("%s sent you %s", name, countNoun(len(destinations), "item")),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) sent you %s (%s):\n\n%s\n%s\n\n-- \nferry at %s\n",
-			name, sender.Email, countNoun(len(destinations), "item"), quota.FormatSize(total), list.String(), what, s.cfg.PublicURL),
+			name, sender.Email, countNoun(len(destinations), "item"), quota.FormatSize(total), itemList(destinations), what, s.cfg.PublicURL),
 		Links: linked,
 	}
+}
+
+// inviteSendMail invites email to ferry on behalf of sender, with what
+// sender sent them: the items, their size, when the send expires, and the
+// signup link with its code (also in open signup, where the link's form
+// takes the code or none).
+func (s *Server) inviteSendMail(sender *ferry.User, email, code string, destinations []string, total int64, expires time.Time) ferry.Mail {
+	name := displayName(sender)
+	link := s.cfg.PublicURL + "/signup?invite=" + code
+	return ferry.Mail{
+		To:      email,
+		ReplyTo: sender.Email,
+		Subject: fmt.Sprintf("%s sent you %s on ferry", name, countNoun(len(destinations), "item")),
+		Body: fmt.Sprintf("Hello,\n\n%s (%s) sent you %s (%s) on ferry, where you can send each other files and folders:\n\n%s\nThey wait for you until %s. Create your account with this link, and they are in your inbox:\n\n  %s\n\n-- \nferry at %s\n",
+			name, sender.Email, countNoun(len(destinations), "item"), quota.FormatSize(total), itemList(destinations),
+			expires.UTC().Format("2 January 2006, 15:04 UTC"), link, s.cfg.PublicURL),
+		Links: links(link),
+	}
+}
+
+// itemList writes up to ten destinations, one a line, indented.
+func itemList(destinations []string) string {
+	var list strings.Builder
+	for i, d := range destinations {
+		if i == 10 {
+			fmt.Fprintf(&list, "  ... and %d more\n", len(destinations)-10)
+			break
+		}
+		fmt.Fprintf(&list, "  %s\n", d)
+	}
+	return list.String()
 }
 
 // contactNotice tells contact that owner added them, and where to answer.

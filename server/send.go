@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
@@ -40,12 +43,19 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "to (the receiver's email) is required."))
 		return
 	}
-	ids, err := s.messages.Send(r.Context(), u.ID, to, sources,
-		func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
-			return s.sendNotice(u, receiver, destinations, total)
-		})
+	invite := false
+	if p.Has("invite") {
+		if invite, err = p.Bool("invite"); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	ids, err := s.send(r.Context(), u, to, sources, invite)
+	if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {
+		s.retryTomorrow(w)
+	}
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeRefusal(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string][]uint64{"messages": ids})
@@ -86,4 +96,27 @@ func (s *Server) parseSources(entries []sourceEntry) ([]ferry.SendSource, error)
 		sources[i] = src
 	}
 	return sources, nil
+}
+
+// send sends sources to the email to. With invite, an email without an
+// account gets an invitation that carries the send (API.md, "Sending to
+// people without an account"): NO_PERMISSION when signup is closed,
+// TOO_MANY_REQUESTS past the daily invitation limit.
+func (s *Server) send(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error) {
+	ids, err := s.messages.Send(ctx, u.ID, to, sources,
+		func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
+			return s.sendNotice(u, receiver, destinations, total)
+		})
+	if !invite || !errors.Is(err, ferry.ErrNoReceiver) {
+		return ids, err
+	}
+	if s.cfg.Signup == "closed" {
+		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: %s cannot be invited. Ask its administrator for an account for them.", to)
+	}
+	if to, err = ferry.NormalizeEmail(to); err != nil {
+		return nil, err
+	}
+	return s.messages.SendInvited(ctx, u.ID, to, sources, func(code string, destinations []string, total int64, expires time.Time) ferry.Mail {
+		return s.inviteSendMail(u, to, code, destinations, total, expires)
+	})
 }

@@ -116,7 +116,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
 		MaxRequestBody: cfg.MaxRequestBody,
 		Users:          st, Files: st, Dav: st, Messages: st, Social: st,
-		SendNotice:    s.sendNotice,
+		Send:          s.send,
 		InviteMail:    s.inviteMail,
 		ContactNotice: s.contactNotice,
 		Forgot:        s.forgotPassword,

@@ -221,10 +221,16 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.U
 			return s.inviteMail(u, email, code)
 		})
 		if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {
-			now := s.now().UTC()
-			midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(midnight.Sub(now).Seconds()))))
+			s.retryTomorrow(w)
 		}
 		return results, err
 	})
+}
+
+// retryTomorrow sets Retry-After to midnight UTC, when the daily
+// invitation limit starts again.
+func (s *Server) retryTomorrow(w http.ResponseWriter) {
+	now := s.now().UTC()
+	midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(midnight.Sub(now).Seconds()))))
 }

@@ -52,6 +52,7 @@ var (
 	bucketInbox        = []byte("inbox")         // receiver id + message id, while pending
 	bucketOutbox       = []byte("outbox")        // sender id + message id
 	bucketReceived     = []byte("received")      // receiver id + message id
+	bucketInvited      = []byte("invited")       // invitee's email, 0, message id: sends waiting for an account
 	bucketPending      = []byte("pending")       // created (Unix ns) + message id, while pending
 
 	bucketMail              = []byte("mail")               // mail id -> JSON ferry.QueuedMail
@@ -71,7 +72,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
-		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketReceived, bucketPending,
+		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets}
 

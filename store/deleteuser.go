@@ -39,7 +39,7 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 				if err != nil {
 					return err
 				}
-				if !ok || m.Status != ferry.StatusPending {
+				if !ok || !m.waiting() {
 					continue
 				}
 				rel, err := closeMessage(tx, id, &m, ferry.StatusExpired, now)

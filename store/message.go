@@ -36,6 +36,20 @@ type messageRecord struct {
 	Status      string `json:"status"`
 	Closed      int64  `json:"closed,omitempty"`
 	Landed      string `json:"landed,omitempty"` // where an accepted message was placed
+	// Invitee is the email of a message sent with an invitation, while it
+	// waits for that account (Receiver 0, status invited).
+	Invitee string `json:"invitee,omitempty"`
+}
+
+// waiting reports whether a message is still open: pending, or invited.
+func (m *messageRecord) waiting() bool {
+	return m.Status == ferry.StatusPending || m.Status == ferry.StatusInvited
+}
+
+// invitedKey is a message's key in the index invited: the invitee's email,
+// a zero byte, the message id.
+func invitedKey(email string, id uint64) []byte {
+	return append(append([]byte(email), 0), itob(id)...)
 }
 
 // item is one file or folder of a message. Record: flags 1 | size 8 |
@@ -113,7 +127,7 @@ func messageItems(tx *bolt.Tx, id uint64) ([]item, error) {
 
 // expired reports whether a pending message is past its expiry at now.
 func (db *DB) expired(m *messageRecord, now time.Time) bool {
-	return m.Status == ferry.StatusPending && now.UnixNano()-m.Created >= int64(db.rules.sendExpire)
+	return m.waiting() && now.UnixNano()-m.Created >= int64(db.rules.sendExpire)
 }
 
 // closeMessage ends a pending message with status: it drops the pins and
@@ -141,6 +155,11 @@ func closeMessage(tx *bolt.Tx, id uint64, m *messageRecord, status string, now t
 	}
 	if err := tx.Bucket(bucketInbox).Delete(pairKey(m.Receiver, id)); err != nil {
 		return nil, err
+	}
+	if m.Invitee != "" {
+		if err := tx.Bucket(bucketInvited).Delete(invitedKey(m.Invitee, id)); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Bucket(bucketPending).Delete(pairKey(uint64(m.Created), id)); err != nil {
 		return nil, err
@@ -253,9 +272,11 @@ func (db *DB) message(tx *bolt.Tx, id, viewer uint64, now time.Time, user func(u
 	if err != nil {
 		return ferry.Message{}, err
 	}
-	receiver, err := user(m.Receiver)
-	if err != nil {
-		return ferry.Message{}, err
+	receiver := &deletedAccount
+	if m.Receiver != 0 {
+		if receiver, err = user(m.Receiver); err != nil {
+			return ferry.Message{}, err
+		}
 	}
 	msg := ferry.Message{
 		ID:          id,
@@ -269,6 +290,9 @@ func (db *DB) message(tx *bolt.Tx, id, viewer uint64, now time.Time, user func(u
 		SenderPhoto: sender.PhotoToken,
 		To:          receiver.Email,
 		Items:       m.Items,
+	}
+	if m.Receiver == 0 {
+		msg.To = m.Invitee
 	}
 	if viewer == m.Receiver {
 		msg.Landed = m.Landed
@@ -362,7 +386,7 @@ func (db *DB) ExpireMessages() (int, error) {
 				if err != nil {
 					return err
 				}
-				if !ok || m.Status != ferry.StatusPending {
+				if !ok || !m.waiting() {
 					if err := tx.Bucket(bucketPending).Delete(k); err != nil {
 						return err
 					}

@@ -303,15 +303,20 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 			}
 		}
 	}
-	for _, put := range []struct {
+	puts := []struct {
 		bucket []byte
 		key    []byte
 	}{
-		{bucketInbox, pairKey(rec.Receiver, id)},
 		{bucketOutbox, pairKey(rec.Sender, id)},
-		{bucketReceived, pairKey(rec.Receiver, id)},
 		{bucketPending, pairKey(uint64(rec.Created), id)},
-	} {
+	}
+	if rec.Receiver == 0 { // waiting for the invitee's account
+		puts = append(puts, struct{ bucket, key []byte }{bucketInvited, invitedKey(rec.Invitee, id)})
+	} else {
+		puts = append(puts, struct{ bucket, key []byte }{bucketInbox, pairKey(rec.Receiver, id)},
+			struct{ bucket, key []byte }{bucketReceived, pairKey(rec.Receiver, id)})
+	}
+	for _, put := range puts {
 		if err := tx.Bucket(put.bucket).Put(put.key, nil); err != nil {
 			return 0, err
 		}

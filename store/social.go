@@ -302,7 +302,7 @@ type inviteRecord struct {
 // EMAIL_ALREADY_EXIST; and TOO_MANY_REQUESTS for the whole call when the
 // valid ones would pass the inviter's daily limit (then nothing is sent).
 func (db *DB) Invite(ctx context.Context, inviterID uint64, emails []string, mail func(email, code string) ferry.Mail) ([]error, error) {
-	now, lim := db.now(), db.rules.invite
+	now := db.now()
 	results := make([]error, len(emails))
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		var valid []int
@@ -320,26 +320,12 @@ func (db *DB) Invite(ctx context.Context, inviterID uint64, emails []string, mai
 			results[i], normalized[i] = nil, email
 			valid = append(valid, i)
 		}
-		dayStart := time.Date(now.UTC().Year(), now.UTC().Month(), now.UTC().Day(), 0, 0, 0, 0, time.UTC)
-		if sent := countSince(tx.Bucket(bucketUserInvites), inviterID, dayStart.UnixNano()); lim.PerDay > 0 && sent+len(valid) > lim.PerDay {
-			return ferry.Errorf(ferry.ETOOMANYREQUESTS, "You may send %d invitations a day; %d were sent today.", lim.PerDay, sent)
+		if err := db.underInviteLimit(tx, inviterID, len(valid), now); err != nil {
+			return err
 		}
 		for _, i := range valid {
-			raw := make([]byte, 32)
-			if _, err := rand.Read(raw); err != nil {
-				return err
-			}
-			code := base64.RawURLEncoding.EncodeToString(raw)
-			h := hashToken(code)
-			rec := inviteRecord{Inviter: inviterID, Email: normalized[i], Created: now.UnixNano(), Expires: now.Add(lim.ExpireIn).UnixNano()}
-			v, err := json.Marshal(rec)
+			code, err := db.newInvite(tx, inviterID, normalized[i], now)
 			if err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketInvites).Put(h[:], v); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketUserInvites).Put(append(pairKey(inviterID, uint64(rec.Created)), h[:]...), nil); err != nil {
 				return err
 			}
 			if err := db.queueMail(tx, mail(normalized[i], code)); err != nil {
@@ -354,6 +340,37 @@ func (db *DB) Invite(ctx context.Context, inviterID uint64, emails []string, mai
 	return results, nil
 }
 
+// underInviteLimit returns TOO_MANY_REQUESTS when n more invitations
+// would pass the inviter's daily limit (a UTC day).
+func (db *DB) underInviteLimit(tx *bolt.Tx, inviterID uint64, n int, now time.Time) error {
+	lim := db.rules.invite
+	dayStart := time.Date(now.UTC().Year(), now.UTC().Month(), now.UTC().Day(), 0, 0, 0, 0, time.UTC)
+	if sent := countSince(tx.Bucket(bucketUserInvites), inviterID, dayStart.UnixNano()); lim.PerDay > 0 && sent+n > lim.PerDay {
+		return ferry.Errorf(ferry.ETOOMANYREQUESTS, "You may send %d invitations a day; %d were sent today.", lim.PerDay, sent)
+	}
+	return nil
+}
+
+// newInvite stores an invitation of email by inviter and returns its
+// code (only the code's SHA-256 is stored).
+func (db *DB) newInvite(tx *bolt.Tx, inviterID uint64, email string, now time.Time) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	code := base64.RawURLEncoding.EncodeToString(raw)
+	h := hashToken(code)
+	rec := inviteRecord{Inviter: inviterID, Email: email, Created: now.UnixNano(), Expires: now.Add(db.rules.invite.ExpireIn).UnixNano()}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return "", err
+	}
+	if err := tx.Bucket(bucketInvites).Put(h[:], v); err != nil {
+		return "", err
+	}
+	return code, tx.Bucket(bucketUserInvites).Put(append(pairKey(inviterID, uint64(rec.Created)), h[:]...), nil)
+}
+
 // countSince counts the keys user + time ... with time at or after since.
 func countSince(b *bolt.Bucket, userID uint64, since int64) int {
 	n := 0
@@ -365,20 +382,21 @@ func countSince(b *bolt.Bucket, userID uint64, since int64) int {
 	return n
 }
 
-// claimInvite marks an invitation's code used, or returns NO_PERMISSION
-// for a code that is unknown, used or expired.
-func claimInvite(tx *bolt.Tx, code string, now time.Time) error {
+// claimInvite marks an invitation's code used and returns the email it
+// was for, or returns NO_PERMISSION for a code that is unknown, used or
+// expired.
+func claimInvite(tx *bolt.Tx, code string, now time.Time) (string, error) {
 	rec, err := openInvite(tx, code, now)
 	if err != nil {
-		return err
+		return "", err
 	}
 	rec.Used = true
 	v, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return "", err
 	}
 	h := hashToken(code)
-	return tx.Bucket(bucketInvites).Put(h[:], v)
+	return rec.Email, tx.Bucket(bucketInvites).Put(h[:], v)
 }
 
 // openInvite returns the invitation of a code that can still be used, or

@@ -38,10 +38,14 @@ func (db *DB) CreateInvitedUser(ctx context.Context, nu ferry.NewUser, code stri
 	}); err != nil {
 		return nil, err
 	}
-	return db.createUser(ctx, nu, func(tx *bolt.Tx) error { return claimInvite(tx, code, now) })
+	return db.createUser(ctx, nu, func(tx *bolt.Tx) (string, error) { return claimInvite(tx, code, now) })
 }
 
-func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt.Tx) error) (*ferry.User, error) {
+// createUser makes the account nu in one transaction with claim, when not
+// nil, which uses up an invitation and returns the email it was for. The
+// sends waiting for the new account's email, or for that one, are the
+// account's.
+func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt.Tx) (string, error)) (*ferry.User, error) {
 	if nu.Package == "" {
 		nu.Package = db.rules.packages.Default
 	}
@@ -71,8 +75,9 @@ func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt
 		Created:      db.now().UTC(),
 	}
 	err = db.update(ctx, func(tx *bolt.Tx) error {
+		var invited string
 		if claim != nil {
-			if err := claim(tx); err != nil {
+			if invited, err = claim(tx); err != nil {
 				return err
 			}
 		}
@@ -88,7 +93,16 @@ func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt
 		if err := emails.Put([]byte(email), itob(id)); err != nil {
 			return err
 		}
-		return putUser(tx, u)
+		if err := putUser(tx, u); err != nil {
+			return err
+		}
+		if err := claimInvitedSends(tx, u, u.Email); err != nil {
+			return err
+		}
+		if invited != "" && invited != u.Email {
+			return claimInvitedSends(tx, u, invited)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ type sendData struct {
 	Invited  string // invited from this page
 	Back     string // this page, with what is to go, for the invitation to return to
 	Bare     bool   // a New send: each item goes by its name, not its path (ferry.SendSource.Bare)
+	Inviting bool   // send with an invitation when the receiver has no account
 }
 
 // selected returns the folder {path} and the entries of it the query or
@@ -99,7 +100,8 @@ func (a *App) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.User) 
 	if !ok {
 		return
 	}
-	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: items, To: strings.TrimSpace(r.PostFormValue("to")), Bare: r.PostFormValue("bare") == "1"})
+	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: items, To: strings.TrimSpace(r.PostFormValue("to")), Bare: r.PostFormValue("bare") == "1",
+		Inviting: r.PostFormValue("invite") == "1"})
 }
 
 // send sends d's items of d's folder to d.To: one message per file or
@@ -124,9 +126,7 @@ func (a *App) send(w http.ResponseWriter, r *http.Request, u *ferry.User, d send
 			sources = append(sources, ferry.SendSource{Path: folder, Files: [][]string{{it.Name}}, Bare: d.Bare})
 		}
 	}
-	ids, err := a.cfg.Messages.Send(r.Context(), u.ID, d.To, sources, func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
-		return a.cfg.SendNotice(u, receiver, destinations, total)
-	})
+	ids, err := a.cfg.Send(r.Context(), u, d.To, sources, d.Inviting)
 	if err != nil {
 		status, fe := a.refusal(w, r, err)
 		if fe == nil {

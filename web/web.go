@@ -52,8 +52,9 @@ type Config struct {
 
 	// InviteMail is the invitation from inviter to email, with its code.
 	InviteMail func(inviter *ferry.User, email, code string) ferry.Mail
-	// SendNotice is the mail that tells a receiver of a send.
-	SendNotice func(sender, receiver *ferry.User, destinations []string, total int64) ferry.Mail
+	// Send sends sources to the email to, as POST /api/1/ops/send does
+	// (invite: with an invitation when no account has the email).
+	Send func(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error)
 	// ContactNotice is the mail that tells contact of owner's request.
 	ContactNotice func(owner, contact *ferry.User) ferry.Mail
 
