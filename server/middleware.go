@@ -127,15 +127,6 @@ func (rec *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// answered returns the status written to w so far, 0 when none is or w
-// is not the server's.
-func answered(w http.ResponseWriter) int {
-	if rec, ok := w.(*statusRecorder); ok {
-		return rec.status
-	}
-	return 0
-}
-
 // Unwrap lets http.ResponseController reach the connection.
 func (rec *statusRecorder) Unwrap() http.ResponseWriter {
 	return rec.ResponseWriter
