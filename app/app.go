@@ -85,6 +85,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Send:              ferry.SendLimits{MaxFiles: cfg.Send.MaxFiles, MaxPending: cfg.Send.MaxPending},
 		Invite:            ferry.InviteLimits{PerDay: cfg.Invite.PerDay, ExpireIn: time.Duration(cfg.Invite.ExpireAfter)},
 		KeepMail:          time.Duration(cfg.SMTP.KeepSent),
+		KeepHistory:       keepHistory(cfg.Send.KeepHistory),
 		Logger:            a.log,
 	})
 	if err != nil {
@@ -243,6 +244,7 @@ func (a *App) sweep(ctx context.Context) {
 			"uploads": a.db.DeleteExpiredUploads,
 			"links":   a.db.DeleteExpiredLinks,
 			"resets":  a.db.DeleteExpiredResets,
+			"history": a.db.DeleteOldHistory, // and expired invitations
 			"sends":   a.db.ExpireMessages,
 			"mail":    a.db.DeleteOldMail,
 			"folders": a.db.Reclaim, // deleted ones a crash left in the trash
@@ -280,4 +282,13 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 // which only ferry's user can enter.
 func adminSocketPath(dataDir string) string {
 	return filepath.Join(dataDir, "admin.sock")
+}
+
+// keepHistory is send.keep_history as the store takes it: 0 (keep for
+// ever) is negative there, where 0 is its default.
+func keepHistory(d Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return time.Duration(d)
 }

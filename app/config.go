@@ -66,6 +66,7 @@ type Config struct {
 
 	Send struct {
 		ExpireAfter Duration `toml:"expire_after"`
+		KeepHistory Duration `toml:"keep_history"`
 		MaxEntries  int      `toml:"max_entries"`
 		MaxFiles    int      `toml:"max_files"`
 		MaxPending  int      `toml:"max_pending"`
@@ -128,6 +129,7 @@ func Default() Config {
 	c.Invite.ExpireAfter = Duration(7 * 24 * time.Hour)
 	c.Send.ExpireAfter = Duration(720 * time.Hour)
 	c.Send.MaxEntries = 100
+	c.Send.KeepHistory = Duration(90 * 24 * time.Hour)
 	c.Send.MaxFiles = 10000
 	c.Send.MaxPending = 1000
 	c.Uploads.IdleTimeout = Duration(15 * time.Minute)
@@ -238,6 +240,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.MaxAttempts < 1 {
 		return errors.New("smtp.max_attempts: must be at least 1")
+	}
+	if c.Send.KeepHistory < 0 {
+		return errors.New("send.keep_history: must not be negative (0 keeps history for ever)")
 	}
 	if c.SMTP.KeepSent < Duration(time.Minute) {
 		return errors.New("smtp.keep_sent: must be at least 1m")

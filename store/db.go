@@ -25,9 +25,9 @@ import (
 // refuses a database written by a newer version.
 // Version 2 added send_pins and three fields to usage records; version 3
 // gave links an id, a creation time and a download count, and the index
-// user_links; version 4 added the index received. Open migrates older
-// stores.
-const SchemaVersion = 4
+// user_links; version 4 added the index received; version 5 the index
+// closed. Open migrates older stores.
+const SchemaVersion = 5
 
 // FileName is the database's file name inside the data directory.
 const FileName = "ferry.db"
@@ -53,6 +53,7 @@ var (
 	bucketOutbox       = []byte("outbox")        // sender id + message id
 	bucketReceived     = []byte("received")      // receiver id + message id
 	bucketInvited      = []byte("invited")       // invitee's email, 0, message id: sends waiting for an account
+	bucketClosed       = []byte("closed")        // closed (Unix ns) + message id: decided and expired sends, for the history sweep
 	bucketPending      = []byte("pending")       // created (Unix ns) + message id, while pending
 
 	bucketMail              = []byte("mail")               // mail id -> JSON ferry.QueuedMail
@@ -72,7 +73,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
-		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketPending,
+		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets}
 
@@ -109,6 +110,10 @@ type Options struct {
 	// SendExpireAfter is how long a send waits to be accepted or declined
 	// before it expires; 30 days when zero.
 	SendExpireAfter time.Duration
+	// KeepHistory is how long a decided or expired send stays in the
+	// outbox and the receiver's history; 90 days when zero, negative for
+	// ever.
+	KeepHistory time.Duration
 	// MailQueued is called after a commit that queued mail (to wake the
 	// mailer); it must not block.
 	MailQueued func()
@@ -177,6 +182,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.UploadIdleTimeout == 0 {
 		opts.UploadIdleTimeout = 15 * time.Minute
 	}
+	if opts.KeepHistory == 0 {
+		opts.KeepHistory = 90 * 24 * time.Hour
+	}
 	if opts.SendExpireAfter == 0 {
 		opts.SendExpireAfter = 30 * 24 * time.Hour
 	}
@@ -207,7 +215,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		now:    opts.Now,
 		logger: opts.Logger,
 		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,
-			sendExpire: opts.SendExpireAfter},
+			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory},
 		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},
 		blobs:     blobState{minFree: opts.MinFreeSpace},
 		uploads:   uploadState{idle: opts.UploadIdleTimeout},
@@ -249,6 +257,11 @@ func (db *DB) init() error {
 			}
 			if got < 4 {
 				if err := migrateReceived(tx); err != nil {
+					return err
+				}
+			}
+			if got < 5 {
+				if err := migrateClosed(tx); err != nil {
 					return err
 				}
 			}

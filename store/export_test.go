@@ -45,3 +45,15 @@ func (db *DB) DropLinkRecordForTest(token string) error {
 	h := hashToken(token)
 	return db.update(context.Background(), func(tx *bolt.Tx) error { return tx.Bucket(bucketLinks).Delete(h[:]) })
 }
+
+// UsedPagesForTest returns how many pages of the database file hold data:
+// the file's pages less the free and pending ones.
+func (db *DB) UsedPagesForTest() int {
+	var used int
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		st := db.bolt.Stats()
+		used = int(tx.Size()/int64(db.bolt.Info().PageSize)) - st.FreePageN - st.PendingPageN
+		return nil
+	})
+	return used
+}

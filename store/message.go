@@ -165,6 +165,9 @@ func closeMessage(tx *bolt.Tx, id uint64, m *messageRecord, status string, now t
 		return nil, err
 	}
 	m.Status, m.Closed = status, now.UnixNano()
+	if err := tx.Bucket(bucketClosed).Put(pairKey(uint64(m.Closed), id), nil); err != nil {
+		return nil, err
+	}
 	return released, putMessage(tx, id, m)
 }
 

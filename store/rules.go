@@ -19,6 +19,8 @@ type rules struct {
 	send       ferry.SendLimits
 	invite     ferry.InviteLimits
 	sendExpire time.Duration // a pending send's life
+	// keepHistory is how long a closed send is kept; negative: for ever.
+	keepHistory time.Duration
 }
 
 // fileLimit is the largest file allowed, -1 for no limit.
