@@ -281,9 +281,9 @@ func startBinary(t *testing.T, config string) *binaryServer {
 
 // startBinaryEnv is startBinary with exactly the environment env (nil: the
 // test's own).
-func startBinaryEnv(t *testing.T, config string, env []string) *binaryServer {
+func startBinaryEnv(t *testing.T, config string, env []string, flags ...string) *binaryServer {
 	t.Helper()
-	cmd := exec.Command(ferryBinary(t), "serve", "--config", config)
+	cmd := exec.Command(ferryBinary(t), append([]string{"serve", "--config", config}, flags...)...)
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -434,4 +434,49 @@ func TestCLI_Version(t *testing.T) {
 	if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
 		assert.Regexp(t, "^"+string(head[:12])+"(-dirty)?$", m[2])
 	}
+}
+
+// Issue 18's CLI conventions: help on standard output (exit 0) for every
+// command, by `ferry help COMMAND` and by --help; an unknown flag prints
+// the command's usage on standard error (exit 2); an admin command at a
+// data directory without a store says so (exit 1) and makes none; serve's
+// --listen and --data win over the file.
+func TestCLI_Conventions(t *testing.T) {
+	config, dataDir := cliConfig(t, "")
+	for _, c := range []string{"serve", "user add", "user set", "user delete", "user list", "mail list", "backup", "restore", "fsck", "version", "help"} {
+		r := ferryCLI(t, config, "", append([]string{"help"}, strings.Fields(c)...)...)
+		assert.Equal(t, 0, r.code, c)
+		assert.Contains(t, r.stdout, "usage: ferry [--config FILE] "+c, c)
+		assert.Regexp(t, "example:\n  .*ferry ", r.stdout, c)
+		assert.Empty(t, r.stderr, c)
+		r = ferryCLI(t, config, "", append(strings.Fields(c), "--help")...)
+		assert.Equal(t, 0, r.code, c)
+		assert.Contains(t, r.stdout, "usage: ferry [--config FILE] "+c, c)
+	}
+	r := ferryCLI(t, config, "", "help")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stdout, "user delete --email E")
+	r = ferryCLI(t, config, "", "user", "list", "--bogus")
+	assert.Equal(t, 2, r.code)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, "flag provided but not defined: -bogus")
+	assert.Contains(t, r.stderr, "usage: ferry [--config FILE] user list")
+	ferryCLI(t, config, "", "help", "frobnicate").requireFail(t, 2, "no command")
+
+	for _, args := range [][]string{{"user", "list"}, {"mail", "list"}, {"fsck"}, {"user", "set", "--email", "a@example.com", "--storage", "1GB"}, {"user", "delete", "--email", "a@example.com"}} {
+		ferryCLI(t, config, "", args...).requireFail(t, 1, "no ferry store in "+dataDir)
+	}
+	_, err := os.Stat(dataDir)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "no store was made")
+
+	// serve's flags win over the file (whose port would not do).
+	bad, _ := cliConfig(t, "")
+	require.NoError(t, os.WriteFile(bad, []byte("listen = \"256.0.0.1:99999\"\ndata_dir = \"/nonexistent/ferry\"\n"), 0o600))
+	other := t.TempDir()
+	srv := startBinaryEnv(t, bad, nil, "--listen", "127.0.0.1:0", "--data", other)
+	srv.client(t).get("/auth/token", url.Values{"email": {"x@example.com"}, "password": {password}}).requireError(403, ferry.EAUTHFAILED)
+	_, err = os.Stat(filepath.Join(other, "ferry.db"))
+	assert.NoError(t, err)
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+	srv.requireExit(t, 0)
 }

@@ -25,34 +25,6 @@ import (
 	"github.com/ferryhq/ferry/version"
 )
 
-const usage = `usage: ferry [--config FILE] COMMAND [FLAGS]
-
-commands:
-  serve                  run the service until SIGINT or SIGTERM
-  user add --email E (--password P | --password-stdin) [--name N] [--package NAME]
-                         create a user; prints its id
-  user set --email E [--package NAME] [--storage SIZE] [--receive SIZE] [--disabled=true|false]
-           [--password-stdin]
-                         change a user's package, limits, state or password (from the
-                         first line of standard input; every token and the app password
-                         end); SIZE is bytes or 10MB, 5GiB, ...; 0 = unlimited;
-                         "package" = the package's limit
-  user delete --email E  delete an account and everything it owns; its pending sends,
-                         both ways, end as expired
-  user list              one line a user: email, package, used/quota, received/receive quota
-  mail list              the mail outbox: id, status, attempts, created, recipient, subject,
-                         and the last error
-  backup --out FILE      write a consistent backup (a tar file), also while ferry serve runs
-  restore --from FILE --data DIR
-                         unpack a backup into the empty directory DIR and check it
-  fsck [--quick] [--repair]
-                         check the store: one line per problem, exit 1 if any; --quick skips
-                         hashing the files; --repair first fixes what can be derived
-
-Every command takes --config FILE (TOML, see config.example.toml); without
-one ferry runs on the built-in defaults.
-`
-
 // errUsage marks a command line that could not be understood (exit 2).
 var errUsage = errors.New("usage")
 
@@ -81,35 +53,72 @@ func errorText(err error) string {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	global := flag.NewFlagSet("ferry", flag.ContinueOnError)
 	global.SetOutput(stderr)
-	global.Usage = func() { fmt.Fprint(stderr, usage) }
+	global.Usage = func() { printUsage(stderr) }
 	configPath := global.String("config", "", "config file (TOML)")
+	if wantsHelp(args[:min(1, len(args))]) {
+		printUsage(stdout)
+		return nil
+	}
 	if err := global.Parse(args); err != nil {
 		return usageError(err)
 	}
 	args = global.Args()
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printUsage(stderr)
 		return errUsage
 	}
 	cmd, args := args[0], args[1:]
 	if cmd == "user" || cmd == "mail" {
 		if len(args) == 0 {
-			fmt.Fprint(stderr, usage)
+			printUsage(stderr)
 			return errUsage
 		}
 		cmd, args = cmd+" "+args[0], args[1:]
 	}
+	switch cmd {
+	case "help", "-h", "--help":
+		if len(args) == 0 {
+			printUsage(stdout)
+			return nil
+		}
+		if wantsHelp(args) {
+			args = []string{"help"}
+		}
+		c, ok := findCommand(strings.Join(args[:min(2, len(args))], " "))
+		if !ok {
+			c, ok = findCommand(args[0])
+		}
+		if !ok {
+			fmt.Fprintf(stderr, "ferry: no command %q\n\n", strings.Join(args, " "))
+			printUsage(stderr)
+			return errUsage
+		}
+		printHelp(stdout, c)
+		return nil
+	}
+	c, ok := findCommand(cmd)
+	if !ok {
+		fmt.Fprintf(stderr, "ferry: unknown command %q\n\n", cmd)
+		printUsage(stderr)
+		return errUsage
+	}
+	if wantsHelp(args) {
+		printHelp(stdout, c)
+		return nil
+	}
 	fs := flag.NewFlagSet("ferry "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Usage = func() { fmt.Fprintln(stderr); printHelp(stderr, c) }
 	fs.StringVar(configPath, "config", *configPath, "config file (TOML)")
 
 	switch cmd {
 	case "serve":
+		listen := fs.String("listen", "", "the address to listen on, over the config's")
+		data := fs.String("data", "", "the data directory, over the config's")
 		if err := fs.Parse(args); err != nil {
 			return usageError(err)
 		}
-		return serve(ctx, *configPath)
+		return serve(ctx, *configPath, *listen, *data)
 	case "user add":
 		return userAdd(fs, args, configPath, stdin, stdout)
 	case "user set":
@@ -209,12 +218,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		fmt.Fprintln(stdout, version.Get())
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprintf(stderr, "ferry: unknown command %q\n\n%s", cmd, usage)
-		return errUsage
+	default: // a command of the table without a case here
+		return fmt.Errorf("command %q is not built", cmd)
 	}
 }
 
@@ -225,9 +230,19 @@ func usageError(err error) error {
 	return errUsage
 }
 
-func serve(ctx context.Context, configPath string) error {
+func serve(ctx context.Context, configPath, listen, data string) error {
 	cfg, err := app.LoadConfig(configPath)
 	if err != nil {
+		return err
+	}
+	// Flags win over the file.
+	if listen != "" {
+		cfg.Listen = listen
+	}
+	if data != "" {
+		cfg.DataDir = data
+	}
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	tuneRuntime()
@@ -271,9 +286,19 @@ const serveGCPercent = 400
 // withAdmin runs f with the admin of the configured data directory: the
 // running server's when there is one, the store's otherwise.
 func withAdmin(configPath string, f func(app.Admin) error) error {
+	return admin(configPath, false, f)
+}
+
+// admin runs f as withAdmin does; only with create is a missing store made
+// (user add), so that a command pointed at the wrong data_dir says so
+// instead of making an empty store there.
+func admin(configPath string, create bool, f func(app.Admin) error) error {
 	cfg, err := app.LoadConfig(configPath)
 	if err != nil {
 		return err
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, store.FileName)); !create && errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no ferry store in %s (data_dir): ferry serve or ferry user add makes one; does --config name the right file?", cfg.DataDir)
 	}
 	a, closer, err := app.OpenAdmin(cfg)
 	if err != nil {
@@ -308,7 +333,7 @@ func userAdd(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reade
 	case req.Password == "":
 		return errors.New("user add needs --password or --password-stdin")
 	}
-	return withAdmin(*configPath, func(a app.Admin) error {
+	return admin(*configPath, true, func(a app.Admin) error {
 		id, err := a.AddUser(req)
 		if err != nil {
 			return err
