@@ -59,13 +59,13 @@ func (d *dav) do(method, path string, body io.Reader, header ...string) *respons
 }
 
 // needTool returns the path of a WebDAV client the test runs, or skips the
-// test when it is missing; under .ci/run (FERRY_REQUIRE_DAV_CLIENTS=1) a
+// test when it is missing; under .ci/run (FERRYTEST_REQUIRE_DAV_CLIENTS=1) a
 // missing client fails it instead.
 func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("FERRY_REQUIRE_DAV_CLIENTS") != "" {
+		if os.Getenv("FERRYTEST_REQUIRE_DAV_CLIENTS") != "" {
 			t.Fatalf("%s is not installed (.ci/run installs it: apt-get install %s)", name, name)
 		}
 		t.Skipf("skipped: %s is not installed (apt-get install %s, or run bash .ci/run)", name, name)

@@ -50,6 +50,7 @@ type Config struct {
 		TLS          string   `toml:"tls"`
 		Username     string   `toml:"username"`
 		Password     string   `toml:"password"`
+		PasswordFile string   `toml:"password_file"`
 		From         string   `toml:"from"`
 		FromName     string   `toml:"from_name"`
 		Timeout      Duration `toml:"timeout"`
@@ -82,7 +83,8 @@ type Config struct {
 	} `toml:"links"`
 
 	Metrics struct {
-		Token string `toml:"token"`
+		Token     string `toml:"token"`
+		TokenFile string `toml:"token_file"`
 	} `toml:"metrics"`
 
 	Slice struct {
@@ -146,6 +148,9 @@ func Default() Config {
 func LoadConfig(path string) (Config, error) {
 	c := Default()
 	if path == "" {
+		if err := c.fromEnv(false); err != nil {
+			return c, err
+		}
 		return c, c.Validate()
 	}
 	text, err := os.ReadFile(path)
@@ -170,10 +175,29 @@ func LoadConfig(path string) (Config, error) {
 	if !md.IsDefined("public_url") && md.IsDefined("listen") {
 		c.PublicURL = ""
 	}
+	if err := c.fromEnv(md.IsDefined("public_url")); err != nil {
+		return c, err
+	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// fromEnv applies the environment over the file, then reads the secrets
+// kept in files. As in the file, a listen address without a public_url
+// (neither the file's, publicSet, nor the environment's) makes public_url
+// follow it.
+func (c *Config) fromEnv(publicSet bool) error {
+	if err := applyEnv(c, os.Environ()); err != nil {
+		return fmt.Errorf("environment: %w", err)
+	}
+	_, listen := os.LookupEnv(envPrefix + "LISTEN")
+	_, public := os.LookupEnv(envPrefix + "PUBLIC_URL")
+	if listen && !public && !publicSet {
+		c.PublicURL = ""
+	}
+	return c.readSecretFiles()
 }
 
 // Validate checks every value and fills in what derives from others: an

@@ -107,3 +107,50 @@ receive_per_month = 0
 	assert.Equal(t, "pro", q.Default)
 	assert.Equal(t, int64(1<<30), q.ByName["pro"].Storage)
 }
+
+// Issue 18's configuration from the environment: FERRY_ and the key's
+// path win over the file; a list is comma-separated; packages have their
+// own names; secrets come from files; an unknown variable is an error
+// that names it, as is a bad value.
+func TestConfig_Environment(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "smtp-password")
+	require.NoError(t, os.WriteFile(secret, []byte("s3cret\n"), 0o600))
+	path := writeConfig(t, "listen = \"127.0.0.1:9000\"\n[auth]\nsignup = \"invite\"\n[smtp]\npassword = \"from the file\"\n")
+	t.Setenv("FERRY_AUTH_SIGNUP", "open")
+	t.Setenv("FERRY_SMTP_PORT", "2525")
+	t.Setenv("FERRY_SMTP_PASSWORD_FILE", secret)
+	t.Setenv("FERRY_SEND_KEEP_HISTORY", "48h")
+	t.Setenv("FERRY_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
+	t.Setenv("FERRY_PACKAGES_PRO_STORAGE", "2GB")
+	t.Setenv("FERRY_MAX_FILE_SIZE", "1GiB")
+	c, err := app.LoadConfig(path)
+	require.NoError(t, err)
+	assert.Equal(t, "open", c.Auth.Signup, "the environment wins over the file")
+	assert.Equal(t, "127.0.0.1:9000", c.Listen, "the file wins over the default")
+	assert.Equal(t, 2525, c.SMTP.Port)
+	assert.Equal(t, "s3cret", c.SMTP.Password, "from the file the variable names, in place of the file's password")
+	assert.Equal(t, app.Duration(48*time.Hour), c.Send.KeepHistory)
+	assert.Equal(t, []string{"10.0.0.0/8", "127.0.0.1"}, c.TrustedProxies)
+	assert.Equal(t, app.Size(2_000_000_000), c.Packages["pro"].Storage)
+	assert.Equal(t, app.Size(1<<30), c.MaxFileSize)
+
+	t.Setenv("FERRY_LISTEN", "127.0.0.1:7000")
+	c, err = app.LoadConfig("")
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:7000", c.PublicURL, "public_url follows listen, as in the file")
+
+	for name, value := range map[string]string{"FERRY_SMTP_PORT": "many", "FERRY_SEND_KEEP_HISTORY": "soon", "FERRY_NO_SUCH_KEY": "1"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, value)
+			_, err := app.LoadConfig(path)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), name)
+		})
+	}
+	both := writeConfig(t, "[smtp]\npassword = \"x\"\npassword_file = \""+secret+"\"\n")
+	os.Unsetenv("FERRY_SMTP_PASSWORD_FILE")
+	_, err = app.LoadConfig(both)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "set one")
+}

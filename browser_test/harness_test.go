@@ -31,7 +31,7 @@ var allocator context.Context
 func TestMain(m *testing.M) {
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		if os.Getenv("FERRY_REQUIRE_BROWSER") != "" {
+		if os.Getenv("FERRYTEST_REQUIRE_BROWSER") != "" {
 			fmt.Fprintln(os.Stderr, "chromium is not installed (.ci/run installs it: apt-get install chromium)")
 			os.Exit(1)
 		}
@@ -121,11 +121,11 @@ func tab(t *testing.T) (context.Context, string) {
 func ptr[T any](v T) *T { return &v }
 
 // screenshot saves the page at desktop and phone widths, into
-// $FERRY_SCREENSHOTS when set (docs/screenshots holds the current ones),
+// $FERRYTEST_SCREENSHOTS when set (docs/screenshots holds the current ones),
 // else into the test's temporary folder.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("FERRY_SCREENSHOTS")
+	dir := os.Getenv("FERRYTEST_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
 	}
