@@ -232,11 +232,10 @@ func TestServe_RuntimeSettings(t *testing.T) {
 		env := slices.DeleteFunc(os.Environ(), func(v string) bool {
 			return strings.HasPrefix(v, "GOGC=") || strings.HasPrefix(v, "GOMAXPROCS=")
 		})
-		config, _ := cliConfig(t, "")
+		config, _ := cliConfig(t, "metrics_listen = \"127.0.0.1:0\"\n")
 		srv := startBinaryEnv(t, config, append(env, extra...))
-		c := srv.client(t)
-		c.base = "http://" + srv.addr
-		body := string(c.get("/metrics", nil).requireStatus(http.StatusOK).Body)
+		scraper := &client{t: t, http: http.DefaultClient}
+		body := string(scraper.request(http.MethodGet, "http://"+srv.metricsAddr(t)+"/metrics", nil, "").requireStatus(http.StatusOK).Body)
 		metric := func(name string) string {
 			m := regexp.MustCompile(`\n` + name + ` (\d+)\n`).FindStringSubmatch(body)
 			require.NotNil(t, m, "no %s in /metrics", name)
@@ -479,4 +478,14 @@ func TestCLI_Conventions(t *testing.T) {
 	assert.NoError(t, err)
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
 	srv.requireExit(t, 0)
+}
+
+var metricsRE = regexp.MustCompile(`msg="metrics served" addr=(\S+)`)
+
+// metricsAddr is the metrics_listen address the server logged.
+func (s *binaryServer) metricsAddr(t testing.TB) string {
+	t.Helper()
+	m := metricsRE.FindStringSubmatch(s.logs.String())
+	require.NotNil(t, m, "no metrics_listen address in the log:\n%s", s.logs.String())
+	return m[1]
 }

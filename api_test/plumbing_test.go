@@ -142,9 +142,9 @@ func TestSettings_List(t *testing.T) {
 }
 
 func TestPlumbing_MetricsAndProfiles(t *testing.T) {
-	ts := startServer(t)
+	ts := startServer(t, func(c *app.Config) { c.Metrics.Token = "scrape-secret" })
 	root := &client{t: t, base: ts.Root, http: http.DefaultClient}
-	body := string(root.get("/metrics", nil).requireStatus(http.StatusOK).Body)
+	body := string(root.scrape(ts.Root + "/metrics").Body)
 	for _, m := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
 		assert.Contains(t, body, "\n"+m+" ")
 	}
@@ -176,19 +176,21 @@ func TestMetrics_RequestsStoreAndMail(t *testing.T) {
 	c.get("/ops/list", url.Values{"path": {"none"}}).requireError(404, ferry.EFILENOTFOUND)
 	c.mustSend("rcv@example.com", `[{"path":"m","files":["a.bin"]}]`)
 
+	ts.client().postForm("/auth/token", url.Values{"email": {"met@example.com"}, "password": {"wrong password"}}).requireError(403, ferry.EAUTHFAILED)
+
 	root := &client{t: t, base: ts.Root, http: http.DefaultClient}
 	root.get("/metrics", nil).requireError(401, ferry.ENOPERMISSION)
-	req, err := http.NewRequest(http.MethodGet, ts.Root+"/metrics", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer scrape-secret")
-	body := string(root.do(req).requireStatus(http.StatusOK).Body)
+	body := string(root.scrape(ts.Root + "/metrics").Body)
 	for _, line := range []string{
-		`ferry_http_requests_total{route="/api/1/ops/list",status="200"} 1`,
-		`ferry_http_requests_total{route="/api/1/ops/list",status="404"} 1`,
+		`ferry_http_requests_total{code="2xx",method="GET",route="/api/1/ops/list"} 1`,
+		`ferry_http_requests_total{code="4xx",method="GET",route="/api/1/ops/list"} 1`,
 		`ferry_http_request_bytes_total{route="/api/1/files"} 1234`,
-		`ferry_http_request_duration_seconds_count{route="/api/1/ops/list"} 2`,
+		`ferry_http_request_duration_seconds_count{method="GET",route="/api/1/ops/list"} 2`,
+		`ferry_login_failures_total 1`,
 		`ferry_messages_pending 1`,
 		`ferry_mail_queued 1`, // the "sent you" mail; no smtp.host here
+		`ferry_mail_outbox{status="queued"} 1`,
+		`ferry_mail_outbox{status="sent"} 0`,
 		`ferry_store_blobs 1`,
 		`ferry_store_blob_bytes 1234`,
 		`ferry_mail_failed_total 0`,
@@ -196,6 +198,8 @@ func TestMetrics_RequestsStoreAndMail(t *testing.T) {
 		assert.Contains(t, body, "\n"+line+"\n")
 	}
 	assert.Regexp(t, `\nferry_store_db_bytes \d`, body)
+	assert.Regexp(t, `\nferry_store_commit_calls_count [1-9]`, body)
+	assert.Regexp(t, `\nferry_store_commit_duration_seconds_bucket\{le="0.0001"\} \d`, body)
 	assert.Regexp(t, `\nferry_http_response_bytes_total\{route="/api/1/ops/list"\} \d+`, body)
 }
 
@@ -323,4 +327,28 @@ func TestPlumbing_JSONDepthLimit(t *testing.T) {
 	c.send("peer@example.com", ok).requireStatus(http.StatusOK)
 	r = c.request(http.MethodPost, "/ops/send", strings.NewReader(`{"to":"peer@example.com","source":`+ok+`}`), "application/json")
 	r.requireStatus(http.StatusOK)
+}
+
+// scrape gets a metrics URL with the test's metrics token.
+func (c *client) scrape(url string) *response {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(c.t, err)
+	req.Header.Set("Authorization", "Bearer scrape-secret")
+	return c.do(req).requireStatus(http.StatusOK)
+}
+
+// Every answer carries a request id, which the request's log line
+// carries too; a trusted proxy's is kept, anyone else's replaced.
+func TestPlumbing_RequestIDs(t *testing.T) {
+	ts := startServer(t, func(c *app.Config) { c.TrustedProxies = []string{"10.9.9.9"} })
+	r := ts.client().get("/settings/list", nil)
+	id := r.Header.Get("X-Request-Id")
+	assert.Regexp(t, `^[0-9a-f]{16}$`, id)
+	assert.NotEqual(t, id, ts.client().get("/settings/list", nil).Header.Get("X-Request-Id"))
+	require.Eventually(t, func() bool { return strings.Contains(ts.logs.String(), "request_id="+id) }, 5*time.Second, 10*time.Millisecond)
+	req, err := http.NewRequest(http.MethodGet, ts.URL+"/settings/list", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Request-Id", "from-the-client")
+	assert.NotEqual(t, "from-the-client", ts.client().do(req).Header.Get("X-Request-Id"), "the loopback is not a trusted proxy here")
 }

@@ -49,6 +49,8 @@ type App struct {
 	ln         net.Listener
 	admin      net.Listener
 	http       *http.Server
+	metricsLn  net.Listener // metrics_listen's, when set
+	metrics    http.Handler
 }
 
 // New opens the store and the listeners. Run serves on them; on any error
@@ -71,7 +73,9 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			a.closeAll()
 		}
 	}()
+	m := newMetrics()
 	a.db, err = store.Open(cfg.DataDir, store.Options{
+		ObserveCommit: m.observeCommit,
 		// Mail is queued only by requests, which come after a.mail is set.
 		MailQueued:        func() { a.mail.Wake() },
 		Now:               opts.Now,
@@ -117,7 +121,13 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	if a.admin, err = listenAdmin(cfg.DataDir, a.log); err != nil {
 		return nil, err
 	}
-	m := newMetrics(a.db, a.mail)
+	m.watch(a.db, a.mail)
+	a.metrics = m.handler()
+	if cfg.MetricsListen != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("metrics_listen: %w", err)
+		}
+	}
 	proxies, err := cfg.proxyPrefixes()
 	if err != nil {
 		return nil, err
@@ -139,6 +149,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		TrustedProxies:     proxies,
 		BodyIdleTimeout:    time.Duration(cfg.BodyIdleTimeout),
 		Observe:            m.observe,
+		FailedLogin:        m.failedLogins.Inc,
 	}, a.db, a.log, opts.Now)
 	a.db.SetDecisionNotice(srv.DecisionNotice)
 	a.http = &http.Server{
@@ -167,12 +178,22 @@ func (a *App) PublicURL() string {
 // failed.
 func (a *App) Run(ctx context.Context) error {
 	a.log.Info("ferry serving", "addr", a.Addr(), "public_url", a.cfg.PublicURL, "data_dir", a.cfg.DataDir)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- a.http.Serve(a.ln) }()
 	adminSrv := &http.Server{Handler: adminHandler(a.localAdmin(), a.log), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	if a.admin != nil {
 		go func() { errc <- adminSrv.Serve(a.admin) }()
+	}
+	// metrics_listen serves /metrics alone, without the token: an address
+	// only the monitoring reaches.
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("GET /metrics", a.metrics)
+	metricsSrv := &http.Server{Handler: metricsMux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	if a.metricsLn != nil {
+		a.log.Info("metrics served", "addr", a.metricsLn.Addr().String())
+		go func() { errc <- metricsSrv.Serve(a.metricsLn) }()
 	}
 	sweepDone, mailDone := make(chan struct{}), make(chan struct{})
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
@@ -195,6 +216,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := adminSrv.Shutdown(shutCtx); err != nil {
 		adminSrv.Close()
 	}
+	if err := metricsSrv.Shutdown(shutCtx); err != nil {
+		metricsSrv.Close()
+	}
 	stopSweep()
 	<-sweepDone
 	<-mailDone
@@ -216,6 +240,9 @@ func (a *App) closeAll() error {
 	}
 	if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.metricsLn != nil {
+		a.metricsLn.Close()
 	}
 	if a.admin != nil {
 		a.admin.Close()

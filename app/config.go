@@ -31,6 +31,9 @@ type Config struct {
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	BodyIdleTimeout Duration `toml:"body_idle_timeout"`
 	TrustedProxies  []string `toml:"trusted_proxies"`
+	// MetricsListen, when set, is an address that serves GET /metrics
+	// alone, without the token.
+	MetricsListen string `toml:"metrics_listen"`
 
 	Log struct {
 		Level  string `toml:"level"`

@@ -14,32 +14,48 @@ import (
 	"github.com/ferryhq/ferry/version"
 )
 
-// metrics are what GET /metrics serves: the Go runtime and the process,
-// every request by route and status, and the store's and mailer's figures.
+// metrics are what GET /metrics serves: the Go runtime and the process;
+// every request by route, method and status class, its latency and bytes;
+// failed logins; the commit loop's groups and latency; the store's and
+// the mailer's figures; and which build this is.
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	bytesIn  *prometheus.CounterVec
-	bytesOut *prometheus.CounterVec
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	bytesIn      *prometheus.CounterVec
+	bytesOut     *prometheus.CounterVec
+	failedLogins prometheus.Counter
+	commitSize   prometheus.Histogram
+	commitTime   prometheus.Histogram
 }
 
-func newMetrics(db *store.DB, mail *mailer.Mailer) *metrics {
+func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_http_requests_total", Help: "HTTP requests by route template and status.",
-		}, []string{"route", "status"}),
+			Name: "ferry_http_requests_total", Help: "HTTP requests by route template, method and status class (2xx, 4xx, ...).",
+		}, []string{"route", "method", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "ferry_http_request_duration_seconds", Help: "HTTP request latency by route template.",
+			Name: "ferry_http_request_duration_seconds", Help: "HTTP request latency by route template and method.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10), // 0.5 ms to 2 min
-		}, []string{"route"}),
+		}, []string{"route", "method"}),
 		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_http_request_bytes_total", Help: "Request body bytes read, by route template.",
+			Name: "ferry_http_request_bytes_total", Help: "Request body bytes read (uploads), by route template.",
 		}, []string{"route"}),
 		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_http_response_bytes_total", Help: "Response bytes written, by route template.",
+			Name: "ferry_http_response_bytes_total", Help: "Response bytes written (downloads), by route template.",
 		}, []string{"route"}),
+		failedLogins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferry_login_failures_total", Help: "Failed logins: wrong passwords, refused signups, wrong link passwords.",
+		}),
+		commitSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ferry_store_commit_calls", Help: "Writes grouped into one transaction by the commit loop.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 to 256
+		}),
+		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ferry_store_commit_duration_seconds", Help: "Time of one write transaction, fsync included.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10), // 0.1 ms to 2 s
+		}),
 	}
 	build := version.Get()
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -48,16 +64,27 @@ func newMetrics(db *store.DB, mail *mailer.Mailer) *metrics {
 	})
 	info.Set(1)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.bytesIn, m.bytesOut, &storeCollector{db: db, mail: mail}, info)
+		m.requests, m.latency, m.bytesIn, m.bytesOut, m.failedLogins, m.commitSize, m.commitTime, info)
 	return m
 }
 
+// watch adds the store's and the mailer's figures, read at each scrape.
+func (m *metrics) watch(db *store.DB, mail *mailer.Mailer) {
+	m.reg.MustRegister(&storeCollector{db: db, mail: mail})
+}
+
 // observe records one request (server.Config.Observe).
-func (m *metrics) observe(route string, status int, d time.Duration, in, out int64) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+func (m *metrics) observe(route, method string, status int, d time.Duration, in, out int64) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status/100)+"xx").Inc()
+	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 	m.bytesIn.WithLabelValues(route).Add(float64(in))
 	m.bytesOut.WithLabelValues(route).Add(float64(out))
+}
+
+// observeCommit records one write transaction (store.Options.ObserveCommit).
+func (m *metrics) observeCommit(calls int, d time.Duration) {
+	m.commitSize.Observe(float64(calls))
+	m.commitTime.Observe(d.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {
@@ -72,6 +99,7 @@ type storeCollector struct {
 
 var (
 	descQueued  = prometheus.NewDesc("ferry_mail_queued", "Mails waiting to be delivered.", nil, nil)
+	descOutbox  = prometheus.NewDesc("ferry_mail_outbox", "Mails in the outbox by status (sent and failed ones are kept smtp.keep_sent).", []string{"status"}, nil)
 	descSent    = prometheus.NewDesc("ferry_mail_sent_total", "Mails delivered since start.", nil, nil)
 	descRetried = prometheus.NewDesc("ferry_mail_retries_total", "Delivery attempts that failed and will be retried, since start.", nil, nil)
 	descFailed  = prometheus.NewDesc("ferry_mail_failed_total", "Mails failed for good since start.", nil, nil)
@@ -82,7 +110,7 @@ var (
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueued, descSent, descRetried, descFailed, descPending, descBlobs, descBlobB, descDBB} {
+	for _, d := range []*prometheus.Desc{descQueued, descOutbox, descSent, descRetried, descFailed, descPending, descBlobs, descBlobB, descDBB} {
 		ch <- d
 	}
 }
@@ -98,6 +126,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(s.QueuedMail))
+	for status, n := range map[string]int{"queued": s.QueuedMail, "sent": s.SentMail, "failed": s.FailedMail} {
+		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(n), status)
+	}
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.PendingMessages))
 	ch <- prometheus.MustNewConstMetric(descBlobs, prometheus.GaugeValue, float64(s.Blobs))
 	ch <- prometheus.MustNewConstMetric(descBlobB, prometheus.GaugeValue, float64(s.BlobBytes))

@@ -153,6 +153,8 @@ max_files = 0
 [packages.free]
 storage = 0
 receive_per_month = 0
+[metrics]
+token = "bench"
 `, addr, b.data, *flagLog)
 	check(os.WriteFile(b.config, []byte(config), 0o600))
 	logFile, err := os.Create(filepath.Join(b.dir, "ferry.log"))
@@ -385,7 +387,10 @@ func (b *bench) resetPeakRSS() {
 
 // metric reads one value from ferry's /metrics.
 func (b *bench) metric(name string) float64 {
-	resp, err := b.client.Get(b.root + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, b.root+"/metrics", nil)
+	check(err)
+	req.Header.Set("Authorization", "Bearer bench")
+	resp, err := b.client.Do(req)
 	check(err)
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)

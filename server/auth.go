@@ -51,6 +51,9 @@ func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email s
 		if email != "" {
 			s.emailFailures.fail(email, now)
 		}
+		if s.cfg.FailedLogin != nil {
+			s.cfg.FailedLogin()
+		}
 	}
 	return u, err
 }

@@ -188,10 +188,13 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			x.body.dl, x.body.idle = dl, s.cfg.BodyIdleTimeout
 		}
 		secureHeaders(w.Header())
+		id := s.requestID(r)
+		w.Header().Set("X-Request-Id", id)
 		// The handlers get a copy: net/http keeps r, and reads what is
 		// left of r.Body after the handler; it must find its own body
 		// there, not the counting wrapper.
-		hr := r.WithContext(context.WithValue(r.Context(), infoKey, &x.info))
+		ctx := withRequestID(context.WithValue(r.Context(), infoKey, &x.info), id)
+		hr := r.WithContext(ctx)
 		hr.Body = &x.body
 		next.ServeHTTP(&x.rec, hr)
 		if hasDeadlines && s.cfg.BodyIdleTimeout > 0 {
@@ -200,9 +203,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			_ = dl.SetReadDeadline(time.Now().Add(s.cfg.BodyIdleTimeout))
 		}
 		if s.cfg.Observe != nil {
-			s.cfg.Observe(x.info.route, x.rec.status, time.Since(start), x.body.n, x.rec.bytes)
+			s.cfg.Observe(x.info.route, r.Method, x.rec.status, time.Since(start), x.body.n, x.rec.bytes)
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("route", x.info.route),
 			slog.Int("status", x.rec.status),
@@ -236,11 +239,16 @@ var (
 // of ferry's own: nothing in it runs, loads or is framed.
 const InertPolicy = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
-// metricsAuth requires the configured bearer token, when there is one.
+// metricsAuth requires the configured bearer token: on the service's own
+// address /metrics is never open (metrics_listen serves it without one).
 func (s *Server) metricsAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want := s.cfg.MetricsToken
-		if want != "" && subtle.ConstantTimeCompare([]byte(tokenOf(r)), []byte(want)) != 1 {
+		if want == "" {
+			s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "GET /metrics here needs metrics.token to be set; or serve it on metrics_listen."))
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(tokenOf(r)), []byte(want)) != 1 {
 			s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "GET /metrics needs the metrics token."))
 			return
 		}

@@ -65,7 +65,10 @@ type Config struct {
 	MetricsToken string
 	// Observe, when set, is told of every request: its route template,
 	// status, duration and the bytes read and written.
-	Observe func(route string, status int, d time.Duration, in, out int64)
+	Observe func(route, method string, status int, d time.Duration, in, out int64)
+	// FailedLogin, when set, is told of each failed login (a wrong
+	// password, a refused signup, a wrong link password).
+	FailedLogin func()
 }
 
 // Server is ferry's HTTP handler.
@@ -94,6 +97,7 @@ type Server struct {
 
 // New returns the server. now is the clock (time.Now in production).
 func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
+	log = slog.New(requestIDHandler{log.Handler()}) // request_id on every line of a request
 	s := &Server{
 		cfg:           cfg,
 		users:         st,

@@ -2,11 +2,14 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
 )
 
 // CheckTree verifies the invariants of the file tree and returns one line
@@ -83,6 +86,8 @@ func walkTrash(tx *bolt.Tx, seen map[uint64]bool, refs map[sum]uint64) (map[uint
 // Stats are figures for monitoring.
 type Stats struct {
 	QueuedMail      int   // mails waiting to be delivered
+	SentMail        int   // mails delivered, kept for smtp.keep_sent
+	FailedMail      int   // mails failed for good, kept as long
 	PendingMessages int   // sends waiting to be accepted or declined
 	Blobs           int   // distinct contents stored
 	BlobBytes       int64 // their total size
@@ -95,6 +100,22 @@ func (db *DB) Stats() (Stats, error) {
 	var s Stats
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		s.QueuedMail = countPrefix(tx.Bucket(bucketMailDue), nil)
+		if err := tx.Bucket(bucketMail).ForEach(func(_, v []byte) error {
+			var q struct {
+				Status string `json:"status"`
+			}
+			if json.Unmarshal(v, &q) == nil {
+				switch q.Status {
+				case ferry.MailSent:
+					s.SentMail++
+				case ferry.MailFailed:
+					s.FailedMail++
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		s.PendingMessages = countPrefix(tx.Bucket(bucketPending), nil)
 		s.DBBytes = tx.Size()
 		return tx.Bucket(bucketBlobs).ForEach(func(_, v []byte) error {

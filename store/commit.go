@@ -149,6 +149,7 @@ func (db *DB) runGroup(group []*commitCall) (failed int, failure, err error) {
 	db.commits.commits++
 	db.commits.mu.Unlock()
 	var slowest time.Duration
+	began := time.Now()
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		packAppends(tx)
 		for i, c := range group {
@@ -165,6 +166,9 @@ func (db *DB) runGroup(group []*commitCall) (failed int, failure, err error) {
 	db.commits.mu.Lock()
 	db.commits.slowest = max(db.commits.slowest, slowest)
 	db.commits.mu.Unlock()
+	if db.observeCommit != nil {
+		db.observeCommit(len(group), time.Since(began))
+	}
 	// Before anyone hears of the change: what was read before it may no
 	// longer be used (authCache).
 	db.commits.gen.Add(1)

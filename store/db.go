@@ -120,6 +120,9 @@ type Options struct {
 	// Logger receives failures that happen after a change has committed
 	// (a blob file that could not be removed); discarded when nil.
 	Logger *slog.Logger
+	// ObserveCommit, when set, is told of each write transaction: how many
+	// calls it grouped and how long it took, fsync included.
+	ObserveCommit func(calls int, d time.Duration)
 	// KeepMail is how long sent and failed mail stays in the outbox (for
 	// `ferry mail list`); 30 days when zero.
 	KeepMail time.Duration
@@ -161,6 +164,7 @@ type DB struct {
 	// decisionNotice makes the mail that tells a sender what became of
 	// their sends (outcome.go); nil sends none.
 	decisionNotice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail
+	observeCommit  func(calls int, d time.Duration)
 
 	leaveTrash       bool // tests: leave deleted folders to Reclaim, as a crash would
 	cutCopiesForTest bool // tests: end large copies after one step, as a crash would
@@ -210,10 +214,11 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{
-		bolt:   b,
-		dir:    dir,
-		now:    opts.Now,
-		logger: opts.Logger,
+		bolt:          b,
+		dir:           dir,
+		observeCommit: opts.ObserveCommit,
+		now:           opts.Now,
+		logger:        opts.Logger,
 		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,
 			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory},
 		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},
