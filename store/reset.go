@@ -83,11 +83,7 @@ func (db *DB) ResetPassword(ctx context.Context, code, password string) (*ferry.
 		if err := deleteResets(tx, func(user uint64, _ int64) bool { return user == id }); err != nil {
 			return err
 		}
-		u.PasswordHash = hash
-		if err := endCredentials(tx, id, ""); err != nil {
-			return err
-		}
-		return putUser(tx, u)
+		return setPasswordHash(tx, u, hash)
 	})
 	if err != nil {
 		return nil, err
@@ -110,12 +106,19 @@ func (db *DB) SetPassword(ctx context.Context, userID uint64, password string) e
 		if err != nil {
 			return err
 		}
-		u.PasswordHash = hash
-		if err := endCredentials(tx, userID, ""); err != nil {
-			return err
-		}
-		return putUser(tx, u)
+		return setPasswordHash(tx, u, hash)
 	})
+}
+
+// setPasswordHash gives u a new password (its hash) and ends every token
+// and the app password of the account: a password set for someone, not
+// changed by them in a session.
+func setPasswordHash(tx *bolt.Tx, u *ferry.User, hash string) error {
+	u.PasswordHash = hash
+	if err := endCredentials(tx, u.ID, ""); err != nil {
+		return err
+	}
+	return putUser(tx, u)
 }
 
 // DeleteExpiredResets removes the reset codes past their expiry and
