@@ -235,8 +235,12 @@ func serve(ctx context.Context, configPath, listen, data string) error {
 	if err != nil {
 		return err
 	}
-	// Flags win over the file.
+	// Flags win over the file. A public_url that followed the listen
+	// address follows the flag's.
 	if listen != "" {
+		if cfg.PublicURL == "http://"+cfg.Listen {
+			cfg.PublicURL = ""
+		}
 		cfg.Listen = listen
 	}
 	if data != "" {
