@@ -482,7 +482,8 @@ func TestCLI_Conventions(t *testing.T) {
 
 var metricsRE = regexp.MustCompile(`msg="metrics served" addr=(\S+)`)
 
-// metricsAddr is the metrics_listen address the server logged.
+// metricsAddr is the metrics_listen address the server logged (before
+// the line startBinary waits for).
 func (s *binaryServer) metricsAddr(t testing.TB) string {
 	t.Helper()
 	m := metricsRE.FindStringSubmatch(s.logs.String())

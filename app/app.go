@@ -177,6 +177,9 @@ func (a *App) PublicURL() string {
 // closes the store and returns nil. It returns an error only if serving
 // failed.
 func (a *App) Run(ctx context.Context) error {
+	if a.metricsLn != nil {
+		a.log.Info("metrics served", "addr", a.metricsLn.Addr().String())
+	}
 	a.log.Info("ferry serving", "addr", a.Addr(), "public_url", a.cfg.PublicURL, "data_dir", a.cfg.DataDir)
 	errc := make(chan error, 3)
 	go func() { errc <- a.http.Serve(a.ln) }()
@@ -192,7 +195,6 @@ func (a *App) Run(ctx context.Context) error {
 	metricsSrv := &http.Server{Handler: metricsMux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	if a.metricsLn != nil {
-		a.log.Info("metrics served", "addr", a.metricsLn.Addr().String())
 		go func() { errc <- metricsSrv.Serve(a.metricsLn) }()
 	}
 	sweepDone, mailDone := make(chan struct{}), make(chan struct{})
