@@ -19,6 +19,7 @@ import (
 // backup began; what was acknowledged during it is there whole or not at
 // all.
 func TestBackup_UnderLoadRestoresClean(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	config, _ := cliConfig(t, "")
 	cfg, err := app.LoadConfig(config)
 	require.NoError(t, err)

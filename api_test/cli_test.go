@@ -412,6 +412,7 @@ func TestServe_BadConfigStopsStartup(t *testing.T) {
 }
 
 func TestServe_SecondServerOnTheSameDataFailsFast(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	config, _ := cliConfig(t, "")
 	startBinary(t, config)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

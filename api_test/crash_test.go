@@ -51,6 +51,7 @@ func (m *crashModel) outcome(key, before, after string, acked bool) {
 // path holds anything but an allowed version (nothing half-written), and
 // that fsck finds nothing.
 func TestCrash_KillUnderLoad(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	if testing.Short() {
 		t.Skip("slow")
 	}

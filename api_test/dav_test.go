@@ -172,6 +172,7 @@ func TestDav_Litmus(t *testing.T) {
 // it back down byte for byte; files added through the API show in rclone,
 // and what rclone wrote shows in the API.
 func TestDav_Rclone(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	rclone := needTool(t, "rclone")
 	ts := startServer(t)
 	c := ts.newUser("rclone@example.com")

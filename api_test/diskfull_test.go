@@ -79,6 +79,7 @@ func fillDisk(t *testing.T, c *client, dir string) map[string][]byte {
 // (min_free_space = 0): the upload that meets ENOSPC gets 507 and the store
 // stays consistent (fsck, and CheckTree at cleanup).
 func TestDiskFull_NoReserve(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	dir := smallDataDir(t, "40m")
 	ts := startServer(t, func(c *app.Config) { c.DataDir, c.MinFreeSpace = dir, 0 })
 	fillDisk(t, ts.newUser("full@example.com"), dir)
@@ -93,6 +94,7 @@ func TestDiskFull_NoReserve(t *testing.T) {
 // met the full disk half-way resumes once space is freed and completes
 // with the right bytes.
 func TestDiskFull(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	dir := smallDataDir(t, "40m")
 	ts := startServer(t, func(c *app.Config) { c.DataDir, c.MinFreeSpace = dir, 4<<20 })
 	c := ts.newUser("full@example.com")
