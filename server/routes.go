@@ -32,12 +32,15 @@ func (s *Server) routes() http.Handler {
 	// file content and bound it themselves (max_file_size, the quota).
 	api := func(path string, h http.Handler, methods ...string) {
 		r.Handle(apiPrefix+path, s.limitBody(h)).Methods(methods...)
+		s.noteRoutes(path, methods)
 	}
 	stream := func(path string, h http.Handler, methods ...string) {
 		r.Handle(apiPrefix+path, h).Methods(methods...)
+		s.noteRoutes(path, methods)
 	}
 	const get, post, put, del, head = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead
 
+	api("/openapi.json", http.HandlerFunc(s.handleOpenAPI), get)
 	api("/auth/token", http.HandlerFunc(s.handleLogin), get, post)
 	api("/auth/token", s.authed(s.handleLogout), del)
 	api("/auth/register", http.HandlerFunc(s.handleRegister), post)

@@ -85,6 +85,7 @@ type Server struct {
 	handler  http.Handler
 	web      *web.App
 
+	apiRoutes     []string // "get /ops/list", ...: what the router serves under /api/1
 	ipFailures    *failureLimiter
 	emailFailures *failureLimiter
 	resetIP       *failureLimiter // password reset requests per client address
