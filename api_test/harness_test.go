@@ -182,6 +182,7 @@ func (c *client) do(req *http.Request) *response {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(c.t, err)
+	checkContract(c.t, req, resp.StatusCode, resp.Header, body)
 	return &response{t: c.t, Status: resp.StatusCode, Header: resp.Header, Body: body}
 }
 
