@@ -114,10 +114,10 @@ func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
 	} else {
 		_, err = open()
 	}
-	if r.Method != http.MethodPost && web.WantsPage(r) || r.Method == http.MethodPost && err != nil && web.WantsPage(r) {
+	if web.WantsPage(r) && (r.Method != http.MethodPost || err != nil) {
 		// A page with the file's name and a download button
 		// (?download=1), a password field, or the news that the link is
-		// gone.
+		// gone; a right password posted from the page gets the file.
 		s.web.LinkPage(w, r, opened, password != "", err)
 		return
 	}
