@@ -235,6 +235,22 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	require.NoError(t, chromedp.Do(other, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("main"))))
 	assert.Contains(t, text(t, other, "main"), "This link does not work")
 
+	// A link with a password and one download: the page asks for the
+	// password, and the right one downloads the file.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(f.Root+"/item/three%20%3C&%3E.txt"), chromedp.WaitVisible(chromedp.CSS("#days")),
+		chromedp.SendKeys(chromedp.CSS("#max-downloads"), "1"), chromedp.SendKeys(chromedp.CSS("#link-password"), "s3cret pass"),
+		chromedp.Submit(chromedp.CSS("#days")), chromedp.WaitVisible(chromedp.CSS("#link-url"))))
+	assert.Contains(t, text(t, ctx, "p.ok"), "and its password")
+	link, err = chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#link-url")))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(other, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#password"))))
+	assert.NotContains(t, text(t, other, "main"), "three", "nothing of the file before the password")
+	require.NoError(t, chromedp.Do(other, chromedp.SendKeys(chromedp.CSS("#password"), "s3cret pass")))
+	screenshot(t, other, "link-password")
+	got = download(t, other, otherDownloads, chromedp.Submit(chromedp.CSS("#password")))
+	assert.Equal(t, sha(t, files[2]), sha(t, got))
+
 	// Over the quota (100 MiB), an upload gets the quota's message.
 	big := writeFile(t, src, "too big.bin", 101<<20)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#files")),
