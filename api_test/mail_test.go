@@ -275,10 +275,11 @@ func TestMail_SendNotice(t *testing.T) {
 }
 
 // A contact request is a mail too, linking to the contacts page; adding
-// again while it is unread sends no second one.
+// again while it is unread sends no second one, nor does adding again
+// within a day of the last mail.
 func TestMail_ContactRequest(t *testing.T) {
 	peer := ferrytest.StartSMTP(t)
-	ts := startServer(t, peer.Configure)
+	ts := startServer(t, peer.Configure, longTokens)
 	ann := ts.namedUser("ann@example.com", "Ann <Admin>")
 	ts.namedUser("bob@example.com", "Bob")
 	ann.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com"}}).requireStatus(http.StatusOK)
@@ -295,6 +296,26 @@ func TestMail_ContactRequest(t *testing.T) {
 	ann.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com"}}).requireStatus(http.StatusOK)
 	time.Sleep(200 * time.Millisecond)
 	assert.Len(t, peer.Received(), 1, "the first request is still unread")
+
+	// Read, then removed and added again: a new request, but no second
+	// mail within a day; a day later, a mail again.
+	bob := ts.login("bob@example.com", password)
+	n := bob.notifications()
+	require.Len(t, n, 1)
+	bob.postForm("/notifications/update", url.Values{"id[]": {fmt.Sprint(n[0].ID)}}).requireStatus(http.StatusOK)
+	again := func() {
+		ann.postForm("/contacts/remove", url.Values{"email": {"bob@example.com"}}).requireStatus(http.StatusOK)
+		ann.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com"}}).requireStatus(http.StatusOK)
+	}
+	again()
+	assert.Len(t, bob.notifications(), 2, "the request is there")
+	time.Sleep(200 * time.Millisecond)
+	assert.Len(t, peer.Received(), 1, "no second mail the same day")
+	n = bob.notifications()
+	bob.postForm("/notifications/update", url.Values{"id[]": {fmt.Sprint(n[1].ID)}}).requireStatus(http.StatusOK)
+	ts.Clock.Advance(25 * time.Hour)
+	again()
+	peer.WaitMails(2)
 }
 
 func TestMail_TLSAndAuth(t *testing.T) {

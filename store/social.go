@@ -69,10 +69,13 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, 
 			if hasUnreadRequest(tx, u.ID, ownerID) {
 				continue
 			}
+			// At most one mail a day for requests of the same person, so
+			// that removing and adding again cannot flood a mailbox.
+			mailed := requestedSince(tx, u.ID, ownerID, now-int64(requestMailGap))
 			if err := addNotification(tx, notificationRecord{User: u.ID, Type: ferry.NotificationContactRequest, From: ownerID, Created: now}); err != nil {
 				return err
 			}
-			if notice != nil {
+			if notice != nil && !mailed {
 				if err := db.queueMail(tx, notice(owner, u)); err != nil {
 					return err
 				}
@@ -84,6 +87,21 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, 
 		return nil, err
 	}
 	return results, nil
+}
+
+// requestMailGap is the least time between two contact-request mails
+// from one person to another.
+const requestMailGap = 24 * time.Hour
+
+// requestedSince reports whether from sent userID a contact request at or
+// after since (Unix ns), read or not.
+func requestedSince(tx *bolt.Tx, userID, from uint64, since int64) bool {
+	found := false
+	eachNotification(tx, userID, func(_ uint64, n notificationRecord) bool {
+		found = n.From == from && n.Type == ferry.NotificationContactRequest && n.Created >= since
+		return !found
+	})
+	return found
 }
 
 func hasUnreadRequest(tx *bolt.Tx, userID, from uint64) bool {
