@@ -32,15 +32,12 @@ func TestSendPins_MigrateAndRepair(t *testing.T) {
 	require.NoError(t, db.Close())
 
 	// As schema 1 left it: no send_pins bucket.
-	b, err := bolt.Open(dir+"/"+store.FileName, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+	editFile(t, dir, func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket([]byte("send_pins")); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, 1})
-	}))
-	require.NoError(t, b.Close())
+		return setSchema(tx, 1)
+	})
 
 	db, err = store.Open(dir, store.Options{Now: c.Now})
 	require.NoError(t, err)

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -166,15 +165,12 @@ func TestReceived_LandedContentsAndMigration(t *testing.T) {
 	require.NoError(t, db.Close())
 
 	// As schema 3 left it: no index received.
-	b, err := bolt.Open(dir+"/"+store.FileName, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+	editFile(t, dir, func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket([]byte("received")); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, 3))
-	}))
-	require.NoError(t, b.Close())
+		return setSchema(tx, 3)
+	})
 	db, err = store.Open(dir, store.Options{Now: c.Now})
 	require.NoError(t, err)
 	defer db.Close()

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -35,9 +34,7 @@ func TestLinks_MigrateListRevokeAndRepair(t *testing.T) {
 	require.NoError(t, db.Close())
 
 	// As schema 2 left it: 24-byte records, no index.
-	b, err := bolt.Open(dir+"/"+store.FileName, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+	editFile(t, dir, func(tx *bolt.Tx) error {
 		links := tx.Bucket([]byte("links"))
 		var keys, values [][]byte
 		_ = links.ForEach(func(k, v []byte) error {
@@ -52,9 +49,8 @@ func TestLinks_MigrateListRevokeAndRepair(t *testing.T) {
 		if err := tx.DeleteBucket([]byte("user_links")); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, 2))
-	}))
-	require.NoError(t, b.Close())
+		return setSchema(tx, 2)
+	})
 
 	db, err = store.Open(dir, store.Options{Now: c.Now})
 	require.NoError(t, err)
@@ -162,9 +158,7 @@ func TestLinks_LimitAndPassword(t *testing.T) {
 	plain, _, err := db.CreateLink(ctx, u.ID, []string{"a.txt"}, c.Now().Add(time.Hour), ferry.LinkOptions{})
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
-	b, err := bolt.Open(dir+"/"+store.FileName, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+	editFile(t, dir, func(tx *bolt.Tx) error {
 		links := tx.Bucket([]byte("links"))
 		return links.ForEach(func(k, v []byte) error {
 			assert.NotContains(t, string(v), "open sesame")
@@ -173,8 +167,7 @@ func TestLinks_LimitAndPassword(t *testing.T) {
 			}
 			return nil
 		})
-	}))
-	require.NoError(t, b.Close())
+	})
 	db, err = store.Open(dir, store.Options{Now: c.Now})
 	require.NoError(t, err)
 	defer db.Close()

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -53,12 +54,9 @@ func TestOpen_RefusesNewerSchema(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
-	b, err := bolt.Open(dir+"/"+store.FileName, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, 99})
-	}))
-	require.NoError(t, b.Close())
+	editFile(t, dir, func(tx *bolt.Tx) error {
+		return setSchema(tx, 99)
+	})
 
 	_, err = store.Open(dir, store.Options{})
 	assert.ErrorContains(t, err, "schema version 99 is newer")
@@ -80,4 +78,19 @@ func countBlobFiles(t *testing.T, dir string) int {
 		return err
 	}))
 	return n
+}
+
+// editFile changes the database in dir behind the store's back (the store
+// closed), as an older version or a damaged disk would have left it.
+func editFile(t *testing.T, dir string, edit func(tx *bolt.Tx) error) {
+	t.Helper()
+	b, err := bolt.Open(filepath.Join(dir, store.FileName), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Update(edit))
+	require.NoError(t, b.Close())
+}
+
+// setSchema writes the schema version a store says it has.
+func setSchema(tx *bolt.Tx, version uint64) error {
+	return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, version))
 }

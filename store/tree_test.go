@@ -34,9 +34,7 @@ func TestCheckTree_FindsProblems(t *testing.T) {
 	require.NoError(t, db.Close())
 
 	// Corrupt the counts behind the store's back.
-	b, err := bolt.Open(filepath.Join(dir, store.FileName), 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+	editFile(t, dir, func(tx *bolt.Tx) error {
 		usage := make([]byte, 24)
 		usage[7] = 99 // normal = 99
 		if err := tx.Bucket([]byte("usage")).Put(itob(u.ID), usage); err != nil {
@@ -47,8 +45,7 @@ func TestCheckTree_FindsProblems(t *testing.T) {
 			nv[7] = 3 // three references
 			return tx.Bucket([]byte("blobs")).Put(k, nv)
 		})
-	}))
-	require.NoError(t, b.Close())
+	})
 	require.NoError(t, os.RemoveAll(filepath.Join(dir, "blobs")))
 
 	db2, err := store.Open(dir, store.Options{})
@@ -137,9 +134,7 @@ func TestRepairTree(t *testing.T) {
 	}
 	require.NoError(t, db.Close())
 
-	b, err := bolt.Open(filepath.Join(dir, store.FileName), 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+	editFile(t, dir, func(tx *bolt.Tx) error {
 		nodes := tx.Bucket([]byte("nodes"))
 		// Every folder's size in its node record (bytes 9..17) becomes 5;
 		// a node nobody lists is added.
@@ -165,8 +160,7 @@ func TestRepairTree(t *testing.T) {
 			return err
 		}
 		return nodes.Put(itob(9999), make([]byte, 57))
-	}))
-	require.NoError(t, b.Close())
+	})
 
 	db, err = store.Open(dir, store.Options{})
 	require.NoError(t, err)
