@@ -48,11 +48,10 @@ type folderData struct {
 	Total      int
 	Sort       string
 	Desc       bool
-	Page, Last int
 	Quota      ferry.Quota
 	Used       int64
 	Sorts      []sortLink
-	Prev, Next string
+	pager
 }
 
 // sortLink is a column heading that sorts by it.
@@ -106,9 +105,6 @@ func (a *App) handleFolder(w http.ResponseWriter, r *http.Request, u *ferry.User
 		}
 		return c
 	})
-	last := max(0, (len(list)-1)/pageSize)
-	pg, _ := strconv.Atoi(q.Get("page"))
-	pg = min(max(pg, 0), last)
 	quota, err := a.cfg.Users.Quota(r.Context(), u.ID)
 	if err != nil {
 		a.fail(w, r, err)
@@ -126,20 +122,15 @@ func (a *App) handleFolder(w http.ResponseWriter, r *http.Request, u *ferry.User
 		}
 		return base + v
 	}
+	pg := paginate(r, len(list), pageSize, func(page int) string { return link(key, desc, page) })
 	d := folderData{
 		Path: p, Crumbs: crumbsOf(names), Total: len(list), Sort: key, Desc: desc,
-		Page: pg, Last: last, Quota: quota, Used: quota.Usage.Charged(),
-		Entries: list[pg*pageSize : min(len(list), (pg+1)*pageSize)],
+		Quota: quota, Used: quota.Usage.Charged(), pager: pg,
+		Entries: list[pg.Page*pageSize : min(len(list), (pg.Page+1)*pageSize)],
 	}
 	for _, s := range []struct{ label, key string }{{"Name", "name"}, {"Size", "size"}, {"Modified", "date"}} {
 		active := s.key == key
 		d.Sorts = append(d.Sorts, sortLink{Label: s.label, Key: s.key, URL: link(s.key, active && !desc, 0), Active: active, Desc: desc})
-	}
-	if pg > 0 {
-		d.Prev = link(key, desc, pg-1)
-	}
-	if pg < last {
-		d.Next = link(key, desc, pg+1)
 	}
 	title := "Your files"
 	if len(names) > 0 {

@@ -16,8 +16,7 @@ type inboxData struct {
 	Messages    []string        // what the last decisions came to, when some failed
 	Decided     []ferry.Message // the latest sends decided on or expired, newest first
 	Waiting     int             // all pending sends, on every page
-	Page, Last  int
-	Prev, Next  string
+	pager
 }
 
 // pendingSend is an inbox row: a folder's shows its first items.
@@ -46,16 +45,8 @@ func (a *App) renderInbox(w http.ResponseWriter, r *http.Request, u *ferry.User,
 		return
 	}
 	// Oldest first, so the first to expire lead; a page at a time.
-	d.Waiting, d.Last = len(pending), max(0, (len(pending)-1)/inboxPage)
-	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
-	d.Page = min(max(d.Page, 0), d.Last)
+	d.Waiting, d.pager = len(pending), paginate(r, len(pending), inboxPage, pageLink("/inbox"))
 	pending = pending[d.Page*inboxPage : min(len(pending), (d.Page+1)*inboxPage)]
-	if d.Page > 0 {
-		d.Prev = "/inbox?page=" + strconv.Itoa(d.Page-1)
-	}
-	if d.Page < d.Last {
-		d.Next = "/inbox?page=" + strconv.Itoa(d.Page+1)
-	}
 	for _, m := range pending {
 		row := pendingSend{Message: m}
 		if m.Folder {
@@ -134,10 +125,9 @@ func (a *App) handleDecide(w http.ResponseWriter, r *http.Request, u *ferry.User
 const outboxPage = 100
 
 type outboxData struct {
-	Sends      []ferry.Message
-	Sent       int
-	Page, Last int
-	Prev, Next string
+	Sends []ferry.Message
+	Sent  int
+	pager
 }
 
 // handleOutbox lists what the user has sent, newest first, with each
@@ -148,19 +138,11 @@ func (a *App) handleOutbox(w http.ResponseWriter, r *http.Request, u *ferry.User
 		a.fail(w, r, err)
 		return
 	}
-	d := outboxData{Last: max(0, (len(all)-1)/outboxPage)}
+	d := outboxData{pager: paginate(r, len(all), outboxPage, pageLink("/outbox"))}
 	d.Sent, _ = strconv.Atoi(r.URL.Query().Get("sent"))
-	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
-	d.Page = min(max(d.Page, 0), d.Last)
 	// Newest first: the service lists oldest first.
 	for i := len(all) - 1 - d.Page*outboxPage; i >= 0 && len(d.Sends) < outboxPage; i-- {
 		d.Sends = append(d.Sends, all[i])
-	}
-	if d.Page > 0 {
-		d.Prev = "/outbox?page=" + strconv.Itoa(d.Page-1)
-	}
-	if d.Page < d.Last {
-		d.Next = "/outbox?page=" + strconv.Itoa(d.Page+1)
 	}
 	a.render(w, r, http.StatusOK, "outbox", "Outbox", d)
 }
@@ -173,8 +155,7 @@ type sendPageData struct {
 	Contents    []ferry.SentItem
 	Receiving   bool // the viewer is the receiver
 	ExpireAfter time.Duration
-	Page, Last  int
-	Prev, Next  string
+	pager
 }
 
 // handleSendDetails shows one send, to its sender or receiver: who, when,
@@ -186,21 +167,20 @@ func (a *App) handleSendDetails(w http.ResponseWriter, r *http.Request, u *ferry
 		a.renderError(w, r, http.StatusNotFound, "There is no such send.")
 		return
 	}
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = min(max(page, 0), math.MaxInt32/sendPage) // item offsets are 32 bits
-	m, items, err := a.cfg.Messages.Contents(r.Context(), u.ID, id, page*sendPage, sendPage)
+	asked, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	asked = min(max(asked, 0), math.MaxInt32/sendPage) // item offsets are 32 bits
+	m, items, err := a.cfg.Messages.Contents(r.Context(), u.ID, id, asked*sendPage, sendPage)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	d := sendPageData{Message: m, Contents: items, Receiving: m.To == u.Email, ExpireAfter: a.cfg.SendExpireAfter,
-		Page: page, Last: max(0, (m.Items-1)/sendPage)}
-	base := "/sends/" + strconv.FormatUint(id, 10)
-	if page > 0 {
-		d.Prev = base + "?page=" + strconv.Itoa(min(page, d.Last+1)-1)
+	pg := paginate(r, m.Items, sendPage, pageLink("/sends/"+strconv.FormatUint(id, 10)))
+	if pg.Page != asked { // past the last page: the last one
+		if m, items, err = a.cfg.Messages.Contents(r.Context(), u.ID, id, pg.Page*sendPage, sendPage); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	}
-	if page < d.Last {
-		d.Next = base + "?page=" + strconv.Itoa(page+1)
-	}
+	d := sendPageData{Message: m, Contents: items, Receiving: m.To == u.Email, ExpireAfter: a.cfg.SendExpireAfter, pager: pg}
 	a.render(w, r, http.StatusOK, "sent", m.Destination, d)
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,4 +117,32 @@ func pathURL(route, p string) string {
 		}
 	}
 	return route + strings.Join(names, "/")
+}
+
+// pager is a paged listing's place: the page shown (from 0), the last
+// one, and links to the pages beside it ("" at either end).
+type pager struct {
+	Page, Last int
+	Prev, Next string
+}
+
+// paginate returns the pager of total items, size a page, at the page the
+// request's query asks for (held within the pages there are), with
+// link(page) the address of a page.
+func paginate(r *http.Request, total, size int, link func(page int) string) pager {
+	p := pager{Last: max(0, (total-1)/size)}
+	p.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	p.Page = min(max(p.Page, 0), p.Last)
+	if p.Page > 0 {
+		p.Prev = link(p.Page - 1)
+	}
+	if p.Page < p.Last {
+		p.Next = link(p.Page + 1)
+	}
+	return p
+}
+
+// pageLink returns link for paginate: base with ?page=N.
+func pageLink(base string) func(int) string {
+	return func(page int) string { return base + "?page=" + strconv.Itoa(page) }
 }
