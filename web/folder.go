@@ -42,15 +42,15 @@ func names(r *http.Request) ([]string, error) {
 }
 
 type folderData struct {
-	Path       string
-	Crumbs     []crumb
-	Entries    []ferry.FileInfo
-	Total      int
-	Sort       string
-	Desc       bool
-	Quota      ferry.Quota
-	Used       int64
-	Sorts      []sortLink
+	Path    string
+	Crumbs  []crumb
+	Entries []ferry.FileInfo
+	Total   int
+	Sort    string
+	Desc    bool
+	Quota   ferry.Quota
+	Used    int64
+	Sorts   []sortLink
 	pager
 }
 
