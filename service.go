@@ -103,6 +103,8 @@ type MessageService interface {
 	// invitation (mail) whose signup claims the sends.
 	SendInvited(ctx context.Context, senderID uint64, email string, sources []SendSource, mail func(code string, destinations []string, total int64, expires time.Time) Mail) ([]uint64, error)
 	Inbox(ctx context.Context, receiverID uint64) ([]Message, error)
+	// Waiting counts the messages Inbox would list, reading no more.
+	Waiting(ctx context.Context, receiverID uint64) (int, error)
 	Outbox(ctx context.Context, senderID uint64) ([]Message, error)
 	// Received returns up to limit of the messages the receiver has
 	// decided on or let expire, newest first.

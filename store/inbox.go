@@ -309,6 +309,26 @@ func (db *DB) decide(tx *bolt.Tx, receiverID uint64, d ferry.Decision, limits qu
 	return closeMessage(tx, d.ID, &m, ferry.StatusDeclined, now)
 }
 
+// Waiting counts the messages Inbox would list: pending and not past
+// their expiry. It reads each message's record, not its users.
+func (db *DB) Waiting(ctx context.Context, receiverID uint64) (int, error) {
+	n := 0
+	now := db.now()
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for _, id := range idsOf(tx, bucketInbox, receiverID) {
+			m, ok, err := getMessage(tx, id)
+			if err != nil {
+				return err
+			}
+			if ok && m.Status == ferry.StatusPending && !db.expired(&m, now) {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 // Inbox returns the messages waiting for receiver, oldest first.
 func (db *DB) Inbox(ctx context.Context, receiverID uint64) ([]ferry.Message, error) {
 	return db.listMessages(bucketInbox, receiverID, true)

@@ -79,8 +79,8 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, t
 	if u, ok := r.Context().Value(ctxKey{}).(*ferry.User); ok {
 		p.User = u
 		// The badges: counted on each page load; a failure shows none.
-		if pending, err := a.cfg.Messages.Inbox(r.Context(), u.ID); err == nil {
-			p.Pending = len(pending)
+		if n, err := a.cfg.Messages.Waiting(r.Context(), u.ID); err == nil {
+			p.Pending = n
 		}
 		if requests, err := a.contactRequests(r, u); err == nil {
 			p.Requests = len(requests)
