@@ -38,6 +38,7 @@ func TestDecideExpires(t *testing.T) {
 	waiting, err = db.Waiting(ctx, r.ID)
 	require.NoError(t, err)
 	assert.Equal(t, 0, waiting, "past its expiry, as Inbox leaves it out, before any sweep")
+	results, err = db.UpdateInbox(ctx, r.ID, []ferry.Decision{{ID: ids[0], Accept: true}})
 	require.NoError(t, err)
 	assert.Equal(t, ferry.EMESSAGENOTFOUND, ferry.ErrorCode(results[0]))
 	out, err := db.Outbox(ctx, s.ID)
