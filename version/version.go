@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 )
 
 // Version is set at link time for a release
@@ -22,8 +23,12 @@ type Info struct {
 	Go      string
 }
 
-// Get returns this binary's Info.
-func Get() Info {
+// Get returns this binary's Info, read once: /healthz asks on every call.
+func Get() Info { return get() }
+
+var get = sync.OnceValue(read)
+
+func read() Info {
 	info := Info{Version: Version, Commit: "unknown", Go: runtime.Version()}
 	bi, ok := debug.ReadBuildInfo()
 	if info.Version == "" {
