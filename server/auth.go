@@ -39,7 +39,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error), failures ...string) (*ferry.User, error) {
 	ip, now := s.clientIP(r), s.now()
 	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		setRetryAfter(w, wait)
 		return nil, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later.")
 	}
 	if len(failures) == 0 {
@@ -142,7 +142,7 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request, email st
 	}
 	ip, now := s.clientIP(r), s.now()
 	if wait := max(s.resetIP.wait(ip, now), s.resetEmail.wait(email, now)); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		setRetryAfter(w, wait)
 		return ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many reset requests; try again later.")
 	}
 	s.resetIP.fail(ip, now)
@@ -175,4 +175,10 @@ func (s *Server) writeRefusal(w http.ResponseWriter, r *http.Request, err error)
 		return
 	}
 	s.writeError(w, r, err)
+}
+
+// setRetryAfter tells a refused client to come back in wait, in whole
+// seconds rounded up.
+func setRetryAfter(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	_ "image/jpeg" // register the decoders INVALID_PHOTO checks with
 	_ "image/png"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -232,5 +231,5 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.U
 func (s *Server) retryTomorrow(w http.ResponseWriter) {
 	now := s.now().UTC()
 	midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(midnight.Sub(now).Seconds()))))
+	setRetryAfter(w, midnight.Sub(now))
 }

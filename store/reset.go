@@ -144,21 +144,7 @@ func (db *DB) DeleteExpiredResets() (int, error) {
 // deleteResets deletes the reset codes (and any malformed record) for
 // which drop(user, expires) is true.
 func deleteResets(tx *bolt.Tx, drop func(user uint64, expires int64) bool) error {
-	b := tx.Bucket(bucketResets)
-	var keys [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		if len(v) != 16 || drop(binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:]))) {
-			keys = append(keys, append([]byte(nil), k...))
-		}
-		return nil
+	return deleteWhere(tx.Bucket(bucketResets), func(_, v []byte) bool {
+		return len(v) != 16 || drop(binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:])))
 	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
 }
