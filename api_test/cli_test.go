@@ -491,3 +491,21 @@ func (s *binaryServer) metricsAddr(t testing.TB) string {
 	require.NotNil(t, m, "no metrics_listen address in the log:\n%s", s.logs.String())
 	return m[1]
 }
+
+// Configuration from the environment reaches the real binary: a FERRY_
+// variable wins over the file, and one that names no key stops it.
+func TestServe_Environment(t *testing.T) {
+	config, _ := cliConfig(t, "[auth]\nsignup = \"closed\"\n")
+	env := append(slices.DeleteFunc(os.Environ(), func(v string) bool { return strings.HasPrefix(v, "FERRY_") }),
+		"FERRY_AUTH_SIGNUP=open")
+	srv := startBinaryEnv(t, config, env)
+	srv.client(t).postForm("/auth/register", url.Values{"email": {"env@example.com"}, "password": {password}}).requireStatus(http.StatusOK)
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+	srv.requireExit(t, 0)
+
+	cmd := exec.Command(ferryBinary(t), "serve", "--config", config)
+	cmd.Env = append(env, "FERRY_SMTP_HOTS=mail.example.com")
+	out, err := cmd.CombinedOutput()
+	assert.Equal(t, 1, exitCode(t, err))
+	assert.Contains(t, string(out), "FERRY_SMTP_HOTS: no configuration key has this name")
+}

@@ -205,3 +205,19 @@ func TestInbox_ExpiredButNotYetSwept(t *testing.T) {
 	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_NOT_FOUND"}]`, ids[0]), string(r.Body))
 	receiver.getFile("x.bin").requireError(404, ferry.EFILENOTFOUND)
 }
+
+// A decided send stays in the outbox for send.keep_history, then the
+// sweep deletes it.
+func TestInbox_HistoryIsKeptAsLongAsConfigured(t *testing.T) {
+	ts := startServer(t, longTokens, func(c *app.Config) { c.Send.KeepHistory = app.Duration(48 * time.Hour) })
+	sender := ts.newUser("kept@example.com")
+	receiver := ts.newUser("gets@example.com")
+	sender.mustPut("a.txt", []byte("a"))
+	ids := sender.mustSend("gets@example.com", `[{"path":"","files":["a.txt"]}]`)
+	receiver.decide(fmt.Sprintf(`[{"id":%d}]`, ids[0])).requireStatus(http.StatusOK)
+	ts.Clock.Advance(47 * time.Hour)
+	time.Sleep(300 * time.Millisecond) // sweeps run
+	assert.Equal(t, []string{"declined"}, sender.outboxStatuses())
+	ts.Clock.Advance(2 * time.Hour)
+	require.Eventually(t, func() bool { return len(sender.outbox()) == 0 }, 10*time.Second, 20*time.Millisecond, "gone after keep_history")
+}
