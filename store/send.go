@@ -303,18 +303,12 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 			}
 		}
 	}
-	puts := []struct {
-		bucket []byte
-		key    []byte
-	}{
-		{bucketOutbox, pairKey(rec.Sender, id)},
-		{bucketPending, pairKey(uint64(rec.Created), id)},
-	}
+	type put struct{ bucket, key []byte }
+	puts := []put{{bucketOutbox, pairKey(rec.Sender, id)}, {bucketPending, pairKey(uint64(rec.Created), id)}}
 	if rec.Receiver == 0 { // waiting for the invitee's account
-		puts = append(puts, struct{ bucket, key []byte }{bucketInvited, invitedKey(rec.Invitee, id)})
+		puts = append(puts, put{bucketInvited, invitedKey(rec.Invitee, id)})
 	} else {
-		puts = append(puts, struct{ bucket, key []byte }{bucketInbox, pairKey(rec.Receiver, id)},
-			struct{ bucket, key []byte }{bucketReceived, pairKey(rec.Receiver, id)})
+		puts = append(puts, put{bucketInbox, pairKey(rec.Receiver, id)}, put{bucketReceived, pairKey(rec.Receiver, id)})
 	}
 	for _, put := range puts {
 		if err := tx.Bucket(put.bucket).Put(put.key, nil); err != nil {

@@ -88,14 +88,5 @@ func (a *App) handleNewSend(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		a.renderError(w, r, http.StatusBadRequest, "Choose the files to send.")
 		return
 	}
-	var items []ferry.FileInfo
-	for _, name := range stored {
-		info, err := a.cfg.Dav.Lookup(r.Context(), u.ID, append(folder[:len(folder):len(folder)], name))
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		items = append(items, info)
-	}
-	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: items, To: strings.TrimSpace(string(to)), Bare: true})
+	a.send(w, r, u, sendData{Folder: paths.Join(folder), Items: stored, To: strings.TrimSpace(string(to)), Bare: true})
 }

@@ -33,9 +33,10 @@ func (a *App) handleFormUpload(w http.ResponseWriter, r *http.Request, u *ferry.
 }
 
 // receiveFiles stores the rest of a multipart form's parts, each a file,
-// into folder, and returns the names they were stored under; on a failure
-// the page says why and ok is false (the files before it stay stored).
-func (a *App) receiveFiles(w http.ResponseWriter, r *http.Request, u *ferry.User, mr *multipart.Reader, folder []string) (stored []string, ok bool) {
+// into folder, and returns them as stored (under a free name when theirs
+// was taken); on a failure the page says why and ok is false (the files
+// before it stay stored).
+func (a *App) receiveFiles(w http.ResponseWriter, r *http.Request, u *ferry.User, mr *multipart.Reader, folder []string) (stored []ferry.FileInfo, ok bool) {
 	for parts := 0; ; parts++ {
 		if parts == maxFormFiles {
 			a.renderError(w, r, http.StatusBadRequest, "At most "+strconv.Itoa(maxFormFiles)+" files go in one upload.")
@@ -77,6 +78,6 @@ func (a *App) receiveFiles(w http.ResponseWriter, r *http.Request, u *ferry.User
 			a.fail(w, r, err)
 			return nil, false
 		}
-		stored = append(stored, info.Name)
+		stored = append(stored, info)
 	}
 }
