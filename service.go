@@ -3,7 +3,6 @@ package ferry
 import (
 	"context"
 	"io"
-	"os"
 	"time"
 )
 
@@ -54,6 +53,14 @@ type UserService interface {
 	PhotoByToken(ctx context.Context, token string) (Photo, error)
 }
 
+// Blob is a file's content opened for reading: an *os.File when blobs are
+// in the data directory, a reader of an object when they are in S3.
+type Blob interface {
+	io.Reader
+	io.Seeker
+	io.Closer
+}
+
 // FileService is a user's folder: the tree, file content and download
 // links.
 type FileService interface {
@@ -66,7 +73,13 @@ type FileService interface {
 	Delete(ctx context.Context, userID uint64, list [][]string) ([]error, error)
 	Sizes(ctx context.Context, userID uint64, list [][]string) ([]int64, error)
 	Stat(ctx context.Context, userID uint64, names []string) (FileInfo, error)
-	OpenBlob(sha256 string) (*os.File, error)
+	// OpenBlob opens a file's content, of the given size, for reading.
+	OpenBlob(ctx context.Context, sha256 string, size int64) (Blob, error)
+	// BlobURL returns a URL that downloads a file's content as an
+	// attachment named name straight from the blob store for the next
+	// expiry, without credentials; "" when the store cannot give one
+	// (blobs in the data directory).
+	BlobURL(ctx context.Context, sha256, name string, expiry time.Duration) (string, error)
 	// PutFile stores a file's content, streamed from the request's body.
 	PutFile(ctx context.Context, p PutRequest) (FileInfo, error)
 	// CreateLink makes a download link to a file: its token and id.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 )
 
 var (
@@ -69,6 +70,9 @@ func cliConfig(t testing.TB, extra string) (path, dataDir string) {
 	dataDir = filepath.Join(dir, "data")
 	path = filepath.Join(dir, "ferry.toml")
 	text := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s", dataDir, extra)
+	if ferrytest.BlobsInS3() {
+		text += "\n" + ferrytest.SharedS3(t).TOML()
+	}
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
 	return path, dataDir
 }

@@ -76,7 +76,7 @@ func TestFsck(t *testing.T) {
 	require.NoError(t, os.WriteFile(victim, []byte("bit rot"), 0o600))
 	r = ferryCLI(t, config, "", "fsck")
 	r.requireFail(t, 1, "1 problems")
-	assert.Contains(t, r.stdout, "its file's content hashes to")
+	assert.Contains(t, r.stdout, "its content hashes to")
 	assert.Equal(t, "fsck: no problems\n", ferryCLI(t, config, "", "fsck", "--quick").requireOK(t))
 	ferryCLI(t, config, "", "fsck", "--repair").requireFail(t, 1, "1 problems")
 }

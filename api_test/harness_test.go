@@ -78,6 +78,9 @@ func startServerOpts(t testing.TB, opts app.Options, mutate ...func(*app.Config)
 	cfg.Listen = "127.0.0.1:0"
 	cfg.PublicURL = ""
 	cfg.DataDir = t.TempDir()
+	if ferrytest.BlobsInS3() {
+		ferrytest.SharedS3(t).UseS3(&cfg)
+	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -104,8 +107,12 @@ func (ts *testServer) restart() *testServer {
 	return next
 }
 
-// blobFiles counts the files under data_dir/blobs.
+// blobFiles counts the blobs stored: the files under data_dir/blobs, or
+// the objects under the server's prefix.
 func (ts *testServer) blobFiles() int {
+	if ts.Cfg.Blobs.Backend == "s3" {
+		return len(ferrytest.ObjectsOf(ts.t, ts.Cfg))
+	}
 	return countFiles(ts.t, filepath.Join(ts.Cfg.DataDir, "blobs"))
 }
 

@@ -263,7 +263,7 @@ func OpenAdmin(cfg Config) (Admin, io.Closer, error) {
 		c := newAdminClient(path)
 		return c, c, nil
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: 2 * time.Second})
+	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: 2 * time.Second, S3: cfg.StoreS3()})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, nil, fmt.Errorf("%w, and no admin socket answers at %s", err, path)
 	} else if err != nil {

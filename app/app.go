@@ -84,6 +84,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		UploadIdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
 		SendExpireAfter:   time.Duration(cfg.Send.ExpireAfter),
 		MinFreeSpace:      int64(cfg.MinFreeSpace),
+		S3:                cfg.StoreS3(),
 		Packages:          cfg.QuotaPackages(),
 		MaxFileSize:       int64(cfg.MaxFileSize),
 		Send:              ferry.SendLimits{MaxFiles: cfg.Send.MaxFiles, MaxPending: cfg.Send.MaxPending},
@@ -134,6 +135,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	}
 	srv := server.New(server.Config{
 		PublicURL:          cfg.PublicURL,
+		BlobRedirect:       cfg.Blobs.Redirect,
 		Signup:             cfg.Auth.Signup,
 		MaxRequestBody:     int64(cfg.MaxRequestBody),
 		LoginFailureBurst:  cfg.Auth.LoginFailureBurst,
@@ -256,18 +258,28 @@ func (a *App) closeAll() error {
 	return nil
 }
 
-// sweep removes what a crash may have left (blob files no record refers
-// to) once, then every SweepEvery what has expired: tokens, uploads (with
-// their bytes), download links and sends, until ctx is done.
+// sweep removes what a crash may have left (blobs no record refers to)
+// once, and again every blobs.orphan_grace when blobs are in S3 (where an
+// orphan left by another process becomes removable only then); and every
+// SweepEvery what has expired: tokens, uploads (with their bytes),
+// download links and sends, until ctx is done.
 func (a *App) sweep(ctx context.Context) {
-	if n, err := a.db.RemoveOrphanBlobs(); err != nil {
-		a.log.Error("removing orphan blobs", "err", err)
-	} else if n > 0 {
-		a.log.Info("removed blob files no record referred to", "count", n)
+	orphans := func() {
+		if n, err := a.db.RemoveOrphanBlobs(); err != nil {
+			a.log.Error("removing orphan blobs", "err", err)
+		} else if n > 0 {
+			a.log.Info("removed blobs no record referred to", "count", n)
+		}
 	}
+	orphans()
+	lastOrphans := time.Now()
 	t := time.NewTicker(a.sweepEvery)
 	defer t.Stop()
 	for {
+		if grace := time.Duration(a.cfg.Blobs.OrphanGrace); a.cfg.Blobs.Backend == "s3" && time.Since(lastOrphans) >= max(grace, a.sweepEvery) {
+			orphans()
+			lastOrphans = time.Now()
+		}
 		for what, del := range map[string]func() (int, error){
 			"tokens":  a.db.DeleteExpiredTokens,
 			"uploads": a.db.DeleteExpiredUploads,

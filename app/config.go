@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/quota"
+	"github.com/ferryhq/ferry/store"
 )
 
 // Config is ferry's configuration: the TOML file, or Default without one.
@@ -90,6 +91,25 @@ type Config struct {
 		TokenFile string `toml:"token_file"`
 	} `toml:"metrics"`
 
+	// Blobs says where file contents live: in the data directory, or in
+	// an S3-compatible bucket.
+	Blobs struct {
+		Backend       string   `toml:"backend"`
+		Endpoint      string   `toml:"endpoint"`
+		Bucket        string   `toml:"bucket"`
+		Prefix        string   `toml:"prefix"`
+		Region        string   `toml:"region"`
+		AccessKey     string   `toml:"access_key"`
+		AccessKeyFile string   `toml:"access_key_file"`
+		SecretKey     string   `toml:"secret_key"`
+		SecretKeyFile string   `toml:"secret_key_file"`
+		TLS           bool     `toml:"tls"`
+		PartSize      Size     `toml:"part_size"`
+		Timeout       Duration `toml:"timeout"`
+		OrphanGrace   Duration `toml:"orphan_grace"`
+		Redirect      bool     `toml:"redirect"`
+	} `toml:"blobs"`
+
 	Slice struct {
 		Tracker string `toml:"tracker"`
 	} `toml:"slice"`
@@ -140,6 +160,12 @@ func Default() Config {
 	c.Uploads.IdleTimeout = Duration(15 * time.Minute)
 	c.Links.DefaultExpiry = Duration(24 * time.Hour)
 	c.Links.MaxExpiry = Duration(30 * 24 * time.Hour)
+	c.Blobs.Backend = "local"
+	c.Blobs.Region = "us-east-1"
+	c.Blobs.TLS = true
+	c.Blobs.PartSize = 64 << 20
+	c.Blobs.Timeout = Duration(10 * time.Second)
+	c.Blobs.OrphanGrace = Duration(time.Hour)
 	c.Packages = map[string]Package{"free": {Storage: 5e9, ReceivePerMonth: 10e9}}
 	return c
 }
@@ -297,6 +323,9 @@ func (c *Config) Validate() error {
 	if c.Links.DefaultExpiry < Duration(time.Second) || c.Links.DefaultExpiry > c.Links.MaxExpiry {
 		return errors.New("links.default_expiry: must be from 1s to links.max_expiry")
 	}
+	if err := c.validateBlobs(); err != nil {
+		return err
+	}
 	if len(c.Packages) == 0 {
 		return errors.New("packages: at least one [packages.NAME] section is needed")
 	}
@@ -304,6 +333,51 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("default_package: no [packages.%s] section", c.DefaultPackage)
 	}
 	return nil
+}
+
+func (c *Config) validateBlobs() error {
+	b := &c.Blobs
+	switch b.Backend {
+	case "local":
+		return nil
+	case "s3":
+	default:
+		return fmt.Errorf("blobs.backend: must be local or s3, not %q", b.Backend)
+	}
+	if b.Endpoint == "" || strings.Contains(b.Endpoint, "/") {
+		return fmt.Errorf("blobs.endpoint: must be a host or host:port, without a scheme (blobs.tls chooses https), not %q", b.Endpoint)
+	}
+	if b.Bucket == "" {
+		return errors.New("blobs.bucket: must be set for the s3 backend")
+	}
+	if b.AccessKey == "" || b.SecretKey == "" {
+		return errors.New("blobs.access_key, blobs.secret_key: must be set for the s3 backend (or their _file twins)")
+	}
+	if b.PartSize < 5<<20 || b.PartSize > 5<<30 {
+		return errors.New("blobs.part_size: must be from 5MiB to 5GiB, as S3 allows")
+	}
+	if b.Timeout < Duration(time.Second) {
+		return errors.New("blobs.timeout: must be at least 1s")
+	}
+	if b.OrphanGrace < 0 {
+		return errors.New("blobs.orphan_grace: must not be negative")
+	}
+	return nil
+}
+
+// StoreS3 is where the store keeps blobs under blobs.backend = "s3"; nil
+// for the data directory.
+func (c *Config) StoreS3() *store.S3 {
+	b := c.Blobs
+	if b.Backend != "s3" {
+		return nil
+	}
+	return &store.S3{
+		Endpoint: b.Endpoint, Bucket: b.Bucket, Prefix: b.Prefix, Region: b.Region,
+		AccessKey: b.AccessKey, SecretKey: b.SecretKey, TLS: b.TLS,
+		PartSize: int64(b.PartSize), Timeout: time.Duration(b.Timeout),
+		OrphanGrace: time.Duration(b.OrphanGrace),
+	}
 }
 
 // QuotaPackages returns the packages as the quota policy takes them.

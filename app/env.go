@@ -137,7 +137,7 @@ func setField(f reflect.Value, value string) error {
 }
 
 // readSecretFiles reads the keys kept in files (smtp.password_file,
-// metrics.token_file: systemd's credentials, a container's secrets) into
+// metrics.token_file, blobs.access_key_file, blobs.secret_key_file: systemd's credentials, a container's secrets) into
 // their keys; setting both a key and its file is an error. One trailing
 // newline is dropped.
 func (c *Config) readSecretFiles() error {
@@ -149,6 +149,8 @@ func (c *Config) readSecretFiles() error {
 	}{
 		{"smtp.password", &c.SMTP.Password, "smtp.password_file", c.SMTP.PasswordFile},
 		{"metrics.token", &c.Metrics.Token, "metrics.token_file", c.Metrics.TokenFile},
+		{"blobs.access_key", &c.Blobs.AccessKey, "blobs.access_key_file", c.Blobs.AccessKeyFile},
+		{"blobs.secret_key", &c.Blobs.SecretKey, "blobs.secret_key_file", c.Blobs.SecretKeyFile},
 	} {
 		if s.filePath == "" {
 			continue

@@ -18,7 +18,7 @@ type davFile struct {
 	fs    *davFS
 	names []string
 	info  ferry.FileInfo
-	blob  *os.File
+	blob  ferry.Blob
 	dir   []ferry.FileInfo
 	read  bool // dir was loaded
 	pos   int
@@ -29,7 +29,7 @@ func (f *davFile) open() error {
 		return &os.PathError{Op: "read", Path: f.info.Path, Err: syscall.EISDIR}
 	}
 	if f.blob == nil {
-		b, err := f.fs.s.files.OpenBlob(f.info.SHA256)
+		b, err := f.fs.s.files.OpenBlob(f.fs.ctx, f.info.SHA256, f.info.Size)
 		if err != nil {
 			return err
 		}

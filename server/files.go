@@ -1,9 +1,13 @@
 package server
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 
@@ -260,7 +264,7 @@ func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request, u *ferry.
 
 // serveFile answers a stored file's content.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, info ferry.FileInfo) {
-	f, err := s.files.OpenBlob(info.SHA256)
+	f, err := s.files.OpenBlob(r.Context(), info.SHA256, info.Size)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("open blob of %q: %w", info.Name, err))
 		return
@@ -271,7 +275,71 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, info ferry.Fi
 	// The content is the user's: never run it as a page of this origin
 	// (secureHeaders has made it inert; it is also a download).
 	h.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(info.Name))
-	http.ServeContent(w, r, info.Name, info.Modified, f)
+	if _, local := f.(*os.File); local {
+		http.ServeContent(w, r, info.Name, info.Modified, f) // sendfile
+		return
+	}
+	// An object's first read can fail (its store does not answer): the
+	// status waits for the first byte, so that such a failure is an error
+	// answer, not a 200 that breaks off. One that fails later breaks the
+	// transfer off short of its Content-Length, which every client sees.
+	held := &heldHeader{ResponseWriter: w}
+	blob := &firstReadError{Blob: f}
+	http.ServeContent(held, r, info.Name, info.Modified, blob)
+	if !held.sent {
+		if blob.err != nil {
+			for _, k := range []string{"Content-Length", "Content-Range", "Content-Type", "Content-Disposition", "Accept-Ranges", "ETag", "Last-Modified"} {
+				h.Del(k)
+			}
+			s.writeError(w, r, blob.err)
+			return
+		}
+		held.send()
+	}
+}
+
+// heldHeader holds a response's status until its first byte of body.
+type heldHeader struct {
+	http.ResponseWriter
+	code int
+	sent bool
+}
+
+func (h *heldHeader) WriteHeader(code int) {
+	if h.code == 0 {
+		h.code = code
+	}
+}
+
+func (h *heldHeader) send() {
+	if !h.sent {
+		h.sent = true
+		h.ResponseWriter.WriteHeader(cmp.Or(h.code, http.StatusOK))
+	}
+}
+
+func (h *heldHeader) Write(p []byte) (int, error) {
+	h.send()
+	return h.ResponseWriter.Write(p)
+}
+
+// ReadFrom copies in larger pieces than io.Copy's 32 KiB.
+func (h *heldHeader) ReadFrom(r io.Reader) (int64, error) {
+	return io.CopyBuffer(struct{ io.Writer }{h}, r, make([]byte, 256<<10))
+}
+
+// firstReadError remembers the error of a read that returned nothing.
+type firstReadError struct {
+	ferry.Blob
+	err error
+}
+
+func (b *firstReadError) Read(p []byte) (int, error) {
+	n, err := b.Blob.Read(p)
+	if n == 0 && err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
 }
 
 // appendJSONStringBody appends s, valid UTF-8, escaped for the inside of a

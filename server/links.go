@@ -138,5 +138,27 @@ func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
 			r.Header.Del(h)
 		}
 	}
+	if s.cfg.BlobRedirect && r.Method != http.MethodHead {
+		// Straight from the object store, by a URL that works for a few
+		// minutes; a HEAD is answered here (the URL is for GET only).
+		u, err := s.files.BlobURL(r.Context(), opened.File.SHA256, opened.File.Name, blobURLExpiry)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if u != "" {
+			w.Header().Set("Cache-Control", "no-store")
+			code := http.StatusFound
+			if r.Method == http.MethodPost {
+				code = http.StatusSeeOther
+			}
+			http.Redirect(w, r, u, code)
+			return
+		}
+	}
 	s.serveFile(w, r, opened.File)
 }
+
+// blobURLExpiry is how long a download link's redirect to the object
+// store works: time to start the download, not to finish it.
+const blobURLExpiry = 5 * time.Minute

@@ -30,6 +30,9 @@ type Store interface {
 // Config is what the server needs of ferry's configuration.
 type Config struct {
 	PublicURL string
+	// BlobRedirect answers a download link with a redirect to the object
+	// store, when blobs are there, instead of sending the bytes itself.
+	BlobRedirect bool
 	// Signup is closed, invite or open (API.md, auth.signup).
 	Signup string
 	// MaxRequestBody bounds every request body.

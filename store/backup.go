@@ -2,7 +2,8 @@ package store
 
 import (
 	"archive/tar"
-	"encoding/hex"
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,21 +16,14 @@ import (
 )
 
 // Backup writes a consistent copy of the store to w as a tar file: the
-// database as one read transaction sees it (ferry.db), and every blob file
-// that copy refers to (blobs/xx/<sha256>). It may run while the service
-// runs: writes go on, and blob files are not removed until it is done
-// (then what was deferred is removed, if still unreferenced).
+// database as one read transaction sees it (ferry.db), then, for local
+// blobs, every blob file that copy refers to (blobs/xx/<sha256>), or, for
+// blobs in S3, a manifest of the objects it refers to (ManifestName: one
+// line "<sha256> <size> <key>" each), which stay in the bucket. It may run
+// while the service runs: writes go on, and no blob is removed until it is
+// done (then what was deferred is removed, if still unreferenced).
 func (db *DB) Backup(w io.Writer) error {
-	db.blobs.backups.Add(1)
-	defer func() {
-		if db.blobs.backups.Add(-1) == 0 {
-			db.blobs.deferMu.Lock()
-			deferred := db.blobs.deferred
-			db.blobs.deferred = nil
-			db.blobs.deferMu.Unlock()
-			db.release(deferred)
-		}
-	}()
+	defer db.holdBlobs()()
 	tw := tar.NewWriter(w)
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		now := time.Now()
@@ -39,8 +33,11 @@ func (db *DB) Backup(w io.Writer) error {
 		if _, err := tx.WriteTo(tw); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketBlobs).ForEach(func(k, _ []byte) error {
-			return db.backupBlob(tw, sum(k), now)
+		if s3, ok := db.blobs.store.(*s3Blobs); ok {
+			return writeManifest(tw, tx, s3, now)
+		}
+		return tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
+			return db.backupBlob(tw, sum(k), blobSize(v), now)
 		})
 	})
 	if err != nil {
@@ -49,21 +46,48 @@ func (db *DB) Backup(w io.Writer) error {
 	return tw.Close()
 }
 
-func (db *DB) backupBlob(tw *tar.Writer, h sum, now time.Time) error {
-	f, err := os.Open(db.blobPath(h))
+// ManifestName is the backup's list of the objects its database refers to,
+// when blobs are in S3.
+const ManifestName = "blobs.manifest"
+
+func writeManifest(tw *tar.Writer, tx *bolt.Tx, s3 *s3Blobs, now time.Time) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# ferry blobs in %s: sha256 size key\n", s3.where())
+	err := tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
+		fmt.Fprintf(&b, "%x %d %s\n", k, blobSize(v), s3.key(sum(k)))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: ManifestName, Mode: 0o600, Size: int64(b.Len()), ModTime: now}); err != nil {
+		return err
+	}
+	_, err = io.WriteString(tw, b.String())
+	return err
+}
+
+// blobSize is the size a blob record holds.
+func blobSize(v []byte) int64 {
+	if len(v) != 16 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v[8:]))
+}
+
+func (db *DB) backupBlob(tw *tar.Writer, h sum, size int64, now time.Time) error {
+	f, err := db.blobs.store.open(context.Background(), h, size)
 	if err != nil {
 		return fmt.Errorf("blob %x: %w", h, err)
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	x := hex.EncodeToString(h[:])
-	if err := tw.WriteHeader(&tar.Header{Name: blobsDir + "/" + x[:2] + "/" + x, Mode: 0o600, Size: info.Size(), ModTime: now}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: blobsDir + "/" + blobName(h), Mode: 0o600, Size: size, ModTime: now}); err != nil {
 		return err
 	}
 	_, err = io.Copy(tw, f)
+	if err != nil {
+		err = fmt.Errorf("blob %x: %w", h, err)
+	}
 	return err
 }
 
@@ -87,7 +111,7 @@ func Restore(r io.Reader, dir string) error {
 		}
 		name := filepath.ToSlash(filepath.Clean(hdr.Name))
 		parts := strings.Split(name, "/")
-		valid := name == FileName || (len(parts) == 3 && parts[0] == blobsDir && len(parts[1]) == 2 && strings.HasPrefix(parts[2], parts[1]) && len(parts[2]) == 64)
+		valid := name == FileName || name == ManifestName || (len(parts) == 3 && parts[0] == blobsDir && len(parts[1]) == 2 && strings.HasPrefix(parts[2], parts[1]) && len(parts[2]) == 64)
 		if !valid || hdr.Typeflag != tar.TypeReg {
 			return fmt.Errorf("restore: unexpected entry %q", hdr.Name)
 		}

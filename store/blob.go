@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,28 +13,31 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
 )
 
-// blobState is what the store keeps of blob files in memory.
+// blobState is what the store keeps of blobs in memory.
 type blobState struct {
+	store    blobStore       // where their content is (blobstore.go)
+	grace    time.Duration   // how old an orphan must be to be swept
 	locks    [256]sync.Mutex // by the first byte of a blob's hash
-	backups  atomic.Int64    // backups running: blob files are not removed meanwhile
+	holds    atomic.Int64    // backups and checks running: blobs are not removed meanwhile
 	deferMu  sync.Mutex
-	deferred []sum // blob files whose removal waits for the backups to end
-	minFree  int64 // free space that file content may not take (space.go)
+	deferred []sum // blobs whose removal waits for the holds to end
+	minFree  int64 // free space that spooled content may not take (space.go)
 }
 
-// File contents are blobs named by their SHA-256 under blobs/xx/, where xx
-// is the first byte in hex. The blobs bucket counts the records that refer
-// to each (files, and later sends), so the same content is stored once. A
-// blob file is written to tmp/, fsynced, and renamed into place under the
-// blob's lock before the transaction that refers to it commits; a blob file
-// is removed under the same lock only when no record refers to it, so a
-// concurrent writer of the same content never loses its file.
+// File contents are blobs named by their SHA-256, kept by a blobStore. The
+// blobs bucket counts the records that refer to each (files, and pending
+// sends), so the same content is stored once. Content is spooled to tmp/,
+// hashed and fsynced, then put into the blob store under the blob's lock
+// before the transaction that refers to it commits; a blob is removed
+// under the same lock only when no record refers to it, so a concurrent
+// writer of the same content never loses it.
 
 const (
 	blobsDir = "blobs"
@@ -41,12 +45,6 @@ const (
 )
 
 type sum = [sha256.Size]byte
-
-// blobPath is where the blob with that hash lives.
-func (db *DB) blobPath(h sum) string {
-	x := hex.EncodeToString(h[:])
-	return filepath.Join(db.dir, blobsDir, x[:2], x)
-}
 
 // lockBlob locks the blob h against placing and removal; it returns the
 // unlock function.
@@ -56,12 +54,12 @@ func (db *DB) lockBlob(h sum) func() {
 	return mu.Unlock
 }
 
-// makeBlobDirs creates blobs/00 .. blobs/ff, uploads/ and tmp/, and empties
-// tmp/: when the database is opened nothing in it belongs to a write in
-// progress.
+// makeBlobDirs creates uploads/ and tmp/ (and, for local blobs, blobs/00
+// .. blobs/ff), and empties tmp/: when the database is opened nothing in
+// it belongs to a write in progress.
 func (db *DB) makeBlobDirs() error {
-	for i := range 256 {
-		if err := os.MkdirAll(filepath.Join(db.dir, blobsDir, fmt.Sprintf("%02x", i)), 0o700); err != nil {
+	if l, ok := db.blobs.store.(localBlobs); ok {
+		if err := l.makeDirs(); err != nil {
 			return err
 		}
 	}
@@ -72,10 +70,7 @@ func (db *DB) makeBlobDirs() error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return err
-	}
-	return syncDir(filepath.Join(db.dir, blobsDir))
+	return os.MkdirAll(tmp, 0o700)
 }
 
 // spooled is content written to a temporary file, hashed and fsynced.
@@ -241,30 +236,46 @@ func bodyReadError(err error) error {
 	return fmt.Errorf("%w: %w", ferry.ErrBodyRead, err)
 }
 
-// placeBlob moves a spooled file to its blob path (replacing an identical
-// file if one is there) and fsyncs the directory. The blob's lock is held.
-// A file to keep gets a second name in tmp/ that is moved instead: a crash
-// before the commit then leaves an orphan blob, which start-up removes,
-// beside an upload whose file and record are both still there.
-func (db *DB) placeBlob(sp spooled) error {
-	dst, src := db.blobPath(sp.sum), sp.path
-	if sp.keep {
-		src = filepath.Join(db.dir, tmpDir, "link-"+hex.EncodeToString(sp.sum[:8])+"-"+filepath.Base(sp.path))
-		if err := os.Link(sp.path, src); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(src, dst); err != nil {
-		os.Remove(src)
+// placeBlob puts spooled content into the blob store, unless a record
+// refers to that blob already (it is stored: dedup costs no upload). The
+// blob's lock is held. A spool not to keep is used up either way.
+func (db *DB) placeBlob(ctx context.Context, sp spooled) error {
+	var stored bool
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		stored = tx.Bucket(bucketBlobs).Get(sp.sum[:]) != nil
+		return nil
+	}); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dst))
+	if stored {
+		if !sp.keep {
+			os.Remove(sp.path)
+		}
+		return nil
+	}
+	return db.blobs.store.put(ctx, sp)
 }
 
-// removeBlobIfUnreferenced deletes the blob file of h when no record refers
-// to it, and reports whether it removed one. The blob's lock is held.
+// holdBlobs keeps every blob in the store until the returned release is
+// called: a backup or a check in progress may still read or count it.
+// Removals wanted meanwhile are done at the release, if still due.
+func (db *DB) holdBlobs() (release func()) {
+	db.blobs.holds.Add(1)
+	return func() {
+		if db.blobs.holds.Add(-1) == 0 {
+			db.blobs.deferMu.Lock()
+			deferred := db.blobs.deferred
+			db.blobs.deferred = nil
+			db.blobs.deferMu.Unlock()
+			db.release(deferred)
+		}
+	}
+}
+
+// removeBlobIfUnreferenced deletes blob h when no record refers to it,
+// and reports whether it removed it. The blob's lock is held.
 func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
-	if db.blobs.backups.Load() > 0 {
+	if db.blobs.holds.Load() > 0 {
 		db.blobs.deferMu.Lock() // a backup may still copy it: removed when the backup ends
 		db.blobs.deferred = append(db.blobs.deferred, h)
 		db.blobs.deferMu.Unlock()
@@ -277,16 +288,14 @@ func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 	}); err != nil || referenced {
 		return false, err
 	}
-	err := os.Remove(db.blobPath(h))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+	if err := db.blobs.store.remove(context.Background(), h); err != nil {
+		return false, err
 	}
-	return err == nil, err
+	return true, nil
 }
 
-// releaseBlobs removes the files of blobs whose last reference a committed
-// transaction dropped. A file it fails to remove is removed at the next
-// start-up by RemoveOrphanBlobs.
+// releaseBlobs removes blobs whose last reference a committed transaction
+// dropped. One it fails to remove is an orphan, for RemoveOrphanBlobs.
 func (db *DB) releaseBlobs(hs []sum) error {
 	var errs []error
 	for _, h := range hs {
@@ -298,35 +307,52 @@ func (db *DB) releaseBlobs(hs []sum) error {
 	return errors.Join(errs...)
 }
 
-// blobFileExists reports whether the file of blob h is on disk.
-func (db *DB) blobFileExists(h sum) bool {
-	_, err := os.Stat(db.blobPath(h))
-	return err == nil
+// blobExists reports whether blob h is in the blob store.
+func (db *DB) blobExists(ctx context.Context, h sum) (bool, error) {
+	return db.blobs.store.exists(ctx, h)
 }
 
-// OpenBlob opens the content of a file for reading.
-func (db *DB) OpenBlob(hexSum string) (*os.File, error) {
+// OpenBlob opens the content of a file, of the given size, for reading.
+func (db *DB) OpenBlob(ctx context.Context, hexSum string, size int64) (ferry.Blob, error) {
 	b, err := hex.DecodeString(hexSum)
 	if err != nil || len(b) != sha256.Size {
 		return nil, fmt.Errorf("bad blob name %q", hexSum)
 	}
-	return os.Open(db.blobPath(sum(b)))
+	return db.blobs.store.open(ctx, sum(b), size)
 }
 
-// RemoveOrphanBlobs deletes the blob files no record refers to (left by a
-// crash between placing a blob and committing its record) and returns how
-// many it removed. It is safe while the service runs.
+// BlobURL returns a presigned URL of the blob in S3, "" for local blobs.
+func (db *DB) BlobURL(ctx context.Context, hexSum, name string, expiry time.Duration) (string, error) {
+	s3, ok := db.blobs.store.(*s3Blobs)
+	if !ok {
+		return "", nil
+	}
+	b, err := hex.DecodeString(hexSum)
+	if err != nil || len(b) != sha256.Size {
+		return "", fmt.Errorf("bad blob name %q", hexSum)
+	}
+	return s3.presign(ctx, sum(b), name, expiry)
+}
+
+// RemoveOrphanBlobs deletes what the blob store holds that no record
+// refers to (left by a crash between placing a blob and committing its
+// record, or by a failed removal) once it is older than the grace period,
+// and returns how many it removed. It is safe while the service runs.
 func (db *DB) RemoveOrphanBlobs() (int, error) {
 	removed := 0
-	err := db.eachBlobFile(func(rel string, h sum, named bool) error {
-		if !named {
-			if os.Remove(filepath.Join(db.dir, filepath.FromSlash(rel))) == nil {
+	ctx := context.Background()
+	err := db.blobs.store.each(ctx, func(b storedBlob) error {
+		if !db.pastGrace(b.modified) {
+			return nil // maybe an upload between its put and its commit
+		}
+		if !b.named {
+			if db.blobs.store.removeStray(ctx, b.name) == nil {
 				removed++
 			}
 			return nil
 		}
-		unlock := db.lockBlob(h)
-		gone, err := db.removeBlobIfUnreferenced(h)
+		unlock := db.lockBlob(b.sum)
+		gone, err := db.removeBlobIfUnreferenced(b.sum)
 		unlock()
 		if gone {
 			removed++
@@ -334,36 +360,6 @@ func (db *DB) RemoveOrphanBlobs() (int, error) {
 		return err
 	})
 	return removed, err
-}
-
-// eachBlobFile calls f for every file under blobs/ with its path from the
-// data directory ("blobs/xx/name") and, when named is true, the hash its
-// name stands for (a file named otherwise, or in the wrong fan-out folder,
-// has named false).
-func (db *DB) eachBlobFile(f func(rel string, h sum, named bool) error) error {
-	root := filepath.Join(db.dir, blobsDir)
-	dirs, err := os.ReadDir(root)
-	if err != nil {
-		return err
-	}
-	for _, d := range dirs {
-		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			b, err := hex.DecodeString(e.Name())
-			named := err == nil && len(b) == sha256.Size && e.Name()[:2] == d.Name()
-			var h sum
-			if named {
-				h = sum(b)
-			}
-			if err := f(blobsDir+"/"+d.Name()+"/"+e.Name(), h, named); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // refBlob counts one more reference to blob h of the given size.

@@ -1,11 +1,11 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -16,54 +16,84 @@ import (
 // per problem found: every folder's size is the total of what is below it;
 // every user's normal is the total of their files; every blob's reference
 // count is the number of records that refer to it (files, and the items of
-// pending messages), and its file exists;
+// pending messages), and the blob store holds it;
 // every node is reachable from a root, and every child entry names a node
 // that names it back.
 func (db *DB) CheckTree() ([]string, error) {
+	defer db.holdBlobs()()
+	var problems []string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		stored, _, err := db.listBlobs()
+		if err != nil {
+			return err
+		}
+		problems, err = db.checkTree(tx, stored)
+		return err
+	})
+	return problems, err
+}
+
+// listBlobs lists the blob store: the blobs in it, and what else is there.
+// Called within a hold (holdBlobs) and a read transaction begun before it,
+// every blob that transaction refers to is listed.
+func (db *DB) listBlobs() (map[sum]time.Time, []storedBlob, error) {
+	stored := map[sum]time.Time{}
+	var strays []storedBlob
+	err := db.blobs.store.each(context.Background(), func(b storedBlob) error {
+		if b.named {
+			stored[b.sum] = b.modified
+		} else {
+			strays = append(strays, b)
+		}
+		return nil
+	})
+	return stored, strays, err
+}
+
+// checkTree is CheckTree in tx, given what the blob store holds.
+func (db *DB) checkTree(tx *bolt.Tx, stored map[sum]time.Time) ([]string, error) {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		w := newTreeWalk(tx, false, report)
-		if err := w.users(); err != nil {
-			return err
+	w := newTreeWalk(tx, false, report)
+	if err := w.users(); err != nil {
+		return nil, err
+	}
+	seen, refs := w.seen, w.refs
+	pins, err := countPins(tx, refs)
+	if err != nil {
+		return nil, err
+	}
+	err = tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
+		if id := binary.BigEndian.Uint64(k); !seen[id] {
+			report("node %d is not reachable from any root", id)
 		}
-		seen, refs := w.seen, w.refs
-		pins, err := countPins(tx, refs)
-		if err != nil {
-			return err
-		}
-		err = tx.Bucket(bucketNodes).ForEach(func(k, _ []byte) error {
-			if id := binary.BigEndian.Uint64(k); !seen[id] {
-				report("node %d is not reachable from any root", id)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
-			h := sum(k)
-			if n := binary.BigEndian.Uint64(v); n != refs[h] {
-				report("blob %x has reference count %d, but %d records refer to it", h, n, refs[h])
-			}
-			delete(refs, h)
-			if _, err := os.Stat(db.blobPath(h)); errors.Is(err, os.ErrNotExist) {
-				report("blob %x is referenced, but its file is missing", h)
-			}
-			return nil
-		})
-		for h, n := range refs {
-			report("blob %x is referred to %d times, but has no reference count", h, n)
-		}
-		if err != nil {
-			return err
-		}
-		problems = append(problems, checkDeadProps(tx)...)
-		if err := checkLinks(tx, report, false); err != nil {
-			return err
-		}
-		return checkCharges(tx, report, false, pins)
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	err = tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
+		h := sum(k)
+		if n := binary.BigEndian.Uint64(v); n != refs[h] {
+			report("blob %x has reference count %d, but %d records refer to it", h, n, refs[h])
+		}
+		delete(refs, h)
+		if _, ok := stored[h]; !ok {
+			report("blob %x is referenced, but the blob store does not hold it", h)
+		}
+		return nil
+	})
+	for h, n := range refs {
+		report("blob %x is referred to %d times, but has no reference count", h, n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	problems = append(problems, checkDeadProps(tx)...)
+	if err := checkLinks(tx, report, false); err != nil {
+		return nil, err
+	}
+	err = checkCharges(tx, report, false, pins)
 	return problems, err
 }
 

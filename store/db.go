@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ var (
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets}
 
 	keySchemaVersion = []byte("schema_version")
+	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"
 	keyAppSecret     = []byte("app_password_secret") // 32 random bytes: the key app passwords derive from
 )
 
@@ -135,6 +137,9 @@ type Options struct {
 	// Invite a user's invitations per day, and a code's life.
 	Send   ferry.SendLimits
 	Invite ferry.InviteLimits
+	// S3, when set, keeps blobs in an S3-compatible bucket instead of the
+	// data directory; Open fails when the bucket does not answer.
+	S3 *S3
 	// MinFreeSpace is the free space of the data dir's file system that
 	// file content may not take: uploads that would leave less get
 	// STORAGE_FULL, so that the database always has room to record deletes
@@ -204,6 +209,15 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	var blobs blobStore = localBlobs{dir: dir}
+	var grace time.Duration
+	if opts.S3 != nil {
+		s3, err := newS3Blobs(context.Background(), *opts.S3)
+		if err != nil {
+			return nil, err
+		}
+		blobs, grace = s3, opts.S3.OrphanGrace
+	}
 	path := filepath.Join(dir, FileName)
 	// A large initial map (address space, not memory) makes remaps rare: a
 	// remap waits for every read transaction, and a backup's can be long.
@@ -222,7 +236,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,
 			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory},
 		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},
-		blobs:     blobState{minFree: opts.MinFreeSpace},
+		blobs:     blobState{store: blobs, grace: grace, minFree: opts.MinFreeSpace},
 		uploads:   uploadState{idle: opts.UploadIdleTimeout},
 		mail:      mailState{queued: opts.MailQueued, keep: opts.KeepMail},
 		passwords: passwordState{sem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))},
@@ -271,6 +285,9 @@ func (db *DB) init() error {
 				}
 			}
 		}
+		if err := checkBlobsWhere(tx, db.blobs.store.where()); err != nil {
+			return err
+		}
 		// Copies that were being built when the last process ended will
 		// never be linked: they go to the trash, for the sweep.
 		if err := abandonCopies(tx); err != nil {
@@ -278,6 +295,38 @@ func (db *DB) init() error {
 		}
 		return meta.Put(keySchemaVersion, itob(SchemaVersion))
 	})
+}
+
+// checkBlobsWhere refuses to open a store whose blobs are somewhere other
+// than where the configuration puts them (which would show every file as
+// missing, and let new ones land apart from the old), and records where
+// they are. A store from before blobs could be elsewhere has them in the
+// data directory.
+func checkBlobsWhere(tx *bolt.Tx, where string) error {
+	meta := tx.Bucket(bucketMeta)
+	was := string(meta.Get(keyBlobsWhere))
+	if was == "" {
+		if k, _ := tx.Bucket(bucketBlobs).Cursor().First(); k != nil {
+			was = "local"
+		}
+	}
+	if was != "" && was != where {
+		hint := "set [blobs] in the configuration to where they are"
+		if was == "local" {
+			hint = "ferry blobs migrate --to s3 moves them"
+		}
+		return fmt.Errorf("this store's files are %s, but the configuration puts them %s: %s", describeWhere(was), describeWhere(where), hint)
+	}
+	return meta.Put(keyBlobsWhere, []byte(where))
+}
+
+// describeWhere says a blobStore's where() in words.
+func describeWhere(where string) string {
+	if bucket, ok := strings.CutPrefix(where, "s3:"); ok {
+		bucket, prefix, _ := strings.Cut(bucket, "/")
+		return fmt.Sprintf("in the S3 bucket %q (prefix %q)", bucket, prefix)
+	}
+	return "in the data directory"
 }
 
 // Close closes the database.

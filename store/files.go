@@ -299,7 +299,7 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 	var info ferry.FileInfo
 	var released []sum
 	unlock := db.lockBlob(sp.sum)
-	if err := db.placeBlob(sp); err != nil {
+	if err := db.placeBlob(ctx, sp); err != nil {
 		unlock()
 		return info, err
 	}

@@ -2,71 +2,67 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"os"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Fsck checks everything CheckTree checks, and the blob files: that each
-// referenced one holds the content its name says (skipped when quick), and
-// that no file is in blobs/ without a record. It returns one line per
-// problem.
+// Fsck checks everything CheckTree checks, and the blob store: that each
+// referenced blob holds the content its name says (read back and hashed,
+// skipped when quick), and that it holds nothing no record refers to (but
+// what is younger than the orphan grace period, which may be an upload
+// between its put and its commit). It returns one line per problem.
 func (db *DB) Fsck(quick bool) ([]string, error) {
-	problems, err := db.CheckTree()
-	if err != nil {
-		return nil, err
-	}
-	var referenced []sum
-	err = db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBlobs).ForEach(func(k, _ []byte) error {
-			referenced = append(referenced, sum(k))
+	defer db.holdBlobs()()
+	var problems []string
+	referenced := map[sum]int64{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		stored, strays, err := db.listBlobs()
+		if err != nil {
+			return err
+		}
+		if problems, err = db.checkTree(tx, stored); err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
+			if _, ok := stored[sum(k)]; ok && len(v) == 16 {
+				referenced[sum(k)] = int64(binary.BigEndian.Uint64(v[8:]))
+			}
 			return nil
 		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	known := make(map[sum]bool, len(referenced))
-	for _, h := range referenced {
-		known[h] = true
-		if quick {
-			continue
+		for h, modified := range stored {
+			if tx.Bucket(bucketBlobs).Get(h[:]) == nil && db.pastGrace(modified) {
+				problems = append(problems, fmt.Sprintf("blob %x: no record refers to it", h))
+			}
 		}
-		got, err := hashFile(db.blobPath(h))
+		for _, b := range strays {
+			if db.pastGrace(b.modified) {
+				problems = append(problems, fmt.Sprintf("%s: not a blob's name; no record refers to it", b.name))
+			}
+		}
+		return err
+	})
+	if err != nil || quick {
+		return problems, err
+	}
+	for h, size := range referenced {
+		got, err := hashOf(context.Background(), db.blobs.store, h, size)
 		if err != nil {
-			continue // a missing file is reported by CheckTree
+			problems = append(problems, fmt.Sprintf("blob %x: reading it back failed: %v", h, err))
+		} else if got != h {
+			problems = append(problems, fmt.Sprintf("blob %x: its content hashes to %x", h, got))
 		}
-		if got != h {
-			problems = append(problems, fmt.Sprintf("blob %x: its file's content hashes to %x", h, got))
-		}
-	}
-	err = db.eachBlobFile(func(rel string, h sum, named bool) error {
-		if !named || !known[h] {
-			problems = append(problems, fmt.Sprintf("file %s: no record refers to it", rel))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return problems, nil
 }
 
-func hashFile(path string) (sum, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return sum{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return sum{}, err
-	}
-	return sum(h.Sum(nil)), nil
+// pastGrace reports whether something in the blob store last modified at
+// t is older than the orphan grace period: no upload can still be about
+// to commit a record that refers to it.
+func (db *DB) pastGrace(t time.Time) bool {
+	return db.blobs.grace == 0 || t.Before(time.Now().Add(-db.blobs.grace))
 }
 
 // Repair fixes what can be derived from the tree, in one transaction:

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
@@ -15,9 +17,10 @@ import (
 // acceptMessage accepts message id for receiver: everything is checked
 // before anything changes, so an error leaves the transaction as it was.
 // It returns MESSAGE_NOT_FOUND, MESSAGE_ALREADY_READ, QUOTA_EXCEEDED or
-// FILE_NOT_FOUND (a blob file is missing), and the blobs released.
-// present says which blob files were found before the transaction (see
-// UpdateInbox); a blob it does not know of is looked for here.
+// FILE_NOT_FOUND (a blob is missing), and the blobs released. present
+// says which blobs the blob store held before the transaction (see
+// UpdateInbox); nil when the message is accepted in the transaction that
+// sends it (accept_all), where the sender's files refer to every blob.
 func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Limits, now time.Time, present map[sum]bool) ([]sum, error) {
 	m, err := openMessage(tx, receiverID, id)
 	if err != nil {
@@ -38,11 +41,7 @@ func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Lim
 		if it.dir {
 			continue
 		}
-		ok, known := present[it.sum]
-		if !known {
-			ok = db.blobFileExists(it.sum)
-		}
-		if !ok {
+		if present != nil && !present[it.sum] {
 			return nil, ferry.Errorf(ferry.EFILENOTFOUND, "The content of %q is missing.", joinRel(m.Destination, it.path))
 		}
 	}
@@ -202,7 +201,10 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 	now := db.now()
 	results := make([]error, len(decisions))
 	var released []sum
-	present, weights := db.acceptedBlobsPresent(receiverID, decisions)
+	present, weights, err := db.acceptedBlobsPresent(ctx, receiverID, decisions)
+	if err != nil {
+		return nil, err
+	}
 	told := outcomes{}
 	defer func() { db.tellSenders(told) }()
 	// Decisions go in order, in transactions of about reclaimBatch items
@@ -249,12 +251,13 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 }
 
 // acceptedBlobsPresent looks, before the write transaction, for the blob
-// files of the messages to be accepted, so that the transaction every
-// writer waits for makes no file system calls (a message of 10,000 files
-// made 10,000 stats in it). A pending message pins its blobs and its items
-// never change, so what is found here still holds in the transaction. It
-// also returns each decision's weight: 1 and the message's items.
-func (db *DB) acceptedBlobsPresent(receiverID uint64, decisions []ferry.Decision) (map[sum]bool, []int) {
+// of the messages to be accepted, so that the transaction every writer
+// waits for makes no file system or object store calls (a message of
+// 10,000 files made 10,000 stats in it). A pending message pins its blobs
+// and its items never change, so what is found here still holds in the
+// transaction. It also returns each decision's weight: 1 and the
+// message's items. A blob store that does not answer is an error.
+func (db *DB) acceptedBlobsPresent(ctx context.Context, receiverID uint64, decisions []ferry.Decision) (map[sum]bool, []int, error) {
 	weights := make([]int, len(decisions))
 	var sums []sum
 	_ = db.bolt.View(func(tx *bolt.Tx) error {
@@ -280,13 +283,32 @@ func (db *DB) acceptedBlobsPresent(receiverID uint64, decisions []ferry.Decision
 		}
 		return nil
 	})
-	present := make(map[sum]bool, len(sums))
-	for _, h := range sums {
-		if _, seen := present[h]; !seen {
-			present[h] = db.blobFileExists(h)
+	present, err := db.blobsPresent(ctx, sums)
+	return present, weights, err
+}
+
+// blobsPresent asks the blob store whether it holds each of hs, a few at
+// a time (each ask to an object store is a round trip).
+func (db *DB) blobsPresent(ctx context.Context, hs []sum) (map[sum]bool, error) {
+	present := make(map[sum]bool, len(hs))
+	seen := make(map[sum]bool, len(hs))
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(8)
+	for _, h := range hs {
+		if seen[h] {
+			continue
 		}
+		seen[h] = true
+		g.Go(func() error {
+			ok, err := db.blobExists(ctx, h)
+			mu.Lock()
+			present[h] = ok
+			mu.Unlock()
+			return err
+		})
 	}
-	return present, weights
+	return present, g.Wait()
 }
 
 // decide carries out one decision. A pending message past its expiry

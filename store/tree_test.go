@@ -56,7 +56,7 @@ func TestCheckTree_FindsProblems(t *testing.T) {
 	joined := strings.Join(problems, "\n")
 	assert.Contains(t, joined, "has normal 99, but their files total 5")
 	assert.Contains(t, joined, "has reference count 3, but 1 records refer to it")
-	assert.Contains(t, joined, "its file is missing")
+	assert.Contains(t, joined, "the blob store does not hold it")
 }
 
 func itob(v uint64) []byte {

@@ -424,7 +424,7 @@ func (a *App) zipFolder(r *http.Request, u *ferry.User, zw *zip.Writer, names []
 		if err != nil {
 			return err
 		}
-		f, err := a.cfg.Files.OpenBlob(e.SHA256)
+		f, err := a.cfg.Files.OpenBlob(r.Context(), e.SHA256, e.Size)
 		if err != nil {
 			return err
 		}

@@ -57,7 +57,9 @@ created, recipient, subject and the last error.`,
 		"ferry mail list"},
 	{"backup", "backup --out FILE",
 		`Writes a consistent backup (a tar file of ferry.db and the blob files
-it refers to), also while ferry serve runs.`,
+it refers to), also while ferry serve runs. With blobs in S3 it holds
+ferry.db and a manifest of the objects it refers to, which stay in the
+bucket (see the README).`,
 		"ferry backup --out /var/backups/ferry-$(date +%F).tar"},
 	{"restore", "restore --from FILE --data DIR",
 		`Unpacks a backup into the empty or missing directory DIR and checks it
@@ -69,6 +71,13 @@ it refers to), also while ferry serve runs.`,
   --quick    do not hash the blob files
   --repair   first fix what can be derived (totals, counts, stray files)`,
 		"ferry fsck --quick"},
+	{"blobs migrate", "blobs migrate --to s3",
+		`Moves the files' contents from the data directory to the S3 bucket of
+the config's [blobs] section: copies each, reads it back and checks its
+hash, then sets blobs.backend = "s3" in the config file. Stop ferry serve
+first. It can be stopped and run again: it goes on where it was. The
+local files stay until you remove them.`,
+		"ferry --config /etc/ferry/ferry.toml blobs migrate --to s3"},
 	{"version", "version", `Prints "ferry VERSION (COMMIT) GOVERSION".`, "ferry version"},
 	{"help", "help [COMMAND]", "Prints the commands, or one command's help.", "ferry help user set"},
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return errUsage
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "user" || cmd == "mail" {
+	if cmd == "user" || cmd == "mail" || cmd == "blobs" {
 		if len(args) == 0 {
 			printUsage(stderr)
 			return errUsage
@@ -187,7 +188,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if *from == "" || *data == "" {
 			return errors.New("restore needs --from FILE and --data DIR")
 		}
-		return restore(*from, *data, stdout)
+		return restore(*configPath, *from, *data, stdout)
+	case "blobs migrate":
+		to := fs.String("to", "", "where to move the blobs: s3")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		if *to != "s3" {
+			return errors.New("blobs migrate needs --to s3")
+		}
+		return migrateBlobs(ctx, *configPath, stdout)
 	case "fsck":
 		var req app.FsckRequest
 		fs.BoolVar(&req.Quick, "quick", false, "do not hash the blob files")
@@ -446,8 +456,14 @@ func writeBackup(a app.Admin, path string, stdout io.Writer) error {
 	return nil
 }
 
-// restore unpacks a backup into dir and runs a full fsck on the result.
-func restore(from, dir string, stdout io.Writer) error {
+// restore unpacks a backup into dir and runs a full fsck on the result
+// (with blobs in S3, as the config says: every object the backup's
+// manifest lists must still be in the bucket).
+func restore(configPath, from, dir string, stdout io.Writer) error {
+	cfg, err := app.LoadConfig(configPath)
+	if err != nil {
+		return err
+	}
 	f, err := os.Open(from)
 	if err != nil {
 		return err
@@ -456,7 +472,7 @@ func restore(from, dir string, stdout io.Writer) error {
 	if err := store.Restore(f, dir); err != nil {
 		return err
 	}
-	db, err := store.Open(dir, store.Options{})
+	db, err := store.Open(dir, store.Options{S3: cfg.StoreS3()})
 	if err != nil {
 		return err
 	}
@@ -472,5 +488,43 @@ func restore(from, dir string, stdout io.Writer) error {
 		return fmt.Errorf("restore: the restored store has %d problems", len(problems))
 	}
 	fmt.Fprintln(stdout, "restored into", dir, "and checked: no problems")
+	return nil
+}
+
+// migrateBlobs copies the store's blobs to the bucket of the config's
+// [blobs] settings, then sets blobs.backend = "s3" in the config file.
+func migrateBlobs(ctx context.Context, configPath string, stdout io.Writer) error {
+	if configPath == "" {
+		return errors.New("blobs migrate needs --config: it reads the bucket's settings from it, and switches it to the bucket")
+	}
+	cfg, err := app.LoadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Blobs.Backend == "s3" {
+		return errors.New("blobs.backend is s3 already")
+	}
+	cfg.Blobs.Backend = "s3"
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("the bucket's settings: %w", err)
+	}
+	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: 2 * time.Second})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("%w: stop ferry serve first, then migrate", err)
+	} else if err != nil {
+		return err
+	}
+	err = db.MigrateBlobs(ctx, *cfg.StoreS3(), stdout)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%w (run it again to go on from here)", err)
+	}
+	if err := app.SetBlobsBackend(configPath, "s3"); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s now says blobs.backend = \"s3\"; start ferry serve again. The files under %s are no longer used: remove them once you have checked the service.\n",
+		configPath, filepath.Join(cfg.DataDir, "blobs"))
 	return nil
 }

@@ -39,7 +39,7 @@ func Run(t testing.TB, cfg app.Config, opts app.Options, logs *Logs) (_ *app.App
 			case <-time.After(30 * time.Second):
 				t.Fatal("ferry did not stop within 30s")
 			}
-			db, err := store.Open(cfg.DataDir, store.Options{})
+			db, err := store.Open(cfg.DataDir, store.Options{S3: cfg.StoreS3()})
 			require.NoError(t, err)
 			defer db.Close()
 			require.NoError(t, db.Check(), "bbolt consistency check")

@@ -1,0 +1,89 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+var (
+	tableLine   = regexp.MustCompile(`^\s*\[`)
+	blobsTable  = regexp.MustCompile(`^\s*\[\s*blobs\s*\]\s*(#.*)?$`)
+	backendLine = regexp.MustCompile(`^\s*backend\s*=`)
+)
+
+// SetBlobsBackend rewrites the config file at path so that
+// blobs.backend is backend, touching nothing else: the backend line of
+// its [blobs] table is replaced, or one is added (with the table when it
+// has none). The file is replaced whole (a temporary file, fsynced, then
+// renamed), once what it would say is checked by loading it.
+func SetBlobsBackend(path, backend string) error {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(string(text), "\n")
+	setting := fmt.Sprintf("backend = %q", backend)
+	table := -1
+	for i, l := range lines {
+		if table < 0 {
+			if blobsTable.MatchString(l) {
+				table = i
+			}
+			continue
+		}
+		if tableLine.MatchString(l) {
+			break
+		}
+		if backendLine.MatchString(l) {
+			lines[i] = setting
+			table = -2 // done
+			break
+		}
+	}
+	switch {
+	case table >= 0:
+		lines = append(lines[:table+1], append([]string{setting}, lines[table+1:]...)...)
+	case table == -1:
+		if n := len(lines); n > 0 && lines[n-1] == "" {
+			lines = lines[:n-1]
+		}
+		lines = append(lines, "", "[blobs]", setting, "")
+	}
+	out := strings.Join(lines, "\n")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ferry-config-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if info, err := os.Stat(path); err == nil {
+		if err := tmp.Chmod(info.Mode().Perm()); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if _, err := tmp.WriteString(out); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(tmp.Name())
+	if err != nil {
+		return fmt.Errorf("%s with blobs.backend set: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if cfg.Blobs.Backend != backend {
+		return fmt.Errorf("%s now says blobs.backend = %q, but the environment's FERRY_BLOBS_BACKEND says %q: change it too", path, backend, cfg.Blobs.Backend)
+	}
+	return nil
+}
