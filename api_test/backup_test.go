@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 )
 
 // A backup made while uploads, deletes and sends go on restores into a
@@ -51,7 +52,10 @@ func TestBackup_UnderLoadRestoresClean(t *testing.T) {
 				during[p] = sha(content)
 				mu.Unlock()
 			}
-			if i%3 == 0 {
+			// With blobs in S3 a backup refers to objects in the live
+			// bucket, which a delete after it removes (the README: a
+			// full backup needs the bucket versioned or copied).
+			if i%3 == 0 && !ferrytest.BlobsInS3() {
 				c.postForm("/ops/delete", map[string][]string{"file[]": {fmt.Sprintf("during/f%04d.bin", i-1)}})
 			}
 		}
@@ -67,7 +71,11 @@ func TestBackup_UnderLoadRestoresClean(t *testing.T) {
 	assert.Contains(t, out, "checked: no problems")
 	ferryCLI(t, config, "", "restore", "--from", backup, "--data", restored).requireFail(t, 1, "is not empty")
 
-	ts2 := startServer(t, func(c *app.Config) { c.DataDir = restored })
+	// The restored store takes the original's place (with blobs in S3 it
+	// uses the same bucket and prefix, and its sweep removes what only
+	// the original referred to).
+	ts.stop()
+	ts2 := startServer(t, func(c *app.Config) { c.DataDir, c.Blobs = restored, cfg.Blobs })
 	c2 := ts2.login("bk@example.com", password)
 	for p, want := range before {
 		assert.Equal(t, want, sha(c2.getFile(p).Body), p)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -40,6 +41,14 @@ var contract = sync.OnceValues(func() (routers.Router, error) {
 func checkContract(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
 	t.Helper()
 	if !strings.HasPrefix(req.URL.Path, "/api/1/") {
+		return
+	}
+	if status == http.StatusInternalServerError {
+		// "Any call may answer 500 ERR_UNKNOWN", says its description.
+		var e struct{ Error, Message string }
+		assert.NoError(t, json.Unmarshal(body, &e), "%s %s answered 500: %s", req.Method, req.URL.Path, body)
+		assert.Equal(t, "ERR_UNKNOWN", e.Error, "%s %s answered 500: %s", req.Method, req.URL.Path, body)
+		assert.NotEmpty(t, e.Message)
 		return
 	}
 	router, err := contract()

@@ -259,10 +259,9 @@ func TestDav_QuotaAndCopy(t *testing.T) {
 	_, err = ts.admin().SetUser(app.SetUserRequest{Email: "full@example.com", Storage: ptr(int64(10 << 20))})
 	require.NoError(t, err)
 	// COPY never reads the content: it works with the blob file away.
-	blob := filepath.Join(ts.Cfg.DataDir, "blobs", sha(two)[:2], sha(two))
-	require.NoError(t, os.Rename(blob, blob+".away"))
+	putBack := ts.blobs().Hide(sha(two))
 	d.do("COPY", "/two.bin", nil, "Destination", d.root+"/copy.bin").requireStatus(http.StatusCreated)
-	require.NoError(t, os.Rename(blob+".away", blob))
+	putBack()
 	assert.Equal(t, blobs, ts.blobFiles())
 	assert.Equal(t, two, c.getFile("copy.bin").Body)
 	assert.Equal(t, int64(2*len(two)), c.quota().Normal)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 )
 
 const fileSize = 4 << 20
@@ -24,6 +25,9 @@ const fileSize = 4 << 20
 // the test when it cannot mount one (mounting needs root).
 func smallDataDir(t *testing.T, size string) string {
 	t.Helper()
+	if ferrytest.BlobsInS3() {
+		t.Skip("blobs are in S3: the data directory holds only spools, removed after each upload")
+	}
 	dir := t.TempDir()
 	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
 	if err != nil {

@@ -377,15 +377,13 @@ func TestFiles_OrphansRemovedAtStartup(t *testing.T) {
 	// What a crash can leave: a blob renamed in but never committed, and a
 	// half-written temporary file.
 	orphan := []byte("never committed")
-	orphanPath := filepath.Join(ts.Cfg.DataDir, "blobs", sha(orphan)[:2], sha(orphan))
-	require.NoError(t, os.WriteFile(orphanPath, orphan, 0o600))
+	ts.blobs().Put(sha(orphan), orphan)
 	tmpPath := filepath.Join(ts.Cfg.DataDir, "tmp", "put-123")
 	require.NoError(t, os.WriteFile(tmpPath, []byte("half"), 0o600))
 
 	ts = ts.restart()
 	require.Eventually(t, func() bool {
-		_, err := os.Stat(orphanPath)
-		return os.IsNotExist(err)
+		return !ts.blobs().Exists(sha(orphan))
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.NoFileExists(t, tmpPath)
 	assert.Equal(t, 1, ts.blobFiles())

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"encoding/binary"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 )
 
 func TestFsck(t *testing.T) {
@@ -49,8 +49,8 @@ func TestFsck(t *testing.T) {
 		})
 	}))
 	require.NoError(t, b.Close())
-	orphan := filepath.Join(dataDir, "blobs", "ab", strings.Repeat("ab", 32))
-	require.NoError(t, os.WriteFile(orphan, []byte("left by a crash"), 0o600))
+	blobs := ferrytest.BlobsOf(t, cfg)
+	blobs.Put(strings.Repeat("ab", 32), []byte("left by a crash"))
 
 	r := ferryCLI(t, config, "", "fsck")
 	r.requireFail(t, 1, "fsck: ")
@@ -66,14 +66,7 @@ func TestFsck(t *testing.T) {
 	assert.Equal(t, "fsck: no problems\n", ferryCLI(t, config, "", "fsck").requireOK(t))
 
 	// Damaged content cannot be derived: reported (unless --quick), kept.
-	var victim string
-	require.NoError(t, filepath.WalkDir(filepath.Join(dataDir, "blobs"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && victim == "" {
-			victim = p
-		}
-		return err
-	}))
-	require.NoError(t, os.WriteFile(victim, []byte("bit rot"), 0o600))
+	blobs.Put(blobs.Names()[0], []byte("bit rot"))
 	r = ferryCLI(t, config, "", "fsck")
 	r.requireFail(t, 1, "1 problems")
 	assert.Contains(t, r.stdout, "its content hashes to")

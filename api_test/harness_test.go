@@ -110,10 +110,12 @@ func (ts *testServer) restart() *testServer {
 // blobFiles counts the blobs stored: the files under data_dir/blobs, or
 // the objects under the server's prefix.
 func (ts *testServer) blobFiles() int {
-	if ts.Cfg.Blobs.Backend == "s3" {
-		return len(ferrytest.ObjectsOf(ts.t, ts.Cfg))
-	}
-	return countFiles(ts.t, filepath.Join(ts.Cfg.DataDir, "blobs"))
+	return len(ts.blobs().Names())
+}
+
+// blobs reaches the server's blobs behind its back.
+func (ts *testServer) blobs() *ferrytest.Blobs {
+	return ferrytest.BlobsOf(ts.t, ts.Cfg)
 }
 
 func countFiles(t testing.TB, dir string) int {

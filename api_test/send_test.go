@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -357,8 +355,7 @@ func TestSend_AcceptWithContentMissing(t *testing.T) {
 	alice.mustPut("docs/report.txt", content)
 	id := alice.mustSend("bob@example.com", `[{"path":"docs","files":["report.txt"]}]`)[0]
 
-	blob := filepath.Join(ts.Cfg.DataDir, "blobs", sha(content)[:2], sha(content))
-	require.NoError(t, os.Rename(blob, blob+".away"))
+	putBack := ts.blobs().Hide(sha(content))
 	r := bob.decide(accept(id))
 	r.requireStatus(http.StatusAccepted)
 	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"FILE_NOT_FOUND"}]`, id), string(r.Body))
@@ -367,7 +364,7 @@ func TestSend_AcceptWithContentMissing(t *testing.T) {
 	dest := inbox[0].Destination
 	bob.getFile(dest).requireError(404, ferry.EFILENOTFOUND)
 
-	require.NoError(t, os.Rename(blob+".away", blob))
+	putBack()
 	bob.decide(accept(id)).requireStatus(http.StatusOK)
 	assert.Equal(t, content, bob.getFile(dest).Body)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ferryhq/ferry"
 )
@@ -295,16 +296,20 @@ func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 }
 
 // releaseBlobs removes blobs whose last reference a committed transaction
-// dropped. One it fails to remove is an orphan, for RemoveOrphanBlobs.
+// dropped, a few at a time (each removal from an object store is a round
+// trip). One it fails to remove is an orphan, for RemoveOrphanBlobs.
 func (db *DB) releaseBlobs(hs []sum) error {
-	var errs []error
+	var g errgroup.Group
+	g.SetLimit(8)
 	for _, h := range hs {
-		unlock := db.lockBlob(h)
-		_, err := db.removeBlobIfUnreferenced(h)
-		unlock()
-		errs = append(errs, err)
+		g.Go(func() error {
+			unlock := db.lockBlob(h)
+			defer unlock()
+			_, err := db.removeBlobIfUnreferenced(h)
+			return err
+		})
 	}
-	return errors.Join(errs...)
+	return g.Wait()
 }
 
 // blobExists reports whether blob h is in the blob store.

@@ -15,6 +15,19 @@ import (
 // what is younger than the orphan grace period, which may be an upload
 // between its put and its commit). It returns one line per problem.
 func (db *DB) Fsck(quick bool) ([]string, error) {
+	return db.fsck(quick, true)
+}
+
+// CheckRestored is a full Fsck of a store just restored from a backup,
+// but for what the blob store holds that no record refers to: with blobs
+// in S3 the bucket also holds what the store the backup was taken from
+// stored since, which is not the restored store's problem (its sweep
+// removes it once the restored store runs in the original's place).
+func (db *DB) CheckRestored() ([]string, error) {
+	return db.fsck(false, false)
+}
+
+func (db *DB) fsck(quick, orphans bool) ([]string, error) {
 	defer db.holdBlobs()()
 	var problems []string
 	referenced := map[sum]int64{}
@@ -32,6 +45,9 @@ func (db *DB) Fsck(quick bool) ([]string, error) {
 			}
 			return nil
 		})
+		if !orphans {
+			return err
+		}
 		for h, modified := range stored {
 			if tx.Bucket(bucketBlobs).Get(h[:]) == nil && db.pastGrace(modified) {
 				problems = append(problems, fmt.Sprintf("blob %x: no record refers to it", h))

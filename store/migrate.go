@@ -89,7 +89,7 @@ func (db *DB) MigrateBlobs(ctx context.Context, to S3, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%d blobs are in %s (%d copied now); the store now opens only with them there\n", verified, describeWhere(s3.where()), copied)
+	fmt.Fprintf(out, "%d blobs are %s (%d copied now); the store now opens only with them there\n", verified, describeWhere(s3.where()), copied)
 	return os.Remove(logPath)
 }
 

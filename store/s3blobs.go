@@ -79,6 +79,10 @@ func newS3Blobs(ctx context.Context, c S3) (*s3Blobs, error) {
 		Secure:    c.TLS,
 		Region:    c.Region,
 		Transport: s3Transport(c.Timeout),
+		// Two tries, not minio-go's ten: one more for a connection the
+		// server closed while idle, but a server that does not answer is
+		// an error within twice the timeout, not after minutes.
+		MaxRetries: 2,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)

@@ -477,7 +477,7 @@ func restore(configPath, from, dir string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	problems, err := db.Fsck(false)
+	problems, err := db.CheckRestored()
 	if err != nil {
 		return err
 	}

@@ -50,12 +50,20 @@ func BlobsInS3() bool { return os.Getenv(BlobsEnv) == "s3" }
 // swiftServers are the processes of one Swift, the proxy last.
 var swiftServers = []string{"account", "container", "object", "proxy"}
 
+// swiftProcs are the processes of one Swift: its servers, and the
+// memcached its proxy keeps tokens in (without one, every request costs
+// twice as long).
+var swiftProcs = append([]string{"memcached"}, swiftServers...)
+
 // HaveSwift reports whether Swift's servers are installed.
 func HaveSwift() bool {
 	for _, s := range swiftServers {
 		if _, err := exec.LookPath("swift-" + s + "-server"); err != nil {
 			return false
 		}
+	}
+	if _, err := exec.LookPath("memcached"); err != nil {
+		return false
 	}
 	_, err := exec.LookPath("swift-ring-builder")
 	return err == nil
@@ -68,11 +76,11 @@ func StartS3(t testing.TB) *S3 {
 	t.Helper()
 	if !HaveSwift() {
 		if os.Getenv("FERRYTEST_REQUIRE_S3") != "" {
-			t.Fatal("OpenStack Swift is not installed (apt-get install swift-proxy swift-account swift-container swift-object)")
+			t.Fatal("OpenStack Swift is not installed (apt-get install swift-proxy swift-account swift-container swift-object memcached)")
 		}
-		t.Skip("OpenStack Swift is not installed")
+		t.Skip("OpenStack Swift or memcached is not installed")
 	}
-	dir, err := os.MkdirTemp("", "ferrytest-swift-")
+	dir, err := swiftDir()
 	require.NoError(t, err)
 	s, err := startSwift(dir)
 	t.Cleanup(func() {
@@ -96,10 +104,10 @@ var shared struct {
 func SharedS3(t testing.TB) *S3 {
 	t.Helper()
 	if !HaveSwift() {
-		t.Fatal("FERRYTEST_BLOBS=s3, but OpenStack Swift is not installed (apt-get install swift-proxy swift-account swift-container swift-object)")
+		t.Fatal("FERRYTEST_BLOBS=s3, but OpenStack Swift is not installed (apt-get install swift-proxy swift-account swift-container swift-object memcached)")
 	}
 	shared.once.Do(func() {
-		dir, err := os.MkdirTemp("", "ferrytest-swift-")
+		dir, err := swiftDir()
 		if err != nil {
 			shared.err = err
 			return
@@ -142,19 +150,6 @@ func (s *S3) Client(t testing.TB) *minio.Client {
 	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
 	require.NoError(t, err)
 	return c
-}
-
-// ObjectsOf lists the objects of a config's blobs (backend s3).
-func ObjectsOf(t testing.TB, cfg app.Config) []string {
-	b := cfg.Blobs
-	c, err := minio.New(b.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(b.AccessKey, b.SecretKey, ""), Region: b.Region, Secure: b.TLS})
-	require.NoError(t, err)
-	var keys []string
-	for o := range c.ListObjects(context.Background(), b.Bucket, minio.ListObjectsOptions{Prefix: b.Prefix, Recursive: true}) {
-		require.NoError(t, o.Err)
-		keys = append(keys, o.Key)
-	}
-	return keys
 }
 
 // StopProxy kills the proxy, the server clients talk to (SIGKILL: as a
@@ -206,11 +201,21 @@ func (s *S3) stopAll() {
 	}
 }
 
+// swiftDir makes a directory for a Swift's rings and data: in memory
+// (/dev/shm) where there is one, so that the tests wait for no disk
+// flushes of the object store's (ferry's own are what they test).
+func swiftDir() (string, error) {
+	if info, err := os.Stat("/dev/shm"); err == nil && info.IsDir() {
+		return os.MkdirTemp("/dev/shm", "ferrytest-swift-")
+	}
+	return os.MkdirTemp("", "ferrytest-swift-")
+}
+
 // startSwift writes the configs and rings of a one-node Swift in dir and
 // starts its servers.
 func startSwift(dir string) (*S3, error) {
 	s := &S3{AccessKey: "test:tester", SecretKey: "testing", dir: dir, ports: map[string]int{}, procs: map[string]*exec.Cmd{}}
-	for _, name := range swiftServers {
+	for _, name := range swiftProcs {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
@@ -237,11 +242,11 @@ func startSwift(dir string) (*S3, error) {
 			return nil, err
 		}
 	}
-	conf := fmt.Sprintf(swiftProxyConf, s.ports["proxy"], dir)
+	conf := fmt.Sprintf(swiftProxyConf, s.ports["proxy"], dir, s.ports["memcached"])
 	if err := os.WriteFile(filepath.Join(dir, "proxy-server.conf"), []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	for _, name := range swiftServers {
+	for _, name := range swiftProcs {
 		if err := s.start(name); err != nil {
 			s.stopAll()
 			return nil, err
@@ -259,6 +264,12 @@ func startSwift(dir string) (*S3, error) {
 // the process ends, however it ends.
 func (s *S3) start(name string) error {
 	cmd := exec.Command("swift-"+name+"-server", filepath.Join(s.dir, name+"-server.conf"))
+	if name == "memcached" {
+		cmd = exec.Command("memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(s.ports[name]), "-U", "0", "-m", "16")
+		if os.Getuid() == 0 {
+			cmd.Args = append(cmd.Args, "-u", "root")
+		}
+	}
 	log, err := os.Create(filepath.Join(s.dir, name+".log"))
 	if err != nil {
 		return err
@@ -351,7 +362,7 @@ pipeline = %s-server
 use = egg:swift#%s
 `
 
-// The proxy's config: port and swift_dir. s3api before tempauth, which
+// The proxy's config: port, swift_dir and memcached's port. s3api before tempauth, which
 // takes S3 signatures for its users (test:tester / testing); slo for
 // multipart uploads.
 const swiftProxyConf = `[DEFAULT]
@@ -379,6 +390,7 @@ use = egg:swift#s3api
 
 [filter:cache]
 use = egg:swift#memcache
+memcache_servers = 127.0.0.1:%d
 
 [filter:catch_errors]
 use = egg:swift#catch_errors
