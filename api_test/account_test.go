@@ -20,6 +20,7 @@ import (
 // Bob's quota is as it was; her email can sign up again. Then the admin
 // deletes Bob. The harness runs a full fsck on what is left.
 func TestAccount_DeleteCleanly(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	ts := startServer(t, longTokens)
 	alice, bob, carol := ts.newUser("alice@example.com"), ts.newUser("bob@example.com"), ts.newUser("carol@example.com")
 	alice.mustPut("mine/only-alice.txt", []byte("only Alice has this"))

@@ -184,6 +184,7 @@ receive_per_month = 0
 `
 
 func TestCLI_ServerStopped(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	config, _ := cliConfig(t, proPackage)
 	adminScenario(t, config)
 

@@ -319,6 +319,7 @@ func ptr[T any](v T) *T { return &v }
 // the same parent folders at once). A client's LOCK still excludes others:
 // litmus's locks suite proves that.
 func TestDav_ConcurrentWritesToOnePath(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	ts := startServer(t)
 	d := ts.dav(ts.newUser("busy@example.com"))
 	var wg sync.WaitGroup

@@ -46,6 +46,7 @@ func (ts *testServer) newUnlimitedUser(email string) *client {
 // a buffer that held a large listing holds a small one next without a
 // trace of the first (the server keeps listing buffers between requests).
 func TestFiles_LargeListingsReuseBuffers(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	ts := startServer(t)
 	c := ts.newUser("lea@example.com")
 	const n = 600 // about 160 KiB of JSON

@@ -231,6 +231,7 @@ func TestPlumbing_BatchesAreBounded(t *testing.T) {
 // A body that stops arriving is cut off after body_idle_timeout; one that
 // arrives slowly is not; the server keeps serving.
 func TestPlumbing_StalledBodyIsCut(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	ts := startServer(t, func(c *app.Config) { c.BodyIdleTimeout = app.Duration(time.Second) })
 	c := ts.newUser("slow@example.com")
 	addr := strings.TrimPrefix(ts.Root, "http://")
@@ -269,6 +270,7 @@ func TestPlumbing_StalledBodyIsCut(t *testing.T) {
 // while one taken slowly but steadily runs to the end however long it takes
 // (sendfile goes out a chunk at a time, each under a fresh deadline).
 func TestPlumbing_StalledDownloadIsCut(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	ts := startServer(t, func(c *app.Config) { c.BodyIdleTimeout = app.Duration(time.Second) })
 	c := ts.newUser("reader@example.com")
 	content := bytes.Repeat([]byte("ferry"), 16<<20/5) // more than loopback's socket buffers hold at first

@@ -56,8 +56,8 @@ type result struct {
 }
 
 var (
-	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9,10,11,12,13", "rows to run")
-	flagSize     = flag.String("size", "1GiB", "file size for rows 1-3, 8, 10 and 11")
+	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15", "rows to run")
+	flagSize     = flag.String("size", "1GiB", "file size for rows 1-3, 8, 10, 11, 14 and 15")
 	flagFiles    = flag.Int("files", 1_000_000, "files for row 9 (about; 1,000 users)")
 	flagDir      = flag.String("dir", "", "work directory (default: a new one under the system's temp dir, removed after)")
 	flagOut      = flag.String("out", "bench/out", "where results.json goes")
@@ -84,7 +84,7 @@ func main() {
 	}
 	b := &bench{dir: dir, size: size}
 	b.build()
-	b.start()
+	b.start("")
 	defer b.stop()
 
 	var results []result
@@ -96,6 +96,9 @@ func main() {
 	}
 	if rows[12] || rows[13] {
 		results = append(results, b.pageRows(rows)...)
+	}
+	if rows[14] || rows[15] {
+		results = append(results, b.s3Rows()...)
 	}
 	for _, row := range []struct {
 		n  int
@@ -135,8 +138,9 @@ func (b *bench) build() {
 }
 
 // start runs ferry serve with quotas and send limits off (the bench
-// measures speed, not policy) and waits for its address.
-func (b *bench) start() {
+// measures speed, not policy), and extra config after that, and waits for
+// its address.
+func (b *bench) start(extra string) {
 	b.data = filepath.Join(b.dir, "data")
 	b.config = filepath.Join(b.dir, "ferry.toml")
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port, named in the config
@@ -155,7 +159,7 @@ storage = 0
 receive_per_month = 0
 [metrics]
 token = "bench"
-`, addr, b.data, *flagLog)
+%s`, addr, b.data, *flagLog, extra)
 	check(os.WriteFile(b.config, []byte(config), 0o600))
 	logFile, err := os.Create(filepath.Join(b.dir, "ferry.log"))
 	check(err)

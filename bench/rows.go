@@ -43,28 +43,7 @@ func (b *bench) bigFiles(rows map[int]bool) []result {
 	u := b.addUsers("big", 1)[0]
 	b.resetPeakRSS()
 
-	download := func(target, token string) func() error {
-		return func() error {
-			req, err := http.NewRequest(http.MethodGet, target, nil)
-			if err != nil {
-				return err
-			}
-			if token != "" {
-				req.Header.Set("token", token)
-			}
-			resp, err := b.client.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			// 1 MiB reads: io.Discard's own ReadFrom reads 8 KiB at a time.
-			n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, resp.Body, make([]byte, 1<<20))
-			if err == nil && n != b.size {
-				err = errShort
-			}
-			return err
-		}
-	}
+	download := b.download
 	rate := func(d time.Duration) float64 { return float64(b.size) / d.Seconds() / (1 << 20) }
 	// Best of five, alternating so that neither side gets a warmer
 	// cache, each after a sync so that none pays for the last one's
@@ -137,6 +116,31 @@ func (b *bench) bigFiles(rows map[int]bool) []result {
 	}
 	check(os.Remove(src))
 	return results
+}
+
+// download returns a GET of target, with the token when there is one,
+// that wants all b.size bytes.
+func (b *bench) download(target, token string) func() error {
+	return func() error {
+		req, err := http.NewRequest(http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			req.Header.Set("token", token)
+		}
+		resp, err := b.client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		// 1 MiB reads: io.Discard's own ReadFrom reads 8 KiB at a time.
+		n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, resp.Body, make([]byte, 1<<20))
+		if err == nil && n != b.size {
+			err = errShort
+		}
+		return err
+	}
 }
 
 // listRate is row 4: authenticated ops/list of a 10-entry folder with 32

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -82,10 +83,10 @@ func StartS3(t testing.TB) *S3 {
 	}
 	dir, err := swiftDir()
 	require.NoError(t, err)
-	s, err := startSwift(dir)
+	s, err := StartSwift(dir)
 	t.Cleanup(func() {
 		if s != nil {
-			s.stopAll()
+			s.Close()
 		}
 		os.RemoveAll(dir)
 	})
@@ -112,7 +113,7 @@ func SharedS3(t testing.TB) *S3 {
 			shared.err = err
 			return
 		}
-		shared.s3, shared.err = startSwift(dir)
+		shared.s3, shared.err = StartSwift(dir)
 	})
 	require.NoError(t, shared.err, "starting Swift")
 	return shared.s3
@@ -190,7 +191,8 @@ func (s *S3) StartProxy(t testing.TB) {
 	require.NoError(t, s.waitReady(60*time.Second))
 }
 
-func (s *S3) stopAll() {
+// Close ends the Swift's processes (its data stays in its directory).
+func (s *S3) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, p := range s.procs {
@@ -211,9 +213,10 @@ func swiftDir() (string, error) {
 	return os.MkdirTemp("", "ferrytest-swift-")
 }
 
-// startSwift writes the configs and rings of a one-node Swift in dir and
-// starts its servers.
-func startSwift(dir string) (*S3, error) {
+// StartSwift writes the configs and rings of a one-node Swift in dir and
+// starts its servers; Close ends them (and so does the end of the
+// process).
+func StartSwift(dir string) (*S3, error) {
 	s := &S3{AccessKey: "test:tester", SecretKey: "testing", dir: dir, ports: map[string]int{}, procs: map[string]*exec.Cmd{}}
 	for _, name := range swiftProcs {
 		port, err := freePort()
@@ -248,12 +251,12 @@ func startSwift(dir string) (*S3, error) {
 	}
 	for _, name := range swiftProcs {
 		if err := s.start(name); err != nil {
-			s.stopAll()
+			s.Close()
 			return nil, err
 		}
 	}
 	if err := s.waitReady(90 * time.Second); err != nil {
-		s.stopAll()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -310,16 +313,35 @@ func startOnLauncher(cmd *exec.Cmd) chan error {
 	return done
 }
 
-// waitReady waits until the proxy answers an S3 call (listing buckets).
+// waitReady waits until the proxy and every server behind it answer: a
+// bucket listed, made (the tests' bucket) and written to. Under load a
+// server can start well after the proxy, and the proxy answers 503 for
+// it meanwhile.
 func (s *S3) waitReady(limit time.Duration) error {
 	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
 	if err != nil {
 		return err
 	}
+	ready := func(ctx context.Context) error {
+		if _, err := c.ListBuckets(ctx); err != nil {
+			return err
+		}
+		if ok, err := c.BucketExists(ctx, "ferrytest"); err != nil {
+			return err
+		} else if !ok {
+			if err := c.MakeBucket(ctx, "ferrytest", minio.MakeBucketOptions{}); err != nil {
+				return err
+			}
+		}
+		if _, err := c.PutObject(ctx, "ferrytest", "ready", strings.NewReader("ready"), 5, minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
+			return err
+		}
+		return c.RemoveObject(ctx, "ferrytest", "ready", minio.RemoveObjectOptions{})
+	}
 	deadline := time.Now().Add(limit)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := c.ListBuckets(ctx)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := ready(ctx)
 		cancel()
 		if err == nil {
 			return nil
