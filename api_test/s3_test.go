@@ -35,7 +35,7 @@ func TestS3_Faults(t *testing.T) {
 		c.Blobs.PartSize = 5 << 20
 	})
 	c := ts.newUser("faults@example.com")
-	big := randomBytes(t, 64<<20)
+	big := randomBytes(t, 32<<20)
 	c.mustPut("big.bin", big)
 	objects := ts.blobs().Names()
 	require.Len(t, objects, 1)
@@ -71,7 +71,7 @@ func TestS3_Faults(t *testing.T) {
 		before := c.quota().Normal
 		s3.PauseProxy(t) // the upload's parts wait on it ...
 		done := make(chan *response, 1)
-		go func() { done <- c.putFile("lost.bin", randomBytes(t, 24<<20), false) }()
+		go func() { done <- c.putFile("lost.bin", randomBytes(t, 16<<20), false) }()
 		time.Sleep(time.Second)
 		s3.StopProxy(t) // ... and it dies under them
 		r := <-done
@@ -102,7 +102,7 @@ func TestS3_Faults(t *testing.T) {
 // neither fsck nor the sweep touch it; past it, the sweep removes it.
 func TestS3_OrphanSweep(t *testing.T) {
 	t.Parallel()
-	s3 := ownS3(t)
+	s3 := sharedS3(t)
 	ts := startServer(t, func(c *app.Config) {
 		s3.UseS3(c)
 		c.Blobs.OrphanGrace = app.Duration(3 * time.Second)
@@ -126,7 +126,7 @@ func TestS3_OrphanSweep(t *testing.T) {
 // attachment; HEAD is still answered by ferry.
 func TestS3_Redirect(t *testing.T) {
 	t.Parallel()
-	s3 := ownS3(t)
+	s3 := sharedS3(t)
 	ts := startServer(t, func(c *app.Config) {
 		s3.UseS3(c)
 		c.Blobs.Redirect = true
@@ -170,11 +170,9 @@ func TestS3_Redirect(t *testing.T) {
 // clean, and the old config is refused.
 func TestS3_Migrate(t *testing.T) {
 	t.Parallel()
-	s3 := ownS3(t)
+	s3 := sharedS3(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "ferry.toml")
-	var probe app.Config
-	s3.UseS3(&probe)
 	blobs := strings.Replace(s3.TOML(), `backend = "s3"`, `backend = "local"`, 1)
 	local := "listen = \"127.0.0.1:0\"\ndata_dir = " + `"` + filepath.Join(dir, "data") + `"` + "\n" + blobs
 	require.NoError(t, os.WriteFile(config, []byte(local), 0o600))
@@ -183,7 +181,7 @@ func TestS3_Migrate(t *testing.T) {
 	srv := startBinary(t, config)
 	c := binaryLogin(t, srv, "mig@example.com")
 	files := map[string][]byte{}
-	for i := range 250 {
+	for i := range 130 {
 		name := "f/" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + "-" + time.Duration(i).String() + ".bin"
 		files[name] = randomBytes(t, 1+i*61)
 		c.mustPut(name, files[name])
@@ -197,7 +195,7 @@ func TestS3_Migrate(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err)
-	assert.Contains(t, line, "100 of 250 blobs copied and verified")
+	assert.Contains(t, line, "100 of 130 blobs copied and verified")
 	require.NoError(t, cmd.Process.Kill())
 	cmd.Wait()
 	text, err := os.ReadFile(config)
@@ -205,8 +203,8 @@ func TestS3_Migrate(t *testing.T) {
 	assert.Equal(t, local, string(text), "the config is switched only at the end")
 
 	out := ferryCLI(t, config, "", "blobs", "migrate", "--to", "s3").requireOK(t)
-	assert.Contains(t, out, "250 blobs are in the S3 bucket")
-	assert.NotContains(t, out, "(250 copied now)", "what was verified before is not copied again")
+	assert.Contains(t, out, "130 blobs are in the S3 bucket")
+	assert.NotContains(t, out, "(130 copied now)", "what was verified before is not copied again")
 	text, err = os.ReadFile(config)
 	require.NoError(t, err)
 	assert.Equal(t, strings.Replace(local, `backend = "local"`, `backend = "s3"`, 1), string(text))
@@ -239,11 +237,24 @@ func stopBinary(t *testing.T, srv *binaryServer) {
 	srv.requireExit(t, 0)
 }
 
-// ownS3 starts a Swift for the test alone. The test runs once, in the
-// suite's first pass: with FERRYTEST_BLOBS=s3 it would run the same again.
+// ownS3 starts a Swift for the test alone (to stop and hang). The test
+// runs once, in the suite's first pass: with FERRYTEST_BLOBS=s3 it would
+// run the same again.
 func ownS3(t *testing.T) *ferrytest.S3 {
 	if ferrytest.BlobsInS3() {
 		t.Skip("it runs with blobs in S3 whatever the pass; it ran in the first")
 	}
 	return ferrytest.StartS3(t)
+}
+
+// sharedS3 is ownS3 for a test that leaves the server running: the Swift
+// the process shares, each server under a prefix of its own.
+func sharedS3(t *testing.T) *ferrytest.S3 {
+	if ferrytest.BlobsInS3() {
+		t.Skip("it runs with blobs in S3 whatever the pass; it ran in the first")
+	}
+	if !ferrytest.HaveSwift() {
+		ferrytest.StartS3(t) // skips, or fails when S3 is required
+	}
+	return ferrytest.SharedS3(t)
 }

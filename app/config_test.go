@@ -75,6 +75,12 @@ func TestConfig_ErrorsNameTheKey(t *testing.T) {
 		{"trusted_proxies = [\"10.0.0.0/8\", \"proxy.example\"]", "trusted_proxies"},
 		{"min_free_space = \"plenty\"", "min_free_space"},
 		{"[smtp]\nkeep_sent = \"30s\"", "smtp.keep_sent"},
+		{"[blobs]\nbackend = \"cloud\"", "blobs.backend"},
+		{"[blobs]\nbackend = \"s3\"\nendpoint = \"https://s3.example\"", "blobs.endpoint"},
+		{"[blobs]\nbackend = \"s3\"\nendpoint = \"s3.example\"", "blobs.bucket"},
+		{"[blobs]\nbackend = \"s3\"\nendpoint = \"s3.example\"\nbucket = \"b\"", "blobs.access_key"},
+		{"[blobs]\nbackend = \"s3\"\nendpoint = \"s3.example\"\nbucket = \"b\"\naccess_key = \"a\"\nsecret_key = \"s\"\npart_size = \"1MiB\"", "blobs.part_size"},
+		{"[blobs]\nbackend = \"s3\"\nendpoint = \"s3.example\"\nbucket = \"b\"\naccess_key = \"a\"\nsecret_key = \"s\"\ntimeout = \"10ms\"", "blobs.timeout"},
 	} {
 		_, err := app.LoadConfig(writeConfig(t, tc.text))
 		if assert.Error(t, err, tc.text) {
@@ -134,6 +140,26 @@ func TestConfig_Environment(t *testing.T) {
 	assert.Equal(t, []string{"10.0.0.0/8", "127.0.0.1"}, c.TrustedProxies)
 	assert.Equal(t, app.Size(2_000_000_000), c.Packages["pro"].Storage)
 	assert.Equal(t, app.Size(1<<30), c.MaxFileSize)
+
+	// The object store's keys, from the environment and a file.
+	key := filepath.Join(dir, "s3-secret")
+	require.NoError(t, os.WriteFile(key, []byte("s3 secret key\n"), 0o600))
+	t.Setenv("FERRY_BLOBS_BACKEND", "s3")
+	t.Setenv("FERRY_BLOBS_ENDPOINT", "s3.example:9000")
+	t.Setenv("FERRY_BLOBS_BUCKET", "ferry")
+	t.Setenv("FERRY_BLOBS_ACCESS_KEY", "AKIA")
+	t.Setenv("FERRY_BLOBS_SECRET_KEY_FILE", key)
+	c, err = app.LoadConfig(path)
+	require.NoError(t, err)
+	s3 := c.StoreS3()
+	require.NotNil(t, s3)
+	assert.Equal(t, "AKIA", s3.AccessKey)
+	assert.Equal(t, "s3 secret key", s3.SecretKey)
+	assert.Equal(t, int64(64<<20), s3.PartSize)
+	assert.Equal(t, time.Hour, s3.OrphanGrace)
+	for _, name := range []string{"FERRY_BLOBS_BACKEND", "FERRY_BLOBS_ENDPOINT", "FERRY_BLOBS_BUCKET", "FERRY_BLOBS_ACCESS_KEY", "FERRY_BLOBS_SECRET_KEY_FILE"} {
+		os.Unsetenv(name)
+	}
 
 	t.Setenv("FERRY_LISTEN", "127.0.0.1:7000")
 	c, err = app.LoadConfig("")
