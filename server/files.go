@@ -323,9 +323,29 @@ func (h *heldHeader) Write(p []byte) (int, error) {
 	return h.ResponseWriter.Write(p)
 }
 
-// ReadFrom copies in larger pieces than io.Copy's 32 KiB.
+// ReadFrom copies in whole MiB, not in what each read of the object's
+// answer happens to bring (io.Copy's way): a write to the client, and the
+// deadline moved before it, per MiB.
 func (h *heldHeader) ReadFrom(r io.Reader) (int64, error) {
-	return io.CopyBuffer(struct{ io.Writer }{h}, r, make([]byte, 256<<10))
+	buf := make([]byte, 1<<20)
+	var total int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			m, werr := h.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		// ReadFull's own EOFs (not a reader's error that wraps one) are
+		// the end of what there is to copy.
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return total, nil
+		} else if err != nil {
+			return total, err
+		}
+	}
 }
 
 // firstReadError remembers the error of a read that returned nothing.

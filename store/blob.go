@@ -86,7 +86,8 @@ type spooled struct {
 	keep bool
 }
 
-// spool copies r to a new temporary file while hashing it and fsyncs it. It
+// spool copies r to a new temporary file while hashing it and, for local
+// blobs, fsyncs it. It
 // reads at most limit bytes (limit < 0: none) and returns over past that.
 // On any error the temporary file is gone.
 func (db *DB) spool(r io.Reader, limit int64, over error) (_ spooled, err error) {
@@ -103,15 +104,26 @@ func (db *DB) spool(r io.Reader, limit int64, over error) (_ spooled, err error)
 	if limit >= 0 {
 		r = io.LimitReader(r, limit+1)
 	}
-	n, h, err := copyHashing(&writebackWriter{f: f, check: db.checkSpace}, r)
+	// A spool becomes a local blob, and must be on disk before the commit
+	// that refers to it. An object store's PUT makes the content durable
+	// there instead: its spool is only read back once, from the page
+	// cache, and is neither written out early nor fsynced.
+	_, local := db.blobs.store.(localBlobs)
+	var w io.Writer = &writebackWriter{f: f, check: db.checkSpace}
+	if !local {
+		w = &spaceCheckedWriter{f: f, check: db.checkSpace}
+	}
+	n, h, err := copyHashing(w, r)
 	if err != nil {
 		return spooled{}, err
 	}
 	if limit >= 0 && n > limit {
 		return spooled{}, over
 	}
-	if err := f.Sync(); err != nil {
-		return spooled{}, err
+	if local {
+		if err := f.Sync(); err != nil {
+			return spooled{}, err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return spooled{}, err
@@ -138,6 +150,19 @@ type writebackWriter struct {
 	check   func(need int64) error
 	off     int64 // where the next write lands in f
 	started int64 // where the last writeback started ends
+}
+
+// spaceCheckedWriter writes to f what check allows.
+type spaceCheckedWriter struct {
+	f     *os.File
+	check func(need int64) error
+}
+
+func (w *spaceCheckedWriter) Write(p []byte) (int, error) {
+	if err := w.check(int64(len(p))); err != nil {
+		return 0, err
+	}
+	return w.f.Write(p)
 }
 
 func (w *writebackWriter) Write(p []byte) (int, error) {
