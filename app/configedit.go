@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -53,37 +54,54 @@ func SetBlobsBackend(path, backend string) error {
 		lines = append(lines, "", "[blobs]", setting, "")
 	}
 	out := strings.Join(lines, "\n")
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ferry-config-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
+	perm := os.FileMode(0o600)
 	if info, err := os.Stat(path); err == nil {
-		if err := tmp.Chmod(info.Mode().Perm()); err != nil {
-			tmp.Close()
-			return err
+		perm = info.Mode().Perm()
+	}
+	var cfg Config
+	err = WriteFileAtomic(path, perm, func(w io.Writer) error {
+		_, err := io.WriteString(w, out)
+		return err
+	}, func(tmp string) error {
+		var err error
+		if cfg, err = LoadConfig(tmp); err != nil {
+			return fmt.Errorf("%s with blobs.backend set: %w", path, err)
 		}
-	}
-	if _, err := tmp.WriteString(out); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	cfg, err := LoadConfig(tmp.Name())
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("%s with blobs.backend set: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
 	if cfg.Blobs.Backend != backend {
 		return fmt.Errorf("%s now says blobs.backend = %q, but the environment's FERRY_BLOBS_BACKEND says %q: change it too", path, backend, cfg.Blobs.Backend)
 	}
 	return nil
+}
+
+// WriteFileAtomic writes path whole or not at all: write fills a
+// temporary file beside it (mode perm), which is fsynced, then given to
+// check (nil: none) by its name, then renamed over path.
+func WriteFileAtomic(path string, perm os.FileMode, write func(io.Writer) error, check func(tmp string) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(perm)
+	if err == nil {
+		err = write(tmp)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && check != nil {
+		err = check(tmp.Name())
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

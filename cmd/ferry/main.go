@@ -433,23 +433,7 @@ func parseLimit(name, v string, prev error) (*int64, error) {
 // writeBackup writes a backup to path: to a temporary file, fsynced, then
 // renamed, so that path never holds half a backup.
 func writeBackup(a app.Admin, path string, stdout io.Writer) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ferry-backup-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := a.Backup(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := app.WriteFileAtomic(path, 0o600, a.Backup, nil); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "backup written to", path)
