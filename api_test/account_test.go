@@ -54,7 +54,7 @@ func TestAccount_DeleteCleanly(t *testing.T) {
 	assert.Equal(t, "accepted", out[0].Status)
 	assert.Equal(t, "(deleted account)", out[0].To)
 	assert.Equal(t, bobQuota, bob.quota(), "others' quotas are untouched")
-	assert.Equal(t, 2, ts.blobFiles(), "Bob's, and Carol's (which Alice's accepted copy shared)")
+	ts.requireBlobs(2, "Bob's, and Carol's (which Alice's accepted copy shared)")
 	r := bob.decide(fmt.Sprintf(`[{"id":%d,"accept":"YES"}]`, fromAlice[0]))
 	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"MESSAGE_NOT_FOUND"}]`, fromAlice[0]), string(r.Body))
 	require.Len(t, bob.list(""), 1, "nothing of Alice's came to Bob")
@@ -71,5 +71,5 @@ func TestAccount_DeleteCleanly(t *testing.T) {
 	assert.Equal(t, ferry.EUSERNOTFOUND, ferry.ErrorCode(ts.admin().DeleteUser("bob@example.com")))
 	_, err := ts.admin().AddUser(app.AddUserRequest{Email: "bob@example.com", Password: password})
 	require.NoError(t, err)
-	assert.Equal(t, 1, ts.blobFiles(), "Carol's")
+	ts.requireBlobs(1, "Carol's")
 }

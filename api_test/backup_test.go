@@ -1,10 +1,15 @@
 package api_test
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -66,6 +71,25 @@ func TestBackup_UnderLoadRestoresClean(t *testing.T) {
 	wg.Wait()
 	assert.Contains(t, out, "backup written to")
 
+	// The tar holds ferry.db and the blob files, or with blobs in S3 a
+	// manifest of the objects (which stay in the bucket).
+	entries := tarEntries(t, backup)
+	require.Contains(t, entries, "ferry.db")
+	if ferrytest.BlobsInS3() {
+		require.Len(t, entries, 2, "ferry.db and the manifest: %v", entries)
+		manifest := strings.Split(strings.TrimSpace(entries["blobs.manifest"]), "\n")
+		assert.Contains(t, manifest[0], "# ferry blobs in s3:ferrytest/")
+		assert.GreaterOrEqual(t, len(manifest)-1, len(before), "a line per object")
+		for _, line := range manifest[1:] {
+			f := strings.Fields(line)
+			require.Len(t, f, 3, line)
+			assert.True(t, strings.HasSuffix(f[2], f[0][:2]+"/"+f[0]), line)
+		}
+	} else {
+		assert.NotContains(t, entries, "blobs.manifest")
+		assert.GreaterOrEqual(t, len(entries)-1, len(before), "a blob file per content")
+	}
+
 	restored := filepath.Join(t.TempDir(), "restored")
 	out = ferryCLI(t, config, "", "restore", "--from", backup, "--data", restored).requireOK(t)
 	assert.Contains(t, out, "checked: no problems")
@@ -94,4 +118,27 @@ func TestBackup_UnderLoadRestoresClean(t *testing.T) {
 	}
 	t.Logf("%d files before the backup, %d acknowledged during it, %d of those in it", len(before), len(during), present)
 	assert.Len(t, ts2.login("bk2@example.com", password).inbox(), 1, "the pending send is in the backup")
+}
+
+// tarEntries reads a tar file: each entry's name and, for the small
+// ones, its content.
+func tarEntries(t *testing.T, path string) map[string]string {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	out := map[string]string{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		var b strings.Builder
+		if hdr.Size < 1<<20 {
+			_, err = io.Copy(&b, tr)
+			require.NoError(t, err)
+		}
+		out[hdr.Name] = b.String()
+	}
 }

@@ -168,7 +168,7 @@ func TestFiles_ReplaceResolveAndConflicts(t *testing.T) {
 	c.putFile("a/../b", []byte("x"), false).requireError(400, ferry.EBADREQUEST)
 
 	assert.Equal(t, int64(7+5+4+1), c.quota().Normal, "normal is the sum of the files")
-	assert.Equal(t, 4, ts.blobFiles(), "the replaced content is gone; the rest is stored once each")
+	ts.requireBlobs(4, "the replaced content is gone; the rest is stored once each")
 }
 
 func TestFiles_Mkdir(t *testing.T) {
@@ -220,7 +220,7 @@ func TestFiles_MoveAndCopy(t *testing.T) {
 	// Copy shares the bytes but counts toward the quota.
 	blobs := ts.blobFiles()
 	cp("x/y/dst", "copy").requireStatus(http.StatusOK)
-	assert.Equal(t, blobs, ts.blobFiles(), "no bytes copied")
+	ts.requireBlobs(blobs, "no bytes copied")
 	assert.Equal(t, int64(40), c.quota().Normal)
 	assert.Equal(t, "aaaaaaaaaa", string(c.getFile("copy/renamed.txt").Body))
 	assert.Equal(t, "bbbbbbbbbb", string(c.getFile("x/y/dst/sub/b.txt").Body), "the source stays")
@@ -289,11 +289,11 @@ func TestFiles_DeleteBatch(t *testing.T) {
 	c.mustPut("gone/shared.txt", shared)
 	c.mustPut("gone/sub/only.txt", []byte("only here"))
 	c.mustPut("single.txt", []byte("single"))
-	assert.Equal(t, 3, ts.blobFiles())
+	ts.requireBlobs(3)
 
 	r := c.postForm("/ops/delete", url.Values{"file[]": {"gone", "single.txt"}})
 	assert.JSONEq(t, `[]`, string(r.requireStatus(http.StatusOK).Body))
-	assert.Equal(t, 1, ts.blobFiles(), "only the shared content is left")
+	ts.requireBlobs(1, "only the shared content is left")
 	assert.Equal(t, shared, c.getFile("keep/shared.txt").Body, "the other reference keeps its bytes")
 	assert.Equal(t, int64(len(shared)), c.quota().Normal)
 
@@ -301,7 +301,7 @@ func TestFiles_DeleteBatch(t *testing.T) {
 	r.requireStatus(http.StatusAccepted)
 	assert.JSONEq(t, `[{"file":"missing","error":"FILE_NOT_FOUND"},{"file":"a/../b","error":"METHOD_BAD_REQUEST"},
 		{"file":"","error":"METHOD_BAD_REQUEST"},{"file":"keep/shared.txt","error":"FILE_NOT_FOUND"}]`, string(r.Body))
-	assert.Equal(t, 0, ts.blobFiles())
+	ts.requireBlobs(0)
 	assert.Equal(t, int64(0), c.quota().Normal)
 	assert.Equal(t, []ferry.Entry{{File: "keep", Size: 0, Type: "d"}}, c.list(""))
 	c.postForm("/ops/delete", url.Values{}).requireError(400, ferry.EBADREQUEST)
@@ -387,7 +387,7 @@ func TestFiles_OrphansRemovedAtStartup(t *testing.T) {
 		return !ts.blobs().Exists(sha(orphan))
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.NoFileExists(t, tmpPath)
-	assert.Equal(t, 1, ts.blobFiles())
+	ts.requireBlobs(1)
 	c = ts.login("jon@example.com", password)
 	assert.Equal(t, "kept", string(c.getFile("kept.txt").Body))
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry"
@@ -111,6 +112,20 @@ func (ts *testServer) restart() *testServer {
 // the objects under the server's prefix.
 func (ts *testServer) blobFiles() int {
 	return len(ts.blobs().Names())
+}
+
+// requireBlobs waits until n blobs are stored: their removal can finish
+// after the answer (a folder's, when the sweep reclaims it), and an
+// object store's listing can lag a delete.
+func (ts *testServer) requireBlobs(n int, msgAndArgs ...any) {
+	ts.t.Helper()
+	var got int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if got = ts.blobFiles(); got == n || time.Now().After(deadline) {
+			break
+		}
+	}
+	assert.Equal(ts.t, n, got, msgAndArgs...)
 }
 
 // blobs reaches the server's blobs behind its back.

@@ -174,10 +174,10 @@ func TestInbox_DeclineAndExpiryReleaseBlobs(t *testing.T) {
 	sender.mustPut("expiring.bin", []byte("expiring content"))
 	ids := sender.mustSend("ugo@example.com", `[{"path":"","files":["declined.bin","expiring.bin"]}]`)
 	sender.postForm("/ops/delete", url.Values{"file[]": {"declined.bin", "expiring.bin"}}).requireStatus(http.StatusOK)
-	assert.Equal(t, 2, ts.blobFiles(), "the message pins what the sender deleted")
+	ts.requireBlobs(2, "the message pins what the sender deleted")
 
 	receiver.decide(fmt.Sprintf(`[{"id":%d,"accept":"NO"}]`, ids[0])).requireStatus(http.StatusOK)
-	assert.Equal(t, 1, ts.blobFiles(), "declined: its blob is gone")
+	ts.requireBlobs(1, "declined: its blob is gone")
 
 	ts.Clock.Advance(30*24*time.Hour - time.Minute)
 	assert.Len(t, receiver.inbox(), 1)

@@ -63,7 +63,7 @@ func TestQuota_ParallelUploadsKeepExactlyWhatFits(t *testing.T) {
 	assert.Equal(t, map[int]int{http.StatusOK: fit, http.StatusForbidden: racers - fit}, counts)
 	assert.Len(t, c.list("race"), fit)
 	assert.Equal(t, int64(fit*size), c.quota().Normal)
-	assert.Equal(t, fit, ts.blobFiles(), "no blob of a refused upload is left")
+	ts.requireBlobs(fit, "no blob of a refused upload is left")
 	tmp, err := os.ReadDir(filepath.Join(ts.Cfg.DataDir, "tmp"))
 	require.NoError(t, err)
 	assert.Empty(t, tmp)
@@ -110,6 +110,6 @@ func TestQuota_ParallelUploadLinksKeepExactlyWhatFits(t *testing.T) {
 	}
 	assert.Equal(t, fit, ok)
 	assert.Equal(t, int64(fit*size), c.quota().Normal)
-	assert.Equal(t, fit, ts.blobFiles())
+	ts.requireBlobs(fit)
 	assert.Equal(t, 0, countFiles(t, filepath.Join(ts.Cfg.DataDir, "uploads")))
 }

@@ -222,7 +222,7 @@ func TestUpload_FinalizeOverQuotaLeavesNothing(t *testing.T) {
 	c.get("/upload/finalize/"+key, nil).requireError(403, ferry.EQUOTAEXCEEDED)
 	c.get("/upload/status/"+key, nil).requireError(404, ferry.EUPLOADNOTFOUND)
 	assert.Equal(t, 0, countFiles(t, filepath.Join(ts.Cfg.DataDir, "uploads")))
-	assert.Equal(t, 1, ts.blobFiles())
+	ts.requireBlobs(1)
 	assert.Equal(t, int64(500), c.quota().Normal)
 	c.getFile("late.bin").requireError(404, ferry.EFILENOTFOUND)
 }
@@ -256,7 +256,7 @@ func TestUpload_MaxFileSizeOnPut(t *testing.T) {
 	req.ContentLength = -1
 	c.do(req).requireError(413, ferry.ETOOLARGE)
 	assert.Equal(t, []ferry.Entry{{File: "ok.bin", Size: 1000, Type: "f"}}, c.list(""))
-	assert.Equal(t, 1, ts.blobFiles())
+	ts.requireBlobs(1)
 	entries, err := os.ReadDir(filepath.Join(ts.Cfg.DataDir, "tmp"))
 	require.NoError(t, err)
 	assert.Empty(t, entries, "nothing of a refused body is kept")

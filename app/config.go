@@ -164,7 +164,7 @@ func Default() Config {
 	c.Blobs.Region = "us-east-1"
 	c.Blobs.TLS = true
 	c.Blobs.PartSize = 64 << 20
-	c.Blobs.Timeout = Duration(10 * time.Second)
+	c.Blobs.Timeout = Duration(5 * time.Second)
 	c.Blobs.OrphanGrace = Duration(time.Hour)
 	c.Packages = map[string]Package{"free": {Storage: 5e9, ReceivePerMonth: 10e9}}
 	return c

@@ -36,7 +36,7 @@ type S3 struct {
 	PartSize int64
 	// Timeout bounds each wait on the server: a connection, an answer's
 	// first byte, and each read or write of a transfer that makes no
-	// progress; 10 s when zero.
+	// progress; 5 s when zero.
 	Timeout time.Duration
 	// OrphanGrace is how old an object no record refers to must be before
 	// the sweep removes it or fsck reports it: younger, it may be an upload
@@ -72,7 +72,7 @@ func newS3Blobs(ctx context.Context, c S3) (*s3Blobs, error) {
 		c.PartSize = 64 << 20
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
+		c.Timeout = 5 * time.Second
 	}
 	client, err := minio.New(c.Endpoint, &minio.Options{
 		Creds:     credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
