@@ -255,7 +255,7 @@ func StartSwift(dir string) (*S3, error) {
 			return nil, err
 		}
 	}
-	if err := s.waitReady(90 * time.Second); err != nil {
+	if err := s.waitReady(3 * time.Minute); err != nil {
 		s.Close()
 		return nil, err
 	}
