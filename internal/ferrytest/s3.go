@@ -188,7 +188,7 @@ func (s *S3) signalProxy(t testing.TB, sig syscall.Signal) {
 // answers.
 func (s *S3) StartProxy(t testing.TB) {
 	require.NoError(t, s.start("proxy"))
-	require.NoError(t, s.waitReady(60*time.Second))
+	require.NoError(t, s.waitReady(2*time.Minute))
 }
 
 // Close ends the Swift's processes (its data stays in its directory).
