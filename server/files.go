@@ -327,12 +327,21 @@ func (h *heldHeader) Write(p []byte) (int, error) {
 // answer happens to bring (io.Copy's way): a write to the client, and the
 // deadline moved before it, per MiB.
 func (h *heldHeader) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return copyWhole(h, r, *buf)
+}
+
+// copyBuffers are ReadFrom's MiB, kept between downloads.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// copyWhole copies r to w through buf, a full buf per write.
+func copyWhole(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 	var total int64
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
-			m, werr := h.Write(buf[:n])
+			m, werr := w.Write(buf[:n])
 			total += int64(m)
 			if werr != nil {
 				return total, werr

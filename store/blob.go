@@ -74,7 +74,8 @@ func (db *DB) makeBlobDirs() error {
 	return os.MkdirAll(tmp, 0o700)
 }
 
-// spooled is content written to a temporary file, hashed and fsynced.
+// spooled is content written to a temporary file and hashed (and, for
+// local blobs, fsynced).
 type spooled struct {
 	path string
 	size int64
@@ -87,9 +88,8 @@ type spooled struct {
 }
 
 // spool copies r to a new temporary file while hashing it and, for local
-// blobs, fsyncs it. It
-// reads at most limit bytes (limit < 0: none) and returns over past that.
-// On any error the temporary file is gone.
+// blobs, fsyncs it. It reads at most limit bytes (limit < 0: none) and
+// returns over past that. On any error the temporary file is gone.
 func (db *DB) spool(r io.Reader, limit int64, over error) (_ spooled, err error) {
 	f, err := os.CreateTemp(filepath.Join(db.dir, tmpDir), "put-")
 	if err != nil {
