@@ -223,6 +223,7 @@ func TestAuth_ManyAddressesLockAnEmailOnlyForAWhile(t *testing.T) {
 }
 
 func TestAuth_Register(t *testing.T) {
+	t.Parallel() // slow: beside the others
 	t.Run("closed", func(t *testing.T) {
 		ts := startServer(t)
 		ts.client().postForm("/auth/register", url.Values{

@@ -205,6 +205,7 @@ func TestCLI_ServerStopped(t *testing.T) {
 }
 
 func TestCLI_ServerRunning(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	config, _ := cliConfig(t, proPackage)
 	srv := startBinary(t, config)
 	adminScenario(t, config)
@@ -447,6 +448,7 @@ func TestCLI_Version(t *testing.T) {
 // data directory without a store says so (exit 1) and makes none; serve's
 // --listen and --data win over the file.
 func TestCLI_Conventions(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	config, dataDir := cliConfig(t, "")
 	for _, c := range []string{"serve", "user add", "user set", "user delete", "user list", "mail list", "backup", "restore", "fsck", "version", "help"} {
 		r := ferryCLI(t, config, "", append([]string{"help"}, strings.Fields(c)...)...)

@@ -141,6 +141,7 @@ func TestSlice_FailedLoginsAreLimited(t *testing.T) {
 // litmus, the WebDAV protocol test suite: basic, copymove and props pass
 // whole; of locks, only the two tests the README explains fail.
 func TestDav_Litmus(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	litmus := needTool(t, "litmus")
 	ts := startServer(t)
 	d := ts.dav(ts.newUser("litmus@example.com"))

@@ -91,6 +91,7 @@ func TestInbox_QuotaExceeded(t *testing.T) {
 // Fifty goroutines accept for one receiver at once: neither quota is ever
 // passed, and exactly what fits is accepted.
 func TestInbox_ConcurrentAcceptsNeverOvershoot(t *testing.T) {
+	t.Parallel() // slow: beside the others
 	for _, tc := range []struct {
 		name             string
 		storage, receive int64

@@ -142,6 +142,7 @@ func TestLinks_ListCountAndRevoke(t *testing.T) {
 // failed-login limit; the limit's last download, then 410; the list shows
 // both; bad values are 400.
 func TestLinks_LimitAndPassword(t *testing.T) {
+	t.Parallel() // slow and waiting more than computing: beside the others
 	ts := startServer(t, longTokens)
 	c := ts.newUser("owner@example.com")
 	c.mustPut("secret.txt", []byte("the secret"))

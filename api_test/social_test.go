@@ -162,6 +162,7 @@ func (c *client) uploadPhoto(field string, data []byte) *response {
 }
 
 func TestPhoto(t *testing.T) {
+	t.Parallel() // slow: beside the others
 	ts := startServer(t)
 	me := ts.newUser("pia@example.com")
 	friend := ts.newUser("quinn@example.com")
