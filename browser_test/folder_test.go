@@ -228,7 +228,11 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	// The file's page lists the link with its download; revoking it ends it.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/item/three%20%3C&%3E.txt"), chromedp.WaitVisible(chromedp.CSS("table.links"))))
 	assert.Regexp(t, `\s1\s`, text(t, ctx, "table.links tbody"), "one download")
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action^="/links/"] button`)), chromedp.WaitVisible(chromedp.CSS("#days"))))
+	// The page after the revoke has #days as the one before did: wait for
+	// the navigation itself, not for an element both pages have.
+	_, err = chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[action^="/links/"] button`)))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#days"))))
 	present, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("table.links") !== null`))
 	require.NoError(t, err)
 	assert.False(t, present, "no link left")
