@@ -258,3 +258,46 @@ func sharedS3(t *testing.T) *ferrytest.S3 {
 	}
 	return ferrytest.SharedS3(t)
 }
+
+// TestS3_StagedUploads: a file of more than one part goes up while it
+// arrives, to an object the blob's record names; it reads back whole and
+// in ranges, dedups, survives a restart, goes when its last file goes,
+// and a staged object nothing names is swept.
+func TestS3_StagedUploads(t *testing.T) {
+	t.Parallel()
+	s3 := sharedS3(t)
+	ts := startServer(t, func(c *app.Config) {
+		s3.UseS3(c)
+		c.Blobs.PartSize = 5 << 20
+	})
+	c := ts.newUser("staged@example.com")
+	big := randomBytes(t, 12<<20+123)
+	c.mustPut("big.bin", big)
+	names := ts.blobs().Names()
+	require.Len(t, names, 1)
+	assert.NotEqual(t, sha(big), names[0], "staged under a key of its own, not its hash")
+	assert.Equal(t, big, c.getFile("big.bin").Body)
+	req, err := http.NewRequest(http.MethodGet, c.base+"/files?path=big.bin", nil)
+	require.NoError(t, err)
+	req.Header.Set("Range", "bytes=6000000-6000009")
+	assert.Equal(t, big[6000000:6000010], c.do(req).Body)
+
+	// The same content again: stored once, its second staging removed.
+	c.mustPut("again.bin", big)
+	ts.requireBlobs(1, "dedup")
+	report, err := ts.admin().Fsck(app.FsckRequest{})
+	require.NoError(t, err)
+	assert.Empty(t, report.Problems)
+
+	// A staged object that nothing names (a crash before the commit).
+	ts.blobs().PutKey(ts.Cfg.Blobs.Prefix+"staged/left-by-a-crash", []byte("orphan"))
+	ts.requireBlobs(1, "the sweep removes it")
+
+	ts = ts.restart()
+	c = ts.login("staged@example.com", password)
+	assert.Equal(t, big, c.getFile("again.bin").Body)
+	c.postForm("/ops/delete", url.Values{"file[]": {"big.bin"}}).requireStatus(http.StatusOK)
+	ts.requireBlobs(1, "again.bin still refers to it")
+	c.postForm("/ops/delete", url.Values{"file[]": {"again.bin"}}).requireStatus(http.StatusOK)
+	ts.requireBlobs(0, "the last file's delete removes the object")
+}

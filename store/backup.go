@@ -37,7 +37,7 @@ func (db *DB) Backup(w io.Writer) error {
 			return writeManifest(tw, tx, s3, now)
 		}
 		return tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
-			return db.backupBlob(tw, sum(k), blobSize(v), now)
+			return db.backupBlob(tw, refOf(tx, sum(k)), blobSize(v), now)
 		})
 	})
 	if err != nil {
@@ -54,7 +54,7 @@ func writeManifest(tw *tar.Writer, tx *bolt.Tx, s3 *s3Blobs, now time.Time) erro
 	var b strings.Builder
 	fmt.Fprintf(&b, "# ferry blobs in %s: sha256 size key\n", s3.where())
 	err := tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
-		fmt.Fprintf(&b, "%x %d %s\n", k, blobSize(v), s3.key(sum(k)))
+		fmt.Fprintf(&b, "%x %d %s\n", k, blobSize(v), s3.objectKey(refOf(tx, sum(k))))
 		return nil
 	})
 	if err != nil {
@@ -75,8 +75,9 @@ func blobSize(v []byte) int64 {
 	return int64(binary.BigEndian.Uint64(v[8:]))
 }
 
-func (db *DB) backupBlob(tw *tar.Writer, h sum, size int64, now time.Time) error {
-	f, err := db.blobs.store.open(context.Background(), h, size)
+func (db *DB) backupBlob(tw *tar.Writer, ref blobRef, size int64, now time.Time) error {
+	h := ref.sum
+	f, err := db.blobs.store.open(context.Background(), ref, size)
 	if err != nil {
 		return fmt.Errorf("blob %x: %w", h, err)
 	}

@@ -27,6 +27,7 @@ type blobState struct {
 	grace    time.Duration   // how old an orphan must be to be swept
 	locks    [256]sync.Mutex // by the first byte of a blob's hash
 	holds    atomic.Int64    // backups and checks running: blobs are not removed meanwhile
+	staging  sync.Map        // object key -> struct{}: uploads staged in S3, until committed or cleaned up
 	deferMu  sync.Mutex
 	deferred []sum // blobs whose removal waits for the holds to end
 	minFree  int64 // free space that spooled content may not take (space.go)
@@ -85,18 +86,26 @@ type spooled struct {
 	// until the commit that ends the upload its bytes are still where its
 	// record says (placeBlob).
 	keep bool
+	// key is the object of an upload staged in S3 while it arrived, ""
+	// for content still to be put (placeBlob).
+	key string
 }
 
 // spool copies r to a new temporary file while hashing it and, for local
 // blobs, fsyncs it. It reads at most limit bytes (limit < 0: none) and
 // returns over past that. On any error the temporary file is gone.
-func (db *DB) spool(r io.Reader, limit int64, over error) (_ spooled, err error) {
+func (db *DB) spool(ctx context.Context, r io.Reader, size, limit int64, over error) (_ spooled, err error) {
 	f, err := os.CreateTemp(filepath.Join(db.dir, tmpDir), "put-")
 	if err != nil {
 		return spooled{}, err
 	}
+	var stage *s3Stage
 	defer func() {
 		if err != nil {
+			if stage != nil {
+				stage.abort()
+				db.blobs.staging.Delete(stage.key)
+			}
 			f.Close()
 			os.Remove(f.Name())
 		}
@@ -106,12 +115,20 @@ func (db *DB) spool(r io.Reader, limit int64, over error) (_ spooled, err error)
 	}
 	// A spool becomes a local blob, and must be on disk before the commit
 	// that refers to it. An object store's PUT makes the content durable
-	// there instead: its spool is only read back once, from the page
-	// cache, and is neither written out early nor fsynced.
-	_, local := db.blobs.store.(localBlobs)
+	// there instead: its spool is only read back, from the page cache, and
+	// is neither written out early nor fsynced. Content of more than one
+	// part (by its declared size) goes up while it arrives (s3Stage).
+	s3, remote := db.blobs.store.(*s3Blobs)
 	var w io.Writer = &writebackWriter{f: f, check: db.checkSpace}
-	if !local {
+	if remote {
 		w = &spaceCheckedWriter{f: f, check: db.checkSpace}
+		if size > int64(s3.part) {
+			if stage, err = s3.stage(ctx, f.Name()); err != nil {
+				return spooled{}, err
+			}
+			db.blobs.staging.Store(stage.key, struct{}{})
+			w = &stagingWriter{w: w, st: stage}
+		}
 	}
 	n, h, err := copyHashing(w, r)
 	if err != nil {
@@ -120,7 +137,7 @@ func (db *DB) spool(r io.Reader, limit int64, over error) (_ spooled, err error)
 	if limit >= 0 && n > limit {
 		return spooled{}, over
 	}
-	if local {
+	if !remote {
 		if err := f.Sync(); err != nil {
 			return spooled{}, err
 		}
@@ -128,7 +145,13 @@ func (db *DB) spool(r io.Reader, limit int64, over error) (_ spooled, err error)
 	if err := f.Close(); err != nil {
 		return spooled{}, err
 	}
-	return spooled{path: f.Name(), size: n, sum: h}, nil
+	sp := spooled{path: f.Name(), size: n, sum: h}
+	if stage != nil {
+		if sp.key, err = stage.finish(n); err != nil {
+			return spooled{}, err
+		}
+	}
+	return sp, nil
 }
 
 // writebackEvery is how much a writebackWriter lets pile up before it
@@ -263,8 +286,10 @@ func bodyReadError(err error) error {
 }
 
 // placeBlob puts spooled content into the blob store, unless a record
-// refers to that blob already (it is stored: dedup costs no upload). The
-// blob's lock is held. A spool not to keep is used up either way.
+// refers to that blob already (it is stored: dedup costs no upload; an
+// upload staged meanwhile is removed). The blob's lock is held. A spool
+// not to keep is used up either way. Content staged in S3 as it arrived
+// (sp.key) is in place already: the commit records its key.
 func (db *DB) placeBlob(ctx context.Context, sp spooled) error {
 	var stored bool
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -273,13 +298,38 @@ func (db *DB) placeBlob(ctx context.Context, sp spooled) error {
 	}); err != nil {
 		return err
 	}
-	if stored {
+	if stored || sp.key != "" {
 		if !sp.keep {
 			os.Remove(sp.path)
+		}
+		if stored && sp.key != "" {
+			db.dropStaged(sp.key)
 		}
 		return nil
 	}
 	return db.blobs.store.put(ctx, sp)
+}
+
+// dropStaged removes a staged upload's object that no record will name
+// (its content was stored already, or its commit failed). A failure to
+// remove it leaves an orphan for the sweep.
+func (db *DB) dropStaged(key string) {
+	if err := db.blobs.store.removeStray(context.Background(), key); err != nil {
+		db.log("removing a staged upload", err)
+	}
+	db.blobs.staging.Delete(key)
+}
+
+// recordBlobKey is for the transaction that gives blob h its first
+// reference: blob_keys names the object of a staged upload, and names
+// nothing for a blob under its own name (an entry that a failed removal
+// left would otherwise point elsewhere).
+func recordBlobKey(tx *bolt.Tx, h sum, key string) error {
+	keys := tx.Bucket(bucketBlobKeys)
+	if key == "" {
+		return keys.Delete(h[:])
+	}
+	return keys.Put(h[:], []byte(key))
 }
 
 // holdBlobs keeps every blob in the store until the returned release is
@@ -299,7 +349,9 @@ func (db *DB) holdBlobs() (release func()) {
 }
 
 // removeBlobIfUnreferenced deletes blob h when no record refers to it,
-// and reports whether it removed it. The blob's lock is held.
+// and reports whether it removed it. The blob's lock is held. A staged
+// blob's key is kept in blob_keys until its object is gone, so that a
+// failed removal leaves an orphan the sweep can still find by it.
 func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 	if db.blobs.holds.Load() > 0 {
 		db.blobs.deferMu.Lock() // a backup may still copy it: removed when the backup ends
@@ -308,16 +360,60 @@ func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 		return false, nil
 	}
 	var referenced bool
+	var ref blobRef
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
 		referenced = tx.Bucket(bucketBlobs).Get(h[:]) != nil
+		ref = refOf(tx, h)
 		return nil
 	}); err != nil || referenced {
 		return false, err
 	}
-	if err := db.blobs.store.remove(context.Background(), h); err != nil {
+	if err := db.blobs.store.remove(context.Background(), ref); err != nil {
 		return false, err
 	}
+	if ref.key != "" {
+		if err := db.forgetBlobKey(h, ref.key); err != nil {
+			return false, err
+		}
+	}
 	return true, nil
+}
+
+// referenced reports whether a record refers to blob h.
+func (db *DB) referenced(h sum) bool {
+	var ok bool
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketBlobs).Get(h[:]) != nil
+		return nil
+	})
+	return ok
+}
+
+// refOf is blob h as its store has it: under the key blob_keys names, or
+// under its own name.
+func refOf(tx *bolt.Tx, h sum) blobRef {
+	return blobRef{sum: h, key: string(tx.Bucket(bucketBlobKeys).Get(h[:]))}
+}
+
+// blobRefOf is refOf in a read transaction of its own.
+func (db *DB) blobRefOf(h sum) (blobRef, error) {
+	var ref blobRef
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		ref = refOf(tx, h)
+		return nil
+	})
+	return ref, err
+}
+
+// forgetBlobKey drops blob_keys' entry of h if it still names key.
+func (db *DB) forgetBlobKey(h sum, key string) error {
+	return db.update(context.Background(), func(tx *bolt.Tx) error {
+		keys := tx.Bucket(bucketBlobKeys)
+		if string(keys.Get(h[:])) != key {
+			return nil
+		}
+		return keys.Delete(h[:])
+	})
 }
 
 // releaseBlobs removes blobs whose last reference a committed transaction
@@ -339,7 +435,11 @@ func (db *DB) releaseBlobs(hs []sum) error {
 
 // blobExists reports whether blob h is in the blob store.
 func (db *DB) blobExists(ctx context.Context, h sum) (bool, error) {
-	return db.blobs.store.exists(ctx, h)
+	ref, err := db.blobRefOf(h)
+	if err != nil {
+		return false, err
+	}
+	return db.blobs.store.exists(ctx, ref)
 }
 
 // OpenBlob opens the content of a file, of the given size, for reading.
@@ -348,7 +448,11 @@ func (db *DB) OpenBlob(ctx context.Context, hexSum string, size int64) (ferry.Bl
 	if err != nil || len(b) != sha256.Size {
 		return nil, fmt.Errorf("bad blob name %q", hexSum)
 	}
-	return db.blobs.store.open(ctx, sum(b), size)
+	ref, err := db.blobRefOf(sum(b))
+	if err != nil {
+		return nil, err
+	}
+	return db.blobs.store.open(ctx, ref, size)
 }
 
 // BlobURL returns a presigned URL of the blob in S3, "" for local blobs.
@@ -361,7 +465,11 @@ func (db *DB) BlobURL(ctx context.Context, hexSum, name string, expiry time.Dura
 	if err != nil || len(b) != sha256.Size {
 		return "", fmt.Errorf("bad blob name %q", hexSum)
 	}
-	return s3.presign(ctx, sum(b), name, expiry)
+	ref, err := db.blobRefOf(sum(b))
+	if err != nil {
+		return "", err
+	}
+	return s3.presign(ctx, ref, name, expiry)
 }
 
 // RemoveOrphanBlobs deletes what the blob store holds that no record
@@ -371,13 +479,16 @@ func (db *DB) BlobURL(ctx context.Context, hexSum, name string, expiry time.Dura
 func (db *DB) RemoveOrphanBlobs() (int, error) {
 	removed := 0
 	ctx := context.Background()
+	var others []storedBlob
 	err := db.blobs.store.each(ctx, func(b storedBlob) error {
 		if !db.pastGrace(b.modified) {
 			return nil // maybe an upload between its put and its commit
 		}
 		if !b.named {
-			if db.blobs.store.removeStray(ctx, b.name) == nil {
-				removed++
+			// An upload staged here and not yet committed is skipped;
+			// what else is left is looked up once the listing is done.
+			if _, staging := db.blobs.staging.Load(b.name); !staging {
+				others = append(others, b)
 			}
 			return nil
 		}
@@ -389,7 +500,41 @@ func (db *DB) RemoveOrphanBlobs() (int, error) {
 		}
 		return err
 	})
-	return removed, err
+	if err != nil || len(others) == 0 {
+		return removed, err
+	}
+	// This read begins after every staging check above: an upload that
+	// had ended by then has its key in blob_keys, or has none.
+	staged := map[string]sum{}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBlobKeys).ForEach(func(k, v []byte) error {
+			staged[string(v)] = sum(k)
+			return nil
+		})
+	})
+	if err != nil {
+		return removed, err
+	}
+	var errs []error
+	for _, b := range others {
+		h, ok := staged[b.name]
+		if !ok {
+			if err := db.blobs.store.removeStray(ctx, b.name); err == nil {
+				removed++
+			} else {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		unlock := db.lockBlob(h) // a staged blob whose removal failed
+		gone, err := db.removeBlobIfUnreferenced(h)
+		unlock()
+		if gone {
+			removed++
+		}
+		errs = append(errs, err)
+	}
+	return removed, errors.Join(errs...)
 }
 
 // refBlob counts one more reference to blob h of the given size.

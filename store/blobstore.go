@@ -26,12 +26,12 @@ type blobStore interface {
 	// put makes the spooled content blob sp.sum and returns once it is
 	// durable. A spool that is not sp.keep is used up, kept or not.
 	put(ctx context.Context, sp spooled) error
-	// open opens blob h, of the given size, for reading.
-	open(ctx context.Context, h sum, size int64) (ferry.Blob, error)
-	// exists reports whether blob h is stored.
-	exists(ctx context.Context, h sum) (bool, error)
-	// remove deletes blob h; one that is not there is no error.
-	remove(ctx context.Context, h sum) error
+	// open opens blob b, of the given size, for reading.
+	open(ctx context.Context, b blobRef, size int64) (ferry.Blob, error)
+	// exists reports whether blob b is stored.
+	exists(ctx context.Context, b blobRef) (bool, error)
+	// remove deletes blob b; one that is not there is no error.
+	remove(ctx context.Context, b blobRef) error
 	// each calls f for everything in the blob store, blob or not.
 	each(ctx context.Context, f func(storedBlob) error) error
 	// removeStray deletes something each found that is not a blob.
@@ -39,6 +39,14 @@ type blobStore interface {
 	// where names the place, for the record of where a store's blobs are
 	// ("local", or "s3:bucket/prefix").
 	where() string
+}
+
+// blobRef names a blob in its store: its hash, and the key it is stored
+// under when that is not the hash's own name (an upload staged in S3 while
+// it arrived; see the blob_keys bucket).
+type blobRef struct {
+	sum sum
+	key string
 }
 
 // storedBlob is one thing a blob store holds.
@@ -98,20 +106,20 @@ func (l localBlobs) put(_ context.Context, sp spooled) error {
 	return syncDir(filepath.Dir(dst))
 }
 
-func (l localBlobs) open(_ context.Context, h sum, _ int64) (ferry.Blob, error) {
-	return os.Open(l.path(h))
+func (l localBlobs) open(_ context.Context, b blobRef, _ int64) (ferry.Blob, error) {
+	return os.Open(l.path(b.sum))
 }
 
-func (l localBlobs) exists(_ context.Context, h sum) (bool, error) {
-	_, err := os.Stat(l.path(h))
+func (l localBlobs) exists(_ context.Context, b blobRef) (bool, error) {
+	_, err := os.Stat(l.path(b.sum))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-func (l localBlobs) remove(_ context.Context, h sum) error {
-	err := os.Remove(l.path(h))
+func (l localBlobs) remove(_ context.Context, b blobRef) error {
+	err := os.Remove(l.path(b.sum))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -23,7 +23,7 @@ func (db *DB) CheckTree() ([]string, error) {
 	defer db.holdBlobs()()
 	var problems []string
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		stored, _, err := db.listBlobs()
+		stored, _, err := db.listBlobs(tx)
 		if err != nil {
 			return err
 		}
@@ -33,14 +33,26 @@ func (db *DB) CheckTree() ([]string, error) {
 	return problems, err
 }
 
-// listBlobs lists the blob store: the blobs in it, and what else is there.
-// Called within a hold (holdBlobs) and a read transaction begun before it,
-// every blob that transaction refers to is listed.
-func (db *DB) listBlobs() (map[sum]time.Time, []storedBlob, error) {
+// listBlobs lists the blob store: the blobs in it, by their own names or
+// by the staged keys blob_keys gives them in tx, and what else is there
+// (an object under a blob's own name while blob_keys puts the blob
+// elsewhere is such a stray). Called within a hold (holdBlobs) and a
+// read transaction begun before it, every blob tx refers to is listed.
+func (db *DB) listBlobs(tx *bolt.Tx) (map[sum]time.Time, []storedBlob, error) {
+	staged := map[string]sum{}
+	keys := tx.Bucket(bucketBlobKeys)
+	if err := keys.ForEach(func(k, v []byte) error {
+		staged[string(v)] = sum(k)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
 	stored := map[sum]time.Time{}
 	var strays []storedBlob
 	err := db.blobs.store.each(context.Background(), func(b storedBlob) error {
-		if b.named {
+		if h, ok := staged[b.name]; ok {
+			stored[h] = b.modified
+		} else if b.named && keys.Get(b.sum[:]) == nil {
 			stored[b.sum] = b.modified
 		} else {
 			strays = append(strays, b)

@@ -44,6 +44,7 @@ var (
 	bucketNodes      = []byte("nodes")       // node id -> encoded node
 	bucketChildren   = []byte("children")    // parent id + name -> child id
 	bucketBlobs      = []byte("blobs")       // sha256 -> reference count 8 | size 8
+	bucketBlobKeys   = []byte("blob_keys")   // sha256 -> object key, for a blob not stored under its own name (an upload staged in S3)
 	bucketUploads    = []byte("uploads")     // upload key -> JSON uploadRecord
 	bucketLinks      = []byte("links")       // sha256(link token) -> encoded linkRecord
 	bucketUserLinks  = []byte("user_links")  // owner id, link id -> sha256(link token)
@@ -76,7 +77,7 @@ var (
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"

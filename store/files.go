@@ -227,7 +227,7 @@ func (db *DB) PutFile(ctx context.Context, p ferry.PutRequest) (ferry.FileInfo, 
 		limit = room
 		over = ferry.Errorf(ferry.EQUOTAEXCEEDED, "Not enough storage: the file is larger than the %s left.", quota.FormatSize(room))
 	}
-	sp, err := db.spool(p.Body, limit, over)
+	sp, err := db.spool(ctx, p.Body, p.Size, limit, over)
 	if err != nil {
 		return ferry.FileInfo{}, err
 	}
@@ -329,6 +329,11 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		if err := db.charge(tx, userID, delta); err != nil {
 			return err
 		}
+		if tx.Bucket(bucketBlobs).Get(sp.sum[:]) == nil {
+			if err := recordBlobKey(tx, sp.sum, sp.key); err != nil {
+				return err
+			}
+		}
 		if err := refBlob(tx, sp.sum, sp.size); err != nil {
 			return err
 		}
@@ -362,13 +367,15 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		return nil
 	})
 	if err != nil {
-		_, rmErr := db.removeBlobIfUnreferenced(sp.sum)
-		unlock()
-		if rmErr != nil {
+		if sp.key != "" && !db.referenced(sp.sum) {
+			db.dropStaged(sp.key) // not in blob_keys: nothing else would find it
+		} else if _, rmErr := db.removeBlobIfUnreferenced(sp.sum); rmErr != nil {
 			db.log("removing an unreferenced blob", rmErr)
 		}
+		unlock()
 		return ferry.FileInfo{}, err
 	}
+	db.blobs.staging.Delete(sp.key) // committed: blob_keys names it
 	unlock()
 	if err := db.releaseBlobs(released); err != nil {
 		db.log("removing released blobs", err)

@@ -30,9 +30,13 @@ func (db *DB) CheckRestored() ([]string, error) {
 func (db *DB) fsck(quick, orphans bool) ([]string, error) {
 	defer db.holdBlobs()()
 	var problems []string
-	referenced := map[sum]int64{}
+	type blob struct {
+		ref  blobRef
+		size int64
+	}
+	var referenced []blob
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		stored, strays, err := db.listBlobs()
+		stored, strays, err := db.listBlobs(tx)
 		if err != nil {
 			return err
 		}
@@ -41,7 +45,7 @@ func (db *DB) fsck(quick, orphans bool) ([]string, error) {
 		}
 		err = tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
 			if _, ok := stored[sum(k)]; ok && len(v) == 16 {
-				referenced[sum(k)] = int64(binary.BigEndian.Uint64(v[8:]))
+				referenced = append(referenced, blob{refOf(tx, sum(k)), int64(binary.BigEndian.Uint64(v[8:]))})
 			}
 			return nil
 		})
@@ -55,7 +59,7 @@ func (db *DB) fsck(quick, orphans bool) ([]string, error) {
 		}
 		for _, b := range strays {
 			if db.pastGrace(b.modified) {
-				problems = append(problems, fmt.Sprintf("%s: not a blob's name; no record refers to it", b.name))
+				problems = append(problems, fmt.Sprintf("%s: no record refers to it", b.name))
 			}
 		}
 		return err
@@ -63,8 +67,9 @@ func (db *DB) fsck(quick, orphans bool) ([]string, error) {
 	if err != nil || quick {
 		return problems, err
 	}
-	for h, size := range referenced {
-		got, err := hashOf(context.Background(), db.blobs.store, h, size)
+	for _, b := range referenced {
+		h := b.ref.sum
+		got, err := hashOf(context.Background(), db.blobs.store, b.ref, b.size)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("blob %x: reading it back failed: %v", h, err))
 		} else if got != h {

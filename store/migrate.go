@@ -63,7 +63,7 @@ func (db *DB) MigrateBlobs(ctx context.Context, to S3, out io.Writer) error {
 		if err := s3.put(ctx, spooled{path: local.path(h), size: size, sum: h, keep: true}); err != nil {
 			return fmt.Errorf("blob %x: %w", h, err)
 		}
-		got, err := hashOf(ctx, s3, h, size)
+		got, err := hashOf(ctx, s3, blobRef{sum: h}, size)
 		if err != nil {
 			return fmt.Errorf("blob %x: reading it back: %w", h, err)
 		} else if got != h {
@@ -113,9 +113,9 @@ func readMigrated(path string) (map[sum]bool, error) {
 	return done, sc.Err()
 }
 
-// hashOf reads blob h back from bs and hashes it.
-func hashOf(ctx context.Context, bs blobStore, h sum, size int64) (sum, error) {
-	f, err := bs.open(ctx, h, size)
+// hashOf reads blob b back from bs and hashes it.
+func hashOf(ctx context.Context, bs blobStore, b blobRef, size int64) (sum, error) {
+	f, err := bs.open(ctx, b, size)
 	if err != nil {
 		return sum{}, err
 	}

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +13,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -146,6 +151,14 @@ func (s *s3Blobs) where() string { return "s3:" + s.bucket + "/" + s.prefix }
 
 func (s *s3Blobs) key(h sum) string { return s.prefix + blobName(h) }
 
+// objectKey is where blob b is: its staged key, or its own name.
+func (s *s3Blobs) objectKey(b blobRef) string {
+	if b.key != "" {
+		return b.key
+	}
+	return s.key(b.sum)
+}
+
 // put uploads the spooled file with its size known, in parts above the
 // part size, and returns when the server has answered that it stored all
 // of it. A failed multipart upload is aborted (minio-go does), so no part
@@ -176,12 +189,12 @@ func (s *s3Blobs) put(ctx context.Context, sp spooled) error {
 	return nil
 }
 
-func (s *s3Blobs) open(ctx context.Context, h sum, size int64) (ferry.Blob, error) {
-	return &s3Blob{s: s, ctx: ctx, key: s.key(h), size: size}, nil
+func (s *s3Blobs) open(ctx context.Context, b blobRef, size int64) (ferry.Blob, error) {
+	return &s3Blob{s: s, ctx: ctx, key: s.objectKey(b), size: size}, nil
 }
 
-func (s *s3Blobs) exists(ctx context.Context, h sum) (bool, error) {
-	_, err := s.client.StatObject(ctx, s.bucket, s.key(h), minio.StatObjectOptions{})
+func (s *s3Blobs) exists(ctx context.Context, b blobRef) (bool, error) {
+	_, err := s.client.StatObject(ctx, s.bucket, s.objectKey(b), minio.StatObjectOptions{})
 	if err == nil {
 		return true, nil
 	} else if noSuchObject(err) {
@@ -195,8 +208,8 @@ func noSuchObject(err error) bool {
 	return r.Code == minio.NoSuchKey || r.StatusCode == http.StatusNotFound
 }
 
-func (s *s3Blobs) remove(ctx context.Context, h sum) error {
-	return s.removeStray(ctx, s.key(h))
+func (s *s3Blobs) remove(ctx context.Context, b blobRef) error {
+	return s.removeStray(ctx, s.objectKey(b))
 }
 
 func (s *s3Blobs) removeStray(ctx context.Context, name string) error {
@@ -226,11 +239,11 @@ func (s *s3Blobs) each(ctx context.Context, f func(storedBlob) error) error {
 
 // presign returns a URL that downloads blob h as an attachment named name
 // for the next expiry, without credentials.
-func (s *s3Blobs) presign(ctx context.Context, h sum, name string, expiry time.Duration) (string, error) {
+func (s *s3Blobs) presign(ctx context.Context, b blobRef, name string, expiry time.Duration) (string, error) {
 	params := url.Values{}
 	params.Set("response-content-disposition", "attachment; filename*=UTF-8''"+url.PathEscape(name))
 	params.Set("response-content-type", "application/octet-stream")
-	u, err := s.client.PresignedGetObject(ctx, s.bucket, s.key(h), expiry, params)
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, s.objectKey(b), expiry, params)
 	if err != nil {
 		return "", objectStoreError("presign", err)
 	}
@@ -324,4 +337,127 @@ func (b *s3Blob) Seek(offset int64, whence int) (int64, error) {
 func (b *s3Blob) Close() error {
 	b.closeBody()
 	return nil
+}
+
+// s3Stage uploads a spool to a staging object while it is written: each
+// whole part of the file goes up as a part of a multipart upload as soon
+// as it is on the page cache, four at a time, so that the upload to the
+// object store overlaps the receive. The object's name is not the blob's
+// (its hash is not known until the end): blob_keys records it when the
+// blob is committed.
+type s3Stage struct {
+	s      *s3Blobs
+	ctx    context.Context
+	key    string
+	upload string
+	f      *os.File
+	part   int64
+	next   int64 // where the next part starts
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	parts  []minio.CompletePart
+	err    error
+	ended  sync.Once
+}
+
+// stage starts a staging upload of the spool at path.
+func (s *s3Blobs) stage(ctx context.Context, path string) (*s3Stage, error) {
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	key := s.prefix + "staged/" + hex.EncodeToString(raw)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	upload, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		f.Close()
+		return nil, objectStoreError("put", err)
+	}
+	return &s3Stage{s: s, ctx: ctx, key: key, upload: upload, f: f, part: int64(s.part), sem: make(chan struct{}, 4)}, nil
+}
+
+// written says that the spool holds n bytes: its whole parts go up. It
+// waits while four parts are on their way, and returns the error of one
+// that failed.
+func (st *s3Stage) written(n int64) error {
+	for n-st.next >= st.part {
+		st.send(st.next, st.part)
+		st.next += st.part
+	}
+	return st.failed()
+}
+
+func (st *s3Stage) send(off, n int64) {
+	num := int(off/st.part) + 1
+	st.sem <- struct{}{}
+	st.wg.Add(1)
+	go func() {
+		defer func() { <-st.sem; st.wg.Done() }()
+		p, err := st.s.core.PutObjectPart(st.ctx, st.s.bucket, st.key, st.upload, num, io.NewSectionReader(st.f, off, n), n,
+			minio.PutObjectPartOptions{DisableContentSha256: true})
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if err != nil {
+			st.err = cmp.Or(st.err, err)
+			return
+		}
+		st.parts = append(st.parts, minio.CompletePart{PartNumber: num, ETag: p.ETag})
+	}()
+}
+
+func (st *s3Stage) failed() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.err
+}
+
+// finish sends the rest of the spool's n bytes and completes the upload;
+// it returns the object's key. On failure the upload is aborted.
+func (st *s3Stage) finish(n int64) (string, error) {
+	if n > st.next {
+		st.send(st.next, n-st.next)
+	}
+	st.wg.Wait()
+	if err := st.failed(); err != nil {
+		st.abort()
+		return "", objectStoreError("put", err)
+	}
+	slices.SortFunc(st.parts, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
+	_, err := st.s.core.CompleteMultipartUpload(st.ctx, st.s.bucket, st.key, st.upload, st.parts, minio.PutObjectOptions{})
+	if err != nil {
+		st.abort()
+		return "", objectStoreError("put", err)
+	}
+	st.ended.Do(func() { st.f.Close() })
+	return st.key, nil
+}
+
+// abort ends the upload, none of it visible; a part that stays (the
+// store did not answer) is the store's to expire.
+func (st *s3Stage) abort() {
+	st.ended.Do(func() {
+		st.wg.Wait()
+		st.f.Close()
+		_ = st.s.core.AbortMultipartUpload(context.Background(), st.s.bucket, st.key, st.upload)
+	})
+}
+
+// stagingWriter writes to w and tells st how much the spool holds.
+type stagingWriter struct {
+	w  io.Writer
+	st *s3Stage
+	n  int64
+}
+
+func (s *stagingWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.n += int64(n)
+	if serr := s.st.written(s.n); err == nil && serr != nil {
+		err = objectStoreError("put", serr)
+	}
+	return n, err
 }

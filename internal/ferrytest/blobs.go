@@ -57,6 +57,15 @@ func (b *Blobs) Put(sha string, data []byte) {
 	require.NoError(b.t, err)
 }
 
+// PutKey stores data as the object key (blobs in S3 only).
+func (b *Blobs) PutKey(key string, data []byte) {
+	b.t.Helper()
+	require.NotNil(b.t, b.s3, "blobs in S3 only")
+	_, err := b.s3.PutObject(context.Background(), b.cfg.Blobs.Bucket, key, bytes.NewReader(data), int64(len(data)),
+		minio.PutObjectOptions{DisableContentSha256: true})
+	require.NoError(b.t, err)
+}
+
 // Get reads blob sha.
 func (b *Blobs) Get(sha string) []byte {
 	b.t.Helper()
