@@ -123,7 +123,7 @@ func (db *DB) spool(ctx context.Context, r io.Reader, size, limit int64, over er
 	if remote {
 		w = &spaceCheckedWriter{f: f, check: db.checkSpace}
 		if size > int64(s3.part) {
-			if stage, err = s3.stage(ctx, f.Name()); err != nil {
+			if stage, err = s3.stage(ctx, f.Name(), size); err != nil {
 				return spooled{}, err
 			}
 			db.blobs.staging.Store(stage.key, struct{}{})
@@ -493,8 +493,19 @@ func (db *DB) RemoveOrphanBlobs() (int, error) {
 			return nil
 		}
 		unlock := db.lockBlob(b.sum)
+		defer unlock()
+		if ref, err := db.blobRefOf(b.sum); err != nil {
+			return err
+		} else if ref.key != "" {
+			// The blob is at its staged key: this copy under its own name
+			// is left over (from before a failed removal).
+			if err := db.blobs.store.removeStray(ctx, b.name); err != nil {
+				return err
+			}
+			removed++
+			return nil
+		}
 		gone, err := db.removeBlobIfUnreferenced(b.sum)
-		unlock()
 		if gone {
 			removed++
 		}

@@ -54,8 +54,8 @@ func (db *DB) listBlobs(tx *bolt.Tx) (map[sum]time.Time, []storedBlob, error) {
 			stored[h] = b.modified
 		} else if b.named && keys.Get(b.sum[:]) == nil {
 			stored[b.sum] = b.modified
-		} else {
-			strays = append(strays, b)
+		} else if _, staging := db.blobs.staging.Load(b.name); !staging {
+			strays = append(strays, b) // (an upload of this process's in flight is not)
 		}
 		return nil
 	})

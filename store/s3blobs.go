@@ -151,6 +151,13 @@ func (s *s3Blobs) where() string { return "s3:" + s.bucket + "/" + s.prefix }
 
 func (s *s3Blobs) key(h sum) string { return s.prefix + blobName(h) }
 
+// partFor is the part size for an object of size bytes: part_size, or
+// more when that would take more than S3's 10,000 parts.
+func (s *s3Blobs) partFor(size int64) int64 {
+	const maxParts, mib = 10000, 1 << 20
+	return max(int64(s.part), (size/maxParts/mib+1)*mib)
+}
+
 // objectKey is where blob b is: its staged key, or its own name.
 func (s *s3Blobs) objectKey(b blobRef) string {
 	if b.key != "" {
@@ -174,7 +181,7 @@ func (s *s3Blobs) put(ctx context.Context, sp spooled) error {
 	defer f.Close()
 	info, err := s.client.PutObject(ctx, s.bucket, s.key(sp.sum), f, sp.size, minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
-		PartSize:    s.part,
+		PartSize:    uint64(s.partFor(sp.size)),
 		// Streaming signatures (aws-chunked) are not understood by every
 		// S3-compatible server; the payload is sent unsigned, over TLS in
 		// production, and its hash is checked by fsck.
@@ -361,8 +368,8 @@ type s3Stage struct {
 	ended  sync.Once
 }
 
-// stage starts a staging upload of the spool at path.
-func (s *s3Blobs) stage(ctx context.Context, path string) (*s3Stage, error) {
+// stage starts a staging upload of the spool at path, of size bytes.
+func (s *s3Blobs) stage(ctx context.Context, path string, size int64) (*s3Stage, error) {
 	raw := make([]byte, 16)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err
@@ -377,7 +384,7 @@ func (s *s3Blobs) stage(ctx context.Context, path string) (*s3Stage, error) {
 		f.Close()
 		return nil, objectStoreError("put", err)
 	}
-	return &s3Stage{s: s, ctx: ctx, key: key, upload: upload, f: f, part: int64(s.part), sem: make(chan struct{}, 4)}, nil
+	return &s3Stage{s: s, ctx: ctx, key: key, upload: upload, f: f, part: s.partFor(size), sem: make(chan struct{}, 4)}, nil
 }
 
 // written says that the spool holds n bytes: its whole parts go up. It
