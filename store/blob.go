@@ -123,10 +123,16 @@ func (db *DB) spool(ctx context.Context, r io.Reader, size, limit int64, over er
 	if remote {
 		w = &spaceCheckedWriter{f: f, check: db.checkSpace}
 		if size > int64(s3.part) {
-			if stage, err = s3.stage(ctx, f.Name(), size); err != nil {
+			// Known as in flight before it begins: the sweep leaves it be.
+			key, err := s3.stagingKey()
+			if err != nil {
 				return spooled{}, err
 			}
-			db.blobs.staging.Store(stage.key, struct{}{})
+			db.blobs.staging.Store(key, struct{}{})
+			if stage, err = s3.stage(ctx, key, f.Name(), size); err != nil {
+				db.blobs.staging.Delete(key)
+				return spooled{}, err
+			}
 			w = &stagingWriter{w: w, st: stage}
 		}
 	}

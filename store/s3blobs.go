@@ -368,13 +368,18 @@ type s3Stage struct {
 	ended  sync.Once
 }
 
-// stage starts a staging upload of the spool at path, of size bytes.
-func (s *s3Blobs) stage(ctx context.Context, path string, size int64) (*s3Stage, error) {
+// stagingKey names a new staging object.
+func (s *s3Blobs) stagingKey() (string, error) {
 	raw := make([]byte, 16)
 	if _, err := rand.Read(raw); err != nil {
-		return nil, err
+		return "", err
 	}
-	key := s.prefix + "staged/" + hex.EncodeToString(raw)
+	return s.prefix + "staged/" + hex.EncodeToString(raw), nil
+}
+
+// stage starts a staging upload to key of the spool at path, of size
+// bytes.
+func (s *s3Blobs) stage(ctx context.Context, key, path string, size int64) (*s3Stage, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
