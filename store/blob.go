@@ -293,16 +293,22 @@ func bodyReadError(err error) error {
 
 // placeBlob puts spooled content into the blob store, unless a record
 // refers to that blob already (it is stored: dedup costs no upload; an
-// upload staged meanwhile is removed). The blob's lock is held. A spool
-// not to keep is used up either way. Content staged in S3 as it arrived
-// (sp.key) is in place already: the commit records its key.
-func (db *DB) placeBlob(ctx context.Context, sp spooled) error {
+// upload staged meanwhile is removed). It reports whether it placed the
+// content: only then may the commit say where the blob is (blob_keys),
+// for a blob it skipped stays where it was (the lock, held from here to
+// the commit, keeps it there even if its last reference goes meanwhile).
+// A spool not to keep is used up either way. Content staged in S3 as it
+// arrived (sp.key) is in place already.
+func (db *DB) placeBlob(ctx context.Context, sp spooled) (placed bool, err error) {
 	var stored bool
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
 		stored = tx.Bucket(bucketBlobs).Get(sp.sum[:]) != nil
 		return nil
 	}); err != nil {
-		return err
+		if sp.key != "" {
+			db.dropStaged(sp.key)
+		}
+		return false, err
 	}
 	if stored || sp.key != "" {
 		if !sp.keep {
@@ -311,9 +317,9 @@ func (db *DB) placeBlob(ctx context.Context, sp spooled) error {
 		if stored && sp.key != "" {
 			db.dropStaged(sp.key)
 		}
-		return nil
+		return !stored, nil
 	}
-	return db.blobs.store.put(ctx, sp)
+	return true, db.blobs.store.put(ctx, sp)
 }
 
 // dropStaged removes a staged upload's object that no record will name

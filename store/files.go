@@ -299,11 +299,12 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 	var info ferry.FileInfo
 	var released []sum
 	unlock := db.lockBlob(sp.sum)
-	if err := db.placeBlob(ctx, sp); err != nil {
+	placed, err := db.placeBlob(ctx, sp)
+	if err != nil {
 		unlock()
 		return info, err
 	}
-	err := db.update(ctx, func(tx *bolt.Tx) error {
+	err = db.update(ctx, func(tx *bolt.Tx) error {
 		released = released[:0]
 		if err := unreserve(tx, userID, release); err != nil {
 			return err
@@ -329,7 +330,7 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		if err := db.charge(tx, userID, delta); err != nil {
 			return err
 		}
-		if tx.Bucket(bucketBlobs).Get(sp.sum[:]) == nil {
+		if placed && tx.Bucket(bucketBlobs).Get(sp.sum[:]) == nil {
 			if err := recordBlobKey(tx, sp.sum, sp.key); err != nil {
 				return err
 			}
@@ -367,7 +368,7 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		return nil
 	})
 	if err != nil {
-		if sp.key != "" && !db.referenced(sp.sum) {
+		if placed && sp.key != "" && !db.referenced(sp.sum) {
 			db.dropStaged(sp.key) // not in blob_keys: nothing else would find it
 		} else if _, rmErr := db.removeBlobIfUnreferenced(sp.sum); rmErr != nil {
 			db.log("removing an unreferenced blob", rmErr)
