@@ -300,11 +300,8 @@ func bodyReadError(err error) error {
 // A spool not to keep is used up either way. Content staged in S3 as it
 // arrived (sp.key) is in place already.
 func (db *DB) placeBlob(ctx context.Context, sp spooled) (placed bool, err error) {
-	var stored bool
-	if err := db.bolt.View(func(tx *bolt.Tx) error {
-		stored = tx.Bucket(bucketBlobs).Get(sp.sum[:]) != nil
-		return nil
-	}); err != nil {
+	stored, err := db.referenced(sp.sum)
+	if err != nil {
 		if sp.key != "" {
 			db.dropStaged(sp.key)
 		}
@@ -392,13 +389,24 @@ func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 }
 
 // referenced reports whether a record refers to blob h.
-func (db *DB) referenced(h sum) bool {
+func (db *DB) referenced(h sum) (bool, error) {
 	var ok bool
-	_ = db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bolt.View(func(tx *bolt.Tx) error {
 		ok = tx.Bucket(bucketBlobs).Get(h[:]) != nil
 		return nil
 	})
-	return ok
+	return ok, err
+}
+
+// stagedKeys maps each staged object's key to its blob (blob_keys read
+// backwards).
+func stagedKeys(tx *bolt.Tx) (map[string]sum, error) {
+	staged := map[string]sum{}
+	err := tx.Bucket(bucketBlobKeys).ForEach(func(k, v []byte) error {
+		staged[string(v)] = sum(k)
+		return nil
+	})
+	return staged, err
 }
 
 // refOf is blob h as its store has it: under the key blob_keys names, or
@@ -528,12 +536,10 @@ func (db *DB) RemoveOrphanBlobs() (int, error) {
 	}
 	// This read begins after every staging check above: an upload that
 	// had ended by then has its key in blob_keys, or has none.
-	staged := map[string]sum{}
+	var staged map[string]sum
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBlobKeys).ForEach(func(k, v []byte) error {
-			staged[string(v)] = sum(k)
-			return nil
-		})
+		staged, err = stagedKeys(tx)
+		return err
 	})
 	if err != nil {
 		return removed, err

@@ -39,17 +39,14 @@ func (db *DB) CheckTree() ([]string, error) {
 // elsewhere is such a stray). Called within a hold (holdBlobs) and a
 // read transaction begun before it, every blob tx refers to is listed.
 func (db *DB) listBlobs(tx *bolt.Tx) (map[sum]time.Time, []storedBlob, error) {
-	staged := map[string]sum{}
-	keys := tx.Bucket(bucketBlobKeys)
-	if err := keys.ForEach(func(k, v []byte) error {
-		staged[string(v)] = sum(k)
-		return nil
-	}); err != nil {
+	staged, err := stagedKeys(tx)
+	if err != nil {
 		return nil, nil, err
 	}
+	keys := tx.Bucket(bucketBlobKeys)
 	stored := map[sum]time.Time{}
 	var strays []storedBlob
-	err := db.blobs.store.each(context.Background(), func(b storedBlob) error {
+	err = db.blobs.store.each(context.Background(), func(b storedBlob) error {
 		if h, ok := staged[b.name]; ok {
 			stored[h] = b.modified
 		} else if b.named && keys.Get(b.sum[:]) == nil {

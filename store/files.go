@@ -368,7 +368,7 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		return nil
 	})
 	if err != nil {
-		if placed && sp.key != "" && !db.referenced(sp.sum) {
+		if inUse, _ := db.referenced(sp.sum); placed && sp.key != "" && !inUse {
 			db.dropStaged(sp.key) // not in blob_keys: nothing else would find it
 		} else if _, rmErr := db.removeBlobIfUnreferenced(sp.sum); rmErr != nil {
 			db.log("removing an unreferenced blob", rmErr)
