@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/ferryhq/ferry/internal/ferrytest"
 )
@@ -42,7 +41,7 @@ func (b *bench) s3Rows() []result {
 	defer os.Remove(src)
 
 	ctx := context.Background()
-	mc, err := minio.New(s3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s3.AccessKey, s3.SecretKey, ""), Region: "us-east-1"})
+	mc, err := s3.NewClient()
 	check(err)
 	const bucket, key = "bench-direct", "src.bin"
 	if ok, err := mc.BucketExists(ctx, bucket); err == nil && !ok {

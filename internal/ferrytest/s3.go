@@ -146,9 +146,14 @@ func newPrefix() string {
 	return "t" + hex.EncodeToString(b) + "/"
 }
 
-// Client is a minio-go client of the server, for looking at the bucket.
+// NewClient is a minio-go client of the server.
+func (s *S3) NewClient() (*minio.Client, error) {
+	return minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
+}
+
+// Client is NewClient for a test, for looking at the bucket.
 func (s *S3) Client(t testing.TB) *minio.Client {
-	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
+	c, err := s.NewClient()
 	require.NoError(t, err)
 	return c
 }
@@ -318,7 +323,7 @@ func startOnLauncher(cmd *exec.Cmd) chan error {
 // server can start well after the proxy, and the proxy answers 503 for
 // it meanwhile.
 func (s *S3) waitReady(limit time.Duration) error {
-	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
+	c, err := s.NewClient()
 	if err != nil {
 		return err
 	}
