@@ -415,8 +415,12 @@ func refOf(tx *bolt.Tx, h sum) blobRef {
 	return blobRef{sum: h, key: string(tx.Bucket(bucketBlobKeys).Get(h[:]))}
 }
 
-// blobRefOf is refOf in a read transaction of its own.
+// blobRefOf is refOf in a read transaction of its own; local blobs are
+// never staged, and need none (a download's hot path).
 func (db *DB) blobRefOf(h sum) (blobRef, error) {
+	if _, local := db.blobs.store.(localBlobs); local {
+		return blobRef{sum: h}, nil
+	}
 	var ref blobRef
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		ref = refOf(tx, h)
