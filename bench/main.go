@@ -1,5 +1,5 @@
-// Command bench measures ferry against references run in the same process
-// and the same run, and prints the table of issue 6's targets as Markdown
+// Command bench measures ferry against references measured in the same
+// run (reference servers in processes of their own, as ferry is), and prints the table of issue 6's targets as Markdown
 // (and writes it as JSON). Run it from the repository root:
 //
 //	go run ./bench                 # every row, 1 GiB files, 1,000,000 files for row 9
@@ -45,6 +45,7 @@ import (
 // result is one row of the table.
 type result struct {
 	Row       int     `json:"row"`
+	Sub       string  `json:"sub,omitempty"` // 1b, 1c...: more figures of row 1
 	Figure    string  `json:"figure"`
 	Value     float64 `json:"value"`
 	Reference float64 `json:"reference,omitempty"`
@@ -53,6 +54,10 @@ type result struct {
 	Target    string  `json:"target"`
 	Pass      bool    `json:"pass"`
 	Note      string  `json:"note,omitempty"`
+	// Server CPU seconds per GiB moved, from /proc/PID/stat, of ferry
+	// and of the reference server (0: not measured).
+	CPU    float64 `json:"cpu_s_per_gib,omitempty"`
+	RefCPU float64 `json:"ref_cpu_s_per_gib,omitempty"`
 }
 
 var (
@@ -108,7 +113,12 @@ func main() {
 			results = append(results, row.fn()...)
 		}
 	}
-	sort.SliceStable(results, func(i, j int) bool { return results[i].Row < results[j].Row })
+	sort.SliceStable(results, func(i, j int) bool {
+		if results[i].Row != results[j].Row {
+			return results[i].Row < results[j].Row
+		}
+		return results[i].Sub < results[j].Sub
+	})
 	report(results, size)
 }
 
@@ -120,20 +130,24 @@ func check(err error) {
 
 // bench is a running ferry and what the rows share.
 type bench struct {
-	dir, bin, config, data string
-	size                   int64
-	cmd                    *exec.Cmd
-	base                   string // http://addr/api/1
-	root                   string
-	client                 *http.Client
+	dir, bin, refBin string
+	config, data     string
+	size             int64
+	cmd              *exec.Cmd
+	base             string // http://addr/api/1
+	root             string
+	client           *http.Client
 }
 
 func (b *bench) build() {
 	b.bin = filepath.Join(b.dir, "ferry")
-	log.Printf("building ferry into %s", b.bin)
-	out, err := exec.Command("go", "build", "-o", b.bin, "./cmd/ferry").CombinedOutput()
-	if err != nil {
-		log.Fatalf("go build: %v\n%s", err, out)
+	b.refBin = filepath.Join(b.dir, "refserver")
+	log.Printf("building ferry and the reference server into %s", b.dir)
+	for bin, pkg := range map[string]string{b.bin: "./cmd/ferry", b.refBin: "./bench/refserver"} {
+		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+		if err != nil {
+			log.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
 }
 
@@ -358,15 +372,6 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// refServer serves h on a loopback port of this process and returns its URL.
-func refServer(h http.Handler) (string, func()) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }
-}
-
 // procStatus reads a field (in kB) of ferry's /proc/PID/status.
 func (b *bench) procStatus(field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
@@ -463,7 +468,13 @@ var errShort = errors.New("short transfer")
 
 func report(results []result, size int64) {
 	var md strings.Builder
-	fmt.Fprintf(&md, "| # | figure | ferry | reference | ratio | target | result |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&md, "| # | figure | ferry | reference | ratio | target | result | CPU s/GiB ferry | CPU s/GiB ref |\n|---|---|---|---|---|---|---|---|---|\n")
+	cpu := func(v float64) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
 	for _, r := range results {
 		ref, ratio := "-", "-"
 		if r.Reference != 0 {
@@ -474,14 +485,14 @@ func report(results []result, size int64) {
 		if !r.Pass {
 			pass = "**miss**"
 		}
-		fmt.Fprintf(&md, "| %d | %s | %.4g %s | %s | %s | %s | %s |\n", r.Row, r.Figure, r.Value, r.Unit, ref, ratio, r.Target, pass)
+		fmt.Fprintf(&md, "| %d%s | %s | %.4g %s | %s | %s | %s | %s | %s | %s |\n", r.Row, r.Sub, r.Figure, r.Value, r.Unit, ref, ratio, r.Target, pass, cpu(r.CPU), cpu(r.RefCPU))
 	}
 	host, _ := os.Hostname()
 	machine := fmt.Sprintf("%s, %d cores, %s, %s/%s, file size %s", host, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, quota.FormatSize(size))
 	fmt.Printf("\n%s\nMachine: %s\n", md.String(), machine)
 	for _, r := range results {
 		if r.Note != "" {
-			fmt.Printf("- row %d: %s\n", r.Row, r.Note)
+			fmt.Printf("- row %d%s: %s\n", r.Row, r.Sub, r.Note)
 		}
 	}
 	check(os.MkdirAll(*flagOut, 0o755))

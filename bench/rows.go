@@ -15,60 +15,72 @@ import (
 )
 
 // bigFiles runs rows 1, 2, 3 and 8: a file of -size bytes through
-// PUT /files, GET /files and the resumable upload, against an io.Copy-and-
-// fsync handler and http.ServeFile; and ferry's peak RSS meanwhile.
+// PUT /files, GET /files and the resumable upload, against the reference
+// server's direct-I/O writer, io.Copy-and-fsync handler and
+// http.ServeFile; ferry's peak RSS meanwhile; and the server CPU each side
+// spends, beside what SHA-256 of the same bytes costs. Row 1n runs row 1
+// again with a busy loop pinned to one CPU beside it.
 func (b *bench) bigFiles(rows map[int]bool) []result {
 	src := filepath.Join(b.dir, "src.bin")
 	log.Printf("rows 1-3, 8: writing %d bytes of test data", b.size)
 	randomFile(src, b.size)
 	refDir := filepath.Join(b.dir, "ref")
 	check(os.MkdirAll(refDir, 0o755))
-	refURL, stopRef := refServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			http.ServeFile(w, r, src)
-			return
-		}
-		f, err := os.CreateTemp(refDir, "put-")
-		check(err)
-		defer os.Remove(f.Name())
-		if _, err := io.Copy(f, r.Body); err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
-		check(f.Sync())
-		check(f.Close())
-		io.WriteString(w, "{}")
-	}))
-	defer stopRef()
+	ref := b.startRef("-dir", refDir, "-file", src)
+	defer ref.stop()
 	u := b.addUsers("big", 1)[0]
 	b.resetPeakRSS()
+	sha := b.sha256Cost(src)
+	log.Printf("SHA-256 costs %.2f CPU s/GiB here", sha)
 
-	download := b.download
-	rate := func(d time.Duration) float64 { return float64(b.size) / d.Seconds() / (1 << 20) }
-	// Best of five, alternating so that neither side gets a warmer
-	// cache, each after a sync so that none pays for the last one's
-	// writeback.
-	best := func(a, c func() error) (float64, float64) {
-		var ra, rc float64
-		for range 5 {
-			syscall.Sync()
-			ra = max(ra, rate(timed(a)))
-			syscall.Sync()
-			rc = max(rc, rate(timed(c)))
-		}
-		return ra, rc
-	}
+	ferryPid, refPid := b.cmd.Process.Pid, ref.cmd.Process.Pid
 	fileURL := b.base + "/files?path=big.bin"
+	// Best of n, alternating so that no side gets a warmer cache, each
+	// after a sync so that none pays for the last one's writeback.
+	puts := func(n int) (direct, copied, put transfer) {
+		for range n {
+			syscall.Sync()
+			direct.best(b.measure(refPid, b.putFile(src, ref.url+"/direct", "")))
+			syscall.Sync()
+			copied.best(b.measure(refPid, b.putFile(src, ref.url+"/put", "")))
+			syscall.Sync()
+			put.best(b.measure(ferryPid, b.putFile(src, fileURL, u.token)))
+		}
+		return
+	}
+	putRows := func(sub, with string, direct, copied, put transfer) []result {
+		return []result{
+			{Row: 1, Sub: sub, Figure: "PUT /files of " + *flagSize + " against direct I/O" + with, Value: put.rate, Reference: direct.rate,
+				Unit: "MiB/s", Ratio: put.rate / direct.rate, Target: ">= 0.80", Pass: put.rate/direct.rate >= 0.80, CPU: put.cpu, RefCPU: direct.cpu},
+			{Row: 1, Sub: sub + "b", Figure: "PUT /files of " + *flagSize + " against io.Copy + fsync" + with, Value: put.rate, Reference: copied.rate,
+				Unit: "MiB/s", Ratio: put.rate / copied.rate, Target: ">= 1.0", Pass: put.rate/copied.rate >= 1.0, CPU: put.cpu, RefCPU: copied.cpu},
+		}
+	}
 	var results []result
-	refPut, put := best(b.putFile(src, refURL+"/put", ""), b.putFile(src, fileURL, u.token))
-	results = append(results, result{Row: 1, Figure: "PUT /files of " + *flagSize, Value: put, Reference: refPut, Unit: "MiB/s",
-		Ratio: put / refPut, Target: ">= 0.85", Pass: put/refPut >= 0.85})
-	refGet, get := best(download(refURL+"/get", ""), download(fileURL, u.token))
-	results = append(results, result{Row: 2, Figure: "GET /files of " + *flagSize, Value: get, Reference: refGet, Unit: "MiB/s",
-		Ratio: get / refGet, Target: ">= 0.90", Pass: get/refGet >= 0.90})
+	direct, copied, put := puts(5)
+	results = append(results, putRows("", "", direct, copied, put)...)
+	budget := copied.cpu + 1.1*sha
+	results = append(results, result{Row: 1, Sub: "c", Figure: fmt.Sprintf("ferry's CPU for PUT against io.Copy + fsync's and 1.1 x SHA-256's (%.2f s/GiB)", sha),
+		Value: put.cpu, Reference: budget, Unit: "CPU s/GiB", Ratio: put.cpu / budget, Target: "<= 1.0", Pass: put.cpu <= budget})
+
+	var get, serveFile transfer
+	for range 5 {
+		serveFile.best(b.measure(refPid, b.download(ref.url+"/get", "")))
+		get.best(b.measure(ferryPid, b.download(fileURL, u.token)))
+	}
+	results = append(results, result{Row: 2, Figure: "GET /files of " + *flagSize, Value: get.rate, Reference: serveFile.rate, Unit: "MiB/s",
+		Ratio: get.rate / serveFile.rate, Target: ">= 0.90", Pass: get.rate/serveFile.rate >= 0.90, CPU: get.cpu, RefCPU: serveFile.cpu})
 	hwm := float64(b.procStatus("VmHWM"))
 	results = append(results, result{Row: 3, Figure: "ferry peak RSS (VmHWM) during rows 1 and 2", Value: hwm / (1 << 20), Unit: "MiB",
 		Target: "<= 32 MiB", Pass: hwm <= 32<<20})
+
+	{
+		log.Printf("row 1n: row 1 again beside a busy loop pinned to one CPU")
+		spin := b.spinner()
+		direct, copied, put := puts(3)
+		spin.stop()
+		results = append(results, putRows("n", ", beside a busy loop", direct, copied, put)...)
+	}
 
 	if rows[8] {
 		const chunk = 8 << 20
@@ -105,14 +117,14 @@ func (b *bench) bigFiles(rows map[int]bool) []result {
 			}
 			return u.do(http.MethodGet, "/upload/finalize/"+link.Key, nil, "", nil)
 		}
-		var res float64
+		var res transfer
 		for range 3 {
 			syscall.Sync()
-			res = max(res, rate(timed(resumable)))
+			res.best(b.measure(ferryPid, resumable))
 			u.must(u.post("/ops/delete", url.Values{"file[]": {"resumable.bin"}}, nil))
 		}
-		results = append(results, result{Row: 8, Figure: "resumable upload of " + *flagSize + " in 8 MiB chunks", Value: res, Reference: refPut,
-			Unit: "MiB/s", Ratio: res / refPut, Target: ">= 0.80 of row 1's reference", Pass: res/refPut >= 0.80})
+		results = append(results, result{Row: 8, Figure: "resumable upload of " + *flagSize + " in 8 MiB chunks", Value: res.rate, Reference: put.rate,
+			Unit: "MiB/s", Ratio: res.rate / put.rate, Target: ">= 0.85 of row 1's PUT /files", Pass: res.rate/put.rate >= 0.85, CPU: res.cpu, RefCPU: put.cpu})
 	}
 	check(os.Remove(src))
 	return results
@@ -150,8 +162,9 @@ func (b *bench) listRate() []result {
 	for i := range 10 {
 		u.must(u.put(fmt.Sprintf("ten/file-%d.txt", i), []byte("entry")))
 	}
-	refURL, stop := refServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
-	defer stop()
+	hello := b.startRef()
+	defer hello.stop()
+	refURL := hello.url + "/hello"
 	client := newClient(32)
 	get := func(target, token string) func(int) error {
 		return func(int) error {
