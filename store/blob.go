@@ -116,12 +116,13 @@ func (db *DB) spool(ctx context.Context, r io.Reader, size, limit int64, over er
 	// A spool becomes a local blob, and must be on disk before the commit
 	// that refers to it. An object store's PUT makes the content durable
 	// there instead: its spool is only read back, from the page cache, and
-	// is neither written out early nor fsynced. Content of more than one
-	// part (by its declared size) goes up while it arrives (s3Stage).
+	// is neither written around the cache nor fsynced. Content of more than
+	// one part (by its declared size) goes up while it arrives (s3Stage).
 	s3, remote := db.blobs.store.(*s3Blobs)
-	var w io.Writer = &writebackWriter{f: f, check: db.checkSpace}
+	var dst sink
 	if remote {
-		w = &spaceCheckedWriter{f: f, check: db.checkSpace}
+		fs := &fileSink{f: f, check: db.checkSpace}
+		dst = fs
 		if size > int64(s3.part) {
 			// Known as in flight before it begins: the sweep leaves it be.
 			key, err := s3.stagingKey()
@@ -133,13 +134,19 @@ func (db *DB) spool(ctx context.Context, r io.Reader, size, limit int64, over er
 				db.blobs.staging.Delete(key)
 				return spooled{}, err
 			}
-			w = &stagingWriter{w: w, st: stage}
+			dst = &stagingSink{fileSink: fs, st: stage}
 		}
+	} else {
+		fs := newFileSink(f, db.checkSpace)
+		defer fs.close()
+		dst = fs
 	}
-	n, h, err := copyHashing(w, r)
-	if err != nil {
+	hasher := sha256.New()
+	n, readErr, writeErr := copyToFile(dst, 0, r, hasher)
+	if err := errors.Join(writeErr, readErr); err != nil {
 		return spooled{}, err
 	}
+	h := sum(hasher.Sum(nil))
 	if limit >= 0 && n > limit {
 		return spooled{}, over
 	}
@@ -160,127 +167,12 @@ func (db *DB) spool(ctx context.Context, r io.Reader, size, limit int64, over er
 	return sp, nil
 }
 
-// writebackEvery is how much a writebackWriter lets pile up before it
-// starts the kernel writing it out.
-const writebackEvery = 1 << 20
-
 // startWriteback starts writing out f's dirty pages in [off, off+n) without
 // waiting for them (writeback_linux.go); a variable for tests.
 var startWriteback = osStartWriteback
 
-// writebackWriter writes to f and, every writebackEvery bytes, starts the
-// kernel writing out what it wrote, without waiting. The disk then writes
-// while the network reads, and the fsync that makes the file durable (the
-// caller's) finds little left to write instead of a whole chunk or file
-// while the network waits. check, when set, must allow each write first
-// (checkSpace: a statfs, about a microsecond for each 256 KiB written).
-type writebackWriter struct {
-	f       *os.File
-	check   func(need int64) error
-	off     int64 // where the next write lands in f
-	started int64 // where the last writeback started ends
-}
-
-// spaceCheckedWriter writes to f what check allows.
-type spaceCheckedWriter struct {
-	f     *os.File
-	check func(need int64) error
-}
-
-func (w *spaceCheckedWriter) Write(p []byte) (int, error) {
-	if err := w.check(int64(len(p))); err != nil {
-		return 0, err
-	}
-	return w.f.Write(p)
-}
-
-func (w *writebackWriter) Write(p []byte) (int, error) {
-	if w.check != nil {
-		if err := w.check(int64(len(p))); err != nil {
-			return 0, err
-		}
-	}
-	n, err := w.f.Write(p)
-	if w.off += int64(n); w.off-w.started >= writebackEvery {
-		startWriteback(w.f, w.started, w.off-w.started)
-		w.started = w.off
-	}
-	return n, err
-}
-
 func tooLarge(limit int64) error {
 	return ferry.Errorf(ferry.ETOOLARGE, "The file is over the limit of %d bytes.", limit)
-}
-
-// copyHashing copies r to w and returns the SHA-256 of what it copied.
-func copyHashing(w io.Writer, r io.Reader) (int64, sum, error) {
-	h := sha256.New()
-	n, err := copyHashingInto(w, r, h)
-	return n, sum(h.Sum(nil)), err
-}
-
-// copyHashingInto copies r to w and writes what it copied to h as well,
-// which has it all when the copy returns. The hash runs in a goroutine of
-// its own over the same buffers, so that on a machine with two cores or
-// more hashing does not slow the copy down. A failure to read r is wrapped
-// in ferry.ErrBodyRead; w's errors (a full disk) are returned as they are, and
-// what w refused is not hashed.
-func copyHashingInto(w io.Writer, r io.Reader, h hash.Hash) (int64, error) {
-	const bufSize, buffers = 256 << 10, 4
-	free := make(chan []byte, buffers)
-	for range buffers {
-		free <- make([]byte, bufSize)
-	}
-	full := make(chan []byte, buffers)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for b := range full {
-			h.Write(b)
-			free <- b[:cap(b)]
-		}
-	}()
-	var n int64
-	var err error
-	for {
-		buf := <-free
-		m, rerr := r.Read(buf)
-		if m > 0 {
-			if _, werr := w.Write(buf[:m]); werr != nil {
-				err = werr
-				free <- buf
-				break
-			}
-			n += int64(m)
-			full <- buf[:m]
-		} else {
-			free <- buf
-		}
-		if rerr == io.EOF {
-			break
-		} else if rerr != nil {
-			err = bodyReadError(rerr)
-			break
-		}
-	}
-	close(full)
-	<-done
-	return n, err
-}
-
-// errWriter remembers its writer's error, so that a copy's failure to write
-// (a full disk) can be told from its failure to read.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
 }
 
 func bodyReadError(err error) error {

@@ -458,18 +458,18 @@ func (st *s3Stage) abort() {
 	})
 }
 
-// stagingWriter writes to w and tells st how much the spool holds.
-type stagingWriter struct {
-	w  io.Writer
+// stagingSink writes to the spool and tells st how much it holds.
+type stagingSink struct {
+	*fileSink
 	st *s3Stage
-	n  int64
 }
 
-func (s *stagingWriter) Write(p []byte) (int, error) {
-	n, err := s.w.Write(p)
-	s.n += int64(n)
-	if serr := s.st.written(s.n); err == nil && serr != nil {
-		err = objectStoreError("put", serr)
+func (s *stagingSink) put(p []byte, off int64) error {
+	if err := s.fileSink.put(p, off); err != nil {
+		return err
 	}
-	return n, err
+	if err := s.st.written(off + int64(len(p))); err != nil {
+		return objectStoreError("put", err)
+	}
+	return nil
 }

@@ -263,20 +263,18 @@ func (db *DB) WriteChunk(ctx context.Context, c ferry.Chunk) (int64, error) {
 	if err := f.Truncate(rec.Received); err != nil {
 		return rec.Received, err
 	}
-	if _, err := f.Seek(rec.Received, io.SeekStart); err != nil {
-		return rec.Received, err
-	}
 	want := end - start + 1
 	if err := db.checkSpace(want); err != nil {
 		return rec.Received, err
 	}
-	w := &errWriter{w: &writebackWriter{f: f, off: rec.Received, started: rec.Received}}
-	n, readErr := copyHashingInto(w, io.LimitReader(body, want), h)
-	if w.err != nil {
-		// Nothing of this chunk counts: the hash may have missed bytes that
-		// reached the file. Give their space back at once.
+	dst := newFileSink(f, nil)
+	defer dst.close()
+	n, readErr, writeErr := copyToFile(dst, rec.Received, io.LimitReader(body, want), h)
+	if writeErr != nil {
+		// Nothing of this chunk counts: the hash may have taken bytes that
+		// never reached the file. Give their space back at once.
 		_ = f.Truncate(rec.Received)
-		return rec.Received, w.err
+		return rec.Received, writeErr
 	}
 	if readErr == nil && n < want {
 		readErr = ferry.Errorf(ferry.EBADREQUEST, "The body has %d bytes; Content-Range says %d.", n, want)
@@ -298,7 +296,7 @@ func (db *DB) WriteChunk(ctx context.Context, c ferry.Chunk) (int64, error) {
 		}
 	}
 	if readErr != nil {
-		return rec.Received, readErr // wrapped in ferry.ErrBodyRead by copyHashingInto, or the short body's BAD_REQUEST
+		return rec.Received, readErr // wrapped in ferry.ErrBodyRead by copyToFile, or the short body's BAD_REQUEST
 	}
 	return rec.Received, nil
 }

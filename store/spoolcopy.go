@@ -1,0 +1,203 @@
+package store
+
+import (
+	"errors"
+	"hash"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// Content arrives from a request body and goes to a file (a spool, or a
+// resumable upload's file) while it is hashed. copyToFile reads the body
+// in pieces of pieceSize into a few aligned buffers; a goroutine hashes
+// each piece and another writes it, so that the network, the hash and the
+// disk all move at once, and each piece is read into memory once and never
+// copied again in the process.
+//
+// The writer (fileSink) uses direct I/O where it can: the bytes go from
+// the buffer to the device, not through the page cache. Writing through
+// the cache cost this service about a CPU second per GiB on top of the
+// hash (copying into the cache, then writing the dirty pages out), and an
+// upload then competes with everything else for the cache. A file's bytes
+// that are not whole aligned blocks at aligned offsets (the head of a
+// chunk that continues an odd-sized one, the tail of a file) go through
+// the cache instead; the fsync that follows makes both durable.
+
+const (
+	pieceSize = 1 << 20 // what one read fills and one write writes
+	pieces    = 4       // the buffers in flight
+	align     = 4096    // direct I/O's alignment of memory, offsets and lengths
+)
+
+// sink is where copyToFile puts each piece, in order, at its offset.
+type sink interface {
+	put(p []byte, off int64) error
+}
+
+// copyToFile copies r into dst from offset off on, and writes the same
+// bytes to h. It returns how many bytes it copied, the error of reading r
+// (wrapped in ferry.ErrBodyRead), and the error of writing (a full disk):
+// when both are nil it copied all of r. After a read error the bytes read
+// before it are written and hashed; after a write error nothing the copy
+// did should count.
+func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash) (n int64, readErr, writeErr error) {
+	free := make(chan []byte, pieces)
+	for range pieces {
+		free <- getPiece()
+	}
+	defer func() {
+		// Every buffer is back by now: the writer has returned them all.
+		for range pieces {
+			putPiece(<-free)
+		}
+	}()
+	type piece struct {
+		buf []byte
+		off int64
+	}
+	toHash, toWrite := make(chan piece, pieces), make(chan piece, pieces)
+	failed := make(chan struct{}) // closed at the first write error
+	written := make(chan error, 1)
+	go func() {
+		for p := range toHash {
+			h.Write(p.buf)
+			toWrite <- p
+		}
+		close(toWrite)
+	}()
+	go func() {
+		var err error
+		for p := range toWrite {
+			if err == nil {
+				if err = dst.put(p.buf, p.off); err != nil {
+					close(failed)
+				}
+			}
+			free <- p.buf[:cap(p.buf)]
+		}
+		written <- err
+	}()
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-failed:
+		}
+		if buf == nil {
+			break
+		}
+		// The first piece ends where the file is aligned, so that every
+		// later one starts aligned.
+		if head := int(off % align); head != 0 {
+			buf = buf[:align-head]
+		}
+		m, err := io.ReadFull(r, buf)
+		if m > 0 {
+			toHash <- piece{buf[:m], off}
+			off += int64(m)
+			n += int64(m)
+		} else {
+			free <- buf[:cap(buf)]
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			readErr = bodyReadError(err)
+			break
+		}
+	}
+	close(toHash)
+	if writeErr = <-written; writeErr != nil {
+		readErr = nil
+	}
+	return n, readErr, writeErr
+}
+
+// piecePool keeps the buffers of copies that ended for the next ones: an
+// upload's four MiB would otherwise be garbage that the collector (at
+// GOGC=400) lets pile up in the process's memory.
+var piecePool sync.Pool
+
+func getPiece() []byte {
+	if p, ok := piecePool.Get().(*[]byte); ok {
+		return *p
+	}
+	return alignedBuf(pieceSize)
+}
+
+func putPiece(b []byte) {
+	b = b[:cap(b)]
+	piecePool.Put(&b)
+}
+
+// alignedBuf returns n bytes of memory that start at a multiple of align.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+align)
+	skip := (align - int(uintptr(unsafe.Pointer(&b[0]))%align)) % align
+	return b[skip : skip+n : skip+n]
+}
+
+// fileSink writes pieces to f: whole aligned blocks through direct, the
+// same file opened for direct I/O, when it is set, and everything else
+// through f. check, when set, must allow each piece first (checkSpace).
+// With writeback set, each piece written through f has its writeback
+// started at once (sync_file_range), so that the fsync at the end finds
+// little left to write.
+type fileSink struct {
+	f         *os.File
+	direct    *os.File
+	check     func(need int64) error
+	writeback bool
+}
+
+// newFileSink returns a sink for f that writes around the page cache
+// where the file system allows it; close closes what it opened.
+func newFileSink(f *os.File, check func(int64) error) *fileSink {
+	s := &fileSink{f: f, check: check, writeback: true}
+	if d, err := openDirect(f.Name()); err == nil {
+		s.direct = d
+	}
+	return s
+}
+
+func (s *fileSink) close() {
+	if s.direct != nil {
+		s.direct.Close()
+		s.direct = nil
+	}
+}
+
+func (s *fileSink) put(p []byte, off int64) error {
+	if s.check != nil {
+		if err := s.check(int64(len(p))); err != nil {
+			return err
+		}
+	}
+	if whole := len(p) &^ (align - 1); s.direct != nil && whole > 0 && off%align == 0 {
+		_, err := s.direct.WriteAt(p[:whole], off)
+		switch {
+		case err == nil:
+			p, off = p[whole:], off+int64(whole)
+		case errors.Is(err, syscall.EINVAL):
+			// The file system took the open but not the write: the
+			// cache it is, from here on, for the whole piece again.
+			s.close()
+		default:
+			return err
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	if _, err := s.f.WriteAt(p, off); err != nil {
+		return err
+	}
+	if s.writeback {
+		startWriteback(s.f, off, int64(len(p)))
+	}
+	return nil
+}
