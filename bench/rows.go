@@ -192,7 +192,7 @@ func (b *bench) listRate() []result {
 			return r
 		})
 	return []result{{Row: 4, Figure: "GET /ops/list (10 entries, token auth), 32 connections", Value: got, Reference: ref,
-		Unit: "req/s", Ratio: got / ref, Target: ">= 0.50", Pass: got/ref >= 0.50}}
+		Unit: "req/s", Ratio: got / ref, Target: ">= 0.70", Pass: got/ref >= 0.70}}
 }
 
 // fillFolder makes n entries in folder by copying one file, 32 at a time.
@@ -210,15 +210,19 @@ func (b *bench) listScaling() []result {
 	log.Printf("row 5: filling folders of 10,000 and 100,000 entries")
 	u.fillFolder("k10", 10_000)
 	u.fillFolder("k100", 100_000)
-	lat := func(folder string, reps int) time.Duration {
-		var ds []time.Duration
-		for range reps {
-			ds = append(ds, timed(func() error { return u.do(http.MethodGet, "/ops/list?path="+folder, nil, "", nil) }))
-		}
-		return median(ds)
+	list := func(folder string) time.Duration {
+		return timed(func() error { return u.do(http.MethodGet, "/ops/list?path="+folder, nil, "", nil) })
 	}
-	lat("k10", 2) // warm up
-	small, big := lat("k10", 21), lat("k100", 11)
+	list("k10") // warm up
+	list("k100")
+	// 101 of each, alternating, so that both sizes see the same drift of
+	// the machine: with 21 and 11 samples two runs differed by up to 40%.
+	var smalls, bigs []time.Duration
+	for range 101 {
+		smalls = append(smalls, list("k10"))
+		bigs = append(bigs, list("k100"))
+	}
+	small, big := median(smalls), median(bigs)
 	r := float64(big) / float64(small)
 	return []result{{Row: 5, Figure: "ops/list median latency, 100,000 entries vs 10,000", Value: ms(big), Reference: ms(small),
 		Unit: "ms", Ratio: r, Target: "<= 12 (linear)", Pass: r <= 12}}
