@@ -142,7 +142,7 @@ func (db *DB) spool(ctx context.Context, r io.Reader, size, limit int64, over er
 		dst = fs
 	}
 	hasher := sha256.New()
-	n, readErr, writeErr := copyToFile(dst, 0, r, hasher)
+	n, readErr, writeErr := copyToFile(dst, 0, r, hasher, size)
 	if err := errors.Join(writeErr, readErr); err != nil {
 		return spooled{}, err
 	}

@@ -38,22 +38,43 @@ type sink interface {
 }
 
 // copyToFile copies r into dst from offset off on, and writes the same
-// bytes to h. It returns how many bytes it copied, the error of reading r
-// (wrapped in ferry.ErrBodyRead), and the error of writing (a full disk):
-// when both are nil it copied all of r. After a read error the bytes read
-// before it are written and hashed; after a write error nothing the copy
-// did should count.
-func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash) (n int64, readErr, writeErr error) {
-	free := make(chan []byte, pieces)
-	for range pieces {
-		free <- getPiece()
+// bytes to h. expect is how many bytes r should hold (-1: unknown); the
+// buffers are no larger than that needs. It returns how many bytes it
+// copied, the error of reading r (wrapped in ferry.ErrBodyRead), and the
+// error of writing (a full disk): when both are nil it copied all of r.
+// After a read error the bytes read before it are written and hashed;
+// after a write error nothing the copy did should count.
+func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash, expect int64) (n int64, readErr, writeErr error) {
+	// Buffers are made as the pipeline needs them, up to pieces: a small
+	// body takes one small buffer (and one more to meet its end), a large
+	// one four pieces from the pool.
+	size := pieceSize
+	if expect >= 0 && expect < pieceSize {
+		size = int(expect+align) &^ (align - 1) // room for one byte more than expected
 	}
+	free := make(chan []byte, pieces)
+	made := 0
 	defer func() {
 		// Every buffer is back by now: the writer has returned them all.
-		for range pieces {
+		for range made {
 			putPiece(<-free)
 		}
 	}()
+	next := func() []byte {
+		if made < pieces {
+			select {
+			case buf := <-free:
+				return buf
+			default:
+				made++
+				if size == pieceSize {
+					return getPiece()
+				}
+				return alignedBuf(size)
+			}
+		}
+		return <-free
+	}
 	type piece struct {
 		buf []byte
 		off int64
@@ -83,8 +104,9 @@ func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash) (n int64, readErr
 	for {
 		var buf []byte
 		select {
-		case buf = <-free:
 		case <-failed:
+		default:
+			buf = next()
 		}
 		if buf == nil {
 			break
@@ -129,9 +151,11 @@ func getPiece() []byte {
 	return alignedBuf(pieceSize)
 }
 
+// putPiece keeps b for the next copy, if it is a whole piece.
 func putPiece(b []byte) {
-	b = b[:cap(b)]
-	piecePool.Put(&b)
+	if b = b[:cap(b)]; len(b) == pieceSize {
+		piecePool.Put(&b)
+	}
 }
 
 // alignedBuf returns n bytes of memory that start at a multiple of align.

@@ -42,7 +42,11 @@ func TestCopyToFile(t *testing.T) {
 					data[i] = byte(rnd.Uint32())
 				}
 				h := sha256.New()
-				n, readErr, writeErr := copyToFile(dst, start, iotest.HalfReader(bytes.NewReader(data)), h)
+				expect := int64(size) // as declared, or unknown every other time
+				if (start+int64(size))%2 == 1 {
+					expect = -1
+				}
+				n, readErr, writeErr := copyToFile(dst, start, iotest.HalfReader(bytes.NewReader(data)), h, expect)
 				dst.close()
 				require.NoError(t, readErr)
 				require.NoError(t, writeErr)
@@ -70,7 +74,7 @@ func TestCopyToFile_ReadError(t *testing.T) {
 	data := bytes.Repeat([]byte("x"), pieceSize+100)
 	broken := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(errors.New("connection reset")))
 	h := sha256.New()
-	n, readErr, writeErr := copyToFile(dst, 0, broken, h)
+	n, readErr, writeErr := copyToFile(dst, 0, broken, h, -1)
 	require.NoError(t, writeErr)
 	require.ErrorIs(t, readErr, ferry.ErrBodyRead)
 	assert.Equal(t, int64(len(data)), n)
@@ -95,7 +99,7 @@ func TestCopyToFile_WriteError(t *testing.T) {
 		}
 		return nil
 	}}
-	n, readErr, writeErr := copyToFile(dst, 0, io.LimitReader(zeros{}, 100*pieceSize), sha256.New())
+	n, readErr, writeErr := copyToFile(dst, 0, io.LimitReader(zeros{}, 100*pieceSize), sha256.New(), 100*pieceSize)
 	require.ErrorIs(t, writeErr, full)
 	require.NoError(t, readErr)
 	assert.Less(t, n, int64(100*pieceSize), "the copy stopped early")
@@ -124,7 +128,7 @@ func TestFileSink_StartsWriteback(t *testing.T) {
 	defer f.Close()
 	dst := &fileSink{f: f, writeback: true}
 	const start = 1000 // as a chunk that continues an upload
-	_, _, err = copyToFile(dst, start, bytes.NewReader(make([]byte, 3*pieceSize)), sha256.New())
+	_, _, err = copyToFile(dst, start, bytes.NewReader(make([]byte, 3*pieceSize)), sha256.New(), -1)
 	require.NoError(t, err)
 	require.Len(t, started, 4)
 	next := int64(start)
@@ -133,4 +137,25 @@ func TestFileSink_StartsWriteback(t *testing.T) {
 		next = s.off + s.n
 	}
 	assert.Equal(t, int64(start+3*pieceSize), next)
+}
+
+// A body longer than expected is copied whole all the same, in the small
+// buffers the expectation chose.
+func TestCopyToFile_LongerThanExpected(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	require.NoError(t, err)
+	defer f.Close()
+	dst := newFileSink(f, nil)
+	defer dst.close()
+	data := bytes.Repeat([]byte("0123456789"), 100_000)
+	h := sha256.New()
+	n, readErr, writeErr := copyToFile(dst, 0, bytes.NewReader(data), h, 10)
+	require.NoError(t, readErr)
+	require.NoError(t, writeErr)
+	assert.Equal(t, int64(len(data)), n)
+	want := sha256.Sum256(data)
+	assert.Equal(t, want[:], h.Sum(nil))
+	got, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
 }

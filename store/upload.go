@@ -269,7 +269,7 @@ func (db *DB) WriteChunk(ctx context.Context, c ferry.Chunk) (int64, error) {
 	}
 	dst := newFileSink(f, nil)
 	defer dst.close()
-	n, readErr, writeErr := copyToFile(dst, rec.Received, io.LimitReader(body, want), h)
+	n, readErr, writeErr := copyToFile(dst, rec.Received, io.LimitReader(body, want), h, want)
 	if writeErr != nil {
 		// Nothing of this chunk counts: the hash may have taken bytes that
 		// never reached the file. Give their space back at once.
