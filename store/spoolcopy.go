@@ -27,7 +27,7 @@ import (
 // the cache instead; the fsync that follows makes both durable.
 
 const (
-	pieceSize = 1 << 20 // what one read fills and one write writes
+	pieceSize = 2 << 20 // what one read fills and one write writes (1 MiB cost 10-20% more CPU)
 	pieces    = 4       // the buffers in flight
 	align     = 4096    // direct I/O's alignment of memory, offsets and lengths
 )
@@ -140,7 +140,7 @@ func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash, expect int64) (n 
 }
 
 // piecePool keeps the buffers of copies that ended for the next ones: an
-// upload's four MiB would otherwise be garbage that the collector (at
+// upload's 8 MiB would otherwise be garbage that the collector (at
 // GOGC=400) lets pile up in the process's memory.
 var piecePool sync.Pool
 
