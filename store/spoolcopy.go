@@ -28,7 +28,7 @@ import (
 
 const (
 	pieceSize = 2 << 20 // what one read fills and one write writes (1 MiB cost 10-20% more CPU)
-	pieces    = 4       // the buffers in flight
+	pieces    = 3       // the buffers in flight: one reading, one hashing, one writing
 	align     = 4096    // direct I/O's alignment of memory, offsets and lengths
 )
 
