@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ferryhq/ferry/app"
@@ -93,6 +94,18 @@ func main() {
 	defer b.stop()
 
 	var results []result
+	// The rows of small calls run first, on a quiet machine: after the
+	// big files and the object store, the kernel is still writing their
+	// gigabytes out, and row 4 read 10% lower in that wake. Row 9 fills
+	// the database with a million files, so it runs last.
+	for _, row := range []struct {
+		n  int
+		fn func() []result
+	}{{4, b.listRate}, {5, b.listScaling}, {6, b.moveScaling}, {7, b.sendAccept}} {
+		if rows[row.n] {
+			results = append(results, row.fn()...)
+		}
+	}
 	if rows[1] || rows[2] || rows[3] || rows[8] {
 		results = append(results, b.bigFiles(rows)...)
 	}
@@ -105,13 +118,9 @@ func main() {
 	if rows[14] || rows[15] {
 		results = append(results, b.s3Rows()...)
 	}
-	for _, row := range []struct {
-		n  int
-		fn func() []result
-	}{{4, b.listRate}, {5, b.listScaling}, {6, b.moveScaling}, {7, b.sendAccept}, {9, b.heapAtScale}} {
-		if rows[row.n] {
-			results = append(results, row.fn()...)
-		}
+	if rows[9] {
+		syscall.Sync()
+		results = append(results, b.heapAtScale()...)
 	}
 	sort.SliceStable(results, func(i, j int) bool {
 		if results[i].Row != results[j].Row {
