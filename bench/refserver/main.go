@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command refserver is the reference side of go run ./bench: plain Go
 // handlers, run as a process of their own (as ferry is), so that neither
 // side of a row shares a Go runtime with the load generator. It listens on
