@@ -128,6 +128,27 @@ func TestUpload_ResumeAfterDroppedConnection(t *testing.T) {
 	assert.Equal(t, content, c.getFile("backup.tar").Body)
 }
 
+// A PUT whose connection drops before its declared length has arrived
+// stores nothing: not the part that came, not a file of that length.
+func TestUpload_CutOffPutIsNotStored(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	c := ts.newUser("cut@example.com")
+	content := randomBytes(t, 3<<20)
+	for _, sent := range []int{0, 100, 1 << 20, 1<<20 + 5000} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.Root, "http://"))
+		require.NoError(t, err)
+		fmt.Fprintf(conn, "PUT /api/1/files?path=cut.bin HTTP/1.1\r\nHost: x\r\ntoken: %s\r\nContent-Length: %d\r\n\r\n", c.token, len(content))
+		_, err = conn.Write(content[:sent])
+		require.NoError(t, err)
+		require.NoError(t, conn.Close())
+		require.Never(t, func() bool { return c.getFile("cut.bin").Status == http.StatusOK }, time.Second, 20*time.Millisecond,
+			"a body cut off after %d of %d bytes was stored", sent, len(content))
+	}
+	c.putFile("cut.bin", content, false).requireStatus(http.StatusOK)
+	assert.Equal(t, content, c.getFile("cut.bin").Body)
+}
+
 func TestUpload_Errors(t *testing.T) {
 	ts := startServer(t, func(c *app.Config) {
 		c.MaxFileSize = 1000

@@ -64,25 +64,29 @@ func TestCopyToFile(t *testing.T) {
 }
 
 // A body that fails half-way: what came before the failure is written
-// and hashed, and the failure is the body's.
+// and hashed, and the failure is the body's. An HTTP body cut short
+// (io.ErrUnexpectedEOF) is such a failure, not an end.
 func TestCopyToFile_ReadError(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-	require.NoError(t, err)
-	defer f.Close()
-	dst := newFileSink(f, nil)
-	defer dst.close()
-	data := bytes.Repeat([]byte("x"), pieceSize+100)
-	broken := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(errors.New("connection reset")))
-	h := sha256.New()
-	n, readErr, writeErr := copyToFile(dst, 0, broken, h, -1)
-	require.NoError(t, writeErr)
-	require.ErrorIs(t, readErr, ferry.ErrBodyRead)
-	assert.Equal(t, int64(len(data)), n)
-	want := sha256.Sum256(data)
-	assert.Equal(t, want[:], h.Sum(nil))
-	got, err := os.ReadFile(f.Name())
-	require.NoError(t, err)
-	assert.Equal(t, data, got)
+	for _, cause := range []error{errors.New("connection reset"), io.ErrUnexpectedEOF} {
+		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+		require.NoError(t, err)
+		dst := newFileSink(f, nil)
+		data := bytes.Repeat([]byte("x"), pieceSize+100)
+		broken := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(cause))
+		h := sha256.New()
+		n, readErr, writeErr := copyToFile(dst, 0, broken, h, int64(len(data)+1000))
+		dst.close()
+		require.NoError(t, writeErr)
+		require.ErrorIs(t, readErr, ferry.ErrBodyRead, "after %v", cause)
+		require.ErrorIs(t, readErr, cause)
+		assert.Equal(t, int64(len(data)), n)
+		want := sha256.Sum256(data)
+		assert.Equal(t, want[:], h.Sum(nil))
+		got, err := os.ReadFile(f.Name())
+		require.NoError(t, err)
+		assert.Equal(t, data, got)
+		f.Close()
+	}
 }
 
 // A sink that refuses (a full disk) ends the copy with its error, however
