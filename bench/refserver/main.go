@@ -98,13 +98,15 @@ const (
 	bufSize = 8 << 20 // each of the two buffers
 )
 
+var directN atomic.Int64 // names the files of concurrent direct PUTs apart
+
 // direct writes the body with O_DIRECT (past the page cache, straight to
 // the device) from two aligned buffers in turn: one fills from the socket
 // while the other is written. The last piece is padded to the alignment
 // and the file cut back to the body's length; fdatasync then makes the
 // length and the device's cache durable.
 func direct(w http.ResponseWriter, r *http.Request) {
-	name := fmt.Sprintf("%s/direct-%d", *flagDir, os.Getpid())
+	name := fmt.Sprintf("%s/direct-%d-%d", *flagDir, os.Getpid(), directN.Add(1))
 	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_DIRECT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		http.Error(w, err.Error(), 500)
