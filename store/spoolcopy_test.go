@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -79,14 +80,21 @@ func TestCopyToFile_ReadError(t *testing.T) {
 		require.NoError(t, writeErr)
 		require.ErrorIs(t, readErr, ferry.ErrBodyRead, "after %v", cause)
 		require.ErrorIs(t, readErr, cause)
-		assert.Equal(t, int64(len(data)), n)
-		want := sha256.Sum256(data)
-		assert.Equal(t, want[:], h.Sum(nil))
-		got, err := os.ReadFile(f.Name())
-		require.NoError(t, err)
-		assert.Equal(t, data, got)
+		assertCopied(t, f.Name(), data, n, h)
 		f.Close()
 	}
+}
+
+// assertCopied checks that a copy of data reported all of it, hashed it
+// and left it in the file name.
+func assertCopied(t *testing.T, name string, data []byte, n int64, h hash.Hash) {
+	t.Helper()
+	assert.Equal(t, int64(len(data)), n)
+	want := sha256.Sum256(data)
+	assert.Equal(t, want[:], h.Sum(nil))
+	got, err := os.ReadFile(name)
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
 }
 
 // A sink that refuses (a full disk) ends the copy with its error, however
@@ -156,10 +164,5 @@ func TestCopyToFile_LongerThanExpected(t *testing.T) {
 	n, readErr, writeErr := copyToFile(dst, 0, bytes.NewReader(data), h, 10)
 	require.NoError(t, readErr)
 	require.NoError(t, writeErr)
-	assert.Equal(t, int64(len(data)), n)
-	want := sha256.Sum256(data)
-	assert.Equal(t, want[:], h.Sum(nil))
-	got, err := os.ReadFile(f.Name())
-	require.NoError(t, err)
-	assert.Equal(t, data, got)
+	assertCopied(t, f.Name(), data, n, h)
 }
