@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/internal/fill"
 	"github.com/ferryhq/ferry/paths"
 )
 
@@ -335,11 +336,13 @@ func (h *heldHeader) ReadFrom(r io.Reader) (int64, error) {
 // copyBuffers are ReadFrom's MiB, kept between downloads.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
-// copyWhole copies r to w through buf, a full buf per write.
+// copyWhole copies r to w through buf, a full buf per write. An answer
+// cut short (io.ErrUnexpectedEOF from the object store) is an error, not
+// the end.
 func copyWhole(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 	var total int64
 	for {
-		n, err := io.ReadFull(r, buf)
+		n, err := fill.Fill(r, buf)
 		if n > 0 {
 			m, werr := w.Write(buf[:n])
 			total += int64(m)
@@ -347,9 +350,7 @@ func copyWhole(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 				return total, werr
 			}
 		}
-		// ReadFull's own EOFs (not a reader's error that wraps one) are
-		// the end of what there is to copy.
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.EOF {
 			return total, nil
 		} else if err != nil {
 			return total, err

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"unsafe"
+
+	"github.com/ferryhq/ferry/internal/fill"
 )
 
 // Content arrives from a request body and goes to a file (a spool, or a
@@ -119,7 +121,7 @@ func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash, expect int64) (n 
 		if head := int(off % align); head != 0 {
 			buf = buf[:align-head]
 		}
-		m, err := fill(r, buf)
+		m, err := fill.Fill(r, buf)
 		if m > 0 {
 			toHash <- piece{buf[:m], off}
 			off += int64(m)
@@ -140,22 +142,6 @@ func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash, expect int64) (n 
 		readErr = nil
 	}
 	return n, readErr, writeErr
-}
-
-// fill reads r into buf until buf is full (err nil), r ends (io.EOF) or
-// r fails. Unlike io.ReadFull it passes r's own errors on as they are: an
-// HTTP body cut short says io.ErrUnexpectedEOF, which must fail the copy,
-// not end it.
-func fill(r io.Reader, buf []byte) (n int, err error) {
-	for n < len(buf) && err == nil {
-		var m int
-		m, err = r.Read(buf[n:])
-		n += m
-	}
-	if n == len(buf) && err == io.EOF {
-		err = nil // the next read says so again
-	}
-	return n, err
 }
 
 // piecePool keeps the buffers of copies that ended for the next ones: an
