@@ -263,7 +263,7 @@ func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 	var referenced bool
 	var ref blobRef
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
-		referenced = tx.Bucket(bucketBlobs).Get(h[:]) != nil
+		referenced = hasRefs(tx, h)
 		ref = refOf(tx, h)
 		return nil
 	}); err != nil || referenced {
@@ -284,10 +284,15 @@ func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 func (db *DB) referenced(h sum) (bool, error) {
 	var ok bool
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		ok = tx.Bucket(bucketBlobs).Get(h[:]) != nil
+		ok = hasRefs(tx, h)
 		return nil
 	})
 	return ok, err
+}
+
+// hasRefs reports whether, in tx, a record refers to blob h.
+func hasRefs(tx *bolt.Tx, h sum) bool {
+	return tx.Bucket(bucketBlobs).Get(h[:]) != nil
 }
 
 // stagedKeys maps each staged object's key to its blob (blob_keys read

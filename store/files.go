@@ -330,7 +330,7 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		if err := db.charge(tx, userID, delta); err != nil {
 			return err
 		}
-		if placed && tx.Bucket(bucketBlobs).Get(sp.sum[:]) == nil {
+		if placed && !hasRefs(tx, sp.sum) {
 			if err := recordBlobKey(tx, sp.sum, sp.key); err != nil {
 				return err
 			}

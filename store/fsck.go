@@ -53,7 +53,7 @@ func (db *DB) fsck(quick, orphans bool) ([]string, error) {
 			return err
 		}
 		for h, modified := range stored {
-			if tx.Bucket(bucketBlobs).Get(h[:]) == nil && db.pastGrace(modified) {
+			if !hasRefs(tx, h) && db.pastGrace(modified) {
 				problems = append(problems, fmt.Sprintf("blob %x: no record refers to it", h))
 			}
 		}
