@@ -427,7 +427,22 @@ func (b *bench) metric(name string) float64 {
 	return 0
 }
 
-// randomFile writes n pseudo-random bytes to path.
+// transferRequest makes a request of target with the token when there is
+// one.
+func (b *bench) transferRequest(method, target, token string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.ContentLength = b.size
+	}
+	if token != "" {
+		req.Header.Set("token", token)
+	}
+	return b.client.Do(req)
+}
+
 // putFile returns a PUT of the file src (b.size bytes) to target, with
 // the token when there is one, that wants 200.
 func (b *bench) putFile(src, target, token string) func() error {
@@ -437,15 +452,7 @@ func (b *bench) putFile(src, target, token string) func() error {
 			return err
 		}
 		defer f.Close()
-		req, err := http.NewRequest(http.MethodPut, target, f)
-		if err != nil {
-			return err
-		}
-		req.ContentLength = b.size
-		if token != "" {
-			req.Header.Set("token", token)
-		}
-		resp, err := b.client.Do(req)
+		resp, err := b.transferRequest(http.MethodPut, target, token, f)
 		if err != nil {
 			return err
 		}
@@ -458,6 +465,7 @@ func (b *bench) putFile(src, target, token string) func() error {
 	}
 }
 
+// randomFile writes n pseudo-random bytes to path.
 func randomFile(path string, n int64) {
 	f, err := os.Create(path)
 	check(err)

@@ -134,14 +134,7 @@ func (b *bench) bigFiles(rows map[int]bool) []result {
 // that wants all b.size bytes.
 func (b *bench) download(target, token string) func() error {
 	return func() error {
-		req, err := http.NewRequest(http.MethodGet, target, nil)
-		if err != nil {
-			return err
-		}
-		if token != "" {
-			req.Header.Set("token", token)
-		}
-		resp, err := b.client.Do(req)
+		resp, err := b.transferRequest(http.MethodGet, target, token, nil)
 		if err != nil {
 			return err
 		}
