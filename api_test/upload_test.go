@@ -95,6 +95,25 @@ func TestUpload_InChunks(t *testing.T) {
 	assert.Equal(t, 0, countFiles(t, filepath.Join(ts.Cfg.DataDir, "uploads")))
 }
 
+// Chunks of any length, so that most start and end inside a disk block
+// (their whole blocks are written around the page cache, their ragged
+// edges through it): the file reads back whole, with its hash.
+func TestUpload_OddChunks(t *testing.T) {
+	ts := startServer(t)
+	c := ts.newUser("odd@example.com")
+	content := randomBytes(t, 3<<20+5)
+	key := c.mustUploadLink("odd.bin", len(content))
+	off := 0
+	for _, n := range []int{1, 4095, 4097, 1<<20 + 13, 8191, 1 << 20} {
+		c.chunk(key, off, len(content), content[off:off+n]).requireStatus(http.StatusOK)
+		off += n
+	}
+	c.chunk(key, off, len(content), content[off:]).requireStatus(http.StatusOK)
+	r := c.get("/upload/finalize/"+key, nil).requireStatus(http.StatusOK)
+	assert.JSONEq(t, fmt.Sprintf(`{"file":"odd.bin","size":%d,"sha256":%q}`, len(content), sha(content)), string(r.Body))
+	assert.Equal(t, content, c.getFile("odd.bin").Body)
+}
+
 func TestUpload_ResumeAfterDroppedConnection(t *testing.T) {
 	ts := startServer(t)
 	c := ts.newUser("lou@example.com")
