@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -352,20 +354,43 @@ func (s *S3) waitReady(limit time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			logs, _ := os.ReadFile(filepath.Join(s.dir, "proxy.log"))
-			return fmt.Errorf("swift did not answer within %s: %v\n%s", limit, err, logs)
+			var logs strings.Builder
+			for _, name := range swiftProcs {
+				tail, _ := os.ReadFile(filepath.Join(s.dir, name+".log"))
+				fmt.Fprintf(&logs, "--- %s.log (port %d):\n%s\n", name, s.ports[name], tail[max(0, len(tail)-2000):])
+			}
+			return fmt.Errorf("swift did not answer within %s: %v\n%s", limit, err, logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
+// freePort returns a free loopback port for one of Swift's servers.
+//
+// It is below the kernel's ephemeral range: a port of that range that is
+// free now can become the local port of any outgoing connection before
+// the server binds it (the suites make thousands), and a Swift whose
+// account or container server could not bind answers 503 for good. A
+// fresh-clone CI run met that once, its shared Swift never ready.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				low = n
+			}
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	for range 100 {
+		port := 10000 + mathrand.IntN(low-10000)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue // taken
+		}
+		ln.Close()
+		return port, nil
+	}
+	return 0, errors.New("no free port below the ephemeral range")
 }
 
 // One storage server's config: port, swift_dir, devices, and the server's
