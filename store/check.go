@@ -99,6 +99,9 @@ func (db *DB) checkTree(tx *bolt.Tx, stored map[sum]time.Time) ([]string, error)
 		return nil, err
 	}
 	problems = append(problems, checkDeadProps(tx)...)
+	if err := checkMessages(tx, report); err != nil {
+		return nil, err
+	}
 	if err := checkLinks(tx, report, false); err != nil {
 		return nil, err
 	}

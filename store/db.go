@@ -27,8 +27,9 @@ import (
 // Version 2 added send_pins and three fields to usage records; version 3
 // gave links an id, a creation time and a download count, and the index
 // user_links; version 4 added the index received; version 5 the index
-// closed. Open migrates older stores.
-const SchemaVersion = 5
+// closed; version 6 moved a message's items into its record. Open
+// migrates older stores.
+const SchemaVersion = 6
 
 // FileName is the database's file name inside the data directory.
 const FileName = "ferry.db"
@@ -49,14 +50,13 @@ var (
 	bucketLinks      = []byte("links")       // sha256(link token) -> encoded linkRecord
 	bucketUserLinks  = []byte("user_links")  // owner id, link id -> sha256(link token)
 
-	bucketMessages     = []byte("messages")      // message id -> JSON messageRecord
-	bucketMessageItems = []byte("message_items") // message id + seq -> encoded item
-	bucketInbox        = []byte("inbox")         // receiver id + message id, while pending
-	bucketOutbox       = []byte("outbox")        // sender id + message id
-	bucketReceived     = []byte("received")      // receiver id + message id
-	bucketInvited      = []byte("invited")       // invitee's email, 0, message id: sends waiting for an account
-	bucketClosed       = []byte("closed")        // closed (Unix ns) + message id: decided and expired sends, for the history sweep
-	bucketPending      = []byte("pending")       // created (Unix ns) + message id, while pending
+	bucketMessages = []byte("messages") // message id -> JSON messageRecord, 0, its items (message.go)
+	bucketInbox    = []byte("inbox")    // receiver id + message id, while pending
+	bucketOutbox   = []byte("outbox")   // sender id + message id
+	bucketReceived = []byte("received") // receiver id + message id
+	bucketInvited  = []byte("invited")  // invitee's email, 0, message id: sends waiting for an account
+	bucketClosed   = []byte("closed")   // closed (Unix ns) + message id: decided and expired sends, for the history sweep
+	bucketPending  = []byte("pending")  // created (Unix ns) + message id, while pending
 
 	bucketMail              = []byte("mail")               // mail id -> JSON ferry.QueuedMail
 	bucketMailDue           = []byte("mail_due")           // next attempt (Unix ns) + mail id, while queued
@@ -75,7 +75,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
-		bucketMessages, bucketMessageItems, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
+		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys}
 
@@ -264,6 +264,12 @@ func (db *DB) init() error {
 			got := binary.BigEndian.Uint64(v)
 			if got > SchemaVersion {
 				return fmt.Errorf("schema version %d is newer than this ferry understands (%d)", got, SchemaVersion)
+			}
+			// First, as the others read messages as they are now.
+			if got < 6 {
+				if err := migrateItems(tx); err != nil {
+					return err
+				}
 			}
 			if got < 2 {
 				if err := migrateSendPins(tx); err != nil {

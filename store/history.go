@@ -70,9 +70,6 @@ func (db *DB) deleteHistoryBatch(before int64) (int, error) {
 			if !ok || m.waiting() {
 				continue // a stray entry
 			}
-			if err := deletePrefix(tx.Bucket(bucketMessageItems), itob(id), nil); err != nil {
-				return err
-			}
 			for _, del := range []struct{ bucket, key []byte }{
 				{bucketOutbox, pairKey(m.Sender, id)},
 				{bucketReceived, pairKey(m.Receiver, id)},
@@ -129,7 +126,8 @@ func migrateClosed(tx *bolt.Tx) error {
 	index := tx.Bucket(bucketClosed)
 	return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
 		var m messageRecord
-		if err := json.Unmarshal(v, &m); err != nil {
+		header, _ := splitMessage(v)
+		if err := json.Unmarshal(header, &m); err != nil {
 			return fmt.Errorf("message %x: %w", k, err)
 		}
 		if m.waiting() {

@@ -20,10 +20,17 @@ import (
 // makes the receiver's nodes over the same blobs, declining or expiry drops
 // the pins. No bytes are copied.
 //
-// Buckets: messages (id -> JSON header), message_items (id + seq -> item),
-// inbox (receiver + id, pending only), outbox (sender + id), received
-// (receiver + id), pending (created time + id, pending only, for the expiry
-// sweep).
+// Buckets: messages (id -> record), inbox (receiver + id, pending only),
+// outbox (sender + id), received (receiver + id), pending (created time +
+// id, pending only, for the expiry sweep), closed (closed time + id, for the
+// history sweep).
+//
+// A message's record is its JSON header, a zero byte, then its items, each
+// a uvarint length and the item's encoding. JSON never holds a raw zero
+// byte, so the first one ends the header. The items never change after the
+// send; a change of status rewrites the header and copies them as they are.
+// Up to schema 5 the items had a bucket of their own (message_items, id +
+// seq -> item), which made every send write the pages of one more bucket.
 
 type messageRecord struct {
 	Sender      uint64 `json:"sender"`
@@ -61,15 +68,17 @@ type item struct {
 	path string
 }
 
-func (it *item) encode() []byte {
-	b := make([]byte, 41+len(it.path))
+// appendTo appends the item's record to b, after its length as a uvarint.
+func (it *item) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(41+len(it.path)))
+	flags := byte(0)
 	if it.dir {
-		b[0] = 1
+		flags = 1
 	}
-	binary.BigEndian.PutUint64(b[1:], uint64(it.size))
-	copy(b[9:41], it.sum[:])
-	copy(b[41:], it.path)
-	return b
+	b = append(b, flags)
+	b = binary.BigEndian.AppendUint64(b, uint64(it.size))
+	b = append(b, it.sum[:]...)
+	return append(b, it.path...)
 }
 
 func decodeItem(v []byte) (item, error) {
@@ -86,11 +95,12 @@ func pairKey(a, b uint64) []byte {
 	return k
 }
 
-func itemKey(msg uint64, seq int) []byte {
-	k := make([]byte, 12)
-	binary.BigEndian.PutUint64(k, msg)
-	binary.BigEndian.PutUint32(k[8:], uint32(seq))
-	return k
+// splitMessage cuts a message's record into its JSON header and its items.
+func splitMessage(v []byte) (header, items []byte) {
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		return v[:i], v[i+1:]
+	}
+	return v, nil
 }
 
 func getMessage(tx *bolt.Tx, id uint64) (messageRecord, bool, error) {
@@ -99,26 +109,59 @@ func getMessage(tx *bolt.Tx, id uint64) (messageRecord, bool, error) {
 	if v == nil {
 		return m, false, nil
 	}
-	return m, true, json.Unmarshal(v, &m)
+	header, _ := splitMessage(v)
+	return m, true, json.Unmarshal(header, &m)
 }
 
+// putMessage writes message id's header m and keeps its items.
 func putMessage(tx *bolt.Tx, id uint64, m *messageRecord) error {
-	v, err := json.Marshal(m)
+	_, items := splitMessage(tx.Bucket(bucketMessages).Get(itob(id)))
+	return writeMessage(tx, id, m, items)
+}
+
+// writeMessage writes message id's record: header m and the encoded items.
+func writeMessage(tx *bolt.Tx, id uint64, m *messageRecord, items []byte) error {
+	header, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
+	v := make([]byte, 0, len(header)+1+len(items))
+	v = append(append(append(v, header...), 0), items...)
 	return tx.Bucket(bucketMessages).Put(itob(id), v)
+}
+
+// encodeItems encodes items for a message's record.
+func encodeItems(items []item) []byte {
+	var b []byte
+	for i := range items {
+		b = items[i].appendTo(b)
+	}
+	return b
 }
 
 // messageItems returns the items of message id, in order.
 func messageItems(tx *bolt.Tx, id uint64) ([]item, error) {
+	return itemsOf(tx, id, 0, -1)
+}
+
+// itemsOf returns up to limit (all when negative) of the items of message
+// id, from the offset-th.
+func itemsOf(tx *bolt.Tx, id uint64, offset, limit int) ([]item, error) {
+	_, raw := splitMessage(tx.Bucket(bucketMessages).Get(itob(id)))
 	var items []item
-	prefix := itob(id)
-	c := tx.Bucket(bucketMessageItems).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+	for i := 0; len(raw) > 0 && (limit < 0 || len(items) < limit); i++ {
+		n, w := binary.Uvarint(raw)
+		if w <= 0 || uint64(len(raw)-w) < n {
+			return nil, fmt.Errorf("message %d: item %d is cut short", id, i)
+		}
+		v := raw[w : w+int(n)]
+		raw = raw[w+int(n):]
+		if i < offset {
+			continue
+		}
 		it, err := decodeItem(v)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("message %d: %w", id, err)
 		}
 		items = append(items, it)
 	}
@@ -320,18 +363,75 @@ func (db *DB) Contents(ctx context.Context, userID, id uint64, offset, limit int
 		if msg, err = db.message(tx, id, userID, db.now(), userCache(tx, db)); err != nil {
 			return err
 		}
-		prefix := itob(id)
-		c := tx.Bucket(bucketMessageItems).Cursor()
-		for k, v := c.Seek(itemKey(id, offset)); k != nil && bytes.HasPrefix(k, prefix) && len(list) < limit; k, v = c.Next() {
-			it, err := decodeItem(v)
-			if err != nil {
-				return err
-			}
+		items, err := itemsOf(tx, id, offset, max(limit, 0))
+		for _, it := range items {
 			list = append(list, ferry.SentItem{Path: it.path, Dir: it.dir, Size: it.size})
+		}
+		return err
+	})
+	return msg, list, err
+}
+
+// checkMessages reports each message whose record does not read back
+// whole: its header, and as many items as the header counts.
+func checkMessages(tx *bolt.Tx, report func(string, ...any)) error {
+	return tx.Bucket(bucketMessages).ForEach(func(k, _ []byte) error {
+		id := binary.BigEndian.Uint64(k)
+		m, _, err := getMessage(tx, id)
+		if err != nil {
+			report("message %d: its header does not read: %v", id, err)
+			return nil
+		}
+		items, err := messageItems(tx, id)
+		if err != nil {
+			report("%v", err)
+		} else if len(items) != m.Items {
+			report("message %d has %d items, but its header says %d", id, len(items), m.Items)
 		}
 		return nil
 	})
-	return msg, list, err
+}
+
+// migrateItems moves each message's items from the bucket message_items
+// into its record, and drops that bucket (schema 6). It runs in Open's
+// transaction, so a crash leaves the store as it was, to migrate again.
+func migrateItems(tx *bolt.Tx) error {
+	name := []byte("message_items") // id + seq -> item, up to schema 5
+	old := tx.Bucket(name)
+	if old == nil {
+		return nil
+	}
+	msgs := tx.Bucket(bucketMessages)
+	msgs.FillPercent = appendFill
+	var ids [][]byte
+	if err := msgs.ForEach(func(k, _ []byte) error {
+		ids = append(ids, bytes.Clone(k))
+		return nil
+	}); err != nil {
+		return err
+	}
+	c := old.Cursor()
+	for _, k := range ids {
+		v := msgs.Get(k)
+		if bytes.IndexByte(v, 0) >= 0 {
+			return fmt.Errorf("message %x already has items in its record", k)
+		}
+		var m messageRecord
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("message %x: %w", k, err)
+		}
+		var items []byte
+		for ik, iv := c.Seek(k); ik != nil && bytes.HasPrefix(ik, k); ik, iv = c.Next() {
+			if _, err := decodeItem(iv); err != nil {
+				return fmt.Errorf("message %x: %w", k, err)
+			}
+			items = append(binary.AppendUvarint(items, uint64(len(iv))), iv...)
+		}
+		if err := writeMessage(tx, binary.BigEndian.Uint64(k), &m, items); err != nil {
+			return err
+		}
+	}
+	return tx.DeleteBucket(name)
 }
 
 // migrateReceived builds the index received from the messages (schema 4).
@@ -339,7 +439,8 @@ func migrateReceived(tx *bolt.Tx) error {
 	index := tx.Bucket(bucketReceived)
 	return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
 		var m messageRecord
-		if err := json.Unmarshal(v, &m); err != nil {
+		header, _ := splitMessage(v)
+		if err := json.Unmarshal(header, &m); err != nil {
 			return fmt.Errorf("message %x: %w", k, err)
 		}
 		return index.Put(pairKey(m.Receiver, binary.BigEndian.Uint64(k)), nil)

@@ -286,14 +286,10 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 		return 0, err
 	}
 	rec.Items = len(items)
-	if err := putMessage(tx, id, rec); err != nil {
+	if err := writeMessage(tx, id, rec, encodeItems(items)); err != nil {
 		return 0, err
 	}
-	b := tx.Bucket(bucketMessageItems)
 	for i := range items {
-		if err := b.Put(itemKey(id, i), items[i].encode()); err != nil {
-			return 0, err
-		}
 		if !items[i].dir {
 			if err := refStoredBlob(tx, items[i].sum, items[i].size); err != nil {
 				return 0, err
