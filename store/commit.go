@@ -91,7 +91,7 @@ func (db *DB) commitLoop() {
 // from NextSequence, times): bbolt splits a full page in half by default,
 // which for them leaves every page half empty and makes each commit write
 // about twice the pages (bbolt's FillPercent documentation says as much).
-var appendBuckets = [][]byte{bucketNodes, bucketMessages, bucketPending, bucketMail, bucketMailDue}
+var appendBuckets = [][]byte{bucketNodes, bucketMessages, bucketPending, bucketMail, bucketMailDue, bucketClosed}
 
 // appendFill leaves a tenth of each page for records that grow in place
 // (a message's status, a node's size).
