@@ -265,7 +265,7 @@ func (db *DB) init() error {
 			if got > SchemaVersion {
 				return fmt.Errorf("schema version %d is newer than this ferry understands (%d)", got, SchemaVersion)
 			}
-			// First, as the others read messages as they are now.
+			// First: the other migrations read messages in the layout of now.
 			if got < 6 {
 				if err := migrateItems(tx); err != nil {
 					return err
