@@ -1,13 +1,8 @@
 package store_test
 
 import (
-	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,46 +12,16 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 	"github.com/ferryhq/ferry/store"
 )
 
-// testdata/schema5 is a data folder that ferry wrote at schema 5 (commit
-// 4ce952b, through the store's own calls): ann@example.com put
-// docs/report.txt, trip/a.txt and trip/sub/b.txt, and sent
-//
-//  1. docs/report.txt to bob@example.com, still pending;
-//  2. the folder trip to bob, who accepted it;
-//  3. the folder trip to cy@example.com, who declined it;
-//  4. trip/a.txt to new@example.com, an invitation with no account yet.
-//
-// openSchema5 copies it into a new folder and returns the folder and the
+// openSchema5 copies testdata/schema5 (see ferrytest.Schema5) into a new
+// folder, checks that it is what it says, and returns the folder and the
 // time of the sends.
 func openSchema5(t *testing.T) (string, time.Time) {
 	t.Helper()
-	dir := t.TempDir()
-	from := filepath.Join("testdata", "schema5")
-	require.NoError(t, filepath.WalkDir(filepath.Join(from, "blobs"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(from, path)
-		require.NoError(t, err)
-		b, err := os.ReadFile(path)
-		require.NoError(t, err)
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o700))
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o600)
-	}))
-	f, err := os.Open(filepath.Join(from, "ferry.db.gz"))
-	require.NoError(t, err)
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	require.NoError(t, err)
-	out, err := os.OpenFile(filepath.Join(dir, store.FileName), os.O_CREATE|os.O_WRONLY, 0o600)
-	require.NoError(t, err)
-	_, err = io.Copy(out, zr)
-	require.NoError(t, err)
-	require.NoError(t, out.Close())
-
+	dir := ferrytest.Schema5(t)
 	var sent time.Time
 	editFile(t, dir, func(tx *bolt.Tx) error {
 		assert.Equal(t, uint64(5), binary.BigEndian.Uint64(tx.Bucket([]byte("meta")).Get([]byte("schema_version"))))
