@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -143,7 +144,7 @@ func (db *DB) spool(ctx context.Context, r io.Reader, size, limit int64, over er
 	}
 	hasher := sha256.New()
 	n, readErr, writeErr := copyToFile(dst, 0, r, hasher, size)
-	if err := errors.Join(writeErr, readErr); err != nil {
+	if err := cmp.Or(writeErr, readErr); err != nil { // copyToFile returns one at most
 		return spooled{}, err
 	}
 	h := sum(hasher.Sum(nil))

@@ -59,7 +59,7 @@ func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Lim
 	if err := putUsage(tx, receiverID, usage); err != nil {
 		return nil, err
 	}
-	return closeMessage(tx, id, &m, ferry.StatusAccepted, now)
+	return closeWithItems(tx, id, &m, items, ferry.StatusAccepted, now)
 }
 
 // openMessage returns a message still waiting in receiver's inbox:

@@ -180,6 +180,11 @@ func closeMessage(tx *bolt.Tx, id uint64, m *messageRecord, status string, now t
 	if err != nil {
 		return nil, err
 	}
+	return closeWithItems(tx, id, m, items, status, now)
+}
+
+// closeWithItems is closeMessage given the message's items, read already.
+func closeWithItems(tx *bolt.Tx, id uint64, m *messageRecord, items []item, status string, now time.Time) ([]sum, error) {
 	var released []sum
 	for _, it := range items {
 		if it.dir {
