@@ -147,7 +147,9 @@ func TestDav_Litmus(t *testing.T) {
 	d := ts.dav(ts.newUser("litmus@example.com"))
 
 	run := func(suites string) (string, error) {
-		cmd := exec.Command(litmus, d.root+"/", d.user, d.pass)
+		// "--": an app password may begin with "-", which litmus would take
+		// for an option.
+		cmd := exec.Command(litmus, "--", d.root+"/", d.user, d.pass)
 		cmd.Env = append(os.Environ(), "TESTS="+suites)
 		cmd.Dir = t.TempDir() // its debug.log
 		out, err := cmd.CombinedOutput()
