@@ -205,17 +205,21 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 	if err != nil {
 		return nil, err
 	}
-	told := outcomes{}
-	defer func() { db.tellSenders(told) }()
 	// Decisions go in order, in transactions of about reclaimBatch items
 	// (a message is always decided whole, in one), so that accepting a
-	// thousand large sends never holds the write for long.
+	// thousand large sends never holds the write for long. The last one
+	// also queues the mails that tell the senders, one per sender for the
+	// whole call: a decision made in it is never without its mail, even
+	// after a crash. When it fails, the earlier ones' mails are queued on
+	// their own, as those decisions stand.
+	told := outcomes{}
 	for start := 0; start < len(decisions); {
 		end, items := start, 0
 		for end < len(decisions) && (end == start || items+weights[end] <= reclaimBatch) {
 			items += weights[end]
 			end++
 		}
+		last := end == len(decisions)
 		var decided outcomes
 		err := db.update(ctx, func(tx *bolt.Tx) error {
 			released, decided = released[:0], outcomes{}
@@ -238,9 +242,13 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 					decided.add(tx, db, &m)
 				}
 			}
+			if last {
+				return db.queueDecisionMails(tx, told.and(decided))
+			}
 			return nil
 		})
 		if err != nil {
+			db.tellSenders(told)
 			return nil, err
 		}
 		told.merge(decided)

@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,6 +98,11 @@ func TestUpdateInbox_ManyInSteps(t *testing.T) {
 		decisions = append(decisions, ferry.Decision{ID: ids[0], Accept: true})
 	}
 	decisions = append(decisions, decisions[0]) // decided already by then
+	told := map[string]int{}
+	db.SetDecisionNotice(func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
+		told[sender.Email] += len(outcomes)
+		return ferry.Mail{To: sender.Email, Subject: fmt.Sprint(len(outcomes), " decided")}
+	})
 	before := db.Commits()
 	results, err := db.UpdateInbox(ctx, r.ID, decisions)
 	require.NoError(t, err)
@@ -104,6 +111,11 @@ func TestUpdateInbox_ManyInSteps(t *testing.T) {
 		assert.NoError(t, err)
 	}
 	assert.Equal(t, ferry.EMESSAGEREAD, ferry.ErrorCode(results[120]))
+	mails, err := db.DueMail(c.now, 10)
+	require.NoError(t, err)
+	require.Len(t, mails, 1, "one mail for the whole call")
+	assert.Equal(t, "120 decided", mails[0].Subject)
+	assert.Equal(t, map[string]int{"s@example.com": 120}, told, "made once, in the last transaction")
 	usage, err := db.Usage(r.ID)
 	require.NoError(t, err)
 	assert.Equal(t, int64(120*10), usage.Normal)
@@ -187,4 +199,72 @@ func TestReceived_LandedContentsAndMigration(t *testing.T) {
 	list, err = db.Received(ctx, s.ID, 10)
 	require.NoError(t, err)
 	assert.Empty(t, list)
+}
+
+// A decision and the mail that tells its sender commit together, in one
+// transaction: neither is ever without the other. When a later
+// transaction of the same call fails, the mail for the earlier ones is
+// queued on its own, as they stand.
+func TestUpdateInbox_DecisionAndItsMailCommitTogether(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	var afterCommit atomic.Pointer[func()] // runs in the commit loop, before the writers hear
+	db, err := store.Open(t.TempDir(), store.Options{Now: c.Now, ObserveCommit: func(int, time.Duration) {
+		if f := afterCommit.Load(); f != nil {
+			(*f)()
+		}
+	}})
+	require.NoError(t, err)
+	defer db.Close()
+	db.SetDecisionNotice(func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
+		return ferry.Mail{To: sender.Email, Subject: fmt.Sprint(len(outcomes), " decided")}
+	})
+	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
+	for i := range 10 {
+		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
+		require.NoError(t, err)
+	}
+	var decisions []ferry.Decision
+	for range 60 {
+		ids, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
+		require.NoError(t, err)
+		decisions = append(decisions, ferry.Decision{ID: ids[0], Accept: true})
+	}
+
+	before := db.Commits()
+	results, err := db.UpdateInbox(ctx, r.ID, decisions[:1])
+	require.NoError(t, err)
+	require.NoError(t, results[0])
+	assert.Equal(t, before+1, db.Commits(), "the decision and its mail in one transaction")
+	mails, err := db.DueMail(c.now, 10)
+	require.NoError(t, err)
+	require.Len(t, mails, 1)
+	assert.Equal(t, "1 decided", mails[0].Subject)
+	require.NoError(t, db.MailSent(mails[0].ID))
+
+	// The rest take two transactions; the request goes away when the first
+	// has committed.
+	gone, cancel := context.WithCancel(ctx)
+	goAway := func() { cancel() }
+	afterCommit.Store(&goAway)
+	results, err = db.UpdateInbox(gone, r.ID, decisions[1:])
+	afterCommit.Store(nil)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, results)
+	out, err := db.Outbox(ctx, s.ID)
+	require.NoError(t, err)
+	accepted := 0
+	for _, m := range out {
+		if m.Status == ferry.StatusAccepted {
+			accepted++
+		}
+	}
+	assert.Greater(t, accepted, 1, "the first transaction stands")
+	assert.Less(t, accepted, 60, "the rest were not decided")
+	mails, err = db.DueMail(c.now, 10)
+	require.NoError(t, err)
+	require.Len(t, mails, 1, "the first transaction's decisions are told")
+	assert.Equal(t, fmt.Sprint(accepted-1, " decided"), mails[0].Subject)
+	problems, err := db.CheckTree()
+	require.NoError(t, err)
+	assert.Empty(t, problems)
 }
