@@ -19,14 +19,15 @@ import (
 // photo, invitations, reset codes, uploads in progress, usage, and its
 // folder, which goes to the trash and is reclaimed before DeleteUser
 // returns. Pending sends from and to it are withdrawn: their other side
-// sees them expired (and a sender hears so, as from an expiry sweep).
+// sees them expired, and a sender hears so by a mail queued in the same
+// transaction (as from an expiry sweep).
 // Blob files go once nothing references them. The email is free again.
 func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 	var released []sum
 	var uploads []string
-	told := outcomes{}
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		released, uploads, told = released[:0], uploads[:0], outcomes{}
+		released, uploads = released[:0], uploads[:0]
+		told := outcomes{} // queued with the deletion
 		u, err := db.findUserByID(tx, userID)
 		if err != nil {
 			return err
@@ -51,6 +52,9 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 					told.add(tx, db, &m)
 				}
 			}
+		}
+		if err := db.queueDecisionMails(tx, told); err != nil {
+			return err
 		}
 		// The account's own keys, by prefix.
 		for _, b := range [][]byte{bucketOutbox, bucketReceived, bucketSendPins, bucketContacts} {
@@ -129,7 +133,6 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 		}
 	}
 	db.reclaimNow()
-	db.tellSenders(told)
 	return nil
 }
 

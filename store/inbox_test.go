@@ -71,11 +71,18 @@ func TestExpire_ManyAtOnceInSteps(t *testing.T) {
 		require.NoError(t, err)
 	}
 	c.now = c.now.Add(time.Hour)
+	db.SetDecisionNotice(func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
+		return ferry.Mail{To: sender.Email, Subject: fmt.Sprint(len(outcomes), " expired")}
+	})
 	before := db.Commits()
 	n, err := db.ExpireMessages()
 	require.NoError(t, err)
 	assert.Equal(t, 120, n)
-	assert.GreaterOrEqual(t, db.Commits()-before, uint64(3), "120 messages of 11 items: three transactions or more")
+	assert.Equal(t, uint64(3), db.Commits()-before, "120 messages of 12 items (the folder and its files), 42 a transaction; the mail in the last")
+	mails, err := db.DueMail(c.now, 10)
+	require.NoError(t, err)
+	require.Len(t, mails, 1, "one mail for the sweep, queued in its last transaction")
+	assert.Equal(t, "120 expired", mails[0].Subject)
 	problems, err := db.CheckTree()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
@@ -267,4 +274,27 @@ func TestUpdateInbox_DecisionAndItsMailCommitTogether(t *testing.T) {
 	problems, err := db.CheckTree()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+}
+
+// Deleting an account withdraws the sends waiting for it; their senders
+// hear so by a mail queued in the deletion's own transaction.
+func TestDeleteUser_TellsSenders(t *testing.T) {
+	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	db, _ := openDB(t, c)
+	db.SetDecisionNotice(func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
+		return ferry.Mail{To: sender.Email, Subject: fmt.Sprint(len(outcomes), " ", outcomes[0].Status)}
+	})
+	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
+	_, err := db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"x.txt"}, Body: strings.NewReader("x"), Size: 1})
+	require.NoError(t, err)
+	for range 2 {
+		_, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Files: [][]string{{"x.txt"}}}}, nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.DeleteUser(ctx, r.ID))
+	mails, err := db.DueMail(c.now, 10)
+	require.NoError(t, err)
+	require.Len(t, mails, 1)
+	assert.Equal(t, "s@example.com", mails[0].To)
+	assert.Equal(t, "2 expired", mails[0].Subject)
 }

@@ -473,9 +473,10 @@ func (db *DB) ExpireMessages() (int, error) {
 	}
 	// Messages are closed in transactions of about reclaimBatch items, so
 	// that many sends expiring at once never hold the write for long.
+	// The last transaction also queues the mails that tell the senders,
+	// as UpdateInbox's does.
 	total := 0
 	told := outcomes{}
-	defer func() { db.tellSenders(told) }()
 	for more := true; more; {
 		n := 0
 		var released []sum
@@ -510,9 +511,13 @@ func (db *DB) ExpireMessages() (int, error) {
 				items += 1 + m.Items
 				n++
 			}
+			if !more {
+				return db.queueDecisionMails(tx, told.and(expired))
+			}
 			return nil
 		})
 		if err != nil {
+			db.tellSenders(told)
 			return total, err
 		}
 		db.release(released)
