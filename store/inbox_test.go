@@ -62,14 +62,7 @@ func TestExpire_ManyAtOnceInSteps(t *testing.T) {
 	defer db.Close()
 	s := newUser(t, db, "s@example.com")
 	newUser(t, db, "r@example.com")
-	for i := range 10 {
-		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
-		require.NoError(t, err)
-	}
-	for range 120 {
-		_, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
-		require.NoError(t, err)
-	}
+	sendFolders(t, db, s, 120)
 	c.now = c.now.Add(time.Hour)
 	db.SetDecisionNotice(func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
 		return ferry.Mail{To: sender.Email, Subject: fmt.Sprint(len(outcomes), " expired")}
@@ -78,7 +71,7 @@ func TestExpire_ManyAtOnceInSteps(t *testing.T) {
 	n, err := db.ExpireMessages()
 	require.NoError(t, err)
 	assert.Equal(t, 120, n)
-	assert.Equal(t, uint64(3), db.Commits()-before, "120 messages of 12 items (the folder and its files), 42 a transaction; the mail in the last")
+	assert.Equal(t, uint64(3), db.Commits()-before, "120 messages of 11 items, each counted as 12, 42 a transaction; the mail in the last")
 	mails, err := db.DueMail(c.now, 10)
 	require.NoError(t, err)
 	require.Len(t, mails, 1, "one mail for the sweep, queued in its last transaction")
@@ -94,16 +87,7 @@ func TestUpdateInbox_ManyInSteps(t *testing.T) {
 	c := &clock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	db, _ := openDB(t, c)
 	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
-	for i := range 10 {
-		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
-		require.NoError(t, err)
-	}
-	var decisions []ferry.Decision
-	for range 120 {
-		ids, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
-		require.NoError(t, err)
-		decisions = append(decisions, ferry.Decision{ID: ids[0], Accept: true})
-	}
+	decisions := sendFolders(t, db, s, 120)
 	decisions = append(decisions, decisions[0]) // decided already by then
 	told := map[string]int{}
 	db.SetDecisionNotice(func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
@@ -226,16 +210,7 @@ func TestUpdateInbox_DecisionAndItsMailCommitTogether(t *testing.T) {
 		return ferry.Mail{To: sender.Email, Subject: fmt.Sprint(len(outcomes), " decided")}
 	})
 	s, r := newUser(t, db, "s@example.com"), newUser(t, db, "r@example.com")
-	for i := range 10 {
-		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
-		require.NoError(t, err)
-	}
-	var decisions []ferry.Decision
-	for range 60 {
-		ids, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
-		require.NoError(t, err)
-		decisions = append(decisions, ferry.Decision{ID: ids[0], Accept: true})
-	}
+	decisions := sendFolders(t, db, s, 60)
 
 	before := db.Commits()
 	results, err := db.UpdateInbox(ctx, r.ID, decisions[:1])
@@ -297,4 +272,22 @@ func TestDeleteUser_TellsSenders(t *testing.T) {
 	require.Len(t, mails, 1)
 	assert.Equal(t, "s@example.com", mails[0].To)
 	assert.Equal(t, "2 expired", mails[0].Subject)
+}
+
+// sendFolders puts a folder d of ten one-byte files in s's folder and
+// sends it to r@example.com n times, one message of eleven items (the
+// folder and its files) a send; it returns a decision accepting each.
+func sendFolders(t *testing.T, db *store.DB, s *ferry.User, n int) []ferry.Decision {
+	t.Helper()
+	for i := range 10 {
+		_, err := db.PutFile(ctx, ferry.PutRequest{UserID: s.ID, Names: []string{"d", fmt.Sprint("f", i)}, Body: strings.NewReader(fmt.Sprint(i)), Size: 1})
+		require.NoError(t, err)
+	}
+	var decisions []ferry.Decision
+	for range n {
+		ids, err := db.Send(ctx, s.ID, "r@example.com", []ferry.SendSource{{Path: []string{"d"}, Folder: true}}, nil)
+		require.NoError(t, err)
+		decisions = append(decisions, ferry.Decision{ID: ids[0], Accept: true})
+	}
+	return decisions
 }
