@@ -125,9 +125,8 @@ func (db *DB) deleteExpiredInvites(now int64) (int, error) {
 func migrateClosed(tx *bolt.Tx) error {
 	index := tx.Bucket(bucketClosed)
 	return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
-		var m messageRecord
-		header, _ := splitMessage(v)
-		if err := json.Unmarshal(header, &m); err != nil {
+		m, err := decodeMessage(v)
+		if err != nil {
 			return fmt.Errorf("message %x: %w", k, err)
 		}
 		if m.waiting() {

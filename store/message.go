@@ -103,14 +103,20 @@ func splitMessage(v []byte) (header, items []byte) {
 	return v, nil
 }
 
-func getMessage(tx *bolt.Tx, id uint64) (messageRecord, bool, error) {
+// decodeMessage reads the header of a message's record v.
+func decodeMessage(v []byte) (messageRecord, error) {
 	var m messageRecord
+	header, _ := splitMessage(v)
+	return m, json.Unmarshal(header, &m)
+}
+
+func getMessage(tx *bolt.Tx, id uint64) (messageRecord, bool, error) {
 	v := tx.Bucket(bucketMessages).Get(itob(id))
 	if v == nil {
-		return m, false, nil
+		return messageRecord{}, false, nil
 	}
-	header, _ := splitMessage(v)
-	return m, true, json.Unmarshal(header, &m)
+	m, err := decodeMessage(v)
+	return m, true, err
 }
 
 // putMessage writes message id's header m and keeps its items.
@@ -125,9 +131,14 @@ func writeMessage(tx *bolt.Tx, id uint64, m *messageRecord, items []byte) error 
 	if err != nil {
 		return err
 	}
+	return tx.Bucket(bucketMessages).Put(itob(id), joinMessage(header, items))
+}
+
+// joinMessage makes a message's record of its JSON header and its encoded
+// items: splitMessage's inverse.
+func joinMessage(header, items []byte) []byte {
 	v := make([]byte, 0, len(header)+1+len(items))
-	v = append(append(append(v, header...), 0), items...)
-	return tx.Bucket(bucketMessages).Put(itob(id), v)
+	return append(append(append(v, header...), 0), items...)
 }
 
 // encodeItems encodes items for a message's record.
@@ -148,6 +159,11 @@ func messageItems(tx *bolt.Tx, id uint64) ([]item, error) {
 // id, from the offset-th.
 func itemsOf(tx *bolt.Tx, id uint64, offset, limit int) ([]item, error) {
 	_, raw := splitMessage(tx.Bucket(bucketMessages).Get(itob(id)))
+	return decodeItems(id, raw, offset, limit)
+}
+
+// decodeItems is itemsOf for the items part of message id's record.
+func decodeItems(id uint64, raw []byte, offset, limit int) ([]item, error) {
 	var items []item
 	for i := 0; len(raw) > 0 && (limit < 0 || len(items) < limit); i++ {
 		n, w := binary.Uvarint(raw)
@@ -380,14 +396,15 @@ func (db *DB) Contents(ctx context.Context, userID, id uint64, offset, limit int
 // checkMessages reports each message whose record does not read back
 // whole: its header, and as many items as the header counts.
 func checkMessages(tx *bolt.Tx, report func(string, ...any)) error {
-	return tx.Bucket(bucketMessages).ForEach(func(k, _ []byte) error {
+	return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
 		id := binary.BigEndian.Uint64(k)
-		m, _, err := getMessage(tx, id)
+		m, err := decodeMessage(v)
 		if err != nil {
 			report("message %d: its header does not read: %v", id, err)
 			return nil
 		}
-		items, err := messageItems(tx, id)
+		_, raw := splitMessage(v)
+		items, err := decodeItems(id, raw, 0, -1)
 		if err != nil {
 			report("%v", err)
 		} else if len(items) != m.Items {
@@ -417,12 +434,11 @@ func migrateItems(tx *bolt.Tx) error {
 	}
 	c := old.Cursor()
 	for _, k := range ids {
-		v := msgs.Get(k)
-		if bytes.IndexByte(v, 0) >= 0 {
+		header := msgs.Get(k) // all of the record up to schema 5
+		if bytes.IndexByte(header, 0) >= 0 {
 			return fmt.Errorf("message %x already has items in its record", k)
 		}
-		var m messageRecord
-		if err := json.Unmarshal(v, &m); err != nil {
+		if _, err := decodeMessage(header); err != nil {
 			return fmt.Errorf("message %x: %w", k, err)
 		}
 		var items []byte
@@ -432,7 +448,7 @@ func migrateItems(tx *bolt.Tx) error {
 			}
 			items = append(binary.AppendUvarint(items, uint64(len(iv))), iv...)
 		}
-		if err := writeMessage(tx, binary.BigEndian.Uint64(k), &m, items); err != nil {
+		if err := msgs.Put(k, joinMessage(header, items)); err != nil {
 			return err
 		}
 	}
@@ -443,9 +459,8 @@ func migrateItems(tx *bolt.Tx) error {
 func migrateReceived(tx *bolt.Tx) error {
 	index := tx.Bucket(bucketReceived)
 	return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
-		var m messageRecord
-		header, _ := splitMessage(v)
-		if err := json.Unmarshal(header, &m); err != nil {
+		m, err := decodeMessage(v)
+		if err != nil {
 			return fmt.Errorf("message %x: %w", k, err)
 		}
 		return index.Put(pairKey(m.Receiver, binary.BigEndian.Uint64(k)), nil)

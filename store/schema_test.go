@@ -24,7 +24,7 @@ func openSchema5(t *testing.T) (string, time.Time) {
 	dir := ferrytest.Schema5(t)
 	var sent time.Time
 	editFile(t, dir, func(tx *bolt.Tx) error {
-		assert.Equal(t, uint64(5), binary.BigEndian.Uint64(tx.Bucket([]byte("meta")).Get([]byte("schema_version"))))
+		assert.Equal(t, uint64(5), schemaOf(tx))
 		assert.NotNil(t, tx.Bucket([]byte("message_items")), "schema 5 kept items in a bucket of their own")
 		var m struct{ Created int64 }
 		require.NoError(t, json.Unmarshal(tx.Bucket([]byte("messages")).Get(binary.BigEndian.AppendUint64(nil, 1)), &m))
@@ -93,7 +93,7 @@ func TestOpen_MigratesSchema5(t *testing.T) {
 	require.NoError(t, db.Close())
 
 	editFile(t, dir, func(tx *bolt.Tx) error {
-		assert.Equal(t, uint64(store.SchemaVersion), binary.BigEndian.Uint64(tx.Bucket([]byte("meta")).Get([]byte("schema_version"))))
+		assert.Equal(t, uint64(store.SchemaVersion), schemaOf(tx))
 		assert.Nil(t, tx.Bucket([]byte("message_items")), "the old bucket is gone")
 		// Damage: message 2's record loses the end of its last item.
 		key := binary.BigEndian.AppendUint64(nil, 2)
@@ -122,7 +122,7 @@ func TestOpen_FailedMigrationChangesNothing(t *testing.T) {
 	_, err := store.Open(dir, store.Options{Now: (&clock{now: sent}).Now})
 	require.ErrorContains(t, err, "message")
 	editFile(t, dir, func(tx *bolt.Tx) error {
-		assert.Equal(t, uint64(5), binary.BigEndian.Uint64(tx.Bucket([]byte("meta")).Get([]byte("schema_version"))))
+		assert.Equal(t, uint64(5), schemaOf(tx))
 		assert.NotNil(t, tx.Bucket([]byte("message_items")))
 		assert.Equal(t, before, tx.Bucket([]byte("messages")).Get(binary.BigEndian.AppendUint64(nil, 1)), "message 1 as it was")
 		return nil

@@ -90,6 +90,11 @@ func editFile(t *testing.T, dir string, edit func(tx *bolt.Tx) error) {
 	require.NoError(t, b.Close())
 }
 
+// schemaOf returns the schema version a store says it has.
+func schemaOf(tx *bolt.Tx) uint64 {
+	return binary.BigEndian.Uint64(tx.Bucket([]byte("meta")).Get([]byte("schema_version")))
+}
+
 // setSchema writes the schema version a store says it has.
 func setSchema(tx *bolt.Tx, version uint64) error {
 	return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, version))
