@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -170,34 +171,31 @@ func (db *DB) updateMail(id uint64, change func(*ferry.QueuedMail)) error {
 // DeleteOldMail deletes sent and failed mail queued more than
 // Options.KeepMail ago, and returns how many; queued mail stays whatever
 // its age. Mail ids grow with their queue time, so the scan stops at the
-// first mail young enough to keep.
+// first mail young enough to keep. A sweep that finds none writes
+// nothing: it looks in a read transaction first.
 func (db *DB) DeleteOldMail() (int, error) {
 	cutoff := db.now().Add(-db.mail.keep)
+	var any bool
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		keys, _, err := oldMail(tx, cutoff, 1)
+		any = len(keys) > 0
+		return err
+	}); err != nil || !any {
+		return 0, err
+	}
 	deleted := 0
 	for {
 		n, more := 0, false
 		err := db.update(context.Background(), func(tx *bolt.Tx) error {
-			n, more = 0, false
-			c := tx.Bucket(bucketMail).Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
-				var q ferry.QueuedMail
-				if err := json.Unmarshal(v, &q); err != nil {
+			keys, over, err := oldMail(tx, cutoff, 1000) // one transaction at a time of this size
+			if err != nil {
+				return err
+			}
+			n, more = len(keys), over
+			for _, k := range keys {
+				if err := tx.Bucket(bucketMail).Delete(k); err != nil {
 					return err
 				}
-				if !q.Created.Before(cutoff) {
-					return nil
-				}
-				if q.Status == ferry.MailQueued {
-					continue
-				}
-				if n == 1000 { // one transaction at a time of this size
-					more = true
-					return nil
-				}
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
 			}
 			return nil
 		})
@@ -206,6 +204,29 @@ func (db *DB) DeleteOldMail() (int, error) {
 			return deleted, err
 		}
 	}
+}
+
+// oldMail returns the keys of up to max sent or failed mails queued
+// before cutoff, oldest first, and whether there are more.
+func oldMail(tx *bolt.Tx, cutoff time.Time, max int) (keys [][]byte, more bool, err error) {
+	c := tx.Bucket(bucketMail).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var q ferry.QueuedMail
+		if err := json.Unmarshal(v, &q); err != nil {
+			return nil, false, err
+		}
+		if !q.Created.Before(cutoff) {
+			break
+		}
+		if q.Status == ferry.MailQueued {
+			continue
+		}
+		if len(keys) == max {
+			return keys, true, nil
+		}
+		keys = append(keys, bytes.Clone(k))
+	}
+	return keys, false, nil
 }
 
 // ListMail returns every mail in the outbox, oldest first.
