@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -420,6 +421,35 @@ func TestMail_OldMailIsDeleted(t *testing.T) {
 	require.Eventually(t, func() bool { return len(ts.mailStatus()) == 2 }, 10*time.Second, 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)
 	assert.Len(t, ts.mailStatus(), 2, "young mail stays")
+}
+
+// The mail that tells a sender of a decision is queued in the decision's
+// own transaction, so that neither is ever without the other: the
+// inbox/update that accepts one send commits once, and its answer comes
+// with the mail in the outbox. (No smtp.host: the mail stays queued, and
+// nothing but the requests writes.)
+func TestMail_DecisionCommitsWithItsMail(t *testing.T) {
+	ts := startServer(t, longTokens, func(c *app.Config) { c.Metrics.Token = "scrape-secret" })
+	alice := ts.newUser("alice@example.com")
+	bob := ts.newUser("bob@example.com")
+	alice.mustPut("a.txt", []byte("for Bob"))
+	ids := alice.mustSend("bob@example.com", `[{"path":"","files":["a.txt"]}]`)
+	scraper := &client{t: t, base: ts.Root, http: http.DefaultClient}
+	commits := func() int {
+		m := regexp.MustCompile(`\nferry_store_commit_calls_count (\d+)\n`).FindStringSubmatch(string(scraper.scrape(ts.Root + "/metrics").Body))
+		require.NotNil(t, m, "no commit count in /metrics")
+		n, err := strconv.Atoi(m[1])
+		require.NoError(t, err)
+		return n
+	}
+	queued := len(ts.mailStatus())
+	before := commits()
+	bob.decide(accept(ids[0])).requireStatus(http.StatusOK)
+	assert.Equal(t, before+1, commits(), "the decision and its mail, one transaction")
+	mails := ts.mailStatus()
+	require.Len(t, mails, queued+1)
+	assert.Equal(t, "bob@example.com accepted 1 item you sent", mails[len(mails)-1].Subject)
+	assert.Equal(t, "alice@example.com", mails[len(mails)-1].To)
 }
 
 // Issue 17, "hearing back": one mail per receiver's inbox/update that
