@@ -3,7 +3,6 @@ package ferrytest
 import (
 	"compress/gzip"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,23 +29,7 @@ func Schema5(t testing.TB) string {
 	_, self, _, _ := runtime.Caller(0)
 	from := filepath.Join(filepath.Dir(self), "..", "..", "store", "testdata", "schema5")
 	dir := t.TempDir()
-	require.NoError(t, filepath.WalkDir(filepath.Join(from, "blobs"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(from, path)
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o700); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o600)
-	}))
+	require.NoError(t, os.CopyFS(filepath.Join(dir, "blobs"), os.DirFS(filepath.Join(from, "blobs"))))
 	f, err := os.Open(filepath.Join(from, "ferry.db.gz"))
 	require.NoError(t, err)
 	defer f.Close()
