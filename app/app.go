@@ -82,6 +82,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		LockTimeout:       5 * time.Second, // room for an admin command that holds the store
 		TokenIdleTimeout:  time.Duration(cfg.Auth.TokenIdleTimeout),
 		UploadIdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
+		UploadCheckpoint:  int64(cfg.Uploads.Checkpoint),
 		SendExpireAfter:   time.Duration(cfg.Send.ExpireAfter),
 		MinFreeSpace:      int64(cfg.MinFreeSpace),
 		S3:                cfg.StoreS3(),

@@ -79,6 +79,7 @@ type Config struct {
 
 	Uploads struct {
 		IdleTimeout Duration `toml:"idle_timeout"`
+		Checkpoint  Size     `toml:"checkpoint"`
 	} `toml:"uploads"`
 
 	Links struct {
@@ -158,6 +159,7 @@ func Default() Config {
 	c.Send.MaxFiles = 10000
 	c.Send.MaxPending = 1000
 	c.Uploads.IdleTimeout = Duration(15 * time.Minute)
+	c.Uploads.Checkpoint = store.DefaultUploadCheckpoint
 	c.Links.DefaultExpiry = Duration(24 * time.Hour)
 	c.Links.MaxExpiry = Duration(30 * 24 * time.Hour)
 	c.Blobs.Backend = "local"
@@ -316,6 +318,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Uploads.IdleTimeout < Duration(time.Second) {
 		return errors.New("uploads.idle_timeout: must be at least 1s")
+	}
+	if c.Uploads.Checkpoint < 1<<20 || c.Uploads.Checkpoint > 256<<20 {
+		return errors.New("uploads.checkpoint: must be from 1MiB to 256MiB")
 	}
 	if c.Links.MaxExpiry < Duration(time.Second) {
 		return errors.New("links.max_expiry: must be at least 1s")

@@ -110,6 +110,10 @@ type Options struct {
 	// UploadIdleTimeout is how long a resumable upload lives without a
 	// chunk; 15 minutes when zero.
 	UploadIdleTimeout time.Duration
+	// UploadCheckpoint is how many bytes of one long chunk may arrive
+	// before the upload makes them durable and records them, so that a
+	// crash during the request loses at most that much; 64 MiB when zero.
+	UploadCheckpoint int64
 	// SendExpireAfter is how long a send waits to be accepted or declined
 	// before it expires; 30 days when zero.
 	SendExpireAfter time.Duration
@@ -192,6 +196,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.UploadIdleTimeout == 0 {
 		opts.UploadIdleTimeout = 15 * time.Minute
 	}
+	if opts.UploadCheckpoint <= 0 {
+		opts.UploadCheckpoint = DefaultUploadCheckpoint
+	}
 	if opts.KeepHistory == 0 {
 		opts.KeepHistory = 90 * 24 * time.Hour
 	}
@@ -238,7 +245,7 @@ func Open(dir string, opts Options) (*DB, error) {
 			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory},
 		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},
 		blobs:     blobState{store: blobs, grace: grace, minFree: opts.MinFreeSpace},
-		uploads:   uploadState{idle: opts.UploadIdleTimeout},
+		uploads:   uploadState{idle: opts.UploadIdleTimeout, checkpoint: opts.UploadCheckpoint},
 		mail:      mailState{queued: opts.MailQueued, keep: opts.KeepMail},
 		passwords: passwordState{sem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))},
 	}

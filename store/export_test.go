@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -56,4 +58,23 @@ func (db *DB) UsedPagesForTest() int {
 		return nil
 	})
 	return used
+}
+
+// UploadRecordForTest reads an upload's record as it is committed, without
+// waiting for a chunk under way: the bytes it counts, and the SHA-256 of
+// those bytes from its saved hash state.
+func (db *DB) UploadRecordForTest(key string) (received int64, sum string, err error) {
+	var rec uploadRecord
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		rec, err = decodeUpload(tx.Bucket(bucketUploads).Get([]byte(key)))
+		return err
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	h := sha256.New().(hashState)
+	if err := h.UnmarshalBinary(rec.State); err != nil {
+		return 0, "", err
+	}
+	return rec.Received, hex.EncodeToString(h.Sum(nil)), nil
 }

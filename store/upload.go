@@ -21,14 +21,23 @@ import (
 
 // uploadState is what the store keeps of uploads in memory.
 type uploadState struct {
-	idle  time.Duration // an upload's life without a chunk
-	locks sync.Map      // upload key -> *sync.Mutex
+	idle       time.Duration // an upload's life without a chunk
+	checkpoint int64         // bytes of one chunk between two checkpoints
+	locks      sync.Map      // upload key -> *sync.Mutex
 }
+
+// DefaultUploadCheckpoint is Options.UploadCheckpoint's default. A
+// checkpoint costs an fsync and a commit, about 2 ms here: at 64 MiB that
+// is under 1% of a chunk's time at the disk's pace, and a crash during a
+// browser's one-request upload of a big file loses at most 64 MiB of it.
+const DefaultUploadCheckpoint = 64 << 20
 
 // A resumable upload (API.md, as Quatrix) keeps its bytes in uploads/<key>
 // and its record in the uploads bucket: owner, target path, declared size,
 // bytes received and the SHA-256 state after them, so that finalizing needs
-// no second read. Each chunk is fsynced before its record commits; a file
+// no second read. Received bytes are fsynced before the record that counts
+// them commits: at the end of each chunk, and every checkpoint bytes
+// during a long one (the web app sends a whole file as one chunk). A file
 // longer than the record says (a crash between the two) is cut back before
 // the next chunk.
 
@@ -269,36 +278,54 @@ func (db *DB) WriteChunk(ctx context.Context, c ferry.Chunk) (int64, error) {
 	}
 	dst := newFileSink(f, nil)
 	defer dst.close()
-	n, readErr, writeErr := copyToFile(dst, rec.Received, io.LimitReader(body, want), h, want)
-	if writeErr != nil {
-		// Nothing of this chunk counts: the hash may have taken bytes that
-		// never reached the file. Give their space back at once.
-		_ = f.Truncate(rec.Received)
-		return rec.Received, writeErr
-	}
-	if readErr == nil && n < want {
-		readErr = ferry.Errorf(ferry.EBADREQUEST, "The body has %d bytes; Content-Range says %d.", n, want)
-	}
-	if n > 0 {
-		if err := f.Sync(); err != nil {
-			return rec.Received, err
+	// The chunk goes in steps of at most a checkpoint; each step's bytes
+	// are made durable and recorded before the next is read.
+	for left := want; left > 0; {
+		step := min(left, db.uploads.checkpoint)
+		n, readErr, writeErr := copyToFile(dst, rec.Received, io.LimitReader(body, step), h, step)
+		if writeErr != nil {
+			// Nothing of this step counts: the hash may have taken bytes
+			// that never reached the file. Give their space back at once.
+			_ = f.Truncate(rec.Received)
+			return rec.Received, writeErr
 		}
-		if rec.State, err = h.MarshalBinary(); err != nil {
-			return rec.Received, err
+		if readErr == nil && n < step {
+			readErr = ferry.Errorf(ferry.EBADREQUEST, "The body has %d bytes; Content-Range says %d.", want-left+n, want)
 		}
-		rec.Received += n
-		rec.Touched = db.now().UnixNano()
-		// The bytes are on disk whether or not the client is still there
-		// (a dropped connection is how a chunk usually ends early): the
-		// record says so even if its request was given up.
-		if err := db.update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error { return putUpload(tx, key, &rec) }); err != nil {
-			return rec.Received - n, err
+		if n > 0 {
+			if err := db.checkpointUpload(ctx, key, &rec, f, h, n); err != nil {
+				return rec.Received, err
+			}
 		}
-	}
-	if readErr != nil {
-		return rec.Received, readErr // wrapped in ferry.ErrBodyRead by copyToFile, or the short body's BAD_REQUEST
+		if readErr != nil {
+			return rec.Received, readErr // wrapped in ferry.ErrBodyRead by copyToFile, or the short body's BAD_REQUEST
+		}
+		left -= n
 	}
 	return rec.Received, nil
+}
+
+// checkpointUpload makes the n bytes just written to f durable and then
+// records them, with the hash state after them, in rec's record. On an
+// error rec is as it was. The key's lock is held.
+func (db *DB) checkpointUpload(ctx context.Context, key string, rec *uploadRecord, f *os.File, h hashState, n int64) error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	state, err := h.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	next := *rec
+	next.State, next.Received, next.Touched = state, rec.Received+n, db.now().UnixNano()
+	// The bytes are on disk whether or not the client is still there (a
+	// dropped connection is how a chunk usually ends early): the record
+	// says so even if its request was given up.
+	if err := db.update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error { return putUpload(tx, key, &next) }); err != nil {
+		return err
+	}
+	*rec = next
+	return nil
 }
 
 // FinalizeUpload makes a complete upload the file at its path, where it
