@@ -151,6 +151,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Tracker:            cfg.Slice.Tracker,
 		TrustedProxies:     proxies,
 		BodyIdleTimeout:    time.Duration(cfg.BodyIdleTimeout),
+		UploadRequestMax:   int64(cfg.Web.UploadRequestMax),
 		Observe:            m.observe,
 		FailedLogin:        m.failedLogins.Inc,
 	}, a.db, a.log, opts.Now)

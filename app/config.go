@@ -82,6 +82,10 @@ type Config struct {
 		Checkpoint  Size     `toml:"checkpoint"`
 	} `toml:"uploads"`
 
+	Web struct {
+		UploadRequestMax Size `toml:"upload_request_max"`
+	} `toml:"web"`
+
 	Links struct {
 		DefaultExpiry Duration `toml:"default_expiry"`
 		MaxExpiry     Duration `toml:"max_expiry"`
@@ -321,6 +325,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Uploads.Checkpoint < 1<<20 || c.Uploads.Checkpoint > 256<<20 {
 		return errors.New("uploads.checkpoint: must be from 1MiB to 256MiB")
+	}
+	if c.Web.UploadRequestMax != 0 && c.Web.UploadRequestMax < 1<<20 {
+		return errors.New("web.upload_request_max: must be 0 (no limit) or at least 1MiB")
 	}
 	if c.Links.MaxExpiry < Duration(time.Second) {
 		return errors.New("links.max_expiry: must be at least 1s")

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,8 +16,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -291,51 +290,53 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, httpGet(t, f.Root+"/files/", session).StatusCode)
 }
 
-// A 64 MiB upload that the page loses half-way (a reload) goes on from
-// the last chunk stored when the same file is picked again.
+// A 256 MiB file goes as one request, the File itself; the page reloaded
+// half-way through it goes on from what ferry kept when the same file is
+// picked again, with the rest as one more request, and the stored file is
+// whole. (The proxy in front paces the upload so that the reload falls in
+// the middle.)
 func TestBrowser_UploadResumesAfterReload(t *testing.T) {
 	t.Parallel()
 	f := startFerry(t)
 	f.addUser(email, password, 0)
+	p := startProxy(t, f.Root, 0, 128<<20)
+	via := *f
+	via.Root = p.URL
 	ctx, _ := tab(t)
-	signIn(t, ctx, f, false)
-	big := writeFile(t, t.TempDir(), "big.bin", 64<<20)
+	signIn(t, ctx, &via, false)
+	const size = 256 << 20
+	big := randomFile(t, t.TempDir(), "big.bin", size)
 
-	// Chunks go through while the test lets them: the page is reloaded
-	// with the third of four held, after two (32 MiB) are stored.
-	paused := chromedp.Events(ctx, fetch.RequestPaused)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/uploads/*"}}})
-		return err
-	}), chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{big})))
-	chunks := 0
-	for ev, err := range paused {
-		require.NoError(t, err)
-		if ev.Request.Method == http.MethodPut {
-			if chunks++; chunks == 3 {
-				break
-			}
-		}
-		_, err = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
-		require.NoError(t, err)
-	}
-	poll(t, ctx, `document.querySelector("#uploads progress").value >= 33554432`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{big})))
+	poll(t, ctx, `document.querySelector("#uploads progress").value >= 96 * 1048576`)
 	screenshot(t, ctx, "uploading")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#files")),
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, fetch.Disable, cdp.Empty{})
-			return err
-		}),
 		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{big})))
 	waitDone(t, ctx, 1)
-	assert.Contains(t, text(t, ctx, "#uploads"), "Uploaded 67.1 MB (resumed from 33.5 MB)")
+	assert.Regexp(t, `^Uploaded 268\.4 MB \(resumed from [1-9][\d.]* MB\)$`, text(t, ctx, "#uploads .stat"))
+	puts, _ := p.puts()
+	require.Len(t, puts, 2, "one request before the reload, one after: %q", puts)
+	assert.Equal(t, "bytes 0-268435455/268435456", puts[0], "the whole file in one request")
+	assert.Regexp(t, `^bytes [1-9]\d*-268435455/268435456$`, puts[1], "the rest in one, from where ferry stood")
 
 	// The stored file is the whole file, in one piece.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/item/big.bin"), chromedp.WaitVisible(chromedp.CSS(".details"))))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.URL+"/item/big.bin"), chromedp.WaitVisible(chromedp.CSS(".details"))))
 	assert.Contains(t, text(t, ctx, ".details"), sha(t, big))
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#listing"))))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.URL+"/files/"), chromedp.WaitVisible(chromedp.CSS("#listing"))))
 	assert.Contains(t, text(t, ctx, "#listing"), "big.bin")
 	assert.NotContains(t, text(t, ctx, "#listing"), "big (1).bin", "resumed, not uploaded anew")
+}
+
+// randomFile writes size random bytes to dir/name.
+func randomFile(t *testing.T, dir, name string, size int64) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	out, err := os.Create(p)
+	require.NoError(t, err)
+	_, err = io.CopyN(out, rand.Reader, size)
+	require.NoError(t, err)
+	require.NoError(t, out.Close())
+	return p
 }
 
 // A page of another origin (another loopback port: the same site to the

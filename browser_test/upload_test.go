@@ -12,6 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/app"
 )
 
 // The upload list's other paths: a chunk whose connection drops is sent
@@ -98,4 +100,38 @@ func TestBrowser_UploadRetryCancelBadNameAndDrop(t *testing.T) {
 	assert.Contains(t, listing, "one.txt")
 	assert.NotContains(t, listing, "held.bin", "the cancelled upload left nothing")
 	assert.NotContains(t, listing, "name.txt")
+}
+
+// Behind a proxy that answers 413 to large requests, the page goes on in
+// parts the proxy lets through; with web.upload_request_max set, it sends
+// parts of that size from the start and nothing is refused.
+func TestBrowser_UploadBehindARequestLimit(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	for _, c := range []struct {
+		name           string
+		limit, max     int64 // the proxy's, and web.upload_request_max
+		size           int64
+		parts, refused int
+	}{
+		// 20 MiB, then 16, are refused; 4 MiB parts go through.
+		{"proxy.bin", 5 << 20, 0, 20<<20 + 5, 6, 2},
+		{"configured.bin", 0, 2 << 20, 5 << 20, 3, 0},
+	} {
+		f := startFerry(t, func(cfg *app.Config) { cfg.Web.UploadRequestMax = app.Size(c.max) })
+		f.addUser(email, password, 0)
+		p := startProxy(t, f.Root, c.limit, 0)
+		via := *f
+		via.Root = p.URL
+		ctx, _ := tab(t)
+		signIn(t, ctx, &via, false)
+		file := randomFile(t, src, c.name, c.size)
+		require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{file})))
+		waitDone(t, ctx, 1)
+		puts, refused := p.puts()
+		assert.Len(t, puts, c.parts, "%s: %q", c.name, puts)
+		assert.Equal(t, c.refused, refused, c.name)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(p.URL+"/item/"+c.name), chromedp.WaitVisible(chromedp.CSS(".details"))))
+		assert.Contains(t, text(t, ctx, ".details"), sha(t, file), c.name)
+	}
 }

@@ -37,6 +37,9 @@ type Config struct {
 	Signup string
 	// MaxRequestBody bounds every request body.
 	MaxRequestBody int64
+	// UploadRequestMax is the most the web app puts in one upload request
+	// (config web.upload_request_max; 0: a whole file).
+	UploadRequestMax int64
 	// LoginFailureBurst failed logins are allowed from one address (twice
 	// as many for one email) before 429; one more is allowed every
 	// LoginFailureRefill (every half of it for an email).
@@ -122,8 +125,8 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 	s.web = web.New(web.Config{
 		PublicURL: cfg.PublicURL, Signup: cfg.Signup,
 		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
-		MaxRequestBody: cfg.MaxRequestBody,
-		Users:          st, Files: st, Dav: st, Messages: st, Social: st,
+		MaxRequestBody: cfg.MaxRequestBody, UploadRequestMax: cfg.UploadRequestMax,
+		Users: st, Files: st, Dav: st, Messages: st, Social: st,
 		Send:          s.send,
 		InviteMail:    s.inviteMail,
 		ContactNotice: s.contactNotice,

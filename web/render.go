@@ -69,13 +69,16 @@ type page struct {
 	User     *ferry.User
 	Pending  int // sends waiting in the user's inbox: the Inbox badge
 	Requests int // unread contact requests: the Contacts badge
-	Data     any
+	// UploadRequestMax is the most one upload request may carry, for
+	// app.js (web.upload_request_max; 0: no limit).
+	UploadRequestMax int64
+	Data             any
 }
 
 // render answers a page; it is rendered whole before anything is sent, so
 // that a template error is a clean 500.
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
-	p := page{Title: title, Data: data}
+	p := page{Title: title, Data: data, UploadRequestMax: a.cfg.UploadRequestMax}
 	if u, ok := r.Context().Value(ctxKey{}).(*ferry.User); ok {
 		p.User = u
 		// The badges: counted on each page load; a failure shows none.

@@ -43,6 +43,9 @@ type Config struct {
 	SendExpireAfter time.Duration
 	// MaxRequestBody bounds every body but an upload's content.
 	MaxRequestBody int64
+	// UploadRequestMax is the most that app.js puts in one request of a
+	// resumable upload (a proxy's limit in front); 0: a file in one.
+	UploadRequestMax int64
 
 	Users    ferry.UserService
 	Files    ferry.FileService
