@@ -35,6 +35,19 @@ type User struct {
 	ReceiveOverride *int64 `json:"receive_override,omitempty"`
 }
 
+// Invitation is what waits for the account an invitation's code makes:
+// the email it was sent to, who sent it, and the sends made with it that
+// still wait (how many items, their total size, when the first of them
+// expires; none for an invitation without sends).
+type Invitation struct {
+	Email        string
+	InviterName  string
+	InviterEmail string
+	Items        int
+	Size         int64
+	Until        time.Time
+}
+
 // NewUser is what it takes to create an account. The store checks and
 // normalises Email, FullName and Password; Package is taken as it is.
 type NewUser struct {
@@ -73,7 +86,7 @@ func (u Usage) Charged() int64 {
 // Limits on account fields, checked by NormalizeEmail and ValidFullName.
 const (
 	MaxEmailLen    = 254
-	MaxFullNameLen = 200
+	MaxFullNameLen = 200 // characters
 )
 
 // NormalizeEmail trims and lower-cases an email address and checks that it
@@ -94,12 +107,16 @@ func NormalizeEmail(s string) (string, error) {
 }
 
 // ValidFullName trims a full name and checks that it holds no control
-// characters (so it can never break a mail header) and is not too long. It
-// returns a METHOD_BAD_REQUEST *Error otherwise.
+// characters (so it can never break a mail header) and is not too long
+// (MaxFullNameLen characters). It returns a METHOD_BAD_REQUEST *Error
+// otherwise.
 func ValidFullName(s string) (string, error) {
 	n := strings.TrimSpace(s)
-	if !utf8.ValidString(n) || len(n) > MaxFullNameLen {
-		return "", Errorf(EBADREQUEST, "The full name must be valid UTF-8 of at most %d bytes.", MaxFullNameLen)
+	if !utf8.ValidString(n) {
+		return "", Errorf(EBADREQUEST, "The full name has bytes that are not text (it must be UTF-8).")
+	}
+	if utf8.RuneCountInString(n) > MaxFullNameLen {
+		return "", Errorf(EBADREQUEST, "The full name is too long: at most %d characters.", MaxFullNameLen)
 	}
 	if strings.IndexFunc(n, IsControl) >= 0 {
 		return "", Errorf(EBADREQUEST, "The full name must not contain control characters.")

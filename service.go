@@ -21,6 +21,9 @@ type UserService interface {
 	// CreateInvitedUser is CreateUser with an invitation code, used up in
 	// the same transaction: NO_PERMISSION for a wrong, used or expired one.
 	CreateInvitedUser(ctx context.Context, nu NewUser, code string) (*User, error)
+	// Invitation is what an invitation code stands for, for the signup
+	// page: NO_PERMISSION for a wrong, used or expired one.
+	Invitation(ctx context.Context, code string) (Invitation, error)
 	// CheckPassword returns the user of an email and password:
 	// AUTH_FAILED, ACCOUNT_DISABLED.
 	CheckPassword(ctx context.Context, email, password string) (*User, error)
@@ -199,4 +202,23 @@ type Quota struct {
 	ReceivePerMonth int64
 	Usage           Usage
 	Received        int64
+}
+
+// Register makes an account under the signup policy mode (auth.signup),
+// for the API's register call and the web app's signup alike. With an
+// invitation code, open and invite signup both use it up: the sends it
+// carries reach the account, whatever email that account has (NO_PERMISSION
+// for a wrong, used or expired code). Without one, open signup makes a
+// plain account and invite signup refuses. Closed signup refuses everyone:
+// the administrator makes the accounts.
+func Register(ctx context.Context, users UserService, mode string, nu NewUser, invite string) (*User, error) {
+	switch {
+	case mode == "closed":
+		return nil, Errorf(ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+	case invite != "":
+		return users.CreateInvitedUser(ctx, nu, invite)
+	case mode == "open":
+		return users.CreateUser(ctx, nu)
+	}
+	return nil, Errorf(ENOPERMISSION, "Signup needs an invitation on this server: use the link in your invitation mail.")
 }

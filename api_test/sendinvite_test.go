@@ -86,3 +86,26 @@ func TestSend_WithInvitation(t *testing.T) {
 	c.mustPut("x.txt", []byte("x"))
 	c.postForm("/ops/send", url.Values{"to": {"nobody@example.com"}, "invite": {"1"}, "source": {`[{"path":"","files":["x.txt"]}]`}}).requireError(403, ferry.ENOPERMISSION)
 }
+
+// With signup open, the invitation's code still carries its sends: an
+// account made with it, under any email, receives them, and the sender's
+// outbox then names that account. A used code is refused, not ignored.
+func TestSend_InvitationInOpenSignup(t *testing.T) {
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure, longTokens, func(c *app.Config) { c.Auth.Signup = "open" })
+	alice := ts.namedUser("alice@example.com", "Alice")
+	alice.mustPut("plan.txt", []byte("the plan"))
+	alice.postForm("/ops/send", url.Values{"to": {"dan@example.com"}, "invite": {"1"}, "source": {`[{"path":"","files":["plan.txt"]}]`}}).requireStatus(http.StatusOK)
+	code := peer.WaitMails(1)[0].Parse(t).SignupCode(t)
+
+	ts.client().postForm("/auth/register", url.Values{"email": {"daniel@elsewhere.example"}, "password": {password}, "invite": {code}}).requireStatus(http.StatusOK)
+	daniel := ts.login("daniel@elsewhere.example", password)
+	require.Len(t, daniel.inbox(), 1, "the send reached the account made with the code")
+	out := alice.outbox()
+	require.Len(t, out, 1)
+	assert.Equal(t, "pending", out[0].Status)
+	assert.Equal(t, "daniel@elsewhere.example", out[0].To)
+
+	ts.client().postForm("/auth/register", url.Values{"email": {"dan@example.com"}, "password": {password}, "invite": {code}}).requireError(http.StatusForbidden, ferry.ENOPERMISSION)
+	ts.client().postForm("/auth/register", url.Values{"email": {"dan@example.com"}, "password": {password}}).requireStatus(http.StatusOK)
+}

@@ -757,7 +757,7 @@ func TestWeb_LinkWithPasswordAndLimit(t *testing.T) {
 	b := ts.browser()
 	b.signIn("owner@example.com", password)
 	page := string(b.post("/link/plan.txt", url.Values{"days": {"1"}, "max_downloads": {"1"}, "password": {"s3cret pass"}}).requireStatus(http.StatusOK).Body)
-	assert.Contains(t, page, "and its password can download the file for 1 days, 1 time at most")
+	assert.Contains(t, page, "and its password can download the file for 1 day, 1 time at most")
 	assert.Contains(t, page, ">0 of 1<")
 	m := regexp.MustCompile(`value="(http[^"]+/d/[^"]+)"`).FindStringSubmatch(page)
 	require.NotNil(t, m)

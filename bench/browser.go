@@ -211,7 +211,7 @@ func (b *bench) webRows(rows map[int]bool) []result {
 }
 
 // webRuns is how many times each side of rows 10 and 11 runs.
-const webRuns = 5
+const webRuns = 7
 
 // webRun is one timed transfer of rows 10 and 11: its rate in MiB/s, and
 // Chromium's and the server's CPU seconds per GiB.

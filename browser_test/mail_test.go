@@ -39,7 +39,7 @@ func TestBrowser_NewSendAndMails(t *testing.T) {
 	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "bob@example.com")))
 	screenshot(t, alice, "new-send")
 	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS("#send-button")), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
-	assert.Contains(t, text(t, alice, "main"), "Sent: 2 items")
+	assert.Contains(t, text(t, alice, "main"), "Sent to bob@example.com: 2 items are in their inbox, to accept or decline.")
 
 	// Bob's mail leads to his inbox, through the sign-in page.
 	mail := peer.WaitMails(1)[0].Parse(t)
@@ -76,7 +76,7 @@ func TestBrowser_NewSendAndMails(t *testing.T) {
 	assert.Contains(t, text(t, alice, ".error"), "dan@example.com")
 	screenshot(t, alice, "send-invite")
 	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS(`#invite input[name=invite] ~ button`)), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
-	assert.Contains(t, text(t, alice, "main"), "Sent: 1 item")
+	assert.Regexp(t, `Invited dan@example\.com: 1 item waits for their account until \d+ \w+ \d{4}\. They have a mail with a link to create it`, text(t, alice, "main"))
 	assert.Contains(t, text(t, alice, "table.outbox"), "invited")
 
 	mail = mailTo(t, peer, "dan@example.com", "/signup")
@@ -90,7 +90,10 @@ func TestBrowser_NewSendAndMails(t *testing.T) {
 	code, err := chromedp.Run(dan, chromedp.Evaluate[string](`document.getElementById("invite").value`))
 	require.NoError(t, err)
 	assert.Equal(t, link.Query().Get("invite"), code, "the code is filled in")
-	require.NoError(t, chromedp.Do(dan, chromedp.SendKeys(chromedp.CSS("#email"), "dan@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), "dan password"),
+	filled, err := chromedp.Run(dan, chromedp.Evaluate[string](`document.getElementById("email").value`))
+	require.NoError(t, err)
+	assert.Equal(t, "dan@example.com", filled, "and the invited email")
+	require.NoError(t, chromedp.Do(dan, chromedp.SendKeys(chromedp.CSS("#password"), "dan password"),
 		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#upload-form"))))
 
 	// The send waits in Dan's inbox; he accepts; Alice sees it and hears.
@@ -153,4 +156,55 @@ func TestBrowser_PasswordReset(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#email"), "rosa@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), "old password"),
 		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS(".error"))))
 	signInAs(t, rosa, f, "rosa@example.com", "new password", false)
+}
+
+// With signup open, Alice's "Invite and send" says what happened (an
+// invitation, waiting until a date), and the invitation's link leads Dan
+// to a signup page that keeps the code, fills in his email, and says what
+// waits; he signs up under another address and still receives it, and
+// Alice's outbox names that address.
+func TestBrowser_InvitationWithOpenSignup(t *testing.T) {
+	t.Parallel()
+	peer := ferrytest.StartSMTP(t)
+	f := startFerry(t, peer.Configure, func(c *app.Config) { c.Auth.Signup = "open" })
+	f.addUser("alice@example.com", "alice password", 0)
+	alice, _ := tab(t)
+	signInAs(t, alice, f, "alice@example.com", "alice password", false)
+	src := t.TempDir()
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/sends/new"), chromedp.WaitVisible(chromedp.CSS("#new-send")),
+		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{writeFile(t, src, "c.txt", 2000), writeFile(t, src, "d.txt", 3200)})))
+	waitDone(t, alice, 2)
+	require.NoError(t, chromedp.Do(alice, chromedp.SendKeys(chromedp.CSS("#to"), "dan@example.com"), chromedp.Click(chromedp.CSS("#send-button")),
+		chromedp.WaitVisible(chromedp.CSS("#invite")),
+		chromedp.Click(chromedp.CSS(`#invite input[name=invite] ~ button`)), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	status := text(t, alice, `[role="status"]`)
+	assert.Regexp(t, `^Invited dan@example\.com: 2 items wait for their account until \d+ \w+ \d{4}\.`, status)
+	assert.NotContains(t, status, "Sent to", "not said to be in an inbox it has not reached")
+	screenshot(t, alice, "outbox-invited")
+
+	mail := mailTo(t, peer, "dan@example.com", "/signup")
+	dan, _ := tab(t)
+	require.NoError(t, chromedp.Do(dan, chromedp.Navigate(mail.Links()[0]), chromedp.WaitVisible(chromedp.CSS("#email"))))
+	card := text(t, dan, ".invitation")
+	assert.Contains(t, card, "User alice@example.com (alice@example.com) invited you to ferry")
+	assert.Regexp(t, `sent you 2 items, 5\.2 KB: they wait for your account until \d+ \w+ \d{4}`, card)
+	filled, err := chromedp.Run(dan, chromedp.Evaluate[string](`document.getElementById("email").value`))
+	require.NoError(t, err)
+	assert.Equal(t, "dan@example.com", filled)
+	screenshot(t, dan, "signup-invited")
+	_, err = chromedp.Run(dan, chromedp.Evaluate[bool](`document.getElementById("email").value = "", true`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(dan, chromedp.SendKeys(chromedp.CSS("#email"), "daniel@elsewhere.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "dan password"),
+		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#upload-form"))))
+	assert.Equal(t, "2", text(t, dan, `header a[href="/inbox"] .badge`), "the sends reached the account made with the link")
+
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/outbox"), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
+	assert.Contains(t, text(t, alice, "table.outbox"), "daniel@elsewhere.example")
+	assert.NotContains(t, text(t, alice, "table.outbox"), "invited")
+
+	// The same link again: the page says it is used, and signup still works.
+	again, _ := tab(t)
+	require.NoError(t, chromedp.Do(again, chromedp.Navigate(mail.Links()[0]), chromedp.WaitVisible(chromedp.CSS("#email"))))
+	assert.Contains(t, text(t, again, "main"), "This invitation link has been used or has expired")
 }

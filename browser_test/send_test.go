@@ -78,7 +78,7 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "bob@example.com", to)
 	require.NoError(t, chromedp.Do(alice, chromedp.Submit(chromedp.CSS("#to")), chromedp.WaitVisible(chromedp.CSS("table.outbox"))))
-	assert.Contains(t, text(t, alice, "main"), "Sent: 2 items")
+	assert.Contains(t, text(t, alice, "main"), "Sent to bob@example.com: 2 items are in their inbox, to accept or decline.")
 
 	// Bob: the badge, the inbox.
 	bob, _ := tab(t)

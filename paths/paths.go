@@ -61,6 +61,36 @@ func Parse(s string) ([]string, error) {
 	return names, nil
 }
 
+// CheckNew checks the name of a file or folder about to be made, by any
+// client: the rules Parse applies to every name, and also that it neither
+// is blank nor starts or ends with white space. Other clients and file
+// systems choke on those (Windows cannot hold a name that ends with a
+// space), and a name of spaces alone shows as nothing to click. Names made
+// before this rule can still be read, renamed and deleted. It returns a
+// METHOD_BAD_REQUEST *ferry.Error that names the cause in a person's words.
+func CheckNew(name string) error {
+	refuse := func(format string, args ...any) error {
+		return ferry.Errorf(ferry.EBADREQUEST, format, args...)
+	}
+	switch {
+	case strings.TrimSpace(name) == "":
+		return refuse("A name cannot be empty or only spaces.")
+	case !utf8.ValidString(name):
+		return refuse("A name must be text (UTF-8).")
+	case strings.Contains(name, "/"):
+		return refuse("A name cannot hold a slash (/): it separates folders.")
+	case name == "." || name == "..":
+		return refuse("A name cannot be . or .., which stand for this folder and the one above it.")
+	case len(norm.NFC.String(name)) > MaxName:
+		return refuse("The name is too long: at most %d bytes, which is %d plain letters and fewer with accents or in other scripts (this one has %d bytes).", MaxName, MaxName, len(norm.NFC.String(name)))
+	case strings.IndexFunc(name, ferry.IsControl) >= 0:
+		return refuse("A name cannot hold control characters, such as a new line, a tab, or the marks that turn text right to left.")
+	case strings.TrimSpace(name) != name:
+		return refuse("A name cannot start or end with a space.")
+	}
+	return nil
+}
+
 func bad(format string, args ...any) error {
 	return ferry.Errorf(ferry.EBADREQUEST, "The path "+format+".", args...)
 }

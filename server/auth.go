@@ -78,10 +78,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *ferry.U
 	writeOK(w)
 }
 
-// handleRegister is POST /auth/register. With auth.signup = open anyone may
-// create an account; invite needs the code of an invitation, used up by the
-// signup; closed refuses everyone. A refusal is 403 NO_PERMISSION, as
-// API.md's auth table says.
+// handleRegister is POST /auth/register, as ferry.Register says. A refusal
+// is 403 NO_PERMISSION, as API.md's auth table says.
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	p, err := parseParams(r)
 	if err != nil {
@@ -97,13 +95,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	// what the answers tell (which emails have accounts, which codes are
 	// good) cannot be asked faster than passwords can be guessed.
 	u, err := s.underLoginLimit(w, r, "", func() (*ferry.User, error) {
-		switch s.cfg.Signup {
-		case "open":
-			return s.users.CreateUser(r.Context(), nu)
-		case "invite":
-			return s.users.CreateInvitedUser(r.Context(), nu, p.String("invite"))
-		}
-		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+		return ferry.Register(r.Context(), s.users, s.cfg.Signup, nu, strings.TrimSpace(p.String("invite")))
 	}, ferry.ENOPERMISSION, ferry.EEMAILEXISTS)
 	if err != nil {
 		s.writeRefusal(w, r, err)

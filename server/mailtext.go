@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/internal/words"
 	"github.com/ferryhq/ferry/quota"
 )
 
@@ -21,7 +22,7 @@ func (s *Server) inviteMail(inviter *ferry.User, email, code string) ferry.Mail 
 	case "invite":
 		link = s.cfg.PublicURL + "/signup?invite=" + code
 		how = fmt.Sprintf("Create your account with this link (it works once, for %s):\n\n  %s\n",
-			humanDuration(s.cfg.InviteExpireIn), link)
+			words.Duration(s.cfg.InviteExpireIn), link)
 	case "open":
 		link = s.cfg.PublicURL + "/signup"
 		how = fmt.Sprintf("Create your account here:\n\n  %s\n", link)
@@ -51,9 +52,9 @@ func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string,
 	return ferry.Mail{
 		To:      receiver.Email,
 		ReplyTo: sender.Email,
-		Subject: fmt.Sprintf("%s sent you %s", name, countNoun(len(destinations), "item")),
+		Subject: fmt.Sprintf("%s sent you %s", name, words.Count(len(destinations), "item")),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) sent you %s (%s):\n\n%s\n%s\n\n-- \nferry at %s\n",
-			name, sender.Email, countNoun(len(destinations), "item"), quota.FormatSize(total), itemList(destinations), what, s.cfg.PublicURL),
+			name, sender.Email, words.Count(len(destinations), "item"), quota.FormatSize(total), itemList(destinations), what, s.cfg.PublicURL),
 		Links: linked,
 	}
 }
@@ -68,9 +69,9 @@ func (s *Server) inviteSendMail(sender *ferry.User, email, code string, destinat
 	return ferry.Mail{
 		To:      email,
 		ReplyTo: sender.Email,
-		Subject: fmt.Sprintf("%s sent you %s on ferry", name, countNoun(len(destinations), "item")),
+		Subject: fmt.Sprintf("%s sent you %s on ferry", name, words.Count(len(destinations), "item")),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) sent you %s (%s) on ferry, where you can send each other files and folders:\n\n%s\nThey wait for you until %s. Create your account with this link, and they are in your inbox:\n\n  %s\n\n-- \nferry at %s\n",
-			name, sender.Email, countNoun(len(destinations), "item"), quota.FormatSize(total), itemList(destinations),
+			name, sender.Email, words.Count(len(destinations), "item"), quota.FormatSize(total), itemList(destinations),
 			expires.UTC().Format("2 January 2006, 15:04 UTC"), link, s.cfg.PublicURL),
 		Links: links(link),
 	}
@@ -109,7 +110,7 @@ func (s *Server) resetMail(u *ferry.User, code string) ferry.Mail {
 		To:      u.Email,
 		Subject: "Reset your ferry password",
 		Body: fmt.Sprintf("Hello,\n\nSomeone, probably you, asked to reset the password of your ferry account %s. Choose a new one here (the link works once, for %s):\n\n  %s\n\nIf you did not ask, ignore this mail: your password stays as it is.\n\n-- \nferry at %s\n",
-			u.Email, humanDuration(resetLife), link, s.cfg.PublicURL),
+			u.Email, words.Duration(resetLife), link, s.cfg.PublicURL),
 		Links: links(link),
 	}
 }
@@ -124,7 +125,7 @@ func (s *Server) DecisionNotice(sender *ferry.User, outcomes []ferry.Outcome) fe
 		count[o.Status]++
 		receivers[o.To] = true
 	}
-	what := countNoun(len(outcomes), "item") + " you sent"
+	what := words.Count(len(outcomes), "item") + " you sent"
 	var subject string
 	switch {
 	case len(receivers) == 1 && count[ferry.StatusAccepted] == len(outcomes):
@@ -178,22 +179,4 @@ func displayName(u *ferry.User) string {
 		return u.FullName
 	}
 	return u.Email
-}
-
-func countNoun(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func humanDuration(d time.Duration) string {
-	h := d.Hours()
-	if h == 1 {
-		return "1 hour"
-	}
-	if h >= 48 && h == float64(int(h/24))*24 {
-		return fmt.Sprintf("%d days", int(h/24))
-	}
-	return fmt.Sprintf("%g hours", h)
 }

@@ -114,6 +114,12 @@ func checkTransfer(tx *bolt.Tx, userID uint64, t ferry.Transfer) (node, error) {
 	if len(dst) == 0 {
 		return n, ferry.Errorf(ferry.EFILEEXISTS, "The destination is the root folder.")
 	}
+	if name := dst[len(dst)-1]; name != src[len(src)-1] {
+		// A new name; one made before paths.CheckNew may keep its own.
+		if err := paths.CheckNew(name); err != nil {
+			return n, err
+		}
+	}
 	// Down dst's parents, as far as they exist.
 	noParent := func() error {
 		return ferry.Errorf(ferry.EFILENOTFOUND, "No folder %q to hold %q.", paths.Join(dst[:len(dst)-1]), dst[len(dst)-1])

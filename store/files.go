@@ -253,6 +253,11 @@ func (db *DB) precheckPut(userID uint64, names []string, resolve bool, size int6
 					if !n.dir {
 						return ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(names[:i]))
 					}
+					for _, name := range names[i:] { // each of them new
+						if err := paths.CheckNew(name); err != nil {
+							return err
+						}
+					}
 					break
 				}
 			}
@@ -264,6 +269,9 @@ func (db *DB) precheckPut(userID uint64, names []string, resolve bool, size int6
 		}
 		if !parent.dir {
 			return ferry.Errorf(ferry.EFILEEXISTS, "%q is a file.", paths.Join(names[:len(names)-1]))
+		}
+		if err := checkNewChild(tx, parent.id, names[len(names)-1]); err != nil {
+			return err
 		}
 		var replaced int64
 		if id := childID(tx, parent.id, names[len(names)-1]); id != 0 && !resolve {
@@ -314,6 +322,9 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 			return err
 		}
 		name := names[len(names)-1]
+		if err := checkNewChild(tx, parent.id, name); err != nil {
+			return err
+		}
 		if resolve {
 			name = db.freeName(tx, parent.id, name)
 		}

@@ -65,6 +65,42 @@ func (db *DB) SendInvited(ctx context.Context, senderID uint64, email string, so
 	return ids, nil
 }
 
+// Invitation returns what an invitation code stands for: NO_PERMISSION
+// for a code that is wrong, used or expired.
+func (db *DB) Invitation(ctx context.Context, code string) (ferry.Invitation, error) {
+	now := db.now()
+	var inv ferry.Invitation
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		rec, err := openInvite(tx, code, now)
+		if err != nil {
+			return err
+		}
+		inv.Email = rec.Email
+		if inviter, err := db.findUserByID(tx, rec.Inviter); err == nil {
+			inv.InviterName, inv.InviterEmail = inviter.FullName, inviter.Email
+		}
+		prefix := append([]byte(rec.Email), 0)
+		c := tx.Bucket(bucketInvited).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			m, ok, err := getMessage(tx, binary.BigEndian.Uint64(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			if !ok || m.Status != ferry.StatusInvited || m.Sender != rec.Inviter {
+				continue
+			}
+			until := time.Unix(0, m.Created).Add(db.rules.sendExpire)
+			if inv.Items == 0 || until.Before(inv.Until) {
+				inv.Until = until
+			}
+			inv.Items++
+			inv.Size += m.Size
+		}
+		return nil
+	})
+	return inv, err
+}
+
 // claimInvitedSends gives a new account the sends that wait for email
 // (its own, or the one its invitation was for): they become pending in
 // its inbox, expiring when they would have.

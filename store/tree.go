@@ -238,6 +238,9 @@ func mkdirAll(tx *bolt.Tx, userID uint64, names []string, now int64) (node, erro
 			}
 			continue
 		}
+		if err := paths.CheckNew(name); err != nil {
+			return node{}, err
+		}
 		child := node{parent: n.id, dir: true, name: name, modified: now}
 		if err := addChild(tx, &child); err != nil {
 			return node{}, err
@@ -245,6 +248,15 @@ func mkdirAll(tx *bolt.Tx, userID uint64, names []string, now int64) (node, erro
 		n = child
 	}
 	return n, nil
+}
+
+// checkNewChild applies paths.CheckNew to name, unless parent has a child
+// of that name already (made before the rule, which may still be replaced).
+func checkNewChild(tx *bolt.Tx, parent uint64, name string) error {
+	if childID(tx, parent, name) != 0 {
+		return nil
+	}
+	return paths.CheckNew(name)
 }
 
 // parentOf returns the folder that holds names: made with what is missing

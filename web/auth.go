@@ -77,37 +77,63 @@ func (a *App) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 type signupData struct {
 	Mode, Invite, Email, FullName, Message string
+	// Invitation is what the invitation of Invite stands for, when it
+	// is good.
+	Invitation *ferry.Invitation
 }
 
+// usedInvitation is what the page says of an invitation link that no
+// longer works, where signup is open.
+const usedInvitation = "This invitation link has been used or has expired, so nothing waits for the account you make here. You can still create one."
+
 // handleSignupPage is /signup[?invite=CODE], the page an invitation's
-// link opens.
+// link opens: in open and invite signup alike, it keeps the code, fills
+// in the invited email (which may be changed) and says what waits.
 func (a *App) handleSignupPage(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "signup", "Create an account", signupData{Mode: a.cfg.Signup, Invite: r.URL.Query().Get("invite")})
+	d := signupData{Mode: a.cfg.Signup, Invite: r.URL.Query().Get("invite")}
+	if d.Invite != "" && d.Mode != "closed" {
+		inv, err := a.cfg.Users.Invitation(r.Context(), d.Invite)
+		switch {
+		case err == nil:
+			d.Invitation, d.Email = &inv, inv.Email
+		case ferry.ErrorCode(err) == ferry.ENOPERMISSION && d.Mode == "open":
+			d.Invite, d.Message = "", usedInvitation
+		case ferry.ErrorCode(err) == ferry.ENOPERMISSION:
+			d.Message = "This invitation link has been used or has expired: ask whoever invited you for a new one."
+		default:
+			a.fail(w, r, err)
+			return
+		}
+	}
+	a.render(w, r, http.StatusOK, "signup", "Create an account", d)
 }
 
 // handleSignup makes the account as POST /api/1/auth/register does, and
 // goes on into the app signed in.
 func (a *App) handleSignup(w http.ResponseWriter, r *http.Request) {
 	nu := ferry.NewUser{Email: r.PostFormValue("email"), Password: r.PostFormValue("password"), FullName: r.PostFormValue("fullname")}
-	invite := r.PostFormValue("invite")
+	invite := strings.TrimSpace(r.PostFormValue("invite"))
 	u, err := a.cfg.LoginLimit(w, r, "", func() (*ferry.User, error) {
-		switch a.cfg.Signup {
-		case "open":
-			return a.cfg.Users.CreateUser(r.Context(), nu)
-		case "invite":
-			return a.cfg.Users.CreateInvitedUser(r.Context(), nu, invite)
-		}
-		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: ask its administrator for an account.")
+		return ferry.Register(r.Context(), a.cfg.Users, a.cfg.Signup, nu, invite)
 	}, ferry.ENOPERMISSION, ferry.EEMAILEXISTS)
 	if err != nil {
 		status, fe := a.refusal(w, r, err)
 		if fe == nil {
 			return
 		}
+		d := signupData{Mode: a.cfg.Signup, Invite: invite, Email: nu.Email, FullName: nu.FullName, Message: fe.Message}
 		if fe.Code == ferry.ENOPERMISSION {
 			status = http.StatusForbidden // 401 in the table; a refusal here
+			if a.cfg.Signup == "open" {
+				d.Invite, d.Message = "", usedInvitation
+			}
 		}
-		a.render(w, r, status, "signup", "Create an account", signupData{Mode: a.cfg.Signup, Invite: invite, Email: nu.Email, FullName: nu.FullName, Message: fe.Message})
+		if d.Invite != "" {
+			if inv, err := a.cfg.Users.Invitation(r.Context(), d.Invite); err == nil {
+				d.Invitation = &inv
+			}
+		}
+		a.render(w, r, status, "signup", "Create an account", d)
 		return
 	}
 	a.signIn(w, r, u, "/files/")

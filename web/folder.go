@@ -174,6 +174,15 @@ func child(folder []string, name string) ([]string, bool) {
 	return names, err == nil && len(names) == len(folder)+1
 }
 
+// newChild returns the path of a new file or folder called name in
+// folder, or why that name cannot be made (paths.CheckNew).
+func newChild(folder []string, name string) ([]string, error) {
+	if err := paths.CheckNew(name); err != nil {
+		return nil, err
+	}
+	return paths.Parse(paths.Join(folder) + "/" + name)
+}
+
 // item returns the page data of the file or folder {path} names; on a
 // failure the page says why and ok is false.
 func (a *App) item(w http.ResponseWriter, r *http.Request, u *ferry.User) (d itemData, names []string, ok bool) {
@@ -233,9 +242,10 @@ func (a *App) handleMkdir(w http.ResponseWriter, r *http.Request, u *ferry.User)
 		a.fail(w, r, err)
 		return
 	}
-	target, ok := child(parent, r.PostFormValue("name"))
-	if !ok {
-		a.renderError(w, r, http.StatusBadRequest, "A folder needs a name, without slashes, not . or ..")
+	// What a person types loses its leading and trailing spaces.
+	target, err := newChild(parent, strings.TrimSpace(r.PostFormValue("name")))
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	if err := a.cfg.Files.Mkdir(r.Context(), u.ID, target); err != nil {
@@ -251,9 +261,9 @@ func (a *App) handleRename(w http.ResponseWriter, r *http.Request, u *ferry.User
 	if !ok {
 		return
 	}
-	dst, ok := child(src[:len(src)-1], strings.TrimSpace(r.PostFormValue("name")))
-	if !ok {
-		a.renderError(w, r, http.StatusBadRequest, "A new name cannot be empty, hold a slash, or be . or ..")
+	dst, err := newChild(src[:len(src)-1], strings.TrimSpace(r.PostFormValue("name")))
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	if err := a.cfg.Files.Move(r.Context(), u.ID, ferry.Transfer{Src: src, Dst: dst}); err != nil {

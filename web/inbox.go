@@ -126,7 +126,13 @@ const outboxPage = 100
 
 type outboxData struct {
 	Sends []ferry.Message
+	// Sent is how many items the send just made carried (from the
+	// redirect after it), and Just its newest message, which says to
+	// whom and how it went: in the inbox, accepted at once, or waiting
+	// for an invited account until Until.
 	Sent  int
+	Just  *ferry.Message
+	Until time.Time
 	pager
 }
 
@@ -143,6 +149,10 @@ func (a *App) handleOutbox(w http.ResponseWriter, r *http.Request, u *ferry.User
 	// Newest first: the service lists oldest first.
 	for i := len(all) - 1 - d.Page*outboxPage; i >= 0 && len(d.Sends) < outboxPage; i-- {
 		d.Sends = append(d.Sends, all[i])
+	}
+	if d.Sent > 0 && d.Page == 0 && len(d.Sends) > 0 {
+		d.Just = &d.Sends[0]
+		d.Until = d.Just.Created.Add(a.cfg.SendExpireAfter)
 	}
 	a.render(w, r, http.StatusOK, "outbox", "Outbox", d)
 }

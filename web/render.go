@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/internal/words"
 	"github.com/ferryhq/ferry/quota"
 )
 
@@ -38,6 +39,8 @@ var funcs = template.FuncMap{
 	"pathURL": pathURL,
 	"version": func() string { return assetVersion },
 	"inc":     func(i int) int { return i + 1 },
+	"count":   words.Count, // "1 day", "7 days"
+	"day":     words.Day,   // "5 January 2027"
 	"percent": func(used, total int64) int64 {
 		if total <= 0 {
 			return 0

@@ -68,9 +68,9 @@ func (a *App) receiveFiles(w http.ResponseWriter, r *http.Request, u *ferry.User
 		if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 			name = name[i+1:]
 		}
-		target, ok := child(folder, name)
-		if !ok {
-			a.renderError(w, r, http.StatusBadRequest, "The file name "+strconv.Quote(name)+" cannot be stored: names may not be empty, . or .., or hold control characters.")
+		target, err := newChild(folder, name)
+		if err != nil {
+			a.renderError(w, r, http.StatusBadRequest, "The file "+strconv.Quote(name)+" cannot be stored: "+ferry.ErrorMessage(err))
 			return nil, false
 		}
 		info, err := a.cfg.Files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: target, Resolve: true, Body: part, Size: -1})
