@@ -363,3 +363,31 @@ func TestBrowser_CrossOriginFormsAreRefused(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#listing"))))
 	assert.Contains(t, text(t, ctx, "#listing"), "keep.txt")
 }
+
+// A folder name that is only spaces, or too long, is refused on the page
+// with its own reason, and nothing is made; spaces around a name typed in
+// the field are dropped.
+func TestBrowser_FolderNamesRefusedWithReasons(t *testing.T) {
+	t.Parallel()
+	f := startFerry(t)
+	f.addUser(email, password, 0)
+	ctx, _ := tab(t)
+	signIn(t, ctx, f, false)
+	mkdir := func(name string) string {
+		t.Helper()
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("newfolder").value = `+strconv.Quote(name)+`, true`))
+		require.NoError(t, err)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Submit(chromedp.CSS("#newfolder")), chromedp.WaitVisible(chromedp.CSS("main"))))
+		return text(t, ctx, "main")
+	}
+	assert.Contains(t, mkdir("   "), "A name cannot be empty or only spaces.")
+	screenshot(t, ctx, "name-refused")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#newfolder"))))
+	assert.Contains(t, mkdir(strings.Repeat("é", 150)), "The name is too long: at most 255 bytes")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#newfolder"))))
+	mkdir("  Holiday photos ")
+	assert.Contains(t, text(t, ctx, "#listing"), "Holiday photos")
+	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#listing td.name a")).map(a => a.getAttribute("href"))`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/files/Holiday%20photos"}, links, "one folder, its name trimmed")
+}
