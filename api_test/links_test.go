@@ -116,8 +116,8 @@ func TestLinks_ListCountAndRevoke(t *testing.T) {
 	c.get("/files/links", nil).requireStatus(http.StatusOK).decode(&list)
 	now := ts.Clock.Now()
 	assert.Equal(t, []link{
-		{ID: second.ID, File: "b.txt", Created: now.Format(time.RFC3339), Expires: now.Add(2 * time.Hour).Format(time.RFC3339)},
-		{ID: first.ID, File: "a.txt", Created: now.Add(-time.Minute).Format(time.RFC3339), Expires: now.Add(-time.Minute + time.Hour).Format(time.RFC3339), Downloads: 2},
+		{ID: second.ID, File: "b.txt", Created: stamp(now), Expires: stamp(now.Add(2 * time.Hour))},
+		{ID: first.ID, File: "a.txt", Created: stamp(now.Add(-time.Minute)), Expires: stamp(now.Add(-time.Minute + time.Hour)), Downloads: 2},
 	}, list)
 
 	// Another user cannot see or revoke them.
@@ -191,4 +191,10 @@ func TestLinks_LimitAndPassword(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusTooManyRequests, status, "guessing is limited")
 	withBasic("pw").requireError(http.StatusTooManyRequests, ferry.ETOOMANYREQUESTS)
+}
+
+// stamp is t as every timestamp of the API is written: the seed's layout,
+// in the server's zone.
+func stamp(t time.Time) string {
+	return t.Local().Format("2006-01-02 15:04:05.000000-07")
 }

@@ -66,7 +66,7 @@ func (s *Server) handleLinks(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	}
 	out := make([]linkJSON, len(links))
 	for i, l := range links {
-		out[i] = linkJSON{ID: l.ID, File: l.File, Created: l.Created.UTC().Format(time.RFC3339), Expires: l.Expires.UTC().Format(time.RFC3339),
+		out[i] = linkJSON{ID: l.ID, File: l.File, Created: l.Created.Format(timeLayout), Expires: l.Expires.Format(timeLayout),
 			Downloads: l.Downloads, MaxDownloads: l.MaxDownloads, Password: l.Password}
 	}
 	writeJSON(w, http.StatusOK, out)
