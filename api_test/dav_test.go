@@ -397,6 +397,15 @@ func TestDav_LocksIfHeaderAndOverwrite(t *testing.T) {
 	assert.Equal(t, []byte("three"), c.getFile("a.txt").Body)
 	d.do("MOVE", "/a.txt", nil, "Destination", d.root+"/no/such/a.txt").requireStatus(http.StatusConflict)
 	d.do("MOVE", "/a.txt", nil, "Destination", "http://elsewhere.example/dav/x").requireStatus(http.StatusBadGateway)
+	// Dot segments are resolved as RFC 3986 says: above /dav/ is foreign.
+	for _, climb := range []string{"/dav/../x.txt", "/dav/%2e%2e/x.txt", "/dav/a%2f..%2f..%2fx.txt", "/dav/./../dav/../x.txt"} {
+		for _, method := range []string{"MOVE", "COPY"} {
+			d.do(method, "/a.txt", nil, "Destination", ts.Root+climb).requireStatus(http.StatusBadGateway)
+		}
+	}
+	// One that climbs and comes back inside is the place it names.
+	d.do("COPY", "/a.txt", nil, "Destination", ts.Root+"/dav/no/../back.txt").requireStatus(http.StatusCreated)
+	d.do("DELETE", "/back.txt", nil).requireStatus(http.StatusNoContent)
 	d.do("MOVE", "/a.txt", nil, "Destination", d.root+"/a.txt").requireStatus(http.StatusForbidden)
 	d.do("MOVE", "/gone.txt", nil, "Destination", d.root+"/x.txt").requireError(http.StatusNotFound, ferry.EFILENOTFOUND)
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/ferryhq/ferry"
@@ -159,14 +160,18 @@ func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	if err != nil || r.Header.Get("Destination") == "" {
 		return ferry.Errorf(ferry.EBADREQUEST, "The Destination header is missing or not a URL.")
 	}
-	if dest.Host != "" && dest.Host != r.Host || dest.Path != davPrefix && !strings.HasPrefix(dest.Path, davPrefix+"/") {
+	// Dot segments are resolved first (RFC 3986 5.2.4), on the decoded
+	// path, where an escaped slash separates too: "/dav/../x" and
+	// "/dav/a%2f..%2f..%2fx" are outside /dav/, and foreign.
+	destPath := path.Clean(dest.Path)
+	if dest.Host != "" && dest.Host != r.Host || destPath != davPrefix && !strings.HasPrefix(destPath, davPrefix+"/") {
 		return davStatus(http.StatusBadGateway) // not on this server's /dav/
 	}
 	src, err := davNames(r.URL.Path)
 	if err != nil {
 		return err
 	}
-	dst, err := davNames(dest.Path)
+	dst, err := davNames(destPath)
 	if err != nil {
 		return err
 	}
@@ -184,7 +189,7 @@ func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	if r.Method == "COPY" {
 		lockSrc = ""
 	}
-	release, err := s.davConfirm(r, u, ls, lockSrc, davPath(dest.Path))
+	release, err := s.davConfirm(r, u, ls, lockSrc, davPath(destPath))
 	if err != nil {
 		return err
 	}
