@@ -469,6 +469,21 @@ func TestCLI_Conventions(t *testing.T) {
 	assert.Contains(t, r.stderr, "flag provided but not defined: -bogus")
 	assert.Contains(t, r.stderr, "usage: ferry [--config FILE] user list")
 	ferryCLI(t, config, "", "help", "frobnicate").requireFail(t, 2, "no command")
+	// A group's help lists its commands, as git's does.
+	for _, group := range []string{"user", "mail", "blobs"} {
+		for _, args := range [][]string{{"help", group}, {group, "--help"}, {group, "-h"}} {
+			r := ferryCLI(t, config, "", args...)
+			assert.Equal(t, 0, r.code, args)
+			assert.Contains(t, r.stdout, "usage: ferry [--config FILE] "+group+" COMMAND", args)
+			assert.Empty(t, r.stderr, args)
+		}
+	}
+	r = ferryCLI(t, config, "", "help", "user")
+	for _, c := range []string{"user add --email E", "user set --email E", "user delete --email E", "user list"} {
+		assert.Contains(t, r.stdout, c)
+	}
+	ferryCLI(t, config, "", "user").requireFail(t, 2, "user add --email E")
+	ferryCLI(t, config, "", "user", "frob").requireFail(t, 2, `user has no command "frob"`)
 
 	for _, args := range [][]string{{"user", "list"}, {"mail", "list"}, {"fsck"}, {"user", "set", "--email", "a@example.com", "--storage", "1GB"}, {"user", "delete", "--email", "a@example.com"}} {
 		ferryCLI(t, config, "", args...).requireFail(t, 1, "no ferry store in "+dataDir)

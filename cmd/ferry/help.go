@@ -97,6 +97,30 @@ func printHelp(w io.Writer, c command) {
 	fmt.Fprintf(w, "usage: ferry [--config FILE] %s\n\n%s\n\nexample:\n  %s\n", c.synopsis, c.about, c.example)
 }
 
+// isGroup reports whether name is a group of commands ("user" for "user
+// add", "user set", ...).
+func isGroup(name string) bool {
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, name+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// printGroup writes the synopsis and first paragraph of each command of a
+// group to w, as git does for a command with subcommands.
+func printGroup(w io.Writer, group string) {
+	fmt.Fprintf(w, "usage: ferry [--config FILE] %s COMMAND [FLAGS]\n\ncommands:\n", group)
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, group+" ") {
+			about, _, _ := strings.Cut(c.about, "\n\n")
+			fmt.Fprintf(w, "  %s\n      %s\n", c.synopsis, strings.ReplaceAll(about, "\n", "\n      "))
+		}
+	}
+	fmt.Fprintf(w, "\n\"ferry help %s COMMAND\" or \"ferry %s COMMAND --help\" tells more of one.\n", group, group)
+}
+
 // printUsage writes every command's synopsis to w.
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, "usage: ferry [--config FILE] COMMAND [FLAGS]\n\ncommands:\n")

@@ -69,10 +69,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return errUsage
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "user" || cmd == "mail" || cmd == "blobs" {
-		if len(args) == 0 {
-			printUsage(stderr)
+	if isGroup(cmd) {
+		switch {
+		case len(args) == 0:
+			printGroup(stderr, cmd)
 			return errUsage
+		case wantsHelp(args[:1]):
+			printGroup(stdout, cmd)
+			return nil
+		case !strings.HasPrefix(args[0], "-"):
+			if _, ok := findCommand(cmd + " " + args[0]); !ok {
+				fmt.Fprintf(stderr, "ferry: %s has no command %q\n\n", cmd, args[0])
+				printGroup(stderr, cmd)
+				return errUsage
+			}
 		}
 		cmd, args = cmd+" "+args[0], args[1:]
 	}
@@ -88,6 +98,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		c, ok := findCommand(strings.Join(args[:min(2, len(args))], " "))
 		if !ok {
 			c, ok = findCommand(args[0])
+		}
+		if !ok && isGroup(args[0]) && (len(args) == 1 || wantsHelp(args[1:2])) {
+			printGroup(stdout, args[0])
+			return nil
 		}
 		if !ok {
 			fmt.Fprintf(stderr, "ferry: no command %q\n\n", strings.Join(args, " "))
