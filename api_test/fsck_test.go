@@ -29,6 +29,17 @@ func TestFsck(t *testing.T) {
 	ts.stop()
 	assert.Equal(t, "fsck: no problems\n", ferryCLI(t, config, "", "fsck").requireOK(t))
 
+	// A blob file that a write cut off before its commit left (as after a
+	// power cut) is debris, not damage: exit 0, and the next start sweeps
+	// it.
+	blobs := ferrytest.BlobsOf(t, cfg)
+	blobs.Put(strings.Repeat("cd", 32), []byte("cut off before its commit"))
+	out := ferryCLI(t, config, "", "fsck").requireOK(t)
+	assert.Contains(t, out, "debris: blob "+strings.Repeat("cd", 32)+": no record refers to it\n")
+	assert.Contains(t, out, "fsck: no problems; 1 file left by writes cut off before their commit")
+	startServerWith(t, cfg).stop()
+	assert.Equal(t, "fsck: no problems\n", ferryCLI(t, config, "", "fsck").requireOK(t), "the start swept it")
+
 	// Damage what can be derived, behind ferry's back.
 	b, err := bolt.Open(filepath.Join(dataDir, "ferry.db"), 0o600, nil)
 	require.NoError(t, err)
@@ -49,14 +60,14 @@ func TestFsck(t *testing.T) {
 		})
 	}))
 	require.NoError(t, b.Close())
-	blobs := ferrytest.BlobsOf(t, cfg)
 	blobs.Put(strings.Repeat("ab", 32), []byte("left by a crash"))
 
 	r := ferryCLI(t, config, "", "fsck")
 	r.requireFail(t, 1, "fsck: ")
 	assert.Contains(t, r.stdout, "has normal 999, but their files total 11")
 	assert.Contains(t, r.stdout, "has reference count 7, but 2 records refer to it") // a.txt: its file and the pending send
-	assert.Contains(t, r.stdout, "no record refers to it")
+	assert.Contains(t, r.stdout, "debris: blob "+strings.Repeat("ab", 32)+": no record refers to it")
+	assert.Contains(t, r.stderr, "fsck: 3 problems", "the debris is not counted with them")
 
 	r = ferryCLI(t, config, "", "fsck", "--repair")
 	require.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)

@@ -52,6 +52,10 @@ type FsckRequest struct {
 type FsckReport struct {
 	Fixes    []string `json:"fixes"`
 	Problems []string `json:"problems"`
+	// Debris is what writes cut off before their commit left (blob files
+	// no record refers to): no damage, swept at the next start of ferry
+	// serve, or now by --repair.
+	Debris []string `json:"debris"`
 }
 
 // AddUserRequest is `ferry user add`. An empty Package is the default one.
@@ -226,7 +230,8 @@ func (a *LocalAdmin) Fsck(req FsckRequest) (FsckReport, error) {
 			return rep, err
 		}
 	}
-	rep.Problems, err = a.DB.Fsck(req.Quick)
+	found, err := a.DB.Fsck(req.Quick)
+	rep.Problems, rep.Debris = found.Problems, found.Debris
 	return rep, err
 }
 

@@ -9,12 +9,21 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// FsckReport is what Fsck found: damage (Problems), and debris that a
+// write cut off before its commit left (Debris: blob files no record
+// refers to), which is no damage: the next start of ferry serve sweeps it,
+// and Repair removes it now. One line each.
+type FsckReport struct {
+	Problems []string
+	Debris   []string
+}
+
 // Fsck checks everything CheckTree checks, and the blob store: that each
 // referenced blob holds the content its name says (read back and hashed,
-// skipped when quick), and that it holds nothing no record refers to (but
+// skipped when quick), and what it holds that no record refers to (but
 // what is younger than the orphan grace period, which may be an upload
-// between its put and its commit). It returns one line per problem.
-func (db *DB) Fsck(quick bool) ([]string, error) {
+// between its put and its commit), as debris.
+func (db *DB) Fsck(quick bool) (FsckReport, error) {
 	return db.fsck(quick, true)
 }
 
@@ -24,12 +33,13 @@ func (db *DB) Fsck(quick bool) ([]string, error) {
 // stored since, which is not the restored store's problem (its sweep
 // removes it once the restored store runs in the original's place).
 func (db *DB) CheckRestored() ([]string, error) {
-	return db.fsck(false, false)
+	rep, err := db.fsck(false, false)
+	return rep.Problems, err
 }
 
-func (db *DB) fsck(quick, orphans bool) ([]string, error) {
+func (db *DB) fsck(quick, orphans bool) (FsckReport, error) {
 	defer db.holdBlobs()()
-	var problems []string
+	var problems, debris []string
 	type blob struct {
 		ref  blobRef
 		size int64
@@ -54,18 +64,18 @@ func (db *DB) fsck(quick, orphans bool) ([]string, error) {
 		}
 		for h, modified := range stored {
 			if !hasRefs(tx, h) && db.pastGrace(modified) {
-				problems = append(problems, fmt.Sprintf("blob %x: no record refers to it", h))
+				debris = append(debris, fmt.Sprintf("blob %x: no record refers to it", h))
 			}
 		}
 		for _, b := range strays {
 			if db.pastGrace(b.modified) {
-				problems = append(problems, fmt.Sprintf("%s: no record refers to it", b.name))
+				debris = append(debris, fmt.Sprintf("%s: no record refers to it", b.name))
 			}
 		}
 		return err
 	})
 	if err != nil || quick {
-		return problems, err
+		return FsckReport{problems, debris}, err
 	}
 	for _, b := range referenced {
 		h := b.ref.sum
@@ -76,7 +86,7 @@ func (db *DB) fsck(quick, orphans bool) ([]string, error) {
 			problems = append(problems, fmt.Sprintf("blob %x: its content hashes to %x", h, got))
 		}
 	}
-	return problems, nil
+	return FsckReport{problems, debris}, nil
 }
 
 // pastGrace reports whether something in the blob store last modified at

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/words"
 	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
 	"github.com/ferryhq/ferry/version"
@@ -230,8 +231,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			for _, p := range rep.Problems {
 				fmt.Fprintln(stdout, p)
 			}
+			for _, d := range rep.Debris {
+				fmt.Fprintln(stdout, "debris:", d)
+			}
 			if len(rep.Problems) > 0 {
 				return fmt.Errorf("fsck: %d problems", len(rep.Problems))
+			}
+			if n := len(rep.Debris); n > 0 {
+				fmt.Fprintf(stdout, "fsck: no problems; %s left by writes cut off before their commit (no damage: the next start of ferry serve removes them, or fsck --repair now)\n", words.Count(n, "file"))
+				return nil
 			}
 			fmt.Fprintln(stdout, "fsck: no problems")
 			return nil
