@@ -131,12 +131,19 @@ type MessageService interface {
 	UpdateInbox(ctx context.Context, receiverID uint64, decisions []Decision) ([]error, error)
 }
 
+// ContactNotice is the mail that tells contact that owner added them: a
+// request to answer, or (back) that owner added them back.
+type ContactNotice func(owner, contact *User, back bool) Mail
+
 // SocialService is contacts, notifications and invitations.
 type SocialService interface {
 	// AddContacts adds each email's user to the owner's contacts; each
 	// gets a contact request unless one is unread already, and with it
-	// notice(owner, contact), when notice is not nil.
-	AddContacts(ctx context.Context, ownerID uint64, emails []string, notice func(owner, contact *User) Mail) ([]error, error)
+	// notice(owner, contact, false), when notice is not nil. Adding back
+	// someone who has the owner as a contact already completes the pair:
+	// it answers their request to the owner, and instead of a request they
+	// get notice(owner, contact, true).
+	AddContacts(ctx context.Context, ownerID uint64, emails []string, notice ContactNotice) ([]error, error)
 	Contacts(ctx context.Context, ownerID uint64, filter string) ([]Contact, error)
 	RemoveContact(ctx context.Context, ownerID uint64, email string) error
 	Notifications(ctx context.Context, userID uint64) ([]Notification, error)

@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/internal/ferrytest"
 )
 
 type contactRow struct {
@@ -211,4 +213,38 @@ func TestPhoto(t *testing.T) {
 	assert.Equal(t, "", photoURL())
 	anon.request(http.MethodGet, second, nil, "").requireError(404, ferry.EFILENOTFOUND)
 	me.postForm("/user-photo/remove", nil).requireStatus(http.StatusOK)
+}
+
+// Adding back someone who added you completes the pair: your request from
+// them is answered, they get no request (and no badge) of their own, and
+// one mail tells them; removing and adding again mails no one.
+func TestContacts_AddingBackCompletesThePair(t *testing.T) {
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, peer.Configure)
+	ann := ts.namedUser("ann@example.com", "Ann Archer")
+	bob := ts.namedUser("bob@example.com", "Bob Baker")
+	ann.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com"}}).requireStatus(http.StatusOK)
+	peer.WaitMails(1)
+	notes := bob.notifications()
+	require.Len(t, notes, 1)
+	assert.False(t, notes[0].Read)
+
+	bob.postForm("/contacts/add", url.Values{"email[]": {"ann@example.com"}}).requireStatus(http.StatusOK)
+	assert.Empty(t, ann.notifications(), "no request to the person who asked")
+	notes = bob.notifications()
+	require.Len(t, notes, 1)
+	assert.True(t, notes[0].Read, "Ann's request is answered")
+	mails := peer.WaitMails(2)
+	back := mails[1].Parse(t)
+	assert.Equal(t, []string{"ann@example.com"}, mails[1].To)
+	assert.Equal(t, "Bob Baker added you back", back.Subject(t))
+	assert.Contains(t, back.Body, "you are in each other's contacts on ferry now")
+	assert.Equal(t, []contactRow{{FullName: "Bob Baker", Email: "bob@example.com"}}, ann.contacts(""))
+	assert.Equal(t, []contactRow{{FullName: "Ann Archer", Email: "ann@example.com"}}, bob.contacts(""))
+
+	bob.postForm("/contacts/remove", url.Values{"email": {"ann@example.com"}}).requireStatus(http.StatusOK)
+	bob.postForm("/contacts/add", url.Values{"email[]": {"ann@example.com"}}).requireStatus(http.StatusOK)
+	assert.Empty(t, ann.notifications())
+	time.Sleep(200 * time.Millisecond)
+	assert.Len(t, peer.Received(), 2, "no mail for adding again")
 }

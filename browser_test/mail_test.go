@@ -64,6 +64,14 @@ func TestBrowser_NewSendAndMails(t *testing.T) {
 	require.NoError(t, chromedp.Do(carol, chromedp.Navigate(mail.Links()[0]), chromedp.WaitVisible(chromedp.CSS("#requests")),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Add alice@example.com back"]`)), chromedp.WaitVisible(chromedp.CSS("table.contacts"))))
 	assert.Contains(t, text(t, carol, "table.contacts"), "alice@example.com")
+	// Adding back completed the pair: Alice is told by mail, and has no
+	// request of her own to dismiss.
+	mailTo(t, peer, "alice@example.com", "added you back")
+	require.NoError(t, chromedp.Do(alice, chromedp.Navigate(f.Root+"/contacts"), chromedp.WaitVisible(chromedp.CSS("table.contacts"))))
+	badges, err := chromedp.Run(alice, chromedp.Evaluate[int](`document.querySelectorAll('header a[href="/contacts"] .badge').length`))
+	require.NoError(t, err)
+	assert.Zero(t, badges, "no contact request badge for Alice")
+	assert.NotContains(t, text(t, alice, "main"), "Add carol@example.com back")
 
 	// A send to Dan, who has no account: the send form invites him and
 	// sends, in one step.

@@ -111,9 +111,14 @@ func TestBrowser_SendAndInbox(t *testing.T) {
 	assert.Contains(t, text(t, bob, "table.inbox"), "trip", "still pending")
 	f.setReceive("bob@example.com", 0) // no limit
 
-	require.NoError(t, chromedp.Do(bob, chromedp.Navigate(f.Root+"/inbox"), chromedp.WaitVisible(chromedp.CSS("table.inbox")),
-		chromedp.Click(chromedp.CSS(`button[aria-label="Accept trip"]`)), chromedp.WaitVisible(chromedp.CSS("table.inbox")),
-		chromedp.Click(chromedp.CSS(`button[aria-label="Decline memo.txt"]`)), chromedp.WaitVisible(chromedp.CSS("main p.card"))))
+	// Each click is a form post: wait for its page, not for an element the
+	// page before it had too.
+	require.NoError(t, chromedp.Do(bob, chromedp.Navigate(f.Root+"/inbox"), chromedp.WaitVisible(chromedp.CSS("table.inbox"))))
+	_, err = chromedp.RunResponse(bob, chromedp.Click(chromedp.CSS(`button[aria-label="Accept trip"]`)))
+	require.NoError(t, err)
+	_, err = chromedp.RunResponse(bob, chromedp.Click(chromedp.CSS(`button[aria-label="Decline memo.txt"]`)))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(bob, chromedp.WaitVisible(chromedp.CSS("main p.card"))))
 	assert.Contains(t, text(t, bob, "main"), "Nothing is waiting")
 	// Under Decided, the accepted folder links to where it landed.
 	assert.Contains(t, text(t, bob, "table.decided"), "declined")

@@ -90,9 +90,20 @@ func itemList(destinations []string) string {
 	return list.String()
 }
 
-// contactNotice tells contact that owner added them, and where to answer.
-func (s *Server) contactNotice(owner, contact *ferry.User) ferry.Mail {
+// contactNotice tells contact that owner added them, and where to answer;
+// or, back, that owner added them back.
+func (s *Server) contactNotice(owner, contact *ferry.User, back bool) ferry.Mail {
 	name := displayName(owner)
+	if back {
+		return ferry.Mail{
+			To:      contact.Email,
+			ReplyTo: owner.Email,
+			Subject: fmt.Sprintf("%s added you back", name),
+			Body: fmt.Sprintf("Hello,\n\n%s (%s) added you back: you are in each other's contacts on ferry now.\n\n  %s/contacts\n\n-- \nferry at %s\n",
+				name, owner.Email, s.cfg.PublicURL, s.cfg.PublicURL),
+			Links: links(s.cfg.PublicURL + "/contacts"),
+		}
+	}
 	return ferry.Mail{
 		To:      contact.Email,
 		ReplyTo: owner.Email,

@@ -36,7 +36,7 @@ type notificationRecord struct {
 // email: nil, USER_NOT_FOUND (no such user, or disabled), ALREADY_CONTACT,
 // or METHOD_BAD_REQUEST (the owner's own email). Each added user gets a
 // CONTACT_REQUEST notification unless an unread one from owner waits.
-func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, notice func(owner, contact *ferry.User) ferry.Mail) ([]error, error) {
+func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, notice ferry.ContactNotice) ([]error, error) {
 	results := make([]error, len(emails))
 	now := db.now().UnixNano()
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -66,6 +66,22 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, 
 			if err := contacts.Put(key, nil); err != nil {
 				return err
 			}
+			if contacts.Get(pairKey(u.ID, ownerID)) != nil {
+				// Added back: the pair is complete. u's request to the
+				// owner is answered, and u hears of it by mail, with no
+				// request (and no badge) of their own to dismiss. Only an
+				// answer is mailed: removing and adding again mails no one.
+				answered, err := answerRequests(tx, ownerID, u.ID)
+				if err != nil {
+					return err
+				}
+				if notice != nil && answered {
+					if err := db.queueMail(tx, notice(owner, u, true)); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if hasUnreadRequest(tx, u.ID, ownerID) {
 				continue
 			}
@@ -76,7 +92,7 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, 
 				return err
 			}
 			if notice != nil && !mailed {
-				if err := db.queueMail(tx, notice(owner, u)); err != nil {
+				if err := db.queueMail(tx, notice(owner, u, false)); err != nil {
 					return err
 				}
 			}
@@ -102,6 +118,30 @@ func requestedSince(tx *bolt.Tx, userID, from uint64, since int64) bool {
 		return !found
 	})
 	return found
+}
+
+// answerRequests marks userID's unread contact requests from from read,
+// and reports whether there were any.
+func answerRequests(tx *bolt.Tx, userID, from uint64) (bool, error) {
+	var answered []uint64
+	var records []notificationRecord
+	eachNotification(tx, userID, func(id uint64, n notificationRecord) bool {
+		if n.From == from && n.Type == ferry.NotificationContactRequest && !n.Read {
+			n.Read = true
+			answered, records = append(answered, id), append(records, n)
+		}
+		return true
+	})
+	for i, id := range answered {
+		v, err := json.Marshal(records[i])
+		if err != nil {
+			return false, err
+		}
+		if err := tx.Bucket(bucketNotifications).Put(itob(id), v); err != nil {
+			return false, err
+		}
+	}
+	return len(answered) > 0, nil
 }
 
 func hasUnreadRequest(tx *bolt.Tx, userID, from uint64) bool {

@@ -59,7 +59,7 @@ type Config struct {
 	// (invite: with an invitation when no account has the email).
 	Send func(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error)
 	// ContactNotice is the mail that tells contact of owner's request.
-	ContactNotice func(owner, contact *ferry.User) ferry.Mail
+	ContactNotice ferry.ContactNotice
 
 	// LoginLimit runs check, a login of email, under the API's
 	// failed-login limit (TOO_MANY_REQUESTS past it).
