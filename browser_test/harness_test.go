@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry/app"
@@ -147,7 +148,22 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name+"-"+size.label+".png"), shot, 0o644))
 	}
+	fits(t, ctx, name)
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)))
+}
+
+// fits checks that the page fits a 360 px wide phone: nothing makes it
+// scroll sideways.
+func fits(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2)), chromedp.Sleep(100*time.Millisecond)))
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("body *"))
+		.filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+		.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : "") + " " + Math.round(e.getBoundingClientRect().right) + "px")`))
+	require.NoError(t, err)
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	require.NoError(t, err)
+	assert.LessOrEqual(t, width, 360, "%s: the page is %d px wide at 360 px: %v", name, width, wide)
 }
 
 // httpGet fetches a URL with a cookie, without following redirects.
