@@ -229,7 +229,8 @@ type Message struct {
 	SenderEmail string
 	SenderPhoto string // the token of the sender's photo, "" for none
 	To          string
-	Items       int // files and folders it carries, the folder itself not counted
+	ToName      string // the receiver's full name, "" when unknown
+	Items       int    // files and folders it carries, the folder itself not counted
 	// Landed is where an accepted message was placed in the receiver's
 	// folder (a free name when the destination was taken); set only in
 	// the receiver's own listings.

@@ -263,9 +263,16 @@ func TestBrowser_FolderJourney(t *testing.T) {
 	screenshot(t, ctx, "over-quota")
 
 	// Settings show the WebDAV details; /dav/ in a browser points there.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/settings"), chromedp.WaitVisible(chromedp.CSS("#app-password"))))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/settings"), chromedp.WaitVisible(chromedp.CSS("#webdav"))))
 	assert.Contains(t, text(t, ctx, "#webdav"), f.Root+"/dav/")
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("app-password").checkVisibility()`))
+	require.NoError(t, err)
+	assert.False(t, shown, "the app password is shown only on demand")
 	screenshot(t, ctx, "settings")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("details.secret summary")), chromedp.WaitVisible(chromedp.CSS("#app-password"))))
+	password, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#app-password")))
+	require.NoError(t, err)
+	assert.NotEmpty(t, password, "the app password, shown")
 	assert.Empty(t, unlabelled(t, ctx), "the settings page")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/dav/"), chromedp.WaitVisible(chromedp.CSS("main"))))
 	assert.Contains(t, text(t, ctx, "main"), "WebDAV")
@@ -390,4 +397,44 @@ func TestBrowser_FolderNamesRefusedWithReasons(t *testing.T) {
 	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#listing td.name a")).map(a => a.getAttribute("href"))`))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/files/Holiday%20photos"}, links, "one folder, its name trimmed")
+}
+
+// A file moves into a folder chosen by opening folders, not by typing a
+// path; a folder is not offered as a place to go into itself.
+func TestBrowser_MoveWithTheFolderPicker(t *testing.T) {
+	t.Parallel()
+	f := startFerry(t)
+	f.addUser(email, password, 0)
+	ctx, _ := tab(t)
+	signIn(t, ctx, f, false)
+	src := t.TempDir()
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{writeFile(t, src, "report.pdf", 500)})))
+	waitDone(t, ctx, 1)
+	for _, folder := range [][2]string{{"", "Projects"}, {"Projects", "2027"}, {"", "Archive"}} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"+folder[0]), chromedp.WaitVisible(chromedp.CSS("#newfolder"))))
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("newfolder").value = `+strconv.Quote(folder[1])+`, true`))
+		require.NoError(t, err)
+		_, err = chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS("#newfolder")))
+		require.NoError(t, err)
+	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/item/report.pdf"), chromedp.WaitVisible(chromedp.CSS(".details"))))
+	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`a[href^="/choose/report.pdf"]`)))
+	require.NoError(t, err)
+	assert.Contains(t, text(t, ctx, "ul.choose"), "Archive")
+	_, err = chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`ul.choose a[href$="in=Projects"]`)))
+	require.NoError(t, err)
+	screenshot(t, ctx, "choose")
+	_, err = chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`ul.choose a[href$="in=Projects%2f2027"]`)))
+	require.NoError(t, err)
+	assert.Contains(t, text(t, ctx, "nav.crumbs"), "2027")
+	_, err = chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[action="/move/report.pdf"] button`)))
+	require.NoError(t, err)
+	assert.Equal(t, "/files/Projects/2027", path(t, ctx))
+	assert.Contains(t, text(t, ctx, "#listing"), "report.pdf")
+
+	// The folder Projects, moving: Projects itself is not offered.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/choose/Projects"), chromedp.WaitVisible(chromedp.CSS("main"))))
+	offered := text(t, ctx, "main")
+	assert.Contains(t, offered, "Archive")
+	assert.NotContains(t, text(t, ctx, "ul.choose"), "Projects")
 }

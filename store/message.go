@@ -356,6 +356,7 @@ func (db *DB) message(tx *bolt.Tx, id, viewer uint64, now time.Time, user func(u
 		SenderEmail: sender.Email,
 		SenderPhoto: sender.PhotoToken,
 		To:          receiver.Email,
+		ToName:      receiver.FullName,
 		Items:       m.Items,
 	}
 	if m.Receiver == 0 {

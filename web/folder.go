@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
@@ -445,4 +446,52 @@ func (a *App) zipFolder(r *http.Request, u *ferry.User, zw *zip.Writer, names []
 		}
 	}
 	return nil
+}
+
+// chooseData is the folder picker of a move or copy: the item, the folder
+// the picker shows (In), its crumbs and its folders, a page at a time.
+type chooseData struct {
+	Info    ferry.FileInfo
+	Path    string
+	In      string
+	Crumbs  []crumb
+	Folders []string // paths of In's folders on this page
+	pager
+}
+
+// handleChoose is /choose/{path}?in=FOLDER: the folders of FOLDER (Home
+// when absent) to open, and buttons to move or copy {path} there. The
+// item itself is not offered as a place to go into.
+func (a *App) handleChoose(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	d, src, ok := a.item(w, r, u)
+	if !ok {
+		return
+	}
+	in, err := paths.Parse(r.URL.Query().Get("in"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	list, err := a.cfg.Dav.ReadDir(r.Context(), u.ID, in)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var folders []string
+	for _, e := range list {
+		p := append(slices.Clone(in), e.Name)
+		if e.Dir && !(d.Info.Dir && isWithinNames(p, src)) {
+			folders = append(folders, paths.Join(p))
+		}
+	}
+	base := pathURL("/choose/", d.Path) + "?in=" + url.QueryEscape(paths.Join(in))
+	pg := paginate(r, len(folders), pageSize, func(page int) string { return base + "&page=" + strconv.Itoa(page) })
+	c := chooseData{Info: d.Info, Path: d.Path, In: paths.Join(in), Crumbs: crumbsOf(in), pager: pg,
+		Folders: folders[pg.Page*pageSize : min(len(folders), (pg.Page+1)*pageSize)]}
+	a.render(w, r, http.StatusOK, "choose", "Move or copy "+d.Info.Name, c)
+}
+
+// isWithinNames reports whether names is dir or below it.
+func isWithinNames(names, dir []string) bool {
+	return len(names) >= len(dir) && slices.Equal(names[:len(dir)], dir)
 }

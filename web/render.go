@@ -39,6 +39,8 @@ var funcs = template.FuncMap{
 	"pathURL": pathURL,
 	"version": func() string { return assetVersion },
 	"inc":     func(i int) int { return i + 1 },
+	"kind":    kindOf, // the icon of a file's name
+	"base":    func(p string) string { return p[strings.LastIndexByte(p, '/')+1:] },
 	"count":   words.Count, // "1 day", "7 days"
 	"day":     words.Day,   // "5 January 2027"
 	"percent": func(used, total int64) int64 {
@@ -75,13 +77,30 @@ type page struct {
 	// UploadRequestMax is the most one upload request may carry, for
 	// app.js (web.upload_request_max; 0: no limit).
 	UploadRequestMax int64
-	Data             any
+	// Section is the header's link of the page's part of the app
+	// ("files", "inbox", ...), marked as the current one.
+	Section string
+	Data    any
+}
+
+// sectionOf returns the header section a page's path belongs to.
+func sectionOf(path string) string {
+	for _, s := range []struct{ prefix, section string }{
+		{"/files/", "files"}, {"/item/", "files"}, {"/delete/", "files"}, {"/sends/new", "new"},
+		{"/inbox", "inbox"}, {"/outbox", "outbox"}, {"/sends/", "outbox"}, {"/send/", "files"},
+		{"/contacts", "contacts"}, {"/settings", "settings"},
+	} {
+		if strings.HasPrefix(path, s.prefix) {
+			return s.section
+		}
+	}
+	return ""
 }
 
 // render answers a page; it is rendered whole before anything is sent, so
 // that a template error is a clean 500.
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
-	p := page{Title: title, Data: data, UploadRequestMax: a.cfg.UploadRequestMax}
+	p := page{Title: title, Data: data, UploadRequestMax: a.cfg.UploadRequestMax, Section: sectionOf(r.URL.Path)}
 	if u, ok := r.Context().Value(ctxKey{}).(*ferry.User); ok {
 		p.User = u
 		// The badges: counted on each page load; a failure shows none.
@@ -151,4 +170,26 @@ func paginate(r *http.Request, total, size int, link func(page int) string) page
 // pageLink returns link for paginate: base with ?page=N.
 func pageLink(base string) func(int) string {
 	return func(page int) string { return base + "?page=" + strconv.Itoa(page) }
+}
+
+// kinds are the file icons of web/static/icons.svg by name extension;
+// any other file is "file".
+var kinds = map[string]string{
+	"txt": "text", "md": "text", "csv": "text", "log": "text", "json": "text", "xml": "text", "html": "text",
+	"doc": "text", "docx": "text", "odt": "text", "rtf": "text", "xls": "text", "xlsx": "text", "ods": "text",
+	"jpg": "image", "jpeg": "image", "png": "image", "gif": "image", "webp": "image", "heic": "image", "svg": "image", "tif": "image", "tiff": "image", "bmp": "image",
+	"mp4": "video", "mov": "video", "mkv": "video", "webm": "video", "avi": "video", "m4v": "video",
+	"mp3": "audio", "wav": "audio", "flac": "audio", "ogg": "audio", "m4a": "audio", "aac": "audio", "opus": "audio",
+	"zip": "archive", "tar": "archive", "gz": "archive", "tgz": "archive", "bz2": "archive", "xz": "archive", "7z": "archive", "rar": "archive", "zst": "archive",
+	"pdf": "pdf",
+}
+
+// kindOf returns the icon of a file called name.
+func kindOf(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		if k, ok := kinds[strings.ToLower(name[i+1:])]; ok {
+			return k
+		}
+	}
+	return "file"
 }

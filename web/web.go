@@ -100,6 +100,7 @@ func New(cfg Config) *App {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.handleHome)
 	mux.HandleFunc("GET /static/", a.handleStatic)
+	mux.HandleFunc("GET /favicon.ico", a.handleFavicon)
 	mux.HandleFunc("GET /login", a.handleLoginPage)
 	mux.HandleFunc("POST /login", a.handleLogin)
 	mux.HandleFunc("POST /logout", a.handleLogout)
@@ -117,6 +118,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /rename/{path...}", a.authed(a.handleRename))
 	mux.HandleFunc("POST /move/{path...}", a.authed(a.handleMove))
 	mux.HandleFunc("POST /copy/{path...}", a.authed(a.handleCopy))
+	mux.HandleFunc("GET /choose/{path...}", a.authed(a.handleChoose))
 	mux.HandleFunc("GET /delete/{path...}", a.authed(a.handleDeletePage))
 	mux.HandleFunc("POST /delete/{path...}", a.authed(a.handleDelete))
 	mux.HandleFunc("POST /link/{path...}", a.authed(a.handleLink))
@@ -216,7 +218,19 @@ func (a *App) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		a.cfg.WriteError(w, r, ferry.Errorf(ferry.ENOTFOUND, "No such route: %s.", r.URL.Path))
 		return
 	}
+	// A signed-in person keeps the header, to find their way back.
+	if u, err := a.user(r); err == nil {
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
+	}
 	a.renderError(w, r, http.StatusNotFound, "There is no page here.")
+}
+
+// handleFavicon serves the icon that browsers ask for at /favicon.ico on
+// a first visit (the pages name it too).
+func (a *App) handleFavicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	http.ServeFileFS(w, r, staticFiles, "static/icon.svg")
 }
 
 // sessionCookie is the cookie's name: with the __Host- prefix over https,

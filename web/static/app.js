@@ -9,6 +9,10 @@
   // ferry answers 413 to a larger one.
   const FALLBACKS = [64 << 20, 16 << 20, 4 << 20, 1 << 20];
 
+  // The page knows JavaScript runs: app.css styles the file pickers as
+  // buttons only then.
+  document.documentElement.classList.add("js");
+
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll(".js-only").forEach((el) => { el.hidden = false; });
     document.querySelectorAll(".no-js").forEach((el) => { el.hidden = true; });
