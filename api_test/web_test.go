@@ -779,3 +779,31 @@ func TestWeb_LinkWithPasswordAndLimit(t *testing.T) {
 	assert.Equal(t, http.StatusGone, r.Status)
 	assert.Contains(t, string(r.Body), "used up")
 }
+
+// What a person meets around the pages: a favicon where browsers look for
+// one; a 404 that keeps a signed-in person's header; the header marking
+// the section; a full name refused in words, with the field's limit.
+func TestWeb_FaviconNotFoundSectionAndFullName(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("pat@example.com", password)
+	b := ts.browser()
+	icon := b.get("/favicon.ico").requireStatus(http.StatusOK)
+	assert.Equal(t, "image/svg+xml", icon.Header.Get("Content-Type"))
+	assert.Contains(t, string(icon.Body), "<svg")
+
+	assert.NotContains(t, string(b.get("/no/such/page").Body), `aria-label="Account"`, "no header before signing in")
+	b.signIn("pat@example.com", password)
+	r := b.get("/no/such/page")
+	r.requireStatus(http.StatusNotFound)
+	assert.Contains(t, string(r.Body), `<nav aria-label="Account">`)
+	assert.Contains(t, string(r.Body), "There is no page here.")
+
+	inbox := string(b.get("/inbox").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, inbox, `<a href="/inbox" aria-current="page">`)
+	assert.NotContains(t, inbox, `<a href="/files/" aria-current="page">`)
+
+	settings := string(b.get("/settings").Body)
+	assert.Contains(t, settings, `autocomplete="name" maxlength="200"`)
+	r = b.post("/settings/profile", url.Values{"fullname": {strings.Repeat("é", 201)}})
+	assert.Contains(t, string(r.Body), "The full name is too long: at most 200 characters.")
+}
