@@ -295,8 +295,13 @@ func TestWeb_FolderPagesAreSmall(t *testing.T) {
 	page := b.get("/files/hundred").requireStatus(http.StatusOK)
 	assert.Equal(t, 100, strings.Count(string(page.Body), "More…"))
 	total := len(page.Body)
-	for _, asset := range regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(string(page.Body), -1) {
-		r := b.get(html.UnescapeString(asset[1])).requireStatus(http.StatusOK)
+	assets := map[string]bool{} // each fetched once, as a browser does (the icons: one file)
+	for _, asset := range regexp.MustCompile(`(?:href|src)="(/static/[^"#]+)`).FindAllStringSubmatch(string(page.Body), -1) {
+		assets[html.UnescapeString(asset[1])] = true
+	}
+	assert.Len(t, assets, 4, "style, script, favicon and icons: %v", assets)
+	for asset := range assets {
+		r := b.get(asset).requireStatus(http.StatusOK)
 		assert.Contains(t, r.Header.Get("Cache-Control"), "immutable")
 		total += len(r.Body)
 	}
@@ -488,9 +493,9 @@ func TestWeb_Settings(t *testing.T) {
 	ts.login("set@example.com", "new password")
 
 	// accept_all, from the inbox.
-	assert.Contains(t, string(b.get("/inbox").Body), "You decide on each send.")
+	assert.Contains(t, string(b.get("/inbox").Body), "you decide on each send as it arrives.")
 	b.post("/inbox/accept-all", url.Values{"accept_all": {"1"}}).requireStatus(http.StatusSeeOther)
-	assert.Contains(t, string(b.get("/inbox").Body), "Everything sent to you is accepted at once")
+	assert.Contains(t, string(b.get("/inbox").Body), "every send to you is accepted the moment it arrives")
 	var settings struct {
 		AcceptAll bool `json:"accept_all"`
 	}

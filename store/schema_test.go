@@ -105,7 +105,8 @@ func TestOpen_MigratesSchema5(t *testing.T) {
 	defer db.Close()
 	problems, err = db.Fsck(true)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"message 2: item 2 is cut short"}, problems)
+	assert.Equal(t, []string{"message 2: item 2 is cut short"}, problems.Problems)
+	assert.Empty(t, problems.Debris)
 }
 
 // A migration that fails part way leaves the store as it was: it runs in
