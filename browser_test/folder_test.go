@@ -371,6 +371,18 @@ func TestBrowser_CrossOriginFormsAreRefused(t *testing.T) {
 	assert.Contains(t, text(t, ctx, "#listing"), "keep.txt")
 }
 
+// newFolder puts name, as it is (spaces and all, past the field's own
+// limits), in the folder page's New folder field and submits it; it
+// returns the text of the page that answers.
+func newFolder(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("newfolder").value = `+strconv.Quote(name)+`, true`))
+	require.NoError(t, err)
+	_, err = chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS("#newfolder")))
+	require.NoError(t, err)
+	return text(t, ctx, "main")
+}
+
 // A folder name that is only spaces, or too long, is refused on the page
 // with its own reason, and nothing is made; spaces around a name typed in
 // the field are dropped.
@@ -380,19 +392,12 @@ func TestBrowser_FolderNamesRefusedWithReasons(t *testing.T) {
 	f.addUser(email, password, 0)
 	ctx, _ := tab(t)
 	signIn(t, ctx, f, false)
-	mkdir := func(name string) string {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("newfolder").value = `+strconv.Quote(name)+`, true`))
-		require.NoError(t, err)
-		require.NoError(t, chromedp.Do(ctx, chromedp.Submit(chromedp.CSS("#newfolder")), chromedp.WaitVisible(chromedp.CSS("main"))))
-		return text(t, ctx, "main")
-	}
-	assert.Contains(t, mkdir("   "), "A name cannot be empty or only spaces.")
+	assert.Contains(t, newFolder(t, ctx, "   "), "A name cannot be empty or only spaces.")
 	screenshot(t, ctx, "name-refused")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#newfolder"))))
-	assert.Contains(t, mkdir(strings.Repeat("é", 150)), "The name is too long: at most 255 bytes")
+	assert.Contains(t, newFolder(t, ctx, strings.Repeat("é", 150)), "The name is too long: at most 255 bytes")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#newfolder"))))
-	mkdir("  Holiday photos ")
+	newFolder(t, ctx, "  Holiday photos ")
 	assert.Contains(t, text(t, ctx, "#listing"), "Holiday photos")
 	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#listing td.name a")).map(a => a.getAttribute("href"))`))
 	require.NoError(t, err)
@@ -412,10 +417,7 @@ func TestBrowser_MoveWithTheFolderPicker(t *testing.T) {
 	waitDone(t, ctx, 1)
 	for _, folder := range [][2]string{{"", "Projects"}, {"Projects", "2027"}, {"", "Archive"}} {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"+folder[0]), chromedp.WaitVisible(chromedp.CSS("#newfolder"))))
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("newfolder").value = `+strconv.Quote(folder[1])+`, true`))
-		require.NoError(t, err)
-		_, err = chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS("#newfolder")))
-		require.NoError(t, err)
+		newFolder(t, ctx, folder[1])
 	}
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/item/report.pdf"), chromedp.WaitVisible(chromedp.CSS(".details"))))
 	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`a[href^="/choose/report.pdf"]`)))
