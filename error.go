@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Error codes of the API contract (API.md, "Error codes"). The HTTP status of
+// Error codes of the API contract (docs/api.md, "Error codes"). The HTTP status of
 // each code is decided in one place, the server package.
 const (
 	EUNKNOWN                = "ERR_UNKNOWN"

@@ -148,7 +148,7 @@ func ValidPassword(p string) error {
 	return nil
 }
 
-// Entry is one row of a folder listing (API.md, ops/list): File is the full
+// Entry is one row of a folder listing (docs/api.md, ops/list): File is the full
 // path from the user's root; Size is a file's size or a folder's total;
 // Type is "f" or "d".
 type Entry struct {

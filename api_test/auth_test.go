@@ -228,7 +228,7 @@ func TestAuth_Register(t *testing.T) {
 		ts := startServer(t)
 		ts.client().postForm("/auth/register", url.Values{
 			"email": {"new@example.com"}, "password": {password}, "fullname": {"New"},
-		}).requireError(403, ferry.ENOPERMISSION) // API.md's auth table: 403 for register
+		}).requireError(403, ferry.ENOPERMISSION) // docs/api.md's auth table: 403 for register
 	})
 	t.Run("invite without a valid code", func(t *testing.T) {
 		ts := startServer(t, func(c *app.Config) { c.Auth.Signup = "invite" })

@@ -58,7 +58,7 @@ func TestBackup_UnderLoadRestoresClean(t *testing.T) {
 				mu.Unlock()
 			}
 			// With blobs in S3 a backup refers to objects in the live
-			// bucket, which a delete after it removes (the README: a
+			// bucket, which a delete after it removes (docs/operations.md: a
 			// full backup needs the bucket versioned or copied).
 			if i%3 == 0 && !ferrytest.BlobsInS3() {
 				c.postForm("/ops/delete", map[string][]string{"file[]": {fmt.Sprintf("during/f%04d.bin", i-1)}})

@@ -232,7 +232,7 @@ func TestCLI_ServerRunning(t *testing.T) {
 }
 
 // ferry serve runs the garbage collector at GOGC=400 and one P more than
-// Go's default unless GOGC or GOMAXPROCS is set (README, "Configuration").
+// Go's default unless GOGC or GOMAXPROCS is set (docs/configuration.md).
 func TestServe_RuntimeSettings(t *testing.T) {
 	runtimeOf := func(extra ...string) (gogc, procs string) {
 		env := slices.DeleteFunc(os.Environ(), func(v string) bool {

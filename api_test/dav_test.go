@@ -139,7 +139,7 @@ func TestSlice_FailedLoginsAreLimited(t *testing.T) {
 }
 
 // litmus, the WebDAV protocol test suite: basic, copymove and props pass
-// whole; of locks, only the two tests the README explains fail.
+// whole; of locks, only the two tests docs/webdav.md explains fail.
 func TestDav_Litmus(t *testing.T) {
 	t.Parallel() // slow and waiting more than computing: beside the others
 	litmus := needTool(t, "litmus")

@@ -298,7 +298,7 @@ type quotaInfo struct {
 	Received       int64 `json:"received"`
 }
 
-// requireError checks an error answer: the status and code of API.md's
+// requireError checks an error answer: the status and code of docs/api.md's
 // table, and a message.
 func (r *response) requireError(status int, code string) {
 	r.t.Helper()

@@ -1,4 +1,4 @@
-// Package paths parses the paths of API.md into segments: the one parser
+// Package paths parses the paths of docs/api.md into segments: the one parser
 // every endpoint uses, so no path can ever name anything outside the user's
 // own tree.
 package paths
@@ -12,7 +12,7 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-// Limits of API.md: a name (segment) and a whole path, in bytes of NFC UTF-8;
+// Limits of docs/api.md: a name (segment) and a whole path, in bytes of NFC UTF-8;
 // and of ferry: how many names deep a path may go, which bounds the work
 // one path can cost a request (a walk, the folders an upload makes).
 const (
@@ -100,7 +100,7 @@ func Join(names []string) string {
 	return strings.Join(names, "/")
 }
 
-// ConflictName returns the n-th alternative of a taken name, as API.md says
+// ConflictName returns the n-th alternative of a taken name, as docs/api.md says
 // for resolve and accepted sends: "name (n).ext", or "name (n)" without an
 // extension. A leading dot does not start an extension (".bashrc (1)").
 func ConflictName(name string, n int) string {

@@ -79,7 +79,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *ferry.U
 }
 
 // handleRegister is POST /auth/register, as ferry.Register says. A refusal
-// is 403 NO_PERMISSION, as API.md's auth table says.
+// is 403 NO_PERMISSION, as docs/api.md's auth table says.
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	p, err := parseParams(r)
 	if err != nil {
@@ -160,7 +160,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 
 // writeRefusal answers err as writeError does, but NO_PERMISSION as 403:
 // a code (of an invitation, of a reset) that is refused is no missing
-// login, so API.md's calls answer it 403 rather than the table's 401.
+// login, so docs/api.md's calls answer it 403 rather than the table's 401.
 func (s *Server) writeRefusal(w http.ResponseWriter, r *http.Request, err error) {
 	if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
 		writeJSON(w, http.StatusForbidden, errorBody{Error: ferry.ENOPERMISSION, Message: ferry.ErrorMessage(err)})

@@ -6,7 +6,7 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-// batch collects the outcome of each item of a batch call (API.md:
+// batch collects the outcome of each item of a batch call (docs/api.md:
 // ops/delete, inbox/update, ...). Some items are refused while parsing;
 // the rest go to the store, whose per-item errors come back in the order
 // they were passed.

@@ -10,7 +10,7 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-// statusOf maps each API error code to its HTTP status (API.md, "Error codes").
+// statusOf maps each API error code to its HTTP status (docs/api.md, "Error codes").
 var statusOf = map[string]int{
 	ferry.EUNKNOWN:                http.StatusInternalServerError,
 	ferry.EBADREQUEST:             http.StatusBadRequest,
@@ -50,7 +50,7 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-// writeError answers err as API.md's error model. An internal error is
+// writeError answers err as docs/api.md's error model. An internal error is
 // logged with the request's context and reaches the client only as
 // ERR_UNKNOWN with a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -26,7 +26,7 @@ const (
 )
 
 // params are a request's parameters, decoded in one way for every endpoint
-// (API.md, "Conventions"): the query string, and for POST the body as a
+// (docs/api.md, "Conventions"): the query string, and for POST the body as a
 // urlencoded or multipart form or a JSON object. Body values win over query
 // values of the same name.
 type params struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-// apiPrefix is the base of every API route (API.md: version 1).
+// apiPrefix is the base of every API route (docs/api.md: version 1).
 const apiPrefix = "/api/1"
 
 // routes builds the router. This is the one file that knows gorilla/mux.

@@ -99,7 +99,7 @@ func (s *Server) parseSources(entries []sourceEntry) ([]ferry.SendSource, error)
 }
 
 // send sends sources to the email to. With invite, an email without an
-// account gets an invitation that carries the send (API.md, "Sending to
+// account gets an invitation that carries the send (docs/api.md, "Sending to
 // people without an account"): NO_PERMISSION when signup is closed,
 // TOO_MANY_REQUESTS past the daily invitation limit.
 func (s *Server) send(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error) {

@@ -1,4 +1,4 @@
-// Package server is ferry's HTTP API (API.md). It speaks HTTP only: every
+// Package server is ferry's HTTP API (docs/api.md). It speaks HTTP only: every
 // handler parses its parameters, calls one method of the interfaces below,
 // and answers JSON or an error.
 package server
@@ -33,7 +33,7 @@ type Config struct {
 	// BlobRedirect answers a download link with a redirect to the object
 	// store, when blobs are there, instead of sending the bytes itself.
 	BlobRedirect bool
-	// Signup is closed, invite or open (API.md, auth.signup).
+	// Signup is closed, invite or open (docs/api.md, auth.signup).
 	Signup string
 	// MaxRequestBody bounds every request body.
 	MaxRequestBody int64

@@ -10,7 +10,7 @@ import (
 
 // handleSlice is GET /slice (password: the current app password) or POST
 // /slice/reset (password: a new one; the old one stops working at once):
-// where and how to reach the user's folder over WebDAV (API.md, "/slice").
+// where and how to reach the user's folder over WebDAV (docs/api.md, "/slice").
 func (s *Server) handleSlice(password func(ctx context.Context, userID uint64) (string, error)) userHandler {
 	return func(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 		pw, err := password(r.Context(), u.ID)

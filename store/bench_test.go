@@ -141,7 +141,7 @@ func BenchmarkSendAcceptParallel(b *testing.B) {
 
 // BenchmarkCopyAndDeleteTree copies a folder of 8,192 files and deletes the
 // copy: the largest work one ops/copy or ops/delete of such a folder puts
-// inside the write transaction (README, "Security").
+// inside the write transaction (docs/security.md).
 func BenchmarkCopyAndDeleteTree(b *testing.B) {
 	db := benchDB(b)
 	u := benchUser(b, db, "a@example.com")

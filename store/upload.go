@@ -32,7 +32,7 @@ type uploadState struct {
 // browser's one-request upload of a big file loses at most 64 MiB of it.
 const DefaultUploadCheckpoint = 64 << 20
 
-// A resumable upload (API.md, as Quatrix) keeps its bytes in uploads/<key>
+// A resumable upload (docs/api.md, as Quatrix) keeps its bytes in uploads/<key>
 // and its record in the uploads bucket: owner, target path, declared size,
 // bytes received and the SHA-256 state after them, so that finalizing needs
 // no second read. Received bytes are fsynced before the record that counts

@@ -59,7 +59,7 @@ created, recipient, subject and the last error.`,
 		`Writes a consistent backup (a tar file of ferry.db and the blob files
 it refers to), also while ferry serve runs. With blobs in S3 it holds
 ferry.db and a manifest of the objects it refers to, which stay in the
-bucket (see the README).`,
+bucket (see docs/operations.md, "Blobs in S3").`,
 		"ferry backup --out /var/backups/ferry-$(date +%F).tar"},
 	{"restore", "restore --from FILE --data DIR",
 		`Unpacks a backup into the empty or missing directory DIR and checks it
