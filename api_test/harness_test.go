@@ -22,7 +22,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
-	"github.com/ferryhq/ferry/internal/ferrytest"
+	"github.com/ferryhq/ferry/ferrytest"
 )
 
 // clock is a fake clock the tests move by hand.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
-	"github.com/ferryhq/ferry/internal/ferrytest"
+	"github.com/ferryhq/ferry/ferrytest"
 )
 
 func (c *client) invite(emails ...string) *response {

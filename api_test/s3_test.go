@@ -19,7 +19,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
-	"github.com/ferryhq/ferry/internal/ferrytest"
+	"github.com/ferryhq/ferry/ferrytest"
 )
 
 // TestS3_Faults runs ferry on a Swift of its own and makes the object

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry/app"
-	"github.com/ferryhq/ferry/internal/ferrytest"
+	"github.com/ferryhq/ferry/ferrytest"
 )
 
 // A data folder written by the previous schema (5: a message's items in a

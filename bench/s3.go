@@ -12,7 +12,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/ferryhq/ferry/internal/ferrytest"
+	"github.com/ferryhq/ferry/ferrytest"
 )
 
 // s3Rows runs rows 14 and 15: a file of -size bytes through PUT and GET

@@ -17,13 +17,11 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
 	"github.com/ferryhq/ferry/internal/words"
 	"github.com/ferryhq/ferry/quota"
-	"github.com/ferryhq/ferry/store"
 	"github.com/ferryhq/ferry/version"
 )
 
@@ -333,7 +331,7 @@ func admin(configPath string, create bool, f func(app.Admin) error) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, store.FileName)); !create && errors.Is(err, os.ErrNotExist) {
+	if !create && !app.HasStore(cfg) {
 		return fmt.Errorf("no ferry store in %s (data_dir): ferry serve or ferry user add makes one; does --config name the right file?", cfg.DataDir)
 	}
 	a, closer, err := app.OpenAdmin(cfg)
@@ -475,15 +473,7 @@ func restore(configPath, from, dir string, stdout io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	if err := store.Restore(f, dir); err != nil {
-		return err
-	}
-	db, err := store.Open(dir, store.Options{S3: cfg.StoreS3()})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	problems, err := db.CheckRestored()
+	problems, err := app.Restore(cfg, f, dir)
 	if err != nil {
 		return err
 	}
@@ -514,17 +504,7 @@ func migrateBlobs(ctx context.Context, configPath string, stdout io.Writer) erro
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("the bucket's settings: %w", err)
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: 2 * time.Second})
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("%w: stop ferry serve first, then migrate", err)
-	} else if err != nil {
-		return err
-	}
-	err = db.MigrateBlobs(ctx, *cfg.StoreS3(), stdout)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := app.MigrateBlobs(ctx, cfg, stdout); err != nil {
 		return fmt.Errorf("%w (run it again to go on from here)", err)
 	}
 	if err := app.SetBlobsBackend(configPath, "s3"); err != nil {

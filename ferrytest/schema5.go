@@ -27,7 +27,7 @@ import (
 func Schema5(t testing.TB) string {
 	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
-	from := filepath.Join(filepath.Dir(self), "..", "..", "store", "testdata", "schema5")
+	from := filepath.Join(filepath.Dir(self), "..", "store", "testdata", "schema5")
 	dir := t.TempDir()
 	require.NoError(t, os.CopyFS(filepath.Join(dir, "blobs"), os.DirFS(filepath.Join(from, "blobs"))))
 	f, err := os.Open(filepath.Join(from, "ferry.db.gz"))
