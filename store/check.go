@@ -170,3 +170,24 @@ func (db *DB) Stats() (Stats, error) {
 	})
 	return s, err
 }
+
+// checkMessages reports each message whose record does not read back
+// whole: its header, and as many items as the header counts.
+func checkMessages(tx *bolt.Tx, report func(string, ...any)) error {
+	return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
+		id := binary.BigEndian.Uint64(k)
+		m, err := decodeMessage(v)
+		if err != nil {
+			report("message %d: its header does not read: %v", id, err)
+			return nil
+		}
+		_, raw := splitMessage(v)
+		items, err := decodeItems(id, raw, 0, -1)
+		if err != nil {
+			report("%v", err)
+		} else if len(items) != m.Items {
+			report("message %d has %d items, but its header says %d", id, len(items), m.Items)
+		}
+		return nil
+	})
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -209,20 +208,4 @@ func checkCharges(tx *bolt.Tx, report func(format string, args ...any), repair b
 		u.Held, u.Reserved = held[user], reserved[user]
 		return putUsage(tx, user, u)
 	})
-}
-
-// migrateSendPins makes the send pins of a store written by schema 1,
-// which had none: from the pending messages, with nothing held.
-func migrateSendPins(tx *bolt.Tx) error {
-	pins, err := countPins(tx, nil)
-	if err != nil {
-		return fmt.Errorf("count send pins: %w", err)
-	}
-	b := tx.Bucket(bucketSendPins)
-	for k, n := range pins {
-		if err := b.Put([]byte(k), encodeSendPin(n, 0)); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -118,24 +117,4 @@ func (db *DB) deleteExpiredInvites(now int64) (int, error) {
 		return nil
 	})
 	return len(keys), err
-}
-
-// migrateClosed builds the index closed from the closed messages (schema
-// 5); one closed before Closed was recorded counts from its creation.
-func migrateClosed(tx *bolt.Tx) error {
-	index := tx.Bucket(bucketClosed)
-	return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
-		m, err := decodeMessage(v)
-		if err != nil {
-			return fmt.Errorf("message %x: %w", k, err)
-		}
-		if m.waiting() {
-			return nil
-		}
-		at := m.Closed
-		if at == 0 {
-			at = m.Created
-		}
-		return index.Put(pairKey(uint64(at), binary.BigEndian.Uint64(k)), nil)
-	})
 }

@@ -298,38 +298,6 @@ func (db *DB) DeleteExpiredLinks() (int, error) {
 	return len(expired), nil
 }
 
-// migrateLinks gives the links of a version 2 store (owner, node, expiry)
-// an id, a creation time (now) and an entry in user_links.
-func migrateLinks(tx *bolt.Tx, now int64) error {
-	links, index := tx.Bucket(bucketLinks), tx.Bucket(bucketUserLinks)
-	type old struct{ k, v []byte }
-	var olds []old
-	err := links.ForEach(func(k, v []byte) error {
-		if len(v) == 24 {
-			olds = append(olds, old{append([]byte(nil), k...), append([]byte(nil), v...)})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, o := range olds {
-		id, err := index.NextSequence()
-		if err != nil {
-			return err
-		}
-		l := linkRecord{owner: binary.BigEndian.Uint64(o.v[0:]), node: binary.BigEndian.Uint64(o.v[8:]),
-			expires: int64(binary.BigEndian.Uint64(o.v[16:])), id: id, created: now}
-		if err := index.Put(userLinkKey(l.owner, id), o.k); err != nil {
-			return err
-		}
-		if err := links.Put(o.k, l.encode()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // checkLinks reports (and with repair, fixes) links and user_links that
 // do not match: an entry of either without its twin, or a record of the
 // wrong size.
