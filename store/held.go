@@ -84,26 +84,6 @@ func holdIfSent(tx *bolt.Tx, userID uint64, h sum, size int64) (int64, error) {
 	return size, b.Put(k, encodeSendPin(pins, held+size))
 }
 
-// addHeld adds delta to the user's Held.
-func addHeld(tx *bolt.Tx, userID uint64, delta int64) error {
-	if delta == 0 {
-		return nil
-	}
-	u := usageOf(tx, userID)
-	u.Held += delta
-	return putUsage(tx, userID, u)
-}
-
-// unreserve gives back n bytes of the user's Reserved.
-func unreserve(tx *bolt.Tx, userID uint64, n int64) error {
-	if n == 0 {
-		return nil
-	}
-	u := usageOf(tx, userID)
-	u.Reserved -= n
-	return putUsage(tx, userID, u)
-}
-
 // countPins counts, from the pending messages, how many items of each
 // sender's carry each content (the send pins), and adds to refs (when not
 // nil) one blob reference per file item: what the messages pin.

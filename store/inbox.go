@@ -54,9 +54,7 @@ func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Lim
 		return nil, err
 	}
 	m.Landed = paths.Join(landed)
-	usage.Normal += m.Size
-	usage = quota.AddReceived(usage, now, m.Size)
-	if err := putUsage(tx, receiverID, usage); err != nil {
+	if err := addReceived(tx, receiverID, now, m.Size); err != nil {
 		return nil, err
 	}
 	return closeWithItems(tx, id, &m, items, ferry.StatusAccepted, now)

@@ -76,20 +76,6 @@ func (db *DB) PatchDeadProps(ctx context.Context, userID uint64, names []string,
 	})
 }
 
-// chargeProps adds delta bytes to the user's WebDAV properties, or
-// returns QUOTA_EXCEEDED when that would pass maxUserProps.
-func chargeProps(tx *bolt.Tx, userID uint64, delta int64) error {
-	if delta == 0 {
-		return nil
-	}
-	u := usageOf(tx, userID)
-	if delta > 0 && u.Props+delta > maxUserProps {
-		return ferry.Errorf(ferry.EQUOTAEXCEEDED, "The WebDAV properties of your files would pass %d bytes in all.", maxUserProps)
-	}
-	u.Props += delta
-	return putUsage(tx, userID, u)
-}
-
 // orphanDeadProps returns the keys of properties kept for nodes that no
 // longer exist.
 func orphanDeadProps(tx *bolt.Tx) [][]byte {

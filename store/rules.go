@@ -40,16 +40,6 @@ func (db *DB) limitsOf(tx *bolt.Tx, userID uint64) (quota.Limits, error) {
 	return db.rules.packages.For(u), nil
 }
 
-// charge adds delta to the user's normal under their quota in force
-// (chargeStorage).
-func (db *DB) charge(tx *bolt.Tx, userID uint64, delta int64) error {
-	limits, err := db.limitsOf(tx, userID)
-	if err != nil {
-		return err
-	}
-	return chargeStorage(tx, userID, limits, delta)
-}
-
 // Quota returns the user's limits in force (0: unlimited) and usage.
 func (db *DB) Quota(ctx context.Context, userID uint64) (ferry.Quota, error) {
 	var q ferry.Quota

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
 )
 
 // Deleting a folder costs a write per node below it, and every writer
@@ -37,9 +39,7 @@ func removeTree(tx *bolt.Tx, userID uint64, n node, released []sum) ([]sum, erro
 	if err := addToTotals(tx, n.parent, -n.size); err != nil {
 		return nil, err
 	}
-	u := usageOf(tx, userID)
-	u.Normal -= n.size
-	if err := putUsage(tx, userID, u); err != nil {
+	if err := uncharge(tx, userID, n.size); err != nil {
 		return nil, err
 	}
 	if n.dir && firstChild(tx, n.id) != 0 {
@@ -75,10 +75,11 @@ func (c charges) apply(tx *bolt.Tx) error {
 		if d[0] == 0 && d[1] == 0 || tx.Bucket(bucketUsers).Get(itob(userID)) == nil {
 			continue // nothing to charge, or a deleted account's folder
 		}
-		u := usageOf(tx, userID)
-		u.Held += d[0]
-		u.Props -= d[1]
-		if err := putUsage(tx, userID, u); err != nil {
+		if err := updateUsage(tx, userID, func(u *ferry.Usage) error {
+			u.Held += d[0]
+			u.Props -= d[1]
+			return nil
+		}); err != nil {
 			return err
 		}
 	}

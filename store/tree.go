@@ -13,7 +13,6 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
-	"github.com/ferryhq/ferry/quota"
 )
 
 // A user's files are a tree of nodes keyed by id. The children bucket maps
@@ -336,30 +335,6 @@ func (h *nameHints) set(k nameHintKey, n int) {
 		h.m = make(map[nameHintKey]int)
 	}
 	h.m[k] = n
-}
-
-func putUsage(tx *bolt.Tx, id uint64, u ferry.Usage) error {
-	v := make([]byte, usageRecordLen)
-	binary.BigEndian.PutUint64(v[0:], uint64(u.Normal))
-	binary.BigEndian.PutUint64(v[8:], uint64(u.Received))
-	binary.BigEndian.PutUint64(v[16:], uint64(u.ReceivedSince.Unix()))
-	binary.BigEndian.PutUint64(v[24:], uint64(u.Reserved))
-	binary.BigEndian.PutUint64(v[32:], uint64(u.Held))
-	binary.BigEndian.PutUint64(v[40:], uint64(u.Props))
-	return tx.Bucket(bucketUsage).Put(itob(id), v)
-}
-
-// chargeStorage adds delta to the user's normal after checking it against
-// limits, counting what else the user holds (Usage.Charged): the check and
-// the write are in the caller's transaction, so no concurrent change can
-// pass the quota.
-func chargeStorage(tx *bolt.Tx, userID uint64, limits quota.Limits, delta int64) error {
-	u := usageOf(tx, userID)
-	if err := limits.CheckStorage(u, delta); err != nil {
-		return err
-	}
-	u.Normal += delta
-	return putUsage(tx, userID, u)
 }
 
 // isWithin reports whether names is dir or below it.

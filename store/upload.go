@@ -133,12 +133,7 @@ func (db *DB) CreateUpload(ctx context.Context, userID uint64, names []string, s
 		if err != nil {
 			return err
 		}
-		u := usageOf(tx, userID)
-		if err := limits.CheckStorage(u, rec.Reserved); err != nil {
-			return err
-		}
-		u.Reserved += rec.Reserved
-		if err := putUsage(tx, userID, u); err != nil {
+		if err := reserve(tx, userID, limits, rec.Reserved); err != nil {
 			return err
 		}
 		return putUpload(tx, key, &rec)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"runtime/metrics"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -314,30 +313,6 @@ func putUser(tx *bolt.Tx, u *ferry.User) error {
 		return err
 	}
 	return tx.Bucket(bucketUsers).Put(itob(u.ID), v)
-}
-
-// usageRecordLen is the length of a usage record: normal, received, the
-// start of the received period in Unix seconds, reserved, held and props,
-// 8 bytes each. Records of schema 1 have the first three only.
-const usageRecordLen = 48
-
-// usageOf decodes a user's usage record. No record is no usage.
-func usageOf(tx *bolt.Tx, id uint64) ferry.Usage {
-	v := tx.Bucket(bucketUsage).Get(itob(id))
-	if len(v) != 24 && len(v) != usageRecordLen {
-		return ferry.Usage{}
-	}
-	u := ferry.Usage{
-		Normal:        int64(binary.BigEndian.Uint64(v[0:])),
-		Received:      int64(binary.BigEndian.Uint64(v[8:])),
-		ReceivedSince: time.Unix(int64(binary.BigEndian.Uint64(v[16:])), 0).UTC(),
-	}
-	if len(v) == usageRecordLen {
-		u.Reserved = int64(binary.BigEndian.Uint64(v[24:]))
-		u.Held = int64(binary.BigEndian.Uint64(v[32:]))
-		u.Props = int64(binary.BigEndian.Uint64(v[40:]))
-	}
-	return u
 }
 
 // ChangeSettings applies a /settings/update to the user. A new password
