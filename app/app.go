@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/mailer"
+	"github.com/ferryhq/ferry/mailtext"
 	"github.com/ferryhq/ferry/server"
 	"github.com/ferryhq/ferry/store"
 )
@@ -74,7 +75,14 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		}
 	}()
 	m := newMetrics()
+	// The texts take public_url as it is once the listener has its port
+	// (below); the store makes no mail before the first request.
+	texts := mailtext.Texts{PublicURL: cfg.PublicURL, Signup: cfg.Auth.Signup,
+		InviteExpireIn: time.Duration(cfg.Invite.ExpireAfter), ResetLife: server.ResetLife}
 	a.db, err = store.Open(cfg.DataDir, store.Options{
+		DecisionNotice: func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
+			return texts.DecisionNotice(sender, outcomes)
+		},
 		ObserveCommit: m.observeCommit,
 		// Mail is queued only by requests, which come after a.mail is set.
 		MailQueued:        func() { a.mail.Wake() },
@@ -118,6 +126,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		// Derived from a listen address with port 0: name the real port.
 		cfg.PublicURL = "http://" + a.ln.Addr().String()
 		a.cfg.PublicURL = cfg.PublicURL
+		texts.PublicURL = cfg.PublicURL
 	}
 	// The store's lock is ours, so a socket file left here is stale.
 	if a.admin, err = listenAdmin(cfg.DataDir, a.log); err != nil {
@@ -144,7 +153,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		LinkDefaultExpiry:  time.Duration(cfg.Links.DefaultExpiry),
 		LinkMaxExpiry:      time.Duration(cfg.Links.MaxExpiry),
 		SendMaxEntries:     cfg.Send.MaxEntries,
-		InviteExpireIn:     time.Duration(cfg.Invite.ExpireAfter),
+		Mail:               texts,
 		SendExpireAfter:    time.Duration(cfg.Send.ExpireAfter),
 		Metrics:            m.handler(),
 		MetricsToken:       cfg.Metrics.Token,
@@ -155,7 +164,6 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Observe:            m.observe,
 		FailedLogin:        m.failedLogins.Inc,
 	}, a.db, a.log, opts.Now)
-	a.db.SetDecisionNotice(srv.DecisionNotice)
 	a.http = &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -104,8 +104,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	s.answerToken(w, r, u)
 }
 
-// resetLife is how long a password reset link works.
-const resetLife = time.Hour
+// ResetLife is how long a password reset link works (app gives it to the
+// mail texts, Config.Mail).
+const ResetLife = time.Hour
 
 // handleForgotPassword is POST /auth/password/forgot: email. The answer is
 // {} whether or not the email has an account; an account gets a mail
@@ -139,7 +140,7 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request, email st
 	}
 	s.resetIP.fail(ip, now)
 	s.resetEmail.fail(email, now)
-	return s.users.ForgotPassword(r.Context(), email, resetLife, s.resetMail)
+	return s.users.ForgotPassword(r.Context(), email, ResetLife, s.cfg.Mail.Reset)
 }
 
 // handleResetPassword is POST /auth/password/reset: code and password. It

@@ -105,7 +105,7 @@ func (s *Server) parseSources(entries []sourceEntry) ([]ferry.SendSource, error)
 func (s *Server) send(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error) {
 	ids, err := s.messages.Send(ctx, u.ID, to, sources,
 		func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
-			return s.sendNotice(u, receiver, destinations, total)
+			return s.cfg.Mail.SendNotice(u, receiver, destinations, total)
 		})
 	if !invite || !errors.Is(err, ferry.ErrNoReceiver) {
 		return ids, err
@@ -117,6 +117,6 @@ func (s *Server) send(ctx context.Context, u *ferry.User, to string, sources []f
 		return nil, err
 	}
 	return s.messages.SendInvited(ctx, u.ID, to, sources, func(code string, destinations []string, total int64, expires time.Time) ferry.Mail {
-		return s.inviteSendMail(u, to, code, destinations, total, expires)
+		return s.cfg.Mail.InviteSend(u, to, code, destinations, total, expires)
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ferryhq/ferry/version"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/mailtext"
 	"github.com/ferryhq/ferry/web"
 )
 
@@ -51,9 +52,8 @@ type Config struct {
 	LinkMaxExpiry     time.Duration
 	// SendMaxEntries bounds a send's source entries (0: no limit).
 	SendMaxEntries int
-	// InviteExpireIn is how long an invitation's code works, for the
-	// invitation mail's text (the store applies it).
-	InviteExpireIn time.Duration
+	// Mail writes the mails the API's calls queue.
+	Mail mailtext.Texts
 	// SendExpireAfter is how long a send waits in the inbox (the web
 	// app's inbox shows each one's expiry).
 	SendExpireAfter time.Duration
@@ -128,8 +128,8 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		MaxRequestBody: cfg.MaxRequestBody, UploadRequestMax: cfg.UploadRequestMax,
 		Users: st, Files: st, Dav: st, Messages: st, Social: st,
 		Send:          s.send,
-		InviteMail:    s.inviteMail,
-		ContactNotice: s.contactNotice,
+		InviteMail:    cfg.Mail.Invite,
+		ContactNotice: cfg.Mail.ContactNotice,
 		Forgot:        s.forgotPassword,
 		LoginLimit:    s.underLoginLimit,
 		ServeFile:     s.serveFile,

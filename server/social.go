@@ -22,7 +22,7 @@ type emailFailure struct {
 // handleContactsAdd is POST /contacts/add: email[].
 func (s *Server) handleContactsAdd(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	s.emailBatch(w, r, func(emails []string) ([]error, error) {
-		return s.social.AddContacts(r.Context(), u.ID, emails, s.contactNotice)
+		return s.social.AddContacts(r.Context(), u.ID, emails, s.cfg.Mail.ContactNotice)
 	})
 }
 
@@ -217,7 +217,7 @@ func (s *Server) photoURL(token string) string {
 func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	s.emailBatch(w, r, func(emails []string) ([]error, error) {
 		results, err := s.social.Invite(r.Context(), u.ID, emails, func(email, code string) ferry.Mail {
-			return s.inviteMail(u, email, code)
+			return s.cfg.Mail.Invite(u, email, code)
 		})
 		if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {
 			s.retryTomorrow(w)

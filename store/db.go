@@ -121,6 +121,9 @@ type Options struct {
 	// outbox and the receiver's history; 90 days when zero, negative for
 	// ever.
 	KeepHistory time.Duration
+	// DecisionNotice makes the mail that tells a sender what became of
+	// their sends (queued in the transaction that decides); none when nil.
+	DecisionNotice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail
 	// MailQueued is called after a commit that queued mail (to wake the
 	// mailer); it must not block.
 	MailQueued func()
@@ -236,11 +239,12 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{
-		bolt:          b,
-		dir:           dir,
-		observeCommit: opts.ObserveCommit,
-		now:           opts.Now,
-		logger:        opts.Logger,
+		bolt:           b,
+		dir:            dir,
+		observeCommit:  opts.ObserveCommit,
+		decisionNotice: opts.DecisionNotice,
+		now:            opts.Now,
+		logger:         opts.Logger,
 		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,
 			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory},
 		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},

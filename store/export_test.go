@@ -78,3 +78,9 @@ func (db *DB) UploadRecordForTest(key string) (received int64, sum string, err e
 	}
 	return rec.Received, hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// SetDecisionNotice sets Options.DecisionNotice on a store already open,
+// for tests. Call it before the store is used: it is read without a lock.
+func (db *DB) SetDecisionNotice(notice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail) {
+	db.decisionNotice = notice
+}

@@ -8,13 +8,6 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-// SetDecisionNotice sets the mail that tells a sender what became of
-// their sends, accepted, declined or expired. Call it before the store is
-// used: it is read without a lock.
-func (db *DB) SetDecisionNotice(notice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail) {
-	db.decisionNotice = notice
-}
-
 // outcomes collects, per sender, what became of their sends in one
 // inbox/update call or one expiry sweep.
 type outcomes map[uint64][]ferry.Outcome

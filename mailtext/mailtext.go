@@ -1,4 +1,8 @@
-package server
+// Package mailtext writes ferry's mails: invitations, send notices,
+// contact requests, password resets and what became of a sender's sends.
+// The API, the web app and the store (the decision mails it queues in the
+// deciding transaction) all take their texts from here.
+package mailtext
 
 import (
 	"fmt"
@@ -10,39 +14,48 @@ import (
 	"github.com/ferryhq/ferry/quota"
 )
 
-// The texts of ferry's mails. Names people typed go into the subject and
-// the body only; the mailer encodes the subject.
+// Texts makes the mails of one ferry. Names people typed go into the
+// subject and the body only; the mailer encodes the subject.
+type Texts struct {
+	PublicURL string
+	// Signup is the signup mode (auth.signup): what an invitation says.
+	Signup string
+	// InviteExpireIn is how long an invitation's code works.
+	InviteExpireIn time.Duration
+	// ResetLife is how long a password reset link works.
+	ResetLife time.Duration
+}
 
-// inviteMail is the invitation from inviter to email. With invite-only
+// Invite is the invitation from inviter to email. With invite-only
 // signup it carries the signup link with its code.
-func (s *Server) inviteMail(inviter *ferry.User, email, code string) ferry.Mail {
+func (t Texts) Invite(inviter *ferry.User, email, code string) ferry.Mail {
 	name := displayName(inviter)
 	var how, link string
-	switch s.cfg.Signup {
+	switch t.Signup {
 	case "invite":
-		link = s.cfg.PublicURL + "/signup?invite=" + code
+		link = t.PublicURL + "/signup?invite=" + code
 		how = fmt.Sprintf("Create your account with this link (it works once, for %s):\n\n  %s\n",
-			words.Duration(s.cfg.InviteExpireIn), link)
+			words.Duration(t.InviteExpireIn), link)
 	case "open":
-		link = s.cfg.PublicURL + "/signup"
+		link = t.PublicURL + "/signup"
 		how = fmt.Sprintf("Create your account here:\n\n  %s\n", link)
 	default:
-		how = fmt.Sprintf("Ask %s or your ferry administrator to create your account on %s.\n", name, s.cfg.PublicURL)
+		how = fmt.Sprintf("Ask %s or your ferry administrator to create your account on %s.\n", name, t.PublicURL)
 	}
 	return ferry.Mail{
 		To:      email,
 		ReplyTo: inviter.Email,
 		Subject: fmt.Sprintf("%s invites you to ferry", name),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) invites you to ferry, where you can send each other files and folders.\n\n%s\n-- \nferry at %s\n",
-			name, inviter.Email, how, s.cfg.PublicURL),
+			name, inviter.Email, how, t.PublicURL),
 		Links: links(link),
 	}
 }
 
-// sendNotice tells the receiver of a send what waits for them.
-func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string, total int64) ferry.Mail {
+// SendNotice tells the receiver of a send what waits for them.
+func (t Texts) SendNotice(sender, receiver *ferry.User, destinations []string, total int64) ferry.Mail {
 	name := displayName(sender)
-	inbox, files := s.cfg.PublicURL+"/inbox", s.cfg.PublicURL+"/files/"
+	inbox, files := t.PublicURL+"/inbox", t.PublicURL+"/files/"
 	what, linked := "Accept or decline them in your inbox:\n\n  "+inbox, links(inbox)
 	if receiver.AcceptAll {
 		what = "You accept everything sent to you, so they are in your folder already if your quotas allowed:\n\n  " +
@@ -54,25 +67,25 @@ func (s *Server) sendNotice(sender, receiver *ferry.User, destinations []string,
 		ReplyTo: sender.Email,
 		Subject: fmt.Sprintf("%s sent you %s", name, words.Count(len(destinations), "item")),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) sent you %s (%s):\n\n%s\n%s\n\n-- \nferry at %s\n",
-			name, sender.Email, words.Count(len(destinations), "item"), quota.FormatSize(total), itemList(destinations), what, s.cfg.PublicURL),
+			name, sender.Email, words.Count(len(destinations), "item"), quota.FormatSize(total), itemList(destinations), what, t.PublicURL),
 		Links: linked,
 	}
 }
 
-// inviteSendMail invites email to ferry on behalf of sender, with what
+// InviteSend invites email to ferry on behalf of sender, with what
 // sender sent them: the items, their size, when the send expires, and the
 // signup link with its code (also in open signup, where the link's form
 // takes the code or none).
-func (s *Server) inviteSendMail(sender *ferry.User, email, code string, destinations []string, total int64, expires time.Time) ferry.Mail {
+func (t Texts) InviteSend(sender *ferry.User, email, code string, destinations []string, total int64, expires time.Time) ferry.Mail {
 	name := displayName(sender)
-	link := s.cfg.PublicURL + "/signup?invite=" + code
+	link := t.PublicURL + "/signup?invite=" + code
 	return ferry.Mail{
 		To:      email,
 		ReplyTo: sender.Email,
 		Subject: fmt.Sprintf("%s sent you %s on ferry", name, words.Count(len(destinations), "item")),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) sent you %s (%s) on ferry, where you can send each other files and folders:\n\n%s\nThey wait for you until %s. Create your account with this link, and they are in your inbox:\n\n  %s\n\n-- \nferry at %s\n",
 			name, sender.Email, words.Count(len(destinations), "item"), quota.FormatSize(total), itemList(destinations),
-			expires.UTC().Format("2 January 2006, 15:04 UTC"), link, s.cfg.PublicURL),
+			expires.UTC().Format("2 January 2006, 15:04 UTC"), link, t.PublicURL),
 		Links: links(link),
 	}
 }
@@ -90,9 +103,9 @@ func itemList(destinations []string) string {
 	return list.String()
 }
 
-// contactNotice tells contact that owner added them, and where to answer;
+// ContactNotice tells contact that owner added them, and where to answer;
 // or, back, that owner added them back.
-func (s *Server) contactNotice(owner, contact *ferry.User, back bool) ferry.Mail {
+func (t Texts) ContactNotice(owner, contact *ferry.User, back bool) ferry.Mail {
 	name := displayName(owner)
 	if back {
 		return ferry.Mail{
@@ -100,8 +113,8 @@ func (s *Server) contactNotice(owner, contact *ferry.User, back bool) ferry.Mail
 			ReplyTo: owner.Email,
 			Subject: fmt.Sprintf("%s added you back", name),
 			Body: fmt.Sprintf("Hello,\n\n%s (%s) added you back: you are in each other's contacts on ferry now.\n\n  %s/contacts\n\n-- \nferry at %s\n",
-				name, owner.Email, s.cfg.PublicURL, s.cfg.PublicURL),
-			Links: links(s.cfg.PublicURL + "/contacts"),
+				name, owner.Email, t.PublicURL, t.PublicURL),
+			Links: links(t.PublicURL + "/contacts"),
 		}
 	}
 	return ferry.Mail{
@@ -109,27 +122,27 @@ func (s *Server) contactNotice(owner, contact *ferry.User, back bool) ferry.Mail
 		ReplyTo: owner.Email,
 		Subject: fmt.Sprintf("%s added you as a contact", name),
 		Body: fmt.Sprintf("Hello,\n\n%s (%s) added you to their contacts on ferry. Add them back, or dismiss the request, on your contacts page:\n\n  %s/contacts\n\n-- \nferry at %s\n",
-			name, owner.Email, s.cfg.PublicURL, s.cfg.PublicURL),
-		Links: links(s.cfg.PublicURL + "/contacts"),
+			name, owner.Email, t.PublicURL, t.PublicURL),
+		Links: links(t.PublicURL + "/contacts"),
 	}
 }
 
-// resetMail is the mail with a password reset link for u.
-func (s *Server) resetMail(u *ferry.User, code string) ferry.Mail {
-	link := s.cfg.PublicURL + "/reset?code=" + code
+// Reset is the mail with a password reset link for u.
+func (t Texts) Reset(u *ferry.User, code string) ferry.Mail {
+	link := t.PublicURL + "/reset?code=" + code
 	return ferry.Mail{
 		To:      u.Email,
 		Subject: "Reset your ferry password",
 		Body: fmt.Sprintf("Hello,\n\nSomeone, probably you, asked to reset the password of your ferry account %s. Choose a new one here (the link works once, for %s):\n\n  %s\n\nIf you did not ask, ignore this mail: your password stays as it is.\n\n-- \nferry at %s\n",
-			u.Email, words.Duration(resetLife), link, s.cfg.PublicURL),
+			u.Email, words.Duration(t.ResetLife), link, t.PublicURL),
 		Links: links(link),
 	}
 }
 
 // DecisionNotice tells sender what became of their sends: those one
 // receiver accepted or declined in one inbox/update, or those one expiry
-// sweep ended (store.DB.SetDecisionNotice).
-func (s *Server) DecisionNotice(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
+// sweep ended (store.Options.DecisionNotice).
+func (t Texts) DecisionNotice(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
 	count := map[string]int{}
 	receivers := map[string]bool{}
 	for _, o := range outcomes {
@@ -161,13 +174,13 @@ func (s *Server) DecisionNotice(sender *ferry.User, outcomes []ferry.Outcome) fe
 		}
 		fmt.Fprintf(&list, "  %s (%s), to %s: %s\n", o.Destination, quota.FormatSize(o.Size), o.To, o.Status)
 	}
-	outbox := s.cfg.PublicURL + "/outbox"
+	outbox := t.PublicURL + "/outbox"
 	return ferry.Mail{
 		To:      sender.Email,
 		Subject: subject,
 		Body: fmt.Sprintf("Hello,\n\nWhat became of what you sent:\n\n%s\nYour outbox shows every send:\n\n  %s\n\nTo stop these mails, turn them off in your settings:\n\n  %s/settings\n\n-- \nferry at %s\n",
-			list.String(), outbox, s.cfg.PublicURL, s.cfg.PublicURL),
-		Links: links(outbox, s.cfg.PublicURL+"/settings"),
+			list.String(), outbox, t.PublicURL, t.PublicURL),
+		Links: links(outbox, t.PublicURL+"/settings"),
 	}
 }
 
