@@ -18,7 +18,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
-	"github.com/ferryhq/ferry/server"
+	"github.com/ferryhq/ferry/front"
 )
 
 // slice is GET /api/1/slice's answer.
@@ -280,7 +280,7 @@ func TestDav_QuotaAndCopy(t *testing.T) {
 	assert.Equal(t, two[10:20], r.Body)
 	assert.Equal(t, `"`+sha(two)+`"`, r.Header.Get("ETag"))
 	assert.Contains(t, r.Header.Get("Content-Disposition"), "attachment")
-	assert.Equal(t, server.InertPolicy, r.Header.Get("Content-Security-Policy"))
+	assert.Equal(t, front.InertPolicy, r.Header.Get("Content-Security-Policy"))
 	// PROPFIND tells size, time and ETag; HEAD the same without the bytes.
 	props := string(d.do("PROPFIND", "/two.bin", nil, "Depth", "0").requireStatus(207).Body)
 	assert.Contains(t, props, sha(two))

@@ -21,7 +21,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
-	"github.com/ferryhq/ferry/server"
+	"github.com/ferryhq/ferry/front"
 )
 
 // requireInert checks that a response cannot run as a page of ferry's
@@ -29,7 +29,7 @@ import (
 func requireInert(t *testing.T, what string, h http.Header) {
 	t.Helper()
 	assert.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), what)
-	assert.Equal(t, server.InertPolicy, h.Get("Content-Security-Policy"), what)
+	assert.Equal(t, front.InertPolicy, h.Get("Content-Security-Policy"), what)
 }
 
 // An uploaded page never runs on ferry's origin: WebDAV answers only its

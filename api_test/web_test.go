@@ -26,7 +26,7 @@ import (
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
 	"github.com/ferryhq/ferry/ferrytest"
-	"github.com/ferryhq/ferry/web"
+	"github.com/ferryhq/ferry/front"
 )
 
 // browser is a web app client: a cookie jar, no redirects followed, and
@@ -98,7 +98,7 @@ func TestWeb_SignInFolderAndSignOut(t *testing.T) {
 	r = b.get("/files/")
 	assert.Equal(t, "/login?next=%2Ffiles%2F", r.Header.Get("Location"))
 	r = b.get("/login").requireStatus(http.StatusOK)
-	assert.Equal(t, web.PagePolicy, r.Header.Get("Content-Security-Policy"))
+	assert.Equal(t, front.PagePolicy, r.Header.Get("Content-Security-Policy"))
 	assert.Contains(t, r.Header.Get("Content-Type"), "text/html")
 	assert.NotContains(t, string(r.Body), "<script>", "no inline script")
 	assert.NotContains(t, string(r.Body), "style=", "no inline style")

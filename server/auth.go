@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 )
 
 // handleLogin is GET or POST /auth/token: email and password for a new token.
@@ -164,7 +165,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 // login, so docs/api.md's calls answer it 403 rather than the table's 401.
 func (s *Server) writeRefusal(w http.ResponseWriter, r *http.Request, err error) {
 	if ferry.ErrorCode(err) == ferry.ENOPERMISSION {
-		writeJSON(w, http.StatusForbidden, errorBody{Error: ferry.ENOPERMISSION, Message: ferry.ErrorMessage(err)})
+		writeJSON(w, http.StatusForbidden, front.ErrorBody{Error: ferry.ENOPERMISSION, Message: ferry.ErrorMessage(err)})
 		return
 	}
 	s.writeError(w, r, err)

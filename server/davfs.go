@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/webdav"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/paths"
 )
 
@@ -46,7 +47,7 @@ func (fs *davFS) osErr(err error) error {
 	case ferry.EBADREQUEST:
 		return os.ErrInvalid
 	}
-	return storageFull(err)
+	return front.StorageFull(err)
 }
 
 // Mkdir, RemoveAll and Rename are not called: ferry answers MKCOL,
@@ -128,7 +129,7 @@ func (fs *davFS) patchProps(names []string, patches []webdav.Proppatch) ([]webda
 		}
 		return json.Marshal(list)
 	})
-	switch code := ferry.ErrorCode(storageFull(err)); {
+	switch code := ferry.ErrorCode(front.StorageFull(err)); {
 	case code == ferry.EQUOTAEXCEEDED || code == ferry.ESTORAGEFULL:
 		// No room for the properties (the cap of properties per user, or a
 		// full disk): RFC 4918 9.2.1's answer, none of them set.
@@ -138,7 +139,7 @@ func (fs *davFS) patchProps(names []string, patches []webdav.Proppatch) ([]webda
 				pstat.Props = append(pstat.Props, webdav.Property{XMLName: p.XMLName})
 			}
 		}
-		pstat.Status, pstat.ResponseDescription = http.StatusInsufficientStorage, ferry.ErrorMessage(storageFull(err))
+		pstat.Status, pstat.ResponseDescription = http.StatusInsufficientStorage, ferry.ErrorMessage(front.StorageFull(err))
 	case err != nil:
 		return nil, fs.osErr(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/paths"
 )
 
@@ -32,9 +33,9 @@ func (s *Server) writeDavError(w http.ResponseWriter, r *http.Request, err error
 		http.Error(w, status.Error(), int(status))
 		return
 	}
-	err = apiError(err)
+	err = front.Public(err)
 	if code := ferry.ErrorCode(err); code == ferry.EQUOTAEXCEEDED || code == ferry.ESTORAGEFULL {
-		writeJSON(w, http.StatusInsufficientStorage, errorBody{Error: code, Message: ferry.ErrorMessage(err)})
+		writeJSON(w, http.StatusInsufficientStorage, front.ErrorBody{Error: code, Message: ferry.ErrorMessage(err)})
 		return
 	}
 	s.writeError(w, r, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 )
 
 // requestInfo is what the request log line needs from deeper handlers: the
@@ -231,13 +232,9 @@ func secureHeaders(h http.Header) {
 // handler that sets its own replaces the slice, never writes into it.
 var (
 	nosniff     = []string{"nosniff"}
-	inertPolicy = []string{InertPolicy}
+	inertPolicy = []string{front.InertPolicy}
 	noReferrer  = []string{"no-referrer"}
 )
-
-// InertPolicy is the Content-Security-Policy of every answer but a page
-// of ferry's own: nothing in it runs, loads or is framed.
-const InertPolicy = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
 // metricsAuth requires the configured bearer token: on the service's own
 // address /metrics is never open (metrics_listen serves it without one).

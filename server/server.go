@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/version"
 
 	"github.com/ferryhq/ferry"
@@ -127,16 +128,13 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
 		MaxRequestBody: cfg.MaxRequestBody, UploadRequestMax: cfg.UploadRequestMax,
 		Users: st, Files: st, Dav: st, Messages: st, Social: st,
-		Send:          s.send,
-		InviteMail:    cfg.Mail.Invite,
-		ContactNotice: cfg.Mail.ContactNotice,
-		Forgot:        s.forgotPassword,
-		LoginLimit:    s.underLoginLimit,
-		ServeFile:     s.serveFile,
-		WriteError:    s.writeError,
-		Explain:       explain,
-		Log:           log,
-		Now:           now,
+		Send:       s.send,
+		Mail:       cfg.Mail,
+		Forgot:     s.forgotPassword,
+		LoginLimit: s.underLoginLimit,
+		ServeFile:  s.serveFile,
+		Log:        log,
+		Now:        now,
 	})
 	s.handler = s.routes()
 	return s
@@ -151,7 +149,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.users.Ping(r.Context()); err != nil {
 		s.log.Error("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: ferry.EUNKNOWN, Message: "The store is not available."})
+		writeJSON(w, http.StatusServiceUnavailable, front.ErrorBody{Error: ferry.EUNKNOWN, Message: "The store is not available."})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": version.Get().Version})

@@ -58,7 +58,7 @@ func (a *App) handleAddContact(w http.ResponseWriter, r *http.Request, u *ferry.
 
 // addContact adds email, or answers the page that says why not.
 func (a *App) addContact(w http.ResponseWriter, r *http.Request, u *ferry.User, email string) bool {
-	results, err := a.cfg.Social.AddContacts(r.Context(), u.ID, []string{email}, a.cfg.ContactNotice)
+	results, err := a.cfg.Social.AddContacts(r.Context(), u.ID, []string{email}, a.cfg.Mail.ContactNotice)
 	if err == nil && ferry.ErrorCode(results[0]) != ferry.EALREADYCONTACT {
 		err = results[0]
 	}
@@ -83,7 +83,7 @@ func (a *App) addContact(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 func (a *App) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.User) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	results, err := a.cfg.Social.Invite(r.Context(), u.ID, []string{email}, func(to, code string) ferry.Mail {
-		return a.cfg.InviteMail(u, to, code)
+		return a.cfg.Mail.Invite(u, to, code)
 	})
 	if err == nil {
 		err = results[0]

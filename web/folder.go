@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/paths"
 )
 
@@ -387,7 +388,7 @@ func (a *App) handleDownload(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	if !ok {
 		return
 	}
-	w.Header()["Content-Security-Policy"] = []string{inertPolicy}
+	w.Header()["Content-Security-Policy"] = []string{front.InertPolicy}
 	if !info.Dir {
 		a.cfg.ServeFile(w, r, info)
 		return

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/photo"
 )
 
@@ -216,7 +217,7 @@ func (a *App) LinkPage(w http.ResponseWriter, r *http.Request, link ferry.Opened
 		return
 	case err != nil:
 		msg := "This link does not exist, or it has expired, been revoked or used up. Ask whoever sent it for a new one."
-		status, _ := a.cfg.Explain(err)
+		status, _ := front.Explain(err)
 		if status >= 500 {
 			msg = "The file cannot be reached right now; try again later."
 		}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
+	"github.com/ferryhq/ferry/mailtext"
 )
 
 //go:embed templates/*.html
@@ -24,14 +26,6 @@ var templateFiles embed.FS
 
 //go:embed static
 var staticFiles embed.FS
-
-// PagePolicy is the Content-Security-Policy of every page: scripts, styles
-// and images of ferry's own origin only, nothing inline, never framed.
-const PagePolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-
-// inertPolicy is the policy of what is not a page of ferry's (a file, a
-// zip): nothing in it runs, loads or is framed.
-const inertPolicy = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
 // Config is what the web app needs of the server around it.
 type Config struct {
@@ -53,13 +47,11 @@ type Config struct {
 	Messages ferry.MessageService
 	Social   ferry.SocialService
 
-	// InviteMail is the invitation from inviter to email, with its code.
-	InviteMail func(inviter *ferry.User, email, code string) ferry.Mail
+	// Mail writes the mails the pages' actions queue.
+	Mail mailtext.Texts
 	// Send sends sources to the email to, as POST /api/1/ops/send does
 	// (invite: with an invitation when no account has the email).
 	Send func(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error)
-	// ContactNotice is the mail that tells contact of owner's request.
-	ContactNotice ferry.ContactNotice
 
 	// LoginLimit runs check, a login of email, under the API's
 	// failed-login limit (TOO_MANY_REQUESTS past it).
@@ -69,12 +61,8 @@ type Config struct {
 	Forgot func(w http.ResponseWriter, r *http.Request, email string) error
 	// ServeFile answers a stored file's content as GET /files does.
 	ServeFile func(w http.ResponseWriter, r *http.Request, info ferry.FileInfo)
-	// WriteError answers err as the API does (JSON with its code).
-	WriteError func(w http.ResponseWriter, r *http.Request, err error)
-	// Explain is the status and the error the API answers for err.
-	Explain func(err error) (int, error)
-	Log     *slog.Logger
-	Now     func() time.Time
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // App is the web app's handler.
@@ -158,7 +146,7 @@ func New(cfg Config) *App {
 	a.cop = http.NewCrossOriginProtection()
 	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !WantsPage(r) {
-			a.cfg.WriteError(w, r, ferry.Errorf(ferry.EAUTHFAILED, "This request came from another site, so it was refused."))
+			a.writeError(w, r, ferry.Errorf(ferry.EAUTHFAILED, "This request came from another site, so it was refused."))
 			return
 		}
 		pageHeaders(w.Header())
@@ -187,7 +175,7 @@ func isUpload(r *http.Request) bool {
 // pageHeaders replaces the server's inert policy with the page policy,
 // and its no-referrer with same-origin.
 func pageHeaders(h http.Header) {
-	h["Content-Security-Policy"] = []string{PagePolicy}
+	h["Content-Security-Policy"] = []string{front.PagePolicy}
 	h.Set("Referrer-Policy", "same-origin") // nosniff is the server's, as on every answer
 }
 
@@ -210,12 +198,18 @@ func (a *App) handleHome(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/files/", http.StatusSeeOther)
 }
 
+// writeError answers err as the API does (JSON with its code), for the
+// calls of app.js and clients that want no page.
+func (a *App) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	front.WriteError(w, r, a.cfg.Log, "web "+r.URL.Path, err)
+}
+
 // handleNotFound is a page for a browser, and the API's JSON 404 for
 // any other client.
 func (a *App) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	if !WantsPage(r) {
-		w.Header()["Content-Security-Policy"] = []string{inertPolicy}
-		a.cfg.WriteError(w, r, ferry.Errorf(ferry.ENOTFOUND, "No such route: %s.", r.URL.Path))
+		w.Header()["Content-Security-Policy"] = []string{front.InertPolicy}
+		a.writeError(w, r, ferry.Errorf(ferry.ENOTFOUND, "No such route: %s.", r.URL.Path))
 		return
 	}
 	// A signed-in person keeps the header, to find their way back.
@@ -286,7 +280,7 @@ func (a *App) Session(h func(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	return a.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := a.user(r)
 		if err != nil {
-			a.cfg.WriteError(w, r, err)
+			a.writeError(w, r, err)
 			return
 		}
 		h(w, r, u)
@@ -311,7 +305,7 @@ func (a *App) clearCookie(w http.ResponseWriter) {
 // refusal (a quota, a wrong password...); an internal error is answered
 // with the error page, and fe is nil.
 func (a *App) refusal(w http.ResponseWriter, r *http.Request, err error) (status int, fe *ferry.Error) {
-	status, err = a.cfg.Explain(err)
+	status, err = front.Explain(err)
 	if status == http.StatusInternalServerError || !errors.As(err, &fe) {
 		a.fail(w, r, err)
 		return 0, nil
@@ -322,7 +316,7 @@ func (a *App) refusal(w http.ResponseWriter, r *http.Request, err error) (status
 // fail answers a page's error: its message in a page, with the status the
 // API would give it.
 func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, err := a.cfg.Explain(err)
+	status, err := front.Explain(err)
 	msg := ferry.ErrorMessage(err)
 	if status == http.StatusInternalServerError {
 		if !errors.Is(err, context.Canceled) {
