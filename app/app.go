@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/mailer"
 	"github.com/ferryhq/ferry/mailtext"
 	"github.com/ferryhq/ferry/server"
@@ -78,7 +79,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	// The texts take public_url as it is once the listener has its port
 	// (below); the store makes no mail before the first request.
 	texts := mailtext.Texts{PublicURL: cfg.PublicURL, Signup: cfg.Auth.Signup,
-		InviteExpireIn: time.Duration(cfg.Invite.ExpireAfter), ResetLife: server.ResetLife}
+		InviteExpireIn: time.Duration(cfg.Invite.ExpireAfter), ResetLife: time.Hour} // a reset link works an hour
 	a.db, err = store.Open(cfg.DataDir, store.Options{
 		DecisionNotice: func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
 			return texts.DecisionNotice(sender, outcomes)
@@ -143,26 +144,26 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// One guard of failed logins and reset requests for every front end.
+	guard := front.NewGuard(cfg.Auth.LoginFailureBurst, time.Duration(cfg.Auth.LoginFailureRefill), proxies, opts.Now)
+	guard.FailedLogin = m.failedLogins.Inc
 	srv := server.New(server.Config{
-		PublicURL:          cfg.PublicURL,
-		BlobRedirect:       cfg.Blobs.Redirect,
-		Signup:             cfg.Auth.Signup,
-		MaxRequestBody:     int64(cfg.MaxRequestBody),
-		LoginFailureBurst:  cfg.Auth.LoginFailureBurst,
-		LoginFailureRefill: time.Duration(cfg.Auth.LoginFailureRefill),
-		LinkDefaultExpiry:  time.Duration(cfg.Links.DefaultExpiry),
-		LinkMaxExpiry:      time.Duration(cfg.Links.MaxExpiry),
-		SendMaxEntries:     cfg.Send.MaxEntries,
-		Mail:               texts,
-		SendExpireAfter:    time.Duration(cfg.Send.ExpireAfter),
-		Metrics:            m.handler(),
-		MetricsToken:       cfg.Metrics.Token,
-		Tracker:            cfg.Slice.Tracker,
-		TrustedProxies:     proxies,
-		BodyIdleTimeout:    time.Duration(cfg.BodyIdleTimeout),
-		UploadRequestMax:   int64(cfg.Web.UploadRequestMax),
-		Observe:            m.observe,
-		FailedLogin:        m.failedLogins.Inc,
+		PublicURL:         cfg.PublicURL,
+		BlobRedirect:      cfg.Blobs.Redirect,
+		Signup:            cfg.Auth.Signup,
+		MaxRequestBody:    int64(cfg.MaxRequestBody),
+		Guard:             guard,
+		LinkDefaultExpiry: time.Duration(cfg.Links.DefaultExpiry),
+		LinkMaxExpiry:     time.Duration(cfg.Links.MaxExpiry),
+		SendMaxEntries:    cfg.Send.MaxEntries,
+		Mail:              texts,
+		SendExpireAfter:   time.Duration(cfg.Send.ExpireAfter),
+		Metrics:           m.handler(),
+		MetricsToken:      cfg.Metrics.Token,
+		Tracker:           cfg.Slice.Tracker,
+		BodyIdleTimeout:   time.Duration(cfg.BodyIdleTimeout),
+		UploadRequestMax:  int64(cfg.Web.UploadRequestMax),
+		Observe:           m.observe,
 	}, a.db, a.log, opts.Now)
 	a.http = &http.Server{
 		Handler:           srv,

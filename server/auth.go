@@ -1,12 +1,8 @@
 package server
 
 import (
-	"math"
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/front"
@@ -33,30 +29,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // underLoginLimit runs check, a login of email, under the failed-login
-// limit (per client address, and per email when there is one): past the
-// limit it answers TOO_MANY_REQUESTS with Retry-After (set on w) without
-// calling check, and an error of check with the code AUTH_FAILED, or one
-// of failures when given, counts as a failure.
+// limit that every front end shares (front.Guard.Login).
 func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error), failures ...string) (*ferry.User, error) {
-	ip, now := s.clientIP(r), s.now()
-	if wait := max(s.ipFailures.wait(ip, now), s.emailFailures.wait(email, now)); wait > 0 {
-		setRetryAfter(w, wait)
-		return nil, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later.")
-	}
-	if len(failures) == 0 {
-		failures = []string{ferry.EAUTHFAILED}
-	}
-	u, err := check()
-	if slices.Contains(failures, ferry.ErrorCode(err)) {
-		s.ipFailures.fail(ip, now)
-		if email != "" {
-			s.emailFailures.fail(email, now)
-		}
-		if s.cfg.FailedLogin != nil {
-			s.cfg.FailedLogin()
-		}
-	}
-	return u, err
+	return s.guard.Login(w, r, email, check, failures...)
 }
 
 // answerToken makes a new token for u and answers {"token": ...}.
@@ -105,10 +80,6 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	s.answerToken(w, r, u)
 }
 
-// ResetLife is how long a password reset link works (app gives it to the
-// mail texts, Config.Mail).
-const ResetLife = time.Hour
-
 // handleForgotPassword is POST /auth/password/forgot: email. The answer is
 // {} whether or not the email has an account; an account gets a mail
 // with a reset link.
@@ -125,23 +96,13 @@ func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) {
 	writeOK(w)
 }
 
-// forgotPassword asks for a reset mail to email's account, under limits
-// per email and per client address that every request counts toward:
-// past either it answers TOO_MANY_REQUESTS with Retry-After (set on w).
-// Nothing it answers tells whether the account exists.
+// forgotPassword asks for a reset mail to email's account, under the
+// reset requests' limit (front.Guard.Forgot). Nothing it answers tells
+// whether the account exists.
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request, email string) error {
-	email = strings.ToLower(strings.TrimSpace(email))
-	if email == "" {
-		return ferry.Errorf(ferry.EBADREQUEST, "email is required.")
-	}
-	ip, now := s.clientIP(r), s.now()
-	if wait := max(s.resetIP.wait(ip, now), s.resetEmail.wait(email, now)); wait > 0 {
-		setRetryAfter(w, wait)
-		return ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many reset requests; try again later.")
-	}
-	s.resetIP.fail(ip, now)
-	s.resetEmail.fail(email, now)
-	return s.users.ForgotPassword(r.Context(), email, ResetLife, s.cfg.Mail.Reset)
+	return s.guard.Forgot(w, r, email, func(email string) error {
+		return s.users.ForgotPassword(r.Context(), email, s.cfg.Mail.ResetLife, s.cfg.Mail.Reset)
+	})
 }
 
 // handleResetPassword is POST /auth/password/reset: code and password. It
@@ -169,10 +130,4 @@ func (s *Server) writeRefusal(w http.ResponseWriter, r *http.Request, err error)
 		return
 	}
 	s.writeError(w, r, err)
-}
-
-// setRetryAfter tells a refused client to come back in wait, in whole
-// seconds rounded up.
-func setRetryAfter(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 )
 
 // brokenUsers fails every call with an internal error, as a store whose disk
@@ -37,10 +38,9 @@ func (brokenUsers) Ping(context.Context) error                                { 
 func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 	var logs bytes.Buffer
 	s := New(Config{
-		Signup:             "open",
-		MaxRequestBody:     1 << 20,
-		LoginFailureBurst:  5,
-		LoginFailureRefill: time.Minute,
+		Signup:         "open",
+		MaxRequestBody: 1 << 20,
+		Guard:          front.NewGuard(5, time.Minute, nil, time.Now),
 	}, brokenUsers{}, slog.New(slog.NewTextHandler(&logs, nil)), time.Now)
 
 	for _, r := range []*http.Request{

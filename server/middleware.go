@@ -5,9 +5,7 @@ import (
 	"crypto/subtle"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -308,46 +306,7 @@ func tokenOf(r *http.Request) string {
 	return ""
 }
 
-// clientIP is the address the request came from: the TCP peer, or, when
-// the peer is a trusted proxy (config trusted_proxies), the nearest address
-// in X-Forwarded-For that is not one: addresses left of it could have been
-// written by the client itself.
+// clientIP is the address the request came from (front.Guard.ClientIP).
 func (s *Server) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(host) {
-		return host
-	}
-	hops := r.Header.Values("X-Forwarded-For")
-	for i := len(hops) - 1; i >= 0; i-- {
-		list := strings.Split(hops[i], ",")
-		for j := len(list) - 1; j >= 0; j-- {
-			addr, err := netip.ParseAddr(strings.TrimSpace(list[j]))
-			if err != nil {
-				return host // a malformed hop: trust nothing before it
-			}
-			host = addr.Unmap().String()
-			if !s.trusted(host) {
-				return host
-			}
-		}
-	}
-	return host
-}
-
-// trusted tells whether addr is one of the trusted proxies.
-func (s *Server) trusted(addr string) bool {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return s.guard.ClientIP(r)
 }

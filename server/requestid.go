@@ -19,8 +19,8 @@ type requestIDKey struct{}
 // requestID returns the id of the request r: the trusted proxy's, or a new
 // one.
 func (s *Server) requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && validRequestID(id) && len(s.cfg.TrustedProxies) > 0 {
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && s.trusted(host) {
+	if id := r.Header.Get("X-Request-Id"); id != "" && validRequestID(id) && len(s.guard.TrustedProxies) > 0 {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && s.guard.Trusts(host) {
 			return id
 		}
 	}

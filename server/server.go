@@ -6,7 +6,6 @@ package server
 import (
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -42,11 +41,8 @@ type Config struct {
 	// UploadRequestMax is the most the web app puts in one upload request
 	// (config web.upload_request_max; 0: a whole file).
 	UploadRequestMax int64
-	// LoginFailureBurst failed logins are allowed from one address (twice
-	// as many for one email) before 429; one more is allowed every
-	// LoginFailureRefill (every half of it for an email).
-	LoginFailureBurst  int
-	LoginFailureRefill time.Duration
+	// Guard bounds failed logins and reset requests, for every front end.
+	Guard *front.Guard
 	// LinkDefaultExpiry is a download link's life when the request names
 	// none; LinkMaxExpiry the longest it may ask for.
 	LinkDefaultExpiry time.Duration
@@ -63,9 +59,6 @@ type Config struct {
 	// BodyIdleTimeout bounds the wait for the next bytes of a request body
 	// (0: none).
 	BodyIdleTimeout time.Duration
-	// TrustedProxies are the proxies whose X-Forwarded-For is believed
-	// (config trusted_proxies).
-	TrustedProxies []netip.Prefix
 	// Tracker is /slice's tracker (config slice.tracker).
 	Tracker string
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
@@ -73,9 +66,6 @@ type Config struct {
 	// Observe, when set, is told of every request: its route template,
 	// status, duration and the bytes read and written.
 	Observe func(route, method string, status int, d time.Duration, in, out int64)
-	// FailedLogin, when set, is told of each failed login (a wrong
-	// password, a refused signup, a wrong link password).
-	FailedLogin func()
 }
 
 // Server is ferry's HTTP handler.
@@ -92,11 +82,8 @@ type Server struct {
 	handler  http.Handler
 	web      *web.App
 
-	apiRoutes     []string // "get /ops/list", ...: what the router serves under /api/1
-	ipFailures    *failureLimiter
-	emailFailures *failureLimiter
-	resetIP       *failureLimiter // password reset requests per client address
-	resetEmail    *failureLimiter // and per email
+	apiRoutes []string     // "get /ops/list", ...: what the router serves under /api/1
+	guard     *front.Guard // failed logins and reset requests, with the web app
 
 	davMu          sync.Mutex
 	davLockSystems map[uint64]*userLocks // by user id
@@ -106,20 +93,20 @@ type Server struct {
 // New returns the server. now is the clock (time.Now in production).
 func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 	log = slog.New(requestIDHandler{log.Handler()}) // request_id on every line of a request
+	if cfg.Guard == nil { // a server of its own (tests): the config's default limits
+		cfg.Guard = front.NewGuard(10, time.Minute, nil, now)
+	}
 	s := &Server{
-		cfg:           cfg,
-		users:         st,
-		files:         st,
-		uploads:       st,
-		messages:      st,
-		social:        st,
-		dav:           st,
-		log:           log,
-		now:           now,
-		ipFailures:    newFailureLimiter(cfg.LoginFailureBurst, cfg.LoginFailureRefill),
-		emailFailures: newFailureLimiter(2*cfg.LoginFailureBurst, cfg.LoginFailureRefill/2),
-		resetIP:       newFailureLimiter(10, 6*time.Minute), // 10 at once, then 10 an hour
-		resetEmail:    newFailureLimiter(3, 20*time.Minute), // 3 at once, then 3 an hour
+		cfg:      cfg,
+		users:    st,
+		files:    st,
+		uploads:  st,
+		messages: st,
+		social:   st,
+		dav:      st,
+		log:      log,
+		now:      now,
+		guard:    cfg.Guard,
 
 		davLockSystems: map[uint64]*userLocks{},
 	}
@@ -128,13 +115,12 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
 		MaxRequestBody: cfg.MaxRequestBody, UploadRequestMax: cfg.UploadRequestMax,
 		Users: st, Files: st, Dav: st, Messages: st, Social: st,
-		Send:       s.send,
-		Mail:       cfg.Mail,
-		Forgot:     s.forgotPassword,
-		LoginLimit: s.underLoginLimit,
-		ServeFile:  s.serveFile,
-		Log:        log,
-		Now:        now,
+		Send:      s.send,
+		Mail:      cfg.Mail,
+		Guard:     cfg.Guard,
+		ServeFile: s.serveFile,
+		Log:       log,
+		Now:       now,
 	})
 	s.handler = s.routes()
 	return s

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/photo"
 )
 
@@ -231,5 +232,5 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request, u *ferry.U
 func (s *Server) retryTomorrow(w http.ResponseWriter) {
 	now := s.now().UTC()
 	midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
-	setRetryAfter(w, midnight.Sub(now))
+	front.SetRetryAfter(w, midnight.Sub(now))
 }

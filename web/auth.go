@@ -35,7 +35,7 @@ func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 // API's failed-login limit.
 func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
-	u, err := a.cfg.LoginLimit(w, r, email, func() (*ferry.User, error) {
+	u, err := a.cfg.Guard.Login(w, r, email, func() (*ferry.User, error) {
 		return a.cfg.Users.CheckPassword(r.Context(), email, r.PostFormValue("password"))
 	})
 	if err != nil {
@@ -113,7 +113,7 @@ func (a *App) handleSignupPage(w http.ResponseWriter, r *http.Request) {
 func (a *App) handleSignup(w http.ResponseWriter, r *http.Request) {
 	nu := ferry.NewUser{Email: r.PostFormValue("email"), Password: r.PostFormValue("password"), FullName: r.PostFormValue("fullname")}
 	invite := strings.TrimSpace(r.PostFormValue("invite"))
-	u, err := a.cfg.LoginLimit(w, r, "", func() (*ferry.User, error) {
+	u, err := a.cfg.Guard.Login(w, r, "", func() (*ferry.User, error) {
 		return ferry.Register(r.Context(), a.cfg.Users, a.cfg.Signup, nu, invite)
 	}, ferry.ENOPERMISSION, ferry.EEMAILEXISTS)
 	if err != nil {
@@ -153,7 +153,10 @@ func (a *App) handleForgotPage(w http.ResponseWriter, r *http.Request) {
 // has an account.
 func (a *App) handleForgot(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
-	if err := a.cfg.Forgot(w, r, email); err != nil {
+	err := a.cfg.Guard.Forgot(w, r, email, func(email string) error {
+		return a.cfg.Users.ForgotPassword(r.Context(), email, a.cfg.Mail.ResetLife, a.cfg.Mail.Reset)
+	})
+	if err != nil {
 		status, fe := a.refusal(w, r, err)
 		if fe != nil {
 			a.render(w, r, status, "forgot", "Forgot your password?", forgotData{Email: email, Message: fe.Message})

@@ -53,12 +53,8 @@ type Config struct {
 	// (invite: with an invitation when no account has the email).
 	Send func(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error)
 
-	// LoginLimit runs check, a login of email, under the API's
-	// failed-login limit (TOO_MANY_REQUESTS past it).
-	LoginLimit func(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error), failures ...string) (*ferry.User, error)
-	// Forgot asks for a password reset mail to email's account under the
-	// API's limits (TOO_MANY_REQUESTS, with Retry-After set on w).
-	Forgot func(w http.ResponseWriter, r *http.Request, email string) error
+	// Guard bounds failed sign-ins and reset requests, with the API's.
+	Guard *front.Guard
 	// ServeFile answers a stored file's content as GET /files does.
 	ServeFile func(w http.ResponseWriter, r *http.Request, info ferry.FileInfo)
 	Log       *slog.Logger
