@@ -93,7 +93,8 @@ type Server struct {
 // New returns the server. now is the clock (time.Now in production).
 func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 	log = slog.New(requestIDHandler{log.Handler()}) // request_id on every line of a request
-	if cfg.Guard == nil { // a server of its own (tests): the config's default limits
+	// A server of its own (tests) gets the config's default limits.
+	if cfg.Guard == nil {
 		cfg.Guard = front.NewGuard(10, time.Minute, nil, now)
 	}
 	s := &Server{
@@ -115,12 +116,11 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
 		MaxRequestBody: cfg.MaxRequestBody, UploadRequestMax: cfg.UploadRequestMax,
 		Users: st, Files: st, Dav: st, Messages: st, Social: st,
-		Send:      s.send,
-		Mail:      cfg.Mail,
-		Guard:     cfg.Guard,
-		ServeFile: s.serveFile,
-		Log:       log,
-		Now:       now,
+		Send:  s.send,
+		Mail:  cfg.Mail,
+		Guard: cfg.Guard,
+		Log:   log,
+		Now:   now,
 	})
 	s.handler = s.routes()
 	return s

@@ -390,7 +390,7 @@ func (a *App) handleDownload(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	}
 	w.Header()["Content-Security-Policy"] = []string{front.InertPolicy}
 	if !info.Dir {
-		a.cfg.ServeFile(w, r, info)
+		front.ServeFile(w, r, a.cfg.Files.OpenBlob, info, func(err error) { a.writeError(w, r, err) })
 		return
 	}
 	name := "ferry"

@@ -55,10 +55,8 @@ type Config struct {
 
 	// Guard bounds failed sign-ins and reset requests, with the API's.
 	Guard *front.Guard
-	// ServeFile answers a stored file's content as GET /files does.
-	ServeFile func(w http.ResponseWriter, r *http.Request, info ferry.FileInfo)
-	Log       *slog.Logger
-	Now       func() time.Time
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // App is the web app's handler.
