@@ -1,13 +1,11 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/paths"
 )
 
@@ -50,7 +48,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, u *ferry.Use
 			return
 		}
 	}
-	ids, err := s.send(r.Context(), u, to, sources, invite)
+	ids, err := front.Send(r.Context(), s.messages, s.cfg.Mail, s.cfg.Signup, u, to, sources, invite)
 	if ferry.ErrorCode(err) == ferry.ETOOMANYREQUESTS {
 		s.retryTomorrow(w)
 	}
@@ -96,27 +94,4 @@ func (s *Server) parseSources(entries []sourceEntry) ([]ferry.SendSource, error)
 		sources[i] = src
 	}
 	return sources, nil
-}
-
-// send sends sources to the email to. With invite, an email without an
-// account gets an invitation that carries the send (docs/api.md, "Sending to
-// people without an account"): NO_PERMISSION when signup is closed,
-// TOO_MANY_REQUESTS past the daily invitation limit.
-func (s *Server) send(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error) {
-	ids, err := s.messages.Send(ctx, u.ID, to, sources,
-		func(receiver *ferry.User, destinations []string, total int64) ferry.Mail {
-			return s.cfg.Mail.SendNotice(u, receiver, destinations, total)
-		})
-	if !invite || !errors.Is(err, ferry.ErrNoReceiver) {
-		return ids, err
-	}
-	if s.cfg.Signup == "closed" {
-		return nil, ferry.Errorf(ferry.ENOPERMISSION, "Signup is closed on this server: %s cannot be invited. Ask its administrator for an account for them.", to)
-	}
-	if to, err = ferry.NormalizeEmail(to); err != nil {
-		return nil, err
-	}
-	return s.messages.SendInvited(ctx, u.ID, to, sources, func(code string, destinations []string, total int64, expires time.Time) ferry.Mail {
-		return s.cfg.Mail.InviteSend(u, to, code, destinations, total, expires)
-	})
 }

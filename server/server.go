@@ -116,7 +116,6 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
 		MaxRequestBody: cfg.MaxRequestBody, UploadRequestMax: cfg.UploadRequestMax,
 		Users: st, Files: st, Dav: st, Messages: st, Social: st,
-		Send:  s.send,
 		Mail:  cfg.Mail,
 		Guard: cfg.Guard,
 		Log:   log,

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/paths"
 )
 
@@ -126,7 +127,7 @@ func (a *App) send(w http.ResponseWriter, r *http.Request, u *ferry.User, d send
 			sources = append(sources, ferry.SendSource{Path: folder, Files: [][]string{{it.Name}}, Bare: d.Bare})
 		}
 	}
-	ids, err := a.cfg.Send(r.Context(), u, d.To, sources, d.Inviting)
+	ids, err := front.Send(r.Context(), a.cfg.Messages, a.cfg.Mail, a.cfg.Signup, u, d.To, sources, d.Inviting)
 	if err != nil {
 		status, fe := a.refusal(w, r, err)
 		if fe == nil {

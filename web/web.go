@@ -49,9 +49,6 @@ type Config struct {
 
 	// Mail writes the mails the pages' actions queue.
 	Mail mailtext.Texts
-	// Send sends sources to the email to, as POST /api/1/ops/send does
-	// (invite: with an invitation when no account has the email).
-	Send func(ctx context.Context, u *ferry.User, to string, sources []ferry.SendSource, invite bool) ([]uint64, error)
 
 	// Guard bounds failed sign-ins and reset requests, with the API's.
 	Guard *front.Guard
