@@ -22,6 +22,7 @@ import (
 	"github.com/ferryhq/ferry/mailtext"
 	"github.com/ferryhq/ferry/server"
 	"github.com/ferryhq/ferry/store"
+	"github.com/ferryhq/ferry/web"
 )
 
 // Options are what the config file does not say: the clock and the logger.
@@ -92,7 +93,6 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		TokenIdleTimeout:  time.Duration(cfg.Auth.TokenIdleTimeout),
 		UploadIdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
 		UploadCheckpoint:  int64(cfg.Uploads.Checkpoint),
-		SendExpireAfter:   time.Duration(cfg.Send.ExpireAfter),
 		MinFreeSpace:      int64(cfg.MinFreeSpace),
 		S3:                cfg.StoreS3(),
 		Packages:          cfg.QuotaPackages(),
@@ -147,7 +147,17 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	// One guard of failed logins and reset requests for every front end.
 	guard := front.NewGuard(cfg.Auth.LoginFailureBurst, time.Duration(cfg.Auth.LoginFailureRefill), proxies, opts.Now)
 	guard.FailedLogin = m.failedLogins.Inc
+	// The web app, mounted by the API's router at every path the API does
+	// not own; both stand on the root services, neither imports the other.
+	pages := web.New(web.Config{
+		PublicURL: cfg.PublicURL, Signup: cfg.Auth.Signup,
+		LinkMaxExpiry: time.Duration(cfg.Links.MaxExpiry), SendExpireAfter: time.Duration(cfg.Send.ExpireAfter),
+		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
+		Users: a.db, Files: a.db, Dav: a.db, Messages: a.db, Social: a.db,
+		Mail: texts, Guard: guard, Log: server.WithRequestIDs(a.log), Now: opts.Now,
+	})
 	srv := server.New(server.Config{
+		Pages:             pages,
 		PublicURL:         cfg.PublicURL,
 		BlobRedirect:      cfg.Blobs.Redirect,
 		Signup:            cfg.Auth.Signup,
@@ -157,12 +167,10 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		LinkMaxExpiry:     time.Duration(cfg.Links.MaxExpiry),
 		SendMaxEntries:    cfg.Send.MaxEntries,
 		Mail:              texts,
-		SendExpireAfter:   time.Duration(cfg.Send.ExpireAfter),
 		Metrics:           m.handler(),
 		MetricsToken:      cfg.Metrics.Token,
 		Tracker:           cfg.Slice.Tracker,
 		BodyIdleTimeout:   time.Duration(cfg.BodyIdleTimeout),
-		UploadRequestMax:  int64(cfg.Web.UploadRequestMax),
 		Observe:           m.observe,
 	}, a.db, a.log, opts.Now)
 	a.http = &http.Server{

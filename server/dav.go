@@ -13,8 +13,8 @@ import (
 	"golang.org/x/net/webdav"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/paths"
-	"github.com/ferryhq/ferry/web"
 )
 
 // davPrefix is where WebDAV is served.
@@ -38,11 +38,11 @@ const basicRealm = `Basic realm="ferry", charset="UTF-8"`
 // the same failed-login limit as /auth/token.
 func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	login, password, ok := r.BasicAuth()
-	browsing := (r.Method == http.MethodGet || r.Method == http.MethodHead) && web.WantsPage(r)
-	if !ok && browsing {
+	browsing := (r.Method == http.MethodGet || r.Method == http.MethodHead) && front.WantsPage(r)
+	if !ok && browsing && s.cfg.Pages != nil {
 		// A browser that opens the address: a page that says what it is
 		// for, instead of a password prompt.
-		s.web.DavPage(w, r)
+		s.cfg.Pages.DavPage(w, r)
 		return
 	}
 	if !ok {
@@ -78,8 +78,8 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 			if info, err := s.dav.Lookup(r.Context(), u.ID, names); err == nil && !info.Dir {
 				s.serveFile(w, r, info)
 				return
-			} else if err == nil && browsing {
-				s.web.DavPage(w, r)
+			} else if err == nil && browsing && s.cfg.Pages != nil {
+				s.cfg.Pages.DavPage(w, r)
 				return
 			}
 		}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
-	"github.com/ferryhq/ferry/web"
+	"github.com/ferryhq/ferry/front"
 )
 
 // handleCreateLink is POST /files/link: a download URL that needs no auth,
@@ -114,11 +114,11 @@ func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
 	} else {
 		_, err = open()
 	}
-	if web.WantsPage(r) && (r.Method != http.MethodPost || err != nil) {
+	if s.cfg.Pages != nil && front.WantsPage(r) && (r.Method != http.MethodPost || err != nil) {
 		// A page with the file's name and a download button
 		// (?download=1), a password field, or the news that the link is
 		// gone; a right password posted from the page gets the file.
-		s.web.LinkPage(w, r, opened, password != "", err)
+		s.cfg.Pages.LinkPage(w, r, opened, password != "", err)
 		return
 	}
 	if err != nil {

@@ -46,6 +46,13 @@ func withRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
+// WithRequestIDs returns log with request_id on every line logged with a
+// request's context (for the web app's log too, whose requests the
+// server's middleware numbers).
+func WithRequestIDs(log *slog.Logger) *slog.Logger {
+	return slog.New(requestIDHandler{log.Handler()})
+}
+
 // requestIDHandler adds request_id to every record logged with a
 // request's context.
 type requestIDHandler struct{ slog.Handler }

@@ -90,27 +90,28 @@ func (s *Server) routes() http.Handler {
 	r.Handle(davPrefix, http.RedirectHandler(davPrefix+"/", http.StatusMovedPermanently))
 	r.PathPrefix(davPrefix + "/").Handler(http.HandlerFunc(s.handleDav))
 
-	// app.js's uploads are the API's upload calls under the web app's
-	// session (its cookie, and refused from other sites) instead of the
-	// token header: the same handlers, answers and errors.
-	session := s.web.Session
-	r.Handle("/uploads/start", s.limitBody(session(s.handleUploadLink))).Methods(post)
-	r.Handle("/uploads/{key}", session(s.handleChunk)).Methods(put)
-	r.Handle("/uploads/{key}", s.limitBody(session(s.handleUploadStatus))).Methods(get)
-	r.Handle("/uploads/{key}/finish", s.limitBody(session(s.handleFinalize))).Methods(post)
+	if pages := s.cfg.Pages; pages != nil {
+		// app.js's uploads are the API's upload calls under the web app's
+		// session (its cookie, and refused from other sites) instead of
+		// the token header: the same handlers, answers and errors.
+		r.Handle("/uploads/start", s.limitBody(pages.Session(s.handleUploadLink))).Methods(post)
+		r.Handle("/uploads/{key}", pages.Session(s.handleChunk)).Methods(put)
+		r.Handle("/uploads/{key}", s.limitBody(pages.Session(s.handleUploadStatus))).Methods(get)
+		r.Handle("/uploads/{key}/finish", s.limitBody(pages.Session(s.handleFinalize))).Methods(post)
 
-	// Every other path is the web app's (its pages, forms and static
-	// files: web.App), but for those of the API's own prefixes, which stay
-	// JSON 404s and 405s (a matcher of its own: gorilla/mux forgets a
-	// method mismatch when a later route matches the path).
-	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-		for _, p := range []string{apiPrefix + "/", "/d/", "/photos/", "/healthz", "/metrics", "/uploads/"} {
-			if strings.HasPrefix(r.URL.Path, p) {
-				return false
+		// Every other path is the web app's (its pages, forms and static
+		// files), but for those of the API's own prefixes, which stay JSON
+		// 404s and 405s (a matcher of its own: gorilla/mux forgets a
+		// method mismatch when a later route matches the path).
+		r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+			for _, p := range []string{apiPrefix + "/", "/d/", "/photos/", "/healthz", "/metrics", "/uploads/"} {
+				if strings.HasPrefix(r.URL.Path, p) {
+					return false
+				}
 			}
-		}
-		return true
-	}).Handler(s.web)
+			return true
+		}).Handler(pages)
+	}
 
 	return s.logRequests(r)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/mailtext"
-	"github.com/ferryhq/ferry/web"
 )
 
 // Store is every service the server calls: the root package declares
@@ -38,9 +37,6 @@ type Config struct {
 	Signup string
 	// MaxRequestBody bounds every request body.
 	MaxRequestBody int64
-	// UploadRequestMax is the most the web app puts in one upload request
-	// (config web.upload_request_max; 0: a whole file).
-	UploadRequestMax int64
 	// Guard bounds failed logins and reset requests, for every front end.
 	Guard *front.Guard
 	// LinkDefaultExpiry is a download link's life when the request names
@@ -49,11 +45,10 @@ type Config struct {
 	LinkMaxExpiry     time.Duration
 	// SendMaxEntries bounds a send's source entries (0: no limit).
 	SendMaxEntries int
+	// Pages is the web app (nil: none).
+	Pages Pages
 	// Mail writes the mails the API's calls queue.
 	Mail mailtext.Texts
-	// SendExpireAfter is how long a send waits in the inbox (the web
-	// app's inbox shows each one's expiry).
-	SendExpireAfter time.Duration
 	// Metrics serves GET /metrics (Prometheus text); none when nil.
 	Metrics http.Handler
 	// BodyIdleTimeout bounds the wait for the next bytes of a request body
@@ -68,6 +63,17 @@ type Config struct {
 	Observe func(route, method string, status int, d time.Duration, in, out int64)
 }
 
+// Pages is the web app as the API's router mounts it: every path the API
+// does not own, the pages of a download link and of /dav/ for a browser,
+// and the session that app.js's uploads use instead of the token header.
+// app gives it (web.App); server does not import web. Nil: no web app.
+type Pages interface {
+	http.Handler
+	LinkPage(w http.ResponseWriter, r *http.Request, link ferry.OpenedLink, tried bool, err error)
+	DavPage(w http.ResponseWriter, r *http.Request)
+	Session(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.Handler
+}
+
 // Server is ferry's HTTP handler.
 type Server struct {
 	cfg      Config
@@ -80,7 +86,6 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	handler  http.Handler
-	web      *web.App
 
 	apiRoutes []string     // "get /ops/list", ...: what the router serves under /api/1
 	guard     *front.Guard // failed logins and reset requests, with the web app
@@ -92,7 +97,7 @@ type Server struct {
 
 // New returns the server. now is the clock (time.Now in production).
 func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
-	log = slog.New(requestIDHandler{log.Handler()}) // request_id on every line of a request
+	log = WithRequestIDs(log)
 	// A server of its own (tests) gets the config's default limits.
 	if cfg.Guard == nil {
 		cfg.Guard = front.NewGuard(10, time.Minute, nil, now)
@@ -111,16 +116,6 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 
 		davLockSystems: map[uint64]*userLocks{},
 	}
-	s.web = web.New(web.Config{
-		PublicURL: cfg.PublicURL, Signup: cfg.Signup,
-		LinkMaxExpiry: cfg.LinkMaxExpiry, SendExpireAfter: cfg.SendExpireAfter,
-		MaxRequestBody: cfg.MaxRequestBody, UploadRequestMax: cfg.UploadRequestMax,
-		Users: st, Files: st, Dav: st, Messages: st, Social: st,
-		Mail:  cfg.Mail,
-		Guard: cfg.Guard,
-		Log:   log,
-		Now:   now,
-	})
 	s.handler = s.routes()
 	return s
 }

@@ -136,7 +136,7 @@ func New(cfg Config) *App {
 	// before any handler runs.
 	a.cop = http.NewCrossOriginProtection()
 	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !WantsPage(r) {
+		if !front.WantsPage(r) {
 			a.writeError(w, r, ferry.Errorf(ferry.EAUTHFAILED, "This request came from another site, so it was refused."))
 			return
 		}
@@ -198,7 +198,7 @@ func (a *App) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // handleNotFound is a page for a browser, and the API's JSON 404 for
 // any other client.
 func (a *App) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	if !WantsPage(r) {
+	if !front.WantsPage(r) {
 		w.Header()["Content-Security-Policy"] = []string{front.InertPolicy}
 		a.writeError(w, r, ferry.Errorf(ferry.ENOTFOUND, "No such route: %s.", r.URL.Path))
 		return
