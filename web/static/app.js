@@ -325,7 +325,7 @@
         }
         if (err.tooLarge) {
           const smaller = FALLBACKS.find((n) => n < end - offset);
-          if (smaller === undefined) throw new Error("The server in front of ferry refuses even small uploads (" + err.message + ").");
+          if (smaller === undefined) throw new Error("A server in front of ferry refuses this upload even in parts of 1 MB: ask whoever runs it to allow larger requests.");
           requestMax = smaller;
         } else if (!err.network || item.cancelled || ++attempt > RETRIES) {
           throw err;
