@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,36 +29,15 @@ import (
 	"github.com/ferryhq/ferry/ferrytest"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	ferrytest.RemoveBinary()
 	os.Exit(code)
 }
 
-// ferryBinary builds cmd/ferry once per test run and returns its path.
+// ferryBinary is the binary of cmd/ferry, built once per test run.
 func ferryBinary(t testing.TB) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "ferry-bin-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "ferry")
-		out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", binPath, "github.com/ferryhq/ferry/cmd/ferry").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, binErr)
-	return binPath
+	return ferrytest.Binary(t)
 }
 
 // cliConfig writes a config for the binary with its data in a fresh

@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	cancel()
 	cancelAlloc()
+	ferrytest.RemoveBinary() // built by the tests that run ferry as a process
 	os.Exit(code)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,14 +26,24 @@ type proxy struct {
 	mu      sync.Mutex
 	ranges  []string // Content-Range of each PUT passed on
 	refused int      // PUTs refused for their size
+	target  atomic.Pointer[url.URL]
+}
+
+// retarget points the proxy at another ferry (one started again).
+func (p *proxy) retarget(t *testing.T, target string) {
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	p.target.Store(u)
 }
 
 func startProxy(t *testing.T, target string, limit, rate int64) *proxy {
 	t.Helper()
-	u, err := url.Parse(target)
-	require.NoError(t, err)
 	p := &proxy{limit: limit, rate: rate}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	p.retarget(t, target)
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(p.target.Load())
+		pr.Out.Host = pr.In.Host // as a proxy in front of a site does
+	}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.limit > 0 && r.ContentLength > p.limit {
 			p.mu.Lock()

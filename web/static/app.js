@@ -363,6 +363,9 @@
         if (xhr.status === 409 && body && typeof body.received === "number") err.received = body.received;
         // ferry itself never answers 413 to a part: this is a proxy's.
         if (xhr.status === 413) err.tooLarge = true;
+        // A proxy in front whose ferry is down (restarting, say): as good
+        // as a lost connection, to try again.
+        if (xhr.status === 502 || xhr.status === 503 || xhr.status === 504) err.network = true;
         reject(err);
       };
       xhr.onerror = () => { const e = new Error("The connection was lost."); e.network = true; reject(e); };
