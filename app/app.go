@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/dav"
 	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/mailer"
 	"github.com/ferryhq/ferry/mailtext"
@@ -156,8 +157,14 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Users: a.db, Files: a.db, Dav: a.db, Messages: a.db, Social: a.db,
 		Mail: texts, Guard: guard, Log: server.WithRequestIDs(a.log), Now: opts.Now,
 	})
+	// WebDAV, beside them on the same services, mounted at /dav/.
+	davHandler := dav.New(dav.Config{
+		Dav: a.db, Files: a.db, Guard: guard, MaxRequestBody: int64(cfg.MaxRequestBody),
+		Page: pages.DavPage, Seen: server.SeenUser, Log: server.WithRequestIDs(a.log),
+	})
 	srv := server.New(server.Config{
 		Pages:             pages,
+		Dav:               davHandler,
 		PublicURL:         cfg.PublicURL,
 		BlobRedirect:      cfg.Blobs.Redirect,
 		Signup:            cfg.Auth.Signup,

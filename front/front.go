@@ -126,3 +126,17 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// BodyError turns a failure to read or decode a body into an API error.
+func BodyError(err error) error {
+	var tooLarge *http.MaxBytesError
+	var fe *ferry.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return ferry.Errorf(ferry.ETOOLARGE, "The request body is over the limit of %d bytes.", tooLarge.Limit)
+	case errors.As(err, &fe):
+		return fe
+	default:
+		return ferry.Errorf(ferry.EBADREQUEST, "Malformed request body.")
+	}
+}

@@ -34,6 +34,12 @@ func infoOf(r *http.Request) *requestInfo {
 	return &requestInfo{}
 }
 
+// SeenUser records the user a request signed in as, for its log line: the
+// other front ends' (WebDAV's) hook into the server's request log.
+func SeenUser(r *http.Request, userID uint64) {
+	infoOf(r).userID = userID
+}
+
 func routeOf(r *http.Request) string {
 	return infoOf(r).route
 }

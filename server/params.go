@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/photo"
 )
 
@@ -70,23 +71,9 @@ func parseParams(r *http.Request) (*params, error) {
 		}
 	}
 	if err != nil {
-		return nil, bodyError(err)
+		return nil, front.BodyError(err)
 	}
 	return p, nil
-}
-
-// bodyError turns a failure to read or decode a body into an API error.
-func bodyError(err error) error {
-	var tooLarge *http.MaxBytesError
-	var fe *ferry.Error
-	switch {
-	case errors.As(err, &tooLarge):
-		return ferry.Errorf(ferry.ETOOLARGE, "The request body is over the limit of %d bytes.", tooLarge.Limit)
-	case errors.As(err, &fe):
-		return fe
-	default:
-		return ferry.Errorf(ferry.EBADREQUEST, "Malformed request body.")
-	}
 }
 
 // readMultipart reads a multipart/form-data body into p (see

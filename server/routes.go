@@ -9,6 +9,10 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
+// davPrefix is where the WebDAV front end is mounted (dav.Prefix; server
+// does not import dav).
+const davPrefix = "/dav"
+
 // apiPrefix is the base of every API route (docs/api.md: version 1).
 const apiPrefix = "/api/1"
 
@@ -87,8 +91,10 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/photos/{token}", s.limitBody(http.HandlerFunc(s.handlePhoto))).Methods(get, head)
 	// WebDAV: every method, every path below /dav/; bodies are file
 	// content (PUT) or XML bounded by max_request_body.
-	r.Handle(davPrefix, http.RedirectHandler(davPrefix+"/", http.StatusMovedPermanently))
-	r.PathPrefix(davPrefix + "/").Handler(http.HandlerFunc(s.handleDav))
+	if s.cfg.Dav != nil {
+		r.Handle(davPrefix, http.RedirectHandler(davPrefix+"/", http.StatusMovedPermanently))
+		r.PathPrefix(davPrefix + "/").Handler(s.cfg.Dav)
+	}
 
 	if pages := s.cfg.Pages; pages != nil {
 		// app.js's uploads are the API's upload calls under the web app's

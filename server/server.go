@@ -6,7 +6,6 @@ package server
 import (
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/ferryhq/ferry/front"
@@ -47,6 +46,8 @@ type Config struct {
 	SendMaxEntries int
 	// Pages is the web app (nil: none).
 	Pages Pages
+	// Dav serves WebDAV below /dav/ (package dav; nil: none).
+	Dav http.Handler
 	// Mail writes the mails the API's calls queue.
 	Mail mailtext.Texts
 	// Metrics serves GET /metrics (Prometheus text); none when nil.
@@ -64,13 +65,12 @@ type Config struct {
 }
 
 // Pages is the web app as the API's router mounts it: every path the API
-// does not own, the pages of a download link and of /dav/ for a browser,
-// and the session that app.js's uploads use instead of the token header.
+// does not own, the page of a download link for a browser, and the
+// session that app.js's uploads use instead of the token header.
 // app gives it (web.App); server does not import web. Nil: no web app.
 type Pages interface {
 	http.Handler
 	LinkPage(w http.ResponseWriter, r *http.Request, link ferry.OpenedLink, tried bool, err error)
-	DavPage(w http.ResponseWriter, r *http.Request)
 	Session(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.Handler
 }
 
@@ -90,9 +90,6 @@ type Server struct {
 	apiRoutes []string     // "get /ops/list", ...: what the router serves under /api/1
 	guard     *front.Guard // failed logins and reset requests, with the web app
 
-	davMu          sync.Mutex
-	davLockSystems map[uint64]*userLocks // by user id
-	davPaths       pathLocks
 }
 
 // New returns the server. now is the clock (time.Now in production).
@@ -113,8 +110,6 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		log:      log,
 		now:      now,
 		guard:    cfg.Guard,
-
-		davLockSystems: map[uint64]*userLocks{},
 	}
 	s.handler = s.routes()
 	return s

@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // blob store as the API: what either does, the other sees at once.
 type davFS struct {
 	ctx context.Context // the request's
-	s   *Server
+	h   *Handler
 	u   *ferry.User
 }
 
@@ -68,7 +68,7 @@ func (fs *davFS) OpenFile(ctx context.Context, name string, flag int, perm os.Fi
 	if flag&(os.O_CREATE|os.O_TRUNC) != 0 {
 		return nil, os.ErrPermission
 	}
-	info, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names)
+	info, err := fs.h.dav.Lookup(fs.ctx, fs.u.ID, names)
 	if err != nil {
 		return nil, fs.osErr(err)
 	}
@@ -80,7 +80,7 @@ func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := fs.s.dav.Lookup(fs.ctx, fs.u.ID, names)
+	info, err := fs.h.dav.Lookup(fs.ctx, fs.u.ID, names)
 	if err != nil {
 		return nil, fs.osErr(err)
 	}
@@ -90,7 +90,7 @@ func (fs *davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 // deadProps and patchProps keep a client's properties of a file or folder,
 // encoded as JSON, in the store.
 func (fs *davFS) deadProps(names []string) (map[xml.Name]webdav.Property, error) {
-	raw, err := fs.s.dav.DeadProps(fs.ctx, fs.u.ID, names)
+	raw, err := fs.h.dav.DeadProps(fs.ctx, fs.u.ID, names)
 	if err != nil || len(raw) == 0 {
 		return nil, fs.osErr(err)
 	}
@@ -107,7 +107,7 @@ func (fs *davFS) deadProps(names []string) (map[xml.Name]webdav.Property, error)
 
 func (fs *davFS) patchProps(names []string, patches []webdav.Proppatch) ([]webdav.Propstat, error) {
 	pstat := webdav.Propstat{Status: http.StatusOK}
-	err := fs.s.dav.PatchDeadProps(fs.ctx, fs.u.ID, names, func(old []byte) ([]byte, error) {
+	err := fs.h.dav.PatchDeadProps(fs.ctx, fs.u.ID, names, func(old []byte) ([]byte, error) {
 		pstat.Props = pstat.Props[:0]
 		var list []webdav.Property
 		if len(old) > 0 {

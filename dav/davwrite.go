@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"errors"
@@ -27,7 +27,7 @@ func (d davStatus) Error() string { return http.StatusText(int(d)) }
 // writeDavError answers a failed WebDAV write: a davStatus with its
 // status, the quota and a full disk as 507 Insufficient Storage (RFC
 // 4918's), and any other error as the API answers it.
-func (s *Server) writeDavError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *Handler) writeDavError(w http.ResponseWriter, r *http.Request, err error) {
 	var status davStatus
 	if errors.As(err, &status) {
 		http.Error(w, status.Error(), int(status))
@@ -35,10 +35,10 @@ func (s *Server) writeDavError(w http.ResponseWriter, r *http.Request, err error
 	}
 	err = front.Public(err)
 	if code := ferry.ErrorCode(err); code == ferry.EQUOTAEXCEEDED || code == ferry.ESTORAGEFULL {
-		writeJSON(w, http.StatusInsufficientStorage, front.ErrorBody{Error: code, Message: ferry.ErrorMessage(err)})
+		front.WriteJSON(w, http.StatusInsufficientStorage, front.ErrorBody{Error: code, Message: ferry.ErrorMessage(err)})
 		return
 	}
-	s.writeError(w, r, err)
+	h.writeError(w, r, err)
 }
 
 // davNames parses the path below /dav of a WebDAV URL path.
@@ -63,7 +63,7 @@ func created(w http.ResponseWriter, existed bool) {
 // davTarget returns the path a PUT, MKCOL or DELETE names (not the root:
 // 405) once the locks allow the write (davConfirm), with the release for
 // after it.
-func (s *Server) davTarget(r *http.Request, u *ferry.User, ls *userLocks) ([]string, func(), error) {
+func (h *Handler) davTarget(r *http.Request, u *ferry.User, ls *userLocks) ([]string, func(), error) {
 	names, err := davNames(r.URL.Path)
 	if err != nil {
 		return nil, nil, err
@@ -71,7 +71,7 @@ func (s *Server) davTarget(r *http.Request, u *ferry.User, ls *userLocks) ([]str
 	if len(names) == 0 {
 		return nil, nil, davStatus(http.StatusMethodNotAllowed)
 	}
-	release, err := s.davConfirm(r, u, ls, davPath(r.URL.Path), "")
+	release, err := h.davConfirm(r, u, ls, davPath(r.URL.Path), "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,20 +80,20 @@ func (s *Server) davTarget(r *http.Request, u *ferry.User, ls *userLocks) ([]str
 
 // davPut is PUT: the body streams into the store as PUT /files does, into
 // a folder that exists. Nothing shows until the whole file is stored.
-func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
-	names, release, err := s.davTarget(r, u, ls)
+func (h *Handler) davPut(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+	names, release, err := h.davTarget(r, u, ls)
 	if err != nil {
 		return err
 	}
 	defer release()
-	old, err := s.dav.Lookup(r.Context(), u.ID, names)
+	old, err := h.dav.Lookup(r.Context(), u.ID, names)
 	existed := err == nil
 	if existed && old.Dir {
 		return davStatus(http.StatusMethodNotAllowed)
 	}
-	info, err := s.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Body: r.Body, Size: r.ContentLength, NoParents: true})
+	info, err := h.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Body: r.Body, Size: r.ContentLength, NoParents: true})
 	if err != nil {
-		return s.davParentErr(r, u, names, err)
+		return h.davParentErr(r, u, names, err)
 	}
 	w.Header().Set("ETag", `"`+info.SHA256+`"`)
 	created(w, existed)
@@ -103,11 +103,11 @@ func (s *Server) davPut(w http.ResponseWriter, r *http.Request, u *ferry.User, l
 // davParentErr answers 409 Conflict for a write that failed because the
 // parent of names is missing or is a file (RFC 4918), and returns any
 // other err as it is.
-func (s *Server) davParentErr(r *http.Request, u *ferry.User, names []string, err error) error {
+func (h *Handler) davParentErr(r *http.Request, u *ferry.User, names []string, err error) error {
 	if code := ferry.ErrorCode(err); code != ferry.EFILENOTFOUND && code != ferry.EFILEEXISTS {
 		return err
 	}
-	parent, lookupErr := s.dav.Lookup(r.Context(), u.ID, names[:len(names)-1])
+	parent, lookupErr := h.dav.Lookup(r.Context(), u.ID, names[:len(names)-1])
 	if lookupErr != nil || !parent.Dir {
 		return davStatus(http.StatusConflict)
 	}
@@ -115,33 +115,33 @@ func (s *Server) davParentErr(r *http.Request, u *ferry.User, names []string, er
 }
 
 // davMkcol is MKCOL: one folder, in a folder that exists.
-func (s *Server) davMkcol(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+func (h *Handler) davMkcol(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
 	if n, _ := io.ReadFull(r.Body, make([]byte, 1)); n > 0 {
 		return davStatus(http.StatusUnsupportedMediaType) // RFC 4918 defines no MKCOL body
 	}
-	names, release, err := s.davTarget(r, u, ls)
+	names, release, err := h.davTarget(r, u, ls)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := s.dav.MakeFolder(r.Context(), u.ID, names, false); err != nil {
-		if _, lookupErr := s.dav.Lookup(r.Context(), u.ID, names); lookupErr == nil {
+	if err := h.dav.MakeFolder(r.Context(), u.ID, names, false); err != nil {
+		if _, lookupErr := h.dav.Lookup(r.Context(), u.ID, names); lookupErr == nil {
 			return davStatus(http.StatusMethodNotAllowed) // it exists
 		}
-		return s.davParentErr(r, u, names, err)
+		return h.davParentErr(r, u, names, err)
 	}
 	created(w, false)
 	return nil
 }
 
 // davDelete is DELETE: a file, or a folder with all it holds.
-func (s *Server) davDelete(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
-	names, release, err := s.davTarget(r, u, ls)
+func (h *Handler) davDelete(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+	names, release, err := h.davTarget(r, u, ls)
 	if err != nil {
 		return err
 	}
 	defer release()
-	results, err := s.files.Delete(r.Context(), u.ID, [][]string{names})
+	results, err := h.files.Delete(r.Context(), u.ID, [][]string{names})
 	if err == nil {
 		err = results[0]
 	}
@@ -156,7 +156,7 @@ func (s *Server) davDelete(w http.ResponseWriter, r *http.Request, u *ferry.User
 // which replaces what is at the destination in the same transaction
 // (Overwrite: T, the default) or is refused with 412 when something is
 // there (Overwrite: F). The destination's parent must be a folder.
-func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+func (h *Handler) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
 	dest, err := url.Parse(r.Header.Get("Destination"))
 	if err != nil || r.Header.Get("Destination") == "" {
 		return ferry.Errorf(ferry.EBADREQUEST, "The Destination header is missing or not a URL.")
@@ -165,7 +165,7 @@ func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	// path, where an escaped slash separates too: "/dav/../x" and
 	// "/dav/a%2f..%2f..%2fx" are outside /dav/, and foreign.
 	destPath := path.Clean(dest.Path)
-	if dest.Host != "" && dest.Host != r.Host || destPath != davPrefix && !strings.HasPrefix(destPath, davPrefix+"/") {
+	if dest.Host != "" && dest.Host != r.Host || destPath != Prefix && !strings.HasPrefix(destPath, Prefix+"/") {
 		return davStatus(http.StatusBadGateway) // not on this server's /dav/
 	}
 	src, err := davNames(r.URL.Path)
@@ -190,17 +190,17 @@ func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	if r.Method == "COPY" {
 		lockSrc = ""
 	}
-	release, err := s.davConfirm(r, u, ls, lockSrc, davPath(destPath))
+	release, err := h.davConfirm(r, u, ls, lockSrc, davPath(destPath))
 	if err != nil {
 		return err
 	}
 	defer release()
 
-	info, err := s.dav.Lookup(r.Context(), u.ID, src)
+	info, err := h.dav.Lookup(r.Context(), u.ID, src)
 	if err != nil {
 		return err
 	}
-	_, err = s.dav.Lookup(r.Context(), u.ID, dst)
+	_, err = h.dav.Lookup(r.Context(), u.ID, dst)
 	existed := err == nil
 	if existed && !overwrite {
 		return davStatus(http.StatusPreconditionFailed)
@@ -208,14 +208,14 @@ func (s *Server) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	t := ferry.Transfer{Src: src, Dst: dst, Replace: existed, NoParents: true}
 	switch {
 	case r.Method == "MOVE":
-		err = s.files.Move(r.Context(), u.ID, t)
+		err = h.files.Move(r.Context(), u.ID, t)
 	case shallow && info.Dir:
-		err = s.copyFolderAlone(r, u, t)
+		err = h.copyFolderAlone(r, u, t)
 	default:
-		err = s.files.Copy(r.Context(), u.ID, t)
+		err = h.files.Copy(r.Context(), u.ID, t)
 	}
 	if err != nil {
-		err = s.davParentErr(r, u, dst, err)
+		err = h.davParentErr(r, u, dst, err)
 		if ferry.ErrorCode(err) == ferry.EFILEEXISTS {
 			err = davStatus(http.StatusPreconditionFailed) // taken meanwhile
 		}
@@ -239,12 +239,12 @@ func depthZero(r *http.Request) (bool, error) {
 
 // copyFolderAlone is a COPY with Depth: 0 of a folder: a folder at t.Dst
 // with the source's properties and nothing in it.
-func (s *Server) copyFolderAlone(r *http.Request, u *ferry.User, t ferry.Transfer) error {
-	props, err := s.dav.DeadProps(r.Context(), u.ID, t.Src)
+func (h *Handler) copyFolderAlone(r *http.Request, u *ferry.User, t ferry.Transfer) error {
+	props, err := h.dav.DeadProps(r.Context(), u.ID, t.Src)
 	if err != nil {
 		return err
 	}
-	if err := s.dav.MakeFolder(r.Context(), u.ID, t.Dst, t.Replace); err != nil {
+	if err := h.dav.MakeFolder(r.Context(), u.ID, t.Dst, t.Replace); err != nil {
 		return err
 	}
 	if len(props) == 0 {
@@ -252,9 +252,9 @@ func (s *Server) copyFolderAlone(r *http.Request, u *ferry.User, t ferry.Transfe
 	}
 	// A second transaction: a crash between the two leaves the folder
 	// without its properties, never anything lost.
-	err = s.dav.PatchDeadProps(r.Context(), u.ID, t.Dst, func([]byte) ([]byte, error) { return props, nil })
+	err = h.dav.PatchDeadProps(r.Context(), u.ID, t.Dst, func([]byte) ([]byte, error) { return props, nil })
 	if err != nil && !t.Replace {
-		_, _ = s.files.Delete(r.Context(), u.ID, [][]string{t.Dst}) // over the properties' cap: no copy at all
+		_, _ = h.files.Delete(r.Context(), u.ID, [][]string{t.Dst}) // over the properties' cap: no copy at all
 	}
 	return err
 }

@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"encoding/xml"
@@ -29,7 +29,7 @@ func (f *davFile) open() error {
 		return &os.PathError{Op: "read", Path: f.info.Path, Err: syscall.EISDIR}
 	}
 	if f.blob == nil {
-		b, err := f.fs.s.files.OpenBlob(f.fs.ctx, f.info.SHA256, f.info.Size)
+		b, err := f.fs.h.files.OpenBlob(f.fs.ctx, f.info.SHA256, f.info.Size)
 		if err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func (f *davFile) Readdir(count int) ([]os.FileInfo, error) {
 		return nil, &os.PathError{Op: "readdir", Path: f.info.Path, Err: syscall.ENOTDIR}
 	}
 	if !f.read {
-		list, err := f.fs.s.dav.ReadDir(f.fs.ctx, f.fs.u.ID, f.names)
+		list, err := f.fs.h.dav.ReadDir(f.fs.ctx, f.fs.u.ID, f.names)
 		if err != nil {
 			return nil, f.fs.osErr(err)
 		}

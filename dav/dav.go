@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"bytes"
@@ -17,9 +17,6 @@ import (
 	"github.com/ferryhq/ferry/paths"
 )
 
-// davPrefix is where WebDAV is served.
-const davPrefix = "/dav"
-
 // davMethods are the methods WebDAV (RFC 4918) defines with those of
 // HTTP it uses; /dav/ answers no other.
 var davMethods = map[string]bool{
@@ -36,38 +33,40 @@ const basicRealm = `Basic realm="ferry", charset="UTF-8"`
 
 // handleDav serves /dav/ with Basic auth (login and app password), under
 // the same failed-login limit as /auth/token.
-func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) handleDav(w http.ResponseWriter, r *http.Request) {
 	login, password, ok := r.BasicAuth()
 	browsing := (r.Method == http.MethodGet || r.Method == http.MethodHead) && front.WantsPage(r)
-	if !ok && browsing && s.cfg.Pages != nil {
+	if !ok && browsing && h.cfg.Page != nil {
 		// A browser that opens the address: a page that says what it is
 		// for, instead of a password prompt.
-		s.cfg.Pages.DavPage(w, r)
+		h.cfg.Page(w, r)
 		return
 	}
 	if !ok {
 		w.Header().Set("WWW-Authenticate", basicRealm)
-		s.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "WebDAV needs the login and app password of GET /api/1/slice."))
+		h.writeError(w, r, ferry.Errorf(ferry.ENOPERMISSION, "WebDAV needs the login and app password of GET /api/1/slice."))
 		return
 	}
 	email := strings.ToLower(strings.TrimSpace(login))
-	u, err := s.underLoginLimit(w, r, email, func() (*ferry.User, error) {
-		return s.dav.CheckAppPassword(r.Context(), email, password)
+	u, err := h.cfg.Guard.Login(w, r, email, func() (*ferry.User, error) {
+		return h.dav.CheckAppPassword(r.Context(), email, password)
 	})
 	if ferry.ErrorCode(err) == ferry.EAUTHFAILED {
 		w.Header().Set("WWW-Authenticate", basicRealm)
 		err = ferry.Errorf(ferry.ENOPERMISSION, "Wrong login or app password.")
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		h.writeError(w, r, err)
 		return
 	}
-	infoOf(r).userID = u.ID
+	if h.cfg.Seen != nil {
+		h.cfg.Seen(r, u.ID)
+	}
 	if !davMethods[r.Method] {
 		// x/net/webdav answers POST (and would answer any method it
 		// adds) as it answers GET; only WebDAV's own methods get through.
 		w.Header().Set("Allow", davAllow)
-		s.writeError(w, r, ferry.Errorf(ferry.EMETHODNOTALLOWED, "%s is not a WebDAV method.", r.Method))
+		h.writeError(w, r, ferry.Errorf(ferry.EMETHODNOTALLOWED, "%s is not a WebDAV method.", r.Method))
 		return
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -75,17 +74,17 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 		// an attachment in a sandbox, so that no uploaded page ever runs
 		// as part of ferry's site (x/net/webdav would serve it inline).
 		if names, err := paths.Parse(davPath(r.URL.Path)); err == nil {
-			if info, err := s.dav.Lookup(r.Context(), u.ID, names); err == nil && !info.Dir {
-				s.serveFile(w, r, info)
+			if info, err := h.dav.Lookup(r.Context(), u.ID, names); err == nil && !info.Dir {
+				h.serveFile(w, r, info)
 				return
-			} else if err == nil && browsing && s.cfg.Pages != nil {
-				s.cfg.Pages.DavPage(w, r)
+			} else if err == nil && browsing && h.cfg.Page != nil {
+				h.cfg.Page(w, r)
 				return
 			}
 		}
 	}
 	if r.Method != http.MethodPut {
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBody) // XML
+		r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBody) // XML
 	}
 	if r.Method == "PROPFIND" {
 		if d := strings.TrimSpace(r.Header.Get("Depth")); d != "0" && d != "1" {
@@ -99,7 +98,7 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == "PROPFIND" || r.Method == "PROPPATCH" {
 		if err := checkXMLBody(r); err != nil {
-			s.writeError(w, r, err)
+			h.writeError(w, r, err)
 			return
 		}
 	}
@@ -108,36 +107,36 @@ func (s *Server) handleDav(w http.ResponseWriter, r *http.Request) {
 	// meanwhile would get 423 Locked
 	// (rclone's parallel transfers make the same parent folder at once).
 	// Such requests of one user wait for each other here instead.
-	defer s.davPaths.lock(u.ID, davWritePaths(r)...)()
-	ls := s.davLocks(u.ID)
+	defer h.davPaths.lock(u.ID, davWritePaths(r)...)()
+	ls := h.davLocks(u.ID)
 	if write := davWrites[r.Method]; write != nil {
-		if err := write(s, w, r, u, ls); err != nil {
-			s.writeDavError(w, r, err)
+		if err := write(h, w, r, u, ls); err != nil {
+			h.writeDavError(w, r, err)
 		}
 		return
 	}
-	h := &webdav.Handler{
-		Prefix:     davPrefix,
-		FileSystem: &davFS{ctx: r.Context(), s: s, u: u},
+	wh := &webdav.Handler{
+		Prefix:     Prefix,
+		FileSystem: &davFS{ctx: r.Context(), h: h, u: u},
 		LockSystem: briefLocks{ls},
 		Logger: func(r *http.Request, err error) {
 			if err != nil && !os.IsNotExist(err) {
-				s.log.DebugContext(r.Context(), "webdav", "method", r.Method, "err", err)
+				h.log.DebugContext(r.Context(), "webdav", "method", r.Method, "err", err)
 			}
 		},
 	}
-	h.ServeHTTP(w, r)
+	wh.ServeHTTP(w, r)
 }
 
 // davWrites are the methods ferry answers itself (davwrite.go,
 // davlocks.go); x/net/webdav answers the rest.
-var davWrites = map[string]func(*Server, http.ResponseWriter, *http.Request, *ferry.User, *userLocks) error{
-	http.MethodPut:    (*Server).davPut,
-	"MKCOL":           (*Server).davMkcol,
-	http.MethodDelete: (*Server).davDelete,
-	"COPY":            (*Server).davTransfer,
-	"MOVE":            (*Server).davTransfer,
-	"LOCK":            (*Server).davLock,
+var davWrites = map[string]func(*Handler, http.ResponseWriter, *http.Request, *ferry.User, *userLocks) error{
+	http.MethodPut:    (*Handler).davPut,
+	"MKCOL":           (*Handler).davMkcol,
+	http.MethodDelete: (*Handler).davDelete,
+	"COPY":            (*Handler).davTransfer,
+	"MOVE":            (*Handler).davTransfer,
+	"LOCK":            (*Handler).davLock,
 }
 
 // checkXMLBody refuses a PROPFIND or PROPPATCH body that declares a
@@ -146,7 +145,7 @@ var davWrites = map[string]func(*Server, http.ResponseWriter, *http.Request, *fe
 func checkXMLBody(r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return bodyError(err)
+		return front.BodyError(err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	dec := xml.NewDecoder(bytes.NewReader(body))
@@ -181,5 +180,5 @@ func davWritePaths(r *http.Request) []string {
 }
 
 func davPath(p string) string {
-	return path.Clean("/" + strings.TrimPrefix(p, davPrefix))
+	return path.Clean("/" + strings.TrimPrefix(p, Prefix))
 }

@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/webdav"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/paths"
 )
 
@@ -75,13 +76,13 @@ func (l *pathLocks) lock(userID uint64, names ...string) func() {
 
 // davLocks returns the user's WebDAV lock system: locks name paths, and
 // every user has their own.
-func (s *Server) davLocks(userID uint64) *userLocks {
-	s.davMu.Lock()
-	defer s.davMu.Unlock()
-	ls, ok := s.davLockSystems[userID]
+func (h *Handler) davLocks(userID uint64) *userLocks {
+	h.davMu.Lock()
+	defer h.davMu.Unlock()
+	ls, ok := h.davLockSystems[userID]
 	if !ok {
 		ls = &userLocks{LockSystem: webdav.NewMemLS(), expires: map[string]time.Time{}}
-		s.davLockSystems[userID] = ls
+		h.davLockSystems[userID] = ls
 	}
 	return ls
 }
@@ -168,7 +169,7 @@ func (b briefLocks) Create(now time.Time, details webdav.LockDetails) (string, e
 // when it cannot be read): its entity tags must match the resource's,
 // and its lock tokens must cover src and dst; a list without a lock token
 // holds where nothing is locked.
-func (s *Server) davConfirm(r *http.Request, u *ferry.User, ls *userLocks, src, dst string) (func(), error) {
+func (h *Handler) davConfirm(r *http.Request, u *ferry.User, ls *userLocks, src, dst string) (func(), error) {
 	now := time.Now()
 	hdr := r.Header.Get("If")
 	if hdr == "" {
@@ -182,7 +183,7 @@ func (s *Server) davConfirm(r *http.Request, u *ferry.User, ls *userLocks, src, 
 		name, resource := src, davPath(r.URL.Path)
 		if list.resource != "" {
 			u, err := url.Parse(list.resource)
-			if err != nil || u.Host != "" && u.Host != r.Host || !strings.HasPrefix(u.Path+"/", davPrefix+"/") {
+			if err != nil || u.Host != "" && u.Host != r.Host || !strings.HasPrefix(u.Path+"/", Prefix+"/") {
 				continue // not a resource of this server's /dav/
 			}
 			name, resource = davPath(u.Path), davPath(u.Path)
@@ -192,7 +193,7 @@ func (s *Server) davConfirm(r *http.Request, u *ferry.User, ls *userLocks, src, 
 		for _, c := range list.conditions {
 			switch {
 			case c.ETag != "":
-				holds = holds && (s.davETag(r, u, resource) == c.ETag) != c.Not
+				holds = holds && (h.davETag(r, u, resource) == c.ETag) != c.Not
 			case !c.Not:
 				tokens = append(tokens, c)
 			}
@@ -222,12 +223,12 @@ func (s *Server) davConfirm(r *http.Request, u *ferry.User, ls *userLocks, src, 
 
 // davETag is the ETag of the file at p (below /dav), "" for a folder or
 // nothing.
-func (s *Server) davETag(r *http.Request, u *ferry.User, p string) string {
+func (h *Handler) davETag(r *http.Request, u *ferry.User, p string) string {
 	names, err := paths.Parse(p)
 	if err != nil {
 		return ""
 	}
-	info, err := s.dav.Lookup(r.Context(), u.ID, names)
+	info, err := h.dav.Lookup(r.Context(), u.ID, names)
 	if err != nil || info.Dir {
 		return ""
 	}
@@ -341,14 +342,14 @@ func parseIfList(s string) (ifList, string, bool) {
 // davLock is LOCK: an exclusive write lock on a path (which becomes an
 // empty file when nothing is there), or, without a body, the refresh of a
 // lock named in the If header.
-func (s *Server) davLock(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
+func (h *Handler) davLock(w http.ResponseWriter, r *http.Request, u *ferry.User, ls *userLocks) error {
 	duration, err := parseTimeout(r.Header.Get("Timeout"))
 	if err != nil {
 		return err
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return bodyError(err)
+		return front.BodyError(err)
 	}
 	now := time.Now() // x/net/webdav's UNLOCK and PROPPATCH read the locks at time.Now()
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -390,12 +391,12 @@ func (s *Server) davLock(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 		return err
 	}
 	status := http.StatusOK
-	if _, err := s.dav.Lookup(r.Context(), u.ID, names); ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
+	if _, err := h.dav.Lookup(r.Context(), u.ID, names); ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
 		// RFC 4918 7.3: a LOCK of an unmapped URL makes an empty file.
-		_, err = s.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Body: strings.NewReader(""), NoParents: true})
+		_, err = h.files.PutFile(r.Context(), ferry.PutRequest{UserID: u.ID, Names: names, Body: strings.NewReader(""), NoParents: true})
 		if err != nil {
 			_ = ls.Unlock(now, token)
-			return s.davParentErr(r, u, names, err)
+			return h.davParentErr(r, u, names, err)
 		}
 		status = http.StatusCreated
 	}
@@ -447,7 +448,7 @@ func writeLockDiscovery(w http.ResponseWriter, status int, token string, d webda
 	if d.Duration >= 0 {
 		timeout = "Second-" + strconv.FormatInt(int64(d.Duration/time.Second), 10)
 	}
-	root := (&url.URL{Path: davPrefix + d.Root}).EscapedPath()
+	root := (&url.URL{Path: Prefix + d.Root}).EscapedPath()
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:prop xmlns:D="DAV:"><D:lockdiscovery><D:activelock>`)
 	b.WriteString(`<D:locktype><D:write/></D:locktype><D:lockscope><D:exclusive/></D:lockscope>`)
