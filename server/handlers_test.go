@@ -115,3 +115,26 @@ func TestHandlers_RegisterFollowsTheSignupPolicy(t *testing.T) {
 	assert.Equal(t, []string{"CODE"}, invited, "in open signup a given code is used, trimmed")
 	assert.JSONEq(t, `{"token":"new"}`, w.Body.String())
 }
+
+func TestHandlers_InboxUpdateIsABatch(t *testing.T) {
+	st := &mock.Store{}
+	var asked []ferry.Decision
+	st.UpdateInboxFn = func(_ context.Context, receiverID uint64, decisions []ferry.Decision) ([]error, error) {
+		assert.Equal(t, uint64(7), receiverID)
+		asked = decisions
+		results := make([]error, len(decisions))
+		for i, d := range decisions {
+			if d.ID == 3 {
+				results[i] = ferry.Errorf(ferry.EQUOTAEXCEEDED, "No room.")
+			}
+		}
+		return results, nil
+	}
+	s := fakeServer(st)
+	form := `messages=[{"id":1,"accept":"YES"},{"id":"2","accept":"no"},{"id":3,"accept":"YES"},{"id":"x","accept":"YES"},{"id":4,"accept":"MAYBE"}]`
+	w := call(s, http.MethodPost, "/api/1/inbox/update", strings.NewReader(strings.ReplaceAll(form, " ", "")),
+		"token", "t", "Content-Type", "application/x-www-form-urlencoded")
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Equal(t, []ferry.Decision{{ID: 1, Accept: true}, {ID: 2}, {ID: 3, Accept: true}}, asked, "only the well-formed reach the store, in order")
+	assert.JSONEq(t, `[{"id":3,"error":"QUOTA_EXCEEDED"},{"id":"x","error":"MESSAGE_NOT_FOUND"},{"id":4,"error":"METHOD_BAD_REQUEST"}]`, w.Body.String())
+}
