@@ -264,13 +264,9 @@ func treeCPUSeconds(pid int) float64 {
 		if err != nil {
 			continue // gone since the listing
 		}
-		// After the command name: state, ppid, ... utime (14), stime (15).
-		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-		ppid, _ := strconv.Atoi(f[1])
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		ppid, t := parseStat(data)
 		children[ppid] = append(children[ppid], p)
-		ticks[p] = utime + stime
+		ticks[p] = t
 	}
 	var total int64
 	for todo := []int{pid}; len(todo) > 0; {

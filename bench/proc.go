@@ -54,15 +54,20 @@ func (b *bench) spinner() *refProc {
 func cpuSeconds(pid int) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	check(err)
-	// The command name (field 2) may hold spaces; count from after it.
-	rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
-	f := strings.Fields(rest)
-	// rest starts at field 3 (state); utime and stime are fields 14 and 15.
-	utime, err := strconv.ParseInt(f[11], 10, 64)
-	check(err)
-	stime, err := strconv.ParseInt(f[12], 10, 64)
-	check(err)
-	return float64(utime+stime) / 100
+	_, ticks := parseStat(data)
+	return float64(ticks) / 100
+}
+
+// parseStat reads a process's parent and its user plus system CPU ticks
+// from the text of its /proc/PID/stat.
+func parseStat(data []byte) (ppid int, ticks int64) {
+	// The command name (field 2) may hold spaces; count from after it:
+	// state (3), ppid (4), ... utime (14), stime (15).
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	ppid, _ = strconv.Atoi(f[1])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return ppid, utime + stime
 }
 
 // transfer is one timed run of a transfer: its rate in MiB/s and the

@@ -4,6 +4,7 @@
 package paths
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -93,6 +94,11 @@ func CheckNew(name string) error {
 
 func bad(format string, args ...any) error {
 	return ferry.Errorf(ferry.EBADREQUEST, "The path "+format+".", args...)
+}
+
+// IsWithin reports whether the path names is dir or below it.
+func IsWithin(names, dir []string) bool {
+	return len(names) >= len(dir) && slices.Equal(names[:len(dir)], dir)
 }
 
 // Join writes names as the API shows paths: "a/b/c", "" for the root.

@@ -94,3 +94,11 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestIsWithin(t *testing.T) {
+	assert.True(t, paths.IsWithin([]string{"a", "b"}, []string{"a"}))
+	assert.True(t, paths.IsWithin([]string{"a"}, []string{"a"}))
+	assert.True(t, paths.IsWithin([]string{"a"}, nil), "everything is within the root")
+	assert.False(t, paths.IsWithin([]string{"ab"}, []string{"a"}))
+	assert.False(t, paths.IsWithin([]string{"a"}, []string{"a", "b"}))
+}

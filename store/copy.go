@@ -108,7 +108,7 @@ func checkTransfer(tx *bolt.Tx, userID uint64, t ferry.Transfer) (node, error) {
 	if err != nil {
 		return n, err
 	}
-	if n.dir && isWithin(dst, src) {
+	if n.dir && paths.IsWithin(dst, src) {
 		return n, ferry.Errorf(ferry.EBADREQUEST, "A folder cannot go into itself.")
 	}
 	if len(dst) == 0 {
@@ -150,7 +150,7 @@ func checkTransfer(tx *bolt.Tx, userID uint64, t ferry.Transfer) (node, error) {
 		return n, nil
 	case !t.Replace:
 		return n, ferry.Errorf(ferry.EFILEEXISTS, "%q exists already.", paths.Join(dst))
-	case isWithin(src, dst):
+	case paths.IsWithin(src, dst):
 		return n, ferry.Errorf(ferry.EBADREQUEST, "%q holds the source.", paths.Join(dst))
 	}
 	return n, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -335,11 +334,6 @@ func (h *nameHints) set(k nameHintKey, n int) {
 		h.m = make(map[nameHintKey]int)
 	}
 	h.m[k] = n
-}
-
-// isWithin reports whether names is dir or below it.
-func isWithin(names, dir []string) bool {
-	return len(names) >= len(dir) && slices.Equal(names[:len(dir)], dir)
 }
 
 // eachChild calls f with the id, name, type and size of each of parent's

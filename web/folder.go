@@ -481,7 +481,7 @@ func (a *App) handleChoose(w http.ResponseWriter, r *http.Request, u *ferry.User
 	var folders []string
 	for _, e := range list {
 		p := append(slices.Clone(in), e.Name)
-		if e.Dir && !(d.Info.Dir && isWithinNames(p, src)) {
+		if e.Dir && !(d.Info.Dir && paths.IsWithin(p, src)) {
 			folders = append(folders, paths.Join(p))
 		}
 	}
@@ -490,9 +490,4 @@ func (a *App) handleChoose(w http.ResponseWriter, r *http.Request, u *ferry.User
 	c := chooseData{Info: d.Info, Path: d.Path, In: paths.Join(in), Crumbs: crumbsOf(in), pager: pg,
 		Folders: folders[pg.Page*pageSize : min(len(folders), (pg.Page+1)*pageSize)]}
 	a.render(w, r, http.StatusOK, "choose", "Move or copy "+d.Info.Name, c)
-}
-
-// isWithinNames reports whether names is dir or below it.
-func isWithinNames(names, dir []string) bool {
-	return len(names) >= len(dir) && slices.Equal(names[:len(dir)], dir)
 }
