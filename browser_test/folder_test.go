@@ -351,10 +351,7 @@ func randomFile(t *testing.T, dir, name string, size int64) string {
 // the victim's session.
 func TestBrowser_CrossOriginFormsAreRefused(t *testing.T) {
 	t.Parallel()
-	f := startFerry(t)
-	f.addUser(email, password, 0)
-	ctx, _ := tab(t)
-	signIn(t, ctx, f, false)
+	f, ctx := signedIn(t)
 	keep := writeFile(t, t.TempDir(), "keep.txt", 100)
 	require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{keep})))
 	waitDone(t, ctx, 1)
@@ -388,10 +385,7 @@ func newFolder(t *testing.T, ctx context.Context, name string) string {
 // the field are dropped.
 func TestBrowser_FolderNamesRefusedWithReasons(t *testing.T) {
 	t.Parallel()
-	f := startFerry(t)
-	f.addUser(email, password, 0)
-	ctx, _ := tab(t)
-	signIn(t, ctx, f, false)
+	f, ctx := signedIn(t)
 	assert.Contains(t, newFolder(t, ctx, "   "), "A name cannot be empty or only spaces.")
 	screenshot(t, ctx, "name-refused")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(f.Root+"/files/"), chromedp.WaitVisible(chromedp.CSS("#newfolder"))))
@@ -408,10 +402,7 @@ func TestBrowser_FolderNamesRefusedWithReasons(t *testing.T) {
 // path; a folder is not offered as a place to go into itself.
 func TestBrowser_MoveWithTheFolderPicker(t *testing.T) {
 	t.Parallel()
-	f := startFerry(t)
-	f.addUser(email, password, 0)
-	ctx, _ := tab(t)
-	signIn(t, ctx, f, false)
+	f, ctx := signedIn(t)
 	src := t.TempDir()
 	require.NoError(t, chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{writeFile(t, src, "report.pdf", 500)})))
 	waitDone(t, ctx, 1)

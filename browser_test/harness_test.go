@@ -98,6 +98,17 @@ func (f *ferry) addUser(email, password string, storage int64) {
 	}
 }
 
+// signedIn starts ferry with pat's account and returns it with a tab of
+// its own where pat is signed in, on the folder page.
+func signedIn(t *testing.T) (*ferry, context.Context) {
+	t.Helper()
+	f := startFerry(t)
+	f.addUser(email, password, 0)
+	ctx, _ := tab(t)
+	signIn(t, ctx, f, false)
+	return f, ctx
+}
+
 // tab opens a browser context of its own (no cookies, no storage) and
 // returns its tab, at desktop size, with downloads going to dir.
 func tab(t *testing.T) (context.Context, string) {

@@ -21,10 +21,7 @@ import (
 // why, and files and folders dropped on the page are uploaded.
 func TestBrowser_UploadRetryCancelBadNameAndDrop(t *testing.T) {
 	t.Parallel()
-	f := startFerry(t)
-	f.addUser(email, password, 0)
-	ctx, _ := tab(t)
-	signIn(t, ctx, f, false)
+	f, ctx := signedIn(t)
 	src := t.TempDir()
 
 	// The page's chunk PUTs pass through a hand that drops the first one's
