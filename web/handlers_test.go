@@ -91,6 +91,7 @@ func TestHandlers_NewFolderNamesAreChecked(t *testing.T) {
 	w := visit(a, http.MethodPost, "/mkdir/docs", url.Values{"name": {"   "}}, "session")
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 	assert.Contains(t, w.Body.String(), "A name cannot be empty or only spaces.")
+	assert.Contains(t, w.Body.String(), `<a href="/files/" aria-current="page">Files</a>`, "the page that refuses stays in Files")
 	w = visit(a, http.MethodPost, "/mkdir/docs", url.Values{"name": {"  Holiday photos "}}, "session")
 	assert.Equal(t, http.StatusSeeOther, w.Code)
 	assert.Equal(t, [][]string{{"docs", "Holiday photos"}}, made, "typed spaces dropped; nothing made for the blank name")

@@ -86,7 +86,9 @@ type page struct {
 // sectionOf returns the header section a page's path belongs to.
 func sectionOf(path string) string {
 	for _, s := range []struct{ prefix, section string }{
-		{"/files/", "files"}, {"/item/", "files"}, {"/delete/", "files"}, {"/sends/new", "new"},
+		{"/files/", "files"}, {"/item/", "files"}, {"/delete/", "files"}, {"/choose/", "files"},
+		{"/mkdir/", "files"}, {"/rename/", "files"}, {"/move/", "files"}, {"/copy/", "files"},
+		{"/link/", "files"}, {"/upload/", "files"}, {"/sends/new", "new"},
 		{"/inbox", "inbox"}, {"/outbox", "outbox"}, {"/sends/", "outbox"}, {"/send/", "files"},
 		{"/contacts", "contacts"}, {"/settings", "settings"},
 	} {
