@@ -148,23 +148,21 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	// One guard of failed logins and reset requests for every front end.
 	guard := front.NewGuard(cfg.Auth.LoginFailureBurst, time.Duration(cfg.Auth.LoginFailureRefill), proxies, opts.Now)
 	guard.FailedLogin = m.failedLogins.Inc
-	// The web app, mounted by the API's router at every path the API does
-	// not own; both stand on the root services, neither imports the other.
+	// The API, WebDAV and the web app, side by side on the root services
+	// (frontEnds), under one request middleware.
 	pages := web.New(web.Config{
 		PublicURL: cfg.PublicURL, Signup: cfg.Auth.Signup,
 		LinkMaxExpiry: time.Duration(cfg.Links.MaxExpiry), SendExpireAfter: time.Duration(cfg.Send.ExpireAfter),
 		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
-		Users: a.db, Files: a.db, Dav: a.db, Messages: a.db, Social: a.db,
-		Mail: texts, Guard: guard, Log: server.WithRequestIDs(a.log), Now: opts.Now,
+		BlobRedirect: cfg.Blobs.Redirect,
+		Users:        a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db,
+		Mail: texts, Guard: guard, Log: front.WithRequestIDs(a.log), Now: opts.Now,
 	})
-	// WebDAV, beside them on the same services, mounted at /dav/.
 	davHandler := dav.New(dav.Config{
 		Dav: a.db, Files: a.db, Guard: guard, MaxRequestBody: int64(cfg.MaxRequestBody),
-		Page: pages.DavPage, Seen: server.SeenUser, Log: server.WithRequestIDs(a.log),
+		Page: pages.DavPage, Log: front.WithRequestIDs(a.log),
 	})
-	srv := server.New(server.Config{
-		Pages:             pages,
-		Dav:               davHandler,
+	api := server.New(server.Config{
 		PublicURL:         cfg.PublicURL,
 		BlobRedirect:      cfg.Blobs.Redirect,
 		Signup:            cfg.Auth.Signup,
@@ -177,11 +175,10 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Metrics:           m.handler(),
 		MetricsToken:      cfg.Metrics.Token,
 		Tracker:           cfg.Slice.Tracker,
-		BodyIdleTimeout:   time.Duration(cfg.BodyIdleTimeout),
-		Observe:           m.observe,
 	}, a.db, a.log, opts.Now)
+	requests := front.Requests{Log: a.log, Guard: guard, BodyIdleTimeout: time.Duration(cfg.BodyIdleTimeout), Observe: m.observe}
 	a.http = &http.Server{
-		Handler:           srv,
+		Handler:           requests.Handler(frontEnds{api: api, dav: davHandler, pages: pages}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

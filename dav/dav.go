@@ -59,9 +59,7 @@ func (h *Handler) handleDav(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if h.cfg.Seen != nil {
-		h.cfg.Seen(r, u.ID)
-	}
+	front.SeenUser(r, u.ID)
 	if !davMethods[r.Method] {
 		// x/net/webdav answers POST (and would answer any method it
 		// adds) as it answers GET; only WebDAV's own methods get through.

@@ -27,9 +27,6 @@ type Config struct {
 	// Page, when set, answers a browser that opens /dav/: a page that says
 	// what the address is for.
 	Page http.HandlerFunc
-	// Seen, when set, is told the user of each request that signed in (for
-	// the request log).
-	Seen func(r *http.Request, userID uint64)
 	Log  *slog.Logger
 }
 
@@ -52,6 +49,7 @@ func New(cfg Config) *Handler {
 
 // ServeHTTP serves a request below /dav/.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	front.SetRoute(r, Prefix+"/")
 	h.handleDav(w, r)
 }
 

@@ -41,7 +41,7 @@ func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, u *ferry.Us
 		s.writeError(w, r, err)
 		return
 	}
-	infoOf(r).userID = u.ID
+	front.SeenUser(r, u.ID)
 	writeJSON(w, http.StatusOK, map[string]string{"token": token})
 }
 

@@ -9,7 +9,7 @@ import (
 // writeError answers err as docs/api.md's error model (front.WriteError),
 // logging with the request's route.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	front.WriteError(w, r, s.log, routeOf(r), err)
+	front.WriteError(w, r, s.log, front.Route(r), err)
 }
 
 // writeJSON answers v as JSON with the given status.

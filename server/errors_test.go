@@ -37,11 +37,14 @@ func (brokenUsers) Ping(context.Context) error                                { 
 
 func TestInternalErrorsAreLoggedNotShown(t *testing.T) {
 	var logs bytes.Buffer
-	s := New(Config{
+	guard := front.NewGuard(5, time.Minute, nil, time.Now)
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	// Under the request middleware, which names each request's route.
+	s := front.Requests{Log: log, Guard: guard}.Handler(New(Config{
 		Signup:         "open",
 		MaxRequestBody: 1 << 20,
-		Guard:          front.NewGuard(5, time.Minute, nil, time.Now),
-	}, brokenUsers{}, slog.New(slog.NewTextHandler(&logs, nil)), time.Now)
+		Guard:          guard,
+	}, brokenUsers{}, log, time.Now))
 
 	for _, r := range []*http.Request{
 		httptest.NewRequest(http.MethodGet, "/api/1/auth/token?email=a@b.c&password=12345678", nil),

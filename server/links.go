@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
-	"github.com/ferryhq/ferry/front"
 )
 
 // handleCreateLink is POST /files/link: a download URL that needs no auth,
@@ -92,73 +91,14 @@ func (s *Server) handleRevokeLink(w http.ResponseWriter, r *http.Request, u *fer
 }
 
 // handleDownloadLink is GET, HEAD or POST /d/{token}: the linked file,
-// without an account. A link's password comes as HTTP Basic auth's (any
-// user name) or as the form field password of a POST; a wrong one counts
-// against the failed-login limit. A browser (by its Accept header, and
-// not asking ?download=1 or posting the password) gets a page instead.
+// without an account (front.Links). A browser's request for the page goes
+// to the web app instead (app routes it there).
 func (s *Server) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
 	token := pathVar(r, "token")
-	_, password, _ := r.BasicAuth()
-	if r.Method == http.MethodPost {
-		password = r.PostFormValue("password")
-	}
-	var opened ferry.OpenedLink
-	open := func() (*ferry.User, error) {
-		link, err := s.files.OpenLink(r.Context(), token, password)
-		opened = link
-		return nil, err
-	}
-	var err error
-	if password != "" {
-		_, err = s.underLoginLimit(w, r, "", open)
-	} else {
-		_, err = open()
-	}
-	if s.cfg.Pages != nil && front.WantsPage(r) && (r.Method != http.MethodPost || err != nil) {
-		// A page with the file's name and a download button
-		// (?download=1), a password field, or the news that the link is
-		// gone; a right password posted from the page gets the file.
-		s.cfg.Pages.LinkPage(w, r, opened, password != "", err)
-		return
-	}
+	link, _, err := s.links.Open(w, r, token)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	// A whole file is one download, counted before it is sent: the count
-	// decides which download is a limited link's last. Conditions go, so
-	// that a counted download is never answered 304; a range is not
-	// counted.
-	if r.Method != http.MethodHead && r.Header.Get("Range") == "" {
-		if err := s.files.CountDownload(r.Context(), token); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		for _, h := range []string{"If-Modified-Since", "If-None-Match", "If-Match", "If-Unmodified-Since"} {
-			r.Header.Del(h)
-		}
-	}
-	if s.cfg.BlobRedirect && r.Method != http.MethodHead {
-		// Straight from the object store, by a URL that works for a few
-		// minutes; a HEAD is answered here (the URL is for GET only).
-		u, err := s.files.BlobURL(r.Context(), opened.File.SHA256, opened.File.Name, blobURLExpiry)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if u != "" {
-			w.Header().Set("Cache-Control", "no-store")
-			code := http.StatusFound
-			if r.Method == http.MethodPost {
-				code = http.StatusSeeOther
-			}
-			http.Redirect(w, r, u, code)
-			return
-		}
-	}
-	s.serveFile(w, r, opened.File)
+	s.links.Serve(w, r, token, link)
 }
-
-// blobURLExpiry is how long a download link's redirect to the object
-// store works: time to start the download, not to finish it.
-const blobURLExpiry = 5 * time.Minute

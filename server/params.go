@@ -230,14 +230,7 @@ func checkItems(name string, n int) error {
 // Bool returns a boolean parameter sent as 0/1 or false/true; absent is
 // false. Anything else is METHOD_BAD_REQUEST.
 func (p *params) Bool(name string) (bool, error) {
-	switch v := p.form.Get(name); v {
-	case "", "0", "false":
-		return false, nil
-	case "1", "true":
-		return true, nil
-	default:
-		return false, ferry.Errorf(ferry.EBADREQUEST, "%s must be 0 or 1, not %q.", name, v)
-	}
+	return front.Flag(name, p.form.Get(name))
 }
 
 // File returns the multipart file part of that name, cut at maxFilePart+1

@@ -2,16 +2,11 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/gorilla/mux"
 
 	"github.com/ferryhq/ferry"
 )
-
-// davPrefix is where the WebDAV front end is mounted (dav.Prefix; server
-// does not import dav).
-const davPrefix = "/dav"
 
 // apiPrefix is the base of every API route (docs/api.md: version 1).
 const apiPrefix = "/api/1"
@@ -89,37 +84,7 @@ func (s *Server) routes() http.Handler {
 
 	r.Handle("/d/{token}", s.limitBody(http.HandlerFunc(s.handleDownloadLink))).Methods(get, head, http.MethodPost)
 	r.Handle("/photos/{token}", s.limitBody(http.HandlerFunc(s.handlePhoto))).Methods(get, head)
-	// WebDAV: every method, every path below /dav/; bodies are file
-	// content (PUT) or XML bounded by max_request_body.
-	if s.cfg.Dav != nil {
-		r.Handle(davPrefix, http.RedirectHandler(davPrefix+"/", http.StatusMovedPermanently))
-		r.PathPrefix(davPrefix + "/").Handler(s.cfg.Dav)
-	}
-
-	if pages := s.cfg.Pages; pages != nil {
-		// app.js's uploads are the API's upload calls under the web app's
-		// session (its cookie, and refused from other sites) instead of
-		// the token header: the same handlers, answers and errors.
-		r.Handle("/uploads/start", s.limitBody(pages.Session(s.handleUploadLink))).Methods(post)
-		r.Handle("/uploads/{key}", pages.Session(s.handleChunk)).Methods(put)
-		r.Handle("/uploads/{key}", s.limitBody(pages.Session(s.handleUploadStatus))).Methods(get)
-		r.Handle("/uploads/{key}/finish", s.limitBody(pages.Session(s.handleFinalize))).Methods(post)
-
-		// Every other path is the web app's (its pages, forms and static
-		// files), but for those of the API's own prefixes, which stay JSON
-		// 404s and 405s (a matcher of its own: gorilla/mux forgets a
-		// method mismatch when a later route matches the path).
-		r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-			for _, p := range []string{apiPrefix + "/", "/d/", "/photos/", "/healthz", "/metrics", "/uploads/"} {
-				if strings.HasPrefix(r.URL.Path, p) {
-					return false
-				}
-			}
-			return true
-		}).Handler(pages)
-	}
-
-	return s.logRequests(r)
+	return r
 }
 
 // pathVar returns a variable of the matched route's path.

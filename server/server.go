@@ -44,34 +44,14 @@ type Config struct {
 	LinkMaxExpiry     time.Duration
 	// SendMaxEntries bounds a send's source entries (0: no limit).
 	SendMaxEntries int
-	// Pages is the web app (nil: none).
-	Pages Pages
-	// Dav serves WebDAV below /dav/ (package dav; nil: none).
-	Dav http.Handler
 	// Mail writes the mails the API's calls queue.
 	Mail mailtext.Texts
 	// Metrics serves GET /metrics (Prometheus text); none when nil.
 	Metrics http.Handler
-	// BodyIdleTimeout bounds the wait for the next bytes of a request body
-	// (0: none).
-	BodyIdleTimeout time.Duration
 	// Tracker is /slice's tracker (config slice.tracker).
 	Tracker string
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken string
-	// Observe, when set, is told of every request: its route template,
-	// status, duration and the bytes read and written.
-	Observe func(route, method string, status int, d time.Duration, in, out int64)
-}
-
-// Pages is the web app as the API's router mounts it: every path the API
-// does not own, the page of a download link for a browser, and the
-// session that app.js's uploads use instead of the token header.
-// app gives it (web.App); server does not import web. Nil: no web app.
-type Pages interface {
-	http.Handler
-	LinkPage(w http.ResponseWriter, r *http.Request, link ferry.OpenedLink, tried bool, err error)
-	Session(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.Handler
 }
 
 // Server is ferry's HTTP handler.
@@ -89,12 +69,13 @@ type Server struct {
 
 	apiRoutes []string     // "get /ops/list", ...: what the router serves under /api/1
 	guard     *front.Guard // failed logins and reset requests, with the web app
-
+	upload    front.Uploads
+	links     front.Links
 }
 
 // New returns the server. now is the clock (time.Now in production).
 func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
-	log = WithRequestIDs(log)
+	log = front.WithRequestIDs(log)
 	// A server of its own (tests) gets the config's default limits.
 	if cfg.Guard == nil {
 		cfg.Guard = front.NewGuard(10, time.Minute, nil, now)
@@ -111,6 +92,8 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		now:      now,
 		guard:    cfg.Guard,
 	}
+	s.upload = front.Uploads{Service: st, Fail: s.writeError}
+	s.links = front.Links{Files: st, Guard: cfg.Guard, BlobRedirect: cfg.BlobRedirect, Fail: s.writeError}
 	s.handler = s.routes()
 	return s
 }

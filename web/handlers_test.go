@@ -25,7 +25,7 @@ func fakeApp(st *mock.Store, signup string) *App {
 	return New(Config{
 		PublicURL: "http://ferry.test", Signup: signup, MaxRequestBody: 1 << 20,
 		LinkMaxExpiry: 30 * 24 * time.Hour, SendExpireAfter: 30 * 24 * time.Hour,
-		Users: st, Files: st, Dav: st, Messages: st, Social: st,
+		Users: st, Files: st, Uploads: st, Dav: st, Messages: st, Social: st,
 		Mail:  mailtext.Texts{PublicURL: "http://ferry.test", Signup: signup},
 		Guard: front.NewGuard(10, time.Minute, nil, time.Now),
 		Log:   slog.New(slog.DiscardHandler), Now: time.Now,
@@ -96,3 +96,108 @@ func TestHandlers_NewFolderNamesAreChecked(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, w.Code)
 	assert.Equal(t, [][]string{{"docs", "Holiday photos"}}, made, "typed spaces dropped; nothing made for the blank name")
 }
+
+// signedIn makes "c" the cookie of pat, user 7.
+func signedIn(st *mock.Store) {
+	st.AuthenticateFn = func(_ context.Context, token string) (*ferry.User, error) {
+		if token != "c" {
+			return nil, ferry.Errorf(ferry.ENOPERMISSION, "Not signed in.")
+		}
+		return &ferry.User{ID: 7, Email: "pat@example.com"}, nil
+	}
+}
+
+// app.js's upload calls are the API's answers under the session cookie:
+// JSON, inert, the 409 with received, and 401 without a session.
+func TestHandlers_UploadCallsUnderTheSession(t *testing.T) {
+	st := &mock.Store{}
+	signedIn(st)
+	st.CreateUploadFn = func(_ context.Context, userID uint64, names []string, size int64, resolve bool) (string, string, error) {
+		assert.Equal(t, uint64(7), userID)
+		assert.Equal(t, []string{"docs", "a.txt"}, names)
+		assert.Equal(t, int64(10), size)
+		assert.True(t, resolve)
+		return "k1", "docs/a (1).txt", nil
+	}
+	st.WriteChunkFn = func(_ context.Context, c ferry.Chunk) (int64, error) {
+		if c.Start != 4 {
+			return 0, &ferry.OffsetError{Received: 4}
+		}
+		return 10, nil
+	}
+	a := fakeApp(st, "open")
+	call := func(method, target, body string, cookie bool, header ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, target, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		if cookie {
+			r.AddCookie(&http.Cookie{Name: "ferry", Value: "c"})
+		}
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, r)
+		return w
+	}
+
+	w := call("POST", "/uploads/start", "path=/docs/a.txt&size=10&resolve=1", true)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.JSONEq(t, `{"upload_key":"k1","file":"docs/a (1).txt"}`, w.Body.String())
+	assert.Equal(t, front.InertPolicy, w.Header().Get("Content-Security-Policy"), "JSON is not a page")
+
+	w = call("POST", "/uploads/start", "path=/docs/a.txt&size=ten", true)
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, w.Body.String(), "size must be the file's size in bytes.")
+
+	w = call("PUT", "/uploads/k1", "xyz", true, "Content-Range", "bytes 0-2/10")
+	assert.Equal(t, http.StatusConflict, w.Code)
+	assert.JSONEq(t, `{"error":"UPLOAD_OFFSET_MISMATCH","message":"A chunk must start at byte 4.","received":4}`, w.Body.String())
+
+	w = call("POST", "/uploads/start", "path=/docs/a.txt&size=10", false)
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "no session: the API's answer, not a redirect")
+}
+
+// A browser that opens a download link gets its page; a right password
+// posted from it gets the file, inert and counted.
+func TestHandlers_DownloadLinkPageAndPassword(t *testing.T) {
+	st := &mock.Store{}
+	info := ferry.FileInfo{Name: "report.pdf", Path: "report.pdf", Size: 5, SHA256: strings.Repeat("ab", 32)}
+	st.OpenLinkFn = func(_ context.Context, token, password string) (ferry.OpenedLink, error) {
+		if token != "tok" {
+			return ferry.OpenedLink{}, ferry.Errorf(ferry.ELINKNOTFOUND, "No such link.")
+		}
+		if password != "pw" {
+			return ferry.OpenedLink{}, ferry.Errorf(ferry.EAUTHFAILED, "This link needs its password.")
+		}
+		return ferry.OpenedLink{File: info, Expires: time.Now().Add(time.Hour)}, nil
+	}
+	counted := 0
+	st.CountDownloadFn = func(context.Context, string) error { counted++; return nil }
+	st.OpenBlobFn = func(context.Context, string, int64) (ferry.Blob, error) {
+		return nopBlob{strings.NewReader("hello")}, nil
+	}
+	a := fakeApp(st, "open")
+
+	w := visit(a, http.MethodGet, "/d/tok", nil, "")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.Contains(t, w.Body.String(), `name="password"`)
+
+	w = visit(a, http.MethodPost, "/d/tok", url.Values{"password": {"wrong"}}, "")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.Equal(t, 0, counted)
+
+	w = visit(a, http.MethodPost, "/d/tok", url.Values{"password": {"pw"}}, "")
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "hello", w.Body.String())
+	assert.Equal(t, 1, counted)
+	assert.Equal(t, front.InertPolicy, w.Header().Get("Content-Security-Policy"), "the file is never a page")
+	assert.Contains(t, w.Header().Get("Content-Disposition"), "attachment")
+
+	w = visit(a, http.MethodGet, "/d/gone", nil, "")
+	assert.Equal(t, http.StatusNotFound, w.Code)
+	assert.Contains(t, w.Body.String(), "This link does not exist")
+}
+
+type nopBlob struct{ *strings.Reader }
+
+func (nopBlob) Close() error { return nil }

@@ -204,12 +204,19 @@ type linkData struct {
 	Wrong    bool // a password was given, and it was not the link's
 }
 
-// LinkPage answers a browser that opens a download link: the file's name,
-// size and a download button; for a link with a password, a field for it
-// (the form posts it to the link, which answers the file); for a link
-// that is gone, a page that says so. tried says a password was given.
-func (a *App) LinkPage(w http.ResponseWriter, r *http.Request, link ferry.OpenedLink, tried bool, err error) {
-	pageHeaders(w.Header())
+// handleDownloadLink answers a browser that opens a download link, /d/{token}
+// (app sends it here; the API answers everyone else): the file's name,
+// size and a download button (?download=1, the API's); for a link with a
+// password, a field for it, and the file once the password posted is
+// right; for a link that is gone, a page that says so.
+func (a *App) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	link, tried, err := a.links.Open(w, r, token)
+	if err == nil && r.Method == http.MethodPost {
+		front.Inert(w.Header())
+		a.links.Serve(w, r, token, link)
+		return
+	}
 	switch {
 	case ferry.ErrorCode(err) == ferry.EAUTHFAILED:
 		a.render(w, r, http.StatusForbidden, "link", "Download link", linkData{Password: true, Wrong: tried, URL: r.URL.Path})

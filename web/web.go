@@ -41,8 +41,13 @@ type Config struct {
 	// resumable upload (a proxy's limit in front); 0: a file in one.
 	UploadRequestMax int64
 
+	// BlobRedirect sends a download link's file from the object store,
+	// when blobs are there, by a redirect.
+	BlobRedirect bool
+
 	Users    ferry.UserService
 	Files    ferry.FileService
+	Uploads  ferry.UploadService
 	Dav      ferry.DavService
 	Messages ferry.MessageService
 	Social   ferry.SocialService
@@ -64,19 +69,23 @@ type App struct {
 	cop     *http.CrossOriginProtection
 	secure  bool // public_url is https: the cookie is Secure
 	static  http.Handler
+	uploads front.Uploads
+	links   front.Links
 }
 
 // New returns the web app.
 func New(cfg Config) *App {
 	a := &App{cfg: cfg, secure: strings.HasPrefix(cfg.PublicURL, "https://")}
 	a.pages = parsePages()
+	a.uploads = front.Uploads{Service: cfg.Uploads, Fail: a.writeError}
+	a.links = front.Links{Files: cfg.Files, Guard: cfg.Guard, BlobRedirect: cfg.BlobRedirect, Fail: a.writeError}
 	sub, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		panic(err)
 	}
 	a.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 
-	mux := http.NewServeMux()
+	mux := routeMux{http.NewServeMux()}
 	mux.HandleFunc("GET /{$}", a.handleHome)
 	mux.HandleFunc("GET /static/", a.handleStatic)
 	mux.HandleFunc("GET /favicon.ico", a.handleFavicon)
@@ -103,6 +112,12 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /link/{path...}", a.authed(a.handleLink))
 	mux.HandleFunc("POST /links/{id}/revoke", a.authed(a.handleRevokeLink))
 	mux.HandleFunc("POST /upload/{path...}", a.authed(a.handleFormUpload))
+	mux.HandleFunc("POST /uploads/start", a.session(a.handleUploadStart))
+	mux.HandleFunc("PUT /uploads/{key}", a.session(a.handleUploadChunk))
+	mux.HandleFunc("GET /uploads/{key}", a.session(a.handleUploadStatus))
+	mux.HandleFunc("POST /uploads/{key}/finish", a.session(a.handleUploadFinish))
+	mux.HandleFunc("GET /d/{token}", a.handleDownloadLink)
+	mux.HandleFunc("POST /d/{token}", a.handleDownloadLink)
 
 	mux.HandleFunc("GET /send/{path...}", a.authed(a.handleSendPage))
 	mux.HandleFunc("POST /send/{path...}", a.authed(a.handleSend))
@@ -143,7 +158,7 @@ func New(cfg Config) *App {
 		pageHeaders(w.Header())
 		a.renderError(w, r, http.StatusForbidden, "This request came from another site, so it was refused. Open ferry and try again from its own page.")
 	}))
-	a.handler = a.cop.Handler(mux)
+	a.handler = a.cop.Handler(mux.ServeMux)
 	return a
 }
 
@@ -156,15 +171,30 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.handler.ServeHTTP(w, r)
 }
 
-// isUpload reports whether r is the form upload, whose files the store
-// bounds itself (max_file_size, the quota). app.js's uploads are the
-// server's routes, not the web app's.
+// isUpload reports whether r is the form upload or a part of app.js's,
+// whose files the store bounds itself (max_file_size, the quota).
 func isUpload(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/")
+	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/") ||
+		r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/uploads/")
 }
 
-// pageHeaders replaces the server's inert policy with the page policy,
-// and its no-referrer with same-origin.
+// routeMux names each request's route for the request log and metrics:
+// the pattern it matched, without its method.
+type routeMux struct{ *http.ServeMux }
+
+func (m routeMux) HandleFunc(pattern string, h http.HandlerFunc) {
+	route := pattern
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		route = path
+	}
+	m.ServeMux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		front.SetRoute(r, route)
+		h(w, r)
+	})
+}
+
+// pageHeaders replaces the inert policy (front.Requests) with the page
+// policy, and its no-referrer with same-origin.
 func pageHeaders(h http.Header) {
 	h["Content-Security-Policy"] = []string{front.PagePolicy}
 	h.Set("Referrer-Policy", "same-origin") // nosniff is the server's, as on every answer
@@ -259,23 +289,25 @@ func (a *App) authed(h func(w http.ResponseWriter, r *http.Request, u *ferry.Use
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
+		front.SeenUser(r, u.ID)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
 		h(w, r, u)
 	}
 }
 
-// Session serves h, a call of the API, for app.js: with the user of the
-// session cookie instead of the token header (the API's 401 without
-// one), and refused when it comes from another site.
-func (a *App) Session(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.Handler {
-	return a.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// session serves h, a call of app.js: JSON, under the inert policy, with
+// the user of the session cookie (the API's 401 without one).
+func (a *App) session(h func(w http.ResponseWriter, r *http.Request, u *ferry.User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		front.Inert(w.Header())
 		u, err := a.user(r)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
+		front.SeenUser(r, u.ID)
 		h(w, r, u)
-	}))
+	}
 }
 
 func (a *App) setCookie(w http.ResponseWriter, token string) {

@@ -1,4 +1,4 @@
-package server
+package front
 
 import (
 	"context"
@@ -18,9 +18,9 @@ type requestIDKey struct{}
 
 // requestID returns the id of the request r: the trusted proxy's, or a new
 // one.
-func (s *Server) requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && validRequestID(id) && len(s.guard.TrustedProxies) > 0 {
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && s.guard.Trusts(host) {
+func (s Requests) requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && validRequestID(id) && len(s.Guard.TrustedProxies) > 0 {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && s.Guard.Trusts(host) {
 			return id
 		}
 	}
@@ -47,8 +47,7 @@ func withRequestID(ctx context.Context, id string) context.Context {
 }
 
 // WithRequestIDs returns log with request_id on every line logged with a
-// request's context (for the web app's log too, whose requests the
-// server's middleware numbers).
+// request's context (Requests.Handler numbers every request).
 func WithRequestIDs(log *slog.Logger) *slog.Logger {
 	return slog.New(requestIDHandler{log.Handler()})
 }
