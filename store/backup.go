@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // Backup writes a consistent copy of the store to w as a tar file: the
@@ -33,8 +35,8 @@ func (db *DB) Backup(w io.Writer) error {
 		if _, err := tx.WriteTo(tw); err != nil {
 			return err
 		}
-		if s3, ok := db.blobs.store.(*s3Blobs); ok {
-			return writeManifest(tw, tx, s3, now)
+		if !db.blobs.store.Local() {
+			return writeManifest(tw, tx, db.blobs.store, now)
 		}
 		return tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
 			return db.backupBlob(tw, refOf(tx, sum(k)), blobSize(v), now)
@@ -50,11 +52,11 @@ func (db *DB) Backup(w io.Writer) error {
 // when blobs are in S3.
 const ManifestName = "blobs.manifest"
 
-func writeManifest(tw *tar.Writer, tx *bolt.Tx, s3 *s3Blobs, now time.Time) error {
+func writeManifest(tw *tar.Writer, tx *bolt.Tx, bs blobs.Store, now time.Time) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# ferry blobs in %s: sha256 size key\n", s3.where())
+	fmt.Fprintf(&b, "# ferry blobs in %s: sha256 size key\n", bs.Where())
 	err := tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
-		fmt.Fprintf(&b, "%x %d %s\n", k, blobSize(v), s3.objectKey(refOf(tx, sum(k))))
+		fmt.Fprintf(&b, "%x %d %s\n", k, blobSize(v), bs.Name(refOf(tx, sum(k))))
 		return nil
 	})
 	if err != nil {
@@ -75,14 +77,14 @@ func blobSize(v []byte) int64 {
 	return int64(binary.BigEndian.Uint64(v[8:]))
 }
 
-func (db *DB) backupBlob(tw *tar.Writer, ref blobRef, size int64, now time.Time) error {
-	h := ref.sum
-	f, err := db.blobs.store.open(context.Background(), ref, size)
+func (db *DB) backupBlob(tw *tar.Writer, ref blobs.Ref, size int64, now time.Time) error {
+	h := ref.Sum
+	f, err := db.blobs.store.Open(context.Background(), ref, size)
 	if err != nil {
 		return fmt.Errorf("blob %x: %w", h, err)
 	}
 	defer f.Close()
-	if err := tw.WriteHeader(&tar.Header{Name: blobsDir + "/" + blobName(h), Mode: 0o600, Size: size, ModTime: now}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: blobsDir + "/" + blobs.NameOf(h), Mode: 0o600, Size: size, ModTime: now}); err != nil {
 		return err
 	}
 	_, err = io.Copy(tw, f)

@@ -15,11 +15,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // blobState is what the store keeps of blobs in memory.
 type blobState struct {
-	store    blobStore       // where their content is (blobstore.go)
+	store    blobs.Store     // where their content is
 	grace    time.Duration   // how old an orphan must be to be swept
 	locks    [256]sync.Mutex // by the first byte of a blob's hash
 	holds    atomic.Int64    // backups and checks running: blobs are not removed meanwhile
@@ -29,7 +30,7 @@ type blobState struct {
 	minFree  int64 // free space that spooled content may not take (space.go)
 }
 
-// File contents are blobs named by their SHA-256, kept by a blobStore. The
+// File contents are blobs named by their SHA-256, kept by a blobs.Store. The
 // blobs bucket counts the records that refer to each (files, and pending
 // sends), so the same content is stored once. Content is spooled to tmp/,
 // hashed and fsynced, then put into the blob store under the blob's lock
@@ -38,11 +39,15 @@ type blobState struct {
 // writer of the same content never loses it.
 
 const (
-	blobsDir = "blobs"
-	tmpDir   = "tmp"
+	blobsDir = blobs.Dir
+	tmpDir   = blobs.TmpDir
 )
 
-type sum = [sha256.Size]byte
+type sum = blobs.Sum
+
+// S3 says where blobs live when they are kept in an S3-compatible bucket
+// instead of the data directory (Options.S3).
+type S3 = blobs.S3
 
 // lockBlob locks the blob h against placing and removal; it returns the
 // unlock function.
@@ -56,10 +61,8 @@ func (db *DB) lockBlob(h sum) func() {
 // .. blobs/ff), and empties tmp/: when the database is opened nothing in
 // it belongs to a write in progress.
 func (db *DB) makeBlobDirs() error {
-	if l, ok := db.blobs.store.(localBlobs); ok {
-		if err := l.makeDirs(); err != nil {
-			return err
-		}
+	if err := db.blobs.store.Prepare(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Join(db.dir, uploadsDir), 0o700); err != nil {
 		return err
@@ -88,7 +91,7 @@ func (db *DB) blobExists(ctx context.Context, h sum) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return db.blobs.store.exists(ctx, ref)
+	return db.blobs.store.Exists(ctx, ref)
 }
 
 // OpenBlob opens the content of a file, of the given size, for reading.
@@ -101,13 +104,12 @@ func (db *DB) OpenBlob(ctx context.Context, hexSum string, size int64) (ferry.Bl
 	if err != nil {
 		return nil, err
 	}
-	return db.blobs.store.open(ctx, ref, size)
+	return db.blobs.store.Open(ctx, ref, size)
 }
 
 // BlobURL returns a presigned URL of the blob in S3, "" for local blobs.
 func (db *DB) BlobURL(ctx context.Context, hexSum, name string, expiry time.Duration) (string, error) {
-	s3, ok := db.blobs.store.(*s3Blobs)
-	if !ok {
+	if db.blobs.store.Local() {
 		return "", nil
 	}
 	b, err := hex.DecodeString(hexSum)
@@ -118,17 +120,12 @@ func (db *DB) BlobURL(ctx context.Context, hexSum, name string, expiry time.Dura
 	if err != nil {
 		return "", err
 	}
-	return s3.presign(ctx, ref, name, expiry)
+	return db.blobs.store.URL(ctx, ref, name, expiry)
 }
 
 // syncDir fsyncs a directory so that a rename or creation in it is durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return blobs.SyncDir(dir)
 }
 
 // hashState is a SHA-256 whose state can be saved between chunks of a

@@ -7,6 +7,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // Reference counts: the blobs bucket counts the records that refer to each
@@ -42,7 +44,7 @@ func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 		return false, nil
 	}
 	var referenced bool
-	var ref blobRef
+	var ref blobs.Ref
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
 		referenced = hasRefs(tx, h)
 		ref = refOf(tx, h)
@@ -50,11 +52,11 @@ func (db *DB) removeBlobIfUnreferenced(h sum) (bool, error) {
 	}); err != nil || referenced {
 		return false, err
 	}
-	if err := db.blobs.store.remove(context.Background(), ref); err != nil {
+	if err := db.blobs.store.Remove(context.Background(), ref); err != nil {
 		return false, err
 	}
-	if ref.key != "" {
-		if err := db.forgetBlobKey(h, ref.key); err != nil {
+	if ref.Key != "" {
+		if err := db.forgetBlobKey(h, ref.Key); err != nil {
 			return false, err
 		}
 	}
@@ -78,17 +80,17 @@ func hasRefs(tx *bolt.Tx, h sum) bool {
 
 // refOf is blob h as its store has it: under the key blob_keys names, or
 // under its own name.
-func refOf(tx *bolt.Tx, h sum) blobRef {
-	return blobRef{sum: h, key: string(tx.Bucket(bucketBlobKeys).Get(h[:]))}
+func refOf(tx *bolt.Tx, h sum) blobs.Ref {
+	return blobs.Ref{Sum: h, Key: string(tx.Bucket(bucketBlobKeys).Get(h[:]))}
 }
 
 // blobRefOf is refOf in a read transaction of its own; local blobs are
 // never staged, and need none (a download's hot path).
-func (db *DB) blobRefOf(h sum) (blobRef, error) {
-	if _, local := db.blobs.store.(localBlobs); local {
-		return blobRef{sum: h}, nil
+func (db *DB) blobRefOf(h sum) (blobs.Ref, error) {
+	if db.blobs.store.Local() {
+		return blobs.Ref{Sum: h}, nil
 	}
-	var ref blobRef
+	var ref blobs.Ref
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		ref = refOf(tx, h)
 		return nil

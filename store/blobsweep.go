@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // RemoveOrphanBlobs deletes what the blob store holds that no record
@@ -14,33 +16,33 @@ import (
 func (db *DB) RemoveOrphanBlobs() (int, error) {
 	removed := 0
 	ctx := context.Background()
-	var others []storedBlob
-	err := db.blobs.store.each(ctx, func(b storedBlob) error {
-		if !db.pastGrace(b.modified) {
+	var others []blobs.Stored
+	err := db.blobs.store.Each(ctx, func(b blobs.Stored) error {
+		if !db.pastGrace(b.Modified) {
 			return nil // maybe an upload between its put and its commit
 		}
-		if !b.named {
+		if !b.Named {
 			// An upload staged here and not yet committed is skipped;
 			// what else is left is looked up once the listing is done.
-			if _, staging := db.blobs.staging.Load(b.name); !staging {
+			if _, staging := db.blobs.staging.Load(b.Name); !staging {
 				others = append(others, b)
 			}
 			return nil
 		}
-		unlock := db.lockBlob(b.sum)
+		unlock := db.lockBlob(b.Sum)
 		defer unlock()
-		if ref, err := db.blobRefOf(b.sum); err != nil {
+		if ref, err := db.blobRefOf(b.Sum); err != nil {
 			return err
-		} else if ref.key != "" {
+		} else if ref.Key != "" {
 			// The blob is at its staged key: this copy under its own name
 			// is left over (from before a failed removal).
-			if err := db.blobs.store.removeStray(ctx, b.name); err != nil {
+			if err := db.blobs.store.RemoveStray(ctx, b.Name); err != nil {
 				return err
 			}
 			removed++
 			return nil
 		}
-		gone, err := db.removeBlobIfUnreferenced(b.sum)
+		gone, err := db.removeBlobIfUnreferenced(b.Sum)
 		if gone {
 			removed++
 		}
@@ -61,9 +63,9 @@ func (db *DB) RemoveOrphanBlobs() (int, error) {
 	}
 	var errs []error
 	for _, b := range others {
-		h, ok := staged[b.name]
+		h, ok := staged[b.Name]
 		if !ok {
-			if err := db.blobs.store.removeStray(ctx, b.name); err == nil {
+			if err := db.blobs.store.RemoveStray(ctx, b.Name); err == nil {
 				removed++
 			} else {
 				errs = append(errs, err)

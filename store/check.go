@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // CheckTree verifies the invariants of the file tree and returns one line
@@ -38,20 +39,20 @@ func (db *DB) CheckTree() ([]string, error) {
 // (an object under a blob's own name while blob_keys puts the blob
 // elsewhere is such a stray). Called within a hold (holdBlobs) and a
 // read transaction begun before it, every blob tx refers to is listed.
-func (db *DB) listBlobs(tx *bolt.Tx) (map[sum]time.Time, []storedBlob, error) {
+func (db *DB) listBlobs(tx *bolt.Tx) (map[sum]time.Time, []blobs.Stored, error) {
 	staged, err := stagedKeys(tx)
 	if err != nil {
 		return nil, nil, err
 	}
 	keys := tx.Bucket(bucketBlobKeys)
 	stored := map[sum]time.Time{}
-	var strays []storedBlob
-	err = db.blobs.store.each(context.Background(), func(b storedBlob) error {
-		if h, ok := staged[b.name]; ok {
-			stored[h] = b.modified
-		} else if b.named && keys.Get(b.sum[:]) == nil {
-			stored[b.sum] = b.modified
-		} else if _, staging := db.blobs.staging.Load(b.name); !staging {
+	var strays []blobs.Stored
+	err = db.blobs.store.Each(context.Background(), func(b blobs.Stored) error {
+		if h, ok := staged[b.Name]; ok {
+			stored[h] = b.Modified
+		} else if b.Named && keys.Get(b.Sum[:]) == nil {
+			stored[b.Sum] = b.Modified
+		} else if _, staging := db.blobs.staging.Load(b.Name); !staging {
 			strays = append(strays, b) // (an upload of this process's in flight is not)
 		}
 		return nil

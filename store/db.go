@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/quota"
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // SchemaVersion is the layout of the buckets this code reads and writes. Open
@@ -220,14 +221,14 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	var blobs blobStore = localBlobs{dir: dir}
+	bs := blobs.NewLocal(dir)
 	var grace time.Duration
 	if opts.S3 != nil {
-		s3, err := newS3Blobs(context.Background(), *opts.S3)
+		s3, err := blobs.NewS3(context.Background(), *opts.S3)
 		if err != nil {
 			return nil, err
 		}
-		blobs, grace = s3, opts.S3.OrphanGrace
+		bs, grace = s3, opts.S3.OrphanGrace
 	}
 	path := filepath.Join(dir, FileName)
 	// A large initial map (address space, not memory) makes remaps rare: a
@@ -248,7 +249,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,
 			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory},
 		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},
-		blobs:     blobState{store: blobs, grace: grace, minFree: opts.MinFreeSpace},
+		blobs:     blobState{store: bs, grace: grace, minFree: opts.MinFreeSpace},
 		uploads:   uploadState{idle: opts.UploadIdleTimeout, checkpoint: opts.UploadCheckpoint},
 		mail:      mailState{queued: opts.MailQueued, keep: opts.KeepMail},
 		passwords: passwordState{sem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))},
@@ -303,7 +304,7 @@ func (db *DB) init() error {
 				}
 			}
 		}
-		if err := checkBlobsWhere(tx, db.blobs.store.where()); err != nil {
+		if err := checkBlobsWhere(tx, db.blobs.store.Where()); err != nil {
 			return err
 		}
 		// Copies that were being built when the last process ended will
@@ -338,7 +339,7 @@ func checkBlobsWhere(tx *bolt.Tx, where string) error {
 	return meta.Put(keyBlobsWhere, []byte(where))
 }
 
-// describeWhere says a blobStore's where() in words.
+// describeWhere says a blob store's Where() in words.
 func describeWhere(where string) string {
 	if bucket, ok := strings.CutPrefix(where, "s3:"); ok {
 		bucket, prefix, _ := strings.Cut(bucket, "/")

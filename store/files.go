@@ -306,7 +306,7 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 	now := db.now().UnixNano()
 	var info ferry.FileInfo
 	var released []sum
-	unlock := db.lockBlob(sp.sum)
+	unlock := db.lockBlob(sp.Sum)
 	placed, err := db.placeBlob(ctx, sp)
 	if err != nil {
 		unlock()
@@ -337,16 +337,16 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 				return ferry.Errorf(ferry.EFILEEXISTS, "%q is a folder.", paths.Join(names))
 			}
 		}
-		delta := sp.size - n.size
+		delta := sp.Size - n.size
 		if err := db.charge(tx, userID, delta); err != nil {
 			return err
 		}
-		if placed && !hasRefs(tx, sp.sum) {
-			if err := recordBlobKey(tx, sp.sum, sp.key); err != nil {
+		if placed && !hasRefs(tx, sp.Sum) {
+			if err := recordBlobKey(tx, sp.Sum, sp.Key); err != nil {
 				return err
 			}
 		}
-		if err := refBlob(tx, sp.sum, sp.size); err != nil {
+		if err := refBlob(tx, sp.Sum, sp.Size); err != nil {
 			return err
 		}
 		if n.id != 0 {
@@ -365,7 +365,7 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 				return err
 			}
 		}
-		n.size, n.sum, n.modified = sp.size, sp.sum, now
+		n.size, n.sum, n.modified = sp.Size, sp.Sum, now
 		if err := addChild(tx, &n); err != nil {
 			return err
 		}
@@ -379,15 +379,15 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		return nil
 	})
 	if err != nil {
-		if inUse, _ := db.referenced(sp.sum); placed && sp.key != "" && !inUse {
-			db.dropStaged(sp.key) // not in blob_keys: nothing else would find it
-		} else if _, rmErr := db.removeBlobIfUnreferenced(sp.sum); rmErr != nil {
+		if inUse, _ := db.referenced(sp.Sum); placed && sp.Key != "" && !inUse {
+			db.dropStaged(sp.Key) // not in blob_keys: nothing else would find it
+		} else if _, rmErr := db.removeBlobIfUnreferenced(sp.Sum); rmErr != nil {
 			db.log("removing an unreferenced blob", rmErr)
 		}
 		unlock()
 		return ferry.FileInfo{}, err
 	}
-	db.blobs.staging.Delete(sp.key) // committed: blob_keys names it
+	db.blobs.staging.Delete(sp.Key) // committed: blob_keys names it
 	unlock()
 	if err := db.releaseBlobs(released); err != nil {
 		db.log("removing released blobs", err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // FsckReport is what Fsck found: damage (Problems), and debris that a
@@ -41,7 +43,7 @@ func (db *DB) fsck(quick, orphans bool) (FsckReport, error) {
 	defer db.holdBlobs()()
 	var problems, debris []string
 	type blob struct {
-		ref  blobRef
+		ref  blobs.Ref
 		size int64
 	}
 	var referenced []blob
@@ -68,8 +70,8 @@ func (db *DB) fsck(quick, orphans bool) (FsckReport, error) {
 			}
 		}
 		for _, b := range strays {
-			if db.pastGrace(b.modified) {
-				debris = append(debris, fmt.Sprintf("%s: no record refers to it", b.name))
+			if db.pastGrace(b.Modified) {
+				debris = append(debris, fmt.Sprintf("%s: no record refers to it", b.Name))
 			}
 		}
 		return err
@@ -78,8 +80,8 @@ func (db *DB) fsck(quick, orphans bool) (FsckReport, error) {
 		return FsckReport{problems, debris}, err
 	}
 	for _, b := range referenced {
-		h := b.ref.sum
-		got, err := hashOf(context.Background(), db.blobs.store, b.ref, b.size)
+		h := b.ref.Sum
+		got, err := blobs.HashOf(context.Background(), db.blobs.store, b.ref, b.size)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("blob %x: reading it back failed: %v", h, err))
 		} else if got != h {

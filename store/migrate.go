@@ -3,7 +3,6 @@ package store
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // migratedName is the record of a migration in progress, in the data
@@ -27,11 +28,11 @@ const migratedName = "blobs-migrated"
 // a line of progress to out now and then, and leaves the local files in
 // place.
 func (db *DB) MigrateBlobs(ctx context.Context, to S3, out io.Writer) error {
-	local, ok := db.blobs.store.(localBlobs)
-	if !ok {
+	local := db.blobs.store
+	if !local.Local() {
 		return errors.New("the store's blobs are not in the data directory")
 	}
-	s3, err := newS3Blobs(ctx, to)
+	s3, err := blobs.NewS3(ctx, to)
 	if err != nil {
 		return err
 	}
@@ -60,10 +61,10 @@ func (db *DB) MigrateBlobs(ctx context.Context, to S3, out io.Writer) error {
 		if done[h] {
 			continue
 		}
-		if err := s3.put(ctx, spooled{path: local.path(h), size: size, sum: h, keep: true}); err != nil {
+		if err := s3.Put(ctx, spooled{Path: filepath.Join(db.dir, local.Name(blobs.Ref{Sum: h})), Size: size, Sum: h, Keep: true}); err != nil {
 			return fmt.Errorf("blob %x: %w", h, err)
 		}
-		got, err := hashOf(ctx, s3, blobRef{sum: h}, size)
+		got, err := blobs.HashOf(ctx, s3, blobs.Ref{Sum: h}, size)
 		if err != nil {
 			return fmt.Errorf("blob %x: reading it back: %w", h, err)
 		} else if got != h {
@@ -84,12 +85,12 @@ func (db *DB) MigrateBlobs(ctx context.Context, to S3, out io.Writer) error {
 		return err
 	}
 	err = db.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keyBlobsWhere, []byte(s3.where()))
+		return tx.Bucket(bucketMeta).Put(keyBlobsWhere, []byte(s3.Where()))
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%d blobs are %s (%d copied now); the store now opens only with them there\n", verified, describeWhere(s3.where()), copied)
+	fmt.Fprintf(out, "%d blobs are %s (%d copied now); the store now opens only with them there\n", verified, describeWhere(s3.Where()), copied)
 	return os.Remove(logPath)
 }
 
@@ -111,18 +112,4 @@ func readMigrated(path string) (map[sum]bool, error) {
 		}
 	}
 	return done, sc.Err()
-}
-
-// hashOf reads blob b back from bs and hashes it.
-func hashOf(ctx context.Context, bs blobStore, b blobRef, size int64) (sum, error) {
-	f, err := bs.open(ctx, b, size)
-	if err != nil {
-		return sum{}, err
-	}
-	defer f.Close()
-	hash := sha256.New()
-	if _, err := io.Copy(hash, f); err != nil {
-		return sum{}, err
-	}
-	return sum(hash.Sum(nil)), nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/paths"
+	"github.com/ferryhq/ferry/store/blobs"
 )
 
 // uploadState is what the store keeps of uploads in memory.
@@ -271,13 +272,13 @@ func (db *DB) WriteChunk(ctx context.Context, c ferry.Chunk) (int64, error) {
 	if err := db.checkSpace(want); err != nil {
 		return rec.Received, err
 	}
-	dst := newFileSink(f, nil)
-	defer dst.close()
+	dst := blobs.NewFileWriter(f, nil)
+	defer dst.Close()
 	// The chunk goes in steps of at most a checkpoint; each step's bytes
 	// are made durable and recorded before the next is read.
 	for left := want; left > 0; {
 		step := min(left, db.uploads.checkpoint)
-		n, readErr, writeErr := copyToFile(dst, rec.Received, io.LimitReader(body, step), h, step)
+		n, readErr, writeErr := blobs.Copy(dst, rec.Received, io.LimitReader(body, step), h, step)
 		if writeErr != nil {
 			// Nothing of this step counts: the hash may have taken bytes
 			// that never reached the file. Give their space back at once.
@@ -293,7 +294,7 @@ func (db *DB) WriteChunk(ctx context.Context, c ferry.Chunk) (int64, error) {
 			}
 		}
 		if readErr != nil {
-			return rec.Received, readErr // wrapped in ferry.ErrBodyRead by copyToFile, or the short body's BAD_REQUEST
+			return rec.Received, readErr // wrapped in ferry.ErrBodyRead by blobs.Copy, or the short body's BAD_REQUEST
 		}
 		left -= n
 	}
@@ -355,7 +356,7 @@ func (db *DB) FinalizeUpload(ctx context.Context, userID uint64, key string) (fe
 	if _, err := db.precheckPut(userID, names, rec.Resolve, rec.Size-rec.Reserved); err != nil {
 		return refuse(err)
 	}
-	sp := spooled{path: db.uploadFile(key), size: rec.Size, sum: sum(h.Sum(nil)), keep: true}
+	sp := spooled{Path: db.uploadFile(key), Size: rec.Size, Sum: sum(h.Sum(nil)), Keep: true}
 	target := ferry.PutRequest{UserID: userID, Names: names, Resolve: rec.Resolve}
 	info, err := db.commitFile(ctx, target, sp, rec.Reserved, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUploads).Delete([]byte(key))

@@ -1,4 +1,4 @@
-package store
+package blobs
 
 import (
 	"bytes"
@@ -18,10 +18,10 @@ import (
 	"github.com/ferryhq/ferry"
 )
 
-// copyToFile writes every byte at its place and hashes it, whatever the
+// Copy writes every byte at its place and hashes it, whatever the
 // offset it starts at and the size, around the page cache or through it,
 // with a body that arrives in small and odd reads.
-func TestCopyToFile(t *testing.T) {
+func TestCopy(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for _, direct := range []bool{true, false} {
 		for _, start := range []int64{0, 1, align - 1, align, 3*align + 17, pieceSize + 5} {
@@ -34,9 +34,9 @@ func TestCopyToFile(t *testing.T) {
 				require.NoError(t, os.WriteFile(name, head, 0o600))
 				f, err := os.OpenFile(name, os.O_WRONLY, 0)
 				require.NoError(t, err)
-				dst := newFileSink(f, nil)
+				dst := NewFileWriter(f, nil)
 				if !direct {
-					dst.close()
+					dst.Close()
 				}
 				data := make([]byte, size)
 				for i := range data {
@@ -47,8 +47,8 @@ func TestCopyToFile(t *testing.T) {
 				if (start+int64(size))%2 == 1 {
 					expect = -1
 				}
-				n, readErr, writeErr := copyToFile(dst, start, iotest.HalfReader(bytes.NewReader(data)), h, expect)
-				dst.close()
+				n, readErr, writeErr := Copy(dst, start, iotest.HalfReader(bytes.NewReader(data)), h, expect)
+				dst.Close()
 				require.NoError(t, readErr)
 				require.NoError(t, writeErr)
 				require.NoError(t, f.Sync())
@@ -67,16 +67,16 @@ func TestCopyToFile(t *testing.T) {
 // A body that fails half-way: what came before the failure is written
 // and hashed, and the failure is the body's. An HTTP body cut short
 // (io.ErrUnexpectedEOF) is such a failure, not an end.
-func TestCopyToFile_ReadError(t *testing.T) {
+func TestCopy_ReadError(t *testing.T) {
 	for _, cause := range []error{errors.New("connection reset"), io.ErrUnexpectedEOF} {
 		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
 		require.NoError(t, err)
-		dst := newFileSink(f, nil)
+		dst := NewFileWriter(f, nil)
 		data := bytes.Repeat([]byte("x"), pieceSize+100)
 		broken := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(cause))
 		h := sha256.New()
-		n, readErr, writeErr := copyToFile(dst, 0, broken, h, int64(len(data)+1000))
-		dst.close()
+		n, readErr, writeErr := Copy(dst, 0, broken, h, int64(len(data)+1000))
+		dst.Close()
 		require.NoError(t, writeErr)
 		require.ErrorIs(t, readErr, ferry.ErrBodyRead, "after %v", cause)
 		require.ErrorIs(t, readErr, cause)
@@ -99,19 +99,19 @@ func assertCopied(t *testing.T, name string, data []byte, n int64, h hash.Hash) 
 
 // A sink that refuses (a full disk) ends the copy with its error, however
 // much of the body is left.
-func TestCopyToFile_WriteError(t *testing.T) {
+func TestCopy_WriteError(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
 	require.NoError(t, err)
 	defer f.Close()
 	full := errors.New("no space left")
 	written := int64(0)
-	dst := &fileSink{f: f, check: func(need int64) error {
+	dst := &FileWriter{f: f, check: func(need int64) error {
 		if written += need; written > 2*pieceSize {
 			return full
 		}
 		return nil
 	}}
-	n, readErr, writeErr := copyToFile(dst, 0, io.LimitReader(zeros{}, 100*pieceSize), sha256.New(), 100*pieceSize)
+	n, readErr, writeErr := Copy(dst, 0, io.LimitReader(zeros{}, 100*pieceSize), sha256.New(), 100*pieceSize)
 	require.ErrorIs(t, writeErr, full)
 	require.NoError(t, readErr)
 	assert.Less(t, n, int64(100*pieceSize), "the copy stopped early")
@@ -126,7 +126,7 @@ func (zeros) Read(p []byte) (int, error) {
 
 // Written through the cache, each piece has its writeback started at
 // once, in order, so that the fsync finds little left to do.
-func TestFileSink_StartsWriteback(t *testing.T) {
+func TestFileWriter_StartsWriteback(t *testing.T) {
 	type span struct{ off, n int64 }
 	var started []span
 	old := startWriteback
@@ -138,9 +138,9 @@ func TestFileSink_StartsWriteback(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
 	require.NoError(t, err)
 	defer f.Close()
-	dst := &fileSink{f: f, writeback: true}
+	dst := &FileWriter{f: f, writeback: true}
 	const start = 1000 // as a chunk that continues an upload
-	_, _, err = copyToFile(dst, start, bytes.NewReader(make([]byte, 3*pieceSize)), sha256.New(), -1)
+	_, _, err = Copy(dst, start, bytes.NewReader(make([]byte, 3*pieceSize)), sha256.New(), -1)
 	require.NoError(t, err)
 	require.Len(t, started, 4)
 	next := int64(start)
@@ -153,15 +153,15 @@ func TestFileSink_StartsWriteback(t *testing.T) {
 
 // A body longer than expected is copied whole all the same, in the small
 // buffers the expectation chose.
-func TestCopyToFile_LongerThanExpected(t *testing.T) {
+func TestCopy_LongerThanExpected(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
 	require.NoError(t, err)
 	defer f.Close()
-	dst := newFileSink(f, nil)
-	defer dst.close()
+	dst := NewFileWriter(f, nil)
+	defer dst.Close()
 	data := bytes.Repeat([]byte("0123456789"), 100_000)
 	h := sha256.New()
-	n, readErr, writeErr := copyToFile(dst, 0, bytes.NewReader(data), h, 10)
+	n, readErr, writeErr := Copy(dst, 0, bytes.NewReader(data), h, 10)
 	require.NoError(t, readErr)
 	require.NoError(t, writeErr)
 	assertCopied(t, f.Name(), data, n, h)

@@ -1,7 +1,8 @@
-package store
+package blobs
 
 import (
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"os"
@@ -9,17 +10,18 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/internal/fill"
 )
 
 // Content arrives from a request body and goes to a file (a spool, or a
-// resumable upload's file) while it is hashed. copyToFile reads the body
+// resumable upload's file) while it is hashed. Copy reads the body
 // in pieces of pieceSize into a few aligned buffers; a goroutine hashes
 // each piece and another writes it, so that the network, the hash and the
 // disk all move at once, and each piece is read into memory once and never
 // copied again in the process.
 //
-// The writer (fileSink) uses direct I/O where it can: the bytes go from
+// The writer (FileWriter) uses direct I/O where it can: the bytes go from
 // the buffer to the device, not through the page cache. Writing through
 // the cache cost this service about a CPU second per GiB on top of the
 // hash (copying into the cache, then writing the dirty pages out), and an
@@ -37,19 +39,19 @@ const (
 	align     = 4096    // direct I/O's alignment of memory, offsets and lengths
 )
 
-// sink is where copyToFile puts each piece, in order, at its offset.
-type sink interface {
-	put(p []byte, off int64) error
+// Writer is where Copy puts each piece, in order, at its offset.
+type Writer interface {
+	WritePiece(p []byte, off int64) error
 }
 
-// copyToFile copies r into dst from offset off on, and writes the same
+// Copy copies r into dst from offset off on, and writes the same
 // bytes to h. expect is how many bytes r should hold (-1: unknown); the
 // buffers are no larger than that needs. It returns how many bytes it
 // copied, the error of reading r (wrapped in ferry.ErrBodyRead), and the
 // error of writing (a full disk): when both are nil it copied all of r.
 // After a read error the bytes read before it are written and hashed;
 // after a write error nothing the copy did should count.
-func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash, expect int64) (n int64, readErr, writeErr error) {
+func Copy(dst Writer, off int64, r io.Reader, h hash.Hash, expect int64) (n int64, readErr, writeErr error) {
 	// Buffers are made as the pipeline needs them, up to pieces: a small
 	// body takes one small buffer (and one more to meet its end), a large
 	// one four pieces from the pool.
@@ -98,7 +100,7 @@ func copyToFile(dst sink, off int64, r io.Reader, h hash.Hash, expect int64) (n 
 		var err error
 		for p := range toWrite {
 			if err == nil {
-				if err = dst.put(p.buf, p.off); err != nil {
+				if err = dst.WritePiece(p.buf, p.off); err != nil {
 					close(failed)
 				}
 			}
@@ -170,37 +172,40 @@ func alignedBuf(n int) []byte {
 	return b[skip : skip+n : skip+n]
 }
 
-// fileSink writes pieces to f: whole aligned blocks through direct, the
+// FileWriter writes pieces to f: whole aligned blocks through direct, the
 // same file opened for direct I/O, when it is set, and everything else
-// through f. check, when set, must allow each piece first (checkSpace).
+// through f. check, when set, must allow each piece first (the store's
+// check of free space).
 // With writeback set, each piece written through f has its writeback
 // started at once (sync_file_range), so that the fsync at the end finds
 // little left to write.
-type fileSink struct {
+type FileWriter struct {
 	f         *os.File
 	direct    *os.File
 	check     func(need int64) error
 	writeback bool
 }
 
-// newFileSink returns a sink for f that writes around the page cache
-// where the file system allows it; close closes what it opened.
-func newFileSink(f *os.File, check func(int64) error) *fileSink {
-	s := &fileSink{f: f, check: check, writeback: true}
+// NewFileWriter returns a Writer to f that writes around the page cache
+// where the file system allows it; Close closes what it opened (not f).
+func NewFileWriter(f *os.File, check func(int64) error) *FileWriter {
+	s := &FileWriter{f: f, check: check, writeback: true}
 	if d, err := openDirect(f.Name()); err == nil {
 		s.direct = d
 	}
 	return s
 }
 
-func (s *fileSink) close() {
+// Close closes the file opened for direct I/O.
+func (s *FileWriter) Close() {
 	if s.direct != nil {
 		s.direct.Close()
 		s.direct = nil
 	}
 }
 
-func (s *fileSink) put(p []byte, off int64) error {
+// WritePiece writes p at off.
+func (s *FileWriter) WritePiece(p []byte, off int64) error {
 	if s.check != nil {
 		if err := s.check(int64(len(p))); err != nil {
 			return err
@@ -214,7 +219,7 @@ func (s *fileSink) put(p []byte, off int64) error {
 		case errors.Is(err, syscall.EINVAL):
 			// The file system took the open but not the write: the
 			// cache it is, from here on, for the whole piece again.
-			s.close()
+			s.Close()
 		default:
 			return err
 		}
@@ -229,4 +234,19 @@ func (s *fileSink) put(p []byte, off int64) error {
 		startWriteback(s.f, off, int64(len(p)))
 	}
 	return nil
+}
+
+// startWriteback starts writing out f's dirty pages in [off, off+n) without
+// waiting for them (writeback_linux.go); a variable for tests.
+var startWriteback = osStartWriteback
+
+// bodyReadError wraps an error of reading a request body in
+// ferry.ErrBodyRead, unless it is a ferry.Error already (a body that
+// ended short of its size says so).
+func bodyReadError(err error) error {
+	var fe *ferry.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ferry.ErrBodyRead, err)
 }
