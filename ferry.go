@@ -35,6 +35,16 @@ type User struct {
 	ReceiveOverride *int64 `json:"receive_override,omitempty"`
 }
 
+// PersonalToken is a personal access token as its owner's list shows it:
+// the token itself is shown once, when it is made, and never kept.
+type PersonalToken struct {
+	ID       uint64
+	Name     string
+	Created  time.Time
+	Expires  time.Time // zero: never
+	LastUsed time.Time // zero: not used yet
+}
+
 // Invitation is what waits for the account an invitation's code makes:
 // the email it was sent to, who sent it, and the sends made with it that
 // still wait (how many items, their total size, when the first of them

@@ -44,6 +44,14 @@ type UserService interface {
 	DeleteAccount(ctx context.Context, userID uint64, password string) error
 	// RevokeUserTokens ends every token of the user but keep.
 	RevokeUserTokens(ctx context.Context, userID uint64, keep string) error
+	// CreatePersonalToken makes a personal access token named name (1-100
+	// characters) that ends after life (0: never), and returns its id and
+	// the token: METHOD_BAD_REQUEST.
+	CreatePersonalToken(ctx context.Context, userID uint64, name string, life time.Duration) (id uint64, token string, err error)
+	// PersonalTokens lists the user's personal access tokens, newest first.
+	PersonalTokens(ctx context.Context, userID uint64) ([]PersonalToken, error)
+	// RevokePersonalToken ends one of them: NOT_FOUND.
+	RevokePersonalToken(ctx context.Context, userID, id uint64) error
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Quota returns the user's limits in force and usage.

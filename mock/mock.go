@@ -25,6 +25,9 @@ type Store struct {
 	ResetPasswordFn         func(ctx context.Context, code, password string) (*ferry.User, error)
 	DeleteAccountFn         func(ctx context.Context, userID uint64, password string) error
 	RevokeUserTokensFn      func(ctx context.Context, userID uint64, keep string) error
+	CreatePersonalTokenFn   func(ctx context.Context, userID uint64, name string, life time.Duration) (uint64, string, error)
+	PersonalTokensFn        func(ctx context.Context, userID uint64) ([]ferry.PersonalToken, error)
+	RevokePersonalTokenFn   func(ctx context.Context, userID, id uint64) error
 	PingFn                  func(ctx context.Context) error
 	QuotaFn                 func(ctx context.Context, userID uint64) (ferry.Quota, error)
 	ChangeSettingsFn        func(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error
@@ -546,3 +549,27 @@ var (
 	_ ferry.SocialService  = (*Store)(nil)
 	_ ferry.DavService     = (*Store)(nil)
 )
+
+// CreatePersonalToken calls CreatePersonalTokenFn.
+func (s *Store) CreatePersonalToken(ctx context.Context, userID uint64, name string, life time.Duration) (uint64, string, error) {
+	if s.CreatePersonalTokenFn == nil {
+		panic("mock: CreatePersonalToken was not expected")
+	}
+	return s.CreatePersonalTokenFn(ctx, userID, name, life)
+}
+
+// PersonalTokens calls PersonalTokensFn.
+func (s *Store) PersonalTokens(ctx context.Context, userID uint64) ([]ferry.PersonalToken, error) {
+	if s.PersonalTokensFn == nil {
+		panic("mock: PersonalTokens was not expected")
+	}
+	return s.PersonalTokensFn(ctx, userID)
+}
+
+// RevokePersonalToken calls RevokePersonalTokenFn.
+func (s *Store) RevokePersonalToken(ctx context.Context, userID, id uint64) error {
+	if s.RevokePersonalTokenFn == nil {
+		panic("mock: RevokePersonalToken was not expected")
+	}
+	return s.RevokePersonalTokenFn(ctx, userID, id)
+}

@@ -49,6 +49,9 @@ func (s *Server) routes() http.Handler {
 	api("/settings/list", s.authed(s.handleSettingsList), get)
 	api("/settings/update", s.authed(s.handleSettingsUpdate), post)
 	api("/account/quota", s.authed(s.handleQuota), get)
+	api("/account/tokens", s.authed(s.handleCreateToken), post)
+	api("/account/tokens", s.authed(s.handleTokens), get)
+	api("/account/tokens/revoke", s.authed(s.handleRevokeToken), post)
 
 	api("/ops/list", s.authed(s.handleList), get)
 	api("/ops/mkdir", s.authed(s.handleMkdir), post)

@@ -30,30 +30,62 @@ type tokenCache struct {
 // time of creation and of last use.
 
 // tokenRecord is the value of a token's hash: user id, created and last use
-// in Unix nanoseconds, 8 bytes each.
+// in Unix nanoseconds, 8 bytes each; a personal access token's (pat.go)
+// goes on with its expiry (0: never) and id, 8 bytes each, and its name.
 type tokenRecord struct {
 	userID  uint64
 	created int64
 	lastUse int64
+
+	personal bool
+	expires  int64
+	id       uint64
+	name     string
 }
 
 func (r tokenRecord) encode() []byte {
-	b := make([]byte, 24)
+	n := 24
+	if r.personal {
+		n = 40 + len(r.name)
+	}
+	b := make([]byte, n)
 	binary.BigEndian.PutUint64(b[0:], r.userID)
 	binary.BigEndian.PutUint64(b[8:], uint64(r.created))
 	binary.BigEndian.PutUint64(b[16:], uint64(r.lastUse))
+	if r.personal {
+		binary.BigEndian.PutUint64(b[24:], uint64(r.expires))
+		binary.BigEndian.PutUint64(b[32:], r.id)
+		copy(b[40:], r.name)
+	}
 	return b
 }
 
 func decodeToken(v []byte) (tokenRecord, bool) {
-	if len(v) != 24 {
+	if len(v) != 24 && len(v) < 40 {
 		return tokenRecord{}, false
 	}
-	return tokenRecord{
+	r := tokenRecord{
 		userID:  binary.BigEndian.Uint64(v[0:]),
 		created: int64(binary.BigEndian.Uint64(v[8:])),
 		lastUse: int64(binary.BigEndian.Uint64(v[16:])),
-	}, true
+	}
+	if len(v) >= 40 {
+		r.personal = true
+		r.expires = int64(binary.BigEndian.Uint64(v[24:]))
+		r.id = binary.BigEndian.Uint64(v[32:])
+		r.name = string(v[40:])
+	}
+	return r, true
+}
+
+// expired reports whether the token no longer works at now, last used at
+// lastUse: a login token idle for longer than idle, a personal one past
+// its expiry.
+func (r tokenRecord) expired(now, lastUse int64, idle time.Duration) bool {
+	if r.personal {
+		return r.expires != 0 && now >= r.expires
+	}
+	return now-lastUse > int64(idle)
 }
 
 func hashToken(token string) [sha256.Size]byte {
@@ -111,14 +143,16 @@ func (db *DB) Authenticate(ctx context.Context, token string) (*ferry.User, erro
 	var (
 		u      *ferry.User
 		stored int64
+		rec    tokenRecord
 	)
 	if e, ok := db.tokens.authCache.Load(h); ok && e.(*authEntry).gen == gen {
 		e := e.(*authEntry)
 		user := *e.user
-		u, stored = &user, e.stored
+		u, stored, rec = &user, e.stored, e.rec
 	} else {
 		err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-			rec, ok := decodeToken(tx.Bucket(bucketTokens).Get(h[:]))
+			var ok bool
+			rec, ok = decodeToken(tx.Bucket(bucketTokens).Get(h[:]))
 			if !ok {
 				return errDenied()
 			}
@@ -132,9 +166,9 @@ func (db *DB) Authenticate(ctx context.Context, token string) (*ferry.User, erro
 			return nil, err
 		}
 		cached := *u
-		db.cacheAuth(h, &authEntry{gen: gen, user: &cached, stored: stored})
+		db.cacheAuth(h, &authEntry{gen: gen, user: &cached, stored: stored, rec: rec})
 	}
-	if now-max(stored, db.memLastUse(h)) > int64(db.tokens.idle) {
+	if rec.expired(now, max(stored, db.memLastUse(h)), db.tokens.idle) {
 		return nil, errDenied()
 	}
 	if u.Disabled {
@@ -160,6 +194,7 @@ type authEntry struct {
 	gen    uint64
 	user   *ferry.User // never written through; Authenticate hands out copies
 	stored int64
+	rec    tokenRecord // the token's kind and expiry
 }
 
 // maxAuthCache bounds the cache; past it the cache starts again empty.
@@ -222,26 +257,43 @@ func (db *DB) RevokeToken(ctx context.Context, token string) error {
 	return err
 }
 
-// RevokeUserTokens revokes every token of the user except keep (which may be
-// empty): "sign out everywhere else".
+// RevokeUserTokens revokes every login token of the user except keep
+// (which may be empty): "sign out everywhere else". Personal access tokens
+// stay: they are scripts', not sessions.
 func (db *DB) RevokeUserTokens(ctx context.Context, userID uint64, keep string) error {
 	return db.update(ctx, func(tx *bolt.Tx) error {
-		return revokeUserTokens(tx, userID, keep)
+		return revokeLoginTokens(tx, userID, keep)
 	})
 }
 
-// revokeUserTokens deletes the user's tokens but keep. The in-memory last
-// uses of deleted tokens are left to the expiry sweep: a token without a
-// record is refused whatever its last use.
+// revokeUserTokens deletes every token of the user but keep, personal
+// ones too (a password change or reset, a disable, a deletion). The
+// in-memory last uses of deleted tokens are left to the expiry sweep: a
+// token without a record is refused whatever its last use.
 func revokeUserTokens(tx *bolt.Tx, userID uint64, keep string) error {
+	return revokeTokens(tx, userID, keep, true)
+}
+
+// revokeLoginTokens deletes the user's login tokens but keep.
+func revokeLoginTokens(tx *bolt.Tx, userID uint64, keep string) error {
+	return revokeTokens(tx, userID, keep, false)
+}
+
+func revokeTokens(tx *bolt.Tx, userID uint64, keep string, personal bool) error {
 	k := hashToken(keep)
 	var gone [][sha256.Size]byte
 	prefix := itob(userID)
+	tokens := tx.Bucket(bucketTokens)
 	c := tx.Bucket(bucketUserTokens).Cursor()
 	for key, _ := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, _ = c.Next() {
-		if h := key[len(prefix):]; !bytes.Equal(h, k[:]) {
-			gone = append(gone, [sha256.Size]byte(h))
+		h := key[len(prefix):]
+		if bytes.Equal(h, k[:]) {
+			continue
 		}
+		if rec, ok := decodeToken(tokens.Get(h)); ok && rec.personal && !personal {
+			continue
+		}
+		gone = append(gone, [sha256.Size]byte(h))
 	}
 	for _, h := range gone {
 		if err := deleteToken(tx, h[:]); err != nil {
@@ -261,7 +313,7 @@ func (db *DB) DeleteExpiredTokens() (int, error) {
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			rec, ok := decodeToken(v)
 			h := [sha256.Size]byte(k)
-			if !ok || now-max(rec.lastUse, db.memLastUse(h)) > int64(db.tokens.idle) {
+			if !ok || rec.expired(now, max(rec.lastUse, db.memLastUse(h)), db.tokens.idle) {
 				gone = append(gone, h)
 			}
 		}

@@ -201,3 +201,57 @@ func TestHandlers_DownloadLinkPageAndPassword(t *testing.T) {
 type nopBlob struct{ *strings.Reader }
 
 func (nopBlob) Close() error { return nil }
+
+// The settings page makes a personal token and shows it once, lists the
+// tokens and revokes one.
+func TestHandlers_PersonalTokensOnSettings(t *testing.T) {
+	st := &mock.Store{}
+	signedIn(st)
+	st.AppPasswordFn = func(context.Context, uint64) (string, error) { return "app-pw", nil }
+	st.QuotaFn = func(context.Context, uint64) (ferry.Quota, error) { return ferry.Quota{}, nil }
+	st.WaitingFn = func(context.Context, uint64) (int, error) { return 0, nil }
+	st.NotificationsFn = func(context.Context, uint64) ([]ferry.Notification, error) { return nil, nil }
+	made := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	tokens := []ferry.PersonalToken{{ID: 3, Name: "backup script", Created: made}}
+	st.PersonalTokensFn = func(context.Context, uint64) ([]ferry.PersonalToken, error) { return tokens, nil }
+	st.CreatePersonalTokenFn = func(_ context.Context, userID uint64, name string, life time.Duration) (uint64, string, error) {
+		assert.Equal(t, uint64(7), userID)
+		if name == "" {
+			return 0, "", ferry.Errorf(ferry.EBADREQUEST, "A token needs a name of 1 to 100 characters.")
+		}
+		assert.Equal(t, 90*24*time.Hour, life)
+		return 4, "fpat_secret", nil
+	}
+	var revoked []uint64
+	st.RevokePersonalTokenFn = func(_ context.Context, _ uint64, id uint64) error {
+		if id != 3 {
+			return ferry.Errorf(ferry.ENOTFOUND, "You have no token %d.", id)
+		}
+		revoked = append(revoked, id)
+		return nil
+	}
+	a := fakeApp(st, "open")
+
+	w := visit(a, http.MethodGet, "/settings", nil, "c")
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.Contains(t, w.Body.String(), "backup script")
+	assert.Contains(t, w.Body.String(), "Made 2026-12-01 09:30 · never ends · not used yet")
+	assert.NotContains(t, w.Body.String(), "fpat_")
+
+	w = visit(a, http.MethodPost, "/settings/tokens", url.Values{"name": {"deploy"}, "days": {"90"}}, "c")
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.Contains(t, w.Body.String(), `value="fpat_secret"`)
+	assert.Contains(t, w.Body.String(), "it will not be shown again")
+
+	w = visit(a, http.MethodPost, "/settings/tokens", url.Values{"name": {""}, "days": {"90"}}, "c")
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, w.Body.String(), "A token needs a name of 1 to 100 characters.")
+
+	w = visit(a, http.MethodPost, "/settings/tokens/3/revoke", url.Values{}, "c")
+	assert.Equal(t, http.StatusSeeOther, w.Code)
+	assert.Equal(t, "/settings?saved=token#tokens", w.Header().Get("Location"))
+	assert.Equal(t, []uint64{3}, revoked)
+	w = visit(a, http.MethodPost, "/settings/tokens/9/revoke", url.Values{}, "c")
+	assert.Equal(t, http.StatusNotFound, w.Code)
+	assert.Contains(t, w.Body.String(), "That token does not exist any more.")
+}

@@ -19,6 +19,12 @@ type settingsData struct {
 	Reset                            bool
 	Message, Saved                   string // what the last change came to
 	DeleteMessage                    string // why the account was not deleted
+
+	Tokens       []ferry.PersonalToken
+	TokenLives   []int
+	NewToken     string // a personal token just made: shown this once
+	NewTokenName string
+	TokenMessage string // why a token was not made
 }
 
 // handleSettings is the account's page: name, photo, password, the quota,
@@ -52,6 +58,11 @@ func (a *App) renderSettings(w http.ResponseWriter, r *http.Request, u *ferry.Us
 		a.fail(w, r, err)
 		return
 	}
+	if d.Tokens, err = a.cfg.Users.PersonalTokens(r.Context(), u.ID); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d.TokenLives = tokenLives
 	d.Used = d.Quota.Usage.Charged()
 	d.DavURL, d.Login, d.FullName, d.PhotoToken = a.cfg.PublicURL+"/dav/", u.Email, u.FullName, u.PhotoToken
 	d.Host = a.cfg.PublicURL

@@ -143,6 +143,8 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /settings/delete", a.authed(a.handleDeleteAccount))
 	mux.HandleFunc("POST /settings/photo", a.authed(a.handlePhoto))
 	mux.HandleFunc("POST /settings/photo/remove", a.authed(a.handleRemovePhoto))
+	mux.HandleFunc("POST /settings/tokens", a.authed(a.handleCreateToken))
+	mux.HandleFunc("POST /settings/tokens/{id}/revoke", a.authed(a.handleRevokeToken))
 	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))
 	mux.HandleFunc("/", a.handleNotFound)
 
