@@ -38,6 +38,9 @@ const (
 	ESTORAGEFULL            = "STORAGE_FULL"
 	ELINKNOTFOUND           = "LINK_NOT_FOUND"
 	ELINKEXPIRED            = "LINK_EXPIRED"
+	EOTPREQUIRED            = "OTP_REQUIRED"
+	EINVALIDOTP             = "INVALID_OTP"
+	ETWOFACTORREQUIRED      = "TWO_FACTOR_REQUIRED"
 )
 
 // Error is an error a client is meant to see: an API code and a human-readable

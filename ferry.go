@@ -23,8 +23,11 @@ type User struct {
 	AcceptAll    bool   `json:"accept_all,omitempty"`
 	// NoDecisionMail turns off the mails that tell this user what became
 	// of their sends (the setting mail_on_decision, on by default).
-	NoDecisionMail bool      `json:"no_decision_mail,omitempty"`
-	Created        time.Time `json:"created"`
+	NoDecisionMail bool `json:"no_decision_mail,omitempty"`
+	// TwoFactor says sign-in needs a code after the password (its secret
+	// is kept apart from the user's record).
+	TwoFactor bool      `json:"two_factor,omitempty"`
+	Created   time.Time `json:"created"`
 	// PhotoToken names the user's photo (served at /photos/{token}); empty
 	// without one. A new photo gets a new token.
 	PhotoToken string `json:"photo,omitempty"`

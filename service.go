@@ -37,8 +37,10 @@ type UserService interface {
 	ForgotPassword(ctx context.Context, email string, life time.Duration, mail func(u *User, code string) Mail) error
 	// ResetPassword sets the password of a reset code's account, ending
 	// its tokens and app password: NO_PERMISSION for an unknown, used or
-	// expired code, INVALID_NEW_PASSWORD.
-	ResetPassword(ctx context.Context, code, password string) (*User, error)
+	// expired code, INVALID_NEW_PASSWORD. An account with two-factor
+	// sign-in needs its code too (otp): OTP_REQUIRED, AUTH_FAILED, and the
+	// reset code stays good.
+	ResetPassword(ctx context.Context, code, password, otp string) (*User, error)
 	// DeleteAccount deletes the user's account and everything it owns,
 	// given their password: WRONG_CURRENT_PASSWORD.
 	DeleteAccount(ctx context.Context, userID uint64, password string) error
@@ -52,6 +54,26 @@ type UserService interface {
 	PersonalTokens(ctx context.Context, userID uint64) ([]PersonalToken, error)
 	// RevokePersonalToken ends one of them: NOT_FOUND.
 	RevokePersonalToken(ctx context.Context, userID, id uint64) error
+	// SetupTwoFactor checks the password and keeps a new TOTP secret that
+	// waits for EnableTwoFactor; it returns the secret and its otpauth URL
+	// (issuer names the service): WRONG_CURRENT_PASSWORD,
+	// METHOD_BAD_REQUEST when two-factor sign-in is on already.
+	SetupTwoFactor(ctx context.Context, userID uint64, password, issuer string) (secret, url string, err error)
+	// TwoFactorSetup is the otpauth URL of the setup that waits, "" none.
+	TwoFactorSetup(ctx context.Context, userID uint64) (string, error)
+	// EnableTwoFactor turns it on, given a code of the setup's secret, and
+	// returns ten recovery codes; every login token but keep ends:
+	// INVALID_OTP, METHOD_BAD_REQUEST without a setup.
+	EnableTwoFactor(ctx context.Context, userID uint64, keep, code string) ([]string, error)
+	// RenewRecoveryCodes gives new recovery codes for the password and a
+	// TOTP code; every login token but keep ends.
+	RenewRecoveryCodes(ctx context.Context, userID uint64, keep, password, code string) ([]string, error)
+	// DisableTwoFactor turns it off for the password and a TOTP or
+	// recovery code; every login token but keep ends.
+	DisableTwoFactor(ctx context.Context, userID uint64, keep, password, code string) error
+	// CheckSecondFactor checks and uses up a sign-in's TOTP or recovery
+	// code: AUTH_FAILED.
+	CheckSecondFactor(ctx context.Context, userID uint64, code string) error
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Quota returns the user's limits in force and usage.

@@ -76,6 +76,9 @@ type SetUserRequest struct {
 	// Password, when set, becomes the user's password; every token and
 	// the app password of the account end.
 	Password *string `json:"password,omitempty"`
+	// ResetTwoFactor turns the user's two-factor sign-in off, for a person
+	// who lost their device.
+	ResetTwoFactor bool `json:"reset_2fa,omitempty"`
 }
 
 // UserLine is a user as `ferry user list` shows them. Storage and Receive
@@ -85,10 +88,12 @@ type UserLine struct {
 	Email    string `json:"email"`
 	Package  string `json:"package"`
 	Disabled bool   `json:"disabled"`
-	Used     int64  `json:"used"`
-	Storage  int64  `json:"storage"`
-	Received int64  `json:"received"`
-	Receive  int64  `json:"receive"`
+	// TwoFactor says the user signs in with a code after the password.
+	TwoFactor bool  `json:"two_factor"`
+	Used      int64 `json:"used"`
+	Storage   int64 `json:"storage"`
+	Received  int64 `json:"received"`
+	Receive   int64 `json:"receive"`
 }
 
 // String is the line `ferry user list` prints: email, package, used/quota,
@@ -98,6 +103,9 @@ func (l UserLine) String() string {
 		quota.FormatSize(l.Used), limitText(l.Storage), quota.FormatSize(l.Received), limitText(l.Receive))
 	if l.Disabled {
 		s += "\tdisabled"
+	}
+	if l.TwoFactor {
+		s += "\t2fa"
 	}
 	return s
 }
@@ -162,6 +170,11 @@ func (a *LocalAdmin) SetUser(req SetUserRequest) (UserLine, error) {
 	}
 	if req.Password != nil {
 		if err := a.DB.SetPassword(context.Background(), u.ID, *req.Password); err != nil {
+			return UserLine{}, err
+		}
+	}
+	if req.ResetTwoFactor {
+		if err := a.DB.ResetTwoFactor(context.Background(), u.ID); err != nil {
 			return UserLine{}, err
 		}
 	}
@@ -237,14 +250,15 @@ func (a *LocalAdmin) Backup(w io.Writer) error {
 func (a *LocalAdmin) line(u *ferry.User, usage ferry.Usage) UserLine {
 	limits := a.Packages.For(u)
 	return UserLine{
-		ID:       u.ID,
-		Email:    u.Email,
-		Package:  u.Package,
-		Disabled: u.Disabled,
-		Used:     usage.Normal,
-		Storage:  limits.Storage,
-		Received: quota.ReceivedThisMonth(usage, a.Now()),
-		Receive:  limits.ReceivePerMonth,
+		ID:        u.ID,
+		Email:     u.Email,
+		Package:   u.Package,
+		Disabled:  u.Disabled,
+		TwoFactor: u.TwoFactor,
+		Used:      usage.Normal,
+		Storage:   limits.Storage,
+		Received:  quota.ReceivedThisMonth(usage, a.Now()),
+		Receive:   limits.ReceivePerMonth,
 	}
 }
 

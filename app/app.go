@@ -154,18 +154,19 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		PublicURL: cfg.PublicURL, Signup: cfg.Auth.Signup,
 		LinkMaxExpiry: time.Duration(cfg.Links.MaxExpiry), SendExpireAfter: time.Duration(cfg.Send.ExpireAfter),
 		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
-		BlobRedirect: cfg.Blobs.Redirect,
-		Users:        a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db,
+		BlobRedirect: cfg.Blobs.Redirect, Require2FA: cfg.Auth.Require2FA,
+		Users: a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db,
 		Mail: texts, Guard: guard, Log: front.WithRequestIDs(a.log), Now: opts.Now,
 	})
 	davHandler := dav.New(dav.Config{
 		Dav: a.db, Files: a.db, Guard: guard, MaxRequestBody: int64(cfg.MaxRequestBody),
-		Page: pages.DavPage, Log: front.WithRequestIDs(a.log),
+		Require2FA: cfg.Auth.Require2FA, Page: pages.DavPage, Log: front.WithRequestIDs(a.log),
 	})
 	api := server.New(server.Config{
 		PublicURL:         cfg.PublicURL,
 		BlobRedirect:      cfg.Blobs.Redirect,
 		Signup:            cfg.Auth.Signup,
+		Require2FA:        cfg.Auth.Require2FA,
 		MaxRequestBody:    int64(cfg.MaxRequestBody),
 		Guard:             guard,
 		LinkDefaultExpiry: time.Duration(cfg.Links.DefaultExpiry),

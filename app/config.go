@@ -46,6 +46,9 @@ type Config struct {
 		TokenIdleTimeout   Duration `toml:"token_idle_timeout"`
 		LoginFailureBurst  int      `toml:"login_failure_burst"`
 		LoginFailureRefill Duration `toml:"login_failure_refill"`
+		// Require2FA refuses an account everything but setting up
+		// two-factor sign-in until it has.
+		Require2FA bool `toml:"require_2fa"`
 	} `toml:"auth"`
 
 	SMTP struct {

@@ -60,6 +60,10 @@ func (h *Handler) handleDav(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	front.SeenUser(r, u.ID)
+	if front.NeedsTwoFactor(h.cfg.Require2FA, u) {
+		h.writeError(w, r, front.ErrTwoFactorRequired())
+		return
+	}
 	if !davMethods[r.Method] {
 		// x/net/webdav answers POST (and would answer any method it
 		// adds) as it answers GET; only WebDAV's own methods get through.

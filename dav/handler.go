@@ -22,6 +22,9 @@ type Config struct {
 	Files ferry.FileService
 	// Guard bounds failed logins, with the other front ends.
 	Guard *front.Guard
+	// Require2FA refuses an account without two-factor sign-in
+	// (auth.require_2fa).
+	Require2FA bool
 	// MaxRequestBody bounds every body but a PUT's (XML).
 	MaxRequestBody int64
 	// Page, when set, answers a browser that opens /dav/: a page that says

@@ -58,6 +58,9 @@ var statusOf = map[string]int{
 	ferry.ETOOMANYREQUESTS:        http.StatusTooManyRequests,
 	ferry.EACCOUNTDISABLED:        http.StatusForbidden,
 	ferry.ESTORAGEFULL:            http.StatusInsufficientStorage,
+	ferry.EOTPREQUIRED:            http.StatusUnauthorized,
+	ferry.EINVALIDOTP:             http.StatusBadRequest,
+	ferry.ETWOFACTORREQUIRED:      http.StatusForbidden,
 }
 
 // ErrorBody is the JSON of every error answer.

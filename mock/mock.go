@@ -22,12 +22,18 @@ type Store struct {
 	AuthenticateFn          func(ctx context.Context, token string) (*ferry.User, error)
 	RevokeTokenFn           func(ctx context.Context, token string) error
 	ForgotPasswordFn        func(ctx context.Context, email string, life time.Duration, mail func(u *ferry.User, code string) ferry.Mail) error
-	ResetPasswordFn         func(ctx context.Context, code, password string) (*ferry.User, error)
+	ResetPasswordFn         func(ctx context.Context, code, password, otp string) (*ferry.User, error)
 	DeleteAccountFn         func(ctx context.Context, userID uint64, password string) error
 	RevokeUserTokensFn      func(ctx context.Context, userID uint64, keep string) error
 	CreatePersonalTokenFn   func(ctx context.Context, userID uint64, name string, life time.Duration) (uint64, string, error)
 	PersonalTokensFn        func(ctx context.Context, userID uint64) ([]ferry.PersonalToken, error)
 	RevokePersonalTokenFn   func(ctx context.Context, userID, id uint64) error
+	SetupTwoFactorFn        func(ctx context.Context, userID uint64, password, issuer string) (string, string, error)
+	TwoFactorSetupFn        func(ctx context.Context, userID uint64) (string, error)
+	EnableTwoFactorFn       func(ctx context.Context, userID uint64, keep, code string) ([]string, error)
+	RenewRecoveryCodesFn    func(ctx context.Context, userID uint64, keep, password, code string) ([]string, error)
+	DisableTwoFactorFn      func(ctx context.Context, userID uint64, keep, password, code string) error
+	CheckSecondFactorFn     func(ctx context.Context, userID uint64, code string) error
 	PingFn                  func(ctx context.Context) error
 	QuotaFn                 func(ctx context.Context, userID uint64) (ferry.Quota, error)
 	ChangeSettingsFn        func(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error
@@ -142,11 +148,11 @@ func (s *Store) ForgotPassword(ctx context.Context, email string, life time.Dura
 }
 
 // ResetPassword calls ResetPasswordFn.
-func (s *Store) ResetPassword(ctx context.Context, code, password string) (*ferry.User, error) {
+func (s *Store) ResetPassword(ctx context.Context, code, password, otp string) (*ferry.User, error) {
 	if s.ResetPasswordFn == nil {
 		panic("mock: ResetPassword was not expected")
 	}
-	return s.ResetPasswordFn(ctx, code, password)
+	return s.ResetPasswordFn(ctx, code, password, otp)
 }
 
 // DeleteAccount calls DeleteAccountFn.
@@ -572,4 +578,52 @@ func (s *Store) RevokePersonalToken(ctx context.Context, userID, id uint64) erro
 		panic("mock: RevokePersonalToken was not expected")
 	}
 	return s.RevokePersonalTokenFn(ctx, userID, id)
+}
+
+// SetupTwoFactor calls SetupTwoFactorFn.
+func (s *Store) SetupTwoFactor(ctx context.Context, userID uint64, password, issuer string) (string, string, error) {
+	if s.SetupTwoFactorFn == nil {
+		panic("mock: SetupTwoFactor was not expected")
+	}
+	return s.SetupTwoFactorFn(ctx, userID, password, issuer)
+}
+
+// TwoFactorSetup calls TwoFactorSetupFn.
+func (s *Store) TwoFactorSetup(ctx context.Context, userID uint64) (string, error) {
+	if s.TwoFactorSetupFn == nil {
+		panic("mock: TwoFactorSetup was not expected")
+	}
+	return s.TwoFactorSetupFn(ctx, userID)
+}
+
+// EnableTwoFactor calls EnableTwoFactorFn.
+func (s *Store) EnableTwoFactor(ctx context.Context, userID uint64, keep, code string) ([]string, error) {
+	if s.EnableTwoFactorFn == nil {
+		panic("mock: EnableTwoFactor was not expected")
+	}
+	return s.EnableTwoFactorFn(ctx, userID, keep, code)
+}
+
+// RenewRecoveryCodes calls RenewRecoveryCodesFn.
+func (s *Store) RenewRecoveryCodes(ctx context.Context, userID uint64, keep, password, code string) ([]string, error) {
+	if s.RenewRecoveryCodesFn == nil {
+		panic("mock: RenewRecoveryCodes was not expected")
+	}
+	return s.RenewRecoveryCodesFn(ctx, userID, keep, password, code)
+}
+
+// DisableTwoFactor calls DisableTwoFactorFn.
+func (s *Store) DisableTwoFactor(ctx context.Context, userID uint64, keep, password, code string) error {
+	if s.DisableTwoFactorFn == nil {
+		panic("mock: DisableTwoFactor was not expected")
+	}
+	return s.DisableTwoFactorFn(ctx, userID, keep, password, code)
+}
+
+// CheckSecondFactor calls CheckSecondFactorFn.
+func (s *Store) CheckSecondFactor(ctx context.Context, userID uint64, code string) error {
+	if s.CheckSecondFactorFn == nil {
+		panic("mock: CheckSecondFactor was not expected")
+	}
+	return s.CheckSecondFactorFn(ctx, userID, code)
 }

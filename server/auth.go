@@ -19,7 +19,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	email := strings.ToLower(strings.TrimSpace(p.String("email")))
 	u, err := s.underLoginLimit(w, r, email, func() (*ferry.User, error) {
-		return s.users.CheckPassword(r.Context(), email, p.String("password"))
+		return front.SignIn(r.Context(), s.users, email, p.String("password"), p.String("otp"))
 	})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -105,15 +105,19 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request, email st
 	})
 }
 
-// handleResetPassword is POST /auth/password/reset: code and password. It
-// answers a new token; every other token and the app password end.
+// handleResetPassword is POST /auth/password/reset: code and password,
+// and otp for an account with two-factor sign-in (a wrong one counts as a
+// failed login). It answers a new token; every other token and the app
+// password end.
 func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 	p, err := parseParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.users.ResetPassword(r.Context(), p.String("code"), p.String("password"))
+	u, err := s.underLoginLimit(w, r, "", func() (*ferry.User, error) {
+		return s.users.ResetPassword(r.Context(), p.String("code"), p.String("password"), p.String("otp"))
+	})
 	if err != nil {
 		s.writeRefusal(w, r, err)
 		return

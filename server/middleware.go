@@ -57,8 +57,20 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 type userHandler func(w http.ResponseWriter, r *http.Request, u *ferry.User)
 
 // authed authenticates the request's token (the `token` header, or
-// `Authorization: Bearer`) before calling h.
+// `Authorization: Bearer`) before calling h. Under auth.require_2fa an
+// account without two-factor sign-in is refused (TWO_FACTOR_REQUIRED).
 func (s *Server) authed(h userHandler) http.Handler {
+	return s.authedAs(h, true)
+}
+
+// authedToSetUp is authed for the calls an account needs to set up
+// two-factor sign-in, which require_2fa lets through: its settings and
+// account/2fa/*.
+func (s *Server) authedToSetUp(h userHandler) http.Handler {
+	return s.authedAs(h, false)
+}
+
+func (s *Server) authedAs(h userHandler, require2FA bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.users.Authenticate(r.Context(), tokenOf(r))
 		if err != nil {
@@ -66,6 +78,10 @@ func (s *Server) authed(h userHandler) http.Handler {
 			return
 		}
 		front.SeenUser(r, u.ID)
+		if require2FA && front.NeedsTwoFactor(s.cfg.Require2FA, u) {
+			s.writeError(w, r, front.ErrTwoFactorRequired())
+			return
+		}
 		h(w, r, u)
 	})
 }

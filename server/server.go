@@ -34,6 +34,9 @@ type Config struct {
 	BlobRedirect bool
 	// Signup is closed, invite or open (docs/api.md, auth.signup).
 	Signup string
+	// Require2FA refuses every call but those that set it up to an
+	// account without two-factor sign-in (auth.require_2fa).
+	Require2FA bool
 	// MaxRequestBody bounds every request body.
 	MaxRequestBody int64
 	// Guard bounds failed logins and reset requests, for every front end.

@@ -19,6 +19,8 @@ type settings struct {
 	// Storage is the storage quota in megabytes (10^6 bytes, rounded down);
 	// 0 is unlimited.
 	Storage int64 `json:"storage"`
+	// TwoFactor says sign-in needs a code after the password.
+	TwoFactor bool `json:"two_factor"`
 }
 
 // handleSettingsList is GET /settings/list.
@@ -36,6 +38,7 @@ func (s *Server) handleSettingsList(w http.ResponseWriter, r *http.Request, u *f
 		MailOnDecision: !u.NoDecisionMail,
 		Package:        u.Package,
 		Storage:        q.Storage / 1e6,
+		TwoFactor:      u.TwoFactor,
 	})
 }
 

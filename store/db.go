@@ -73,12 +73,13 @@ var (
 	bucketTrash             = []byte("trash")              // node id -> owner id, folders deleted but not yet reclaimed (trash.go)
 	bucketCopying           = []byte("copying")            // node id -> owner id, copies being built, not yet linked (copy.go)
 	bucketResets            = []byte("resets")             // sha256(code) -> user id 8 | expires 8, password reset codes (reset.go)
+	bucketTwoFactor         = []byte("two_factor")         // user id -> JSON twoFactorRecord (twofactor.go)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"

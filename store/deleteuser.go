@@ -114,7 +114,7 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 				return err
 			}
 		}
-		for _, b := range [][]byte{bucketRoots, bucketUsage, bucketAppPasswords, bucketUsers} {
+		for _, b := range [][]byte{bucketRoots, bucketUsage, bucketAppPasswords, bucketTwoFactor, bucketUsers} {
 			if err := tx.Bucket(b).Delete(itob(userID)); err != nil {
 				return err
 			}

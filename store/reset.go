@@ -47,7 +47,7 @@ func (db *DB) ForgotPassword(ctx context.Context, email string, life time.Durati
 // code of the account, is used up. An unknown, used or expired code is
 // NO_PERMISSION; a password that the rules refuse is INVALID_NEW_PASSWORD
 // and leaves the code as it was.
-func (db *DB) ResetPassword(ctx context.Context, code, password string) (*ferry.User, error) {
+func (db *DB) ResetPassword(ctx context.Context, code, password, otp string) (*ferry.User, error) {
 	if err := ferry.ValidPassword(password); err != nil {
 		return nil, err
 	}
@@ -79,6 +79,12 @@ func (db *DB) ResetPassword(ctx context.Context, code, password string) (*ferry.
 		}
 		if u, err = db.findUserByID(tx, id); err != nil {
 			return refused // the account went meanwhile
+		}
+		if u.TwoFactor {
+			// A mailbox alone does not get past the second factor.
+			if err := checkSecondFactor(tx, u.ID, otp, db.now()); err != nil {
+				return err
+			}
 		}
 		if err := deleteResets(tx, func(user uint64, _ int64) bool { return user == id }); err != nil {
 			return err

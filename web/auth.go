@@ -21,6 +21,7 @@ func safeNext(next string) string {
 type loginData struct {
 	Email, Next, Message string
 	Signup, Deleted      bool
+	Expired              bool // a sign-in's code came too late
 }
 
 func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -28,11 +29,14 @@ func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	a.render(w, r, http.StatusOK, "login", "Sign in", loginData{Next: r.URL.Query().Get("next"), Signup: a.cfg.Signup == "open", Deleted: r.URL.Query().Get("deleted") == "1"})
+	q := r.URL.Query()
+	a.render(w, r, http.StatusOK, "login", "Sign in", loginData{Next: q.Get("next"), Signup: a.cfg.Signup == "open",
+		Deleted: q.Get("deleted") == "1", Expired: q.Get("expired") == "1"})
 }
 
 // handleLogin is the sign-in form: a new token in the cookie, under the
-// API's failed-login limit.
+// API's failed-login limit; for an account with two-factor sign-in, the
+// page that asks for its code first.
 func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	u, err := a.cfg.Guard.Login(w, r, email, func() (*ferry.User, error) {
@@ -48,6 +52,10 @@ func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
 			data.Message = "Wrong email or password."
 		}
 		a.render(w, r, status, "login", "Sign in", data)
+		return
+	}
+	if u.TwoFactor {
+		a.askForCode(w, r, u, safeNext(r.PostFormValue("next")))
 		return
 	}
 	a.signIn(w, r, u, safeNext(r.PostFormValue("next")))
@@ -169,6 +177,7 @@ func (a *App) handleForgot(w http.ResponseWriter, r *http.Request) {
 type resetData struct {
 	Code, Message string
 	Gone          bool // the code does not work: the page offers a new one
+	NeedCode      bool // the account has two-factor sign-in: its code too
 }
 
 // handleResetPage is /reset?code=CODE, the page a reset mail links to.
@@ -181,14 +190,22 @@ func (a *App) handleResetPage(w http.ResponseWriter, r *http.Request) {
 // does, and goes on into the app signed in.
 func (a *App) handleReset(w http.ResponseWriter, r *http.Request) {
 	code := r.PostFormValue("code")
-	u, err := a.cfg.Users.ResetPassword(r.Context(), code, r.PostFormValue("password"))
+	u, err := a.cfg.Guard.Login(w, r, "", func() (*ferry.User, error) {
+		return a.cfg.Users.ResetPassword(r.Context(), code, r.PostFormValue("password"), r.PostFormValue("otp"))
+	})
 	if err != nil {
 		status, fe := a.refusal(w, r, err)
 		if fe != nil {
-			if fe.Code == ferry.ENOPERMISSION {
+			d := resetData{Code: code, Message: fe.Message, Gone: fe.Code == ferry.ENOPERMISSION}
+			switch fe.Code {
+			case ferry.ENOPERMISSION:
 				status = http.StatusForbidden // 401 in the table; a refusal here
+			case ferry.EOTPREQUIRED:
+				d.NeedCode, d.Message = true, "Your account signs in with a code from your authenticator app too: enter it with the new password."
+			case ferry.EAUTHFAILED:
+				d.NeedCode, d.Message = true, "That code is wrong, or it was used already. Enter the code your app shows now, or one of your recovery codes."
 			}
-			a.render(w, r, status, "reset", "Choose a new password", resetData{Code: code, Message: fe.Message, Gone: fe.Code == ferry.ENOPERMISSION})
+			a.render(w, r, status, "reset", "Choose a new password", d)
 		}
 		return
 	}

@@ -211,6 +211,7 @@ func TestHandlers_PersonalTokensOnSettings(t *testing.T) {
 	st.QuotaFn = func(context.Context, uint64) (ferry.Quota, error) { return ferry.Quota{}, nil }
 	st.WaitingFn = func(context.Context, uint64) (int, error) { return 0, nil }
 	st.NotificationsFn = func(context.Context, uint64) ([]ferry.Notification, error) { return nil, nil }
+	st.TwoFactorSetupFn = func(context.Context, uint64) (string, error) { return "", nil }
 	made := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	tokens := []ferry.PersonalToken{{ID: 3, Name: "backup script", Created: made}}
 	st.PersonalTokensFn = func(context.Context, uint64) ([]ferry.PersonalToken, error) { return tokens, nil }

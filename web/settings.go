@@ -25,6 +25,9 @@ type settingsData struct {
 	NewToken     string // a personal token just made: shown this once
 	NewTokenName string
 	TokenMessage string // why a token was not made
+
+	TwoFactor twoFactorData
+	Required  bool // auth.require_2fa sent the person here to set it up
 }
 
 // handleSettings is the account's page: name, photo, password, the quota,
@@ -63,6 +66,11 @@ func (a *App) renderSettings(w http.ResponseWriter, r *http.Request, u *ferry.Us
 		return
 	}
 	d.TokenLives = tokenLives
+	if err := a.fillTwoFactor(r, u, &d.TwoFactor); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d.Required = front.NeedsTwoFactor(a.cfg.Require2FA, u)
 	d.Used = d.Quota.Usage.Charged()
 	d.DavURL, d.Login, d.FullName, d.PhotoToken = a.cfg.PublicURL+"/dav/", u.Email, u.FullName, u.PhotoToken
 	d.Host = a.cfg.PublicURL

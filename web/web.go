@@ -37,6 +37,9 @@ type Config struct {
 	SendExpireAfter time.Duration
 	// MaxRequestBody bounds every body but an upload's content.
 	MaxRequestBody int64
+	// Require2FA leaves an account without two-factor sign-in only
+	// Settings, to set it up (auth.require_2fa).
+	Require2FA bool
 	// UploadRequestMax is the most that app.js puts in one request of a
 	// resumable upload (a proxy's limit in front); 0: a file in one.
 	UploadRequestMax int64
@@ -71,6 +74,7 @@ type App struct {
 	static  http.Handler
 	uploads front.Uploads
 	links   front.Links
+	half    halfSignIns // sign-ins waiting for their second factor
 }
 
 // New returns the web app.
@@ -91,6 +95,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("GET /favicon.ico", a.handleFavicon)
 	mux.HandleFunc("GET /login", a.handleLoginPage)
 	mux.HandleFunc("POST /login", a.handleLogin)
+	mux.HandleFunc("POST /login/code", a.handleCode)
 	mux.HandleFunc("POST /logout", a.handleLogout)
 	mux.HandleFunc("GET /signup", a.handleSignupPage)
 	mux.HandleFunc("POST /signup", a.handleSignup)
@@ -143,6 +148,11 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /settings/delete", a.authed(a.handleDeleteAccount))
 	mux.HandleFunc("POST /settings/photo", a.authed(a.handlePhoto))
 	mux.HandleFunc("POST /settings/photo/remove", a.authed(a.handleRemovePhoto))
+	mux.HandleFunc("POST /settings/2fa/setup", a.authed(a.handleTwoFactorSetup))
+	mux.HandleFunc("POST /settings/2fa/enable", a.authed(a.handleTwoFactorEnable))
+	mux.HandleFunc("POST /settings/2fa/recovery", a.authed(a.handleTwoFactorRecovery))
+	mux.HandleFunc("POST /settings/2fa/disable", a.authed(a.handleTwoFactorDisable))
+	mux.HandleFunc("GET /settings/2fa/qr.png", a.authed(a.handleTwoFactorQR))
 	mux.HandleFunc("POST /settings/tokens", a.authed(a.handleCreateToken))
 	mux.HandleFunc("POST /settings/tokens/{id}/revoke", a.authed(a.handleRevokeToken))
 	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))
@@ -293,6 +303,15 @@ func (a *App) authed(h func(w http.ResponseWriter, r *http.Request, u *ferry.Use
 		}
 		front.SeenUser(r, u.ID)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
+		if front.NeedsTwoFactor(a.cfg.Require2FA, u) && !setUpFirst(r) {
+			// Everything waits until two-factor sign-in is set up.
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/settings?required=1#two-factor", http.StatusSeeOther)
+				return
+			}
+			a.renderError(w, r, http.StatusForbidden, "This service requires two-factor sign-in: set it up in Settings first.")
+			return
+		}
 		h(w, r, u)
 	}
 }
@@ -308,6 +327,10 @@ func (a *App) session(h func(w http.ResponseWriter, r *http.Request, u *ferry.Us
 			return
 		}
 		front.SeenUser(r, u.ID)
+		if front.NeedsTwoFactor(a.cfg.Require2FA, u) {
+			a.writeError(w, r, front.ErrTwoFactorRequired())
+			return
+		}
 		h(w, r, u)
 	}
 }

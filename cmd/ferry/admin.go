@@ -96,6 +96,7 @@ func userSet(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reade
 	storage := fs.String("storage", "", `storage quota: SIZE, 0 = unlimited, "package" = the package's`)
 	receive := fs.String("receive", "", `monthly receive quota: SIZE, 0 = unlimited, "package" = the package's`)
 	disabled := fs.Bool("disabled", false, "disable (true) or enable (false) the account")
+	fs.BoolVar(&req.ResetTwoFactor, "reset-2fa", false, "turn two-factor sign-in off (the person lost their device)")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err)
 	}

@@ -32,7 +32,7 @@ missing, so that the first user can be made before the first serve.
   --name N           the full name
   --package NAME     the quota package (default: default_package)`,
 		`printf '%s\n' "$PASSWORD" | ferry user add --email bob@example.com --password-stdin --name "Bob B"`},
-	{"user set", "user set --email E [--package NAME] [--storage SIZE] [--receive SIZE] [--disabled=true|false] [--password-stdin]",
+	{"user set", "user set --email E [--package NAME] [--storage SIZE] [--receive SIZE] [--disabled=true|false] [--reset-2fa] [--password-stdin]",
 		`Changes a user and prints their user list line. SIZE is bytes or 10MB,
 5GiB, ...; 0 is unlimited; "package" is the package's limit again.
 
@@ -40,6 +40,8 @@ missing, so that the first user can be made before the first serve.
   --storage SIZE     the storage quota
   --receive SIZE     the monthly receive quota
   --disabled=BOOL    disable (true) or enable (false) the account
+  --reset-2fa        turn two-factor sign-in off, for a person who lost
+                     the device with their codes
   --password-stdin   set the password from the first line of standard
                      input; every token and the app password end`,
 		"ferry user set --email bob@example.com --storage 20GB --receive package"},
@@ -49,7 +51,7 @@ ways, end as expired. The email can sign up again.`,
 		"ferry user delete --email bob@example.com"},
 	{"user list", "user list",
 		`Prints one line a user: email, package, used/quota, received this
-month/receive quota, and "disabled".`,
+month/receive quota, "disabled" and "2fa" (two-factor sign-in on).`,
 		"ferry user list"},
 	{"mail list", "mail list",
 		`Prints the mail outbox: id, status (queued, sent, failed), attempts,

@@ -1,0 +1,38 @@
+package front
+
+import (
+	"context"
+
+	"github.com/ferryhq/ferry"
+)
+
+// SignIn checks a sign-in by password: the password, then, for an account
+// with two-factor sign-in, its code (TOTP or recovery), used up here. It is
+// OTP_REQUIRED when the account needs a code and none came, AUTH_FAILED
+// for a wrong password or code (which Guard.Login counts as failed
+// logins). Every front end that signs in with a password calls it under
+// Guard.Login.
+func SignIn(ctx context.Context, users ferry.UserService, email, password, otp string) (*ferry.User, error) {
+	u, err := users.CheckPassword(ctx, email, password)
+	if err != nil || !u.TwoFactor {
+		return u, err
+	}
+	if otp == "" {
+		return nil, ferry.Errorf(ferry.EOTPREQUIRED, "This account signs in with a code from its authenticator app too: send it as otp.")
+	}
+	if err := users.CheckSecondFactor(ctx, u.ID, otp); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// NeedsTwoFactor reports whether u is refused until they set up two-factor
+// sign-in: auth.require_2fa is on (require) and theirs is not.
+func NeedsTwoFactor(require bool, u *ferry.User) bool {
+	return require && !u.TwoFactor
+}
+
+// ErrTwoFactorRequired is the refusal of a call by such an account.
+func ErrTwoFactorRequired() error {
+	return ferry.Errorf(ferry.ETWOFACTORREQUIRED, "This service requires two-factor sign-in: set it up in Settings (or with POST /api/1/account/2fa/setup) first.")
+}

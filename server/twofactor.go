@@ -1,0 +1,82 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/ferryhq/ferry"
+)
+
+// Two-factor sign-in (docs/api.md, "Two-factor sign-in"). Each call that
+// changes it ends every other login token of the account; the calling
+// token goes on.
+
+// handleTwoFactorSetup is POST /account/2fa/setup: current_password.
+func (s *Server) handleTwoFactorSetup(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	secret, otpauth, err := s.users.SetupTwoFactor(r.Context(), u.ID, p.String("current_password"), s.issuer())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"secret": secret, "otpauth_url": otpauth})
+}
+
+// issuer names ferry in authenticator apps: public_url's host name (no
+// port: a colon ends the issuer in an otpauth label).
+func (s *Server) issuer() string {
+	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "ferry"
+}
+
+// handleTwoFactorEnable is POST /account/2fa/enable: code.
+func (s *Server) handleTwoFactorEnable(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	codes, err := s.users.EnableTwoFactor(r.Context(), u.ID, tokenOf(r), p.String("code"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})
+}
+
+// handleTwoFactorRecovery is POST /account/2fa/recovery: current_password,
+// code (TOTP only).
+func (s *Server) handleTwoFactorRecovery(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	codes, err := s.users.RenewRecoveryCodes(r.Context(), u.ID, tokenOf(r), p.String("current_password"), p.String("code"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})
+}
+
+// handleTwoFactorDisable is POST /account/2fa/disable: current_password,
+// code (TOTP or recovery).
+func (s *Server) handleTwoFactorDisable(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.users.DisableTwoFactor(r.Context(), u.ID, tokenOf(r), p.String("current_password"), p.String("code")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
