@@ -24,6 +24,9 @@ type User struct {
 	// NoDecisionMail turns off the mails that tell this user what became
 	// of their sends (the setting mail_on_decision, on by default).
 	NoDecisionMail bool `json:"no_decision_mail,omitempty"`
+	// SSO is the identity provider's account this one is bound to (nil:
+	// none): signing in there signs in here.
+	SSO *SSOLink `json:"sso,omitempty"`
 	// TwoFactor says sign-in needs a code after the password (its secret
 	// is kept apart from the user's record).
 	TwoFactor bool      `json:"two_factor,omitempty"`
@@ -36,6 +39,19 @@ type User struct {
 	// this user when set; 0 means unlimited.
 	StorageOverride *int64 `json:"storage_override,omitempty"`
 	ReceiveOverride *int64 `json:"receive_override,omitempty"`
+}
+
+// HasPassword reports whether the account has a password: one made
+// through an identity provider has none until a reset sets one.
+func (u *User) HasPassword() bool {
+	return u.PasswordHash != ""
+}
+
+// SSOLink names an account of an OpenID Connect provider: its issuer
+// and its subject there, which never change (an email can).
+type SSOLink struct {
+	Issuer  string `json:"iss"`
+	Subject string `json:"sub"`
 }
 
 // PersonalToken is a personal access token as its owner's list shows it:

@@ -74,6 +74,19 @@ type UserService interface {
 	// CheckSecondFactor checks and uses up a sign-in's TOTP or recovery
 	// code: AUTH_FAILED.
 	CheckSecondFactor(ctx context.Context, userID uint64, code string) error
+	// UserBySSO is the account bound to a provider's identity:
+	// USER_NOT_FOUND.
+	UserBySSO(ctx context.Context, l SSOLink) (*User, error)
+	// CreateSSOUser makes an account bound to l, without a password:
+	// EMAIL_ALREADY_EXIST (an email never links an account).
+	CreateSSOUser(ctx context.Context, nu NewUser, l SSOLink) (*User, error)
+	// LinkSSO binds the user's account to l: METHOD_BAD_REQUEST when l is
+	// another account's, or the account is bound to another identity.
+	LinkSSO(ctx context.Context, userID uint64, l SSOLink) error
+	// UnlinkSSO unbinds it: METHOD_BAD_REQUEST without a password.
+	UnlinkSSO(ctx context.Context, userID uint64) error
+	// SetPackage moves the user to a package: METHOD_BAD_REQUEST.
+	SetPackage(ctx context.Context, userID uint64, pkg string) error
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Quota returns the user's limits in force and usage.

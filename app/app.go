@@ -155,7 +155,9 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		LinkMaxExpiry: time.Duration(cfg.Links.MaxExpiry), SendExpireAfter: time.Duration(cfg.Send.ExpireAfter),
 		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
 		BlobRedirect: cfg.Blobs.Redirect, Require2FA: cfg.Auth.Require2FA,
-		Users: a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db,
+		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate,
+		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
+		Users:     a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db,
 		Mail: texts, Guard: guard, Log: front.WithRequestIDs(a.log), Now: opts.Now,
 	})
 	davHandler := dav.New(dav.Config{

@@ -85,6 +85,23 @@ type Config struct {
 		Checkpoint  Size     `toml:"checkpoint"`
 	} `toml:"uploads"`
 
+	OIDC struct {
+		// Issuer is the provider's issuer URL ("": no sign-in through a
+		// provider); discovery is at /.well-known/openid-configuration.
+		Issuer           string `toml:"issuer"`
+		ClientID         string `toml:"client_id"`
+		ClientSecret     string `toml:"client_secret"`
+		ClientSecretFile string `toml:"client_secret_file"`
+		// Name is the sign-in button's text.
+		Name string `toml:"name"`
+		// AutoCreate makes an account at a first sign-in (the provider
+		// must have verified the email).
+		AutoCreate bool `toml:"auto_create"`
+		// PackageClaim names a claim whose first value that names a
+		// [packages.NAME] sets the package.
+		PackageClaim string `toml:"package_claim"`
+	} `toml:"oidc"`
+
 	Web struct {
 		UploadRequestMax Size `toml:"upload_request_max"`
 	} `toml:"web"`
@@ -146,6 +163,8 @@ func Default() Config {
 	c.Log.Level = "info"
 	c.Log.Format = "text"
 	c.Auth.Signup = "closed"
+	c.OIDC.Name = "Single sign-on"
+	c.OIDC.AutoCreate = true
 	c.Auth.TokenIdleTimeout = Duration(15 * time.Minute)
 	c.Auth.LoginFailureBurst = 10
 	c.Auth.LoginFailureRefill = Duration(time.Minute)
@@ -340,6 +359,17 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateBlobs(); err != nil {
 		return err
+	}
+	if c.OIDC.Issuer != "" {
+		if u, err := url.Parse(c.OIDC.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("oidc.issuer: %q is not an http or https URL", c.OIDC.Issuer)
+		}
+		if c.OIDC.ClientID == "" {
+			return errors.New("oidc.client_id: must be set with oidc.issuer")
+		}
+		if strings.TrimSpace(c.OIDC.Name) == "" {
+			return errors.New("oidc.name: must not be empty (it is the sign-in button's text)")
+		}
 	}
 	if len(c.Packages) == 0 {
 		return errors.New("packages: at least one [packages.NAME] section is needed")

@@ -151,6 +151,7 @@ func (c *Config) readSecretFiles() error {
 		{"metrics.token", &c.Metrics.Token, "metrics.token_file", c.Metrics.TokenFile},
 		{"blobs.access_key", &c.Blobs.AccessKey, "blobs.access_key_file", c.Blobs.AccessKeyFile},
 		{"blobs.secret_key", &c.Blobs.SecretKey, "blobs.secret_key_file", c.Blobs.SecretKeyFile},
+		{"oidc.client_secret", &c.OIDC.ClientSecret, "oidc.client_secret_file", c.OIDC.ClientSecretFile},
 	} {
 		if s.filePath == "" {
 			continue

@@ -27,9 +27,11 @@ func SignIn(ctx context.Context, users ferry.UserService, email, password, otp s
 }
 
 // NeedsTwoFactor reports whether u is refused until they set up two-factor
-// sign-in: auth.require_2fa is on (require) and theirs is not.
+// sign-in: auth.require_2fa is on (require) and theirs is not. An account
+// bound to the identity provider signs in under the provider's own
+// policy, and is not refused.
 func NeedsTwoFactor(require bool, u *ferry.User) bool {
-	return require && !u.TwoFactor
+	return require && !u.TwoFactor && u.SSO == nil
 }
 
 // ErrTwoFactorRequired is the refusal of a call by such an account.

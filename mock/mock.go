@@ -34,6 +34,11 @@ type Store struct {
 	RenewRecoveryCodesFn    func(ctx context.Context, userID uint64, keep, password, code string) ([]string, error)
 	DisableTwoFactorFn      func(ctx context.Context, userID uint64, keep, password, code string) error
 	CheckSecondFactorFn     func(ctx context.Context, userID uint64, code string) error
+	UserBySSOFn             func(ctx context.Context, l ferry.SSOLink) (*ferry.User, error)
+	CreateSSOUserFn         func(ctx context.Context, nu ferry.NewUser, l ferry.SSOLink) (*ferry.User, error)
+	LinkSSOFn               func(ctx context.Context, userID uint64, l ferry.SSOLink) error
+	UnlinkSSOFn             func(ctx context.Context, userID uint64) error
+	SetPackageFn            func(ctx context.Context, userID uint64, pkg string) error
 	PingFn                  func(ctx context.Context) error
 	QuotaFn                 func(ctx context.Context, userID uint64) (ferry.Quota, error)
 	ChangeSettingsFn        func(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error
@@ -626,4 +631,44 @@ func (s *Store) CheckSecondFactor(ctx context.Context, userID uint64, code strin
 		panic("mock: CheckSecondFactor was not expected")
 	}
 	return s.CheckSecondFactorFn(ctx, userID, code)
+}
+
+// UserBySSO calls UserBySSOFn.
+func (s *Store) UserBySSO(ctx context.Context, l ferry.SSOLink) (*ferry.User, error) {
+	if s.UserBySSOFn == nil {
+		panic("mock: UserBySSO was not expected")
+	}
+	return s.UserBySSOFn(ctx, l)
+}
+
+// CreateSSOUser calls CreateSSOUserFn.
+func (s *Store) CreateSSOUser(ctx context.Context, nu ferry.NewUser, l ferry.SSOLink) (*ferry.User, error) {
+	if s.CreateSSOUserFn == nil {
+		panic("mock: CreateSSOUser was not expected")
+	}
+	return s.CreateSSOUserFn(ctx, nu, l)
+}
+
+// LinkSSO calls LinkSSOFn.
+func (s *Store) LinkSSO(ctx context.Context, userID uint64, l ferry.SSOLink) error {
+	if s.LinkSSOFn == nil {
+		panic("mock: LinkSSO was not expected")
+	}
+	return s.LinkSSOFn(ctx, userID, l)
+}
+
+// UnlinkSSO calls UnlinkSSOFn.
+func (s *Store) UnlinkSSO(ctx context.Context, userID uint64) error {
+	if s.UnlinkSSOFn == nil {
+		panic("mock: UnlinkSSO was not expected")
+	}
+	return s.UnlinkSSOFn(ctx, userID)
+}
+
+// SetPackage calls SetPackageFn.
+func (s *Store) SetPackage(ctx context.Context, userID uint64, pkg string) error {
+	if s.SetPackageFn == nil {
+		panic("mock: SetPackage was not expected")
+	}
+	return s.SetPackageFn(ctx, userID, pkg)
 }

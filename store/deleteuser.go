@@ -103,6 +103,11 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 		}); err != nil {
 			return err
 		}
+		if u.SSO != nil {
+			if err := tx.Bucket(bucketSSO).Delete(ssoKey(*u.SSO)); err != nil {
+				return err
+			}
+		}
 		if u.PhotoToken != "" {
 			if err := tx.Bucket(bucketPhotos).Delete([]byte(u.PhotoToken)); err != nil {
 				return err

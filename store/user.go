@@ -22,7 +22,7 @@ type passwordState struct {
 // CreateUser creates an account. It returns INVALID_EMAIL, METHOD_BAD_REQUEST
 // (full name), INVALID_NEW_PASSWORD or EMAIL_ALREADY_EXIST errors.
 func (db *DB) CreateUser(ctx context.Context, nu ferry.NewUser) (*ferry.User, error) {
-	return db.createUser(ctx, nu, nil)
+	return db.createUser(ctx, nu, nil, nil)
 }
 
 // CreateInvitedUser is CreateUser for a signup with an invitation code,
@@ -37,14 +37,15 @@ func (db *DB) CreateInvitedUser(ctx context.Context, nu ferry.NewUser, code stri
 	}); err != nil {
 		return nil, err
 	}
-	return db.createUser(ctx, nu, func(tx *bolt.Tx) (string, error) { return claimInvite(tx, code, now) })
+	return db.createUser(ctx, nu, func(tx *bolt.Tx) (string, error) { return claimInvite(tx, code, now) }, nil)
 }
 
 // createUser makes the account nu in one transaction with claim, when not
 // nil, which uses up an invitation and returns the email it was for. The
 // sends waiting for the new account's email, or for that one, are the
-// account's.
-func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt.Tx) (string, error)) (*ferry.User, error) {
+// account's. An account bound to a provider's identity (link) has no
+// password.
+func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt.Tx) (string, error), link *ferry.SSOLink) (*ferry.User, error) {
 	if nu.Package == "" {
 		nu.Package = db.rules.packages.Default
 	}
@@ -56,15 +57,19 @@ func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt
 	if err != nil {
 		return nil, err
 	}
-	if err := ferry.ValidPassword(nu.Password); err != nil {
-		return nil, err
+	if link == nil {
+		if err := ferry.ValidPassword(nu.Password); err != nil {
+			return nil, err
+		}
 	}
 	if db.emailTaken(email) { // cheap early answer; checked again below
 		return nil, ferry.Errorf(ferry.EEMAILEXISTS, "An account with the email %s exists already.", email)
 	}
-	hash, err := db.hashPassword(nu.Password)
-	if err != nil {
-		return nil, err
+	var hash string
+	if link == nil {
+		if hash, err = db.hashPassword(nu.Password); err != nil {
+			return nil, err
+		}
 	}
 	u := &ferry.User{
 		Email:        email,
@@ -72,6 +77,7 @@ func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt
 		PasswordHash: hash,
 		Package:      nu.Package,
 		Created:      db.now().UTC(),
+		SSO:          link,
 	}
 	err = db.update(ctx, func(tx *bolt.Tx) error {
 		var invited string
@@ -94,6 +100,11 @@ func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt
 		}
 		if err := putUser(tx, u); err != nil {
 			return err
+		}
+		if link != nil {
+			if err := bindSSO(tx, *link, id); err != nil {
+				return err
+			}
 		}
 		if err := claimInvitedSends(tx, u, u.Email); err != nil {
 			return err
@@ -211,8 +222,10 @@ func (db *DB) CheckPassword(ctx context.Context, email, password string) (*ferry
 	// whatever the password, so that the time taken tells nothing.
 	u, err := db.UserByEmail(email)
 	hash := dummyHash()
-	if err == nil {
+	if err == nil && u.PasswordHash != "" {
 		hash = u.PasswordHash
+	} else if err == nil {
+		u = nil // an account made through the provider: no password yet
 	} else if ferry.ErrorCode(err) != ferry.EUSERNOTFOUND {
 		return nil, err
 	}

@@ -21,7 +21,8 @@ func safeNext(next string) string {
 type loginData struct {
 	Email, Next, Message string
 	Signup, Deleted      bool
-	Expired              bool // a sign-in's code came too late
+	Expired              bool   // a sign-in's code came too late
+	SSOName              string // the identity provider's button, when there is one
 }
 
 func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +32,7 @@ func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	a.render(w, r, http.StatusOK, "login", "Sign in", loginData{Next: q.Get("next"), Signup: a.cfg.Signup == "open",
-		Deleted: q.Get("deleted") == "1", Expired: q.Get("expired") == "1"})
+		Deleted: q.Get("deleted") == "1", Expired: q.Get("expired") == "1", SSOName: a.ssoName()})
 }
 
 // handleLogin is the sign-in form: a new token in the cookie, under the
@@ -47,7 +48,7 @@ func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if fe == nil {
 			return
 		}
-		data := loginData{Email: email, Next: r.PostFormValue("next"), Signup: a.cfg.Signup == "open", Message: fe.Message}
+		data := loginData{Email: email, Next: r.PostFormValue("next"), Signup: a.cfg.Signup == "open", Message: fe.Message, SSOName: a.ssoName()}
 		if fe.Code == ferry.EAUTHFAILED {
 			data.Message = "Wrong email or password."
 		}

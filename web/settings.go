@@ -27,7 +27,11 @@ type settingsData struct {
 	TokenMessage string // why a token was not made
 
 	TwoFactor twoFactorData
-	Required  bool // auth.require_2fa sent the person here to set it up
+
+	SSOName    string         // the identity provider, when there is one
+	SSO        *ferry.SSOLink // the identity this account is linked to
+	SSOMessage string         // why a link or unlink did not happen
+	Required   bool           // auth.require_2fa sent the person here to set it up
 }
 
 // handleSettings is the account's page: name, photo, password, the quota,
@@ -66,6 +70,7 @@ func (a *App) renderSettings(w http.ResponseWriter, r *http.Request, u *ferry.Us
 		return
 	}
 	d.TokenLives = tokenLives
+	d.SSOName, d.SSO = a.ssoName(), u.SSO
 	if err := a.fillTwoFactor(r, u, &d.TwoFactor); err != nil {
 		a.fail(w, r, err)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/mailtext"
+	"github.com/ferryhq/ferry/sso"
 )
 
 //go:embed templates/*.html
@@ -40,6 +41,14 @@ type Config struct {
 	// Require2FA leaves an account without two-factor sign-in only
 	// Settings, to set it up (auth.require_2fa).
 	Require2FA bool
+	// SSO signs people in through an OpenID Connect provider (nil: none);
+	// SSOName is its button's text; SSOAutoCreate makes an account at a
+	// first sign-in; PackageOf picks the package the provider's claim
+	// names ("" for none).
+	SSO           *sso.Client
+	SSOName       string
+	SSOAutoCreate bool
+	PackageOf     func(claim []string) string
 	// UploadRequestMax is the most that app.js puts in one request of a
 	// resumable upload (a proxy's limit in front); 0: a file in one.
 	UploadRequestMax int64
@@ -66,15 +75,16 @@ type Config struct {
 
 // App is the web app's handler.
 type App struct {
-	cfg     Config
-	pages   map[string]*template.Template
-	handler http.Handler
-	cop     *http.CrossOriginProtection
-	secure  bool // public_url is https: the cookie is Secure
-	static  http.Handler
-	uploads front.Uploads
-	links   front.Links
-	half    halfSignIns // sign-ins waiting for their second factor
+	cfg      Config
+	pages    map[string]*template.Template
+	handler  http.Handler
+	cop      *http.CrossOriginProtection
+	secure   bool // public_url is https: the cookie is Secure
+	static   http.Handler
+	uploads  front.Uploads
+	links    front.Links
+	half     halfSignIns // sign-ins waiting for their second factor
+	ssoFlows ssoFlows    // sign-ins through the provider under way
 }
 
 // New returns the web app.
@@ -96,6 +106,12 @@ func New(cfg Config) *App {
 	mux.HandleFunc("GET /login", a.handleLoginPage)
 	mux.HandleFunc("POST /login", a.handleLogin)
 	mux.HandleFunc("POST /login/code", a.handleCode)
+	if cfg.SSO != nil {
+		mux.HandleFunc("GET /auth/oidc/start", a.handleSSOStart)
+		mux.HandleFunc("GET /auth/oidc/callback", a.handleSSOCallback)
+		mux.HandleFunc("POST /settings/sso/link", a.authed(a.handleSSOLink))
+		mux.HandleFunc("POST /settings/sso/unlink", a.authed(a.handleSSOUnlink))
+	}
 	mux.HandleFunc("POST /logout", a.handleLogout)
 	mux.HandleFunc("GET /signup", a.handleSignupPage)
 	mux.HandleFunc("POST /signup", a.handleSignup)
