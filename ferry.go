@@ -54,6 +54,19 @@ type SSOLink struct {
 	Subject string `json:"sub"`
 }
 
+// Passkey is a WebAuthn credential of an account: the store keeps the
+// front end's record of it (Credential) and checks its signature counter.
+type Passkey struct {
+	ID       []byte // the credential's id
+	Name     string
+	Created  time.Time
+	LastUsed time.Time // zero: not used yet
+	// SignCount is the authenticator's signature counter at the last use
+	// (0 for an authenticator that keeps none).
+	SignCount  uint32
+	Credential []byte
+}
+
 // PersonalToken is a personal access token as its owner's list shows it:
 // the token itself is shown once, when it is made, and never kept.
 type PersonalToken struct {

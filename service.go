@@ -87,6 +87,20 @@ type UserService interface {
 	UnlinkSSO(ctx context.Context, userID uint64) error
 	// SetPackage moves the user to a package: METHOD_BAD_REQUEST.
 	SetPackage(ctx context.Context, userID uint64, pkg string) error
+	// AddPasskey keeps a new passkey of the user (1-100 character name):
+	// METHOD_BAD_REQUEST.
+	AddPasskey(ctx context.Context, userID uint64, p Passkey) error
+	// Passkeys lists the user's passkeys, oldest first.
+	Passkeys(ctx context.Context, userID uint64) ([]Passkey, error)
+	// RemovePasskey deletes one: NOT_FOUND.
+	RemovePasskey(ctx context.Context, userID uint64, id []byte) error
+	// PasskeyOwner is the account a credential id belongs to, with its
+	// passkey: AUTH_FAILED for none.
+	PasskeyOwner(ctx context.Context, id []byte) (*User, Passkey, error)
+	// UsePasskey records a sign-in with the passkey, whose authenticator
+	// counted signCount: AUTH_FAILED when the counter did not move on
+	// (a cloned authenticator), or the passkey is gone.
+	UsePasskey(ctx context.Context, userID uint64, id []byte, signCount uint32) error
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Quota returns the user's limits in force and usage.

@@ -33,6 +33,7 @@ func TestReset_Journey(t *testing.T) {
 	peer := ferrytest.StartSMTP(t)
 	ts := startServer(t, peer.Configure, longTokens)
 	old := ts.login(ts.addUser("rosa@example.com", password), password)
+	_, script := ts.newToken(old, "script", 0)
 	anon := ts.client()
 
 	anon.postForm("/auth/password/forgot", url.Values{"email": {"nobody@example.com"}}).requireStatus(http.StatusOK)
@@ -59,6 +60,7 @@ func TestReset_Journey(t *testing.T) {
 	reset(code, "a new password").requireStatus(http.StatusOK).decode(&out)
 	require.NotEmpty(t, out.Token)
 	old.get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION)
+	script.get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION) // personal tokens too
 	fresh := ts.client()
 	fresh.token = out.Token
 	fresh.get("/settings/list", nil).requireStatus(http.StatusOK)

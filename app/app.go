@@ -125,8 +125,14 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	if cfg.PublicURL == "http://"+cfg.Listen && strings.HasSuffix(cfg.Listen, ":0") {
-		// Derived from a listen address with port 0: name the real port.
+		// Derived from a listen address with port 0: name the real port,
+		// with the host as written (localhost stays a name).
+		host, _, _ := net.SplitHostPort(cfg.Listen)
+		_, port, _ := net.SplitHostPort(a.ln.Addr().String())
 		cfg.PublicURL = "http://" + a.ln.Addr().String()
+		if host != "" {
+			cfg.PublicURL = "http://" + net.JoinHostPort(host, port)
+		}
 		a.cfg.PublicURL = cfg.PublicURL
 		texts.PublicURL = cfg.PublicURL
 	}

@@ -39,6 +39,11 @@ type Store struct {
 	LinkSSOFn               func(ctx context.Context, userID uint64, l ferry.SSOLink) error
 	UnlinkSSOFn             func(ctx context.Context, userID uint64) error
 	SetPackageFn            func(ctx context.Context, userID uint64, pkg string) error
+	AddPasskeyFn            func(ctx context.Context, userID uint64, p ferry.Passkey) error
+	PasskeysFn              func(ctx context.Context, userID uint64) ([]ferry.Passkey, error)
+	RemovePasskeyFn         func(ctx context.Context, userID uint64, id []byte) error
+	PasskeyOwnerFn          func(ctx context.Context, id []byte) (*ferry.User, ferry.Passkey, error)
+	UsePasskeyFn            func(ctx context.Context, userID uint64, id []byte, signCount uint32) error
 	PingFn                  func(ctx context.Context) error
 	QuotaFn                 func(ctx context.Context, userID uint64) (ferry.Quota, error)
 	ChangeSettingsFn        func(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error
@@ -671,4 +676,44 @@ func (s *Store) SetPackage(ctx context.Context, userID uint64, pkg string) error
 		panic("mock: SetPackage was not expected")
 	}
 	return s.SetPackageFn(ctx, userID, pkg)
+}
+
+// AddPasskey calls AddPasskeyFn.
+func (s *Store) AddPasskey(ctx context.Context, userID uint64, p ferry.Passkey) error {
+	if s.AddPasskeyFn == nil {
+		panic("mock: AddPasskey was not expected")
+	}
+	return s.AddPasskeyFn(ctx, userID, p)
+}
+
+// Passkeys calls PasskeysFn.
+func (s *Store) Passkeys(ctx context.Context, userID uint64) ([]ferry.Passkey, error) {
+	if s.PasskeysFn == nil {
+		panic("mock: Passkeys was not expected")
+	}
+	return s.PasskeysFn(ctx, userID)
+}
+
+// RemovePasskey calls RemovePasskeyFn.
+func (s *Store) RemovePasskey(ctx context.Context, userID uint64, id []byte) error {
+	if s.RemovePasskeyFn == nil {
+		panic("mock: RemovePasskey was not expected")
+	}
+	return s.RemovePasskeyFn(ctx, userID, id)
+}
+
+// PasskeyOwner calls PasskeyOwnerFn.
+func (s *Store) PasskeyOwner(ctx context.Context, id []byte) (*ferry.User, ferry.Passkey, error) {
+	if s.PasskeyOwnerFn == nil {
+		panic("mock: PasskeyOwner was not expected")
+	}
+	return s.PasskeyOwnerFn(ctx, id)
+}
+
+// UsePasskey calls UsePasskeyFn.
+func (s *Store) UsePasskey(ctx context.Context, userID uint64, id []byte, signCount uint32) error {
+	if s.UsePasskeyFn == nil {
+		panic("mock: UsePasskey was not expected")
+	}
+	return s.UsePasskeyFn(ctx, userID, id, signCount)
 }

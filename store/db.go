@@ -75,12 +75,14 @@ var (
 	bucketResets            = []byte("resets")             // sha256(code) -> user id 8 | expires 8, password reset codes (reset.go)
 	bucketTwoFactor         = []byte("two_factor")         // user id -> JSON twoFactorRecord (twofactor.go)
 	bucketSSO               = []byte("sso")                // issuer, 0, subject -> user id (sso.go)
+	bucketPasskeys          = []byte("passkeys")           // user id + credential id -> JSON passkeyRecord (passkey.go)
+	bucketPasskeyIDs        = []byte("passkey_ids")        // credential id -> user id
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"

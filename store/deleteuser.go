@@ -103,6 +103,11 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 		}); err != nil {
 			return err
 		}
+		if err := deletePrefix(tx.Bucket(bucketPasskeys), itob(userID), func(k, _ []byte) error {
+			return tx.Bucket(bucketPasskeyIDs).Delete(k[8:])
+		}); err != nil {
+			return err
+		}
 		if u.SSO != nil {
 			if err := tx.Bucket(bucketSSO).Delete(ssoKey(*u.SSO)); err != nil {
 				return err

@@ -212,6 +212,7 @@ func TestHandlers_PersonalTokensOnSettings(t *testing.T) {
 	st.WaitingFn = func(context.Context, uint64) (int, error) { return 0, nil }
 	st.NotificationsFn = func(context.Context, uint64) ([]ferry.Notification, error) { return nil, nil }
 	st.TwoFactorSetupFn = func(context.Context, uint64) (string, error) { return "", nil }
+	st.PasskeysFn = func(context.Context, uint64) ([]ferry.Passkey, error) { return nil, nil }
 	made := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	tokens := []ferry.PersonalToken{{ID: 3, Name: "backup script", Created: made}}
 	st.PersonalTokensFn = func(context.Context, uint64) ([]ferry.PersonalToken, error) { return tokens, nil }

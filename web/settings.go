@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +11,12 @@ import (
 	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/photo"
 )
+
+// passkeyLine is a passkey as the settings page lists it.
+type passkeyLine struct {
+	ferry.Passkey
+	ID string // base64url, for the remove form
+}
 
 type settingsData struct {
 	DavURL, Login, AppPassword, Host string
@@ -31,7 +38,11 @@ type settingsData struct {
 	SSOName    string         // the identity provider, when there is one
 	SSO        *ferry.SSOLink // the identity this account is linked to
 	SSOMessage string         // why a link or unlink did not happen
-	Required   bool           // auth.require_2fa sent the person here to set it up
+
+	Passkeys       []passkeyLine
+	PasskeysOff    bool   // public_url's host cannot have passkeys
+	PasskeyMessage string // why a passkey was not removed
+	Required       bool   // auth.require_2fa sent the person here to set it up
 }
 
 // handleSettings is the account's page: name, photo, password, the quota,
@@ -71,6 +82,15 @@ func (a *App) renderSettings(w http.ResponseWriter, r *http.Request, u *ferry.Us
 	}
 	d.TokenLives = tokenLives
 	d.SSOName, d.SSO = a.ssoName(), u.SSO
+	keys, err := a.cfg.Users.Passkeys(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for _, k := range keys {
+		d.Passkeys = append(d.Passkeys, passkeyLine{Passkey: k, ID: base64.RawURLEncoding.EncodeToString(k.ID)})
+	}
+	d.PasskeysOff = a.webauthn == nil
 	if err := a.fillTwoFactor(r, u, &d.TwoFactor); err != nil {
 		a.fail(w, r, err)
 		return

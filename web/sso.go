@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ferryhq/ferry"
@@ -20,49 +19,15 @@ import (
 // cookie of this browser: a callback that another browser started (a
 // sign-in forced on someone) is refused. Each flow is used once.
 
-// ssoFlow is a sign-in or a link under way.
+// ssoFlow is a sign-in or a link under way; it waits ssoFlowLife for the
+// provider's answer.
 type ssoFlow struct {
 	sso.Flow
-	link    uint64 // the account to link, for a link from Settings; 0 for a sign-in
-	next    string
-	expires time.Time
+	link uint64 // the account to link, for a link from Settings; 0 for a sign-in
+	next string
 }
 
-type ssoFlows struct {
-	mu sync.Mutex
-	m  map[string]ssoFlow
-}
-
-// ssoFlowLife is how long a flow waits for the provider's answer;
-// maxSSOFlows bounds them.
-const (
-	ssoFlowLife = 10 * time.Minute
-	maxSSOFlows = 10000
-)
-
-func (s *ssoFlows) add(f ssoFlow, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]ssoFlow{}
-	}
-	for k, v := range s.m {
-		if now.After(v.expires) || len(s.m) >= maxSSOFlows {
-			delete(s.m, k)
-		}
-	}
-	f.expires = now.Add(ssoFlowLife)
-	s.m[f.State] = f
-}
-
-// take returns the flow of state and forgets it.
-func (s *ssoFlows) take(state string, now time.Time) (ssoFlow, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, ok := s.m[state]
-	delete(s.m, state)
-	return f, ok && !now.After(f.expires)
-}
+const ssoFlowLife = 10 * time.Minute
 
 // ssoCookie is the browser's half of a flow's state.
 const ssoCookie = "ferry-sso"
@@ -76,7 +41,7 @@ func (a *App) startSSO(w http.ResponseWriter, r *http.Request, link uint64, next
 		a.renderError(w, r, http.StatusBadGateway, "The identity provider cannot be reached right now. Try again in a moment, or sign in with your password.")
 		return
 	}
-	a.ssoFlows.add(ssoFlow{Flow: f, link: link, next: next}, a.cfg.Now())
+	a.ssoFlows.put(f.State, ssoFlow{Flow: f, link: link, next: next}, a.cfg.Now())
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: f.State, Path: "/auth/oidc/", MaxAge: int(ssoFlowLife / time.Second),
 		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, url, http.StatusSeeOther)

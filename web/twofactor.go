@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -22,68 +21,14 @@ import (
 
 // halfSignIn is a sign-in whose password was right and whose code is
 // still to come: the code page carries its ticket, never the password.
+// Tickets wait halfSignInLife.
 type halfSignIn struct {
-	userID  uint64
-	email   string
-	next    string
-	expires time.Time
+	userID uint64
+	email  string
+	next   string
 }
 
-// halfSignIns are the tickets of sign-ins waiting for their code, in
-// memory: a restart asks for the password again.
-type halfSignIns struct {
-	mu sync.Mutex
-	m  map[string]halfSignIn
-}
-
-// halfSignInLife is how long a ticket waits for its code;
-// maxHalfSignIns bounds them (the oldest go first).
-const (
-	halfSignInLife = 5 * time.Minute
-	maxHalfSignIns = 10000
-)
-
-func (h *halfSignIns) add(s halfSignIn, now time.Time) string {
-	ticket := rand.Text()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.m == nil {
-		h.m = map[string]halfSignIn{}
-	}
-	for k, v := range h.m {
-		if now.After(v.expires) {
-			delete(h.m, k)
-		}
-	}
-	for len(h.m) >= maxHalfSignIns {
-		var oldest string
-		for k, v := range h.m {
-			if oldest == "" || v.expires.Before(h.m[oldest].expires) {
-				oldest = k
-			}
-		}
-		delete(h.m, oldest)
-	}
-	s.expires = now.Add(halfSignInLife)
-	h.m[ticket] = s
-	return ticket
-}
-
-func (h *halfSignIns) get(ticket string, now time.Time) (halfSignIn, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	s, ok := h.m[ticket]
-	if !ok || now.After(s.expires) {
-		return halfSignIn{}, false
-	}
-	return s, true
-}
-
-func (h *halfSignIns) drop(ticket string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.m, ticket)
-}
+const halfSignInLife = 5 * time.Minute
 
 type codeData struct {
 	Ticket, Message string
@@ -92,7 +37,8 @@ type codeData struct {
 // askForCode shows the sign-in's second step for u, who gave the right
 // password.
 func (a *App) askForCode(w http.ResponseWriter, r *http.Request, u *ferry.User, next string) {
-	ticket := a.half.add(halfSignIn{userID: u.ID, email: u.Email, next: next}, a.cfg.Now())
+	ticket := rand.Text()
+	a.half.put(ticket, halfSignIn{userID: u.ID, email: u.Email, next: next}, a.cfg.Now())
 	a.render(w, r, http.StatusOK, "code", "Enter your code", codeData{Ticket: ticket})
 }
 
@@ -123,7 +69,7 @@ func (a *App) handleCode(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, status, "code", "Enter your code", codeData{Ticket: ticket, Message: msg})
 		return
 	}
-	a.half.drop(ticket)
+	a.half.take(ticket, a.cfg.Now())
 	a.signIn(w, r, u, s.next)
 }
 

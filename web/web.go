@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/mailtext"
@@ -83,14 +85,19 @@ type App struct {
 	static   http.Handler
 	uploads  front.Uploads
 	links    front.Links
-	half     halfSignIns // sign-ins waiting for their second factor
-	ssoFlows ssoFlows    // sign-ins through the provider under way
+	half     *waiting[halfSignIn] // sign-ins waiting for their second factor
+	ssoFlows *waiting[ssoFlow]    // sign-ins through the provider under way
+
+	webauthn   *webauthn.WebAuthn // nil: public_url's host cannot have passkeys
+	ceremonies *waiting[passkeyCeremony]
 }
 
 // New returns the web app.
 func New(cfg Config) *App {
 	a := &App{cfg: cfg, secure: strings.HasPrefix(cfg.PublicURL, "https://")}
 	a.pages = parsePages()
+	a.half, a.ssoFlows = newWaiting[halfSignIn](halfSignInLife), newWaiting[ssoFlow](ssoFlowLife)
+	a.webauthn, a.ceremonies = newWebAuthn(cfg.PublicURL), newWaiting[passkeyCeremony](passkeyCeremonyLife)
 	a.uploads = front.Uploads{Service: cfg.Uploads, Fail: a.writeError}
 	a.links = front.Links{Files: cfg.Files, Guard: cfg.Guard, BlobRedirect: cfg.BlobRedirect, Fail: a.writeError}
 	sub, err := fs.Sub(staticFiles, "static")
@@ -106,6 +113,8 @@ func New(cfg Config) *App {
 	mux.HandleFunc("GET /login", a.handleLoginPage)
 	mux.HandleFunc("POST /login", a.handleLogin)
 	mux.HandleFunc("POST /login/code", a.handleCode)
+	mux.HandleFunc("POST /login/passkey/begin", a.handlePasskeyLoginBegin)
+	mux.HandleFunc("POST /login/passkey/finish", a.handlePasskeyLogin)
 	if cfg.SSO != nil {
 		mux.HandleFunc("GET /auth/oidc/start", a.handleSSOStart)
 		mux.HandleFunc("GET /auth/oidc/callback", a.handleSSOCallback)
@@ -169,6 +178,9 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /settings/2fa/recovery", a.authed(a.handleTwoFactorRecovery))
 	mux.HandleFunc("POST /settings/2fa/disable", a.authed(a.handleTwoFactorDisable))
 	mux.HandleFunc("GET /settings/2fa/qr.png", a.authed(a.handleTwoFactorQR))
+	mux.HandleFunc("POST /settings/passkeys/begin", a.session(a.handlePasskeyBegin))
+	mux.HandleFunc("POST /settings/passkeys/finish", a.session(a.handlePasskeyFinish))
+	mux.HandleFunc("POST /settings/passkeys/remove", a.authed(a.handleRemovePasskey))
 	mux.HandleFunc("POST /settings/tokens", a.authed(a.handleCreateToken))
 	mux.HandleFunc("POST /settings/tokens/{id}/revoke", a.authed(a.handleRevokeToken))
 	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))

@@ -25,6 +25,10 @@
     if (send) setUpNewSend(send);
     const suggest = document.getElementById("suggest");
     if (suggest) setUpSuggestions(suggest, document.getElementById("to"));
+    const addKey = document.getElementById("passkey-add");
+    if (addKey) setUpPasskeyAdd(addKey);
+    const keySignIn = document.getElementById("passkey-signin");
+    if (keySignIn) setUpPasskeySignIn(keySignIn);
     const photo = document.getElementById("photo");
     if (photo) {
       // A preview of the chosen photo before it is uploaded.
@@ -372,6 +376,91 @@
       xhr.onabort = () => reject(new Error("Cancelled"));
       xhr.send(start === 0 && end === file.size ? file : file.slice(start, end));
     });
+  }
+
+  // Passkeys: the browser's WebAuthn calls between ferry's begin and
+  // finish calls, with binary fields as base64url both ways.
+  const b64url = {
+    decode: (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4)), (c) => c.charCodeAt(0)).buffer,
+    encode: (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
+  };
+
+  function passkeysWork() {
+    return window.PublicKeyCredential !== undefined && navigator.credentials !== undefined;
+  }
+
+  function setUpPasskeyAdd(form) {
+    const status = form.querySelector(".passkey-status");
+    if (!passkeysWork()) {
+      status.textContent = "This browser cannot make passkeys.";
+      return;
+    }
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      status.textContent = "Follow your browser's prompt…";
+      try {
+        const begin = await call("POST", "/settings/passkeys/begin", new URLSearchParams({ name: form.elements.name.value }));
+        const pk = begin.options.publicKey;
+        pk.challenge = b64url.decode(pk.challenge);
+        pk.user.id = b64url.decode(pk.user.id);
+        (pk.excludeCredentials || []).forEach((c) => { c.id = b64url.decode(c.id); });
+        const cred = await navigator.credentials.create({ publicKey: pk });
+        const body = JSON.stringify({
+          id: cred.id, rawId: b64url.encode(cred.rawId), type: cred.type,
+          response: {
+            attestationObject: b64url.encode(cred.response.attestationObject),
+            clientDataJSON: b64url.encode(cred.response.clientDataJSON),
+            transports: cred.response.getTransports ? cred.response.getTransports() : [],
+          },
+          clientExtensionResults: cred.getClientExtensionResults(),
+        });
+        const done = await call("POST", "/settings/passkeys/finish?ceremony=" + encodeURIComponent(begin.ceremony), body);
+        location.href = done.next;
+      } catch (err) {
+        status.textContent = passkeyMessage(err, "No passkey was added");
+      }
+    });
+  }
+
+  function setUpPasskeySignIn(button) {
+    if (!passkeysWork()) return;
+    document.getElementById("passkey").hidden = false;
+    button.hidden = false;
+    const status = document.getElementById("passkey-status");
+    button.addEventListener("click", async () => {
+      status.textContent = "Follow your browser's prompt…";
+      try {
+        const begin = await call("POST", "/login/passkey/begin");
+        const pk = begin.options.publicKey;
+        pk.challenge = b64url.decode(pk.challenge);
+        (pk.allowCredentials || []).forEach((c) => { c.id = b64url.decode(c.id); });
+        const a = await navigator.credentials.get({ publicKey: pk });
+        const body = JSON.stringify({
+          id: a.id, rawId: b64url.encode(a.rawId), type: a.type,
+          response: {
+            authenticatorData: b64url.encode(a.response.authenticatorData),
+            clientDataJSON: b64url.encode(a.response.clientDataJSON),
+            signature: b64url.encode(a.response.signature),
+            userHandle: a.response.userHandle ? b64url.encode(a.response.userHandle) : null,
+          },
+          clientExtensionResults: a.getClientExtensionResults(),
+        });
+        const next = new URLSearchParams(location.search).get("next") || "";
+        const done = await call("POST", "/login/passkey/finish?ceremony=" + encodeURIComponent(begin.ceremony) + "&next=" + encodeURIComponent(next), body);
+        location.href = done.next;
+      } catch (err) {
+        status.textContent = passkeyMessage(err, "You are not signed in");
+      }
+    });
+  }
+
+  // passkeyMessage says what became of a passkey's ceremony in words: the
+  // browser's refusal (the person cancelled, or has no passkey here) or
+  // ferry's.
+  function passkeyMessage(err, what) {
+    if (err && err.name === "NotAllowedError") return what + ": the browser's prompt was cancelled or timed out.";
+    if (err && err.name === "InvalidStateError") return what + ": this passkey is kept here already.";
+    return what + ": " + (err && err.message ? err.message : "something went wrong.");
   }
 
   async function call(method, url, body) {
