@@ -54,7 +54,7 @@ func tokensOf(c *client) []tokenLine {
 func TestTokens_Personal(t *testing.T) {
 	ts := startServer(t) // login tokens idle out after 15 minutes
 	alice := ts.newUser("alice@example.com")
-	bob := ts.newUser("bob@example.com")
+	ts.addUser("bob@example.com", password)
 
 	id, script := ts.newToken(alice, "backup script", 0)
 	weekID, week := ts.newToken(alice, "  this week  ", 7)
@@ -74,7 +74,6 @@ func TestTokens_Personal(t *testing.T) {
 	// No idle timeout: a day later the login token is gone, not these.
 	ts.Clock.Advance(24 * time.Hour)
 	alice.get("/settings/list", nil).requireError(401, ferry.ENOPERMISSION)
-	alice = ts.login("alice@example.com", password)
 	script.get("/settings/list", nil).requireStatus(http.StatusOK)
 	week.get("/settings/list", nil).requireStatus(http.StatusOK)
 	// Past its expiry, the seven-day one ends.
@@ -84,7 +83,7 @@ func TestTokens_Personal(t *testing.T) {
 	script.get("/settings/list", nil).requireStatus(http.StatusOK)
 
 	// Another account's id is not found; bad input is refused.
-	bob = ts.login("bob@example.com", password)
+	bob := ts.login("bob@example.com", password)
 	bob.postForm("/account/tokens/revoke", url.Values{"id": {strconv.FormatUint(id, 10)}}).requireError(404, ferry.ENOTFOUND)
 	script.get("/settings/list", nil).requireStatus(http.StatusOK)
 	bob.postForm("/account/tokens", url.Values{}).requireError(400, ferry.EBADREQUEST)

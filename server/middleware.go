@@ -98,8 +98,3 @@ func tokenOf(r *http.Request) string {
 	}
 	return ""
 }
-
-// clientIP is the address the request came from (front.Guard.ClientIP).
-func (s *Server) clientIP(r *http.Request) string {
-	return s.guard.ClientIP(r)
-}
