@@ -41,6 +41,7 @@ const (
 	EOTPREQUIRED            = "OTP_REQUIRED"
 	EINVALIDOTP             = "INVALID_OTP"
 	ETWOFACTORREQUIRED      = "TWO_FACTOR_REQUIRED"
+	EADMINONLY              = "ADMIN_ONLY"
 )
 
 // Error is an error a client is meant to see: an API code and a human-readable

@@ -24,6 +24,11 @@ type User struct {
 	// NoDecisionMail turns off the mails that tell this user what became
 	// of their sends (the setting mail_on_decision, on by default).
 	NoDecisionMail bool `json:"no_decision_mail,omitempty"`
+	// Admin makes the account an administrator: the /admin/ calls and
+	// pages.
+	Admin bool `json:"admin,omitempty"`
+	// LastLogin is when the account last signed in (zero: never).
+	LastLogin time.Time `json:"last_login,omitzero"`
 	// SSO is the identity provider's account this one is bound to (nil:
 	// none): signing in there signs in here.
 	SSO *SSOLink `json:"sso,omitempty"`
@@ -39,6 +44,35 @@ type User struct {
 	// this user when set; 0 means unlimited.
 	StorageOverride *int64 `json:"storage_override,omitempty"`
 	ReceiveOverride *int64 `json:"receive_override,omitempty"`
+}
+
+// AdminUser is an account as an administrator sees it: the limits in
+// force (0 = unlimited) and this month's receiving, in bytes.
+type AdminUser struct {
+	ID             uint64
+	Email          string
+	FullName       string
+	Package        string
+	Storage        int64 // the storage quota
+	Normal         int64 // what the account stores
+	ReceivingQuota int64 // the monthly receive quota
+	Received       int64 // received this month
+	Disabled       bool
+	Admin          bool
+	TwoFactor      bool
+	Created        time.Time
+	LastLogin      time.Time // zero: never
+}
+
+// AdminChange is an administrator's change of an account; nil fields stay.
+// Storage and Receive are bytes, 0 for unlimited.
+type AdminChange struct {
+	Package        *string
+	Storage        *int64
+	Receive        *int64
+	Disabled       *bool
+	Admin          *bool
+	ResetTwoFactor bool
 }
 
 // HasPassword reports whether the account has a password: one made

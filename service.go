@@ -113,6 +113,26 @@ type UserService interface {
 	PhotoByToken(ctx context.Context, token string) (Photo, error)
 }
 
+// AdminService is what an administrator does to other accounts, through
+// the /admin/ calls and pages; app implements it over the store and the
+// configuration's packages. by is the administrator acting.
+type AdminService interface {
+	// Users lists the accounts whose email or name contains query, by
+	// email, from offset, at most limit.
+	Users(ctx context.Context, query string, offset, limit int) ([]AdminUser, error)
+	// User is one account: USER_NOT_FOUND.
+	User(ctx context.Context, email string) (AdminUser, error)
+	// UpdateUser changes an account: USER_NOT_FOUND, METHOD_BAD_REQUEST
+	// (an unknown package, a negative size, an administrator taking away
+	// their own role or disabling themself).
+	UpdateUser(ctx context.Context, by *User, email string, ch AdminChange) (AdminUser, error)
+	// DeleteUser deletes an account as `ferry user delete` does:
+	// USER_NOT_FOUND; METHOD_BAD_REQUEST for the administrator's own.
+	DeleteUser(ctx context.Context, by *User, email string) error
+	// Mail lists the mail outbox, oldest first, of one status ("" all).
+	Mail(ctx context.Context, status string) ([]QueuedMail, error)
+}
+
 // Blob is a file's content opened for reading: an *os.File when blobs are
 // in the data directory, a reader of an object when they are in S3.
 type Blob interface {

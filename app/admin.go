@@ -58,6 +58,8 @@ type AddUserRequest struct {
 	Password string `json:"password"`
 	Name     string `json:"name"`
 	Package  string `json:"package"`
+	// Admin makes the account an administrator.
+	Admin bool `json:"admin,omitempty"`
 }
 
 // FromPackage, as a SetUserRequest's Storage or Receive, removes the user's
@@ -79,6 +81,8 @@ type SetUserRequest struct {
 	// ResetTwoFactor turns the user's two-factor sign-in off, for a person
 	// who lost their device.
 	ResetTwoFactor bool `json:"reset_2fa,omitempty"`
+	// Admin gives or takes away the administrator's role.
+	Admin *bool `json:"admin,omitempty"`
 }
 
 // UserLine is a user as `ferry user list` shows them. Storage and Receive
@@ -89,11 +93,13 @@ type UserLine struct {
 	Package  string `json:"package"`
 	Disabled bool   `json:"disabled"`
 	// TwoFactor says the user signs in with a code after the password.
-	TwoFactor bool  `json:"two_factor"`
-	Used      int64 `json:"used"`
-	Storage   int64 `json:"storage"`
-	Received  int64 `json:"received"`
-	Receive   int64 `json:"receive"`
+	TwoFactor bool `json:"two_factor"`
+	// Admin says the user is an administrator.
+	Admin    bool  `json:"admin"`
+	Used     int64 `json:"used"`
+	Storage  int64 `json:"storage"`
+	Received int64 `json:"received"`
+	Receive  int64 `json:"receive"`
 }
 
 // String is the line `ferry user list` prints: email, package, used/quota,
@@ -106,6 +112,9 @@ func (l UserLine) String() string {
 	}
 	if l.TwoFactor {
 		s += "\t2fa"
+	}
+	if l.Admin {
+		s += "\tadmin"
 	}
 	return s
 }
@@ -139,6 +148,11 @@ func (a *LocalAdmin) AddUser(req AddUserRequest) (uint64, error) {
 	u, err := a.DB.CreateUser(context.Background(), ferry.NewUser{Email: req.Email, Password: req.Password, FullName: req.Name, Package: req.Package})
 	if err != nil {
 		return 0, err
+	}
+	if req.Admin {
+		if _, err := a.DB.UpdateUser(u.ID, func(u *ferry.User) error { u.Admin = true; return nil }); err != nil {
+			return 0, err
+		}
 	}
 	return u.ID, nil
 }
@@ -198,6 +212,9 @@ func (a *LocalAdmin) SetUser(req SetUserRequest) (UserLine, error) {
 		if req.Disabled != nil {
 			u.Disabled = *req.Disabled
 		}
+		if req.Admin != nil {
+			u.Admin = *req.Admin
+		}
 		return nil
 	})
 	if err != nil {
@@ -255,6 +272,7 @@ func (a *LocalAdmin) line(u *ferry.User, usage ferry.Usage) UserLine {
 		Package:   u.Package,
 		Disabled:  u.Disabled,
 		TwoFactor: u.TwoFactor,
+		Admin:     u.Admin,
 		Used:      usage.Normal,
 		Storage:   limits.Storage,
 		Received:  quota.ReceivedThisMonth(usage, a.Now()),

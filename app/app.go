@@ -171,6 +171,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Require2FA: cfg.Auth.Require2FA, Page: pages.DavPage, Log: front.WithRequestIDs(a.log),
 	})
 	api := server.New(server.Config{
+		Admin:             adminService{a.localAdmin()},
 		PublicURL:         cfg.PublicURL,
 		BlobRedirect:      cfg.Blobs.Redirect,
 		Signup:            cfg.Auth.Signup,

@@ -61,6 +61,7 @@ var statusOf = map[string]int{
 	ferry.EOTPREQUIRED:            http.StatusUnauthorized,
 	ferry.EINVALIDOTP:             http.StatusBadRequest,
 	ferry.ETWOFACTORREQUIRED:      http.StatusForbidden,
+	ferry.EADMINONLY:              http.StatusForbidden,
 }
 
 // ErrorBody is the JSON of every error answer.

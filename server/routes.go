@@ -57,6 +57,11 @@ func (s *Server) routes() http.Handler {
 	api("/account/tokens", s.authed(s.handleTokens), get)
 	api("/account/tokens/revoke", s.authed(s.handleRevokeToken), post)
 
+	api("/admin/users", s.adminOnly(s.handleAdminUsers), get)
+	api("/admin/users/update", s.adminOnly(s.handleAdminUpdate), post)
+	api("/admin/users/delete", s.adminOnly(s.handleAdminDelete), post)
+	api("/admin/mail", s.adminOnly(s.handleAdminMail), get)
+
 	api("/ops/list", s.authed(s.handleList), get)
 	api("/ops/mkdir", s.authed(s.handleMkdir), post)
 	api("/ops/move", s.authed(s.handleMove), post)

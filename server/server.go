@@ -47,6 +47,8 @@ type Config struct {
 	LinkMaxExpiry     time.Duration
 	// SendMaxEntries bounds a send's source entries (0: no limit).
 	SendMaxEntries int
+	// Admin is what administrators do (the /admin/ calls; nil: refused).
+	Admin ferry.AdminService
 	// Mail writes the mails the API's calls queue.
 	Mail mailtext.Texts
 	// Metrics serves GET /metrics (Prometheus text); none when nil.
@@ -72,6 +74,7 @@ type Server struct {
 
 	apiRoutes []string     // "get /ops/list", ...: what the router serves under /api/1
 	guard     *front.Guard // failed logins and reset requests, with the web app
+	admin     ferry.AdminService
 	upload    front.Uploads
 	links     front.Links
 }
@@ -94,6 +97,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		log:      log,
 		now:      now,
 		guard:    cfg.Guard,
+		admin:    cfg.Admin,
 	}
 	s.upload = front.Uploads{Service: st, Fail: s.writeError}
 	s.links = front.Links{Files: st, Guard: cfg.Guard, BlobRedirect: cfg.BlobRedirect, Fail: s.writeError}

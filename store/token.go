@@ -108,7 +108,13 @@ func (db *DB) CreateToken(ctx context.Context, userID uint64) (string, error) {
 	h := hashToken(token)
 	now := db.now().UnixNano()
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		if _, err := db.findUserByID(tx, userID); err != nil {
+		u, err := db.findUserByID(tx, userID)
+		if err != nil {
+			return err
+		}
+		// A login token is a sign-in: the account's last.
+		u.LastLogin = time.Unix(0, now).UTC()
+		if err := putUser(tx, u); err != nil {
 			return err
 		}
 		rec := tokenRecord{userID: userID, created: now, lastUse: now}

@@ -52,6 +52,7 @@ func userAdd(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reade
 	fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input")
 	fs.StringVar(&req.Name, "name", "", "the user's full name")
 	fs.StringVar(&req.Package, "package", "", "quota package (default: default_package)")
+	fs.BoolVar(&req.Admin, "admin", false, "make the user an administrator")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err)
 	}
@@ -97,6 +98,7 @@ func userSet(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reade
 	receive := fs.String("receive", "", `monthly receive quota: SIZE, 0 = unlimited, "package" = the package's`)
 	disabled := fs.Bool("disabled", false, "disable (true) or enable (false) the account")
 	fs.BoolVar(&req.ResetTwoFactor, "reset-2fa", false, "turn two-factor sign-in off (the person lost their device)")
+	isAdmin := fs.Bool("admin", false, "make the user an administrator (true) or not (false)")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err)
 	}
@@ -114,6 +116,8 @@ func userSet(fs *flag.FlagSet, args []string, configPath *string, stdin io.Reade
 			req.Receive, err = parseLimit("--receive", *receive, err)
 		case "disabled":
 			req.Disabled = disabled
+		case "admin":
+			req.Admin = isAdmin
 		}
 	})
 	if err != nil {

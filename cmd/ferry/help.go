@@ -22,7 +22,7 @@ when they are missing.
   --listen ADDR   the address to listen on, over the config's listen
   --data DIR      the data directory, over the config's data_dir`,
 		"ferry --config /etc/ferry/ferry.toml serve --listen 127.0.0.1:8080"},
-	{"user add", "user add --email E (--password P | --password-stdin) [--name N] [--package NAME]",
+	{"user add", "user add --email E (--password P | --password-stdin) [--name N] [--package NAME] [--admin]",
 		`Creates a user and prints its id. It creates the store when it is
 missing, so that the first user can be made before the first serve.
 
@@ -30,9 +30,11 @@ missing, so that the first user can be made before the first serve.
   --password P       the password (at least 8 characters)
   --password-stdin   read the password from the first line of standard input
   --name N           the full name
-  --package NAME     the quota package (default: default_package)`,
+  --package NAME     the quota package (default: default_package)
+  --admin            make the user an administrator (the /admin/ calls
+                     and pages)`,
 		`printf '%s\n' "$PASSWORD" | ferry user add --email bob@example.com --password-stdin --name "Bob B"`},
-	{"user set", "user set --email E [--package NAME] [--storage SIZE] [--receive SIZE] [--disabled=true|false] [--reset-2fa] [--password-stdin]",
+	{"user set", "user set --email E [--package NAME] [--storage SIZE] [--receive SIZE] [--disabled=true|false] [--admin=true|false] [--reset-2fa] [--password-stdin]",
 		`Changes a user and prints their user list line. SIZE is bytes or 10MB,
 5GiB, ...; 0 is unlimited; "package" is the package's limit again.
 
@@ -40,6 +42,7 @@ missing, so that the first user can be made before the first serve.
   --storage SIZE     the storage quota
   --receive SIZE     the monthly receive quota
   --disabled=BOOL    disable (true) or enable (false) the account
+  --admin=BOOL       make the user an administrator (true) or not (false)
   --reset-2fa        turn two-factor sign-in off, for a person who lost
                      the device with their codes
   --password-stdin   set the password from the first line of standard
@@ -51,7 +54,8 @@ ways, end as expired. The email can sign up again.`,
 		"ferry user delete --email bob@example.com"},
 	{"user list", "user list",
 		`Prints one line a user: email, package, used/quota, received this
-month/receive quota, "disabled" and "2fa" (two-factor sign-in on).`,
+month/receive quota, "disabled", "2fa" (two-factor sign-in on) and
+"admin".`,
 		"ferry user list"},
 	{"mail list", "mail list",
 		`Prints the mail outbox: id, status (queued, sent, failed), attempts,

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"strings"
+
+	"github.com/ferryhq/ferry"
+)
+
+// adminService is ferry.AdminService over the LocalAdmin that the CLI's
+// commands use: the /admin/ calls and pages change accounts as `ferry
+// user set` does.
+type adminService struct{ a *LocalAdmin }
+
+var _ ferry.AdminService = adminService{}
+
+func (s adminService) Users(ctx context.Context, query string, offset, limit int) ([]ferry.AdminUser, error) {
+	users, err := s.a.DB.ListUsers()
+	if err != nil {
+		return nil, err
+	}
+	query = strings.ToLower(strings.TrimSpace(query))
+	var out []ferry.AdminUser
+	for _, u := range users {
+		if query != "" && !strings.Contains(u.User.Email, query) && !strings.Contains(strings.ToLower(u.User.FullName), query) {
+			continue
+		}
+		if offset > 0 {
+			offset--
+			continue
+		}
+		if len(out) == limit {
+			break
+		}
+		out = append(out, s.adminUser(u.User, u.Usage))
+	}
+	return out, nil
+}
+
+func (s adminService) User(ctx context.Context, email string) (ferry.AdminUser, error) {
+	u, err := s.a.DB.UserByEmail(email)
+	if err != nil {
+		return ferry.AdminUser{}, err
+	}
+	usage, err := s.a.DB.Usage(u.ID)
+	if err != nil {
+		return ferry.AdminUser{}, err
+	}
+	return s.adminUser(u, usage), nil
+}
+
+func (s adminService) adminUser(u *ferry.User, usage ferry.Usage) ferry.AdminUser {
+	l := s.a.line(u, usage)
+	return ferry.AdminUser{
+		ID: u.ID, Email: u.Email, FullName: u.FullName, Package: u.Package,
+		Storage: l.Storage, Normal: l.Used, ReceivingQuota: l.Receive, Received: l.Received,
+		Disabled: u.Disabled, Admin: u.Admin, TwoFactor: u.TwoFactor, Created: u.Created, LastLogin: u.LastLogin,
+	}
+}
+
+func (s adminService) UpdateUser(ctx context.Context, by *ferry.User, email string, ch ferry.AdminChange) (ferry.AdminUser, error) {
+	target, err := s.a.DB.UserByEmail(email)
+	if err != nil {
+		return ferry.AdminUser{}, err
+	}
+	if target.ID == by.ID {
+		if ch.Admin != nil && !*ch.Admin {
+			return ferry.AdminUser{}, ferry.Errorf(ferry.EBADREQUEST, "You cannot take away your own administrator's role: ask another administrator.")
+		}
+		if ch.Disabled != nil && *ch.Disabled {
+			return ferry.AdminUser{}, ferry.Errorf(ferry.EBADREQUEST, "You cannot disable your own account.")
+		}
+	}
+	for _, v := range []*int64{ch.Storage, ch.Receive} {
+		if v != nil && *v < 0 {
+			return ferry.AdminUser{}, ferry.Errorf(ferry.EBADREQUEST, "A size must not be negative.")
+		}
+	}
+	if _, err := s.a.SetUser(SetUserRequest{Email: target.Email, Package: ch.Package, Storage: ch.Storage, Receive: ch.Receive,
+		Disabled: ch.Disabled, Admin: ch.Admin, ResetTwoFactor: ch.ResetTwoFactor}); err != nil {
+		return ferry.AdminUser{}, err
+	}
+	return s.User(ctx, target.Email)
+}
+
+func (s adminService) DeleteUser(ctx context.Context, by *ferry.User, email string) error {
+	target, err := s.a.DB.UserByEmail(email)
+	if err != nil {
+		return err
+	}
+	if target.ID == by.ID {
+		return ferry.Errorf(ferry.EBADREQUEST, "You cannot delete your own account here: use Settings, with your password.")
+	}
+	return s.a.DeleteUser(target.Email)
+}
+
+func (s adminService) Mail(ctx context.Context, status string) ([]ferry.QueuedMail, error) {
+	all, err := s.a.ListMail()
+	if err != nil || status == "" {
+		return all, err
+	}
+	var out []ferry.QueuedMail
+	for _, m := range all {
+		if m.Status == status {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
