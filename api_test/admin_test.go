@@ -58,8 +58,12 @@ func TestAdmin_Calls(t *testing.T) {
 	for _, call := range []func() *response{
 		func() *response { return ann.get("/admin/users", nil) },
 		func() *response { return ann.get("/admin/mail", nil) },
-		func() *response { return ann.postForm("/admin/users/update", url.Values{"email": {"ann@example.com"}, "admin": {"1"}}) },
-		func() *response { return ann.postForm("/admin/users/delete", url.Values{"email": {"bert@example.com"}}) },
+		func() *response {
+			return ann.postForm("/admin/users/update", url.Values{"email": {"ann@example.com"}, "admin": {"1"}})
+		},
+		func() *response {
+			return ann.postForm("/admin/users/delete", url.Values{"email": {"bert@example.com"}})
+		},
 	} {
 		call().requireError(403, ferry.EADMINONLY)
 	}
