@@ -64,6 +64,24 @@ type AdminUser struct {
 	LastLogin      time.Time // zero: never
 }
 
+// AdminOverview is the first page of the admin console.
+type AdminOverview struct {
+	Accounts, Disabled, Admins int
+	Stored                     int64 // bytes stored by every account
+	ReceivedThisMonth          int64
+	SendsWaiting               int
+	MailQueued, MailFailed     int
+}
+
+// AdminPackage is a package of limits, with how many accounts are on it.
+type AdminPackage struct {
+	Name            string
+	Storage         int64 // 0 = unlimited
+	ReceivePerMonth int64
+	People          int
+	Default         bool
+}
+
 // AdminChange is an administrator's change of an account; nil fields stay.
 // Storage and Receive are bytes, 0 for unlimited.
 type AdminChange struct {

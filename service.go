@@ -101,6 +101,8 @@ type UserService interface {
 	// counted signCount: AUTH_FAILED when the counter did not move on
 	// (a cloned authenticator), or the passkey is gone.
 	UsePasskey(ctx context.Context, userID uint64, id []byte, signCount uint32) error
+	// Activity lists audit events, newest first, as f selects them.
+	Activity(ctx context.Context, f AuditFilter) ([]Event, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Quota returns the user's limits in force and usage.
@@ -117,9 +119,10 @@ type UserService interface {
 // the /admin/ calls and pages; app implements it over the store and the
 // configuration's packages. by is the administrator acting.
 type AdminService interface {
-	// Users lists the accounts whose email or name contains query, by
-	// email, from offset, at most limit.
-	Users(ctx context.Context, query string, offset, limit int) ([]AdminUser, error)
+	// Users lists the accounts whose email or name contains query, in
+	// order of sort ("" or "email"; "usage", the most first; "login", the
+	// latest first), from offset, at most limit; and how many match.
+	Users(ctx context.Context, query, sort string, offset, limit int) ([]AdminUser, int, error)
 	// User is one account: USER_NOT_FOUND.
 	User(ctx context.Context, email string) (AdminUser, error)
 	// UpdateUser changes an account: USER_NOT_FOUND, METHOD_BAD_REQUEST
@@ -131,6 +134,13 @@ type AdminService interface {
 	DeleteUser(ctx context.Context, by *User, email string) error
 	// Mail lists the mail outbox, oldest first, of one status ("" all).
 	Mail(ctx context.Context, status string) ([]QueuedMail, error)
+	// RetryMail sends a mail again now; DeleteMail drops it: NOT_FOUND.
+	RetryMail(ctx context.Context, id uint64) error
+	DeleteMail(ctx context.Context, id uint64) error
+	// Overview is the figures of the console's first page.
+	Overview(ctx context.Context) (AdminOverview, error)
+	// Packages lists the packages, by name.
+	Packages(ctx context.Context) ([]AdminPackage, error)
 }
 
 // Blob is a file's content opened for reading: an *os.File when blobs are

@@ -33,6 +33,8 @@ type Admin interface {
 	Fsck(req FsckRequest) (FsckReport, error)
 	// Backup writes a consistent backup of the store to w (a tar file).
 	Backup(w io.Writer) error
+	// ExportAudit writes the audit log's events to w, oldest first.
+	ExportAudit(req AuditExport, w io.Writer) error
 }
 
 // FsckRequest is `ferry fsck`.
@@ -145,12 +147,13 @@ func (a *LocalAdmin) AddUser(req AddUserRequest) (uint64, error) {
 	if !a.Packages.Has(req.Package) {
 		return 0, unknownPackage(req.Package)
 	}
-	u, err := a.DB.CreateUser(context.Background(), ferry.NewUser{Email: req.Email, Password: req.Password, FullName: req.Name, Package: req.Package})
+	ctx := cliContext()
+	u, err := a.DB.CreateUser(ctx, ferry.NewUser{Email: req.Email, Password: req.Password, FullName: req.Name, Package: req.Package})
 	if err != nil {
 		return 0, err
 	}
 	if req.Admin {
-		if _, err := a.DB.UpdateUser(u.ID, func(u *ferry.User) error { u.Admin = true; return nil }); err != nil {
+		if _, err := a.DB.UpdateUser(ctx, u.ID, func(u *ferry.User) error { u.Admin = true; return nil }); err != nil {
 			return 0, err
 		}
 	}
@@ -160,16 +163,30 @@ func (a *LocalAdmin) AddUser(req AddUserRequest) (uint64, error) {
 // DeleteUser implements Admin: as POST /account/delete, without the
 // password; USER_NOT_FOUND for an unknown email.
 func (a *LocalAdmin) DeleteUser(email string) error {
+	return a.deleteUser(cliContext(), email)
+}
+
+func (a *LocalAdmin) deleteUser(ctx context.Context, email string) error {
 	u, err := a.DB.UserByEmail(email)
 	if err != nil {
 		return err
 	}
-	return a.DB.DeleteUser(context.Background(), u.ID)
+	return a.DB.DeleteUser(ctx, u.ID)
+}
+
+// cliContext is the context of the admin CLI's changes: its actor in the
+// audit log.
+func cliContext() context.Context {
+	return ferry.WithActor(context.Background(), ferry.Actor{Email: ferry.ActorAdminCLI})
 }
 
 // SetUser implements Admin. It returns USER_NOT_FOUND for an unknown email
 // and METHOD_BAD_REQUEST for an unknown package or a negative size.
 func (a *LocalAdmin) SetUser(req SetUserRequest) (UserLine, error) {
+	return a.setUser(cliContext(), req)
+}
+
+func (a *LocalAdmin) setUser(ctx context.Context, req SetUserRequest) (UserLine, error) {
 	u, err := a.DB.UserByEmail(req.Email)
 	if err != nil {
 		return UserLine{}, err
@@ -183,12 +200,12 @@ func (a *LocalAdmin) SetUser(req SetUserRequest) (UserLine, error) {
 		}
 	}
 	if req.Password != nil {
-		if err := a.DB.SetPassword(context.Background(), u.ID, *req.Password); err != nil {
+		if err := a.DB.SetPassword(ctx, u.ID, *req.Password); err != nil {
 			return UserLine{}, err
 		}
 	}
 	if req.ResetTwoFactor {
-		if err := a.DB.ResetTwoFactor(context.Background(), u.ID); err != nil {
+		if err := a.DB.ResetTwoFactor(ctx, u.ID); err != nil {
 			return UserLine{}, err
 		}
 	}
@@ -199,7 +216,7 @@ func (a *LocalAdmin) SetUser(req SetUserRequest) (UserLine, error) {
 		n := *v
 		return &n
 	}
-	u, err = a.DB.UpdateUser(u.ID, func(u *ferry.User) error {
+	u, err = a.DB.UpdateUser(ctx, u.ID, func(u *ferry.User) error {
 		if req.Package != nil {
 			u.Package = *req.Package
 		}

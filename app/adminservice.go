@@ -1,7 +1,9 @@
 package app
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/ferryhq/ferry"
@@ -14,27 +16,82 @@ type adminService struct{ a *LocalAdmin }
 
 var _ ferry.AdminService = adminService{}
 
-func (s adminService) Users(ctx context.Context, query string, offset, limit int) ([]ferry.AdminUser, error) {
+func (s adminService) Users(ctx context.Context, query, sort string, offset, limit int) ([]ferry.AdminUser, int, error) {
 	users, err := s.a.DB.ListUsers()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	query = strings.ToLower(strings.TrimSpace(query))
-	var out []ferry.AdminUser
+	var match []ferry.AdminUser
 	for _, u := range users {
 		if query != "" && !strings.Contains(u.User.Email, query) && !strings.Contains(strings.ToLower(u.User.FullName), query) {
 			continue
 		}
-		if offset > 0 {
-			offset--
-			continue
-		}
-		if len(out) == limit {
-			break
-		}
-		out = append(out, s.adminUser(u.User, u.Usage))
+		match = append(match, s.adminUser(u.User, u.Usage))
 	}
+	switch sort {
+	case "usage":
+		slices.SortStableFunc(match, func(a, b ferry.AdminUser) int { return cmp.Compare(b.Normal, a.Normal) })
+	case "login":
+		slices.SortStableFunc(match, func(a, b ferry.AdminUser) int { return b.LastLogin.Compare(a.LastLogin) })
+	}
+	total := len(match)
+	if offset >= len(match) {
+		return nil, total, nil
+	}
+	return match[offset:min(len(match), offset+limit)], total, nil
+}
+
+func (s adminService) Overview(ctx context.Context) (ferry.AdminOverview, error) {
+	var o ferry.AdminOverview
+	users, err := s.a.DB.ListUsers()
+	if err != nil {
+		return o, err
+	}
+	for _, u := range users {
+		l := s.adminUser(u.User, u.Usage)
+		o.Accounts++
+		o.Stored += l.Normal
+		o.ReceivedThisMonth += l.Received
+		if l.Disabled {
+			o.Disabled++
+		}
+		if l.Admin {
+			o.Admins++
+		}
+	}
+	st, err := s.a.DB.Stats()
+	if err != nil {
+		return o, err
+	}
+	o.SendsWaiting, o.MailQueued, o.MailFailed = st.PendingMessages, st.QueuedMail, st.FailedMail
+	return o, nil
+}
+
+func (s adminService) Packages(ctx context.Context) ([]ferry.AdminPackage, error) {
+	users, err := s.a.DB.ListUsers()
+	if err != nil {
+		return nil, err
+	}
+	people := map[string]int{}
+	for _, u := range users {
+		people[u.User.Package]++
+	}
+	var out []ferry.AdminPackage
+	for name, l := range s.a.Packages.ByName {
+		out = append(out, ferry.AdminPackage{Name: name, Storage: l.Storage, ReceivePerMonth: l.ReceivePerMonth,
+			People: people[name], Default: name == s.a.Packages.Default})
+	}
+	slices.SortFunc(out, func(a, b ferry.AdminPackage) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+func (s adminService) RetryMail(ctx context.Context, id uint64) error {
+	return s.a.DB.RetryMail(ctx, id)
+}
+
+func (s adminService) DeleteMail(ctx context.Context, id uint64) error {
+	return s.a.DB.DeleteMail(ctx, id)
 }
 
 func (s adminService) User(ctx context.Context, email string) (ferry.AdminUser, error) {
@@ -76,7 +133,7 @@ func (s adminService) UpdateUser(ctx context.Context, by *ferry.User, email stri
 			return ferry.AdminUser{}, ferry.Errorf(ferry.EBADREQUEST, "A size must not be negative.")
 		}
 	}
-	if _, err := s.a.SetUser(SetUserRequest{Email: target.Email, Package: ch.Package, Storage: ch.Storage, Receive: ch.Receive,
+	if _, err := s.a.setUser(ctx, SetUserRequest{Email: target.Email, Package: ch.Package, Storage: ch.Storage, Receive: ch.Receive,
 		Disabled: ch.Disabled, Admin: ch.Admin, ResetTwoFactor: ch.ResetTwoFactor}); err != nil {
 		return ferry.AdminUser{}, err
 	}
@@ -91,7 +148,7 @@ func (s adminService) DeleteUser(ctx context.Context, by *ferry.User, email stri
 	if target.ID == by.ID {
 		return ferry.Errorf(ferry.EBADREQUEST, "You cannot delete your own account here: use Settings, with your password.")
 	}
-	return s.a.DeleteUser(target.Email)
+	return s.a.deleteUser(ctx, target.Email)
 }
 
 func (s adminService) Mail(ctx context.Context, status string) ([]ferry.QueuedMail, error) {

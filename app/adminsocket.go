@@ -125,6 +125,21 @@ func adminHandler(a Admin, log *slog.Logger) http.Handler {
 			panic(http.ErrAbortHandler)
 		}
 	})
+	mux.HandleFunc("POST /audit/export", func(w http.ResponseWriter, r *http.Request) {
+		var req AuditExport
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			answer(w, nil, ferry.Errorf(ferry.EBADREQUEST, "bad request: %v", err))
+			return
+		}
+		if req.Format != "" && req.Format != "jsonl" && req.Format != "csv" {
+			answer(w, nil, ferry.Errorf(ferry.EBADREQUEST, "--format must be jsonl or csv, not %q.", req.Format))
+			return
+		}
+		if err := a.ExportAudit(req, w); err != nil {
+			log.Error("audit export failed", "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	})
 	mux.HandleFunc("GET /mail/list", func(w http.ResponseWriter, r *http.Request) {
 		list, err := a.ListMail()
 		answer(w, list, err)
@@ -202,6 +217,30 @@ func (c *adminClient) Backup(w io.Writer) error {
 	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("backup cut short: %w", err)
+	}
+	return nil
+}
+
+// ExportAudit asks the server to write the audit log's events.
+func (c *adminClient) ExportAudit(req AuditExport, w io.Writer) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Post("http://ferry-admin/audit/export", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e adminError
+		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Message != "" {
+			return ferry.Errorf(e.Code, "%s", e.Message)
+		}
+		return fmt.Errorf("audit export: %s", resp.Status)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("audit export cut short: %w", err)
 	}
 	return nil
 }

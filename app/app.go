@@ -102,6 +102,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Invite:            ferry.InviteLimits{PerDay: cfg.Invite.PerDay, ExpireIn: time.Duration(cfg.Invite.ExpireAfter)},
 		KeepMail:          time.Duration(cfg.SMTP.KeepSent),
 		KeepHistory:       keepHistory(cfg.Send.KeepHistory),
+		KeepAudit:         time.Duration(cfg.Audit.Keep),
 		Logger:            a.log,
 	})
 	if err != nil {
@@ -154,6 +155,11 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	// One guard of failed logins and reset requests for every front end.
 	guard := front.NewGuard(cfg.Auth.LoginFailureBurst, time.Duration(cfg.Auth.LoginFailureRefill), proxies, opts.Now)
 	guard.FailedLogin = m.failedLogins.Inc
+	guard.Failed = func(r *http.Request, email string) {
+		if err := a.db.LoginFailed(r.Context(), email); err != nil {
+			a.log.ErrorContext(r.Context(), "audit: a failed login", "err", err)
+		}
+	}
 	// The API, WebDAV and the web app, side by side on the root services
 	// (frontEnds), under one request middleware.
 	pages := web.New(web.Config{
@@ -162,6 +168,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
 		BlobRedirect: cfg.Blobs.Redirect, Require2FA: cfg.Auth.Require2FA,
 		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate,
+		Admin:     adminService{a.localAdmin()},
 		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
 		Users:     a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db,
 		Mail: texts, Guard: guard, Log: front.WithRequestIDs(a.log), Now: opts.Now,
@@ -319,6 +326,7 @@ func (a *App) sweep(ctx context.Context) {
 			"links":   a.db.DeleteExpiredLinks,
 			"resets":  a.db.DeleteExpiredResets,
 			"history": a.db.DeleteOldHistory, // and expired invitations
+			"audit":   a.db.DeleteOldEvents,
 			"sends":   a.db.ExpireMessages,
 			"mail":    a.db.DeleteOldMail,
 			"folders": a.db.Reclaim, // deleted ones a crash left in the trash

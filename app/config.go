@@ -85,6 +85,11 @@ type Config struct {
 		Checkpoint  Size     `toml:"checkpoint"`
 	} `toml:"uploads"`
 
+	Audit struct {
+		// Keep is how long an event of the audit log is kept.
+		Keep Duration `toml:"keep"`
+	} `toml:"audit"`
+
 	OIDC struct {
 		// Issuer is the provider's issuer URL ("": no sign-in through a
 		// provider); discovery is at /.well-known/openid-configuration.
@@ -163,6 +168,7 @@ func Default() Config {
 	c.Log.Level = "info"
 	c.Log.Format = "text"
 	c.Auth.Signup = "closed"
+	c.Audit.Keep = Duration(8760 * time.Hour)
 	c.OIDC.Name = "Single sign-on"
 	c.OIDC.AutoCreate = true
 	c.Auth.TokenIdleTimeout = Duration(15 * time.Minute)
@@ -359,6 +365,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateBlobs(); err != nil {
 		return err
+	}
+	if c.Audit.Keep < Duration(time.Hour) {
+		return errors.New("audit.keep: must be at least 1h")
 	}
 	if c.OIDC.Issuer != "" {
 		if u, err := url.Parse(c.OIDC.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -84,7 +84,7 @@ func TestBrowser_Passkeys(t *testing.T) {
 	// Removed, it signs in no more (the authenticator still has it).
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#passkeys form[action="/settings/passkeys/remove"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#passkeys p.muted`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "You have no passkeys.")]`)),
 	))
 	assert.Contains(t, text(t, ctx, "main"), "The passkey is removed")
 	require.NoError(t, chromedp.Do(ctx,

@@ -59,7 +59,7 @@ func (h *Handler) handleDav(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	front.SeenUser(r, u.ID)
+	front.SeenUser(r, u)
 	if front.NeedsTwoFactor(h.cfg.Require2FA, u) {
 		h.writeError(w, r, front.ErrTwoFactorRequired())
 		return

@@ -25,7 +25,10 @@ type Guard struct {
 	TrustedProxies []netip.Prefix
 	// FailedLogin, when set, is told of each failed login.
 	FailedLogin func()
-	Now         func() time.Time
+	// Failed, when set, is told of each failed login of an email (for its
+	// account's audit log).
+	Failed func(r *http.Request, email string)
+	Now    func() time.Time
 
 	ipFailures, emailFailures *failureLimiter
 	resetIP, resetEmail       *failureLimiter
@@ -66,6 +69,9 @@ func (g *Guard) Login(w http.ResponseWriter, r *http.Request, email string, chec
 		}
 		if g.FailedLogin != nil {
 			g.FailedLogin()
+		}
+		if g.Failed != nil && email != "" {
+			g.Failed(r, email)
 		}
 	}
 	return u, err

@@ -2,10 +2,13 @@ package front
 
 import (
 	"context"
+
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/ferryhq/ferry"
 )
 
 // Requests is what every request to ferry goes through, before the front
@@ -44,9 +47,11 @@ func infoOf(r *http.Request) *requestInfo {
 	return &requestInfo{}
 }
 
-// SeenUser records the user a request signed in as, for its log line.
-func SeenUser(r *http.Request, userID uint64) {
-	infoOf(r).userID = userID
+// SeenUser records the user a request signed in as, for its log line and
+// the audit log's actor.
+func SeenUser(r *http.Request, u *ferry.User) {
+	infoOf(r).userID = u.ID
+	ferry.SignedIn(r.Context(), u)
 }
 
 // SetRoute names the route a request took (a pattern, never the path,
@@ -216,6 +221,7 @@ func (s Requests) Handler(next http.Handler) http.Handler {
 		// left of r.Body after the handler; it must find its own body
 		// there, not the counting wrapper.
 		ctx := withRequestID(context.WithValue(r.Context(), infoKey, &x.info), id)
+		ctx = ferry.WithActor(ctx, ferry.Actor{IP: s.Guard.ClientIP(r)})
 		hr := r.WithContext(ctx)
 		hr.Body = &x.body
 		next.ServeHTTP(&x.rec, hr)

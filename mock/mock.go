@@ -44,6 +44,7 @@ type Store struct {
 	RemovePasskeyFn         func(ctx context.Context, userID uint64, id []byte) error
 	PasskeyOwnerFn          func(ctx context.Context, id []byte) (*ferry.User, ferry.Passkey, error)
 	UsePasskeyFn            func(ctx context.Context, userID uint64, id []byte, signCount uint32) error
+	ActivityFn              func(ctx context.Context, f ferry.AuditFilter) ([]ferry.Event, error)
 	PingFn                  func(ctx context.Context) error
 	QuotaFn                 func(ctx context.Context, userID uint64) (ferry.Quota, error)
 	ChangeSettingsFn        func(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error
@@ -716,4 +717,12 @@ func (s *Store) UsePasskey(ctx context.Context, userID uint64, id []byte, signCo
 		panic("mock: UsePasskey was not expected")
 	}
 	return s.UsePasskeyFn(ctx, userID, id, signCount)
+}
+
+// Activity calls ActivityFn.
+func (s *Store) Activity(ctx context.Context, f ferry.AuditFilter) ([]ferry.Event, error) {
+	if s.ActivityFn == nil {
+		panic("mock: Activity was not expected")
+	}
+	return s.ActivityFn(ctx, f)
 }

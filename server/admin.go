@@ -77,7 +77,7 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request, _ *fer
 		s.writeError(w, r, err)
 		return
 	}
-	users, err := s.admin.Users(r.Context(), p.String("query"), offset, limit)
+	users, _, err := s.admin.Users(r.Context(), p.String("query"), "email", offset, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

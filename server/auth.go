@@ -36,12 +36,12 @@ func (s *Server) underLoginLimit(w http.ResponseWriter, r *http.Request, email s
 
 // answerToken makes a new token for u and answers {"token": ...}.
 func (s *Server) answerToken(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	front.SeenUser(r, u) // the sign-in's actor, in its event
 	token, err := s.users.CreateToken(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	front.SeenUser(r, u.ID)
 	writeJSON(w, http.StatusOK, map[string]string{"token": token})
 }
 

@@ -77,7 +77,7 @@ func (s *Server) authedAs(h userHandler, require2FA bool) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		front.SeenUser(r, u.ID)
+		front.SeenUser(r, u)
 		if require2FA && front.NeedsTwoFactor(s.cfg.Require2FA, u) {
 			s.writeError(w, r, front.ErrTwoFactorRequired())
 			return

@@ -61,6 +61,8 @@ func (s *Server) routes() http.Handler {
 	api("/admin/users/update", s.adminOnly(s.handleAdminUpdate), post)
 	api("/admin/users/delete", s.adminOnly(s.handleAdminDelete), post)
 	api("/admin/mail", s.adminOnly(s.handleAdminMail), get)
+	api("/admin/audit", s.adminOnly(s.handleAdminAudit), get)
+	api("/account/activity", s.authed(s.handleActivity), get)
 
 	api("/ops/list", s.authed(s.handleList), get)
 	api("/ops/mkdir", s.authed(s.handleMkdir), post)

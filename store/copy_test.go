@@ -33,7 +33,7 @@ func TestCopy_LargeTreeInSteps(t *testing.T) {
 
 	// Over the quota: refused, and the steps leave nothing.
 	setStorage := func(n *int64) {
-		_, err := db.UpdateUser(u.ID, func(u *ferry.User) error { u.StorageOverride = n; return nil })
+		_, err := db.UpdateUser(ctx, u.ID, func(u *ferry.User) error { u.StorageOverride = n; return nil })
 		require.NoError(t, err)
 	}
 	setStorage(ptr(int64(3000)))

@@ -77,12 +77,14 @@ var (
 	bucketSSO               = []byte("sso")                // issuer, 0, subject -> user id (sso.go)
 	bucketPasskeys          = []byte("passkeys")           // user id + credential id -> JSON passkeyRecord (passkey.go)
 	bucketPasskeyIDs        = []byte("passkey_ids")        // credential id -> user id
+	bucketAudit             = []byte("audit")              // event id -> JSON eventRecord (audit.go)
+	bucketUserAudit         = []byte("user_audit")         // user id + event id, the events of each account
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"
@@ -126,6 +128,9 @@ type Options struct {
 	// outbox and the receiver's history; 90 days when zero, negative for
 	// ever.
 	KeepHistory time.Duration
+	// KeepAudit is how long an event stays in the audit log; 8760 hours
+	// (a year) when zero.
+	KeepAudit time.Duration
 	// DecisionNotice makes the mail that tells a sender what became of
 	// their sends (queued in the transaction that decides); none when nil.
 	DecisionNotice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail
@@ -207,6 +212,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.UploadCheckpoint <= 0 {
 		opts.UploadCheckpoint = DefaultUploadCheckpoint
 	}
+	if opts.KeepAudit == 0 {
+		opts.KeepAudit = 8760 * time.Hour
+	}
 	if opts.KeepHistory == 0 {
 		opts.KeepHistory = 90 * 24 * time.Hour
 	}
@@ -251,7 +259,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		now:            opts.Now,
 		logger:         opts.Logger,
 		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,
-			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory},
+			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory, keepAudit: opts.KeepAudit},
 		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},
 		blobs:     blobState{store: bs, grace: grace, minFree: opts.MinFreeSpace},
 		uploads:   uploadState{idle: opts.UploadIdleTimeout, checkpoint: opts.UploadCheckpoint},

@@ -32,6 +32,9 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 		if err != nil {
 			return err
 		}
+		if err := db.record(tx, ctx, userID, ferry.ActionAccountDeleted, u.Email, nil); err != nil {
+			return err
+		}
 		now := db.now()
 		// Pending sends, both ways, end as expired.
 		for _, index := range [][]byte{bucketOutbox, bucketInbox} {

@@ -13,6 +13,7 @@ import (
 // their pins, and returns how many it ended. With none due it writes
 // nothing.
 func (db *DB) ExpireMessages() (int, error) {
+	ferryContext := ferry.WithActor(context.Background(), ferry.Actor{Email: ferry.ActorFerry})
 	now := db.now()
 	// due lists the pending index's keys past expiry; the index is in order
 	// of creation.
@@ -24,8 +25,8 @@ func (db *DB) ExpireMessages() (int, error) {
 		}
 		return keys
 	}
-	var any bool
-	if err := db.bolt.View(func(tx *bolt.Tx) error { any = len(due(tx, 1)) > 0; return nil }); err != nil || !any {
+	var due1 bool
+	if err := db.bolt.View(func(tx *bolt.Tx) error { due1 = len(due(tx, 1)) > 0; return nil }); err != nil || !due1 {
 		return 0, err
 	}
 	// Messages are closed in transactions of about reclaimBatch items, so
@@ -61,6 +62,9 @@ func (db *DB) ExpireMessages() (int, error) {
 				}
 				rel, err := closeMessage(tx, id, &m, ferry.StatusExpired, now)
 				if err != nil {
+					return err
+				}
+				if err := db.record(tx, ferryContext, m.Receiver, ferry.ActionExpire, m.Destination, map[string]any{"message": id}); err != nil {
 					return err
 				}
 				expired.add(tx, db, &m)

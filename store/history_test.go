@@ -13,13 +13,14 @@ import (
 	"github.com/ferryhq/ferry/store"
 )
 
-// Under steady sends, decisions and expiries, with history kept ten days,
+// Under steady sends, decisions and expiries, with history and the audit
+// log kept ten days,
 // the database's used pages stop growing once history reaches that age:
 // closed sends go with their items and index entries, and expired
 // invitations go too. The outbox keeps what is younger.
 func TestHistory_BoundedUnderSteadyLoad(t *testing.T) {
 	c := &clock{now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-	db, err := store.Open(t.TempDir(), store.Options{Now: c.Now, SendExpireAfter: 24 * time.Hour, KeepHistory: 10 * 24 * time.Hour,
+	db, err := store.Open(t.TempDir(), store.Options{Now: c.Now, SendExpireAfter: 24 * time.Hour, KeepHistory: 10 * 24 * time.Hour, KeepAudit: 10 * 24 * time.Hour,
 		Invite: ferry.InviteLimits{PerDay: 100, ExpireIn: 2 * 24 * time.Hour}})
 	require.NoError(t, err)
 	defer db.Close()
@@ -46,6 +47,8 @@ func TestHistory_BoundedUnderSteadyLoad(t *testing.T) {
 		_, err = db.ExpireMessages()
 		require.NoError(t, err)
 		_, err = db.DeleteOldHistory()
+		require.NoError(t, err)
+		_, err = db.DeleteOldEvents()
 		require.NoError(t, err)
 		used[day] = db.UsedPagesForTest()
 	}

@@ -111,7 +111,7 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 				return err
 			}
 			for i := start; i < end; i++ {
-				rel, err := db.decide(tx, receiverID, decisions[i], limits, now, present)
+				rel, err := db.decide(ctx, tx, receiverID, decisions[i], limits, now, present)
 				if code := ferry.ErrorCode(err); code == ferry.EUNKNOWN {
 					return err
 				}
@@ -204,7 +204,7 @@ func (db *DB) blobsPresent(ctx context.Context, hs []sum) (map[sum]bool, error) 
 
 // decide carries out one decision. A pending message past its expiry
 // expires here and is MESSAGE_NOT_FOUND.
-func (db *DB) decide(tx *bolt.Tx, receiverID uint64, d ferry.Decision, limits quota.Limits, now time.Time, present map[sum]bool) ([]sum, error) {
+func (db *DB) decide(ctx context.Context, tx *bolt.Tx, receiverID uint64, d ferry.Decision, limits quota.Limits, now time.Time, present map[sum]bool) ([]sum, error) {
 	m, err := openMessage(tx, receiverID, d.ID)
 	if err != nil {
 		return nil, err
@@ -215,6 +215,13 @@ func (db *DB) decide(tx *bolt.Tx, receiverID uint64, d ferry.Decision, limits qu
 			return nil, err
 		}
 		return rel, ferry.Errorf(ferry.EMESSAGENOTFOUND, "Message %d expired.", d.ID)
+	}
+	action := ferry.ActionDecline
+	if d.Accept {
+		action = ferry.ActionAccept
+	}
+	if err := db.record(tx, ctx, receiverID, action, m.Destination, map[string]any{"message": d.ID}); err != nil {
+		return nil, err
 	}
 	if d.Accept {
 		return db.acceptMessage(tx, receiverID, d.ID, limits, now, present)

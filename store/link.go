@@ -115,6 +115,9 @@ func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, exp
 		if err := index.Put(userLinkKey(userID, id), h[:]); err != nil {
 			return err
 		}
+		if err := db.record(tx, ctx, userID, ferry.ActionLinkCreated, paths.Join(names), map[string]any{"link": id, "expires": expires.UTC().Format(time.RFC3339)}); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketLinks).Put(h[:], l.encode())
 	})
 	if err != nil {
@@ -185,6 +188,14 @@ func (db *DB) CountDownload(ctx context.Context, token string) error {
 			return errLinkGone
 		}
 		l.downloads++
+		// A download receipt, in the owner's log.
+		file, _, err := nodePath(tx, l.node)
+		if err != nil {
+			return err
+		}
+		if err := db.record(tx, ctx, l.owner, ferry.ActionLinkDownloaded, file, map[string]any{"link": l.id, "download": l.downloads}); err != nil {
+			return err
+		}
 		return links.Put(h[:], l.encode())
 	})
 }
@@ -227,6 +238,13 @@ func (db *DB) RevokeLink(ctx context.Context, userID, id uint64) error {
 		h := index.Get(key)
 		if h == nil {
 			return ferry.Errorf(ferry.ELINKNOTFOUND, "You have no link %d.", id)
+		}
+		file := ""
+		if l, ok := decodeLink(tx.Bucket(bucketLinks).Get(h)); ok {
+			file, _, _ = nodePath(tx, l.node)
+		}
+		if err := db.record(tx, ctx, userID, ferry.ActionLinkRevoked, file, map[string]any{"link": id}); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bucketLinks).Delete(h); err != nil {
 			return err

@@ -59,6 +59,9 @@ func (db *DB) CreatePersonalToken(ctx context.Context, userID uint64, name strin
 			return err
 		}
 		rec.id = id
+		if err := db.record(tx, ctx, userID, ferry.ActionTokenCreated, name, map[string]any{"token": id}); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketTokens).Put(h[:], rec.encode()); err != nil {
 			return err
 		}
@@ -95,9 +98,10 @@ func (db *DB) PersonalTokens(ctx context.Context, userID uint64) ([]ferry.Person
 func (db *DB) RevokePersonalToken(ctx context.Context, userID, id uint64) error {
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		var found []byte
+		var name string
 		err := eachPersonalToken(tx, userID, func(h []byte, rec tokenRecord) bool {
 			if rec.id == id {
-				found = bytes.Clone(h)
+				found, name = bytes.Clone(h), rec.name
 				return false
 			}
 			return true
@@ -107,6 +111,9 @@ func (db *DB) RevokePersonalToken(ctx context.Context, userID, id uint64) error 
 		}
 		if found == nil {
 			return ferry.Errorf(ferry.ENOTFOUND, "You have no token %d.", id)
+		}
+		if err := db.record(tx, ctx, userID, ferry.ActionTokenRevoked, name, map[string]any{"token": id}); err != nil {
+			return err
 		}
 		return deleteToken(tx, found)
 	})

@@ -89,6 +89,9 @@ func (db *DB) ResetPassword(ctx context.Context, code, password, otp string) (*f
 		if err := deleteResets(tx, func(user uint64, _ int64) bool { return user == id }); err != nil {
 			return err
 		}
+		if err := db.record(tx, ctx, u.ID, ferry.ActionPasswordReset, u.Email, nil); err != nil {
+			return err
+		}
 		return setPasswordHash(tx, u, hash)
 	})
 	if err != nil {
@@ -110,6 +113,9 @@ func (db *DB) SetPassword(ctx context.Context, userID uint64, password string) e
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := db.findUserByID(tx, userID)
 		if err != nil {
+			return err
+		}
+		if err := db.record(tx, ctx, u.ID, ferry.ActionPasswordChanged, u.Email, map[string]any{"set_by": "admin"}); err != nil {
 			return err
 		}
 		return setPasswordHash(tx, u, hash)

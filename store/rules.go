@@ -21,6 +21,8 @@ type rules struct {
 	sendExpire time.Duration // a pending send's life
 	// keepHistory is how long a closed send is kept; negative: for ever.
 	keepHistory time.Duration
+	// keepAudit is how long an event of the audit log is kept.
+	keepAudit time.Duration
 }
 
 // fileLimit is the largest file allowed, -1 for no limit.

@@ -78,6 +78,14 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 			ids = append(ids, id)
 			dests, total = append(dests, m.rec.Destination), total+m.rec.Size
 		}
+		// In both logs: the sender's, and the receiver's, to whom it is done.
+		detail := map[string]any{"messages": len(ids), "size": total}
+		if err := db.record(tx, ctx, senderID, ferry.ActionSend, receiver.Email, detail); err != nil {
+			return err
+		}
+		if err := db.record(tx, ctx, receiver.ID, ferry.ActionSend, receiver.Email, detail); err != nil {
+			return err
+		}
 		if notice != nil {
 			if err := db.queueMail(tx, notice(receiver, dests, total)); err != nil {
 				return err
@@ -91,6 +99,9 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 			switch ferry.ErrorCode(err) {
 			case "":
 				released = append(released, rel...)
+				if err := db.record(tx, ctx, receiver.ID, ferry.ActionAccept, receiver.Email, map[string]any{"message": id, "accept_all": true}); err != nil {
+					return err
+				}
 			case ferry.EQUOTAEXCEEDED, ferry.EFILENOTFOUND:
 				// It waits in the inbox like any other.
 			default:

@@ -117,6 +117,9 @@ func (db *DB) CreateToken(ctx context.Context, userID uint64) (string, error) {
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
+		if err := db.record(tx, ctx, userID, ferry.ActionLogin, u.Email, nil); err != nil {
+			return err
+		}
 		rec := tokenRecord{userID: userID, created: now, lastUse: now}
 		if err := tx.Bucket(bucketTokens).Put(h[:], rec.encode()); err != nil {
 			return err
@@ -257,6 +260,11 @@ func (db *DB) touchToken(h [sha256.Size]byte, t int64) error {
 func (db *DB) RevokeToken(ctx context.Context, token string) error {
 	h := hashToken(token)
 	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if rec, ok := decodeToken(tx.Bucket(bucketTokens).Get(h[:])); ok && !rec.personal {
+			if err := db.record(tx, ctx, rec.userID, ferry.ActionLogout, "", nil); err != nil {
+				return err
+			}
+		}
 		return deleteToken(tx, h[:])
 	})
 	db.tokens.lastUse.Delete(h)

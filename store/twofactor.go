@@ -144,6 +144,9 @@ func (db *DB) EnableTwoFactor(ctx context.Context, userID uint64, keep, code str
 			return errInvalidOTP()
 		}
 		u.TwoFactor = true
+		if err := db.record(tx, ctx, u.ID, ferry.Action2FAEnabled, u.Email, nil); err != nil {
+			return err
+		}
 		return db.endLoginsWith(tx, u, keep, rec)
 	})
 	if err != nil {
@@ -182,6 +185,9 @@ func (db *DB) DisableTwoFactor(ctx context.Context, userID uint64, keep, passwor
 			return errInvalidOTP()
 		}
 		u.TwoFactor = false
+		if err := db.record(tx, ctx, u.ID, ferry.Action2FADisabled, u.Email, nil); err != nil {
+			return err
+		}
 		return db.endLoginsWith(tx, u, keep, twoFactorRecord{})
 	})
 }
@@ -216,6 +222,11 @@ func (db *DB) ResetTwoFactor(ctx context.Context, userID uint64) error {
 		u, err := db.findUserByID(tx, userID)
 		if err != nil {
 			return err
+		}
+		if u.TwoFactor {
+			if err := db.record(tx, ctx, u.ID, ferry.Action2FADisabled, u.Email, map[string]any{"reset": true}); err != nil {
+				return err
+			}
 		}
 		u.TwoFactor = false
 		if err := putTwoFactor(tx, userID, twoFactorRecord{}); err != nil {

@@ -101,6 +101,9 @@ func (db *DB) createUser(ctx context.Context, nu ferry.NewUser, claim func(*bolt
 		if err := putUser(tx, u); err != nil {
 			return err
 		}
+		if err := db.record(tx, ctx, id, ferry.ActionAccountCreated, email, nil); err != nil {
+			return err
+		}
 		if link != nil {
 			if err := bindSSO(tx, *link, id); err != nil {
 				return err
@@ -151,21 +154,28 @@ func (db *DB) UserByEmail(email string) (*ferry.User, error) {
 }
 
 // UpdateUser loads the user, lets fn change it and stores the result, all in
-// one transaction. An error from fn aborts the change and is returned as it
-// is. fn must not change ID or Email. Disabling the user ends every
-// credential they had (endCredentials) in the same transaction.
-func (db *DB) UpdateUser(id uint64, fn func(*ferry.User) error) (*ferry.User, error) {
+// one transaction, with an admin_update event of what changed (by ctx's
+// actor: an administrator, or the admin CLI). An error from fn aborts the
+// change and is returned as it is. fn must not change ID or Email.
+// Disabling the user ends every credential they had (endCredentials) in
+// the same transaction.
+func (db *DB) UpdateUser(ctx context.Context, id uint64, fn func(*ferry.User) error) (*ferry.User, error) {
 	var u *ferry.User
-	err := db.update(context.Background(), func(tx *bolt.Tx) (err error) {
+	err := db.update(ctx, func(tx *bolt.Tx) (err error) {
 		if u, err = db.findUserByID(tx, id); err != nil {
 			return err
 		}
-		wasDisabled := u.Disabled
+		before := *u
 		if err := fn(u); err != nil {
 			return err
 		}
-		if u.Disabled && !wasDisabled {
+		if u.Disabled && !before.Disabled {
 			if err := endCredentials(tx, id, ""); err != nil {
+				return err
+			}
+		}
+		if changed := userChanges(before, *u); len(changed) > 0 {
+			if err := db.record(tx, ctx, id, ferry.ActionAdminUpdate, u.Email, changed); err != nil {
 				return err
 			}
 		}
@@ -374,7 +384,41 @@ func (db *DB) ChangeSettings(ctx context.Context, userID uint64, keep string, ch
 			if err := endCredentials(tx, userID, keep); err != nil {
 				return err
 			}
+			if err := db.record(tx, ctx, userID, ferry.ActionPasswordChanged, u.Email, nil); err != nil {
+				return err
+			}
 		}
 		return putUser(tx, u)
 	})
+}
+
+// userChanges is what an administrator's change did, for its event.
+func userChanges(a, b ferry.User) map[string]any {
+	changed := map[string]any{}
+	if a.Package != b.Package {
+		changed["package"] = b.Package
+	}
+	limit := func(p *int64) any {
+		if p == nil {
+			return "package"
+		}
+		return *p
+	}
+	if !equalLimit(a.StorageOverride, b.StorageOverride) {
+		changed["storage"] = limit(b.StorageOverride)
+	}
+	if !equalLimit(a.ReceiveOverride, b.ReceiveOverride) {
+		changed["receive"] = limit(b.ReceiveOverride)
+	}
+	if a.Disabled != b.Disabled {
+		changed["disabled"] = b.Disabled
+	}
+	if a.Admin != b.Admin {
+		changed["admin"] = b.Admin
+	}
+	return changed
+}
+
+func equalLimit(a, b *int64) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 )
 
 // safeNext returns where to go after signing in: a path of this site, or
@@ -63,6 +64,7 @@ func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) signIn(w http.ResponseWriter, r *http.Request, u *ferry.User, next string) {
+	front.SeenUser(r, u) // the sign-in's actor, in its event
 	token, err := a.cfg.Users.CreateToken(r.Context(), u.ID)
 	if err != nil {
 		a.fail(w, r, err)

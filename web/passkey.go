@@ -239,12 +239,12 @@ func (a *App) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	front.SeenUser(r, u)
 	token, err := a.cfg.Users.CreateToken(r.Context(), u.ID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	front.SeenUser(r, u.ID)
 	a.setCookie(w, token)
 	front.WriteJSON(w, http.StatusOK, map[string]string{"next": safeNext(r.URL.Query().Get("next"))})
 }

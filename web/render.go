@@ -43,6 +43,29 @@ var funcs = template.FuncMap{
 	"base":    func(p string) string { return p[strings.LastIndexByte(p, '/')+1:] },
 	"count":   words.Count, // "1 day", "7 days"
 	"day":     words.Day,   // "5 January 2027"
+	"ago": func(t time.Time) string { // a time, or "never" for none
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04")
+	},
+	"sizeField": func(n int64) string { // a size as a form field shows it: 20GB, 500MB, or bytes
+		for _, u := range []struct {
+			unit string
+			n    int64
+		}{{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}} {
+			if n != 0 && n%u.n == 0 {
+				return strconv.FormatInt(n/u.n, 10) + u.unit
+			}
+		}
+		return strconv.FormatInt(n, 10)
+	},
+	"limit": func(n int64) string { // a quota: a size, or unlimited
+		if n == 0 {
+			return "unlimited"
+		}
+		return quota.FormatSize(n)
+	},
 	"percent": func(used, total int64) int64 {
 		if total <= 0 {
 			return 0
@@ -60,10 +83,11 @@ func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
 	for _, e := range entries {
 		name := strings.TrimSuffix(e.Name(), ".html")
-		if name == "layout" || name == "recipient" {
+		if name == "layout" || name == "recipient" || name == "admin_nav" {
 			continue
 		}
-		pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/recipient.html", "templates/"+e.Name()))
+		pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles,
+			"templates/layout.html", "templates/recipient.html", "templates/admin_nav.html", "templates/"+e.Name()))
 	}
 	return pages
 }
@@ -90,7 +114,7 @@ func sectionOf(path string) string {
 		{"/mkdir/", "files"}, {"/rename/", "files"}, {"/move/", "files"}, {"/copy/", "files"},
 		{"/link/", "files"}, {"/upload/", "files"}, {"/sends/new", "new"},
 		{"/inbox", "inbox"}, {"/outbox", "outbox"}, {"/sends/", "outbox"}, {"/send/", "files"},
-		{"/contacts", "contacts"}, {"/settings", "settings"},
+		{"/contacts", "contacts"}, {"/settings", "settings"}, {"/admin", "admin"},
 	} {
 		if strings.HasPrefix(path, s.prefix) {
 			return s.section

@@ -178,7 +178,7 @@ func (a *App) finishSSOLink(w http.ResponseWriter, r *http.Request, userID uint6
 		}
 		return
 	}
-	front.SeenUser(r, u.ID)
+	front.SeenUser(r, u)
 	http.Redirect(w, r, "/settings?saved=sso-linked#sso", http.StatusSeeOther)
 }
 

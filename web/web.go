@@ -43,6 +43,8 @@ type Config struct {
 	// Require2FA leaves an account without two-factor sign-in only
 	// Settings, to set it up (auth.require_2fa).
 	Require2FA bool
+	// Admin is what the admin console does (nil: no console).
+	Admin ferry.AdminService
 	// SSO signs people in through an OpenID Connect provider (nil: none);
 	// SSOName is its button's text; SSOAutoCreate makes an account at a
 	// first sign-in; PackageOf picks the package the provider's claim
@@ -184,6 +186,15 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /settings/tokens", a.authed(a.handleCreateToken))
 	mux.HandleFunc("POST /settings/tokens/{id}/revoke", a.authed(a.handleRevokeToken))
 	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))
+	mux.HandleFunc("GET /admin", a.adminOnly(a.handleAdminHome))
+	mux.HandleFunc("GET /admin/people/{email}", a.adminOnly(a.handleAdminPerson))
+	mux.HandleFunc("POST /admin/people/{email}", a.adminOnly(a.handleAdminChange))
+	mux.HandleFunc("GET /admin/people/{email}/delete", a.adminOnly(a.handleAdminDeletePage))
+	mux.HandleFunc("POST /admin/people/{email}/delete", a.adminOnly(a.handleAdminDelete))
+	mux.HandleFunc("GET /admin/packages", a.adminOnly(a.handleAdminPackages))
+	mux.HandleFunc("GET /admin/mail", a.adminOnly(a.handleAdminMail))
+	mux.HandleFunc("POST /admin/mail/{id}", a.adminOnly(a.handleAdminMailAction))
+	mux.HandleFunc("GET /admin/audit", a.adminOnly(a.handleAdminAudit))
 	mux.HandleFunc("/", a.handleNotFound)
 
 	// Every state change made with the cookie must come from ferry's own
@@ -329,7 +340,7 @@ func (a *App) authed(h func(w http.ResponseWriter, r *http.Request, u *ferry.Use
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
-		front.SeenUser(r, u.ID)
+		front.SeenUser(r, u)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, u))
 		if front.NeedsTwoFactor(a.cfg.Require2FA, u) && !setUpFirst(r) {
 			// Everything waits until two-factor sign-in is set up.
@@ -354,7 +365,7 @@ func (a *App) session(h func(w http.ResponseWriter, r *http.Request, u *ferry.Us
 			a.writeError(w, r, err)
 			return
 		}
-		front.SeenUser(r, u.ID)
+		front.SeenUser(r, u)
 		if front.NeedsTwoFactor(a.cfg.Require2FA, u) {
 			a.writeError(w, r, front.ErrTwoFactorRequired())
 			return

@@ -61,6 +61,18 @@ month/receive quota, "disabled", "2fa" (two-factor sign-in on) and
 		`Prints the mail outbox: id, status (queued, sent, failed), attempts,
 created, recipient, subject and the last error.`,
 		"ferry mail list"},
+	{"audit export", "audit export [--since T] [--until T] [--format jsonl|csv]",
+		`Prints the audit log's events, oldest first: each sign-in (and failed
+one), password and two-factor change, token, link and its downloads,
+send and decision, and account made, deleted or changed by an
+administrator, with who, from where, what and on what. T is a date
+(2026-12-01) or an RFC 3339 time; --until is not included. jsonl is a
+JSON object a line; csv has a header line and the detail as JSON.
+
+  --since T          only events at or after T
+  --until T          only events before T
+  --format F         jsonl (the default) or csv`,
+		"ferry audit export --since 2026-11-01 --format csv > audit.csv"},
 	{"backup", "backup --out FILE",
 		`Writes a consistent backup (a tar file of ferry.db and the blob files
 it refers to), also while ferry serve runs. With blobs in S3 it holds

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
@@ -180,6 +181,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			return tw.Flush()
 		})
+	case "audit export":
+		since := fs.String("since", "", "only events at or after this time (RFC 3339, or a date)")
+		until := fs.String("until", "", "only events before this time")
+		format := fs.String("format", "jsonl", "jsonl (a JSON object a line) or csv")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		req := app.AuditExport{Format: *format}
+		var err error
+		if req.Since, err = parseWhen("--since", *since); err != nil {
+			return err
+		}
+		if req.Until, err = parseWhen("--until", *until); err != nil {
+			return err
+		}
+		return withAdmin(*configPath, func(a app.Admin) error { return a.ExportAudit(req, stdout) })
 	case "backup":
 		out := fs.String("out", "", "the backup file to write")
 		if err := fs.Parse(args); err != nil {
@@ -313,3 +330,17 @@ func tuneRuntime() {
 }
 
 const serveGCPercent = 400
+
+// parseWhen reads a time of --since or --until: RFC 3339, or a date
+// (midnight UTC); "" is no bound.
+func parseWhen(flag, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s: %q is not a time (2026-12-01, or 2026-12-01T09:00:00Z)", flag, v)
+}

@@ -1,0 +1,211 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+)
+
+// The audit log (ferry.Event): the audit bucket keeps each event under its
+// id, which grows with time; user_audit indexes them by the account they
+// belong to. record writes an event in the transaction of the change it
+// records, so that a change is never without its event, nor an event
+// without its change.
+
+// eventRecord is an event as the audit bucket keeps it.
+type eventRecord struct {
+	Time   time.Time      `json:"t"`
+	User   uint64         `json:"u"`
+	Action string         `json:"a"`
+	Actor  string         `json:"by"`
+	IP     string         `json:"ip,omitempty"`
+	Target string         `json:"on,omitempty"`
+	Detail map[string]any `json:"d,omitempty"`
+}
+
+func (r eventRecord) event(id uint64) ferry.Event {
+	return ferry.Event{ID: id, Time: r.Time, User: r.User, Action: r.Action, Actor: r.Actor, IP: r.IP, Target: r.Target, Detail: r.Detail}
+}
+
+// record writes an event of the account user, by ctx's actor, in tx.
+func (db *DB) record(tx *bolt.Tx, ctx context.Context, user uint64, action, target string, detail map[string]any) error {
+	actor := ferry.ActorOf(ctx)
+	rec := eventRecord{Time: db.now().UTC(), User: user, Action: action, Actor: actor.Email, IP: actor.IP, Target: target, Detail: detail}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	b := tx.Bucket(bucketAudit)
+	id, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := b.Put(itob(id), v); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketUserAudit).Put(pairKey(user, id), nil)
+}
+
+// RecordEvent writes an event that records no change of its own (a
+// failed sign-in), in a transaction of its own.
+func (db *DB) RecordEvent(ctx context.Context, user uint64, action, target string, detail map[string]any) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		return db.record(tx, ctx, user, action, target, detail)
+	})
+}
+
+// LoginFailed records a failed sign-in for email's account, if it has one.
+func (db *DB) LoginFailed(ctx context.Context, email string) error {
+	u, err := db.UserByEmail(email)
+	if err != nil {
+		return nil // no account: nothing's log to write in
+	}
+	return db.RecordEvent(ctx, u.ID, ferry.ActionLoginFailed, u.Email, nil)
+}
+
+// Activity lists events newest first, as f selects them.
+func (db *DB) Activity(ctx context.Context, f ferry.AuditFilter) ([]ferry.Event, error) {
+	var list []ferry.Event
+	err := db.eachEvent(f, func(e ferry.Event) bool {
+		list = append(list, e)
+		return f.Limit <= 0 || len(list) < f.Limit
+	})
+	return list, err
+}
+
+// eachEvent calls each with the events f selects, newest first, until it
+// returns false.
+func (db *DB) eachEvent(f ferry.AuditFilter, each func(ferry.Event) bool) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketAudit)
+		take := func(id uint64, v []byte) (bool, error) {
+			var rec eventRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return false, err
+			}
+			if !f.Until.IsZero() && !rec.Time.Before(f.Until) {
+				return true, nil
+			}
+			if !f.Since.IsZero() && rec.Time.Before(f.Since) {
+				return false, nil // older ones still: done
+			}
+			if f.Action != "" && rec.Action != f.Action {
+				return true, nil
+			}
+			return each(rec.event(id)), nil
+		}
+		if f.User != 0 {
+			prefix := itob(f.User)
+			c := tx.Bucket(bucketUserAudit).Cursor()
+			start := pairKey(f.User, f.Before)
+			if f.Before == 0 {
+				start = itob(f.User + 1)
+			}
+			k, _ := c.Seek(start)
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+			for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+				id := binary.BigEndian.Uint64(k[8:])
+				if ok, err := take(id, events.Get(itob(id))); err != nil || !ok {
+					return err
+				}
+			}
+			return nil
+		}
+		c := events.Cursor()
+		var k, v []byte
+		if f.Before == 0 {
+			k, v = c.Last()
+		} else if k, _ = c.Seek(itob(f.Before)); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			if ok, err := take(binary.BigEndian.Uint64(k), v); err != nil || !ok {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ExportAudit calls each with the events f selects, oldest first.
+func (db *DB) ExportAudit(ctx context.Context, f ferry.AuditFilter, each func(ferry.Event) error) error {
+	var list []ferry.Event
+	if err := db.eachEvent(ferry.AuditFilter{User: f.User, Action: f.Action, Since: f.Since, Until: f.Until}, func(e ferry.Event) bool {
+		list = append(list, e)
+		return true
+	}); err != nil {
+		return err
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if err := each(list[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// auditSweepStep bounds the events one transaction of the sweep deletes.
+const auditSweepStep = 1000
+
+// DeleteOldEvents deletes the events older than the audit log keeps them
+// (Options.KeepAudit), the oldest first, auditSweepStep at a time, and
+// returns how many.
+func (db *DB) DeleteOldEvents() (int, error) {
+	cutoff := db.now().Add(-db.rules.keepAudit)
+	// With none due it writes nothing: the oldest event says.
+	due := false
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		_, v := tx.Bucket(bucketAudit).Cursor().First()
+		var rec eventRecord
+		due = v != nil && json.Unmarshal(v, &rec) == nil && rec.Time.Before(cutoff)
+		return nil
+	}); err != nil || !due {
+		return 0, err
+	}
+	removed := 0
+	for {
+		n := 0
+		err := db.update(context.Background(), func(tx *bolt.Tx) error {
+			n = 0
+			events := tx.Bucket(bucketAudit)
+			c := events.Cursor()
+			var gone [][2]uint64 // id, user
+			for k, v := c.First(); k != nil && len(gone) < auditSweepStep; k, v = c.Next() {
+				var rec eventRecord
+				if err := json.Unmarshal(v, &rec); err != nil {
+					return err
+				}
+				if !rec.Time.Before(cutoff) {
+					break
+				}
+				gone = append(gone, [2]uint64{binary.BigEndian.Uint64(k), rec.User})
+			}
+			for _, g := range gone {
+				if err := events.Delete(itob(g[0])); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketUserAudit).Delete(pairKey(g[1], g[0])); err != nil {
+					return err
+				}
+			}
+			n = len(gone)
+			return nil
+		})
+		removed += n
+		if err != nil || n < auditSweepStep {
+			return removed, err
+		}
+	}
+}
