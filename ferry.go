@@ -24,6 +24,9 @@ type User struct {
 	// NoDecisionMail turns off the mails that tell this user what became
 	// of their sends (the setting mail_on_decision, on by default).
 	NoDecisionMail bool `json:"no_decision_mail,omitempty"`
+	// MailOnDownload mails the account when one of its download links is
+	// downloaded (at most a mail a link an hour).
+	MailOnDownload bool `json:"mail_on_download,omitempty"`
 	// Admin makes the account an administrator: the /admin/ calls and
 	// pages.
 	Admin bool `json:"admin,omitempty"`
@@ -370,6 +373,7 @@ type SettingsChange struct {
 	NewPassword     *string
 	AcceptAll       *bool
 	MailOnDecision  *bool
+	MailOnDownload  *bool
 }
 
 // Mail is a mail ferry sends: invitations, contact requests and "files

@@ -216,3 +216,54 @@ func TestAudit_Export(t *testing.T) {
 	r := ferryCLI(t, config, "", "audit", "export", "--format", "xml")
 	assert.NotEqual(t, 0, r.code)
 }
+
+// Download receipts: each download of a link is its owner's event, listed
+// on the file's page; mail_on_download mails the owner, at most once a
+// link an hour.
+func TestAudit_DownloadReceipts(t *testing.T) {
+	ts := startServer(t, longTokens)
+	owner := ts.newUser("olga@example.com")
+	owner.mustPut("contract.pdf", []byte("the contract"))
+	var s struct {
+		MailOnDownload bool `json:"mail_on_download"`
+	}
+	owner.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.False(t, s.MailOnDownload, "off by default")
+	owner.postForm("/settings/update", url.Values{"mail_on_download": {"1"}}).requireStatus(http.StatusOK)
+	owner.get("/settings/list", nil).requireStatus(http.StatusOK).decode(&s)
+	assert.True(t, s.MailOnDownload)
+	owner.postForm("/settings/update", url.Values{"mail_on_download": {"maybe"}}).requireError(400, ferry.EBADREQUEST)
+
+	var link struct{ URL string }
+	owner.link("contract.pdf", "").requireStatus(http.StatusOK).decode(&link)
+	download := func() {
+		t.Helper()
+		resp, err := http.Get(link.URL)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	mailsTo := func() int {
+		n := 0
+		for _, m := range ts.mailStatus() {
+			if m.To == "olga@example.com" {
+				n++
+			}
+		}
+		return n
+	}
+	download()
+	download()
+	assert.Equal(t, 1, mailsTo(), "one mail a link an hour")
+	ts.Clock.Advance(61 * time.Minute)
+	download()
+	assert.Equal(t, 2, mailsTo())
+	mails := ts.mailStatus()
+	assert.Equal(t, "Your link to contract.pdf was downloaded", mails[len(mails)-1].Subject)
+
+	b := ts.browser()
+	b.signIn("olga@example.com", password)
+	page := string(b.get("/item/contract.pdf").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, page, "<h3>Downloads</h3>")
+	assert.Equal(t, 3, strings.Count(page, `from <span class="mono">127.0.0.1</span>`))
+}

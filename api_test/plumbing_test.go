@@ -131,7 +131,7 @@ func TestSettings_List(t *testing.T) {
 	require.NoError(t, err)
 	c := ts.login("ned@example.com", password)
 	r := c.get("/settings/list", nil).requireStatus(http.StatusOK)
-	assert.JSONEq(t, `{"email":"ned@example.com","fullname":"Ned Stark","photo":"","accept_all":false,"mail_on_decision":true,"package":"pro","storage":2500,"two_factor":false}`, string(r.Body))
+	assert.JSONEq(t, `{"email":"ned@example.com","fullname":"Ned Stark","photo":"","accept_all":false,"mail_on_decision":true,"package":"pro","storage":2500,"two_factor":false,"mail_on_download":false}`, string(r.Body))
 
 	unlimited := int64(0)
 	_, err = ts.admin().SetUser(app.SetUserRequest{Email: "ned@example.com", Storage: &unlimited})

@@ -83,6 +83,9 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	texts := mailtext.Texts{PublicURL: cfg.PublicURL, Signup: cfg.Auth.Signup,
 		InviteExpireIn: time.Duration(cfg.Invite.ExpireAfter), ResetLife: time.Hour} // a reset link works an hour
 	a.db, err = store.Open(cfg.DataDir, store.Options{
+		DownloadNotice: func(owner *ferry.User, file string, at time.Time, ip string) ferry.Mail {
+			return texts.DownloadNotice(owner, file, at, ip)
+		},
 		DecisionNotice: func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail {
 			return texts.DecisionNotice(sender, outcomes)
 		},
@@ -168,7 +171,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
 		BlobRedirect: cfg.Blobs.Redirect, Require2FA: cfg.Auth.Require2FA,
 		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate,
-		Admin:     adminService{a.localAdmin()},
+		Admin: adminService{a.localAdmin()}, AuditKeep: time.Duration(cfg.Audit.Keep),
 		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
 		Users:     a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db,
 		Mail: texts, Guard: guard, Log: front.WithRequestIDs(a.log), Now: opts.Now,
@@ -321,15 +324,16 @@ func (a *App) sweep(ctx context.Context) {
 			lastOrphans = time.Now()
 		}
 		for what, del := range map[string]func() (int, error){
-			"tokens":  a.db.DeleteExpiredTokens,
-			"uploads": a.db.DeleteExpiredUploads,
-			"links":   a.db.DeleteExpiredLinks,
-			"resets":  a.db.DeleteExpiredResets,
-			"history": a.db.DeleteOldHistory, // and expired invitations
-			"audit":   a.db.DeleteOldEvents,
-			"sends":   a.db.ExpireMessages,
-			"mail":    a.db.DeleteOldMail,
-			"folders": a.db.Reclaim, // deleted ones a crash left in the trash
+			"tokens":   a.db.DeleteExpiredTokens,
+			"uploads":  a.db.DeleteExpiredUploads,
+			"links":    a.db.DeleteExpiredLinks,
+			"resets":   a.db.DeleteExpiredResets,
+			"history":  a.db.DeleteOldHistory, // and expired invitations
+			"audit":    a.db.DeleteOldEvents,
+			"receipts": a.db.DeleteOldLinkMail,
+			"sends":    a.db.ExpireMessages,
+			"mail":     a.db.DeleteOldMail,
+			"folders":  a.db.Reclaim, // deleted ones a crash left in the trash
 		} {
 			if n, err := del(); err != nil {
 				a.log.Error("deleting expired "+what, "err", err)

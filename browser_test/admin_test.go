@@ -104,3 +104,16 @@ func TestBrowser_AdminConsole(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//button[normalize-space()="Send now"]`)), chromedp.WaitVisible(chromedp.CSS("p.ok"))))
 	assert.Contains(t, text(t, ctx, "p.ok"), "The mail goes out again now.")
 }
+
+// The account's own activity under Settings.
+func TestBrowser_Activity(t *testing.T) {
+	f, ctx := signedIn(t)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(f.Root+"/settings"),
+		chromedp.Click(chromedp.CSS(`a[href="/settings/activity"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.audit")),
+	))
+	assert.Contains(t, text(t, ctx, "table.audit"), "login")
+	assert.Contains(t, text(t, ctx, "table.audit"), "account_created")
+	screenshot(t, ctx, "activity")
+}

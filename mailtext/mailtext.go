@@ -139,6 +139,23 @@ func (t Texts) Reset(u *ferry.User, code string) ferry.Mail {
 	}
 }
 
+// DownloadNotice tells owner that their link to file was downloaded, at
+// at from ip (store.Options.DownloadNotice).
+func (t Texts) DownloadNotice(owner *ferry.User, file string, at time.Time, ip string) ferry.Mail {
+	settings := t.PublicURL + "/settings#mail-settings"
+	from := ""
+	if ip != "" {
+		from = " from " + ip
+	}
+	return ferry.Mail{
+		To:      owner.Email,
+		Subject: "Your link to " + file + " was downloaded",
+		Body: fmt.Sprintf("Hello,\n\n%s was downloaded through a link you made, at %s%s.\n\nYou get at most one such mail a link an hour. To stop them, change your mail settings:\n\n  %s\n\n-- \nferry at %s\n",
+			file, at.UTC().Format("2006-01-02 15:04 UTC"), from, settings, t.PublicURL),
+		Links: links(settings),
+	}
+}
+
 // DecisionNotice tells sender what became of their sends: those one
 // receiver accepted or declined in one inbox/update, or those one expiry
 // sweep ended (store.Options.DecisionNotice).

@@ -21,6 +21,9 @@ type settings struct {
 	Storage int64 `json:"storage"`
 	// TwoFactor says sign-in needs a code after the password.
 	TwoFactor bool `json:"two_factor"`
+	// MailOnDownload says whether the user hears by mail that a link of
+	// theirs was downloaded.
+	MailOnDownload bool `json:"mail_on_download"`
 }
 
 // handleSettingsList is GET /settings/list.
@@ -39,6 +42,7 @@ func (s *Server) handleSettingsList(w http.ResponseWriter, r *http.Request, u *f
 		Package:        u.Package,
 		Storage:        q.Storage / 1e6,
 		TwoFactor:      u.TwoFactor,
+		MailOnDownload: u.MailOnDownload,
 	})
 }
 
@@ -74,6 +78,14 @@ func (s *Server) handleSettingsUpdate(w http.ResponseWriter, r *http.Request, u 
 			return
 		}
 		ch.MailOnDecision = &on
+	}
+	if p.Has("mail_on_download") {
+		on, err := p.Bool("mail_on_download")
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ch.MailOnDownload = &on
 	}
 	if err := s.users.ChangeSettings(r.Context(), u.ID, tokenOf(r), ch); err != nil {
 		s.writeError(w, r, err)

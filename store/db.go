@@ -79,12 +79,13 @@ var (
 	bucketPasskeyIDs        = []byte("passkey_ids")        // credential id -> user id
 	bucketAudit             = []byte("audit")              // event id -> JSON eventRecord (audit.go)
 	bucketUserAudit         = []byte("user_audit")         // user id + event id, the events of each account
+	bucketLinkMailed        = []byte("link_mailed")        // sha256(link token) -> when its owner was last mailed of a download (Unix ns)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"
@@ -131,6 +132,9 @@ type Options struct {
 	// KeepAudit is how long an event stays in the audit log; 8760 hours
 	// (a year) when zero.
 	KeepAudit time.Duration
+	// DownloadNotice makes the mail that tells a link's owner of a
+	// download (mail_on_download); none when nil.
+	DownloadNotice func(owner *ferry.User, file string, at time.Time, ip string) ferry.Mail
 	// DecisionNotice makes the mail that tells a sender what became of
 	// their sends (queued in the transaction that decides); none when nil.
 	DecisionNotice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail
@@ -184,6 +188,7 @@ type DB struct {
 	nameHints nameHints   // guesses for freeName (tree.go)
 	userMemo  sync.Map    // user id -> *decodedUser (user.go)
 
+	downloadNotice func(owner *ferry.User, file string, at time.Time, ip string) ferry.Mail
 	// decisionNotice makes the mail that tells a sender what became of
 	// their sends (outcome.go); nil sends none.
 	decisionNotice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail
@@ -256,6 +261,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		dir:            dir,
 		observeCommit:  opts.ObserveCommit,
 		decisionNotice: opts.DecisionNotice,
+		downloadNotice: opts.DownloadNotice,
 		now:            opts.Now,
 		logger:         opts.Logger,
 		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,

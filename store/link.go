@@ -196,6 +196,9 @@ func (db *DB) CountDownload(ctx context.Context, token string) error {
 		if err := db.record(tx, ctx, l.owner, ferry.ActionLinkDownloaded, file, map[string]any{"link": l.id, "download": l.downloads}); err != nil {
 			return err
 		}
+		if err := db.mailDownload(tx, ctx, h[:], l.owner, file); err != nil {
+			return err
+		}
 		return links.Put(h[:], l.encode())
 	})
 }
@@ -357,4 +360,59 @@ func checkLinks(tx *bolt.Tx, report func(string, ...any), repair bool) error {
 		}
 	}
 	return nil
+}
+
+// downloadMailEvery is how often a link's owner may be mailed of its
+// downloads, at most.
+const downloadMailEvery = time.Hour
+
+// mailDownload queues the mail that tells a link's owner of a download,
+// when they asked for it and the link has not mailed them this hour.
+func (db *DB) mailDownload(tx *bolt.Tx, ctx context.Context, h []byte, owner uint64, file string) error {
+	if db.downloadNotice == nil {
+		return nil
+	}
+	u, err := db.findUserByID(tx, owner)
+	if err != nil || !u.MailOnDownload {
+		return nil
+	}
+	now := db.now()
+	mailed := tx.Bucket(bucketLinkMailed)
+	if v := mailed.Get(h); len(v) == 8 && now.Sub(time.Unix(0, int64(btoi(v)))) < downloadMailEvery {
+		return nil
+	}
+	if err := mailed.Put(h, itob(uint64(now.UnixNano()))); err != nil {
+		return err
+	}
+	return db.queueMail(tx, db.downloadNotice(u, file, now, ferry.ActorOf(ctx).IP))
+}
+
+// DeleteOldLinkMail forgets, an hour on, when links mailed their owners
+// (what mailDownload keeps), and returns how many it forgot.
+func (db *DB) DeleteOldLinkMail() (int, error) {
+	cutoff := uint64(db.now().Add(-downloadMailEvery).UnixNano())
+	old := func(tx *bolt.Tx) [][]byte {
+		var keys [][]byte
+		_ = tx.Bucket(bucketLinkMailed).ForEach(func(k, v []byte) error {
+			if len(v) != 8 || btoi(v) < cutoff {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return nil
+		})
+		return keys
+	}
+	var keys [][]byte
+	if err := db.bolt.View(func(tx *bolt.Tx) error { keys = old(tx); return nil }); err != nil || len(keys) == 0 {
+		return 0, err
+	}
+	err := db.update(context.Background(), func(tx *bolt.Tx) error {
+		keys = old(tx)
+		for _, k := range keys {
+			if err := tx.Bucket(bucketLinkMailed).Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return len(keys), err
 }

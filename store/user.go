@@ -379,6 +379,9 @@ func (db *DB) ChangeSettings(ctx context.Context, userID uint64, keep string, ch
 		if ch.MailOnDecision != nil {
 			u.NoDecisionMail = !*ch.MailOnDecision
 		}
+		if ch.MailOnDownload != nil {
+			u.MailOnDownload = *ch.MailOnDownload
+		}
 		if ch.NewPassword != nil {
 			u.PasswordHash = hash
 			if err := endCredentials(tx, userID, keep); err != nil {

@@ -203,6 +203,10 @@ func (a *App) item(w http.ResponseWriter, r *http.Request, u *ferry.User) (d ite
 			a.fail(w, r, err)
 			return d, nil, false
 		}
+		if d.Downloads, err = a.fileDownloads(r, u, d.Path, d.Links); err != nil {
+			a.fail(w, r, err)
+			return d, nil, false
+		}
 	}
 	return d, names, true
 }
@@ -213,15 +217,41 @@ func (a *App) fileLinks(r *http.Request, u *ferry.User, path string) ([]ferry.Li
 	return slices.DeleteFunc(all, func(l ferry.Link) bool { return l.File != path }), err
 }
 
+// maxReceipts bounds the download receipts a file's page lists.
+const maxReceipts = 50
+
+// fileDownloads returns the download receipts of the file at path: the
+// owner's link_downloaded events of its links, or of any link while the
+// file was at path, newest first.
+func (a *App) fileDownloads(r *http.Request, u *ferry.User, path string, links []ferry.Link) ([]ferry.Event, error) {
+	events, err := a.cfg.Users.Activity(r.Context(), ferry.AuditFilter{User: u.ID, Action: ferry.ActionLinkDownloaded, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	ids := map[float64]bool{}
+	for _, l := range links {
+		ids[float64(l.ID)] = true
+	}
+	var out []ferry.Event
+	for _, e := range events {
+		id, _ := e.Detail["link"].(float64)
+		if (e.Target == path || ids[id]) && len(out) < maxReceipts {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 type itemData struct {
-	Links    []ferry.Link // a file's download links
-	Info     ferry.FileInfo
-	Path     string
-	Parent   string
-	Crumbs   []crumb
-	LinkURL  string
-	LinkDays int
-	LinkOpts ferry.LinkOptions // the new link's limit and password
+	Links     []ferry.Link  // a file's download links
+	Downloads []ferry.Event // and its downloads through them
+	Info      ferry.FileInfo
+	Path      string
+	Parent    string
+	Crumbs    []crumb
+	LinkURL   string
+	LinkDays  int
+	LinkOpts  ferry.LinkOptions // the new link's limit and password
 }
 
 // handleItem is the page of one file or folder: its details and what can

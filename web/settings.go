@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/front"
+	"github.com/ferryhq/ferry/internal/words"
 	"github.com/ferryhq/ferry/photo"
 )
 
@@ -173,10 +175,18 @@ func (a *App) handleDeleteAccount(w http.ResponseWriter, r *http.Request, u *fer
 	http.Redirect(w, r, "/login?deleted=1", http.StatusSeeOther)
 }
 
-// handleMailSettings turns mail_on_decision on (1) or off.
+// handleMailSettings turns mail_on_decision or mail_on_download on (1)
+// or off.
 func (a *App) handleMailSettings(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	on := r.PostFormValue("mail_on_decision") == "1"
-	if err := a.cfg.Users.ChangeSettings(r.Context(), u.ID, "", ferry.SettingsChange{MailOnDecision: &on}); err != nil {
+	var ch ferry.SettingsChange
+	if v := r.PostFormValue("mail_on_download"); v != "" {
+		on := v == "1"
+		ch.MailOnDownload = &on
+	} else {
+		on := r.PostFormValue("mail_on_decision") == "1"
+		ch.MailOnDecision = &on
+	}
+	if err := a.cfg.Users.ChangeSettings(r.Context(), u.ID, "", ch); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -275,4 +285,29 @@ func (a *App) handleDownloadLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.render(w, r, http.StatusOK, "link", link.File.Name, linkData{Info: link.File, Expires: link.Expires.UTC().Format("2006-01-02 15:04 UTC"), URL: r.URL.Path + "?download=1"})
+}
+
+type activityData struct {
+	Events []ferry.Event
+	Next   string
+	Keep   string
+}
+
+// activityPage is how many events a page of /settings/activity lists.
+const activityPage = 100
+
+// handleActivity is /settings/activity[?before=ID]: the account's own
+// events, newest first.
+func (a *App) handleActivity(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	before, _ := strconv.ParseUint(r.URL.Query().Get("before"), 10, 64)
+	events, err := a.cfg.Users.Activity(r.Context(), ferry.AuditFilter{User: u.ID, Before: before, Limit: activityPage})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d := activityData{Events: events, Keep: words.Duration(a.cfg.AuditKeep)}
+	if len(events) == activityPage {
+		d.Next = "/settings/activity?before=" + strconv.FormatUint(events[len(events)-1].ID, 10)
+	}
+	a.render(w, r, http.StatusOK, "activity", "Your activity", d)
 }

@@ -43,6 +43,8 @@ type Config struct {
 	// Require2FA leaves an account without two-factor sign-in only
 	// Settings, to set it up (auth.require_2fa).
 	Require2FA bool
+	// AuditKeep is how long the audit log keeps an event.
+	AuditKeep time.Duration
 	// Admin is what the admin console does (nil: no console).
 	Admin ferry.AdminService
 	// SSO signs people in through an OpenID Connect provider (nil: none);
@@ -183,6 +185,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /settings/passkeys/begin", a.session(a.handlePasskeyBegin))
 	mux.HandleFunc("POST /settings/passkeys/finish", a.session(a.handlePasskeyFinish))
 	mux.HandleFunc("POST /settings/passkeys/remove", a.authed(a.handleRemovePasskey))
+	mux.HandleFunc("GET /settings/activity", a.authed(a.handleActivity))
 	mux.HandleFunc("POST /settings/tokens", a.authed(a.handleCreateToken))
 	mux.HandleFunc("POST /settings/tokens/{id}/revoke", a.authed(a.handleRevokeToken))
 	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))
