@@ -84,3 +84,24 @@ func (db *DB) UploadRecordForTest(key string) (received int64, sum string, err e
 func (db *DB) SetDecisionNotice(notice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail) {
 	db.decisionNotice = notice
 }
+
+// RecordEventsForTest writes n events of user (a link's download each), in
+// transactions of ten thousand, as the actions that make them would.
+func (db *DB) RecordEventsForTest(user uint64, n int) error {
+	ctx := ferry.WithActor(context.Background(), ferry.Actor{Email: ferry.ActorOutsider, IP: "203.0.113.7"})
+	for done := 0; done < n; {
+		step := min(10000, n-done)
+		if err := db.update(ctx, func(tx *bolt.Tx) error {
+			for i := range step {
+				if err := db.record(tx, ctx, user, ferry.ActionLinkDownloaded, "reports/2026/q4.pdf", map[string]any{"link": 17, "download": done + i}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		done += step
+	}
+	return nil
+}
