@@ -27,16 +27,19 @@ type eventRecord struct {
 	IP     string         `json:"ip,omitempty"`
 	Target string         `json:"on,omitempty"`
 	Detail map[string]any `json:"d,omitempty"`
+	Also   []uint64       `json:"also,omitempty"` // the other accounts whose logs it is in
 }
 
 func (r eventRecord) event(id uint64) ferry.Event {
 	return ferry.Event{ID: id, Time: r.Time, User: r.User, Action: r.Action, Actor: r.Actor, IP: r.IP, Target: r.Target, Detail: r.Detail}
 }
 
-// record writes an event of the account user, by ctx's actor, in tx.
-func (db *DB) record(tx *bolt.Tx, ctx context.Context, user uint64, action, target string, detail map[string]any) error {
+// record writes an event of the account user, by ctx's actor, in tx; it
+// is in the logs of the accounts also too (one event, indexed for each:
+// a send is the sender's and the receiver's).
+func (db *DB) record(tx *bolt.Tx, ctx context.Context, user uint64, action, target string, detail map[string]any, also ...uint64) error {
 	actor := ferry.ActorOf(ctx)
-	rec := eventRecord{Time: db.now().UTC(), User: user, Action: action, Actor: actor.Email, IP: actor.IP, Target: target, Detail: detail}
+	rec := eventRecord{Time: db.now().UTC(), User: user, Action: action, Actor: actor.Email, IP: actor.IP, Target: target, Detail: detail, Also: also}
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -49,7 +52,13 @@ func (db *DB) record(tx *bolt.Tx, ctx context.Context, user uint64, action, targ
 	if err := b.Put(itob(id), v); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketUserAudit).Put(pairKey(user, id), nil)
+	index := tx.Bucket(bucketUserAudit)
+	for _, u := range append([]uint64{user}, also...) {
+		if err := index.Put(pairKey(u, id), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RecordEvent writes an event that records no change of its own (a
@@ -181,7 +190,7 @@ func (db *DB) DeleteOldEvents() (int, error) {
 			n = 0
 			events := tx.Bucket(bucketAudit)
 			c := events.Cursor()
-			var gone [][2]uint64 // id, user
+			var gone [][]uint64 // id, then every user whose log it is in
 			for k, v := c.First(); k != nil && len(gone) < auditSweepStep; k, v = c.Next() {
 				var rec eventRecord
 				if err := json.Unmarshal(v, &rec); err != nil {
@@ -190,14 +199,16 @@ func (db *DB) DeleteOldEvents() (int, error) {
 				if !rec.Time.Before(cutoff) {
 					break
 				}
-				gone = append(gone, [2]uint64{binary.BigEndian.Uint64(k), rec.User})
+				gone = append(gone, append([]uint64{binary.BigEndian.Uint64(k), rec.User}, rec.Also...))
 			}
 			for _, g := range gone {
 				if err := events.Delete(itob(g[0])); err != nil {
 					return err
 				}
-				if err := tx.Bucket(bucketUserAudit).Delete(pairKey(g[1], g[0])); err != nil {
-					return err
+				for _, u := range g[1:] {
+					if err := tx.Bucket(bucketUserAudit).Delete(pairKey(u, g[0])); err != nil {
+						return err
+					}
 				}
 			}
 			n = len(gone)

@@ -79,11 +79,7 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 			dests, total = append(dests, m.rec.Destination), total+m.rec.Size
 		}
 		// In both logs: the sender's, and the receiver's, to whom it is done.
-		detail := map[string]any{"messages": len(ids), "size": total}
-		if err := db.record(tx, ctx, senderID, ferry.ActionSend, receiver.Email, detail); err != nil {
-			return err
-		}
-		if err := db.record(tx, ctx, receiver.ID, ferry.ActionSend, receiver.Email, detail); err != nil {
+		if err := db.record(tx, ctx, senderID, ferry.ActionSend, receiver.Email, map[string]any{"messages": len(ids), "size": total}, receiver.ID); err != nil {
 			return err
 		}
 		if notice != nil {
