@@ -137,8 +137,9 @@ type AdminService interface {
 	// RetryMail sends a mail again now; DeleteMail drops it: NOT_FOUND.
 	RetryMail(ctx context.Context, id uint64) error
 	DeleteMail(ctx context.Context, id uint64) error
-	// Overview is the figures of the console's first page.
-	Overview(ctx context.Context) (AdminOverview, error)
+	// Console is the console's first page in one read of the accounts:
+	// its figures, and a page of Users.
+	Console(ctx context.Context, query, sort string, offset, limit int) (AdminOverview, []AdminUser, int, error)
 	// Packages lists the packages, by name.
 	Packages(ctx context.Context) ([]AdminPackage, error)
 }

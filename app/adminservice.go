@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/store"
 )
 
 // adminService is ferry.AdminService over the LocalAdmin that the CLI's
@@ -21,13 +22,32 @@ func (s adminService) Users(ctx context.Context, query, sort string, offset, lim
 	if err != nil {
 		return nil, 0, err
 	}
+	page, total := s.page(users, query, sort, offset, limit, nil)
+	return page, total, nil
+}
+
+// page filters users by query, orders them by sort and cuts a page; o,
+// when set, is filled with the figures of every account.
+func (s adminService) page(users []store.UserUsage, query, sort string, offset, limit int, o *ferry.AdminOverview) ([]ferry.AdminUser, int) {
 	query = strings.ToLower(strings.TrimSpace(query))
 	var match []ferry.AdminUser
 	for _, u := range users {
+		l := s.adminUser(u.User, u.Usage)
+		if o != nil {
+			o.Accounts++
+			o.Stored += l.Normal
+			o.ReceivedThisMonth += l.Received
+			if l.Disabled {
+				o.Disabled++
+			}
+			if l.Admin {
+				o.Admins++
+			}
+		}
 		if query != "" && !strings.Contains(u.User.Email, query) && !strings.Contains(strings.ToLower(u.User.FullName), query) {
 			continue
 		}
-		match = append(match, s.adminUser(u.User, u.Usage))
+		match = append(match, l)
 	}
 	switch sort {
 	case "usage":
@@ -37,35 +57,24 @@ func (s adminService) Users(ctx context.Context, query, sort string, offset, lim
 	}
 	total := len(match)
 	if offset >= len(match) {
-		return nil, total, nil
+		return nil, total
 	}
-	return match[offset:min(len(match), offset+limit)], total, nil
+	return match[offset:min(len(match), offset+limit)], total
 }
 
-func (s adminService) Overview(ctx context.Context) (ferry.AdminOverview, error) {
+func (s adminService) Console(ctx context.Context, query, sort string, offset, limit int) (ferry.AdminOverview, []ferry.AdminUser, int, error) {
 	var o ferry.AdminOverview
 	users, err := s.a.DB.ListUsers()
 	if err != nil {
-		return o, err
+		return o, nil, 0, err
 	}
-	for _, u := range users {
-		l := s.adminUser(u.User, u.Usage)
-		o.Accounts++
-		o.Stored += l.Normal
-		o.ReceivedThisMonth += l.Received
-		if l.Disabled {
-			o.Disabled++
-		}
-		if l.Admin {
-			o.Admins++
-		}
-	}
+	page, total := s.page(users, query, sort, offset, limit, &o)
 	st, err := s.a.DB.Stats()
 	if err != nil {
-		return o, err
+		return o, nil, 0, err
 	}
 	o.SendsWaiting, o.MailQueued, o.MailFailed = st.PendingMessages, st.QueuedMail, st.FailedMail
-	return o, nil
+	return o, page, total, nil
 }
 
 func (s adminService) Packages(ctx context.Context) ([]ferry.AdminPackage, error) {

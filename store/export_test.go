@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -94,6 +95,40 @@ func (db *DB) RecordEventsForTest(user uint64, n int) error {
 		if err := db.update(ctx, func(tx *bolt.Tx) error {
 			for i := range step {
 				if err := db.record(tx, ctx, user, ferry.ActionLinkDownloaded, "reports/2026/q4.pdf", map[string]any{"link": 17, "download": done + i}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		done += step
+	}
+	return nil
+}
+
+// AddUsersForTest makes n accounts (email prefix-i@example.com) straight
+// in the database, with one password hash for all: what a benchmark of
+// listing them needs, without n argon2 hashes.
+func (db *DB) AddUsersForTest(prefix string, n int) error {
+	hash, err := hashPassword("bench password")
+	if err != nil {
+		return err
+	}
+	for done := 0; done < n; {
+		step := min(1000, n-done)
+		if err := db.update(context.Background(), func(tx *bolt.Tx) error {
+			for i := range step {
+				id, err := tx.Bucket(bucketUsers).NextSequence()
+				if err != nil {
+					return err
+				}
+				email := fmt.Sprintf("%s-%d@example.com", prefix, done+i)
+				u := &ferry.User{ID: id, Email: email, FullName: fmt.Sprintf("Person %d", done+i), PasswordHash: hash, Package: "free", Created: db.now().UTC()}
+				if err := tx.Bucket(bucketUserEmails).Put([]byte(email), itob(id)); err != nil {
+					return err
+				}
+				if err := putUser(tx, u); err != nil {
 					return err
 				}
 			}

@@ -51,11 +51,7 @@ func (a *App) handleAdminHome(w http.ResponseWriter, r *http.Request, u *ferry.U
 	d.Page, _ = strconv.Atoi(q.Get("page"))
 	d.Page = max(d.Page, 0)
 	var err error
-	if d.Overview, err = a.cfg.Admin.Overview(r.Context()); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if d.People, d.Total, err = a.cfg.Admin.Users(r.Context(), d.Query, d.Sort, d.Page*peoplePage, peoplePage); err != nil {
+	if d.Overview, d.People, d.Total, err = a.cfg.Admin.Console(r.Context(), d.Query, d.Sort, d.Page*peoplePage, peoplePage); err != nil {
 		a.fail(w, r, err)
 		return
 	}
