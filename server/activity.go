@@ -57,46 +57,43 @@ func activityFilter(p *params) (ferry.AuditFilter, error) {
 
 // handleActivity is GET /account/activity: the caller's own events.
 func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	p, err := parseParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f, err := activityFilter(p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f.User = u.ID
-	list, err := s.users.Activity(r.Context(), f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, eventsOf(list))
+	s.answerEvents(w, r, func(_ *params, f *ferry.AuditFilter) error {
+		f.User = u.ID
+		return nil
+	})
 }
 
 // handleAdminAudit is GET /admin/audit: as /account/activity, of every
 // account, with user (an email) and action.
 func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request, _ *ferry.User) {
+	s.answerEvents(w, r, func(p *params, f *ferry.AuditFilter) error {
+		f.Action = p.String("action")
+		if email := p.String("user"); email != "" {
+			u, err := s.admin.User(r.Context(), email)
+			if err != nil {
+				return err
+			}
+			f.User = u.ID
+		}
+		return nil
+	})
+}
+
+// answerEvents answers a page of events: before and limit, and what
+// narrow adds to the filter.
+func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, narrow func(*params, *ferry.AuditFilter) error) {
 	p, err := parseParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	f, err := activityFilter(p)
+	if err == nil {
+		err = narrow(p, &f)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	f.Action = p.String("action")
-	if email := p.String("user"); email != "" {
-		u, err := s.admin.User(r.Context(), email)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		f.User = u.ID
 	}
 	list, err := s.users.Activity(r.Context(), f)
 	if err != nil {

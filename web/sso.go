@@ -81,6 +81,11 @@ func (a *App) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
+		// The provider's error code, as OAuth 2.0 spells them; anything
+		// else it says is not shown.
+		if len(e) > 40 || strings.Trim(e, "abcdefghijklmnopqrstuvwxyz_") != "" {
+			e = "an error"
+		}
 		a.ssoRefused(w, r, http.StatusForbidden, "The identity provider did not sign you in ("+e+").")
 		return
 	}
