@@ -78,7 +78,7 @@ var (
 	bucketPasskeys          = []byte("passkeys")           // user id + credential id -> JSON passkeyRecord (passkey.go)
 	bucketPasskeyIDs        = []byte("passkey_ids")        // credential id -> user id
 	bucketAudit             = []byte("audit")              // event id -> JSON eventRecord (audit.go)
-	bucketUserAudit         = []byte("user_audit")         // user id + event id, the events of each account
+	bucketUserAudit         = []byte("user_audit")         // user id -> the id of its newest event (each event chains to the one before)
 	bucketLinkMailed        = []byte("link_mailed")        // sha256(link token) -> when its owner was last mailed of a download (Unix ns)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
