@@ -88,13 +88,14 @@ func (c Clamd) Scan(ctx context.Context, r io.Reader) (Verdict, error) {
 		if n > 0 {
 			binary.BigEndian.PutUint32(size[:], uint32(n))
 			conn.SetWriteDeadline(time.Now().Add(timeout))
-			if _, err := w.Write(size[:]); err == nil {
-				_, err = w.Write(buf[:n])
+			_, werr := w.Write(size[:])
+			if werr == nil {
+				_, werr = w.Write(buf[:n])
 			}
-			if err == nil {
-				err = w.Flush()
+			if werr == nil {
+				werr = w.Flush()
 			}
-			if err != nil {
+			if werr != nil {
 				// clamd closes the stream past StreamMaxLength, after it
 				// said so: read what it said.
 				tooLarge = true
@@ -110,10 +111,11 @@ func (c Clamd) Scan(ctx context.Context, r io.Reader) (Verdict, error) {
 	}
 	if !tooLarge {
 		conn.SetWriteDeadline(time.Now().Add(timeout))
-		if _, err := w.Write([]byte{0, 0, 0, 0}); err == nil {
-			err = w.Flush()
+		_, werr := w.Write([]byte{0, 0, 0, 0})
+		if werr == nil {
+			werr = w.Flush()
 		}
-		if err != nil {
+		if werr != nil {
 			tooLarge = true
 		}
 	}
