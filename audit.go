@@ -29,6 +29,7 @@ const (
 	ActionAccept          = "accept"
 	ActionDecline         = "decline"
 	ActionExpire          = "expire"
+	ActionRequestCreated  = "request_created"
 	ActionAccountCreated  = "account_created"
 	ActionAccountDeleted  = "account_deleted"
 	ActionAdminUpdate     = "admin_update"

@@ -42,6 +42,7 @@ const (
 	EINVALIDOTP             = "INVALID_OTP"
 	ETWOFACTORREQUIRED      = "TWO_FACTOR_REQUIRED"
 	EADMINONLY              = "ADMIN_ONLY"
+	EREQUESTNOTFOUND        = "REQUEST_NOT_FOUND"
 )
 
 // Error is an error a client is meant to see: an API code and a human-readable

@@ -122,6 +122,28 @@ type Passkey struct {
 	Credential []byte
 }
 
+// NewFileRequest is a file request to make: an upload link for people
+// without an account, whose deliveries land in the owner's inbox.
+type NewFileRequest struct {
+	Title, Message string
+	Expires        time.Time
+	MaxFiles       int   // 0: no limit
+	MaxSize        int64 // total bytes of a delivery; 0: no limit
+	Password       string
+	Folder         []string // where accepted files land
+}
+
+// FileRequest is a file request as its owner's list shows it.
+type FileRequest struct {
+	ID               uint64
+	Title, Folder    string
+	Created, Expires time.Time
+	Uploads          int // finished deliveries
+	MaxFiles         int
+	MaxSize          int64
+	Password         bool
+}
+
 // PersonalToken is a personal access token as its owner's list shows it:
 // the token itself is shown once, when it is made, and never kept.
 type PersonalToken struct {

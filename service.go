@@ -115,6 +115,19 @@ type UserService interface {
 	PhotoByToken(ctx context.Context, token string) (Photo, error)
 }
 
+// RequestService is file requests: upload links for people without an
+// account.
+type RequestService interface {
+	// CreateRequest makes a file request and returns its id and token:
+	// METHOD_BAD_REQUEST.
+	CreateRequest(ctx context.Context, userID uint64, r NewFileRequest) (uint64, string, error)
+	// Requests lists the user's requests, newest first.
+	Requests(ctx context.Context, userID uint64) ([]FileRequest, error)
+	// RevokeRequest ends one at once: REQUEST_NOT_FOUND (another user's
+	// too).
+	RevokeRequest(ctx context.Context, userID, id uint64) error
+}
+
 // AdminService is what an administrator does to other accounts, through
 // the /admin/ calls and pages; app implements it over the store and the
 // configuration's packages. by is the administrator acting.

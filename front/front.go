@@ -62,6 +62,7 @@ var statusOf = map[string]int{
 	ferry.EINVALIDOTP:             http.StatusBadRequest,
 	ferry.ETWOFACTORREQUIRED:      http.StatusForbidden,
 	ferry.EADMINONLY:              http.StatusForbidden,
+	ferry.EREQUESTNOTFOUND:        http.StatusNotFound,
 }
 
 // ErrorBody is the JSON of every error answer.

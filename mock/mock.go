@@ -45,6 +45,9 @@ type Store struct {
 	PasskeyOwnerFn          func(ctx context.Context, id []byte) (*ferry.User, ferry.Passkey, error)
 	UsePasskeyFn            func(ctx context.Context, userID uint64, id []byte, signCount uint32) error
 	ActivityFn              func(ctx context.Context, f ferry.AuditFilter) ([]ferry.Event, error)
+	CreateRequestFn         func(ctx context.Context, userID uint64, r ferry.NewFileRequest) (uint64, string, error)
+	RequestsFn              func(ctx context.Context, userID uint64) ([]ferry.FileRequest, error)
+	RevokeRequestFn         func(ctx context.Context, userID, id uint64) error
 	PingFn                  func(ctx context.Context) error
 	QuotaFn                 func(ctx context.Context, userID uint64) (ferry.Quota, error)
 	ChangeSettingsFn        func(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error
@@ -725,4 +728,28 @@ func (s *Store) Activity(ctx context.Context, f ferry.AuditFilter) ([]ferry.Even
 		panic("mock: Activity was not expected")
 	}
 	return s.ActivityFn(ctx, f)
+}
+
+// CreateRequest calls CreateRequestFn.
+func (s *Store) CreateRequest(ctx context.Context, userID uint64, r ferry.NewFileRequest) (uint64, string, error) {
+	if s.CreateRequestFn == nil {
+		panic("mock: CreateRequest was not expected")
+	}
+	return s.CreateRequestFn(ctx, userID, r)
+}
+
+// Requests calls RequestsFn.
+func (s *Store) Requests(ctx context.Context, userID uint64) ([]ferry.FileRequest, error) {
+	if s.RequestsFn == nil {
+		panic("mock: Requests was not expected")
+	}
+	return s.RequestsFn(ctx, userID)
+}
+
+// RevokeRequest calls RevokeRequestFn.
+func (s *Store) RevokeRequest(ctx context.Context, userID, id uint64) error {
+	if s.RevokeRequestFn == nil {
+		panic("mock: RevokeRequest was not expected")
+	}
+	return s.RevokeRequestFn(ctx, userID, id)
 }

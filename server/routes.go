@@ -80,6 +80,10 @@ func (s *Server) routes() http.Handler {
 	api("/upload/status/{key}", s.authed(s.handleUploadStatus), get)
 	api("/upload/finalize/{key}", s.authed(s.handleFinalize), get)
 
+	api("/requests", s.authed(s.handleCreateRequest), post)
+	api("/requests", s.authed(s.handleRequests), get)
+	api("/requests/revoke", s.authed(s.handleRevokeRequest), post)
+
 	api("/ops/send", s.authed(s.handleSend), post)
 	api("/inbox/list", s.authed(s.handleInboxList), get)
 	api("/inbox/update", s.authed(s.handleInboxUpdate), post)

@@ -24,6 +24,7 @@ type Store interface {
 	ferry.MessageService
 	ferry.SocialService
 	ferry.DavService
+	ferry.RequestService
 }
 
 // Config is what the server needs of ferry's configuration.
@@ -68,6 +69,7 @@ type Server struct {
 	messages ferry.MessageService
 	social   ferry.SocialService
 	dav      ferry.DavService
+	requests ferry.RequestService
 	log      *slog.Logger
 	now      func() time.Time
 	handler  http.Handler
@@ -94,6 +96,7 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 		messages: st,
 		social:   st,
 		dav:      st,
+		requests: st,
 		log:      log,
 		now:      now,
 		guard:    cfg.Guard,

@@ -80,12 +80,14 @@ var (
 	bucketAudit             = []byte("audit")              // event id -> JSON eventRecord (audit.go)
 	bucketUserAudit         = []byte("user_audit")         // user id -> the id of its newest event (each event chains to the one before)
 	bucketLinkMailed        = []byte("link_mailed")        // sha256(link token) -> when its owner was last mailed of a download (Unix ns)
+	bucketRequests          = []byte("requests")           // sha256(request token) -> JSON requestRecord (request.go)
+	bucketUserRequests      = []byte("user_requests")      // owner id + request id -> sha256(request token)
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed, bucketRequests, bucketUserRequests}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"
@@ -100,6 +102,7 @@ var (
 	_ ferry.MessageService = (*DB)(nil)
 	_ ferry.SocialService  = (*DB)(nil)
 	_ ferry.DavService     = (*DB)(nil)
+	_ ferry.RequestService = (*DB)(nil)
 )
 
 // ErrLocked is returned by Open when another process holds the database.

@@ -70,6 +70,11 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 		}); err != nil {
 			return err
 		}
+		if err := deletePrefix(tx.Bucket(bucketUserRequests), itob(userID), func(_, h []byte) error {
+			return tx.Bucket(bucketRequests).Delete(h)
+		}); err != nil {
+			return err
+		}
 		if err := deletePrefix(tx.Bucket(bucketUserInvites), itob(userID), func(k, _ []byte) error {
 			return tx.Bucket(bucketInvites).Delete(k[16:])
 		}); err != nil {

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/paths"
+)
+
+// File requests (docs/api.md, "File requests"): the owner's calls.
+
+// maxRequestLife bounds expires: about ten years.
+const maxRequestLife = 10 * 365 * 24 * time.Hour
+
+// handleCreateRequest is POST /requests: title, message, expires
+// (seconds), max_files, max_size, password, folder (default
+// Requests/<title>).
+func (s *Server) handleCreateRequest(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	nr := ferry.NewFileRequest{Title: p.String("title"), Message: p.String("message"), Password: p.String("password")}
+	secs, err := strconv.ParseInt(p.String("expires"), 10, 64)
+	if err != nil || secs <= 0 || time.Duration(secs)*time.Second > maxRequestLife {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "expires must be a number of seconds above 0, at most ten years."))
+		return
+	}
+	nr.Expires = s.now().Add(time.Duration(secs) * time.Second)
+	for _, n := range []struct {
+		name string
+		to   *int64
+	}{{"max_files", new(int64)}, {"max_size", &nr.MaxSize}} {
+		if v := p.String(n.name); v != "" {
+			if *n.to, err = strconv.ParseInt(v, 10, 64); err != nil || *n.to < 0 {
+				s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "%s must be a number from 0 (no limit).", n.name))
+				return
+			}
+			if n.name == "max_files" {
+				nr.MaxFiles = int(*n.to)
+			}
+		}
+	}
+	folder := p.String("folder")
+	if folder == "" {
+		folder = "Requests/" + p.String("title")
+	}
+	if nr.Folder, err = paths.Parse(folder); err != nil || len(nr.Folder) == 0 {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "folder %q is not a folder's path: give one, or a title that makes a folder name.", folder))
+		return
+	}
+	id, token, err := s.requests.CreateRequest(r.Context(), u.ID, nr)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "url": s.cfg.PublicURL + "/r/" + token})
+}
+
+// requestJSON is a request in GET /requests.
+type requestJSON struct {
+	ID       uint64 `json:"id"`
+	Title    string `json:"title"`
+	Folder   string `json:"folder"`
+	Created  string `json:"created"`
+	Expires  string `json:"expires"`
+	Uploads  int    `json:"uploads"`
+	MaxFiles int    `json:"max_files"`
+	MaxSize  int64  `json:"max_size"`
+	Password bool   `json:"password"`
+}
+
+// handleRequests is GET /requests: the user's requests, newest first.
+func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	list, err := s.requests.Requests(r.Context(), u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]requestJSON, len(list))
+	for i, q := range list {
+		out[i] = requestJSON{ID: q.ID, Title: q.Title, Folder: q.Folder, Created: q.Created.Format(timeLayout), Expires: q.Expires.Format(timeLayout),
+			Uploads: q.Uploads, MaxFiles: q.MaxFiles, MaxSize: q.MaxSize, Password: q.Password}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleRevokeRequest is POST /requests/revoke: id.
+func (s *Server) handleRevokeRequest(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, err := strconv.ParseUint(p.String("id"), 10, 64)
+	if err != nil {
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "id must be a request's id."))
+		return
+	}
+	if err := s.requests.RevokeRequest(r.Context(), u.ID, id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w)
+}
