@@ -144,6 +144,17 @@ type FileRequest struct {
 	Password         bool
 }
 
+// OpenedRequest is a file request as the outsider it is for sees it:
+// Message is empty while a password it has is not given.
+type OpenedRequest struct {
+	Title, Message string
+	Owner          string // the owner's full name
+	Expires        time.Time
+	MaxFiles       int
+	MaxSize        int64
+	Password       bool
+}
+
 // PersonalToken is a personal access token as its owner's list shows it:
 // the token itself is shown once, when it is made, and never kept.
 type PersonalToken struct {

@@ -126,6 +126,11 @@ type RequestService interface {
 	// RevokeRequest ends one at once: REQUEST_NOT_FOUND (another user's
 	// too).
 	RevokeRequest(ctx context.Context, userID, id uint64) error
+	// OpenRequest is what a request's token shows an outsider:
+	// LINK_EXPIRED for an unknown, expired or revoked request, or one
+	// whose owner is gone or disabled; AUTH_FAILED for a wrong password
+	// (none given: the request without its message).
+	OpenRequest(ctx context.Context, token, password string) (OpenedRequest, error)
 }
 
 // AdminService is what an administrator does to other accounts, through

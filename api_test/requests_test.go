@@ -6,11 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
 )
 
 type fileRequest struct {
@@ -84,4 +86,56 @@ func TestRequests_MakeListRevoke(t *testing.T) {
 	alice.get("/account/activity", url.Values{"limit": {"2"}}).requireStatus(http.StatusOK).decode(&events)
 	assert.Equal(t, "request_created", events[0].Action)
 	assert.Equal(t, "Shared/From guests", events[0].Target)
+}
+
+// The outsider's first look at a request: no account; the message only
+// with the password when there is one (a wrong one refused, and counted);
+// 410 once it expired, was revoked, or its owner was disabled.
+func TestRequests_OutsiderOpens(t *testing.T) {
+	ts := startServer(t, longTokens)
+	alice := ts.newUser("alice@example.com")
+	var open, locked struct {
+		ID  uint64
+		URL string
+	}
+	alice.postForm("/requests", url.Values{"title": {"Photos"}, "message": {"From the wedding, please"}, "expires": {"3600"}, "max_files": {"20"}}).
+		requireStatus(http.StatusOK).decode(&open)
+	alice.postForm("/requests", url.Values{"title": {"Tax"}, "message": {"Secret message"}, "expires": {"7200"}, "password": {"open sesame"}}).
+		requireStatus(http.StatusOK).decode(&locked)
+	apiPath := func(u string) string { return "/r/" + u[strings.LastIndexByte(u, '/')+1:] }
+	anon := ts.client()
+
+	var seen struct {
+		Title, Message, Owner, Expires string
+		MaxFiles                       int   `json:"max_files"`
+		MaxSize                        int64 `json:"max_size"`
+		Password                       bool
+	}
+	anon.get(apiPath(open.URL), nil).requireStatus(http.StatusOK).decode(&seen)
+	assert.Equal(t, "Photos", seen.Title)
+	assert.Equal(t, "From the wedding, please", seen.Message)
+	assert.Equal(t, "User alice@example.com", seen.Owner)
+	assert.Equal(t, 20, seen.MaxFiles)
+	assert.False(t, seen.Password)
+
+	anon.get(apiPath(locked.URL), nil).requireStatus(http.StatusOK).decode(&seen)
+	assert.True(t, seen.Password)
+	assert.Equal(t, "", seen.Message, "not without the password")
+	anon.get(apiPath(locked.URL), url.Values{"password": {"open sesame"}}).requireStatus(http.StatusOK).decode(&seen)
+	assert.Equal(t, "Secret message", seen.Message)
+	anon.get(apiPath(locked.URL), url.Values{"password": {"wrong"}}).requireError(403, ferry.EAUTHFAILED)
+
+	anon.get("/r/not-a-token", nil).requireError(410, ferry.ELINKEXPIRED)
+	alice.postForm("/requests/revoke", url.Values{"id": {strconv.FormatUint(locked.ID, 10)}}).requireStatus(http.StatusOK)
+	anon.get(apiPath(locked.URL), nil).requireError(410, ferry.ELINKEXPIRED)
+	off := true
+	_, err := ts.admin().SetUser(app.SetUserRequest{Email: "alice@example.com", Disabled: &off})
+	require.NoError(t, err)
+	anon.get(apiPath(open.URL), nil).requireError(410, ferry.ELINKEXPIRED) // its owner is disabled
+	off = false
+	_, err = ts.admin().SetUser(app.SetUserRequest{Email: "alice@example.com", Disabled: &off})
+	require.NoError(t, err)
+	anon.get(apiPath(open.URL), nil).requireStatus(http.StatusOK)
+	ts.Clock.Advance(2 * time.Hour)
+	anon.get(apiPath(open.URL), nil).requireError(410, ferry.ELINKEXPIRED)
 }

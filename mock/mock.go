@@ -48,6 +48,7 @@ type Store struct {
 	CreateRequestFn         func(ctx context.Context, userID uint64, r ferry.NewFileRequest) (uint64, string, error)
 	RequestsFn              func(ctx context.Context, userID uint64) ([]ferry.FileRequest, error)
 	RevokeRequestFn         func(ctx context.Context, userID, id uint64) error
+	OpenRequestFn           func(ctx context.Context, token, password string) (ferry.OpenedRequest, error)
 	PingFn                  func(ctx context.Context) error
 	QuotaFn                 func(ctx context.Context, userID uint64) (ferry.Quota, error)
 	ChangeSettingsFn        func(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error
@@ -752,4 +753,12 @@ func (s *Store) RevokeRequest(ctx context.Context, userID, id uint64) error {
 		panic("mock: RevokeRequest was not expected")
 	}
 	return s.RevokeRequestFn(ctx, userID, id)
+}
+
+// OpenRequest calls OpenRequestFn.
+func (s *Store) OpenRequest(ctx context.Context, token, password string) (ferry.OpenedRequest, error) {
+	if s.OpenRequestFn == nil {
+		panic("mock: OpenRequest was not expected")
+	}
+	return s.OpenRequestFn(ctx, token, password)
 }

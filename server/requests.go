@@ -106,3 +106,31 @@ func (s *Server) handleRevokeRequest(w http.ResponseWriter, r *http.Request, u *
 	}
 	writeOK(w)
 }
+
+// handleOpenRequest is GET /r/{token}: the request as its outsider sees
+// it, without an account. A password, when the request has one, comes as
+// HTTP Basic auth's (any user name) or as the field password; without it
+// the answer leaves the message out; a wrong one counts as a failed login.
+func (s *Server) handleOpenRequest(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	_, password, _ := r.BasicAuth()
+	if password == "" {
+		password = p.String("password")
+	}
+	var opened ferry.OpenedRequest
+	_, err = s.underLoginLimit(w, r, "", func() (*ferry.User, error) {
+		var err error
+		opened, err = s.requests.OpenRequest(r.Context(), pathVar(r, "token"), password)
+		return nil, err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"title": opened.Title, "message": opened.Message, "owner": opened.Owner,
+		"expires": opened.Expires.Format(timeLayout), "max_files": opened.MaxFiles, "max_size": opened.MaxSize, "password": opened.Password})
+}

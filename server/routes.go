@@ -83,6 +83,7 @@ func (s *Server) routes() http.Handler {
 	api("/requests", s.authed(s.handleCreateRequest), post)
 	api("/requests", s.authed(s.handleRequests), get)
 	api("/requests/revoke", s.authed(s.handleRevokeRequest), post)
+	api("/r/{token}", http.HandlerFunc(s.handleOpenRequest), get)
 
 	api("/ops/send", s.authed(s.handleSend), post)
 	api("/inbox/list", s.authed(s.handleInboxList), get)

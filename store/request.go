@@ -138,3 +138,45 @@ func (db *DB) RevokeRequest(ctx context.Context, userID, id uint64) error {
 		return index.Delete(key)
 	})
 }
+
+// errRequestGone is the one answer for a request that does not work:
+// unknown, expired, revoked, or its owner gone or disabled.
+var errRequestGone = ferry.Errorf(ferry.ELINKEXPIRED, "This file request has expired or was withdrawn.")
+
+// OpenRequest is what the request of token shows an outsider.
+func (db *DB) OpenRequest(ctx context.Context, token, password string) (ferry.OpenedRequest, error) {
+	h := hashToken(token)
+	var (
+		rec   requestRecord
+		owner *ferry.User
+	)
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRequests).Get(h[:])
+		if v == nil || json.Unmarshal(v, &rec) != nil || !db.now().Before(rec.Expires) {
+			return errRequestGone
+		}
+		u, err := db.findUserByID(tx, rec.Owner)
+		if err != nil || u.Disabled {
+			return errRequestGone
+		}
+		owner = u
+		return nil
+	})
+	if err != nil {
+		return ferry.OpenedRequest{}, err
+	}
+	opened := ferry.OpenedRequest{Title: rec.Title, Owner: owner.FullName, Expires: rec.Expires, MaxFiles: rec.MaxFiles,
+		MaxSize: rec.MaxSize, Password: rec.Password != "", Message: rec.Message}
+	if rec.Password != "" {
+		// Checked outside the transaction: argon2id takes tens of
+		// milliseconds.
+		if password == "" {
+			opened.Message = ""
+			return opened, nil
+		}
+		if !db.verifyPassword(rec.Password, password) {
+			return ferry.OpenedRequest{Password: true}, ferry.Errorf(ferry.EAUTHFAILED, "That is not the request's password.")
+		}
+	}
+	return opened, nil
+}
