@@ -173,7 +173,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate,
 		Admin: adminService{a.localAdmin()}, AuditKeep: time.Duration(cfg.Audit.Keep),
 		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
-		Users:     a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db,
+		Users:     a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db, Requests: a.db,
 		Mail: texts, Guard: guard, Log: front.WithRequestIDs(a.log), Now: opts.Now,
 	})
 	davHandler := dav.New(dav.Config{

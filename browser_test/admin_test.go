@@ -117,3 +117,27 @@ func TestBrowser_Activity(t *testing.T) {
 	assert.Contains(t, text(t, ctx, "table.audit"), "account_created")
 	screenshot(t, ctx, "activity")
 }
+
+// File requests from the folder view: the form, the link shown once, the
+// list, withdrawing.
+func TestBrowser_FileRequests(t *testing.T) {
+	f, ctx := signedIn(t)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//a[normalize-space()="Request files into this folder"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#new-request")),
+		chromedp.SendKeys(chromedp.CSS("#title"), "Wedding photos"),
+		chromedp.SendKeys(chromedp.CSS("#message"), "Anything you took, please."),
+		chromedp.Submit(chromedp.CSS("#title")),
+		chromedp.WaitVisible(chromedp.CSS("#request-url")),
+	))
+	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#request-url")))
+	require.NoError(t, err)
+	assert.Contains(t, link, f.Root+"/r/")
+	assert.Contains(t, text(t, ctx, "table.requests"), "Requests/Wedding photos")
+	screenshot(t, ctx, "requests")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//button[normalize-space()="Withdraw"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "The request is withdrawn")]`)),
+	))
+	assert.Contains(t, text(t, ctx, "main"), "You have no file requests.")
+}

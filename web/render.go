@@ -114,7 +114,7 @@ func sectionOf(path string) string {
 		{"/mkdir/", "files"}, {"/rename/", "files"}, {"/move/", "files"}, {"/copy/", "files"},
 		{"/link/", "files"}, {"/upload/", "files"}, {"/sends/new", "new"},
 		{"/inbox", "inbox"}, {"/outbox", "outbox"}, {"/sends/", "outbox"}, {"/send/", "files"},
-		{"/contacts", "contacts"}, {"/settings", "settings"}, {"/admin", "admin"},
+		{"/contacts", "contacts"}, {"/settings", "settings"}, {"/admin", "admin"}, {"/requests", "files"},
 	} {
 		if strings.HasPrefix(path, s.prefix) {
 			return s.section

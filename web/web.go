@@ -69,6 +69,7 @@ type Config struct {
 	Dav      ferry.DavService
 	Messages ferry.MessageService
 	Social   ferry.SocialService
+	Requests ferry.RequestService
 
 	// Mail writes the mails the pages' actions queue.
 	Mail mailtext.Texts
@@ -189,6 +190,9 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /settings/tokens", a.authed(a.handleCreateToken))
 	mux.HandleFunc("POST /settings/tokens/{id}/revoke", a.authed(a.handleRevokeToken))
 	mux.HandleFunc("POST /inbox/accept-all", a.authed(a.handleAcceptAll))
+	mux.HandleFunc("GET /requests", a.authed(a.handleRequestsPage))
+	mux.HandleFunc("POST /requests", a.authed(a.handleCreateRequest))
+	mux.HandleFunc("POST /requests/{id}/revoke", a.authed(a.handleRevokeRequest))
 	mux.HandleFunc("GET /admin", a.adminOnly(a.handleAdminHome))
 	mux.HandleFunc("GET /admin/people/{email}", a.adminOnly(a.handleAdminPerson))
 	mux.HandleFunc("POST /admin/people/{email}", a.adminOnly(a.handleAdminChange))
