@@ -73,6 +73,12 @@ func (s *Server) handleLinks(w http.ResponseWriter, r *http.Request, u *ferry.Us
 
 // handleRevokeLink is POST /files/link/revoke: id stops working at once.
 func (s *Server) handleRevokeLink(w http.ResponseWriter, r *http.Request, u *ferry.User) {
+	s.revokeByID(w, r, "a link's", func(id uint64) error { return s.files.RevokeLink(r.Context(), u.ID, id) })
+}
+
+// revokeByID is a revoke call (a link, a token, a file request): the
+// parameter id, what it names for the error, and the service's revoke.
+func (s *Server) revokeByID(w http.ResponseWriter, r *http.Request, whose string, revoke func(id uint64) error) {
 	p, err := parseParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -80,10 +86,10 @@ func (s *Server) handleRevokeLink(w http.ResponseWriter, r *http.Request, u *fer
 	}
 	id, err := strconv.ParseUint(p.String("id"), 10, 64)
 	if err != nil {
-		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "id must be a link's id."))
+		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "id must be %s id.", whose))
 		return
 	}
-	if err := s.files.RevokeLink(r.Context(), u.ID, id); err != nil {
+	if err := revoke(id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -90,21 +90,7 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request, u *ferry
 
 // handleRevokeRequest is POST /requests/revoke: id.
 func (s *Server) handleRevokeRequest(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	p, err := parseParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := strconv.ParseUint(p.String("id"), 10, 64)
-	if err != nil {
-		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "id must be a request's id."))
-		return
-	}
-	if err := s.requests.RevokeRequest(r.Context(), u.ID, id); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeOK(w)
+	s.revokeByID(w, r, "a request's", func(id uint64) error { return s.requests.RevokeRequest(r.Context(), u.ID, id) })
 }
 
 // handleOpenRequest is GET /r/{token}: the request as its outsider sees

@@ -72,19 +72,5 @@ func formatOptional(t time.Time) string {
 
 // handleRevokeToken is POST /account/tokens/revoke: id stops working.
 func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	p, err := parseParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := strconv.ParseUint(p.String("id"), 10, 64)
-	if err != nil {
-		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "id must be a token's id."))
-		return
-	}
-	if err := s.users.RevokePersonalToken(r.Context(), u.ID, id); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeOK(w)
+	s.revokeByID(w, r, "a token's", func(id uint64) error { return s.users.RevokePersonalToken(r.Context(), u.ID, id) })
 }
