@@ -76,10 +76,6 @@ func (l *linkRecord) spent() bool {
 // so that a link's history is not told to whoever holds it.
 var errLinkGone = ferry.Errorf(ferry.ELINKEXPIRED, "This link has expired, was revoked or used up, or its file is gone.")
 
-func userLinkKey(owner, id uint64) []byte {
-	return append(itob(owner), itob(id)...)
-}
-
 // CreateLink makes a download link to the file at names, valid until
 // expires, with opts' limit and password, and returns its token and id.
 // It returns FILE_NOT_FOUND, and METHOD_BAD_REQUEST for a folder.
@@ -112,7 +108,7 @@ func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, exp
 		}
 		l := linkRecord{owner: userID, node: n.id, id: id, expires: expires.UnixNano(), created: db.now().UnixNano(),
 			maxDownloads: opts.MaxDownloads, password: password}
-		if err := index.Put(userLinkKey(userID, id), h[:]); err != nil {
+		if err := index.Put(pairKey(userID, id), h[:]); err != nil {
 			return err
 		}
 		if err := db.record(tx, ctx, userID, ferry.ActionLinkCreated, paths.Join(names), map[string]any{"link": id, "expires": expires.UTC().Format(time.RFC3339)}); err != nil {
@@ -237,7 +233,7 @@ func (db *DB) Links(ctx context.Context, userID uint64) ([]ferry.Link, error) {
 func (db *DB) RevokeLink(ctx context.Context, userID, id uint64) error {
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		index := tx.Bucket(bucketUserLinks)
-		key := userLinkKey(userID, id)
+		key := pairKey(userID, id)
 		h := index.Get(key)
 		if h == nil {
 			return ferry.Errorf(ferry.ELINKNOTFOUND, "You have no link %d.", id)
@@ -303,7 +299,7 @@ func (db *DB) DeleteExpiredLinks() (int, error) {
 		links := tx.Bucket(bucketLinks)
 		for _, k := range expired {
 			if l, ok := decodeLink(links.Get(k)); ok {
-				if err := tx.Bucket(bucketUserLinks).Delete(userLinkKey(l.owner, l.id)); err != nil {
+				if err := tx.Bucket(bucketUserLinks).Delete(pairKey(l.owner, l.id)); err != nil {
 					return err
 				}
 			}
@@ -330,7 +326,7 @@ func checkLinks(tx *bolt.Tx, report func(string, ...any), repair bool) error {
 		if !ok {
 			report("link %x: a record of %d bytes", k, len(v))
 			badLinks = append(badLinks, append([]byte(nil), k...))
-		} else if h := index.Get(userLinkKey(l.owner, l.id)); !bytes.Equal(h, k) {
+		} else if h := index.Get(pairKey(l.owner, l.id)); !bytes.Equal(h, k) {
 			report("link %d of user %d: not in user_links", l.id, l.owner)
 			badLinks = append(badLinks, append([]byte(nil), k...))
 		}
@@ -340,7 +336,7 @@ func checkLinks(tx *bolt.Tx, report func(string, ...any), repair bool) error {
 		return err
 	}
 	err = index.ForEach(func(k, h []byte) error {
-		if l, ok := decodeLink(links.Get(h)); !ok || !bytes.Equal(userLinkKey(l.owner, l.id), k) {
+		if l, ok := decodeLink(links.Get(h)); !ok || !bytes.Equal(pairKey(l.owner, l.id), k) {
 			report("user_links %x: no link record of its own", k)
 			badIndex = append(badIndex, append([]byte(nil), k...))
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -89,7 +90,7 @@ func (db *DB) PersonalTokens(ctx context.Context, userID uint64) ([]ferry.Person
 			return true
 		})
 	})
-	slices.SortFunc(list, func(a, b ferry.PersonalToken) int { return int(b.ID) - int(a.ID) })
+	slices.SortFunc(list, func(a, b ferry.PersonalToken) int { return cmp.Compare(b.ID, a.ID) })
 	return list, err
 }
 

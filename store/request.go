@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -86,7 +87,7 @@ func (db *DB) CreateRequest(ctx context.Context, userID uint64, nr ferry.NewFile
 		if err != nil {
 			return err
 		}
-		if err := index.Put(userLinkKey(userID, id), h[:]); err != nil {
+		if err := index.Put(pairKey(userID, id), h[:]); err != nil {
 			return err
 		}
 		if err := db.record(tx, ctx, userID, ferry.ActionRequestCreated, rec.Folder, map[string]any{"request": id, "title": title}); err != nil {
@@ -117,9 +118,7 @@ func (db *DB) Requests(ctx context.Context, userID uint64) ([]ferry.FileRequest,
 		}
 		return nil
 	})
-	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
-		list[i], list[j] = list[j], list[i]
-	}
+	slices.Reverse(list)
 	return list, err
 }
 
@@ -127,7 +126,7 @@ func (db *DB) Requests(ctx context.Context, userID uint64) ([]ferry.FileRequest,
 func (db *DB) RevokeRequest(ctx context.Context, userID, id uint64) error {
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		index := tx.Bucket(bucketUserRequests)
-		key := userLinkKey(userID, id)
+		key := pairKey(userID, id)
 		h := index.Get(key)
 		if h == nil {
 			return ferry.Errorf(ferry.EREQUESTNOTFOUND, "You have no file request %d.", id)

@@ -123,7 +123,7 @@ func migrateLinks(tx *bolt.Tx, now int64) error {
 		}
 		l := linkRecord{owner: binary.BigEndian.Uint64(o.v[0:]), node: binary.BigEndian.Uint64(o.v[8:]),
 			expires: int64(binary.BigEndian.Uint64(o.v[16:])), id: id, created: now}
-		if err := index.Put(userLinkKey(l.owner, id), o.k); err != nil {
+		if err := index.Put(pairKey(l.owner, id), o.k); err != nil {
 			return err
 		}
 		if err := links.Put(o.k, l.encode()); err != nil {
