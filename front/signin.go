@@ -2,6 +2,7 @@ package front
 
 import (
 	"context"
+	"net/url"
 
 	"github.com/ferryhq/ferry"
 )
@@ -17,9 +18,7 @@ func SignIn(ctx context.Context, users ferry.UserService, email, password, otp s
 	if err != nil || !u.TwoFactor {
 		return u, err
 	}
-	if otp == "" {
-		return nil, ferry.Errorf(ferry.EOTPREQUIRED, "This account signs in with a code from its authenticator app too: send it as otp.")
-	}
+	// No code is OTP_REQUIRED, from the store, as at a reset.
 	if err := users.CheckSecondFactor(ctx, u.ID, otp); err != nil {
 		return nil, err
 	}
@@ -37,4 +36,13 @@ func NeedsTwoFactor(require bool, u *ferry.User) bool {
 // ErrTwoFactorRequired is the refusal of a call by such an account.
 func ErrTwoFactorRequired() error {
 	return ferry.Errorf(ferry.ETWOFACTORREQUIRED, "This service requires two-factor sign-in: set it up in Settings (or with POST /api/1/account/2fa/setup) first.")
+}
+
+// Issuer names ferry in authenticator apps: public_url's host name (no
+// port: a colon ends the issuer in an otpauth label).
+func Issuer(publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "ferry"
 }

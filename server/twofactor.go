@@ -2,9 +2,9 @@ package server
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 )
 
 // Two-factor sign-in (docs/api.md, "Two-factor sign-in"). Each call that
@@ -18,21 +18,12 @@ func (s *Server) handleTwoFactorSetup(w http.ResponseWriter, r *http.Request, u 
 		s.writeError(w, r, err)
 		return
 	}
-	secret, otpauth, err := s.users.SetupTwoFactor(r.Context(), u.ID, p.String("current_password"), s.issuer())
+	secret, otpauth, err := s.users.SetupTwoFactor(r.Context(), u.ID, p.String("current_password"), front.Issuer(s.cfg.PublicURL))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"secret": secret, "otpauth_url": otpauth})
-}
-
-// issuer names ferry in authenticator apps: public_url's host name (no
-// port: a colon ends the issuer in an otpauth label).
-func (s *Server) issuer() string {
-	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Hostname() != "" {
-		return u.Hostname()
-	}
-	return "ferry"
 }
 
 // handleTwoFactorEnable is POST /account/2fa/enable: code.

@@ -195,6 +195,9 @@ func (db *DB) DisableTwoFactor(ctx context.Context, userID uint64, keep, passwor
 // CheckSecondFactor checks a sign-in's code, TOTP or recovery, and uses
 // it up: AUTH_FAILED for a wrong code, or one used already.
 func (db *DB) CheckSecondFactor(ctx context.Context, userID uint64, code string) error {
+	if strings.TrimSpace(code) == "" {
+		return errOTPRequired() // no write for a sign-in that brought no code
+	}
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		return checkSecondFactor(tx, userID, code, db.now())
 	})
@@ -203,7 +206,7 @@ func (db *DB) CheckSecondFactor(ctx context.Context, userID uint64, code string)
 // checkSecondFactor is CheckSecondFactor in tx; no code is OTP_REQUIRED.
 func checkSecondFactor(tx *bolt.Tx, userID uint64, code string, now time.Time) error {
 	if strings.TrimSpace(code) == "" {
-		return ferry.Errorf(ferry.EOTPREQUIRED, "This account signs in with a code from its authenticator app too: send it as otp.")
+		return errOTPRequired()
 	}
 	rec, err := getTwoFactor(tx, userID)
 	if err != nil {
@@ -273,6 +276,10 @@ func (db *DB) endLoginsWith(tx *bolt.Tx, u *ferry.User, keep string, rec twoFact
 		return err
 	}
 	return putUser(tx, u)
+}
+
+func errOTPRequired() error {
+	return ferry.Errorf(ferry.EOTPREQUIRED, "This account signs in with a code from its authenticator app too: send it as otp.")
 }
 
 func errInvalidOTP() error {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"image/png"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -94,19 +93,11 @@ func (a *App) sessionToken(r *http.Request) string {
 
 // handleTwoFactorSetup begins a setup: the page shows its QR code.
 func (a *App) handleTwoFactorSetup(w http.ResponseWriter, r *http.Request, u *ferry.User) {
-	if _, _, err := a.cfg.Users.SetupTwoFactor(r.Context(), u.ID, r.PostFormValue("current_password"), a.issuer()); err != nil {
+	if _, _, err := a.cfg.Users.SetupTwoFactor(r.Context(), u.ID, r.PostFormValue("current_password"), front.Issuer(a.cfg.PublicURL)); err != nil {
 		a.twoFactorRefused(w, r, u, err)
 		return
 	}
 	http.Redirect(w, r, "/settings#two-factor", http.StatusSeeOther)
-}
-
-// issuer names ferry in authenticator apps, as the API does.
-func (a *App) issuer() string {
-	if pu, err := url.Parse(a.cfg.PublicURL); err == nil && pu.Hostname() != "" {
-		return pu.Hostname()
-	}
-	return "ferry"
 }
 
 // handleTwoFactorEnable turns it on with a code, and shows the recovery
