@@ -221,7 +221,8 @@ func (s Requests) Handler(next http.Handler) http.Handler {
 		// left of r.Body after the handler; it must find its own body
 		// there, not the counting wrapper.
 		ctx := withRequestID(context.WithValue(r.Context(), infoKey, &x.info), id)
-		ctx = ferry.WithActor(ctx, ferry.Actor{IP: s.Guard.ClientIP(r)})
+		remote := s.Guard.ClientIP(r) // for the audit log's actor and the log line
+		ctx = ferry.WithActor(ctx, ferry.Actor{IP: remote})
 		hr := r.WithContext(ctx)
 		hr.Body = &x.body
 		next.ServeHTTP(&x.rec, hr)
@@ -240,7 +241,7 @@ func (s Requests) Handler(next http.Handler) http.Handler {
 			slog.Int64("bytes", x.rec.bytes),
 			slog.Duration("duration", time.Since(start).Round(time.Microsecond)),
 			slog.Uint64("user", x.info.userID),
-			slog.String("remote", s.Guard.ClientIP(r)))
+			slog.String("remote", remote))
 	})
 }
 
