@@ -24,15 +24,13 @@ type eventJSON struct {
 }
 
 func eventsOf(list []ferry.Event) []eventJSON {
-	out := make([]eventJSON, len(list))
-	for i, e := range list {
+	return eachJSON(list, func(e ferry.Event) eventJSON {
 		d := e.Detail
 		if d == nil {
 			d = map[string]any{}
 		}
-		out[i] = eventJSON{ID: e.ID, Time: e.Time.Format(timeLayout), Action: e.Action, Actor: e.Actor, IP: e.IP, Target: e.Target, Detail: d}
-	}
-	return out
+		return eventJSON{ID: e.ID, Time: e.Time.Format(timeLayout), Action: e.Action, Actor: e.Actor, IP: e.IP, Target: e.Target, Detail: d}
+	})
 }
 
 // activityFilter reads before and limit (default 100, at most 1000).

@@ -82,11 +82,7 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request, _ *fer
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]adminUserJSON, len(users))
-	for i, u := range users {
-		out[i] = adminUserOf(u)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, eachJSON(users, adminUserOf))
 }
 
 // handleAdminUpdate is POST /admin/users/update: email, and any of
@@ -185,10 +181,8 @@ func (s *Server) handleAdminMail(w http.ResponseWriter, r *http.Request, _ *ferr
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]mailJSON, len(list))
-	for i, m := range list {
-		out[i] = mailJSON{ID: m.ID, To: m.To, Subject: m.Subject, Status: m.Status, Attempts: m.Attempts,
+	writeJSON(w, http.StatusOK, eachJSON(list, func(m ferry.QueuedMail) mailJSON {
+		return mailJSON{ID: m.ID, To: m.To, Subject: m.Subject, Status: m.Status, Attempts: m.Attempts,
 			Created: m.Created.Format(timeLayout), LastError: m.LastError}
-	}
-	writeJSON(w, http.StatusOK, out)
+	}))
 }

@@ -17,6 +17,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	front.WriteJSON(w, status, v)
 }
 
+// eachJSON is a list in its JSON shape, item by item.
+func eachJSON[T, J any](list []T, to func(T) J) []J {
+	out := make([]J, len(list))
+	for i, v := range list {
+		out[i] = to(v)
+	}
+	return out
+}
+
 // writeOK answers a call that has nothing to return: 200 {}.
 func writeOK(w http.ResponseWriter) {
 	writeJSON(w, http.StatusOK, struct{}{})

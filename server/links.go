@@ -63,12 +63,10 @@ func (s *Server) handleLinks(w http.ResponseWriter, r *http.Request, u *ferry.Us
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]linkJSON, len(links))
-	for i, l := range links {
-		out[i] = linkJSON{ID: l.ID, File: l.File, Created: l.Created.Format(timeLayout), Expires: l.Expires.Format(timeLayout),
+	writeJSON(w, http.StatusOK, eachJSON(links, func(l ferry.Link) linkJSON {
+		return linkJSON{ID: l.ID, File: l.File, Created: l.Created.Format(timeLayout), Expires: l.Expires.Format(timeLayout),
 			Downloads: l.Downloads, MaxDownloads: l.MaxDownloads, Password: l.Password}
-	}
-	writeJSON(w, http.StatusOK, out)
+	}))
 }
 
 // handleRevokeLink is POST /files/link/revoke: id stops working at once.

@@ -54,12 +54,10 @@ func (s *Server) handleTokens(w http.ResponseWriter, r *http.Request, u *ferry.U
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]tokenJSON, len(list))
-	for i, t := range list {
-		out[i] = tokenJSON{ID: t.ID, Name: t.Name, Created: t.Created.Format(timeLayout),
+	writeJSON(w, http.StatusOK, eachJSON(list, func(t ferry.PersonalToken) tokenJSON {
+		return tokenJSON{ID: t.ID, Name: t.Name, Created: t.Created.Format(timeLayout),
 			Expires: formatOptional(t.Expires), LastUsed: formatOptional(t.LastUsed)}
-	}
-	writeJSON(w, http.StatusOK, out)
+	}))
 }
 
 // formatOptional is a timestamp, or "" for none.
