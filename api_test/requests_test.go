@@ -67,6 +67,8 @@ func TestRequests_MakeListRevoke(t *testing.T) {
 		{"title": {"x"}},
 		{"title": {"x"}, "expires": {"0"}},
 		{"title": {"x"}, "expires": {"soon"}},
+		{"title": {"x"}, "expires": {"315360001"}},
+		{"title": {"x"}, "expires": {"18446744074"}},
 		{"title": {"x"}, "expires": {"60"}, "max_files": {"-1"}},
 		{"title": {"x"}, "expires": {"60"}, "max_size": {"lots"}},
 		{"title": {"x"}, "expires": {"60"}, "folder": {"../up"}},

@@ -25,24 +25,17 @@ func (s *Server) handleCreateRequest(w http.ResponseWriter, r *http.Request, u *
 	}
 	nr := ferry.NewFileRequest{Title: p.String("title"), Message: p.String("message"), Password: p.String("password")}
 	secs, err := strconv.ParseInt(p.String("expires"), 10, 64)
-	if err != nil || secs <= 0 || time.Duration(secs)*time.Second > maxRequestLife {
+	if err != nil || secs <= 0 || secs > int64(maxRequestLife/time.Second) {
 		s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "expires must be a number of seconds above 0, at most ten years."))
 		return
 	}
 	nr.Expires = s.now().Add(time.Duration(secs) * time.Second)
-	for _, n := range []struct {
-		name string
-		to   *int64
-	}{{"max_files", new(int64)}, {"max_size", &nr.MaxSize}} {
-		if v := p.String(n.name); v != "" {
-			if *n.to, err = strconv.ParseInt(v, 10, 64); err != nil || *n.to < 0 {
-				s.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "%s must be a number from 0 (no limit).", n.name))
-				return
-			}
-			if n.name == "max_files" {
-				nr.MaxFiles = int(*n.to)
-			}
-		}
+	if nr.MaxFiles, err = limitParam[int](p, "max_files"); err == nil {
+		nr.MaxSize, err = limitParam[int64](p, "max_size")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	folder := p.String("folder")
 	if folder == "" {
@@ -58,6 +51,20 @@ func (s *Server) handleCreateRequest(w http.ResponseWriter, r *http.Request, u *
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "url": s.cfg.PublicURL + "/r/" + token})
+}
+
+// limitParam reads an optional limit: a whole number, 0 or absent for
+// none.
+func limitParam[N int | int64](p *params, name string) (N, error) {
+	v := p.String(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || int64(N(n)) != n {
+		return 0, ferry.Errorf(ferry.EBADREQUEST, "%s must be a number from 0 (no limit).", name)
+	}
+	return N(n), nil
 }
 
 // requestJSON is a request in GET /requests.
@@ -80,12 +87,10 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request, u *ferry
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]requestJSON, len(list))
-	for i, q := range list {
-		out[i] = requestJSON{ID: q.ID, Title: q.Title, Folder: q.Folder, Created: q.Created.Format(timeLayout), Expires: q.Expires.Format(timeLayout),
+	writeJSON(w, http.StatusOK, eachJSON(list, func(q ferry.FileRequest) requestJSON {
+		return requestJSON{ID: q.ID, Title: q.Title, Folder: q.Folder, Created: q.Created.Format(timeLayout), Expires: q.Expires.Format(timeLayout),
 			Uploads: q.Uploads, MaxFiles: q.MaxFiles, MaxSize: q.MaxSize, Password: q.Password}
-	}
-	writeJSON(w, http.StatusOK, out)
+	}))
 }
 
 // handleRevokeRequest is POST /requests/revoke: id.
