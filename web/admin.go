@@ -237,15 +237,48 @@ type adminAuditData struct {
 	User, Action string
 	Events       []ferry.Event
 	Next         string
-	Actions      []string
+	Actions      []auditAction
 	Message      string
 }
 
-// auditActions are the actions the log's filter offers.
-var auditActions = []string{ferry.ActionLogin, ferry.ActionLoginFailed, ferry.ActionLogout, ferry.ActionPasswordChanged,
-	ferry.ActionPasswordReset, ferry.Action2FAEnabled, ferry.Action2FADisabled, ferry.ActionTokenCreated, ferry.ActionTokenRevoked,
-	ferry.ActionLinkCreated, ferry.ActionLinkDownloaded, ferry.ActionLinkRevoked, ferry.ActionSend, ferry.ActionAccept,
-	ferry.ActionDecline, ferry.ActionExpire, ferry.ActionAccountCreated, ferry.ActionAccountDeleted, ferry.ActionAdminUpdate}
+// auditAction is an action of the audit log and what the pages call it.
+type auditAction struct{ Code, Words string }
+
+// auditActions are the audit log's actions in a person's words, in the
+// order the log's filter offers them.
+var auditActions = []auditAction{
+	{ferry.ActionLogin, "Signed in"},
+	{ferry.ActionLoginFailed, "Sign-in refused"},
+	{ferry.ActionLogout, "Signed out"},
+	{ferry.ActionPasswordChanged, "Password changed"},
+	{ferry.ActionPasswordReset, "Password reset"},
+	{ferry.Action2FAEnabled, "Two-factor sign-in turned on"},
+	{ferry.Action2FADisabled, "Two-factor sign-in turned off"},
+	{ferry.ActionTokenCreated, "Personal token made"},
+	{ferry.ActionTokenRevoked, "Personal token revoked"},
+	{ferry.ActionLinkCreated, "Download link made"},
+	{ferry.ActionLinkDownloaded, "Downloaded by link"},
+	{ferry.ActionLinkRevoked, "Download link withdrawn"},
+	{ferry.ActionSend, "Sent"},
+	{ferry.ActionAccept, "Accepted"},
+	{ferry.ActionDecline, "Declined"},
+	{ferry.ActionExpire, "Expired unanswered"},
+	{ferry.ActionRequestCreated, "File request made"},
+	{ferry.ActionAccountCreated, "Account created"},
+	{ferry.ActionAccountDeleted, "Account deleted"},
+	{ferry.ActionAdminUpdate, "Changed by an administrator"},
+}
+
+// actionWords is an action as the pages write it; an action they do not
+// know stays as its code.
+func actionWords(code string) string {
+	for _, a := range auditActions {
+		if a.Code == code {
+			return a.Words
+		}
+	}
+	return code
+}
 
 // handleAdminAudit is /admin/audit?user=&action=&before=.
 func (a *App) handleAdminAudit(w http.ResponseWriter, r *http.Request, u *ferry.User) {

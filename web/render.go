@@ -35,6 +35,7 @@ var assetVersion = func() string {
 
 var funcs = template.FuncMap{
 	"size":    quota.FormatSize, // as the quota's messages write sizes
+	"action":  actionWords,      // an audit event's action in words
 	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 	"pathURL": pathURL,
 	"version": func() string { return assetVersion },
