@@ -30,6 +30,8 @@ const (
 	ActionDecline         = "decline"
 	ActionExpire          = "expire"
 	ActionRequestCreated  = "request_created"
+	ActionRequestUpload   = "request_upload"
+	ActionScanInfected    = "scan_infected"
 	ActionAccountCreated  = "account_created"
 	ActionAccountDeleted  = "account_deleted"
 	ActionAdminUpdate     = "admin_update"

@@ -43,6 +43,9 @@ const (
 	ETWOFACTORREQUIRED      = "TWO_FACTOR_REQUIRED"
 	EADMINONLY              = "ADMIN_ONLY"
 	EREQUESTNOTFOUND        = "REQUEST_NOT_FOUND"
+	EINFECTED               = "INFECTED"
+	ESCANPENDING            = "SCAN_PENDING"
+	ESCANUNAVAILABLE        = "SCAN_UNAVAILABLE"
 )
 
 // Error is an error a client is meant to see: an API code and a human-readable

@@ -155,6 +155,21 @@ type OpenedRequest struct {
 	Password       bool
 }
 
+// Delivery is an outsider's visit to a file request: the files they put
+// arrive together, as one message, when they finish.
+type Delivery struct {
+	Token    string // the request's
+	Key      string // the delivery's, from StartDelivery
+	Password string // the request's, when it has one
+}
+
+// Delivered is one file of a delivery, as the outsider's receipt shows it.
+type Delivered struct {
+	Name   string // where it lands below the delivery's folder
+	Size   int64
+	SHA256 string // in hex
+}
+
 // PersonalToken is a personal access token as its owner's list shows it:
 // the token itself is shown once, when it is made, and never kept.
 type PersonalToken struct {
@@ -365,6 +380,26 @@ type Message struct {
 	// folder (a free name when the destination was taken); set only in
 	// the receiver's own listings.
 	Landed string
+	// Request is the file request of a delivery (type REQUEST), whose
+	// sender is the outsider as they named themself; 0 for a send.
+	Request uint64
+	// ScanPending says that content it carries waits for the virus
+	// scanner: it cannot be accepted until a scan finds it clean.
+	ScanPending bool
+}
+
+// Message types, as the inbox shows them.
+const (
+	TypeSend    = "SEND"
+	TypeRequest = "REQUEST" // a file request's delivery
+)
+
+// Type is the message's type: SEND, or REQUEST for a delivery.
+func (m *Message) Type() string {
+	if m.Request != 0 {
+		return TypeRequest
+	}
+	return TypeSend
 }
 
 // SentItem is one file or folder a message carries, its path relative to

@@ -131,6 +131,23 @@ type RequestService interface {
 	// whose owner is gone or disabled; AUTH_FAILED for a wrong password
 	// (none given: the request without its message).
 	OpenRequest(ctx context.Context, token, password string) (OpenedRequest, error)
+	// StartDelivery begins an outsider's delivery to a request, under the
+	// name and email they give, and returns its key: OpenRequest's errors,
+	// INVALID_EMAIL, METHOD_BAD_REQUEST (a name over 100 characters).
+	StartDelivery(ctx context.Context, token, password, name, email string) (string, error)
+	// Deliver adds a file to a delivery, streamed from body (size: the
+	// declared length, -1 unknown), under name (a path: folders are
+	// made; a name taken in the delivery gets a free one). Bytes past the
+	// request's max_size (over the whole delivery) or a file past its
+	// max_files are PAYLOAD_TOO_LARGE, found while they arrive; INFECTED,
+	// SCAN_UNAVAILABLE; UPLOAD_NOT_FOUND for an unknown, finished or
+	// dropped delivery; OpenRequest's errors.
+	Deliver(ctx context.Context, d Delivery, name string, body io.Reader, size int64) (Delivered, error)
+	// FinishDelivery makes the delivery a message in the request owner's
+	// inbox, and queues notice's mail to the owner in the same
+	// transaction: METHOD_BAD_REQUEST without a file, QUOTA_EXCEEDED when
+	// the owner's inbox is full. It returns the files and their total.
+	FinishDelivery(ctx context.Context, d Delivery, notice func(owner *User, title string, m Message) Mail) (files int, size int64, err error)
 }
 
 // AdminService is what an administrator does to other accounts, through

@@ -39,6 +39,8 @@ type inboxMsg struct {
 	Timestamp   string `json:"timestamp"`
 	SenderName  string `json:"sender_name"`
 	SenderEmail string `json:"sender_email"`
+	Request     uint64 `json:"request"`
+	Scan        string `json:"scan"`
 }
 
 type outboxMsg struct {

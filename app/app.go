@@ -106,6 +106,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		KeepMail:          time.Duration(cfg.SMTP.KeepSent),
 		KeepHistory:       keepHistory(cfg.Send.KeepHistory),
 		KeepAudit:         time.Duration(cfg.Audit.Keep),
+		Scan:              cfg.scanPolicy(m.scans),
 		Logger:            a.log,
 	})
 	if err != nil {
@@ -188,6 +189,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Require2FA:        cfg.Auth.Require2FA,
 		MaxRequestBody:    int64(cfg.MaxRequestBody),
 		Guard:             guard,
+		Outsiders:         front.NewOutsiders(guard, cfg.outsiderLimits()),
 		LinkDefaultExpiry: time.Duration(cfg.Links.DefaultExpiry),
 		LinkMaxExpiry:     time.Duration(cfg.Links.MaxExpiry),
 		SendMaxEntries:    cfg.Send.MaxEntries,
@@ -324,22 +326,29 @@ func (a *App) sweep(ctx context.Context) {
 			lastOrphans = time.Now()
 		}
 		for what, del := range map[string]func() (int, error){
-			"tokens":   a.db.DeleteExpiredTokens,
-			"uploads":  a.db.DeleteExpiredUploads,
-			"links":    a.db.DeleteExpiredLinks,
-			"resets":   a.db.DeleteExpiredResets,
-			"history":  a.db.DeleteOldHistory, // and expired invitations
-			"audit":    a.db.DeleteOldEvents,
-			"receipts": a.db.DeleteOldLinkMail,
-			"sends":    a.db.ExpireMessages,
-			"mail":     a.db.DeleteOldMail,
-			"folders":  a.db.Reclaim, // deleted ones a crash left in the trash
+			"tokens":     a.db.DeleteExpiredTokens,
+			"uploads":    a.db.DeleteExpiredUploads,
+			"links":      a.db.DeleteExpiredLinks,
+			"resets":     a.db.DeleteExpiredResets,
+			"history":    a.db.DeleteOldHistory, // and expired invitations
+			"audit":      a.db.DeleteOldEvents,
+			"receipts":   a.db.DeleteOldLinkMail,
+			"sends":      a.db.ExpireMessages,
+			"mail":       a.db.DeleteOldMail,
+			"folders":    a.db.Reclaim,                                                 // deleted ones a crash left in the trash
+			"deliveries": func() (int, error) { return a.db.DropStaleDeliveries(ctx) }, // left unfinished a day
 		} {
 			if n, err := del(); err != nil {
 				a.log.Error("deleting expired "+what, "err", err)
 			} else if n > 0 {
 				a.log.Debug("deleted expired "+what, "count", n)
 			}
+		}
+		// Content held while clamd was away: scanned again each round.
+		if n, err := a.db.Rescan(ctx); err != nil {
+			a.log.Error("scanning held content", "err", err)
+		} else if n > 0 {
+			a.log.Info("scanned held content", "count", n)
 		}
 		select {
 		case <-ctx.Done():

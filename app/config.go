@@ -14,7 +14,9 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/quota"
+	"github.com/ferryhq/ferry/scan"
 	"github.com/ferryhq/ferry/store"
 )
 
@@ -144,6 +146,23 @@ type Config struct {
 		Tracker string `toml:"tracker"`
 	} `toml:"slice"`
 
+	// Requests bounds what people without an account do to file
+	// requests; 0 is no limit.
+	Requests struct {
+		AddressDeliveriesPerHour int  `toml:"address_deliveries_per_hour"`
+		AddressBytesPerDay       Size `toml:"address_bytes_per_day"`
+		RequestDeliveriesPerHour int  `toml:"request_deliveries_per_hour"`
+		RequestBytesPerDay       Size `toml:"request_bytes_per_day"`
+	} `toml:"requests"`
+
+	// Scan is virus scanning with ClamAV's daemon.
+	Scan struct {
+		Clamd   string   `toml:"clamd"`
+		What    string   `toml:"what"`
+		OnError string   `toml:"on_error"`
+		Timeout Duration `toml:"timeout"`
+	} `toml:"scan"`
+
 	Packages map[string]Package `toml:"packages"`
 }
 
@@ -201,6 +220,12 @@ func Default() Config {
 	c.Blobs.Timeout = Duration(5 * time.Second)
 	c.Blobs.OrphanGrace = Duration(time.Hour)
 	c.Packages = map[string]Package{"free": {Storage: 5e9, ReceivePerMonth: 10e9}}
+	d := front.DefaultOutsiderLimits
+	c.Requests.AddressDeliveriesPerHour, c.Requests.AddressBytesPerDay = d.AddressDeliveriesPerHour, Size(d.AddressBytesPerDay)
+	c.Requests.RequestDeliveriesPerHour, c.Requests.RequestBytesPerDay = d.RequestDeliveriesPerHour, Size(d.RequestBytesPerDay)
+	c.Scan.What = "outsiders"
+	c.Scan.OnError = "hold"
+	c.Scan.Timeout = Duration(time.Minute)
 	return c
 }
 
@@ -369,6 +394,16 @@ func (c *Config) Validate() error {
 	if c.Audit.Keep < Duration(time.Hour) {
 		return errors.New("audit.keep: must be at least 1h")
 	}
+	if err := c.validateScan(); err != nil {
+		return err
+	}
+	for key, n := range map[string]int64{"requests.address_deliveries_per_hour": int64(c.Requests.AddressDeliveriesPerHour),
+		"requests.request_deliveries_per_hour": int64(c.Requests.RequestDeliveriesPerHour),
+		"requests.address_bytes_per_day":       int64(c.Requests.AddressBytesPerDay), "requests.request_bytes_per_day": int64(c.Requests.RequestBytesPerDay)} {
+		if n < 0 {
+			return fmt.Errorf("%s: must not be negative (0: no limit)", key)
+		}
+	}
 	if c.OIDC.Issuer != "" {
 		if u, err := url.Parse(c.OIDC.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("oidc.issuer: %q is not an http or https URL", c.OIDC.Issuer)
@@ -385,6 +420,24 @@ func (c *Config) Validate() error {
 	}
 	if _, ok := c.Packages[c.DefaultPackage]; !ok {
 		return fmt.Errorf("default_package: no [packages.%s] section", c.DefaultPackage)
+	}
+	return nil
+}
+
+func (c *Config) validateScan() error {
+	if c.Scan.Clamd != "" {
+		if _, err := scan.Parse(c.Scan.Clamd); err != nil {
+			return fmt.Errorf("scan.clamd: %w", err)
+		}
+	}
+	if c.Scan.What != "outsiders" && c.Scan.What != "all" {
+		return fmt.Errorf("scan.what: %q is not \"outsiders\" or \"all\"", c.Scan.What)
+	}
+	if c.Scan.OnError != "hold" && c.Scan.OnError != "reject" {
+		return fmt.Errorf("scan.on_error: %q is not \"hold\" or \"reject\"", c.Scan.OnError)
+	}
+	if c.Scan.Timeout < Duration(time.Second) {
+		return errors.New("scan.timeout: must be at least 1s")
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ type metrics struct {
 	failedLogins prometheus.Counter
 	commitSize   prometheus.Histogram
 	commitTime   prometheus.Histogram
+	scans        *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -56,6 +57,9 @@ func newMetrics() *metrics {
 			Name: "ferry_store_commit_duration_seconds", Help: "Time of one write transaction, fsync included.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10), // 0.1 ms to 2 s
 		}),
+		scans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_scans_total", Help: "Virus scans by result: clean, infected, too_large, unavailable, error.",
+		}, []string{"result"}),
 	}
 	build := version.Get()
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -64,7 +68,7 @@ func newMetrics() *metrics {
 	})
 	info.Set(1)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.bytesIn, m.bytesOut, m.failedLogins, m.commitSize, m.commitTime, info)
+		m.requests, m.latency, m.bytesIn, m.bytesOut, m.failedLogins, m.commitSize, m.commitTime, m.scans, info)
 	return m
 }
 

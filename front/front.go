@@ -63,6 +63,9 @@ var statusOf = map[string]int{
 	ferry.ETWOFACTORREQUIRED:      http.StatusForbidden,
 	ferry.EADMINONLY:              http.StatusForbidden,
 	ferry.EREQUESTNOTFOUND:        http.StatusNotFound,
+	ferry.EINFECTED:               http.StatusUnprocessableEntity,
+	ferry.ESCANPENDING:            http.StatusConflict,
+	ferry.ESCANUNAVAILABLE:        http.StatusServiceUnavailable,
 }
 
 // ErrorBody is the JSON of every error answer.
@@ -89,6 +92,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, route 
 	} else if !ok || code == ferry.EUNKNOWN {
 		log.ErrorContext(r.Context(), "internal error", "err", err, "route", route)
 		code, status = ferry.EUNKNOWN, http.StatusInternalServerError
+	}
+	if code == ferry.ESCANUNAVAILABLE {
+		w.Header().Set("Retry-After", "60") // the rescan's pace: clamd is asked again within a minute
 	}
 	WriteJSON(w, status, ErrorBody{Error: code, Message: ferry.ErrorMessage(err)})
 }

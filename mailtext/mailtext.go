@@ -72,6 +72,28 @@ func (t Texts) SendNotice(sender, receiver *ferry.User, destinations []string, t
 	}
 }
 
+// DeliveryNotice tells owner that an outsider finished a delivery to
+// their file request titled title: who they said they are (an address
+// nobody proved, which the mail says), what they put, and the inbox.
+func (t Texts) DeliveryNotice(owner *ferry.User, title string, m ferry.Message) ferry.Mail {
+	inbox := t.PublicURL + "/inbox"
+	who := m.SenderEmail
+	if m.SenderName != "" {
+		who = m.SenderName + " (" + m.SenderEmail + ")"
+	}
+	held := ""
+	if m.ScanPending {
+		held = "The virus scanner could not check them yet: you can accept them once it has.\n\n"
+	}
+	return ferry.Mail{
+		To:      owner.Email,
+		Subject: fmt.Sprintf("Files arrived for your request %q", title),
+		Body: fmt.Sprintf("Hello,\n\n%s uploaded %s (%s) to your file request %q. The name and address are what they typed; ferry did not check them.\n\n%sAccept or decline them in your inbox:\n\n  %s\n\n-- \nferry at %s\n",
+			who, words.Count(m.Items, "file"), quota.FormatSize(m.Size), title, held, inbox, t.PublicURL),
+		Links: links(inbox),
+	}
+}
+
 // InviteSend invites email to ferry on behalf of sender, with what
 // sender sent them: the items, their size, when the send expires, and the
 // signup link with its code (also in open signup, where the link's form

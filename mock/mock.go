@@ -7,6 +7,7 @@ package mock
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/ferryhq/ferry"
@@ -49,6 +50,9 @@ type Store struct {
 	RequestsFn              func(ctx context.Context, userID uint64) ([]ferry.FileRequest, error)
 	RevokeRequestFn         func(ctx context.Context, userID, id uint64) error
 	OpenRequestFn           func(ctx context.Context, token, password string) (ferry.OpenedRequest, error)
+	StartDeliveryFn         func(ctx context.Context, token, password, name, email string) (string, error)
+	DeliverFn               func(ctx context.Context, d ferry.Delivery, name string, body io.Reader, size int64) (ferry.Delivered, error)
+	FinishDeliveryFn        func(ctx context.Context, d ferry.Delivery, notice func(owner *ferry.User, title string, m ferry.Message) ferry.Mail) (files int, size int64, err error)
 	PingFn                  func(ctx context.Context) error
 	QuotaFn                 func(ctx context.Context, userID uint64) (ferry.Quota, error)
 	ChangeSettingsFn        func(ctx context.Context, userID uint64, keep string, ch ferry.SettingsChange) error
@@ -761,4 +765,28 @@ func (s *Store) OpenRequest(ctx context.Context, token, password string) (ferry.
 		panic("mock: OpenRequest was not expected")
 	}
 	return s.OpenRequestFn(ctx, token, password)
+}
+
+// StartDelivery calls StartDeliveryFn.
+func (s *Store) StartDelivery(ctx context.Context, token, password, name, email string) (string, error) {
+	if s.StartDeliveryFn == nil {
+		panic("mock: StartDelivery was not expected")
+	}
+	return s.StartDeliveryFn(ctx, token, password, name, email)
+}
+
+// Deliver calls DeliverFn.
+func (s *Store) Deliver(ctx context.Context, d ferry.Delivery, name string, body io.Reader, size int64) (ferry.Delivered, error) {
+	if s.DeliverFn == nil {
+		panic("mock: Deliver was not expected")
+	}
+	return s.DeliverFn(ctx, d, name, body, size)
+}
+
+// FinishDelivery calls FinishDeliveryFn.
+func (s *Store) FinishDelivery(ctx context.Context, d ferry.Delivery, notice func(owner *ferry.User, title string, m ferry.Message) ferry.Mail) (files int, size int64, err error) {
+	if s.FinishDeliveryFn == nil {
+		panic("mock: FinishDelivery was not expected")
+	}
+	return s.FinishDeliveryFn(ctx, d, notice)
 }

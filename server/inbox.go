@@ -18,6 +18,10 @@ type inboxMessage struct {
 	Timestamp   string `json:"timestamp"`
 	SenderName  string `json:"sender_name"`
 	SenderEmail string `json:"sender_email"`
+	// Request is a delivery's file request; Scan is "pending" while what
+	// it carries waits for the virus scanner.
+	Request uint64 `json:"request,omitempty"`
+	Scan    string `json:"scan,omitempty"`
 }
 
 // handleInboxList is GET /inbox/list: the messages still waiting, oldest
@@ -31,8 +35,11 @@ func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request, u *ferr
 	out := make([]inboxMessage, len(msgs))
 	for i, m := range msgs {
 		out[i] = inboxMessage{
-			ID: m.ID, Type: "SEND", Size: m.Size, Destination: m.Destination,
-			Timestamp: m.Created.Format(timeLayout), SenderName: m.SenderName, SenderEmail: m.SenderEmail,
+			ID: m.ID, Type: m.Type(), Size: m.Size, Destination: m.Destination,
+			Timestamp: m.Created.Format(timeLayout), SenderName: m.SenderName, SenderEmail: m.SenderEmail, Request: m.Request,
+		}
+		if m.ScanPending {
+			out[i].Scan = "pending"
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

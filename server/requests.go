@@ -108,10 +108,7 @@ func (s *Server) handleOpenRequest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	_, password, _ := r.BasicAuth()
-	if password == "" {
-		password = p.String("password")
-	}
+	password := requestPassword(r, p)
 	var opened ferry.OpenedRequest
 	_, err = s.underLoginLimit(w, r, "", func() (*ferry.User, error) {
 		var err error
@@ -124,4 +121,93 @@ func (s *Server) handleOpenRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"title": opened.Title, "message": opened.Message, "owner": opened.Owner,
 		"expires": opened.Expires.Format(timeLayout), "max_files": opened.MaxFiles, "max_size": opened.MaxSize, "password": opened.Password})
+}
+
+// requestPassword is the password an outsider gives a request: HTTP
+// Basic auth's (any user name), or the field password.
+func requestPassword(r *http.Request, p *params) string {
+	if _, password, ok := r.BasicAuth(); ok && password != "" {
+		return password
+	}
+	return p.String("password")
+}
+
+// outsiderCall runs call, an outsider's call with a request's password,
+// under the failed-login limit: a wrong password counts.
+func (s *Server) outsiderCall(w http.ResponseWriter, r *http.Request, call func() error) error {
+	_, err := s.underLoginLimit(w, r, "", func() (*ferry.User, error) { return nil, call() })
+	return err
+}
+
+// handleStartDelivery is POST /r/{token}/start: email and name, and the
+// password when the request has one. It begins a delivery, under the
+// limits of deliveries an hour per address and per request.
+func (s *Server) handleStartDelivery(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	token := pathVar(r, "token")
+	var key string
+	err = s.cfg.Outsiders.Start(w, r, token, func() error {
+		return s.outsiderCall(w, r, func() (err error) {
+			key, err = s.requests.StartDelivery(r.Context(), token, requestPassword(r, p), p.String("name"), p.String("email"))
+			return err
+		})
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"delivery": key})
+}
+
+// delivery is the delivery a call names.
+func delivery(r *http.Request, p *params) ferry.Delivery {
+	return ferry.Delivery{Token: pathVar(r, "token"), Key: pathVar(r, "delivery"), Password: requestPassword(r, p)}
+}
+
+// handleDeliver is PUT /r/{token}/{delivery}?name=FILE: the file's bytes,
+// streamed and counted against the bytes a day per address and per
+// request while they arrive.
+func (s *Server) handleDeliver(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d := delivery(r, p)
+	body := s.cfg.Outsiders.Body(w, r, d.Token)
+	var got ferry.Delivered
+	err = s.outsiderCall(w, r, func() (err error) {
+		got, err = s.requests.Deliver(r.Context(), d, p.String("name"), body, r.ContentLength)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"file": got.Name, "size": got.Size, "sha256": got.SHA256})
+}
+
+// handleFinishDelivery is POST /r/{token}/{delivery}/finish: the delivery
+// becomes a message in the requester's inbox, and they get a mail.
+func (s *Server) handleFinishDelivery(w http.ResponseWriter, r *http.Request) {
+	p, err := parseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var files int
+	var size int64
+	err = s.outsiderCall(w, r, func() (err error) {
+		files, size, err = s.requests.FinishDelivery(r.Context(), delivery(r, p), s.cfg.Mail.DeliveryNotice)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"files": files, "size": size})
 }

@@ -84,6 +84,9 @@ func (s *Server) routes() http.Handler {
 	api("/requests", s.authed(s.handleRequests), get)
 	api("/requests/revoke", s.authed(s.handleRevokeRequest), post)
 	api("/r/{token}", http.HandlerFunc(s.handleOpenRequest), get)
+	api("/r/{token}/start", http.HandlerFunc(s.handleStartDelivery), post)
+	stream("/r/{token}/{delivery}", http.HandlerFunc(s.handleDeliver), put)
+	api("/r/{token}/{delivery}/finish", http.HandlerFunc(s.handleFinishDelivery), post)
 
 	api("/ops/send", s.authed(s.handleSend), post)
 	api("/inbox/list", s.authed(s.handleInboxList), get)

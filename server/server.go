@@ -42,6 +42,9 @@ type Config struct {
 	MaxRequestBody int64
 	// Guard bounds failed logins and reset requests, for every front end.
 	Guard *front.Guard
+	// Outsiders bounds what people without an account do to file
+	// requests ([requests]).
+	Outsiders *front.Outsiders
 	// LinkDefaultExpiry is a download link's life when the request names
 	// none; LinkMaxExpiry the longest it may ask for.
 	LinkDefaultExpiry time.Duration
@@ -87,6 +90,9 @@ func New(cfg Config, st Store, log *slog.Logger, now func() time.Time) *Server {
 	// A server of its own (tests) gets the config's default limits.
 	if cfg.Guard == nil {
 		cfg.Guard = front.NewGuard(10, time.Minute, nil, now)
+	}
+	if cfg.Outsiders == nil {
+		cfg.Outsiders = front.NewOutsiders(cfg.Guard, front.DefaultOutsiderLimits)
 	}
 	s := &Server{
 		cfg:      cfg,

@@ -168,6 +168,9 @@ func unrefBlob(tx *bolt.Tx, h sum) (last bool, err error) {
 	}
 	n := binary.BigEndian.Uint64(v)
 	if n <= 1 {
+		if err := forgetScan(tx, h); err != nil {
+			return false, err
+		}
 		return true, b.Delete(h[:])
 	}
 	nv := make([]byte, 16)

@@ -82,12 +82,18 @@ var (
 	bucketLinkMailed        = []byte("link_mailed")        // sha256(link token) -> when its owner was last mailed of a download (Unix ns)
 	bucketRequests          = []byte("requests")           // sha256(request token) -> JSON requestRecord (request.go)
 	bucketUserRequests      = []byte("user_requests")      // owner id + request id -> sha256(request token)
+	bucketDeliveries        = []byte("deliveries")         // sha256(delivery key) -> JSON deliveryRecord (delivery.go)
+	bucketDeliveryTimes     = []byte("delivery_times")     // started (Unix ns) + sha256(delivery key), for the sweep of unfinished ones
+	bucketScans             = []byte("scans")              // sha256 of content -> its scan: "" clean, else the signature found (scan.go)
+	bucketUnscanned         = []byte("unscanned")          // sha256 of content held for a scan the scanner could not do yet
+	bucketScanHeld          = []byte("scan_held")          // message id, while content it carries waits for a scan
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
-		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed, bucketRequests, bucketUserRequests}
+		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed, bucketRequests, bucketUserRequests,
+		bucketDeliveries, bucketDeliveryTimes, bucketScans, bucketUnscanned, bucketScanHeld}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"
@@ -165,6 +171,8 @@ type Options struct {
 	// S3, when set, keeps blobs in an S3-compatible bucket instead of the
 	// data directory; Open fails when the bucket does not answer.
 	S3 *S3
+	// Scan is what is scanned for malware, and how ([scan]).
+	Scan ferry.ScanPolicy
 	// MinFreeSpace is the free space of the data dir's file system that
 	// file content may not take: uploads that would leave less get
 	// STORAGE_FULL, so that the database always has room to record deletes
@@ -268,7 +276,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		now:            opts.Now,
 		logger:         opts.Logger,
 		rules: rules{packages: opts.Packages, maxFile: opts.MaxFileSize, send: opts.Send, invite: opts.Invite,
-			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory, keepAudit: opts.KeepAudit},
+			sendExpire: opts.SendExpireAfter, keepHistory: opts.KeepHistory, keepAudit: opts.KeepAudit, scan: opts.Scan},
 		tokens:    tokenCache{idle: opts.TokenIdleTimeout, touch: min(opts.TokenIdleTimeout/16, time.Minute)},
 		blobs:     blobState{store: bs, grace: grace, minFree: opts.MinFreeSpace},
 		uploads:   uploadState{idle: opts.UploadIdleTimeout, checkpoint: opts.UploadCheckpoint},

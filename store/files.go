@@ -294,10 +294,9 @@ func (db *DB) precheckPut(userID uint64, names []string, resolve bool, size int6
 }
 
 // commitFile makes spooled content the file p names (its Body is not
-// read; with NoParents the parent folder must exist): it places the blob,
-// then in one transaction checks the quota, counts the reference, links or
-// updates the node and runs also (if not nil). On failure the blob file is
-// removed unless something else refers to it.
+// read; with NoParents the parent folder must exist): with scan.all it
+// scans it first, then in commitBlob's transaction it checks the quota, links or updates the node and runs
+// also (if not nil).
 //
 // release is room the file held as a reservation (a resumable upload's),
 // given back in the same transaction before the quota is checked.
@@ -306,14 +305,19 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 	now := db.now().UnixNano()
 	var info ferry.FileInfo
 	var released []sum
-	unlock := db.lockBlob(sp.Sum)
-	placed, err := db.placeBlob(ctx, sp)
+	verdict, signature, err := db.scanSpooled(ctx, sp, false)
 	if err != nil {
-		unlock()
+		db.discardSpool(sp)
+		if signature != "" {
+			db.recordInfected(ctx, userID, paths.Join(names), signature, sp.Sum)
+		}
 		return info, err
 	}
-	err = db.update(ctx, func(tx *bolt.Tx) error {
+	err = db.commitBlob(ctx, sp, func(tx *bolt.Tx) error {
 		released = released[:0]
+		if err := markScan(tx, sp.Sum, verdict); err != nil {
+			return err
+		}
 		if err := unreserve(tx, userID, release); err != nil {
 			return err
 		}
@@ -339,14 +343,6 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		}
 		delta := sp.Size - n.size
 		if err := db.charge(tx, userID, delta); err != nil {
-			return err
-		}
-		if placed && !hasRefs(tx, sp.Sum) {
-			if err := recordBlobKey(tx, sp.Sum, sp.Key); err != nil {
-				return err
-			}
-		}
-		if err := refBlob(tx, sp.Sum, sp.Size); err != nil {
 			return err
 		}
 		if n.id != 0 {
@@ -379,18 +375,43 @@ func (db *DB) commitFile(ctx context.Context, p ferry.PutRequest, sp spooled, re
 		return nil
 	})
 	if err != nil {
+		return ferry.FileInfo{}, err
+	}
+	db.release(released)
+	return info, nil
+}
+
+// commitBlob places spooled content in the blob store, then in one
+// transaction counts a reference to it (saying where a staged upload put
+// it, for its first) and runs fn, which records what refers to it. On
+// failure the blob is removed unless something else refers to it. The
+// blob's lock is held throughout.
+func (db *DB) commitBlob(ctx context.Context, sp spooled, fn func(*bolt.Tx) error) error {
+	unlock := db.lockBlob(sp.Sum)
+	defer unlock()
+	placed, err := db.placeBlob(ctx, sp)
+	if err != nil {
+		return err
+	}
+	err = db.update(ctx, func(tx *bolt.Tx) error {
+		if placed && !hasRefs(tx, sp.Sum) {
+			if err := recordBlobKey(tx, sp.Sum, sp.Key); err != nil {
+				return err
+			}
+		}
+		if err := refBlob(tx, sp.Sum, sp.Size); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	if err != nil {
 		if inUse, _ := db.referenced(sp.Sum); placed && sp.Key != "" && !inUse {
 			db.dropStaged(sp.Key) // not in blob_keys: nothing else would find it
 		} else if _, rmErr := db.removeBlobIfUnreferenced(sp.Sum); rmErr != nil {
 			db.log("removing an unreferenced blob", rmErr)
 		}
-		unlock()
-		return ferry.FileInfo{}, err
+		return err
 	}
 	db.blobs.staging.Delete(sp.Key) // committed: blob_keys names it
-	unlock()
-	if err := db.releaseBlobs(released); err != nil {
-		db.log("removing released blobs", err)
-	}
-	return info, nil
+	return nil
 }

@@ -86,7 +86,8 @@ func holdIfSent(tx *bolt.Tx, userID uint64, h sum, size int64) (int64, error) {
 
 // countPins counts, from the pending messages, how many items of each
 // sender's carry each content (the send pins), and adds to refs (when not
-// nil) one blob reference per file item: what the messages pin.
+// nil) one blob reference per file item: what the messages pin, and the
+// files of unfinished deliveries.
 func countPins(tx *bolt.Tx, refs map[sum]uint64) (map[string]uint64, error) {
 	pins := map[string]uint64{}
 	err := tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
@@ -98,7 +99,9 @@ func countPins(tx *bolt.Tx, refs map[sum]uint64) (map[string]uint64, error) {
 		items, err := messageItems(tx, id)
 		for _, it := range items {
 			if !it.dir {
-				pins[string(sendPinKey(m.Sender, it.sum))]++
+				if m.Sender != 0 { // a delivery pins nobody's
+					pins[string(sendPinKey(m.Sender, it.sum))]++
+				}
 				if refs != nil {
 					refs[it.sum]++
 				}
@@ -106,6 +109,9 @@ func countPins(tx *bolt.Tx, refs map[sum]uint64) (map[string]uint64, error) {
 		}
 		return err
 	})
+	if err == nil && refs != nil {
+		err = countDeliveryRefs(tx, refs)
+	}
 	return pins, err
 }
 

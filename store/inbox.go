@@ -36,6 +36,9 @@ func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Lim
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHeld(tx, id, &m, items); err != nil {
+		return nil, err
+	}
 	for _, it := range items {
 		if it.dir {
 			continue
@@ -216,17 +219,17 @@ func (db *DB) decide(ctx context.Context, tx *bolt.Tx, receiverID uint64, d ferr
 		}
 		return rel, ferry.Errorf(ferry.EMESSAGENOTFOUND, "Message %d expired.", d.ID)
 	}
-	action := ferry.ActionDecline
+	action, rel := ferry.ActionDecline, []sum(nil)
 	if d.Accept {
 		action = ferry.ActionAccept
+		rel, err = db.acceptMessage(tx, receiverID, d.ID, limits, now, present)
+	} else {
+		rel, err = closeMessage(tx, d.ID, &m, ferry.StatusDeclined, now)
 	}
-	if err := db.record(tx, ctx, receiverID, action, m.Destination, map[string]any{"message": d.ID}); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, err // (a refused accept leaves the transaction as it was: no event)
 	}
-	if d.Accept {
-		return db.acceptMessage(tx, receiverID, d.ID, limits, now, present)
-	}
-	return closeMessage(tx, d.ID, &m, ferry.StatusDeclined, now)
+	return rel, db.record(tx, ctx, receiverID, action, m.Destination, map[string]any{"message": d.ID})
 }
 
 // Waiting counts the messages Inbox would list: pending and not past

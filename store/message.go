@@ -45,6 +45,14 @@ type messageRecord struct {
 	// Invitee is the email of a message sent with an invitation, while it
 	// waits for that account (Receiver 0, status invited).
 	Invitee string `json:"invitee,omitempty"`
+	// Request is the file request of a delivery, whose sender is the
+	// outsider as they named themself (Sender 0: they have no account).
+	Request       uint64 `json:"request,omitempty"`
+	OutsiderName  string `json:"outsider_name,omitempty"`
+	OutsiderEmail string `json:"outsider_email,omitempty"`
+	// Held says that content it carries waits for the virus scanner
+	// (scan.go).
+	Held bool `json:"held,omitempty"`
 }
 
 // waiting reports whether a message is still open: pending, or invited.
@@ -212,6 +220,9 @@ func closeWithItems(tx *bolt.Tx, id uint64, m *messageRecord, items []item, stat
 		if last {
 			released = append(released, it.sum)
 		}
+		if m.Sender == 0 {
+			continue // a delivery: no sender's pins
+		}
 		if err := unpinSend(tx, m.Sender, it.sum); err != nil {
 			return nil, err
 		}
@@ -226,6 +237,12 @@ func closeWithItems(tx *bolt.Tx, id uint64, m *messageRecord, items []item, stat
 	}
 	if err := tx.Bucket(bucketPending).Delete(pairKey(uint64(m.Created), id)); err != nil {
 		return nil, err
+	}
+	if m.Held {
+		m.Held = false
+		if err := tx.Bucket(bucketScanHeld).Delete(itob(id)); err != nil {
+			return nil, err
+		}
 	}
 	m.Status, m.Closed = status, now.UnixNano()
 	if err := tx.Bucket(bucketClosed).Put(pairKey(uint64(m.Closed), id), nil); err != nil {

@@ -134,6 +134,10 @@ func (db *DB) message(tx *bolt.Tx, id, viewer uint64, now time.Time, user func(u
 	if m.Receiver == 0 {
 		msg.To = m.Invitee
 	}
+	if m.Request != 0 {
+		msg.Request, msg.SenderName, msg.SenderEmail, msg.SenderPhoto = m.Request, m.OutsiderName, m.OutsiderEmail, ""
+	}
+	msg.ScanPending = m.Held
 	if viewer == m.Receiver {
 		msg.Landed = m.Landed
 	}

@@ -14,6 +14,9 @@ type outcomes map[uint64][]ferry.Outcome
 
 // add records message m's new status.
 func (o outcomes) add(tx *bolt.Tx, db *DB, m *messageRecord) {
+	if m.Sender == 0 {
+		return // a delivery's outsider is never mailed
+	}
 	receiver, err := db.findUserByID(tx, m.Receiver)
 	to := ""
 	if err == nil {

@@ -142,6 +142,21 @@ func (db *DB) RevokeRequest(ctx context.Context, userID, id uint64) error {
 // unknown, expired, revoked, or its owner gone or disabled.
 var errRequestGone = ferry.Errorf(ferry.ELINKEXPIRED, "This file request has expired or was withdrawn.")
 
+// liveRequest is the request whose token hashes to h, and its owner, while
+// it works: errRequestGone once it does not.
+func (db *DB) liveRequest(tx *bolt.Tx, h []byte) (requestRecord, *ferry.User, error) {
+	var rec requestRecord
+	v := tx.Bucket(bucketRequests).Get(h)
+	if v == nil || json.Unmarshal(v, &rec) != nil || !db.now().Before(rec.Expires) {
+		return rec, nil, errRequestGone
+	}
+	u, err := db.findUserByID(tx, rec.Owner)
+	if err != nil || u.Disabled {
+		return rec, nil, errRequestGone
+	}
+	return rec, u, nil
+}
+
 // OpenRequest is what the request of token shows an outsider.
 func (db *DB) OpenRequest(ctx context.Context, token, password string) (ferry.OpenedRequest, error) {
 	h := hashToken(token)
@@ -149,17 +164,9 @@ func (db *DB) OpenRequest(ctx context.Context, token, password string) (ferry.Op
 		rec   requestRecord
 		owner *ferry.User
 	)
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketRequests).Get(h[:])
-		if v == nil || json.Unmarshal(v, &rec) != nil || !db.now().Before(rec.Expires) {
-			return errRequestGone
-		}
-		u, err := db.findUserByID(tx, rec.Owner)
-		if err != nil || u.Disabled {
-			return errRequestGone
-		}
-		owner = u
-		return nil
+	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+		rec, owner, err = db.liveRequest(tx, h[:])
+		return err
 	})
 	if err != nil {
 		return ferry.OpenedRequest{}, err

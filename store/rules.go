@@ -23,6 +23,7 @@ type rules struct {
 	keepHistory time.Duration
 	// keepAudit is how long an event of the audit log is kept.
 	keepAudit time.Duration
+	scan      ferry.ScanPolicy
 }
 
 // fileLimit is the largest file allowed, -1 for no limit.

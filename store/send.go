@@ -51,10 +51,19 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 	if err != nil {
 		return nil, err
 	}
+	hold, err := db.scanSent(ctx, senderID, msgs)
+	if err != nil {
+		return nil, err
+	}
 	var ids []uint64
 	var released []sum
 	err = db.update(ctx, func(tx *bolt.Tx) error {
 		ids, released = ids[:0], released[:0]
+		for _, h := range hold {
+			if err := markScan(tx, h, scanHeld); err != nil {
+				return err
+			}
+		}
 		receiver, err := db.findUserByEmail(tx, to)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND || (err == nil && receiver.Disabled) {
 			return errors.Join(ferry.Errorf(ferry.EBADREQUEST, "No user has the email %q.", to), ferry.ErrNoReceiver)
@@ -74,6 +83,11 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 			id, err := createMessage(tx, &m.rec, m.items)
 			if err != nil {
 				return err
+			}
+			if db.rules.scan.Scanner != nil {
+				if err := holdMessage(tx, id, &m.rec, m.items); err != nil {
+					return err
+				}
 			}
 			ids = append(ids, id)
 			dests, total = append(dests, m.rec.Destination), total+m.rec.Size
@@ -98,7 +112,7 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 				if err := db.record(tx, ctx, receiver.ID, ferry.ActionAccept, receiver.Email, map[string]any{"message": id, "accept_all": true}); err != nil {
 					return err
 				}
-			case ferry.EQUOTAEXCEEDED, ferry.EFILENOTFOUND:
+			case ferry.EQUOTAEXCEEDED, ferry.EFILENOTFOUND, ferry.ESCANPENDING:
 				// It waits in the inbox like any other.
 			default:
 				return err
@@ -301,13 +315,19 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 			if err := refStoredBlob(tx, items[i].sum, items[i].size); err != nil {
 				return 0, err
 			}
+			if rec.Sender == 0 {
+				continue // a delivery: nobody's files pin it
+			}
 			if err := pinSend(tx, rec.Sender, items[i].sum); err != nil {
 				return 0, err
 			}
 		}
 	}
 	type put struct{ bucket, key []byte }
-	puts := []put{{bucketOutbox, pairKey(rec.Sender, id)}, {bucketPending, pairKey(uint64(rec.Created), id)}}
+	puts := []put{{bucketPending, pairKey(uint64(rec.Created), id)}}
+	if rec.Sender != 0 {
+		puts = append(puts, put{bucketOutbox, pairKey(rec.Sender, id)})
+	}
 	if rec.Receiver == 0 { // waiting for the invitee's account
 		puts = append(puts, put{bucketInvited, invitedKey(rec.Invitee, id)})
 	} else {

@@ -32,10 +32,19 @@ func (db *DB) SendInvited(ctx context.Context, senderID uint64, email string, so
 	}); err != nil {
 		return nil, err
 	}
+	hold, err := db.scanSent(ctx, senderID, msgs)
+	if err != nil {
+		return nil, err
+	}
 	now := db.now()
 	var ids []uint64
 	err = db.update(ctx, func(tx *bolt.Tx) error {
 		ids = ids[:0]
+		for _, h := range hold {
+			if err := markScan(tx, h, scanHeld); err != nil {
+				return err
+			}
+		}
 		if tx.Bucket(bucketUserEmails).Get([]byte(email)) != nil {
 			return ferry.Errorf(ferry.EBADREQUEST, "%s has an account now: send to it as to anyone.", email)
 		}
@@ -53,6 +62,11 @@ func (db *DB) SendInvited(ctx context.Context, senderID uint64, email string, so
 			id, err := createMessage(tx, &m.rec, m.items)
 			if err != nil {
 				return err
+			}
+			if db.rules.scan.Scanner != nil {
+				if err := holdMessage(tx, id, &m.rec, m.items); err != nil {
+					return err
+				}
 			}
 			ids = append(ids, id)
 			dests, total = append(dests, m.rec.Destination), total+m.rec.Size

@@ -264,6 +264,8 @@ var auditActions = []auditAction{
 	{ferry.ActionDecline, "Declined"},
 	{ferry.ActionExpire, "Expired unanswered"},
 	{ferry.ActionRequestCreated, "File request made"},
+	{ferry.ActionRequestUpload, "Files arrived for a request"},
+	{ferry.ActionScanInfected, "Malware found and refused"},
 	{ferry.ActionAccountCreated, "Account created"},
 	{ferry.ActionAccountDeleted, "Account deleted"},
 	{ferry.ActionAdminUpdate, "Changed by an administrator"},
