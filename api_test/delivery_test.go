@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -289,4 +290,60 @@ func TestDelivery_UnfinishedIsDropped(t *testing.T) {
 	require.Eventually(t, func() bool { return ts.blobFiles() == blobs }, 5*time.Second, 50*time.Millisecond, "its bytes are reclaimed")
 	o.finish().requireError(404, ferry.EUPLOADNOTFOUND)
 	assert.Empty(t, alice.inbox())
+}
+
+// The request's page without JavaScript: the password form, then the
+// upload form posted as multipart (fields first, then the files, each
+// delivered as it arrives), answered with the receipt; a cross-site post
+// changes nothing; the page sets no cookie.
+func TestDelivery_PageWithoutJavaScript(t *testing.T) {
+	ts := startServer(t, longTokens)
+	alice := ts.namedUser("alice@example.com", "Alice Owner")
+	_, token := makeRequest(alice, url.Values{"title": {"Papers"}, "expires": {"3600"}, "password": {"open sesame"}})
+	b := ts.browser()
+	r := b.get("/r/" + token)
+	r.requireStatus(http.StatusOK)
+	assert.Contains(t, string(r.Body), "This request has a password")
+	assert.Contains(t, string(r.Body), "Alice Owner</strong> asks you for files")
+	assert.Empty(t, r.Header.Values("Set-Cookie"))
+	r = b.post("/r/"+token, url.Values{"password": {"wrong"}})
+	r.requireStatus(http.StatusForbidden)
+	assert.Contains(t, string(r.Body), "not the request's password")
+	r = b.post("/r/"+token, url.Values{"password": {"open sesame"}})
+	r.requireStatus(http.StatusOK)
+	assert.Contains(t, string(r.Body), `id="deliver"`)
+
+	form := func(password string, files map[string]string) (io.Reader, string) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		require.NoError(t, mw.WriteField("password", password))
+		require.NoError(t, mw.WriteField("name", "Olga"))
+		require.NoError(t, mw.WriteField("email", "olga@example.org"))
+		for _, name := range []string{"a.txt", "b.txt"} {
+			if content, ok := files[name]; ok {
+				w, err := mw.CreateFormFile("file", name)
+				require.NoError(t, err)
+				_, _ = w.Write([]byte(content))
+			}
+		}
+		require.NoError(t, mw.Close())
+		return &buf, mw.FormDataContentType()
+	}
+	files := map[string]string{"a.txt": "first file", "b.txt": "second file"}
+	body, ct := form("open sesame", files)
+	b.do(http.MethodPost, "/r/"+token+"/upload", body, ct, "https://evil.example").requireStatus(http.StatusForbidden)
+	assert.Empty(t, alice.inbox(), "a cross-site post delivers nothing")
+	body, ct = form("wrong", files)
+	b.do(http.MethodPost, "/r/"+token+"/upload", body, ct, "").requireStatus(http.StatusForbidden)
+	body, ct = form("open sesame", files)
+	r = b.do(http.MethodPost, "/r/"+token+"/upload", body, ct, "")
+	r.requireStatus(http.StatusOK)
+	page := string(r.Body)
+	assert.Contains(t, page, "2 files, 21 B</strong> went to Alice Owner")
+	assert.Contains(t, page, sha256Hex([]byte("first file")))
+	assert.Contains(t, page, sha256Hex([]byte("second file")))
+	in := alice.inbox()
+	require.Len(t, in, 1)
+	assert.Equal(t, "REQUEST", in[0].Type)
+	assert.Equal(t, int64(21), in[0].Size)
 }

@@ -159,6 +159,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	// One guard of failed logins and reset requests for every front end.
 	guard := front.NewGuard(cfg.Auth.LoginFailureBurst, time.Duration(cfg.Auth.LoginFailureRefill), proxies, opts.Now)
 	guard.FailedLogin = m.failedLogins.Inc
+	outsiders := front.NewOutsiders(guard, cfg.outsiderLimits())
 	guard.Failed = func(r *http.Request, email string) {
 		if err := a.db.LoginFailed(r.Context(), email); err != nil {
 			a.log.ErrorContext(r.Context(), "audit: a failed login", "err", err)
@@ -175,7 +176,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Admin: adminService{a.localAdmin()}, AuditKeep: time.Duration(cfg.Audit.Keep),
 		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
 		Users:     a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db, Requests: a.db,
-		Mail: texts, Guard: guard, Log: front.WithRequestIDs(a.log), Now: opts.Now,
+		Mail: texts, Guard: guard, Outsiders: outsiders, Log: front.WithRequestIDs(a.log), Now: opts.Now,
 	})
 	davHandler := dav.New(dav.Config{
 		Dav: a.db, Files: a.db, Guard: guard, MaxRequestBody: int64(cfg.MaxRequestBody),
@@ -189,7 +190,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Require2FA:        cfg.Auth.Require2FA,
 		MaxRequestBody:    int64(cfg.MaxRequestBody),
 		Guard:             guard,
-		Outsiders:         front.NewOutsiders(guard, cfg.outsiderLimits()),
+		Outsiders:         outsiders,
 		LinkDefaultExpiry: time.Duration(cfg.Links.DefaultExpiry),
 		LinkMaxExpiry:     time.Duration(cfg.Links.MaxExpiry),
 		SendMaxEntries:    cfg.Send.MaxEntries,

@@ -63,11 +63,11 @@ func (o *Outsiders) Start(w http.ResponseWriter, r *http.Request, request string
 	return nil
 }
 
-// Body is r's body counted, as it is read, against the bytes the client's
-// address and request may put today: reading past either fails with
-// TOO_MANY_REQUESTS, with Retry-After set on w.
-func (o *Outsiders) Body(w http.ResponseWriter, r *http.Request, request string) io.Reader {
-	return &countedBody{o: o, w: w, r: r.Body, addr: o.guard.ClientIP(r), request: request}
+// Body is body, of request r, counted as it is read against the bytes the
+// client's address and request may put today: reading past either fails
+// with TOO_MANY_REQUESTS, with Retry-After set on w.
+func (o *Outsiders) Body(w http.ResponseWriter, r *http.Request, request string, body io.Reader) io.Reader {
+	return &countedBody{o: o, w: w, r: body, addr: o.guard.ClientIP(r), request: request}
 }
 
 type countedBody struct {

@@ -178,7 +178,7 @@ func (s *Server) handleDeliver(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := delivery(r, p)
-	body := s.cfg.Outsiders.Body(w, r, d.Token)
+	body := s.cfg.Outsiders.Body(w, r, d.Token, r.Body)
 	var got ferry.Delivered
 	err = s.outsiderCall(w, r, func() (err error) {
 		got, err = s.requests.Deliver(r.Context(), d, p.String("name"), body, r.ContentLength)

@@ -13,7 +13,7 @@ import (
 
 // File requests on the web app's pages: the requester's list, a form to
 // make one (from the folder view: "Request files into this folder"), and
-// revoking. The outsider's page is the API's for now.
+// revoking. The outsider's page is deliver.go's.
 
 type requestsData struct {
 	Requests []ferry.FileRequest

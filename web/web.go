@@ -76,8 +76,11 @@ type Config struct {
 
 	// Guard bounds failed sign-ins and reset requests, with the API's.
 	Guard *front.Guard
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Outsiders bounds what people without an account do to file
+	// requests, with the API's.
+	Outsiders *front.Outsiders
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // App is the web app's handler.
@@ -99,6 +102,9 @@ type App struct {
 
 // New returns the web app.
 func New(cfg Config) *App {
+	if cfg.Outsiders == nil && cfg.Guard != nil {
+		cfg.Outsiders = front.NewOutsiders(cfg.Guard, front.DefaultOutsiderLimits)
+	}
 	a := &App{cfg: cfg, secure: strings.HasPrefix(cfg.PublicURL, "https://")}
 	a.pages = parsePages()
 	a.half, a.ssoFlows = newWaiting[halfSignIn](halfSignInLife), newWaiting[ssoFlow](ssoFlowLife)
@@ -193,6 +199,9 @@ func New(cfg Config) *App {
 	mux.HandleFunc("GET /requests", a.authed(a.handleRequestsPage))
 	mux.HandleFunc("POST /requests", a.authed(a.handleCreateRequest))
 	mux.HandleFunc("POST /requests/{id}/revoke", a.authed(a.handleRevokeRequest))
+	mux.HandleFunc("GET /r/{token}", a.handleRequestPage)
+	mux.HandleFunc("POST /r/{token}", a.handleRequestPage)
+	mux.HandleFunc("POST /r/{token}/upload", a.handleRequestUpload)
 	mux.HandleFunc("GET /admin", a.adminOnly(a.handleAdminHome))
 	mux.HandleFunc("GET /admin/people/{email}", a.adminOnly(a.handleAdminPerson))
 	mux.HandleFunc("POST /admin/people/{email}", a.adminOnly(a.handleAdminChange))

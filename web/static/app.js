@@ -23,6 +23,8 @@
     if (form) setUpUploads(form);
     const send = document.getElementById("new-send");
     if (send) setUpNewSend(send);
+    const deliver = document.getElementById("deliver");
+    if (deliver) setUpDeliver(deliver);
     const suggest = document.getElementById("suggest");
     if (suggest) setUpSuggestions(suggest, document.getElementById("to"));
     const addKey = document.getElementById("passkey-add");
@@ -93,6 +95,8 @@
   // requestMax is the most one request may carry (0: no limit): the
   // server's web.upload_request_max, or what a 413 from a proxy taught.
   let requestMax = 0;
+  let uploadOne = upload; // how one file goes up: the resumable calls, or a delivery's PUT
+  let holding = false;    // chosen files wait for a start (a file request's page)
 
   function setUpUploads(form) {
     folder = form.dataset.folder || "";
@@ -212,14 +216,14 @@
       item.view = showUpload(item);
       queue.push(item);
     }
-    pump();
+    if (!holding) pump();
   }
 
   function pump() {
     while (running < PARALLEL && queue.length > 0) {
       const item = queue.shift();
       running++;
-      upload(item).then((answer) => {
+      uploadOne(item).then((answer) => {
         done.push(answer);
         failed.delete(item.path);
         item.view.li.className = "done";
@@ -270,6 +274,136 @@
     li.append(head, bar, stat);
     document.getElementById("uploads").append(li);
     return { li: li, bar: bar, stat: stat, cancel: cancel };
+  }
+
+  // setUpDeliver makes a file request's page send what is chosen, once
+  // the person presses Send: it starts a delivery, puts each file with
+  // progress (the File itself as the body, as the folder page does), then
+  // finishes it and shows the receipt, each file with its SHA-256.
+  function setUpDeliver(form) {
+    const token = form.dataset.token;
+    const password = form.dataset.password;
+    const base = "/api/1/r/" + encodeURIComponent(token);
+    const auth = password ? { Authorization: "Basic " + btoa(unescape(encodeURIComponent("outsider:" + password))) } : {};
+    let delivery = "";
+    holding = true;
+    wirePickers();
+    const button = document.getElementById("deliver-button");
+    const fail = (text) => {
+      const p = document.getElementById("deliver-error");
+      p.textContent = text;
+      p.hidden = false;
+      button.disabled = false;
+      holding = true;
+    };
+    const api = async (method, url, body) => {
+      let res;
+      try {
+        res = await fetch(url, { method: method, body: body, headers: auth, credentials: "omit" });
+      } catch (e) {
+        throw new Error("The connection was lost; try again.");
+      }
+      const data = parse(await res.text());
+      if (!res.ok) throw new Error(message(data, res.status));
+      return data;
+    };
+    uploadOne = (item) => new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      item.xhr = xhr;
+      const t0 = performance.now();
+      xhr.open("PUT", base + "/" + encodeURIComponent(delivery) + "?name=" + encodeURIComponent(item.rel));
+      if (auth.Authorization) xhr.setRequestHeader("Authorization", auth.Authorization);
+      xhr.upload.onprogress = (e) => {
+        item.view.bar.value = e.loaded;
+        const secs = (performance.now() - t0) / 1000;
+        let text = size(e.loaded) + " of " + size(item.file.size);
+        if (secs > 0.2 && e.loaded > 0) {
+          const speed = e.loaded / secs;
+          text += " · " + size(speed) + "/s · " + duration((item.file.size - e.loaded) / speed) + " left";
+        }
+        item.view.stat.textContent = text;
+      };
+      xhr.upload.onload = () => { item.view.stat.textContent = "Checking…"; };
+      xhr.onload = () => {
+        const body = parse(xhr.responseText);
+        if (xhr.status === 200) return resolve(body);
+        reject(new Error(message(body, xhr.status)));
+      };
+      xhr.onerror = () => reject(new Error("The connection was lost."));
+      xhr.onabort = () => reject(new Error("Cancelled"));
+      xhr.send(item.file);
+    });
+    onIdle = async () => {
+      if (done.length === 0) {
+        fail(failed.size > 0 ? "None of the files arrived (see below). Choose them again, or others." : "Choose the files to send.");
+        return;
+      }
+      try {
+        await api("POST", base + "/" + encodeURIComponent(delivery) + "/finish");
+      } catch (err) {
+        fail(err.message);
+        return;
+      }
+      const rows = document.getElementById("receipt-files");
+      let total = 0;
+      for (const answer of done) {
+        total += answer.size;
+        const tr = document.createElement("tr");
+        const cell = (text, cls, label) => {
+          const td = document.createElement("td");
+          td.textContent = text;
+          td.className = cls;
+          if (label) td.dataset.label = label;
+          tr.append(td);
+        };
+        cell(answer.file, "name");
+        cell(size(answer.size), "num", "Size");
+        cell(answer.sha256, "mono sum", "SHA-256");
+        rows.append(tr);
+      }
+      document.getElementById("receipt-total").textContent = done.length + (done.length === 1 ? " file" : " files") + ", " + size(total);
+      form.hidden = true;
+      document.querySelectorAll(".lead, .message, .deliver > .muted").forEach((el) => { el.hidden = true; });
+      document.querySelector(".deliver h1").textContent = "Sent";
+      const receipt = document.getElementById("receipt");
+      receipt.hidden = false;
+      const refused = document.querySelectorAll("#uploads li.failed");
+      if (refused.length > 0) {
+        const card = document.createElement("div");
+        card.className = "card error";
+        card.setAttribute("role", "alert");
+        const p = document.createElement("p");
+        p.textContent = refused.length + (refused.length === 1 ? " file was" : " files were") + " not sent:";
+        const ul = document.createElement("ul");
+        refused.forEach((li) => {
+          const item = document.createElement("li");
+          item.textContent = li.querySelector(".name").textContent + ": " + li.querySelector(".stat").textContent;
+          ul.append(item);
+        });
+        card.append(p, ul);
+        receipt.querySelector(".card").after(card);
+      }
+    };
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      document.getElementById("deliver-error").hidden = true;
+      const email = document.getElementById("sender-email");
+      if (!email.checkValidity()) { fail("Give your email, so that " + form.dataset.owner + " knows who sent the files."); return; }
+      if (queue.length === 0 && done.length === 0) { fail("Choose the files to send."); return; }
+      button.disabled = true;
+      if (!delivery) {
+        try {
+          const body = new URLSearchParams({ name: document.getElementById("sender-name").value, email: email.value });
+          delivery = (await api("POST", base + "/start", body)).delivery;
+        } catch (err) {
+          fail(err.message);
+          return;
+        }
+      }
+      holding = false;
+      if (queue.length === 0 && running === 0) { onIdle(); return; }
+      pump();
+    });
   }
 
   // upload sends one file through the resumable upload calls, going on
