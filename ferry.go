@@ -153,6 +153,9 @@ type OpenedRequest struct {
 	MaxFiles       int
 	MaxSize        int64
 	Password       bool
+	// Full says that the owner's inbox takes no more now (send.max_pending):
+	// a delivery would not be taken.
+	Full bool
 }
 
 // Delivery is an outsider's visit to a file request: the files they put

@@ -347,3 +347,25 @@ func TestDelivery_PageWithoutJavaScript(t *testing.T) {
 	assert.Equal(t, "REQUEST", in[0].Type)
 	assert.Equal(t, int64(21), in[0].Size)
 }
+
+// A requester whose inbox is full (send.max_pending) takes no delivery:
+// a start is refused before anything is uploaded, and the page says the
+// request is full for now; once the inbox has room, it works again.
+func TestDelivery_FullInbox(t *testing.T) {
+	ts := startServer(t, longTokens, func(c *app.Config) { c.Send.MaxPending = 1 })
+	alice := ts.namedUser("alice@example.com", "Alice Owner")
+	_, token := makeRequest(alice, url.Values{"title": {"Papers"}, "expires": {"3600"}})
+	o := &outsider{c: ts.client(), token: token}
+	o.start("", "a@example.org").requireStatus(http.StatusOK)
+	o.put("a.txt", strings.NewReader("a")).requireStatus(http.StatusOK)
+	o.finish().requireStatus(http.StatusOK)
+	r := o.start("", "b@example.org")
+	r.requireError(403, ferry.EQUOTAEXCEEDED)
+	assert.Contains(t, string(r.Body), "Alice Owner cannot take more files now")
+	page := ts.browser().get("/r/" + token)
+	page.requireStatus(http.StatusOK)
+	assert.Contains(t, string(page.Body), "This file request is full for now")
+	assert.NotContains(t, string(page.Body), `id="deliver"`)
+	alice.decide(accept(alice.inbox()[0].ID)).requireStatus(http.StatusOK)
+	o.start("", "b@example.org").requireStatus(http.StatusOK)
+}

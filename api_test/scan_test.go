@@ -157,6 +157,9 @@ func TestScan_AllUploadsAndSends(t *testing.T) {
 	key := sam.mustUploadLink("big/eicar.com", len(ferrytest.EICAR))
 	sam.chunk(key, 0, len(ferrytest.EICAR), []byte(ferrytest.EICAR)).requireStatus(http.StatusOK)
 	sam.get("/upload/finalize/"+key, nil).requireError(422, ferry.EINFECTED)
+	r := ts.dav(sam).do(http.MethodPut, "/eicar.com", strings.NewReader(ferrytest.EICAR))
+	assert.Equal(t, 422, r.Status, "WebDAV's PUT too: %s", r.Body)
+	assert.Contains(t, string(r.Body), "Eicar-Test-Signature")
 	assert.Empty(t, sam.list(""))
 
 	clamd.Stop()

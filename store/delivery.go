@@ -74,6 +74,12 @@ func passwordProof(key, password string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// errInboxFull refuses a delivery to owner (their full name), whose inbox
+// is full.
+func errInboxFull(owner string) error {
+	return ferry.Errorf(ferry.EQUOTAEXCEEDED, "%s cannot take more files now: too many wait in their inbox. Try again later.", owner)
+}
+
 var errRequestPassword = ferry.Errorf(ferry.EAUTHFAILED, "This request needs its password.")
 
 // StartDelivery begins an outsider's delivery to the request of token.
@@ -92,6 +98,9 @@ func (db *DB) StartDelivery(ctx context.Context, token, password, name, email st
 	}
 	if opened.Password && password == "" {
 		return "", errRequestPassword
+	}
+	if opened.Full {
+		return "", errInboxFull(opened.Owner)
 	}
 	raw := make([]byte, 24)
 	if _, err := rand.Read(raw); err != nil {
@@ -296,9 +305,8 @@ func (db *DB) FinishDelivery(ctx context.Context, d ferry.Delivery, notice func(
 		if len(rec.Files) == 0 {
 			return ferry.Errorf(ferry.EBADREQUEST, "Add at least one file before finishing.")
 		}
-		lim := db.rules.send
-		if pending := countPrefix(tx.Bucket(bucketInbox), itob(owner.ID)); lim.MaxPending > 0 && pending >= lim.MaxPending {
-			return ferry.Errorf(ferry.EQUOTAEXCEEDED, "%s cannot take more files now: their inbox is full. Try again later.", owner.FullName)
+		if db.inboxFull(tx, owner.ID) {
+			return errInboxFull(owner.FullName)
 		}
 		folder, err := paths.Parse(rq.Folder)
 		if err != nil {

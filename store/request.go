@@ -157,6 +157,13 @@ func (db *DB) liveRequest(tx *bolt.Tx, h []byte) (requestRecord, *ferry.User, er
 	return rec, u, nil
 }
 
+// inboxFull reports whether the user's inbox takes no more messages
+// (send.max_pending).
+func (db *DB) inboxFull(tx *bolt.Tx, userID uint64) bool {
+	limit := db.rules.send.MaxPending
+	return limit > 0 && countPrefix(tx.Bucket(bucketInbox), itob(userID)) >= limit
+}
+
 // OpenRequest is what the request of token shows an outsider.
 func (db *DB) OpenRequest(ctx context.Context, token, password string) (ferry.OpenedRequest, error) {
 	h := hashToken(token)
@@ -164,15 +171,19 @@ func (db *DB) OpenRequest(ctx context.Context, token, password string) (ferry.Op
 		rec   requestRecord
 		owner *ferry.User
 	)
+	full := false
 	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		rec, owner, err = db.liveRequest(tx, h[:])
-		return err
+		if rec, owner, err = db.liveRequest(tx, h[:]); err != nil {
+			return err
+		}
+		full = db.inboxFull(tx, owner.ID)
+		return nil
 	})
 	if err != nil {
 		return ferry.OpenedRequest{}, err
 	}
 	opened := ferry.OpenedRequest{Title: rec.Title, Owner: owner.FullName, Expires: rec.Expires, MaxFiles: rec.MaxFiles,
-		MaxSize: rec.MaxSize, Password: rec.Password != "", Message: rec.Message}
+		MaxSize: rec.MaxSize, Password: rec.Password != "", Message: rec.Message, Full: full}
 	if rec.Password != "" {
 		// Checked outside the transaction: argon2id takes tens of
 		// milliseconds.

@@ -62,6 +62,8 @@ func (a *App) handleRequestPage(w http.ResponseWriter, r *http.Request) {
 	d.Request, d.Limits = opened, requestLimits(opened)
 	if opened.Password && password == "" {
 		d.Ask = true
+	} else if opened.Full {
+		d.Gone = opened.Owner + " cannot take more files right now: too many wait in their inbox. Try again later."
 	}
 	d.Password = password
 	a.render(w, r, http.StatusOK, "deliver", opened.Title, d)
