@@ -120,6 +120,10 @@ func TestDelivery_WholeVisit(t *testing.T) {
 	o.put("receipt.pdf", strings.NewReader("a second receipt")).requireStatus(http.StatusOK).decode(&again)
 	assert.Equal(t, "receipt (1).pdf", again.File, "an outsider never replaces a file")
 	o.put("receipt.pdf/inside.txt", strings.NewReader("x")).requireError(409, ferry.EFILEEXISTS)
+	var folderName stored
+	o.put("scans", strings.NewReader("a file named as a folder of the upload")).requireStatus(http.StatusOK).decode(&folderName)
+	assert.Equal(t, "scans (1)", folderName.File)
+	files["scans (1)"] = []byte("a file named as a folder of the upload")
 	o.put("../escape.txt", strings.NewReader("x")).requireError(400, ferry.EBADREQUEST)
 	o.put("", strings.NewReader("x")).requireError(400, ferry.EBADREQUEST)
 	assert.Empty(t, alice.inbox(), "nothing reaches the inbox before the delivery is finished")
@@ -129,8 +133,8 @@ func TestDelivery_WholeVisit(t *testing.T) {
 		Size  int64
 	}
 	o.finish().requireStatus(http.StatusOK).decode(&done)
-	assert.Equal(t, 4, done.Files)
-	assert.Equal(t, int64(5000+8+8+16), done.Size)
+	assert.Equal(t, 5, done.Files)
+	assert.Equal(t, int64(5000+8+8+16+38), done.Size)
 	o.finish().requireError(404, ferry.EUPLOADNOTFOUND)
 	o.put("late.txt", strings.NewReader("x")).requireError(404, ferry.EUPLOADNOTFOUND)
 
@@ -149,7 +153,7 @@ func TestDelivery_WholeVisit(t *testing.T) {
 	assert.Equal(t, []string{"alice@example.com"}, mails[0].To, "the requester is told; the outsider never is")
 	mail := mails[0].Parse(t)
 	assert.Equal(t, `Files arrived for your request "Tax papers"`, mail.Subject(t))
-	assert.Contains(t, mail.Body, "Olga Outsider (olga@example.org) uploaded 4 files")
+	assert.Contains(t, mail.Body, "Olga Outsider (olga@example.org) uploaded 5 files")
 	assert.Contains(t, mail.Body, "ferry did not check them")
 	assert.Equal(t, []string{ts.Root + "/inbox"}, mail.Links())
 
@@ -167,7 +171,7 @@ func TestDelivery_WholeVisit(t *testing.T) {
 	assert.Equal(t, "outsider", events[1].Actor)
 	assert.Equal(t, "Tax papers", events[1].Target)
 	assert.Equal(t, "olga@example.org", events[1].Detail["email"])
-	assert.EqualValues(t, 4, events[1].Detail["files"])
+	assert.EqualValues(t, 5, events[1].Detail["files"])
 	time.Sleep(200 * time.Millisecond)
 	assert.Len(t, peer.Received(), 1, "one mail a delivery")
 }

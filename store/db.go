@@ -83,6 +83,7 @@ var (
 	bucketRequests          = []byte("requests")           // sha256(request token) -> JSON requestRecord (request.go)
 	bucketUserRequests      = []byte("user_requests")      // owner id + request id -> sha256(request token)
 	bucketDeliveries        = []byte("deliveries")         // sha256(delivery key) -> JSON deliveryRecord (delivery.go)
+	bucketDeliveryFiles     = []byte("delivery_files")     // sha256(delivery key) + path -> size 8 | sha256 32 (delivery.go)
 	bucketDeliveryTimes     = []byte("delivery_times")     // started (Unix ns) + sha256(delivery key), for the sweep of unfinished ones
 	bucketScans             = []byte("scans")              // sha256 of content -> its scan: "" clean, else the signature found (scan.go)
 	bucketUnscanned         = []byte("unscanned")          // sha256 of content held for a scan the scanner could not do yet
@@ -93,7 +94,7 @@ var (
 		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed, bucketRequests, bucketUserRequests,
-		bucketDeliveries, bucketDeliveryTimes, bucketScans, bucketUnscanned, bucketScanHeld}
+		bucketDeliveries, bucketDeliveryFiles, bucketDeliveryTimes, bucketScans, bucketUnscanned, bucketScanHeld}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"

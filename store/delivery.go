@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -29,14 +31,16 @@ import (
 // in a folder of its own below the request's folder when accepted. An
 // unfinished delivery is dropped after deliveryLife, its blobs released.
 //
-// deliveries: sha256(key) -> JSON deliveryRecord; delivery_times: started
-// (Unix ns) + sha256(key), for the sweep.
+// deliveries: sha256(key) -> JSON deliveryRecord; delivery_files:
+// sha256(key) + the file's path -> size 8 | sha256 32, one key a file so
+// that each file put writes one small key, in path order; delivery_times:
+// started (Unix ns) + sha256(key), for the sweep.
 
 // deliveryLife is how long a delivery may stay unfinished.
 const deliveryLife = 24 * time.Hour
 
-// Bounds of a delivery whatever its request says: its files (each put
-// rewrites the record), and the name its outsider gives, in characters.
+// Bounds of a delivery whatever its request says: its files, and the name
+// its outsider gives, in characters.
 const (
 	maxDeliveryFiles = 10000
 	maxOutsiderName  = 100
@@ -51,21 +55,65 @@ type deliveryRecord struct {
 	// Proof is the SHA-256 of the key and the request's password, for a
 	// request that has one: each later call proves the password without
 	// another argon2id.
-	Proof string          `json:"proof,omitempty"`
-	Files []deliveredFile `json:"files,omitempty"`
-	Size  int64           `json:"size"`
+	Proof string `json:"proof,omitempty"`
+	Files int    `json:"files,omitempty"`
+	Size  int64  `json:"size"`
 }
 
-type deliveredFile struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+// deliveryFileKey is a file's key in delivery_files.
+func deliveryFileKey(kh []byte, path string) []byte {
+	return append(append(make([]byte, 0, len(kh)+len(path)), kh...), path...)
 }
 
-func (f deliveredFile) sum() sum {
-	var h sum
-	hex.Decode(h[:], []byte(f.SHA256))
-	return h
+func encodeDeliveryFile(size int64, h sum) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 40), uint64(size)), h[:]...)
+}
+
+// eachDeliveryFile calls f with each file of the delivery whose key hashes
+// to kh, in path order.
+func eachDeliveryFile(tx *bolt.Tx, kh []byte, f func(path string, size int64, h sum) error) error {
+	c := tx.Bucket(bucketDeliveryFiles).Cursor()
+	for k, v := c.Seek(kh); k != nil && bytes.HasPrefix(k, kh); k, v = c.Next() {
+		if len(v) != 40 {
+			return fmt.Errorf("delivery file %q: a record of %d bytes", k[len(kh):], len(v))
+		}
+		if err := f(string(k[len(kh):]), int64(binary.BigEndian.Uint64(v)), sum(v[8:])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropDelivery deletes the delivery whose key hashes to kh, started at
+// started, with its files, unreferencing their blobs unless keep; it
+// returns the blobs released.
+func dropDelivery(tx *bolt.Tx, kh []byte, started int64, keep bool) ([]sum, error) {
+	var released []sum
+	var keys [][]byte
+	err := eachDeliveryFile(tx, kh, func(path string, _ int64, h sum) error {
+		keys = append(keys, deliveryFileKey(kh, path))
+		if keep {
+			return nil
+		}
+		last, err := unrefBlob(tx, h)
+		if last {
+			released = append(released, h)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	files := tx.Bucket(bucketDeliveryFiles)
+	for _, k := range keys {
+		if err := files.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Bucket(bucketDeliveryTimes).Delete(deliveryTimeKey(started, kh)); err != nil {
+		return nil, err
+	}
+	return released, tx.Bucket(bucketDeliveries).Delete(kh)
 }
 
 // passwordProof is a delivery's Proof of password.
@@ -173,7 +221,7 @@ func (db *DB) deliveryRoom(rq *requestRecord, rec *deliveryRecord) (int64, error
 	if rq.MaxFiles > 0 {
 		files = min(files, rq.MaxFiles)
 	}
-	if len(rec.Files) >= files {
+	if rec.Files >= files {
 		return 0, nil, ferry.Errorf(ferry.ETOOLARGE, "This request takes at most %d files at a time.", files)
 	}
 	limit, over := int64(-1), error(nil)
@@ -232,7 +280,7 @@ func (db *DB) Deliver(ctx context.Context, d ferry.Delivery, name string, body i
 		}
 		return ferry.Delivered{}, err
 	}
-	var got deliveredFile
+	var path string
 	err = db.commitBlob(ctx, sp, func(tx *bolt.Tx) error {
 		rec, rq, _, err := db.openDelivery(tx, d)
 		if err != nil {
@@ -243,13 +291,14 @@ func (db *DB) Deliver(ctx context.Context, d ferry.Delivery, name string, body i
 		} else if limit >= 0 && sp.Size > limit {
 			return over
 		}
-		path, err := deliveryPath(rec.Files, names)
-		if err != nil {
+		kh := hashToken(d.Key)
+		if path, err = deliveryPath(tx, kh[:], names); err != nil {
 			return err
 		}
-		got = deliveredFile{Path: path, Size: sp.Size, SHA256: hex.EncodeToString(sp.Sum[:])}
-		rec.Files, rec.Size = append(rec.Files, got), rec.Size+sp.Size
-		kh := hashToken(d.Key)
+		if err := tx.Bucket(bucketDeliveryFiles).Put(deliveryFileKey(kh[:], path), encodeDeliveryFile(sp.Size, sp.Sum)); err != nil {
+			return err
+		}
+		rec.Files, rec.Size = rec.Files+1, rec.Size+sp.Size
 		if err := putDelivery(tx, kh[:], &rec); err != nil {
 			return err
 		}
@@ -258,31 +307,31 @@ func (db *DB) Deliver(ctx context.Context, d ferry.Delivery, name string, body i
 	if err != nil {
 		return ferry.Delivered{}, err
 	}
-	return ferry.Delivered{Name: got.Path, Size: got.Size, SHA256: got.SHA256}, nil
+	return ferry.Delivered{Name: path, Size: sp.Size, SHA256: hex.EncodeToString(sp.Sum[:])}, nil
 }
 
-// deliveryPath is where a file put as names goes in a delivery that has
-// files: at names, or under a free last name when a file or folder has
-// that; FILE_EXISTS when a folder it needs is one of the files. An
-// outsider never replaces anything.
-func deliveryPath(files []deliveredFile, names []string) (string, error) {
-	taken, isFile := map[string]bool{}, map[string]bool{}
-	for _, f := range files {
-		taken[f.Path], isFile[f.Path] = true, true
-		for i := range len(f.Path) {
-			if f.Path[i] == '/' {
-				taken[f.Path[:i]] = true
-			}
-		}
-	}
+// deliveryPath is where a file put as names goes in the delivery whose
+// key hashes to kh: at names, or under a free last name when a file or
+// folder of the delivery has that; FILE_EXISTS when a folder it needs is
+// one of its files. An outsider never replaces anything.
+func deliveryPath(tx *bolt.Tx, kh []byte, names []string) (string, error) {
+	files := tx.Bucket(bucketDeliveryFiles)
 	for i := 1; i < len(names); i++ {
-		if p := paths.Join(names[:i]); isFile[p] {
+		if p := paths.Join(names[:i]); files.Get(deliveryFileKey(kh, p)) != nil {
 			return "", ferry.Errorf(ferry.EFILEEXISTS, "%q is a file of this upload, so it cannot hold other files.", p)
 		}
 	}
+	taken := func(p string) bool {
+		if files.Get(deliveryFileKey(kh, p)) != nil {
+			return true
+		}
+		below := deliveryFileKey(kh, p+"/") // a folder of the delivery's
+		k, _ := files.Cursor().Seek(below)
+		return k != nil && bytes.HasPrefix(k, below)
+	}
 	dir, last := paths.Join(names[:len(names)-1]), names[len(names)-1]
 	p := paths.Join(names)
-	for n := 1; taken[p]; n++ {
+	for n := 1; taken(p); n++ {
 		p = joinRel(dir, paths.ConflictName(last, n))
 	}
 	return p, nil
@@ -302,7 +351,7 @@ func (db *DB) FinishDelivery(ctx context.Context, d ferry.Delivery, notice func(
 		if err != nil {
 			return err
 		}
-		if len(rec.Files) == 0 {
+		if rec.Files == 0 {
 			return ferry.Errorf(ferry.EBADREQUEST, "Add at least one file before finishing.")
 		}
 		if db.inboxFull(tx, owner.ID) {
@@ -312,9 +361,14 @@ func (db *DB) FinishDelivery(ctx context.Context, d ferry.Delivery, notice func(
 		if err != nil {
 			return err
 		}
-		items := make([]item, 0, len(rec.Files))
-		for _, f := range rec.Files {
-			items = append(items, item{size: f.Size, sum: f.sum(), path: f.Path})
+		kh := hashToken(d.Key)
+		items := make([]item, 0, rec.Files)
+		err = eachDeliveryFile(tx, kh[:], func(path string, size int64, h sum) error {
+			items = append(items, item{size: size, sum: h, path: path})
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		m := messageRecord{Receiver: owner.ID, Destination: paths.Join(append(folder, deliveryFolder(&rec))), Folder: true,
 			Size: rec.Size, Created: now.UnixNano(), Status: ferry.StatusPending, Request: rq.ID, OutsiderName: rec.Name, OutsiderEmail: rec.Email}
@@ -331,11 +385,7 @@ func (db *DB) FinishDelivery(ctx context.Context, d ferry.Delivery, notice func(
 				return err
 			}
 		}
-		kh := hashToken(d.Key)
-		if err := tx.Bucket(bucketDeliveries).Delete(kh[:]); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketDeliveryTimes).Delete(deliveryTimeKey(rec.Started, kh[:])); err != nil {
+		if _, err := dropDelivery(tx, kh[:], rec.Started, true); err != nil {
 			return err
 		}
 		rq.Uploads++
@@ -424,25 +474,11 @@ func (db *DB) DropStaleDeliveries(ctx context.Context) (int, error) {
 				if int64(binary.BigEndian.Uint64(k)) > cutoff {
 					break
 				}
-				kh := append([]byte(nil), k[8:]...)
-				if err := c.Delete(); err != nil {
+				rel, err := dropDelivery(tx, bytes.Clone(k[8:]), int64(binary.BigEndian.Uint64(k)), false)
+				if err != nil {
 					return err
 				}
-				var rec deliveryRecord
-				if v := tx.Bucket(bucketDeliveries).Get(kh); v != nil && json.Unmarshal(v, &rec) == nil {
-					for _, f := range rec.Files {
-						last, err := unrefBlob(tx, f.sum())
-						if err != nil {
-							return err
-						}
-						if last {
-							released = append(released, f.sum())
-						}
-					}
-				}
-				if err := tx.Bucket(bucketDeliveries).Delete(kh); err != nil {
-					return err
-				}
+				released = append(released, rel...)
 				n++
 			}
 			return nil
@@ -461,14 +497,11 @@ func (db *DB) DropStaleDeliveries(ctx context.Context) (int, error) {
 // countDeliveryRefs adds to refs the blob references of unfinished
 // deliveries' files.
 func countDeliveryRefs(tx *bolt.Tx, refs map[sum]uint64) error {
-	return tx.Bucket(bucketDeliveries).ForEach(func(_, v []byte) error {
-		var rec deliveryRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return err
+	return tx.Bucket(bucketDeliveryFiles).ForEach(func(k, v []byte) error {
+		if len(v) != 40 {
+			return fmt.Errorf("delivery file %x: a record of %d bytes", k, len(v))
 		}
-		for _, f := range rec.Files {
-			refs[f.sum()]++
-		}
+		refs[sum(v[8:])]++
 		return nil
 	})
 }

@@ -215,7 +215,8 @@ func (db *DB) Rescan(ctx context.Context) (int, error) {
 		if errors.Is(err, ferry.ErrScanUnavailable) {
 			break
 		} else if err != nil {
-			return n, err
+			db.log("scanning held content", err) // (the blob store, say): the others go on
+			continue
 		}
 		n++
 		err = db.update(ctx, func(tx *bolt.Tx) error {
