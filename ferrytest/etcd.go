@@ -1,0 +1,144 @@
+package ferrytest
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Etcd is a real etcd cluster (Debian's etcd-server) of members on
+// loopback, each with its data in a temporary folder.
+type Etcd struct {
+	t       testing.TB
+	members []*etcdMember
+}
+
+type etcdMember struct {
+	name, client, peer, dir string
+	args                    []string
+	cmd                     *exec.Cmd
+	done                    chan error
+	logs                    *Logs
+}
+
+// HaveEtcd reports whether etcd is installed.
+func HaveEtcd() bool {
+	_, err := exec.LookPath("etcd")
+	return err == nil
+}
+
+// StartEtcd starts an etcd cluster of n members and waits until each
+// answers; it skips the test when etcd is missing (under .ci/run,
+// FERRYTEST_REQUIRE_ETCD=1, it fails instead).
+func StartEtcd(t testing.TB, n int) *Etcd {
+	t.Helper()
+	if !HaveEtcd() {
+		if os.Getenv("FERRYTEST_REQUIRE_ETCD") != "" {
+			t.Fatal("etcd is not installed (.ci/run installs it: apt-get install etcd-server)")
+		}
+		t.Skip("skipped: etcd is not installed (apt-get install etcd-server, or run bash .ci/run)")
+	}
+	e := &Etcd{t: t}
+	var initial []string
+	for i := range n {
+		client, err := freePort()
+		require.NoError(t, err)
+		peer, err := freePort()
+		require.NoError(t, err)
+		m := &etcdMember{name: fmt.Sprintf("m%d", i), client: fmt.Sprintf("http://127.0.0.1:%d", client),
+			peer: fmt.Sprintf("http://127.0.0.1:%d", peer), dir: filepath.Join(t.TempDir(), "etcd"), logs: &Logs{}}
+		e.members = append(e.members, m)
+		initial = append(initial, m.name+"="+m.peer)
+	}
+	for _, m := range e.members {
+		m.args = []string{"--name", m.name, "--data-dir", m.dir,
+			"--listen-client-urls", m.client, "--advertise-client-urls", m.client,
+			"--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
+			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
+			"--initial-cluster-token", "ferrytest", "--heartbeat-interval", "50", "--election-timeout", "500"}
+		e.start(m)
+	}
+	for i := range e.members {
+		e.waitHealthy(i)
+	}
+	t.Cleanup(func() {
+		for i := range e.members {
+			e.Kill(i)
+		}
+	})
+	return e
+}
+
+func (e *Etcd) start(m *etcdMember) {
+	e.t.Helper()
+	m.cmd = exec.Command("etcd", m.args...)
+	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
+	require.NoError(e.t, m.cmd.Start())
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.cmd.Wait() }()
+}
+
+// waitHealthy waits until member i answers /health with true.
+func (e *Etcd) waitHealthy(i int) {
+	e.t.Helper()
+	m := e.members[i]
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if res, err := http.Get(m.client + "/health"); err == nil {
+			var body [64]byte
+			n, _ := res.Body.Read(body[:])
+			res.Body.Close()
+			if strings.Contains(string(body[:n]), `"true"`) {
+				return
+			}
+		}
+		select {
+		case err := <-m.done:
+			e.t.Fatalf("etcd %s exited: %v\n%s", m.name, err, m.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		require.True(e.t, time.Now().Before(deadline), "etcd %s did not become healthy:\n%s", m.name, m.logs.String())
+	}
+}
+
+// Endpoints are the members' client URLs.
+func (e *Etcd) Endpoints() []string {
+	var list []string
+	for _, m := range e.members {
+		list = append(list, m.client)
+	}
+	return list
+}
+
+// Kill stops member i at once (SIGKILL), as a crash would.
+func (e *Etcd) Kill(i int) {
+	m := e.members[i]
+	if m.cmd == nil || m.cmd.Process == nil {
+		return
+	}
+	_ = m.cmd.Process.Kill()
+	<-m.done
+	m.cmd = nil
+}
+
+// Restart starts member i again on its data, and waits until it answers.
+func (e *Etcd) Restart(i int) {
+	e.t.Helper()
+	m := e.members[i]
+	args := append([]string(nil), m.args...)
+	for j, a := range args {
+		if a == "new" {
+			args[j] = "existing"
+		}
+	}
+	m.args = args
+	e.start(m)
+	e.waitHealthy(i)
+}
