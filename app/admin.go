@@ -133,6 +133,9 @@ type LocalAdmin struct {
 	DB       *store.DB
 	Packages quota.Packages
 	Now      func() time.Time
+	// Claims is the cluster's directory, in cluster mode: an account is
+	// claimed before it is made, and released when it is deleted.
+	Claims *claims
 }
 
 var _ Admin = (*LocalAdmin)(nil)
@@ -148,7 +151,15 @@ func (a *LocalAdmin) AddUser(req AddUserRequest) (uint64, error) {
 		return 0, unknownPackage(req.Package)
 	}
 	ctx := cliContext()
+	if a.Claims != nil {
+		if err := a.Claims.claim(ctx, req.Email); err != nil {
+			return 0, err
+		}
+	}
 	u, err := a.DB.CreateUser(ctx, ferry.NewUser{Email: req.Email, Password: req.Password, FullName: req.Name, Package: req.Package})
+	if a.Claims != nil {
+		a.Claims.made(ctx, req.Email, err)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -171,7 +182,13 @@ func (a *LocalAdmin) deleteUser(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
-	return a.DB.DeleteUser(ctx, u.ID)
+	if err := a.DB.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	if a.Claims != nil {
+		return a.Claims.c.Release(ctx, u.Email)
+	}
+	return nil
 }
 
 // cliContext is the context of the admin CLI's changes: its actor in the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/cluster"
 	"github.com/ferryhq/ferry/dav"
 	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/mailer"
@@ -55,6 +56,10 @@ type App struct {
 	http       *http.Server
 	metricsLn  net.Listener // metrics_listen's, when set
 	metrics    http.Handler
+	cluster    *cluster.Cluster // in cluster mode
+	claims     *claims          // its directory, for account creation and deletion
+	internalLn net.Listener     // cluster.addr's: the other nodes forward here
+	internal   *http.Server
 }
 
 // New opens the store and the listeners. Run serves on them; on any error
@@ -107,11 +112,27 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		KeepHistory:       keepHistory(cfg.Send.KeepHistory),
 		KeepAudit:         time.Duration(cfg.Audit.Keep),
 		Scan:              cfg.scanPolicy(m.scans),
+		TokenPrefix:       tokenPrefix(cfg),
 		Logger:            a.log,
 	})
 	if err != nil {
 		return nil, err
 	}
+	// The store as the front ends use it: in cluster mode, accounts are
+	// claimed in the directory (app/cluster.go).
+	var st server.Store = a.db
+	var cl *claims
+	if cfg.Cluster.Node != "" {
+		if a.cluster, err = cluster.Join(cfg.clusterConfig(), a.log); err != nil {
+			return nil, err
+		}
+		cl = &claims{a.cluster}
+		st = clusterStore{DB: a.db, claims: *cl}
+		if a.internalLn, err = net.Listen("tcp", cfg.Cluster.Addr); err != nil {
+			return nil, fmt.Errorf("cluster.addr: %w", err)
+		}
+	}
+	a.claims = cl
 	a.mail = mailer.New(mailer.Config{
 		Host:         cfg.SMTP.Host,
 		Port:         cfg.SMTP.Port,
@@ -175,11 +196,11 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate,
 		Admin: adminService{a.localAdmin()}, AuditKeep: time.Duration(cfg.Audit.Keep),
 		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
-		Users:     a.db, Files: a.db, Uploads: a.db, Dav: a.db, Messages: a.db, Social: a.db, Requests: a.db,
+		Users:     st, Files: st, Uploads: st, Dav: st, Messages: st, Social: st, Requests: st,
 		Mail: texts, Guard: guard, Outsiders: outsiders, Log: front.WithRequestIDs(a.log), Now: opts.Now,
 	})
 	davHandler := dav.New(dav.Config{
-		Dav: a.db, Files: a.db, Guard: guard, MaxRequestBody: int64(cfg.MaxRequestBody),
+		Dav: st, Files: st, Guard: guard, MaxRequestBody: int64(cfg.MaxRequestBody),
 		Require2FA: cfg.Auth.Require2FA, Page: pages.DavPage, Log: front.WithRequestIDs(a.log),
 	})
 	api := server.New(server.Config{
@@ -198,10 +219,16 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Metrics:           m.handler(),
 		MetricsToken:      cfg.Metrics.Token,
 		Tracker:           cfg.Slice.Tracker,
-	}, a.db, a.log, opts.Now)
+	}, st, a.log, opts.Now)
 	requests := front.Requests{Log: a.log, Guard: guard, BodyIdleTimeout: time.Duration(cfg.BodyIdleTimeout), Observe: m.observe}
+	handler := requests.Handler(frontEnds{api: api, dav: davHandler, pages: pages})
+	if a.cluster != nil {
+		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, handler), ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		handler = newRouter(a.cluster, handler, m.forwarded)
+	}
 	a.http = &http.Server{
-		Handler:           requests.Handler(frontEnds{api: api, dav: davHandler, pages: pages}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -231,6 +258,9 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("ferry serving", "addr", a.Addr(), "public_url", a.cfg.PublicURL, "data_dir", a.cfg.DataDir)
 	errc := make(chan error, 3)
 	go func() { errc <- a.http.Serve(a.ln) }()
+	if a.internal != nil {
+		go func() { errc <- a.internal.Serve(a.internalLn) }()
+	}
 	adminSrv := &http.Server{Handler: adminHandler(a.localAdmin(), a.log), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	if a.admin != nil {
@@ -263,6 +293,11 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Warn("requests still in flight at the shutdown timeout were cut off", "err", err)
 		a.http.Close()
 	}
+	if a.internal != nil {
+		if err := a.internal.Shutdown(shutCtx); err != nil {
+			a.internal.Close()
+		}
+	}
 	if err := adminSrv.Shutdown(shutCtx); err != nil {
 		adminSrv.Close()
 	}
@@ -293,6 +328,14 @@ func (a *App) closeAll() error {
 	}
 	if a.metricsLn != nil {
 		a.metricsLn.Close()
+	}
+	if a.internalLn != nil {
+		a.internalLn.Close()
+	}
+	if a.cluster != nil {
+		if err := a.cluster.Close(); err != nil {
+			a.log.Warn("cluster: leaving", "err", err)
+		}
 	}
 	if a.admin != nil {
 		a.admin.Close()
@@ -360,7 +403,16 @@ func (a *App) sweep(ctx context.Context) {
 }
 
 func (a *App) localAdmin() *LocalAdmin {
-	return &LocalAdmin{DB: a.db, Packages: a.cfg.QuotaPackages(), Now: a.now}
+	return &LocalAdmin{DB: a.db, Packages: a.cfg.QuotaPackages(), Now: a.now, Claims: a.claims}
+}
+
+// tokenPrefix is what starts every token the store makes: the node's id
+// in cluster mode, nothing else.
+func tokenPrefix(cfg Config) string {
+	if cfg.Cluster.Node == "" {
+		return ""
+	}
+	return cluster.TokenPrefix(cfg.Cluster.Node)
 }
 
 // NewLogger returns the logger the config's log section asks for.

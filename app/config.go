@@ -155,6 +155,16 @@ type Config struct {
 		RequestBytesPerDay       Size `toml:"request_bytes_per_day"`
 	} `toml:"requests"`
 
+	// Cluster runs this node as one of several (docs/cluster.md); off
+	// when node is empty.
+	Cluster struct {
+		Node       string   `toml:"node"`
+		Addr       string   `toml:"addr"`
+		Etcd       []string `toml:"etcd"`
+		Secret     string   `toml:"secret"`
+		SecretFile string   `toml:"secret_file"`
+	} `toml:"cluster"`
+
 	// Scan is virus scanning with ClamAV's daemon.
 	Scan struct {
 		Clamd   string   `toml:"clamd"`
@@ -223,6 +233,7 @@ func Default() Config {
 	d := front.DefaultOutsiderLimits
 	c.Requests.AddressDeliveriesPerHour, c.Requests.AddressBytesPerDay = d.AddressDeliveriesPerHour, Size(d.AddressBytesPerDay)
 	c.Requests.RequestDeliveriesPerHour, c.Requests.RequestBytesPerDay = d.RequestDeliveriesPerHour, Size(d.RequestBytesPerDay)
+	c.Cluster.Etcd = []string{}
 	c.Scan.What = "outsiders"
 	c.Scan.OnError = "hold"
 	c.Scan.Timeout = Duration(time.Minute)
@@ -397,6 +408,9 @@ func (c *Config) Validate() error {
 	if err := c.validateScan(); err != nil {
 		return err
 	}
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
 	for key, n := range map[string]int64{"requests.address_deliveries_per_hour": int64(c.Requests.AddressDeliveriesPerHour),
 		"requests.request_deliveries_per_hour": int64(c.Requests.RequestDeliveriesPerHour),
 		"requests.address_bytes_per_day":       int64(c.Requests.AddressBytesPerDay), "requests.request_bytes_per_day": int64(c.Requests.RequestBytesPerDay)} {
@@ -478,6 +492,14 @@ func (c *Config) StoreS3() *store.S3 {
 	b := c.Blobs
 	if b.Backend != "s3" {
 		return nil
+	}
+	if c.Cluster.Node != "" {
+		// Each node's objects under a prefix of its own, so that its
+		// orphan sweep reasons only about them.
+		if b.Prefix != "" && !strings.HasSuffix(b.Prefix, "/") {
+			b.Prefix += "/"
+		}
+		b.Prefix += c.Cluster.Node + "/"
 	}
 	return &store.S3{
 		Endpoint: b.Endpoint, Bucket: b.Bucket, Prefix: b.Prefix, Region: b.Region,

@@ -152,6 +152,7 @@ func (c *Config) readSecretFiles() error {
 		{"blobs.access_key", &c.Blobs.AccessKey, "blobs.access_key_file", c.Blobs.AccessKeyFile},
 		{"blobs.secret_key", &c.Blobs.SecretKey, "blobs.secret_key_file", c.Blobs.SecretKeyFile},
 		{"oidc.client_secret", &c.OIDC.ClientSecret, "oidc.client_secret_file", c.OIDC.ClientSecretFile},
+		{"cluster.secret", &c.Cluster.Secret, "cluster.secret_file", c.Cluster.SecretFile},
 	} {
 		if s.filePath == "" {
 			continue

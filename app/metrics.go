@@ -28,6 +28,7 @@ type metrics struct {
 	commitSize   prometheus.Histogram
 	commitTime   prometheus.Histogram
 	scans        *prometheus.CounterVec
+	forwarded    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -60,6 +61,9 @@ func newMetrics() *metrics {
 		scans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_scans_total", Help: "Virus scans by result: clean, infected, too_large, unavailable, error.",
 		}, []string{"result"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_cluster_forwarded_total", Help: "Requests this node forwarded to the node that owns their user, by that node.",
+		}, []string{"node"}),
 	}
 	build := version.Get()
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -68,7 +72,7 @@ func newMetrics() *metrics {
 	})
 	info.Set(1)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.bytesIn, m.bytesOut, m.failedLogins, m.commitSize, m.commitTime, m.scans, info)
+		m.requests, m.latency, m.bytesIn, m.bytesOut, m.failedLogins, m.commitSize, m.commitTime, m.scans, m.forwarded, info)
 	return m
 }
 

@@ -381,3 +381,18 @@ func ReadStatus(ctx context.Context, cfg Config) (Status, error) {
 	}
 	return st, nil
 }
+
+// TokenPrefix is what starts every token, code and key a node makes, so
+// that any node can tell whose it is: its id and a dot (base64url and hex
+// have no dot).
+func TokenPrefix(node string) string { return node + "." }
+
+// NodeOf is the node a token, code or key names, "" for one that names
+// none (made outside cluster mode). A personal token's prefix comes first.
+func NodeOf(token string) string {
+	node, _, ok := strings.Cut(strings.TrimPrefix(token, "fpat_"), ".")
+	if !ok || ValidNode(node) != nil {
+		return ""
+	}
+	return node
+}

@@ -142,3 +142,11 @@ func (e *Etcd) Restart(i int) {
 	e.start(m)
 	e.waitHealthy(i)
 }
+
+// FreeAddr is a loopback address with a port free now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	port, err := freePort()
+	require.NoError(t, err)
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}

@@ -172,6 +172,10 @@ type Options struct {
 	// S3, when set, keeps blobs in an S3-compatible bucket instead of the
 	// data directory; Open fails when the bucket does not answer.
 	S3 *S3
+	// TokenPrefix starts every token, code and key the store makes (a
+	// node's id and a dot, in cluster mode: cluster.NodeOf reads it), so
+	// that any node can tell whose it is.
+	TokenPrefix string
 	// Scan is what is scanned for malware, and how ([scan]).
 	Scan ferry.ScanPolicy
 	// MinFreeSpace is the free space of the data dir's file system that
@@ -205,6 +209,7 @@ type DB struct {
 	// their sends (outcome.go); nil sends none.
 	decisionNotice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail
 	observeCommit  func(calls int, d time.Duration)
+	tokenPrefix    string // Options.TokenPrefix
 
 	leaveTrash       bool // tests: leave deleted folders to Reclaim, as a crash would
 	cutCopiesForTest bool // tests: end large copies after one step, as a crash would
@@ -272,6 +277,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		bolt:           b,
 		dir:            dir,
 		observeCommit:  opts.ObserveCommit,
+		tokenPrefix:    opts.TokenPrefix,
 		decisionNotice: opts.DecisionNotice,
 		downloadNotice: opts.DownloadNotice,
 		now:            opts.Now,

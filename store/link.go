@@ -84,7 +84,7 @@ func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, exp
 	if _, err := rand.Read(raw); err != nil {
 		return "", 0, err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
+	token := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
 	var password string
 	if opts.Password != "" {

@@ -44,7 +44,7 @@ func (db *DB) CreatePersonalToken(ctx context.Context, userID uint64, name strin
 	if _, err := rand.Read(raw); err != nil {
 		return 0, "", ferry.Errorf(ferry.ETOKENCANNOTBEGENERATED, "Unable to generate a token.")
 	}
-	token := personalPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	token := personalPrefix + db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
 	now := db.now()
 	rec := tokenRecord{userID: userID, created: now.UnixNano(), personal: true, name: name}

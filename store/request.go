@@ -69,7 +69,7 @@ func (db *DB) CreateRequest(ctx context.Context, userID uint64, nr ferry.NewFile
 	if _, err := rand.Read(raw); err != nil {
 		return 0, "", err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
+	token := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
 	rec := requestRecord{Owner: userID, Title: title, Message: nr.Message, Folder: paths.Join(nr.Folder), Created: db.now().UTC(),
 		Expires: nr.Expires.UTC(), MaxFiles: nr.MaxFiles, MaxSize: nr.MaxSize, Password: hash}

@@ -25,7 +25,7 @@ func (db *DB) ForgotPassword(ctx context.Context, email string, life time.Durati
 	if _, err := rand.Read(raw); err != nil {
 		return err
 	}
-	code := base64.RawURLEncoding.EncodeToString(raw)
+	code := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(code)
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := db.findUserByEmail(tx, email)

@@ -293,7 +293,7 @@ func (db *DB) SetPhoto(ctx context.Context, userID uint64, p ferry.Photo) (strin
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
+	token := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	v := append([]byte{byte(len(p.ContentType))}, p.ContentType...)
 	v = append(v, p.Data...)
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -416,7 +416,7 @@ func (db *DB) newInvite(tx *bolt.Tx, inviterID uint64, email string, now time.Ti
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
 	}
-	code := base64.RawURLEncoding.EncodeToString(raw)
+	code := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(code)
 	rec := inviteRecord{Inviter: inviterID, Email: email, Created: now.UnixNano(), Expires: now.Add(db.rules.invite.ExpireIn).UnixNano()}
 	v, err := json.Marshal(rec)

@@ -104,7 +104,7 @@ func (db *DB) CreateToken(ctx context.Context, userID uint64) (string, error) {
 	if _, err := rand.Read(raw); err != nil {
 		return "", ferry.Errorf(ferry.ETOKENCANNOTBEGENERATED, "Unable to generate a token.")
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
+	token := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(token)
 	now := db.now().UnixNano()
 	err := db.update(ctx, func(tx *bolt.Tx) error {

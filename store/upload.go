@@ -106,7 +106,7 @@ func (db *DB) CreateUpload(ctx context.Context, userID uint64, names []string, s
 	if _, err := rand.Read(raw); err != nil {
 		return "", "", err
 	}
-	key = hex.EncodeToString(raw)
+	key = db.tokenPrefix + hex.EncodeToString(raw)
 	defer db.lockUpload(key)() // against the sweep of files without a record
 	f, err := os.OpenFile(db.uploadFile(key), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {

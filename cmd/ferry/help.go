@@ -73,6 +73,12 @@ JSON object a line; csv has a header line and the detail as JSON.
   --until T          only events before T
   --format F         jsonl (the default) or csv`,
 		"ferry audit export --since 2026-11-01 --format csv > audit.csv"},
+	{"cluster status", "cluster status",
+		`Prints each node of the cluster (the config's [cluster] etcd): its
+internal address, how many accounts it owns, and whether it is live. A
+node that owns accounts but is not live is down: its users' requests
+answer 503 until it is back.`,
+		"ferry cluster status"},
 	{"backup", "backup --out FILE",
 		`Writes a consistent backup (a tar file of ferry.db and the blob files
 it refers to), also while ferry serve runs. With blobs in S3 it holds

@@ -197,6 +197,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		return withAdmin(*configPath, func(a app.Admin) error { return a.ExportAudit(req, stdout) })
+	case "cluster status":
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		cfg, err := app.LoadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		return app.ClusterStatus(ctx, cfg, stdout)
 	case "backup":
 		out := fs.String("out", "", "the backup file to write")
 		if err := fs.Parse(args); err != nil {

@@ -1,0 +1,139 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/ferrytest"
+)
+
+// startCluster runs one ferry node per id on a shared etcd and S3, each
+// with its own data directory and internal listener.
+func startCluster(t *testing.T, etcd *ferrytest.Etcd, s3 *ferrytest.S3, ids ...string) map[string]*testServer {
+	t.Helper()
+	nodes := map[string]*testServer{}
+	for _, id := range ids {
+		nodes[id] = startServer(t, longTokens, func(c *app.Config) {
+			s3.UseS3(c)
+			c.Auth.Signup = "open"
+			c.Metrics.Token = "scrape-secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+		})
+	}
+	return nodes
+}
+
+// at is c's calls sent to node ts instead.
+func (c *client) at(ts *testServer) *client {
+	return &client{t: c.t, base: ts.URL, http: c.http, token: c.token}
+}
+
+// forwarded is /metrics' count of requests ts forwarded to node.
+func forwarded(ts *testServer, node string) int {
+	root := &client{t: ts.t, base: ts.Root, http: http.DefaultClient}
+	m := regexp.MustCompile(`\nferry_cluster_forwarded_total\{node="` + node + `"\} (\d+)\n`).FindStringSubmatch(string(root.scrape(ts.Root + "/metrics").Body))
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// Three nodes on three etcd members: an account lives on the node that
+// made it, and any node serves it (a sign-in by email, its token, files
+// up and down, WebDAV, the web app's session) by forwarding to the owner,
+// streaming; a request to the owner forwards nothing. A signup lands on
+// the node the email is placed on; two nodes making the same account at
+// once: one wins, the other answers EMAIL_ALREADY_EXIST. A node that is
+// down answers 503 with Retry-After for its users only.
+func TestCluster_AnyNodeServesAnyUser(t *testing.T) {
+	etcd := ferrytest.StartEtcd(t, 3)
+	nodes := startCluster(t, etcd, sharedS3(t), "a", "b", "c")
+	a, b, c := nodes["a"], nodes["b"], nodes["c"]
+	a.addUser("alice@example.com", password)
+	b.addUser("bob@example.com", password)
+
+	// Alice signs in through c, which owns neither.
+	alice := c.login("alice@example.com", password)
+	assert.True(t, strings.HasPrefix(alice.token, "a."), "her token names her node: %s", alice.token)
+	big := randomBytes(t, 3<<20)
+	alice.at(b).mustPut("docs/big.bin", big)
+	assert.Equal(t, big, alice.at(c).getFile("docs/big.bin").Body, "streamed through another node, byte for byte")
+	assert.Equal(t, []ferry.Entry{{File: "docs/big.bin", Size: int64(len(big)), Type: "f"}}, alice.at(b).list("docs"))
+	bob := a.login("bob@example.com", password)
+	bob.at(c).mustPut("b.txt", []byte("bob's"))
+	alice.at(c).getFile("b.txt").requireError(404, ferry.EFILENOTFOUND) // her folder, not his
+
+	// A same-slice request forwards nothing.
+	before := forwarded(a, "a") + forwarded(a, "b") + forwarded(a, "c")
+	alice.at(a).list("docs")
+	alice.at(a).getFile("docs/big.bin").requireStatus(http.StatusOK)
+	assert.Equal(t, before, forwarded(a, "a")+forwarded(a, "b")+forwarded(a, "c"), "the owner serves its own without another node")
+	assert.Positive(t, forwarded(c, "a"))
+
+	// WebDAV by email and app password, through a node that owns neither.
+	d := c.dav(alice)
+	d.do(http.MethodPut, "/dav-file.txt", strings.NewReader("over WebDAV")).requireStatus(http.StatusCreated)
+	assert.Equal(t, "over WebDAV", string(alice.at(a).getFile("dav-file.txt").Body))
+
+	// The web app: sign-in by email through b, the session's cookie names a.
+	br := b.browser()
+	br.signIn("alice@example.com", password)
+	page := br.get("/files/docs")
+	page.requireStatus(http.StatusOK)
+	assert.Contains(t, string(page.Body), "big.bin")
+
+	// A signup through any node lands where the email is placed.
+	reg := c.client()
+	var tok struct{ Token string }
+	reg.postForm("/auth/register", url.Values{"email": {"carol@example.com"}, "password": {password}, "name": {"Carol"}}).
+		requireStatus(http.StatusOK).decode(&tok)
+	var status bytes.Buffer
+	require.NoError(t, app.ClusterStatus(context.Background(), a.Cfg, &status))
+	home := tok.Token[:1]
+	assert.Regexp(t, `(?m)^`+home+` .* 2  live|^`+home+` .* 1  live`, status.String(), "%s", status.String())
+	reg.postForm("/auth/register", url.Values{"email": {"carol@example.com"}, "password": {password}, "name": {"Carol"}}).
+		requireError(400, ferry.EEMAILEXISTS)
+
+	// Two nodes make the same account at once: one wins.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, ts := range []*testServer{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = ts.admin().AddUser(app.AddUserRequest{Email: "dora@example.com", Password: password, Name: "Dora"})
+		}()
+	}
+	wg.Wait()
+	assert.True(t, (errs[0] == nil) != (errs[1] == nil), "one of them wins: %v", errs)
+	for _, err := range errs {
+		if err != nil {
+			assert.Equal(t, ferry.EEMAILEXISTS, ferry.ErrorCode(err))
+		}
+	}
+	c.login("dora@example.com", password) // through a node that made neither
+
+	// b goes down: its users answer 503, the others not.
+	b.stop()
+	r := bob.at(c).get("/ops/list", url.Values{"path": {""}})
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	assert.Contains(t, string(r.Body), "not answering")
+	alice.at(c).list("docs")
+	status.Reset()
+	require.NoError(t, app.ClusterStatus(context.Background(), a.Cfg, &status))
+	assert.Regexp(t, `(?m)^b .*down`, status.String())
+}

@@ -1,0 +1,394 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/cluster"
+	"github.com/ferryhq/ferry/front"
+	"github.com/ferryhq/ferry/store"
+)
+
+// Cluster mode (docs/cluster.md): this node owns the accounts it made,
+// in its own bbolt, and the directory in etcd says which node owns each
+// email. Every public request goes through route: one of a user of
+// another node is forwarded, streaming, to that node's internal listener,
+// which serves it as its own. Tokens, codes and keys start with their
+// node's id (store.Options.TokenPrefix), so that any node can tell whose
+// they are; a request that names no one (a page, a sign-in form) goes by
+// the email it gives, or a browser's node cookie, or is served here.
+
+// Headers of a forwarded request, which only the internal listener
+// believes, given the shared secret.
+const (
+	headerSecret = "Ferry-Cluster-Secret"
+	headerClient = "Ferry-Client-Addr" // the client's address as the first node saw it
+	nodeCookie   = "ferry_node"        // a browser's node, for a sign-in's second step
+)
+
+// validateCluster checks [cluster]; nothing when node is empty.
+func (c *Config) validateCluster() error {
+	cl := c.Cluster
+	if cl.Node == "" {
+		return nil
+	}
+	if err := cluster.ValidNode(cl.Node); err != nil {
+		return fmt.Errorf("cluster.node: %w", err)
+	}
+	if _, _, err := net.SplitHostPort(cl.Addr); err != nil {
+		return fmt.Errorf("cluster.addr: %q is not host:port", cl.Addr)
+	}
+	if len(cl.Etcd) == 0 {
+		return errors.New("cluster.etcd: the etcd endpoints are needed with cluster.node")
+	}
+	if cl.Secret == "" {
+		return errors.New("cluster.secret: a secret shared by the nodes is needed with cluster.node")
+	}
+	if c.Blobs.Backend != "s3" {
+		return errors.New("cluster.node: blobs.backend must be \"s3\" in cluster mode (the nodes share no file system)")
+	}
+	return nil
+}
+
+// clusterConfig is [cluster] as the cluster package takes it.
+func (c *Config) clusterConfig() cluster.Config {
+	return cluster.Config{Node: c.Cluster.Node, Addr: c.Cluster.Addr, Endpoints: c.Cluster.Etcd, Secret: c.Cluster.Secret}
+}
+
+// claims is the directory as account creation and deletion use it.
+type claims struct{ c *cluster.Cluster }
+
+// claim makes this node the owner of email: EMAIL_ALREADY_EXIST when
+// another node owns it.
+func (cl claims) claim(ctx context.Context, email string) error {
+	email, err := ferry.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	owner, err := cl.c.Claim(ctx, email)
+	if err != nil {
+		return err
+	}
+	if owner != cl.c.Self() {
+		return ferry.Errorf(ferry.EEMAILEXISTS, "An account with the email %s exists already.", email)
+	}
+	return nil
+}
+
+// made releases email's claim when its account was not made after all
+// (any failure but the account being there already).
+func (cl claims) made(ctx context.Context, email string, err error) {
+	if err != nil && ferry.ErrorCode(err) != ferry.EEMAILEXISTS {
+		if e, nerr := ferry.NormalizeEmail(email); nerr == nil {
+			_ = cl.c.Release(ctx, e)
+		}
+	}
+}
+
+// clusterStore is the store as the front ends use it in cluster mode:
+// an account is claimed in the directory before it is made, and released
+// when it is deleted.
+type clusterStore struct {
+	*store.DB
+	claims claims
+}
+
+func (s clusterStore) CreateUser(ctx context.Context, nu ferry.NewUser) (*ferry.User, error) {
+	if err := s.claims.claim(ctx, nu.Email); err != nil {
+		return nil, err
+	}
+	u, err := s.DB.CreateUser(ctx, nu)
+	s.claims.made(ctx, nu.Email, err)
+	return u, err
+}
+
+func (s clusterStore) CreateInvitedUser(ctx context.Context, nu ferry.NewUser, code string) (*ferry.User, error) {
+	if err := s.claims.claim(ctx, nu.Email); err != nil {
+		return nil, err
+	}
+	u, err := s.DB.CreateInvitedUser(ctx, nu, code)
+	s.claims.made(ctx, nu.Email, err)
+	return u, err
+}
+
+func (s clusterStore) CreateSSOUser(ctx context.Context, nu ferry.NewUser, l ferry.SSOLink) (*ferry.User, error) {
+	if err := s.claims.claim(ctx, nu.Email); err != nil {
+		return nil, err
+	}
+	u, err := s.DB.CreateSSOUser(ctx, nu, l)
+	s.claims.made(ctx, nu.Email, err)
+	return u, err
+}
+
+func (s clusterStore) DeleteAccount(ctx context.Context, userID uint64, password string) error {
+	u, err := s.DB.UserByID(userID)
+	if err != nil {
+		return err
+	}
+	if err := s.DB.DeleteAccount(ctx, userID, password); err != nil {
+		return err
+	}
+	return s.claims.c.Release(ctx, u.Email)
+}
+
+// router sends each public request to the node that owns its user.
+type router struct {
+	c         *cluster.Cluster
+	local     http.Handler
+	secret    string
+	forwarded *prometheus.CounterVec // by the node forwarded to
+	transport http.RoundTripper
+}
+
+func newRouter(c *cluster.Cluster, local http.Handler, forwarded *prometheus.CounterVec) *router {
+	return &router{c: c, local: local, secret: c.Secret(), forwarded: forwarded, transport: &http.Transport{
+		Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute, ResponseHeaderTimeout: 0,
+	}}
+}
+
+// loginPaths are the calls whose body names the account by email.
+var loginPaths = map[string]bool{
+	"/api/1/auth/token": true, "/api/1/auth/password/forgot": true, "/login": true, "/forgot": true,
+}
+
+// signupPaths make an account: placed on a node by its email.
+var signupPaths = map[string]bool{"/api/1/auth/register": true, "/signup": true}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	node, err := rt.owner(r)
+	if err != nil {
+		rt.unavailable(w, r, "The directory of accounts cannot be reached; try again in a moment.")
+		return
+	}
+	if node == "" || node == rt.c.Self() {
+		rt.local.ServeHTTP(w, r)
+		return
+	}
+	rt.forward(w, r, node)
+}
+
+// forward sends r to node's internal listener and its answer back, both
+// streamed.
+func (rt *router) forward(w http.ResponseWriter, r *http.Request, node string) {
+	addr, live := rt.c.Addr(node)
+	if !live {
+		rt.unavailable(w, r, "The server that keeps this account is not answering; try again in a minute. Other accounts are not affected.")
+		return
+	}
+	rt.forwarded.WithLabelValues(node).Inc()
+	client := r.RemoteAddr
+	proxy := &httputil.ReverseProxy{
+		Transport:     rt.transport,
+		FlushInterval: -1, // a download streams as it comes
+		Rewrite: func(p *httputil.ProxyRequest) {
+			p.SetURL(&url.URL{Scheme: "http", Host: addr})
+			p.Out.Host = r.Host
+			p.Out.Header.Set(headerSecret, rt.secret)
+			p.Out.Header.Set(headerClient, client)
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			rt.unavailable(w, r, "The server that keeps this account is not answering; try again in a minute. Other accounts are not affected.")
+		},
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+// unavailable answers 503 with Retry-After, as the API's error or a page.
+func (rt *router) unavailable(w http.ResponseWriter, r *http.Request, msg string) {
+	w.Header().Set("Retry-After", "30")
+	if front.WantsPage(r) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, msg+"\n")
+		return
+	}
+	front.WriteJSON(w, http.StatusServiceUnavailable, front.ErrorBody{Error: ferry.EUNKNOWN, Message: msg})
+}
+
+// owner is the node r is for: "" for any (served here).
+func (rt *router) owner(r *http.Request) (string, error) {
+	p := r.URL.Path
+	// A secret in the path names its node: links, requests, photos,
+	// uploads.
+	for _, pre := range []string{"/d/", "/r/", "/api/1/r/", "/photos/", "/api/1/upload/chunked/", "/api/1/upload/status/", "/api/1/upload/finalize/", "/uploads/"} {
+		if rest, ok := strings.CutPrefix(p, pre); ok {
+			tok, _, _ := strings.Cut(rest, "/")
+			if n := cluster.NodeOf(tok); n != "" {
+				return n, nil
+			}
+		}
+	}
+	// A token.
+	tok := r.Header.Get("token")
+	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok == "" {
+		tok = v
+	}
+	if n := cluster.NodeOf(tok); n != "" {
+		return n, nil
+	}
+	// WebDAV's Basic auth names the account by its email.
+	if user, _, ok := r.BasicAuth(); ok && strings.Contains(user, "@") {
+		return rt.ownerOf(r.Context(), user)
+	}
+	// A code in a form or query: a password reset, an invitation.
+	for _, field := range []string{"code", "invite"} {
+		if n := cluster.NodeOf(r.URL.Query().Get(field)); n != "" {
+			return n, nil
+		}
+	}
+	// The web app's session.
+	for _, name := range []string{"ferry", "__Host-ferry"} {
+		if c, err := r.Cookie(name); err == nil {
+			if n := cluster.NodeOf(c.Value); n != "" {
+				return n, nil
+			}
+		}
+	}
+	if r.Method == http.MethodPost && (loginPaths[p] || signupPaths[p] || p == "/api/1/auth/password/reset" || p == "/reset") {
+		fields, err := formFields(r)
+		if err != nil {
+			return "", nil // served here, which answers the bad form
+		}
+		if n := cluster.NodeOf(fields["code"]); n != "" {
+			return n, nil
+		}
+		if n := cluster.NodeOf(fields["invite"]); n != "" && signupPaths[p] {
+			return n, nil // (the invitation's node: the account is made there)
+		}
+		if email, err := ferry.NormalizeEmail(fields["email"]); err == nil {
+			owner, err := rt.ownerOf(r.Context(), email)
+			if err != nil || owner != "" || !signupPaths[p] {
+				return owner, err
+			}
+			return rt.c.Place(email), nil
+		}
+	}
+	// A sign-in's second step, which waits in its node's memory.
+	if c, err := r.Cookie(nodeCookie); err == nil && cluster.ValidNode(c.Value) == nil {
+		if _, live := rt.c.Addr(c.Value); live {
+			return c.Value, nil
+		}
+	}
+	return "", nil
+}
+
+// ownerOf is email's node, "" for none.
+func (rt *router) ownerOf(ctx context.Context, email string) (string, error) {
+	email, err := ferry.NormalizeEmail(email)
+	if err != nil {
+		return "", nil
+	}
+	owner, err := rt.c.Owner(ctx, email)
+	if errors.Is(err, cluster.ErrNoOwner) {
+		return "", nil
+	}
+	return owner, err
+}
+
+// maxRoutedForm bounds the form read to find its email.
+const maxRoutedForm = 64 << 10
+
+// formFields reads r's small form (urlencoded or JSON) and puts the body
+// back for whoever serves it.
+func formFields(r *http.Request) (map[string]string, error) {
+	if r.ContentLength > maxRoutedForm {
+		return nil, errors.New("too large to route")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRoutedForm+1))
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+	if err != nil || len(body) > maxRoutedForm {
+		return nil, errors.New("too large to route")
+	}
+	fields := map[string]string{}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/json":
+		var m map[string]any
+		if json.Unmarshal(body, &m) == nil {
+			for k, v := range m {
+				if s, ok := v.(string); ok {
+					fields[k] = s
+				}
+			}
+		}
+	default:
+		q, _ := url.ParseQuery(string(body))
+		for k := range q {
+			fields[k] = q.Get(k)
+		}
+	}
+	return fields, nil
+}
+
+// internal is the internal listener's handler: a request that carries the
+// secret is served here, from its client's address; any other is
+// refused.
+func internal(secret, self string, local http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get(headerSecret)), []byte(secret)) != 1 {
+			front.WriteJSON(w, http.StatusForbidden, front.ErrorBody{Error: ferry.EAUTHFAILED, Message: "Only ferry's nodes call this listener."})
+			return
+		}
+		r.Header.Del(headerSecret)
+		if c := r.Header.Get(headerClient); c != "" {
+			r.RemoteAddr = c
+		}
+		r.Header.Del(headerClient)
+		r.Header.Del("X-Forwarded-For")
+		if r.URL.Path == "/login" {
+			// The browser comes back here for the second factor, which
+			// waits in this node's memory.
+			http.SetCookie(w, &http.Cookie{Name: nodeCookie, Value: self, Path: "/login", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		}
+		local.ServeHTTP(w, r)
+	})
+}
+
+// ClusterStatus prints `ferry cluster status`: each node that is live or
+// owns accounts, its internal address, how many accounts it owns, and
+// whether it is live.
+func ClusterStatus(ctx context.Context, cfg Config, w io.Writer) error {
+	if cfg.Cluster.Node == "" || len(cfg.Cluster.Etcd) == 0 {
+		return errors.New("cluster status: the config has no [cluster] node and etcd")
+	}
+	st, err := cluster.ReadStatus(ctx, cfg.clusterConfig())
+	if err != nil {
+		return fmt.Errorf("cluster status: etcd: %w", err)
+	}
+	live := map[string]cluster.Node{}
+	ids := map[string]bool{}
+	for _, n := range st.Nodes {
+		live[n.ID], ids[n.ID] = n, true
+	}
+	for id := range st.Users {
+		ids[id] = true
+	}
+	fmt.Fprintf(w, "%-20s %-22s %8s  %s\n", "NODE", "ADDRESS", "USERS", "STATE")
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		n, up := live[id]
+		addr, state := n.Addr, "live since "+n.Started.Format(time.RFC3339)
+		if !up {
+			addr, state = "-", "down: its users answer 503"
+		}
+		fmt.Fprintf(w, "%-20s %-22s %8d  %s\n", id, addr, st.Users[id], state)
+	}
+	return nil
+}
