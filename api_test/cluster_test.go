@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,7 +104,7 @@ func TestCluster_AnyNodeServesAnyUser(t *testing.T) {
 	var status bytes.Buffer
 	require.NoError(t, app.ClusterStatus(context.Background(), a.Cfg, &status))
 	home := tok.Token[:1]
-	assert.Regexp(t, `(?m)^`+home+` .* 2  live|^`+home+` .* 1  live`, status.String(), "%s", status.String())
+	assert.Regexp(t, `(?m)^`+home+` +\S+ +[12] +0  live`, status.String(), "%s", status.String())
 	reg.postForm("/auth/register", url.Values{"email": {"carol@example.com"}, "password": {password}, "name": {"Carol"}}).
 		requireError(400, ferry.EEMAILEXISTS)
 
@@ -136,4 +137,85 @@ func TestCluster_AnyNodeServesAnyUser(t *testing.T) {
 	status.Reset()
 	require.NoError(t, app.ClusterStatus(context.Background(), a.Cfg, &status))
 	assert.Regexp(t, `(?m)^b .*down`, status.String())
+}
+
+// Sends across nodes: Alice (on a) sends through c to Bob (on b); the
+// send goes by a's outbox to b, arrives once in Bob's inbox with Alice's
+// name and his mail; accepted, its bytes are copied in the bucket to b's
+// own objects and land in Bob's folder; declined, the other goes back;
+// Alice hears of each and her outbox says so. A send while b is down is
+// acknowledged, waits in a's outbox (cluster status shows it) and
+// arrives when b is back. Every node's fsck agrees at the end.
+func TestCluster_SendsAcrossNodes(t *testing.T) {
+	etcd := ferrytest.StartEtcd(t, 3)
+	peer := ferrytest.StartSMTP(t)
+	nodes := map[string]*testServer{}
+	s3 := sharedS3(t)
+	for _, id := range []string{"a", "b", "c"} {
+		nodes[id] = startServer(t, longTokens, peer.Configure, func(c *app.Config) {
+			s3.UseS3(c)
+			c.Metrics.Token = "scrape-secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+		})
+	}
+	a, b, c := nodes["a"], nodes["b"], nodes["c"]
+	a.namedUser("alice@example.com", "Alice Sender")
+	b.namedUser("bob@example.com", "Bob Receiver")
+	alice := c.login("alice@example.com", password)
+	bob := c.login("bob@example.com", password)
+	report := randomBytes(t, 2<<20)
+	alice.mustPut("report.pdf", report)
+	alice.mustPut("pics/x.jpg", []byte("a picture"))
+	alice.mustPut("pics/sub/y.jpg", []byte("another picture"))
+	ids := alice.mustSend("bob@example.com", `[{"path":"","files":["report.pdf"]},{"path":"pics","files":[],"folder":true}]`)
+	require.Len(t, ids, 2)
+
+	var in []inboxMsg
+	require.Eventually(t, func() bool { in = bob.inbox(); return len(in) == 2 }, 10*time.Second, 50*time.Millisecond, "the send arrives on b")
+	assert.Equal(t, "Alice Sender", in[0].SenderName)
+	assert.Equal(t, "alice@example.com", in[0].SenderEmail)
+	assert.Equal(t, "SEND", in[0].Type)
+	assert.Equal(t, "report.pdf", in[0].Destination)
+	assert.Equal(t, int64(len(report)), in[0].Size)
+	mail := mailTo(t, peer, "bob@example.com")
+	assert.Equal(t, "Alice Sender sent you 1 item", mail.Subject(t))
+
+	bob.decide(`[{"id":` + strconv.FormatUint(in[0].ID, 10) + `,"accept":"YES"},{"id":` + strconv.FormatUint(in[1].ID, 10) + `,"accept":"NO"}]`).requireStatus(http.StatusOK)
+	assert.Equal(t, report, bob.at(b).getFile("report.pdf").Body, "copied to b's own objects, byte for byte")
+	bob.getFile("pics/x.jpg").requireError(404, ferry.EFILENOTFOUND)
+	require.Eventually(t, func() bool {
+		st := alice.outboxStatuses()
+		return len(st) == 2 && st[0] == "accepted" && st[1] == "declined"
+	}, 10*time.Second, 50*time.Millisecond, "a hears what became of each")
+	decided := mailTo(t, peer, "alice@example.com")
+	assert.Contains(t, decided.Body, "report.pdf")
+
+	// Alice deletes her copy: Bob's stays (b holds its own object).
+	alice.postForm("/ops/delete", url.Values{"file[]": {"report.pdf"}}).requireStatus(http.StatusOK)
+	assert.Equal(t, report, bob.getFile("report.pdf").Body)
+
+	// b down: the send is acknowledged, and waits in a's outbox.
+	b.stop()
+	alice.mustSend("bob@example.com", `[{"path":"pics","files":["x.jpg"]}]`)
+	var status bytes.Buffer
+	require.Eventually(t, func() bool {
+		status.Reset()
+		require.NoError(t, app.ClusterStatus(context.Background(), a.Cfg, &status))
+		return regexp.MustCompile(`(?m)^a .* 1  live.*outbox: 1 for b`).MatchString(status.String())
+	}, 15*time.Second, 200*time.Millisecond, "cluster status shows a's backlog")
+	b.restart()
+	require.Eventually(t, func() bool { return len(bob.inbox()) == 1 }, 20*time.Second, 100*time.Millisecond, "the backlog drains once b is back")
+	assert.Equal(t, "pics/x.jpg", bob.inbox()[0].Destination)
+}
+
+// mailTo waits for the first mail to email.
+func mailTo(t *testing.T, peer *ferrytest.SMTPPeer, email string) ferrytest.Parsed {
+	t.Helper()
+	for n := 1; ; n++ {
+		for _, m := range peer.WaitMails(n) {
+			if len(m.To) == 1 && m.To[0] == email {
+				return m.Parse(t)
+			}
+		}
+	}
 }

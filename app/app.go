@@ -113,6 +113,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		KeepAudit:         time.Duration(cfg.Audit.Keep),
 		Scan:              cfg.scanPolicy(m.scans),
 		TokenPrefix:       tokenPrefix(cfg),
+		Node:              cfg.Cluster.Node,
 		Logger:            a.log,
 	})
 	if err != nil {
@@ -223,7 +224,12 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	requests := front.Requests{Log: a.log, Guard: guard, BodyIdleTimeout: time.Duration(cfg.BodyIdleTimeout), Observe: m.observe}
 	handler := requests.Handler(frontEnds{api: api, dav: davHandler, pages: pages})
 	if a.cluster != nil {
-		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, handler), ReadHeaderTimeout: 10 * time.Second,
+		apply := func(ctx context.Context, e store.Envelope) error {
+			return a.db.Apply(ctx, e, func(receiver *ferry.User, name, email string, dests []string, total int64) ferry.Mail {
+				return texts.SendNotice(&ferry.User{FullName: name, Email: email}, receiver, dests, total)
+			})
+		}
+		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, handler, apply), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 		handler = newRouter(a.cluster, handler, m.forwarded)
 	}
@@ -279,6 +285,13 @@ func (a *App) Run(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	go func() { defer close(sweepDone); a.sweep(sweepCtx) }()
 	go func() { defer close(mailDone); a.mail.Run(sweepCtx) }()
+	deliverDone := make(chan struct{})
+	go func() {
+		defer close(deliverDone)
+		if a.cluster != nil {
+			a.deliver(sweepCtx)
+		}
+	}()
 
 	var serveErr error
 	select {
@@ -307,6 +320,7 @@ func (a *App) Run(ctx context.Context) error {
 	stopSweep()
 	<-sweepDone
 	<-mailDone
+	<-deliverDone
 	if err := a.closeAll(); err != nil {
 		return err
 	}
@@ -370,17 +384,18 @@ func (a *App) sweep(ctx context.Context) {
 			lastOrphans = time.Now()
 		}
 		for what, del := range map[string]func() (int, error){
-			"tokens":     a.db.DeleteExpiredTokens,
-			"uploads":    a.db.DeleteExpiredUploads,
-			"links":      a.db.DeleteExpiredLinks,
-			"resets":     a.db.DeleteExpiredResets,
-			"history":    a.db.DeleteOldHistory, // and expired invitations
-			"audit":      a.db.DeleteOldEvents,
-			"receipts":   a.db.DeleteOldLinkMail,
-			"sends":      a.db.ExpireMessages,
-			"mail":       a.db.DeleteOldMail,
-			"folders":    a.db.Reclaim,                                                 // deleted ones a crash left in the trash
-			"deliveries": func() (int, error) { return a.db.DropStaleDeliveries(ctx) }, // left unfinished a day
+			"tokens":       a.db.DeleteExpiredTokens,
+			"uploads":      a.db.DeleteExpiredUploads,
+			"links":        a.db.DeleteExpiredLinks,
+			"resets":       a.db.DeleteExpiredResets,
+			"history":      a.db.DeleteOldHistory, // and expired invitations
+			"audit":        a.db.DeleteOldEvents,
+			"receipts":     a.db.DeleteOldLinkMail,
+			"sends":        a.db.ExpireMessages,
+			"mail":         a.db.DeleteOldMail,
+			"folders":      a.db.Reclaim,                                                 // deleted ones a crash left in the trash
+			"deliveries":   func() (int, error) { return a.db.DropStaleDeliveries(ctx) }, // left unfinished a day
+			"remote sends": a.db.ExpireRemoteSends,                                       // to another node's users, whose node never answered
 		} {
 			if n, err := del(); err != nil {
 				a.log.Error("deleting expired "+what, "err", err)

@@ -137,6 +137,21 @@ func (s clusterStore) CreateSSOUser(ctx context.Context, nu ferry.NewUser, l fer
 	return u, err
 }
 
+// Send sends to another node's user through the outbox (store/remote.go),
+// and to this node's as on one node.
+func (s clusterStore) Send(ctx context.Context, senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
+	if email, err := ferry.NormalizeEmail(to); err == nil {
+		owner, err := s.claims.c.Owner(ctx, email)
+		switch {
+		case err == nil && owner != s.claims.c.Self():
+			return s.DB.SendRemote(ctx, senderID, email, s.claims.c.Self(), owner, sources)
+		case err != nil && !errors.Is(err, cluster.ErrNoOwner):
+			return nil, err
+		}
+	}
+	return s.DB.Send(ctx, senderID, to, sources, notice)
+}
+
 func (s clusterStore) DeleteAccount(ctx context.Context, userID uint64, password string) error {
 	u, err := s.DB.UserByID(userID)
 	if err != nil {
@@ -338,13 +353,34 @@ func formFields(r *http.Request) (map[string]string, error) {
 	return fields, nil
 }
 
+// applyPath is where a node posts an envelope to another
+// (store.Envelope), on the internal listener.
+const applyPath = "/_cluster/apply"
+
+// maxEnvelope bounds an envelope's size: a send of 10,000 files is about
+// 2 MB.
+const maxEnvelope = 32 << 20
+
 // internal is the internal listener's handler: a request that carries the
-// secret is served here, from its client's address; any other is
-// refused.
-func internal(secret, self string, local http.Handler) http.Handler {
+// secret is served here, from its client's address, or applied when it
+// is another node's envelope; any other is refused.
+func internal(secret, self string, local http.Handler, apply func(context.Context, store.Envelope) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get(headerSecret)), []byte(secret)) != 1 {
 			front.WriteJSON(w, http.StatusForbidden, front.ErrorBody{Error: ferry.EAUTHFAILED, Message: "Only ferry's nodes call this listener."})
+			return
+		}
+		if r.URL.Path == applyPath && r.Method == http.MethodPost {
+			var e store.Envelope
+			if err := json.NewDecoder(io.LimitReader(r.Body, maxEnvelope)).Decode(&e); err != nil {
+				front.WriteJSON(w, http.StatusBadRequest, front.ErrorBody{Error: ferry.EBADREQUEST, Message: "Not an envelope."})
+				return
+			}
+			if err := apply(r.Context(), e); err != nil {
+				front.WriteJSON(w, http.StatusInternalServerError, front.ErrorBody{Error: ferry.EUNKNOWN, Message: err.Error()})
+				return
+			}
+			front.WriteJSON(w, http.StatusOK, struct{}{})
 			return
 		}
 		r.Header.Del(headerSecret)
@@ -381,14 +417,100 @@ func ClusterStatus(ctx context.Context, cfg Config, w io.Writer) error {
 	for id := range st.Users {
 		ids[id] = true
 	}
-	fmt.Fprintf(w, "%-20s %-22s %8s  %s\n", "NODE", "ADDRESS", "USERS", "STATE")
+	fmt.Fprintf(w, "%-20s %-22s %8s %8s  %s\n", "NODE", "ADDRESS", "USERS", "OUTBOX", "STATE")
 	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		n, up := live[id]
 		addr, state := n.Addr, "live since "+n.Started.Format(time.RFC3339)
 		if !up {
 			addr, state = "-", "down: its users answer 503"
 		}
-		fmt.Fprintf(w, "%-20s %-22s %8d  %s\n", id, addr, st.Users[id], state)
+		backlog, parts := 0, []string{}
+		for _, to := range slices.Sorted(maps.Keys(n.Backlog)) {
+			backlog += n.Backlog[to]
+			parts = append(parts, fmt.Sprintf("%d for %s", n.Backlog[to], to))
+		}
+		if len(parts) > 0 {
+			state += " (outbox: " + strings.Join(parts, ", ") + ")"
+		}
+		fmt.Fprintf(w, "%-20s %-22s %8d %8d  %s\n", id, addr, st.Users[id], backlog, state)
+	}
+	return nil
+}
+
+// deliver posts the outbox's envelopes to their nodes until ctx ends, in
+// order for each node; one a node does not take is tried again, after a
+// pause that doubles up to two seconds, also after a restart (they are in
+// the store). Every few seconds it publishes the backlog.
+func (a *App) deliver(ctx context.Context) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, MaxIdleConnsPerHost: 8}}
+	pause, published := 100*time.Millisecond, time.Time{}
+	for ctx.Err() == nil {
+		if time.Since(published) > 5*time.Second {
+			if backlog, err := a.db.Backlog(); err == nil {
+				if err := a.cluster.Publish(ctx, backlog); err != nil && ctx.Err() == nil {
+					a.log.Warn("cluster: publishing the outbox's backlog", "err", err)
+				}
+			}
+			published = time.Now()
+		}
+		list, err := a.db.Envelopes(200)
+		if err != nil {
+			a.log.Error("cluster: reading the outbox", "err", err)
+		}
+		failed := map[string]bool{}
+		for _, e := range list {
+			if failed[e.To] {
+				continue // (its order kept: after the one that failed)
+			}
+			if err := a.post(ctx, client, e); err != nil {
+				failed[e.To] = true
+				a.log.Debug("cluster: an envelope not delivered yet", "to", e.To, "seq", e.Seq, "err", err)
+				continue
+			}
+			if err := a.db.EnvelopeDelivered(ctx, e.Seq); err != nil {
+				a.log.Error("cluster: recording an envelope delivered", "err", err)
+			}
+		}
+		switch {
+		case len(failed) > 0:
+			pause = min(pause*2, 2*time.Second)
+		case len(list) == 200:
+			pause = 0 // more waiting
+		default:
+			pause = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+	}
+}
+
+// post delivers one envelope to its node's internal listener.
+func (a *App) post(ctx context.Context, client *http.Client, e store.Envelope) error {
+	addr, live := a.cluster.Addr(e.To)
+	if !live {
+		return fmt.Errorf("node %s is not live", e.To)
+	}
+	body, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+applyPath, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set(headerSecret, a.cfg.Cluster.Secret)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("node %s answered %s", e.To, res.Status)
 	}
 	return nil
 }

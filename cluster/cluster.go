@@ -60,6 +60,9 @@ type Node struct {
 	ID      string    `json:"id"`
 	Addr    string    `json:"addr"`
 	Started time.Time `json:"started"`
+	// Backlog is how many envelopes the node has waiting for each other
+	// node, as it last said (Publish).
+	Backlog map[string]int `json:"backlog,omitempty"`
 }
 
 // Cluster is this node's membership and its view of the directory.
@@ -68,6 +71,7 @@ type Cluster struct {
 	cli   *clientv3.Client
 	lease clientv3.LeaseID
 	log   *slog.Logger
+	self  Node // as registered
 
 	mu     sync.RWMutex
 	nodes  map[string]Node // the live nodes, kept current by a watch
@@ -125,7 +129,8 @@ func (c *Cluster) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: etcd: %w", err)
 	}
-	v, _ := json.Marshal(Node{ID: c.cfg.Node, Addr: c.cfg.Addr, Started: time.Now().UTC()})
+	self := Node{ID: c.cfg.Node, Addr: c.cfg.Addr, Started: time.Now().UTC()}
+	v, _ := json.Marshal(self)
 	key := nodesPrefix + c.cfg.Node
 	resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(v), clientv3.WithLease(lease.ID))).Commit()
@@ -136,7 +141,9 @@ func (c *Cluster) register(ctx context.Context) error {
 		_, _ = c.cli.Revoke(ctx, lease.ID)
 		return fmt.Errorf("cluster: a live node is registered as %q already", c.cfg.Node)
 	}
-	c.lease = lease.ID
+	c.mu.Lock()
+	c.lease, c.self = lease.ID, self
+	c.mu.Unlock()
 	return nil
 }
 
@@ -164,7 +171,10 @@ func (c *Cluster) loadNodes(ctx context.Context) (int64, error) {
 func (c *Cluster) follow(ctx context.Context, rev int64) {
 	defer close(c.done)
 	for ctx.Err() == nil {
-		alive, err := c.cli.KeepAlive(ctx, c.lease)
+		c.mu.RLock()
+		lease := c.lease
+		c.mu.RUnlock()
+		alive, err := c.cli.KeepAlive(ctx, lease)
 		if err != nil {
 			c.retry(ctx, "keeping the node's lease", err)
 			continue
@@ -231,6 +241,23 @@ func (c *Cluster) retry(ctx context.Context, what string, err error) {
 	}
 }
 
+// Publish says this node's outbox backlog in its key, for `ferry cluster
+// status`.
+func (c *Cluster) Publish(ctx context.Context, backlog map[string]int) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	c.mu.RLock()
+	n, lease := c.self, c.lease
+	c.mu.RUnlock()
+	n.Backlog = backlog
+	v, _ := json.Marshal(n)
+	key := nodesPrefix + c.cfg.Node
+	// Only while the key is this lease's: a lost lease registers again.
+	_, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue(key), "=", lease)).
+		Then(clientv3.OpPut(key, string(v), clientv3.WithLease(lease))).Commit()
+	return err
+}
+
 // Close leaves the cluster: the lease is revoked, so that the others see
 // this node gone at once.
 func (c *Cluster) Close() error {
@@ -238,7 +265,10 @@ func (c *Cluster) Close() error {
 	<-c.done
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout())
 	defer cancel()
-	_, err := c.cli.Revoke(ctx, c.lease)
+	c.mu.RLock()
+	lease := c.lease
+	c.mu.RUnlock()
+	_, err := c.cli.Revoke(ctx, lease)
 	return errors.Join(err, c.cli.Close())
 }
 

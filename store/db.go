@@ -88,17 +88,23 @@ var (
 	bucketScans             = []byte("scans")              // sha256 of content -> its scan: "" clean, else the signature found (scan.go)
 	bucketUnscanned         = []byte("unscanned")          // sha256 of content held for a scan the scanner could not do yet
 	bucketScanHeld          = []byte("scan_held")          // message id, while content it carries waits for a scan
+	bucketClusterOutbox     = []byte("cluster_outbox")     // sequence -> JSON Envelope, for another node (remote.go)
+	bucketClusterApplied    = []byte("cluster_applied")    // node, 0, sequence -> when: another node's envelopes applied
+	bucketRemoteSent        = []byte("remote_sent")        // created (Unix ns) + message id: sends to another node's users
+	bucketRemoteIn          = []byte("remote_in")          // node, 0, its message id -> the id here of a send from it
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
 		bucketMessages, bucketInbox, bucketOutbox, bucketReceived, bucketInvited, bucketClosed, bucketPending,
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed, bucketRequests, bucketUserRequests,
-		bucketDeliveries, bucketDeliveryFiles, bucketDeliveryTimes, bucketScans, bucketUnscanned, bucketScanHeld}
+		bucketDeliveries, bucketDeliveryFiles, bucketDeliveryTimes, bucketScans, bucketUnscanned, bucketScanHeld,
+		bucketClusterOutbox, bucketClusterApplied, bucketRemoteSent, bucketRemoteIn}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"
 	keyAppSecret     = []byte("app_password_secret") // 32 random bytes: the key app passwords derive from
+	keyNode          = []byte("cluster_node")        // this node's id, in cluster mode (Options.Node)
 )
 
 // The store implements every service of ferry's domain.
@@ -172,6 +178,9 @@ type Options struct {
 	// S3, when set, keeps blobs in an S3-compatible bucket instead of the
 	// data directory; Open fails when the bucket does not answer.
 	S3 *S3
+	// Node is this node's id in cluster mode: the envelopes it writes for
+	// other nodes say they are from it (remote.go).
+	Node string
 	// TokenPrefix starts every token, code and key the store makes (a
 	// node's id and a dot, in cluster mode: cluster.NodeOf reads it), so
 	// that any node can tell whose it is.
@@ -210,6 +219,7 @@ type DB struct {
 	decisionNotice func(sender *ferry.User, outcomes []ferry.Outcome) ferry.Mail
 	observeCommit  func(calls int, d time.Duration)
 	tokenPrefix    string // Options.TokenPrefix
+	node           string // Options.Node
 
 	leaveTrash       bool // tests: leave deleted folders to Reclaim, as a crash would
 	cutCopiesForTest bool // tests: end large copies after one step, as a crash would
@@ -278,6 +288,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		dir:            dir,
 		observeCommit:  opts.ObserveCommit,
 		tokenPrefix:    opts.TokenPrefix,
+		node:           opts.Node,
 		decisionNotice: opts.DecisionNotice,
 		downloadNotice: opts.DownloadNotice,
 		now:            opts.Now,
@@ -308,6 +319,11 @@ func (db *DB) init() error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
+		if db.node != "" {
+			if err := meta.Put(keyNode, []byte(db.node)); err != nil {
+				return err
+			}
+		}
 		if v := meta.Get(keySchemaVersion); v != nil {
 			got := binary.BigEndian.Uint64(v)
 			if got > SchemaVersion {

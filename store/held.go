@@ -90,10 +90,10 @@ func holdIfSent(tx *bolt.Tx, userID uint64, h sum, size int64) (int64, error) {
 // files of unfinished deliveries.
 func countPins(tx *bolt.Tx, refs map[sum]uint64) (map[string]uint64, error) {
 	pins := map[string]uint64{}
-	err := tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
+	count := func(k, _ []byte) error {
 		id := binary.BigEndian.Uint64(k[8:])
 		m, ok, err := getMessage(tx, id)
-		if err != nil || !ok {
+		if err != nil || !ok || m.inbound() { // (an inbound message holds no blob here)
 			return err
 		}
 		items, err := messageItems(tx, id)
@@ -108,7 +108,11 @@ func countPins(tx *bolt.Tx, refs map[sum]uint64) (map[string]uint64, error) {
 			}
 		}
 		return err
-	})
+	}
+	err := tx.Bucket(bucketPending).ForEach(count)
+	if err == nil {
+		err = tx.Bucket(bucketRemoteSent).ForEach(count) // sends to another node's users
+	}
 	if err == nil && refs != nil {
 		err = countDeliveryRefs(tx, refs)
 	}

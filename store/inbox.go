@@ -47,6 +47,17 @@ func (db *DB) acceptMessage(tx *bolt.Tx, receiverID, id uint64, limits quota.Lim
 			return nil, ferry.Errorf(ferry.EFILENOTFOUND, "The content of %q is missing.", joinRel(m.Destination, it.path))
 		}
 	}
+	if m.inbound() {
+		// Copied in under its own name (copyInbound): its first
+		// reference here names no staged object.
+		for _, it := range items {
+			if !it.dir && !hasRefs(tx, it.sum) {
+				if err := recordBlobKey(tx, it.sum, ""); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	dest, err := paths.Parse(m.Destination)
 	if err != nil {
 		return nil, err
@@ -91,6 +102,17 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := db.copyInbound(ctx, receiverID, decisions, present)
+	if err != nil {
+		return nil, err
+	}
+	// Blobs released are removed once the locks copyInbound took are
+	// given back.
+	var later []sum
+	defer func() {
+		unlock()
+		db.release(later)
+	}()
 	// Decisions go in order, in transactions of about reclaimBatch items
 	// (a message is always decided whole, in one), so that accepting a
 	// thousand large sends never holds the write for long. The last one
@@ -138,7 +160,7 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 			return nil, err
 		}
 		told.merge(decided)
-		db.release(released)
+		later = append(later, released...)
 		start = end
 	}
 	return results, nil

@@ -53,6 +53,16 @@ type messageRecord struct {
 	// Held says that content it carries waits for the virus scanner
 	// (scan.go).
 	Held bool `json:"held,omitempty"`
+	// A send across nodes (remote.go): RemoteNode is the other node; an
+	// outbound message (Receiver 0) names its receiver by RemoteTo; an
+	// inbound one (Sender 0) is RemoteID there, its sender named as
+	// OutsiderName and OutsiderEmail, and RemoteObjects holds where each
+	// of its blobs is in the sending node's objects (by SHA-256 in hex).
+	RemoteNode    string            `json:"remote_node,omitempty"`
+	RemoteTo      string            `json:"remote_to,omitempty"`
+	RemoteID      uint64            `json:"remote_id,omitempty"`
+	RemoteObjects map[string]string `json:"remote_objects,omitempty"`
+	fromRemote    bool              // ended by the other node's envelope: nothing to tell it
 }
 
 // waiting reports whether a message is still open: pending, or invited.
@@ -210,7 +220,7 @@ func closeMessage(tx *bolt.Tx, id uint64, m *messageRecord, status string, now t
 func closeWithItems(tx *bolt.Tx, id uint64, m *messageRecord, items []item, status string, now time.Time) ([]sum, error) {
 	var released []sum
 	for _, it := range items {
-		if it.dir {
+		if it.dir || m.inbound() { // (an inbound message holds no blob here)
 			continue
 		}
 		last, err := unrefBlob(tx, it.sum)
@@ -243,6 +253,9 @@ func closeWithItems(tx *bolt.Tx, id uint64, m *messageRecord, items []item, stat
 		if err := tx.Bucket(bucketScanHeld).Delete(itob(id)); err != nil {
 			return nil, err
 		}
+	}
+	if err := closeRemote(tx, id, m, status); err != nil {
+		return nil, err
 	}
 	m.Status, m.Closed = status, now.UnixNano()
 	if err := tx.Bucket(bucketClosed).Put(pairKey(uint64(m.Closed), id), nil); err != nil {

@@ -134,8 +134,11 @@ func (db *DB) message(tx *bolt.Tx, id, viewer uint64, now time.Time, user func(u
 	if m.Receiver == 0 {
 		msg.To = m.Invitee
 	}
-	if m.Request != 0 {
+	if m.Sender == 0 { // an outsider's delivery, or a send from another node
 		msg.Request, msg.SenderName, msg.SenderEmail, msg.SenderPhoto = m.Request, m.OutsiderName, m.OutsiderEmail, ""
+	}
+	if m.RemoteTo != "" {
+		msg.To = m.RemoteTo
 	}
 	msg.ScanPending = m.Held
 	if viewer == m.Receiver {

@@ -18,7 +18,7 @@ func (o outcomes) add(tx *bolt.Tx, db *DB, m *messageRecord) {
 		return // a delivery's outsider is never mailed
 	}
 	receiver, err := db.findUserByID(tx, m.Receiver)
-	to := ""
+	to := m.RemoteTo // (another node's user)
 	if err == nil {
 		to = receiver.Email
 	}

@@ -311,7 +311,7 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 		return 0, err
 	}
 	for i := range items {
-		if !items[i].dir {
+		if !items[i].dir && !rec.inbound() { // (an inbound message holds no blob here: remote.go)
 			if err := refStoredBlob(tx, items[i].sum, items[i].size); err != nil {
 				return 0, err
 			}
@@ -324,14 +324,19 @@ func createMessage(tx *bolt.Tx, rec *messageRecord, items []item) (uint64, error
 		}
 	}
 	type put struct{ bucket, key []byte }
-	puts := []put{{bucketPending, pairKey(uint64(rec.Created), id)}}
+	puts := []put{}
 	if rec.Sender != 0 {
 		puts = append(puts, put{bucketOutbox, pairKey(rec.Sender, id)})
 	}
-	if rec.Receiver == 0 { // waiting for the invitee's account
+	switch {
+	case rec.RemoteNode != "" && rec.Receiver == 0: // for another node's user: its node decides, and expires it
+		puts = append(puts, put{bucketRemoteSent, pairKey(uint64(rec.Created), id)})
+	case rec.Receiver == 0: // waiting for the invitee's account
+		puts = append(puts, put{bucketPending, pairKey(uint64(rec.Created), id)})
 		puts = append(puts, put{bucketInvited, invitedKey(rec.Invitee, id)})
-	} else {
-		puts = append(puts, put{bucketInbox, pairKey(rec.Receiver, id)}, put{bucketReceived, pairKey(rec.Receiver, id)})
+	default:
+		puts = append(puts, put{bucketPending, pairKey(uint64(rec.Created), id)},
+			put{bucketInbox, pairKey(rec.Receiver, id)}, put{bucketReceived, pairKey(rec.Receiver, id)})
 	}
 	for _, put := range puts {
 		if err := tx.Bucket(put.bucket).Put(put.key, nil); err != nil {

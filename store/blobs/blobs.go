@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -87,6 +88,10 @@ type Store interface {
 	Each(ctx context.Context, f func(Stored) error) error
 	// RemoveStray deletes something Each found that is not a blob.
 	RemoveStray(ctx context.Context, name string) error
+	// CopyIn makes blob to a copy of the object named from, in the same
+	// bucket (another node's, in cluster mode), without the bytes passing
+	// through ferry: ErrNoObject when from is not there.
+	CopyIn(ctx context.Context, from string, to Ref) error
 	// Name is blob b's name in the store: a path under the data
 	// directory, or an object's key.
 	Name(b Ref) string
@@ -95,6 +100,9 @@ type Store interface {
 	// none to give (local blobs).
 	URL(ctx context.Context, b Ref, name string, expiry time.Duration) (string, error)
 }
+
+// ErrNoObject is an object that is not there.
+var ErrNoObject = errors.New("no such object")
 
 // Spool is where Copy writes content that arrives, on its way to Put.
 type Spool interface {

@@ -213,6 +213,27 @@ func noSuchObject(err error) bool {
 	return r.Code == minio.NoSuchKey || r.StatusCode == http.StatusNotFound
 }
 
+// CopyIn copies in the bucket: one request up to 5 GiB, parts beyond.
+func (s *s3Blobs) CopyIn(ctx context.Context, from string, to Ref) error {
+	src := minio.CopySrcOptions{Bucket: s.bucket, Object: from}
+	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: s.Name(to)}
+	info, err := s.client.StatObject(ctx, s.bucket, from, minio.StatObjectOptions{})
+	if noSuchObject(err) {
+		return ErrNoObject
+	} else if err != nil {
+		return objectStoreError("stat", err)
+	}
+	if info.Size <= 5<<30 {
+		_, err = s.client.CopyObject(ctx, dst, src)
+	} else {
+		_, err = s.client.ComposeObject(ctx, dst, src)
+	}
+	if err != nil {
+		return objectStoreError("copy", err)
+	}
+	return nil
+}
+
 func (s *s3Blobs) Remove(ctx context.Context, b Ref) error {
 	return s.RemoveStray(ctx, s.Name(b))
 }

@@ -1,0 +1,461 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/store/blobs"
+)
+
+// Sends across slices (cluster mode, docs/cluster.md). The sender's node
+// keeps an outbound message: its items pinned as any pending send's, the
+// receiver's email and node instead of a receiver, and, in the same
+// transaction, an envelope in cluster_outbox. The node's deliverer posts
+// each envelope to the node it is for, at least once, until it answers;
+// that node applies it once (cluster_applied remembers each envelope's
+// node and number). There the send is an inbound message in the
+// receiver's inbox that holds no blob: accepted, each blob is first copied
+// in the bucket from the sender's object to the receiver's node's own
+// name (CopyIn), so that each node's sweep reasons only about its own
+// objects. Whatever ends an inbound message (a decision, its expiry, the
+// receiver's account deleted) sends a decision back, in the transaction
+// that ends it; whatever ends an outbound one but a decision (the
+// sender's account deleted, its late expiry) withdraws it.
+//
+// cluster_outbox: sequence -> JSON envelope; cluster_applied: node, 0,
+// sequence -> when; remote_sent: created (Unix ns) + message id, the
+// outbound messages, for the late expiry; remote_in: node, 0, its message
+// id -> the inbound message's id here, while it waits.
+
+// Envelope is a change for another node.
+type Envelope struct {
+	Seq  uint64          `json:"seq"`
+	From string          `json:"from"`
+	To   string          `json:"to"`
+	Kind string          `json:"kind"`
+	Body json.RawMessage `json:"body"`
+}
+
+// Kinds of envelope.
+const (
+	KindSend     = "send"     // a new send, for the receiver's node
+	KindDecision = "decision" // what became of it, for the sender's node
+	KindWithdraw = "withdraw" // the sender's node ended it, for the receiver's
+)
+
+// remoteGrace is how long past send.expire_after an outbound message
+// waits for its decision before the sender's node expires it itself.
+const remoteGrace = 24 * time.Hour
+
+// sendBody is a KindSend envelope's body.
+type sendBody struct {
+	ID          uint64       `json:"id"` // on the sender's node
+	SenderName  string       `json:"sender_name"`
+	SenderEmail string       `json:"sender_email"`
+	To          string       `json:"to"`
+	Destination string       `json:"destination"`
+	Folder      bool         `json:"folder,omitempty"`
+	Size        int64        `json:"size"`
+	Created     int64        `json:"created"`
+	Items       []remoteItem `json:"items"`
+}
+
+type remoteItem struct {
+	Path   string `json:"path,omitempty"`
+	Dir    bool   `json:"dir,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Object string `json:"object,omitempty"` // the sender's node's object
+}
+
+// decisionBody is a KindDecision or KindWithdraw envelope's body: the
+// message's id on the node it goes to, and its new status.
+type decisionBody struct {
+	ID     uint64 `json:"id"`
+	Status string `json:"status"`
+}
+
+// queueEnvelope writes an envelope for node in tx.
+func queueEnvelope(tx *bolt.Tx, from, to, kind string, body any) error {
+	b := tx.Bucket(bucketClusterOutbox)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(Envelope{Seq: seq, From: from, To: to, Kind: kind, Body: raw})
+	if err != nil {
+		return err
+	}
+	return b.Put(itob(seq), v)
+}
+
+// Envelopes lists up to n envelopes waiting to be delivered, oldest
+// first.
+func (db *DB) Envelopes(n int) ([]Envelope, error) {
+	var list []Envelope
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketClusterOutbox).Cursor()
+		for k, v := c.First(); k != nil && len(list) < n; k, v = c.Next() {
+			var e Envelope
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			list = append(list, e)
+		}
+		return nil
+	})
+	return list, err
+}
+
+// Backlog counts the envelopes waiting, by the node they are for.
+func (db *DB) Backlog() (map[string]int, error) {
+	backlog := map[string]int{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketClusterOutbox).ForEach(func(_, v []byte) error {
+			var e Envelope
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			backlog[e.To]++
+			return nil
+		})
+	})
+	return backlog, err
+}
+
+// EnvelopeDelivered drops an envelope its node has applied.
+func (db *DB) EnvelopeDelivered(ctx context.Context, seq uint64) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketClusterOutbox).Delete(itob(seq))
+	})
+}
+
+// SendRemote sends sources to to, an email whose account is on node, from
+// this node (self): the outbound messages and their envelope, in one
+// transaction. It returns the messages' ids on this node. Its errors are
+// Send's, but for the receiver, whom this node cannot see.
+func (db *DB) SendRemote(ctx context.Context, senderID uint64, to, self, node string, sources []ferry.SendSource) ([]uint64, error) {
+	to, err := ferry.NormalizeEmail(to)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []pendingMessage
+	if err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+		msgs, err = snapshotSources(tx, senderID, sources, db.rules.send.MaxFiles)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	now := db.now()
+	var ids []uint64
+	err = db.update(ctx, func(tx *bolt.Tx) error {
+		ids = ids[:0]
+		sender, err := db.findUserByID(tx, senderID)
+		if err != nil {
+			return err
+		}
+		var total int64
+		for _, m := range msgs {
+			m.rec.Sender, m.rec.Created, m.rec.Status = senderID, now.UnixNano(), ferry.StatusPending
+			m.rec.RemoteNode, m.rec.RemoteTo = node, to
+			id, err := createMessage(tx, &m.rec, m.items)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+			total += m.rec.Size
+			body := sendBody{ID: id, SenderName: sender.FullName, SenderEmail: sender.Email, To: to, Destination: m.rec.Destination,
+				Folder: m.rec.Folder, Size: m.rec.Size, Created: m.rec.Created}
+			for _, it := range m.items {
+				ri := remoteItem{Path: it.path, Dir: it.dir, Size: it.size}
+				if !it.dir {
+					ri.SHA256, ri.Object = hex.EncodeToString(it.sum[:]), db.blobs.store.Name(refOf(tx, it.sum))
+				}
+				body.Items = append(body.Items, ri)
+			}
+			if err := queueEnvelope(tx, self, node, KindSend, body); err != nil {
+				return err
+			}
+		}
+		return db.record(tx, ctx, senderID, ferry.ActionSend, to, map[string]any{"messages": len(ids), "size": total, "node": node})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// Apply applies an envelope from another node, once: a second delivery of
+// it changes nothing. notice makes the mail that tells a send's receiver.
+func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry.User, senderName, senderEmail string, destinations []string, total int64) ferry.Mail) error {
+	var released []sum
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		released = released[:0]
+		applied := tx.Bucket(bucketClusterApplied)
+		key := append(append([]byte(e.From), 0), itob(e.Seq)...)
+		if applied.Get(key) != nil {
+			return nil
+		}
+		if err := applied.Put(key, itob(uint64(db.now().UnixNano()))); err != nil {
+			return err
+		}
+		switch e.Kind {
+		case KindSend:
+			var b sendBody
+			if err := json.Unmarshal(e.Body, &b); err != nil {
+				return err
+			}
+			return db.applySend(tx, ctx, e, b, notice)
+		case KindDecision, KindWithdraw:
+			var b decisionBody
+			if err := json.Unmarshal(e.Body, &b); err != nil {
+				return err
+			}
+			rel, err := db.applyDecision(tx, ctx, e, b)
+			released = rel
+			return err
+		}
+		return fmt.Errorf("an envelope of kind %q", e.Kind)
+	})
+	if err != nil {
+		return err
+	}
+	db.release(released)
+	return nil
+}
+
+// applySend makes a send from another node an inbound message in its
+// receiver's inbox; one for no account here is declined back at once.
+func (db *DB) applySend(tx *bolt.Tx, ctx context.Context, e Envelope, b sendBody, notice func(*ferry.User, string, string, []string, int64) ferry.Mail) error {
+	receiver, err := db.findUserByEmail(tx, b.To)
+	if err != nil || receiver.Disabled {
+		return queueEnvelope(tx, e.To, e.From, KindDecision, decisionBody{ID: b.ID, Status: ferry.StatusDeclined})
+	}
+	items := make([]item, 0, len(b.Items))
+	objects := map[string]string{}
+	for _, ri := range b.Items {
+		it := item{path: ri.Path, dir: ri.Dir, size: ri.Size}
+		if !ri.Dir {
+			if _, err := hex.Decode(it.sum[:], []byte(ri.SHA256)); err != nil {
+				return fmt.Errorf("an envelope's item %q: %w", ri.Path, err)
+			}
+			objects[ri.SHA256] = ri.Object
+		}
+		items = append(items, it)
+	}
+	m := messageRecord{Receiver: receiver.ID, Destination: b.Destination, Folder: b.Folder, Size: b.Size, Created: b.Created,
+		Status: ferry.StatusPending, RemoteNode: e.From, RemoteID: b.ID, OutsiderName: b.SenderName, OutsiderEmail: b.SenderEmail,
+		RemoteObjects: objects}
+	id, err := createMessage(tx, &m, items)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRemoteIn).Put(remoteInKey(e.From, b.ID), itob(id)); err != nil {
+		return err
+	}
+	ctx = ferry.WithActor(ctx, ferry.Actor{Email: b.SenderEmail})
+	if err := db.record(tx, ctx, receiver.ID, ferry.ActionSend, receiver.Email, map[string]any{"messages": 1, "size": b.Size, "message": id, "node": e.From}); err != nil {
+		return err
+	}
+	if notice != nil {
+		return db.queueMail(tx, notice(receiver, b.SenderName, b.SenderEmail, []string{b.Destination}, b.Size))
+	}
+	return nil
+}
+
+// applyDecision ends an outbound message as its receiver's node decided,
+// or an inbound one its sender's node withdrew.
+func (db *DB) applyDecision(tx *bolt.Tx, ctx context.Context, e Envelope, b decisionBody) ([]sum, error) {
+	if e.Kind == KindWithdraw { // its id is the sending node's
+		v := tx.Bucket(bucketRemoteIn).Get(remoteInKey(e.From, b.ID))
+		if v == nil {
+			return nil, nil // ended here already
+		}
+		b.ID = btoi(v)
+	}
+	m, ok, err := getMessage(tx, b.ID)
+	if err != nil || !ok || !m.waiting() || m.RemoteNode != e.From {
+		return nil, err // ended here already (a withdrawal crossed a decision): nothing to do
+	}
+	m.fromRemote = true
+	rel, err := closeMessage(tx, b.ID, &m, b.Status, db.now())
+	if err != nil {
+		return nil, err
+	}
+	if e.Kind == KindWithdraw {
+		return rel, nil
+	}
+	told := outcomes{}
+	told.add(tx, db, &m)
+	return rel, db.queueDecisionMails(tx, told)
+}
+
+// closeRemote sends what ending message id means to the other node: a
+// decision for an inbound one, a withdrawal for an outbound one that no
+// decision ended. closeWithItems calls it.
+func closeRemote(tx *bolt.Tx, id uint64, m *messageRecord, status string) error {
+	if m.RemoteNode == "" {
+		return nil
+	}
+	index, key, kind, body := bucketRemoteSent, pairKey(uint64(m.Created), id), KindWithdraw, decisionBody{ID: id, Status: ferry.StatusExpired}
+	if m.inbound() {
+		index, key, kind, body = bucketRemoteIn, remoteInKey(m.RemoteNode, m.RemoteID), KindDecision, decisionBody{ID: m.RemoteID, Status: status}
+	}
+	if err := tx.Bucket(index).Delete(key); err != nil {
+		return err
+	}
+	if m.fromRemote {
+		return nil // the other node ended it
+	}
+	return queueEnvelope(tx, string(tx.Bucket(bucketMeta).Get(keyNode)), m.RemoteNode, kind, body)
+}
+
+func remoteInKey(node string, id uint64) []byte {
+	return append(append([]byte(node), 0), itob(id)...)
+}
+
+// inbound reports whether m is a send from another node, which holds no
+// blob here.
+func (m *messageRecord) inbound() bool { return m.RemoteNode != "" && m.Receiver != 0 }
+
+// copyInbound copies, before an accept's transactions, the content of the
+// inbound messages among decisions that this node does not hold, from the
+// sending node's objects; present records it. It takes the blobs' locks
+// (their stripes, in order), so that no removal takes a copy away before
+// the accept refers to it, and returns their release, for after the
+// transactions; nothing may be released (db.release) meanwhile.
+func (db *DB) copyInbound(ctx context.Context, receiverID uint64, decisions []ferry.Decision, present map[sum]bool) (func(), error) {
+	want := map[sum]string{}
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		for _, d := range decisions {
+			m, err := openMessage(tx, receiverID, d.ID)
+			if err != nil || !d.Accept || !m.inbound() {
+				continue
+			}
+			items, err := messageItems(tx, d.ID)
+			if err != nil {
+				continue
+			}
+			for _, it := range items {
+				if !it.dir {
+					want[it.sum] = m.RemoteObjects[hex.EncodeToString(it.sum[:])]
+				}
+			}
+		}
+		return nil
+	})
+	if len(want) == 0 {
+		return func() {}, nil
+	}
+	var stripes [256]bool
+	for h := range want {
+		stripes[h[0]] = true
+	}
+	var unlocks []func()
+	for i, locked := range stripes {
+		if locked {
+			unlocks = append(unlocks, db.lockBlob(sum{byte(i)}))
+		}
+	}
+	unlock := func() {
+		for _, u := range unlocks {
+			u()
+		}
+	}
+	for _, h := range sortedSums(want) {
+		if present[h] {
+			continue
+		}
+		ok, err := db.blobExists(ctx, h)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		if !ok {
+			if want[h] == "" {
+				continue // the accept answers FILE_NOT_FOUND
+			}
+			if err := db.blobs.store.CopyIn(ctx, want[h], blobs.Ref{Sum: h}); err != nil {
+				if errors.Is(err, blobs.ErrNoObject) {
+					continue
+				}
+				unlock()
+				return nil, err
+			}
+		}
+		present[h] = true
+	}
+	return unlock, nil
+}
+
+func sortedSums(m map[sum]string) []sum {
+	list := make([]sum, 0, len(m))
+	for h := range m {
+		list = append(list, h)
+	}
+	slices.SortFunc(list, func(a, b sum) int { return bytes.Compare(a[:], b[:]) })
+	return list
+}
+
+// ExpireRemoteSends ends the outbound messages past send.expire_after and
+// a grace for their receiver's node to answer, and returns how many.
+func (db *DB) ExpireRemoteSends() (int, error) {
+	cutoff := db.now().Add(-db.rules.sendExpire - remoteGrace).UnixNano()
+	var keys [][]byte
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRemoteSent).Cursor()
+		for k, _ := c.First(); k != nil && len(keys) < reclaimBatch && int64(binary.BigEndian.Uint64(k)) <= cutoff; k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	})
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	var released []sum
+	n := 0
+	err := db.update(context.Background(), func(tx *bolt.Tx) error {
+		released, n = released[:0], 0
+		told := outcomes{}
+		for _, k := range keys {
+			id := binary.BigEndian.Uint64(k[8:])
+			m, ok, err := getMessage(tx, id)
+			if err != nil {
+				return err
+			}
+			if !ok || !m.waiting() {
+				if err := tx.Bucket(bucketRemoteSent).Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			rel, err := closeMessage(tx, id, &m, ferry.StatusExpired, db.now())
+			if err != nil {
+				return err
+			}
+			released = append(released, rel...)
+			told.add(tx, db, &m)
+			n++
+		}
+		return db.queueDecisionMails(tx, told)
+	})
+	if err != nil {
+		return 0, err
+	}
+	db.release(released)
+	return n, nil
+}
