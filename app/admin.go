@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"time"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/cluster"
 	"github.com/ferryhq/ferry/quota"
 	"github.com/ferryhq/ferry/store"
 )
@@ -328,13 +330,36 @@ func OpenAdmin(cfg Config) (Admin, io.Closer, error) {
 		c := newAdminClient(path)
 		return c, c, nil
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: 2 * time.Second, S3: cfg.StoreS3()})
+	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: 2 * time.Second, S3: cfg.StoreS3(),
+		TokenPrefix: tokenPrefix(cfg), Node: cfg.Cluster.Node})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, nil, fmt.Errorf("%w, and no admin socket answers at %s", err, path)
 	} else if err != nil {
 		return nil, nil, err
 	}
-	return &LocalAdmin{DB: db, Packages: cfg.QuotaPackages(), Now: time.Now}, db, nil
+	admin := &LocalAdmin{DB: db, Packages: cfg.QuotaPackages(), Now: time.Now}
+	if cfg.Cluster.Node == "" {
+		return admin, db, nil
+	}
+	// In cluster mode an account is claimed in the directory, served or not.
+	dir, err := cluster.OpenDirectory(cfg.clusterConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	admin.Claims = &claims{dir}
+	return admin, closers{db, dir}, nil
+}
+
+// closers closes each, in order.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var errs []error
+	for _, c := range cs {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 var _ Admin = (*adminClient)(nil)

@@ -124,7 +124,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	var st server.Store = a.db
 	var cl *claims
 	if cfg.Cluster.Node != "" {
-		if a.cluster, err = cluster.Join(cfg.clusterConfig(), a.log); err != nil {
+		if a.cluster, err = joinCluster(cfg, a.log); err != nil {
 			return nil, err
 		}
 		cl = &claims{a.cluster}

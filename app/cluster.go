@@ -8,13 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -513,4 +517,30 @@ func (a *App) post(ctx context.Context, client *http.Client, e store.Envelope) e
 		return fmt.Errorf("node %s answered %s", e.To, res.Status)
 	}
 	return nil
+}
+
+// leaseFile keeps, in the data directory, the lease the node last held,
+// so that started again after a kill it takes its id back at once.
+const leaseFile = "cluster.lease"
+
+// joinCluster joins as [cluster] says, with the lease of the last run.
+func joinCluster(cfg Config, log *slog.Logger) (*cluster.Cluster, error) {
+	cc := cfg.clusterConfig()
+	path := filepath.Join(cfg.DataDir, leaseFile)
+	if b, err := os.ReadFile(path); err == nil {
+		cc.LastLease, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	}
+	c, err := cluster.Join(cc, log)
+	if err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	err = os.WriteFile(tmp, []byte(strconv.FormatInt(c.Lease(), 10)+"\n"), 0o600)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		log.Warn("cluster: keeping the lease's id", "err", err) // a restart after a kill waits for it to run out
+	}
+	return c, nil
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Keys in etcd.
@@ -43,6 +44,14 @@ type Config struct {
 	Secret    string   // shared by every node: a forwarded request carries it
 	// Timeout bounds each call to etcd; 5 s when zero.
 	Timeout time.Duration
+	// LastLease is the lease this node held when it last ran (Lease), so
+	// that a node killed and started again takes its id back at once
+	// instead of waiting for its old lease to run out.
+	LastLease int64
+	// IDWait is how long Join waits for a live node's key of this id to
+	// go (a node killed whose lease still runs); its lease's TTL and two
+	// seconds when zero.
+	IDWait time.Duration
 }
 
 var nodeID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
@@ -81,12 +90,22 @@ type Cluster struct {
 	done chan struct{}
 }
 
+var errIDTaken = errors.New("cluster")
+
+// Lease is this node's lease, to give Join as LastLease when it starts
+// again.
+func (c *Cluster) Lease() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return int64(c.lease)
+}
+
 // ErrNoOwner is an email that no node owns.
 var ErrNoOwner = errors.New("no node owns this email")
 
 // Dial connects to etcd.
 func Dial(cfg Config) (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.timeout(), Logger: nil})
+	return clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.timeout(), Logger: zap.NewNop()})
 }
 
 func (c Config) timeout() time.Duration {
@@ -98,19 +117,34 @@ func (c Config) timeout() time.Duration {
 
 // Join registers this node in the directory under a lease that it keeps
 // alive until Close, and follows the other nodes' comings and goings. It
-// fails when a live node has this id already.
+// fails when a live node has this id already, unless that is this node's
+// own last lease (cfg.LastLease) or it runs out within its TTL.
 func Join(cfg Config, log *slog.Logger) (*Cluster, error) {
 	cli, err := Dial(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: etcd: %w", err)
 	}
 	c := &Cluster{cfg: cfg, cli: cli, log: log, nodes: map[string]Node{}, done: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout())
-	defer cancel()
-	if err := c.register(ctx); err != nil {
+	wait := cfg.IDWait
+	if wait <= 0 {
+		wait = (leaseTTL + 2) * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout())
+		err = c.register(ctx)
+		cancel()
+		if !errors.Is(err, errIDTaken) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond) // a node that was not stopped: its lease runs out
+	}
+	if err != nil {
 		cli.Close()
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout())
+	defer cancel()
 	rev, err := c.loadNodes(ctx)
 	if err != nil {
 		cli.Close()
@@ -139,7 +173,15 @@ func (c *Cluster) register(ctx context.Context) error {
 	}
 	if !resp.Succeeded {
 		_, _ = c.cli.Revoke(ctx, lease.ID)
-		return fmt.Errorf("cluster: a live node is registered as %q already", c.cfg.Node)
+		if got, err := c.cli.Get(ctx, key); err == nil && len(got.Kvs) == 1 && c.cfg.LastLease != 0 && got.Kvs[0].Lease == c.cfg.LastLease {
+			// This node's own key, from before it was killed: it is ours.
+			if _, err := c.cli.Revoke(ctx, clientv3.LeaseID(c.cfg.LastLease)); err != nil {
+				return fmt.Errorf("cluster: etcd: %w", err)
+			}
+			c.cfg.LastLease = 0
+			return c.register(ctx)
+		}
+		return fmt.Errorf("%w: a live node is registered as %q already", errIDTaken, c.cfg.Node)
 	}
 	c.mu.Lock()
 	c.lease, c.self = lease.ID, self
@@ -258,9 +300,23 @@ func (c *Cluster) Publish(ctx context.Context, backlog map[string]int) error {
 	return err
 }
 
+// OpenDirectory is the directory alone, for a command on a node that is
+// not serving (`ferry user add`): it claims and looks up as the node, but
+// does not join.
+func OpenDirectory(cfg Config, log *slog.Logger) (*Cluster, error) {
+	cli, err := Dial(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: etcd: %w", err)
+	}
+	return &Cluster{cfg: cfg, cli: cli, log: log, nodes: map[string]Node{}}, nil
+}
+
 // Close leaves the cluster: the lease is revoked, so that the others see
 // this node gone at once.
 func (c *Cluster) Close() error {
+	if c.stop == nil { // OpenDirectory's
+		return c.cli.Close()
+	}
 	c.stop()
 	<-c.done
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout())

@@ -33,7 +33,7 @@ func TestCluster_MembershipAndDirectory(t *testing.T) {
 	addr, ok := a.Addr("node-b")
 	assert.True(t, ok)
 	assert.Equal(t, "127.0.0.1:1b", addr)
-	_, err := cluster.Join(cluster.Config{Node: "node-a", Addr: "x:1", Endpoints: etcd.Endpoints()}, slog.New(slog.DiscardHandler))
+	_, err := cluster.Join(cluster.Config{Node: "node-a", Addr: "x:1", Endpoints: etcd.Endpoints(), IDWait: time.Millisecond}, slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, `a live node is registered as "node-a" already`)
 
 	ctx := context.Background()

@@ -1,6 +1,7 @@
 package ferrytest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Etcd is a real etcd cluster (Debian's etcd-server) of members on
@@ -149,4 +152,28 @@ func FreeAddr(t testing.TB) string {
 	port, err := freePort()
 	require.NoError(t, err)
 	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// Leader is the index of the member that leads now.
+func (e *Etcd) Leader() int {
+	e.t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: e.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	require.NoError(e.t, err)
+	defer cli.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for i, m := range e.members {
+			if m.cmd == nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			st, err := cli.Status(ctx, m.client)
+			cancel()
+			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
+				return i
+			}
+		}
+		require.True(e.t, time.Now().Before(deadline), "no etcd member leads")
+		time.Sleep(100 * time.Millisecond)
+	}
 }
