@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -218,4 +220,97 @@ func mailTo(t *testing.T, peer *ferrytest.SMTPPeer, email string) ferrytest.Pars
 			}
 		}
 	}
+}
+
+// relay is a TCP relay that can be cut: a partition between two nodes,
+// while each still serves its clients.
+type relay struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+}
+
+func startRelay(t *testing.T, target string) *relay {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &relay{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); r.setCut(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			if r.cut {
+				r.mu.Unlock()
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", r.target)
+			if err != nil {
+				r.mu.Unlock()
+				c.Close()
+				continue
+			}
+			r.conns = append(r.conns, c, up)
+			r.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return r
+}
+
+// setCut cuts the relay (every connection through it closed, new ones
+// refused) or heals it.
+func (r *relay) setCut(cut bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cut = cut
+	if cut {
+		for _, c := range r.conns {
+			c.Close()
+		}
+		r.conns = nil
+	}
+}
+
+// A partition between two nodes: a reaches b's internal listener only
+// through a relay, which is cut. Bob's calls through a answer 503 with
+// Retry-After, but b serves him directly; Alice's send to him is
+// acknowledged and waits in a's outbox. Healed, the backlog drains.
+func TestCluster_PartitionHeals(t *testing.T) {
+	etcd := ferrytest.StartEtcd(t, 3)
+	s3 := sharedS3(t)
+	internalB := ferrytest.FreeAddr(t)
+	toB := startRelay(t, internalB)
+	node := func(id, addr, advertise string) *testServer {
+		return startServer(t, longTokens, func(c *app.Config) {
+			s3.UseS3(c)
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Advertise, c.Cluster.Etcd, c.Cluster.Secret = id, addr, advertise, etcd.Endpoints(), "cluster secret"
+		})
+	}
+	a := node("a", ferrytest.FreeAddr(t), "")
+	b := node("b", internalB, toB.ln.Addr().String())
+	a.addUser("alice@example.com", password)
+	b.addUser("bob@example.com", password)
+	alice := a.login("alice@example.com", password)
+	bob := b.login("bob@example.com", password)
+	alice.mustPut("note.txt", []byte("sent across a partition"))
+
+	toB.setCut(true)
+	r := bob.at(a).get("/ops/list", url.Values{"path": {""}})
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	bob.at(b).list("") // b serves him directly
+	alice.mustSend("bob@example.com", `[{"path":"","files":["note.txt"]}]`)
+	time.Sleep(500 * time.Millisecond)
+	assert.Empty(t, bob.inbox(), "it waits in a's outbox")
+
+	toB.setCut(false)
+	require.Eventually(t, func() bool { return len(bob.inbox()) == 1 }, 15*time.Second, 50*time.Millisecond, "healed, the backlog drains")
+	bob.at(a).list("")
 }

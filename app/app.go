@@ -58,6 +58,7 @@ type App struct {
 	metrics    http.Handler
 	cluster    *cluster.Cluster // in cluster mode
 	claims     *claims          // its directory, for account creation and deletion
+	wake       chan struct{}    // the outbox's deliverer has an envelope to post
 	internalLn net.Listener     // cluster.addr's: the other nodes forward here
 	internal   *http.Server
 }
@@ -128,7 +129,8 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			return nil, err
 		}
 		cl = &claims{a.cluster}
-		st = clusterStore{DB: a.db, claims: *cl}
+		a.wake = make(chan struct{}, 1)
+		st = clusterStore{DB: a.db, claims: *cl, wake: a.wakeDeliverer}
 		if a.internalLn, err = net.Listen("tcp", cfg.Cluster.Addr); err != nil {
 			return nil, fmt.Errorf("cluster.addr: %w", err)
 		}
@@ -225,6 +227,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	handler := requests.Handler(frontEnds{api: api, dav: davHandler, pages: pages})
 	if a.cluster != nil {
 		apply := func(ctx context.Context, e store.Envelope) error {
+			defer a.wakeDeliverer() // (a send for no account here is declined back)
 			return a.db.Apply(ctx, e, func(receiver *ferry.User, name, email string, dests []string, total int64) ferry.Mail {
 				return texts.SendNotice(&ferry.User{FullName: name, Email: email}, receiver, dests, total)
 			})

@@ -59,6 +59,9 @@ func (c *Config) validateCluster() error {
 	if _, _, err := net.SplitHostPort(cl.Addr); err != nil {
 		return fmt.Errorf("cluster.addr: %q is not host:port", cl.Addr)
 	}
+	if _, _, err := net.SplitHostPort(cl.Advertise); cl.Advertise != "" && err != nil {
+		return fmt.Errorf("cluster.advertise: %q is not host:port", cl.Advertise)
+	}
 	if len(cl.Etcd) == 0 {
 		return errors.New("cluster.etcd: the etcd endpoints are needed with cluster.node")
 	}
@@ -73,7 +76,11 @@ func (c *Config) validateCluster() error {
 
 // clusterConfig is [cluster] as the cluster package takes it.
 func (c *Config) clusterConfig() cluster.Config {
-	return cluster.Config{Node: c.Cluster.Node, Addr: c.Cluster.Addr, Endpoints: c.Cluster.Etcd, Secret: c.Cluster.Secret}
+	addr := c.Cluster.Addr
+	if c.Cluster.Advertise != "" {
+		addr = c.Cluster.Advertise
+	}
+	return cluster.Config{Node: c.Cluster.Node, Addr: addr, Endpoints: c.Cluster.Etcd, Secret: c.Cluster.Secret}
 }
 
 // claims is the directory as account creation and deletion use it.
@@ -112,6 +119,7 @@ func (cl claims) made(ctx context.Context, email string, err error) {
 type clusterStore struct {
 	*store.DB
 	claims claims
+	wake   func() // the outbox's deliverer: an envelope waits
 }
 
 func (s clusterStore) CreateUser(ctx context.Context, nu ferry.NewUser) (*ferry.User, error) {
@@ -148,12 +156,22 @@ func (s clusterStore) Send(ctx context.Context, senderID uint64, to string, sour
 		owner, err := s.claims.c.Owner(ctx, email)
 		switch {
 		case err == nil && owner != s.claims.c.Self():
-			return s.DB.SendRemote(ctx, senderID, email, s.claims.c.Self(), owner, sources)
+			ids, err := s.DB.SendRemote(ctx, senderID, email, s.claims.c.Self(), owner, sources)
+			s.wake()
+			return ids, err
 		case err != nil && !errors.Is(err, cluster.ErrNoOwner):
 			return nil, err
 		}
 	}
 	return s.DB.Send(ctx, senderID, to, sources, notice)
+}
+
+// UpdateInbox decides as on one node; a decision on another node's send
+// is an envelope for it.
+func (s clusterStore) UpdateInbox(ctx context.Context, receiverID uint64, decisions []ferry.Decision) ([]error, error) {
+	res, err := s.DB.UpdateInbox(ctx, receiverID, decisions)
+	s.wake()
+	return res, err
 }
 
 func (s clusterStore) DeleteAccount(ctx context.Context, userID uint64, password string) error {
@@ -444,7 +462,8 @@ func ClusterStatus(ctx context.Context, cfg Config, w io.Writer) error {
 // deliver posts the outbox's envelopes to their nodes until ctx ends, in
 // order for each node; one a node does not take is tried again, after a
 // pause that doubles up to two seconds, also after a restart (they are in
-// the store). Every few seconds it publishes the backlog.
+// the store). A change that queues one wakes it (a.wake); it looks every
+// second anyway. Every few seconds it publishes the backlog.
 func (a *App) deliver(ctx context.Context) {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, MaxIdleConnsPerHost: 8}}
@@ -478,14 +497,19 @@ func (a *App) deliver(ctx context.Context) {
 		}
 		switch {
 		case len(failed) > 0:
-			pause = min(pause*2, 2*time.Second)
+			pause = min(max(pause, 50*time.Millisecond)*2, 2*time.Second)
 		case len(list) == 200:
 			pause = 0 // more waiting
 		default:
-			pause = 100 * time.Millisecond
+			pause = time.Second // (a new envelope wakes it sooner)
+		}
+		wake := a.wake
+		if len(failed) > 0 {
+			wake = nil // a node that failed waits out its pause
 		}
 		select {
 		case <-ctx.Done():
+		case <-wake:
 		case <-time.After(pause):
 		}
 	}
@@ -543,4 +567,12 @@ func joinCluster(cfg Config, log *slog.Logger) (*cluster.Cluster, error) {
 		log.Warn("cluster: keeping the lease's id", "err", err) // a restart after a kill waits for it to run out
 	}
 	return c, nil
+}
+
+// wakeDeliverer tells the deliverer that an envelope may wait.
+func (a *App) wakeDeliverer() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
 }

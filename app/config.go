@@ -160,6 +160,7 @@ type Config struct {
 	Cluster struct {
 		Node       string   `toml:"node"`
 		Addr       string   `toml:"addr"`
+		Advertise  string   `toml:"advertise"`
 		Etcd       []string `toml:"etcd"`
 		Secret     string   `toml:"secret"`
 		SecretFile string   `toml:"secret_file"`

@@ -48,15 +48,29 @@ func StartEtcd(t testing.TB, n int) *Etcd {
 		}
 		t.Skip("skipped: etcd is not installed (apt-get install etcd-server, or run bash .ci/run)")
 	}
-	e := &Etcd{t: t}
+	e, err := LaunchEtcd(t.TempDir(), n)
+	require.NoError(t, err)
+	e.t = t
+	t.Cleanup(e.Close)
+	return e
+}
+
+// LaunchEtcd starts an etcd cluster of n members with their data under
+// dir, and waits until each answers (for the bench; tests use StartEtcd).
+func LaunchEtcd(dir string, n int) (*Etcd, error) {
+	e := &Etcd{}
 	var initial []string
 	for i := range n {
 		client, err := freePort()
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		peer, err := freePort()
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		m := &etcdMember{name: fmt.Sprintf("m%d", i), client: fmt.Sprintf("http://127.0.0.1:%d", client),
-			peer: fmt.Sprintf("http://127.0.0.1:%d", peer), dir: filepath.Join(t.TempDir(), "etcd"), logs: &Logs{}}
+			peer: fmt.Sprintf("http://127.0.0.1:%d", peer), dir: filepath.Join(dir, fmt.Sprintf("etcd%d", i)), logs: &Logs{}}
 		e.members = append(e.members, m)
 		initial = append(initial, m.name+"="+m.peer)
 	}
@@ -66,32 +80,40 @@ func StartEtcd(t testing.TB, n int) *Etcd {
 			"--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
 			"--initial-cluster-token", "ferrytest", "--heartbeat-interval", "50", "--election-timeout", "500"}
-		e.start(m)
-	}
-	for i := range e.members {
-		e.waitHealthy(i)
-	}
-	t.Cleanup(func() {
-		for i := range e.members {
-			e.Kill(i)
+		if err := m.start(); err != nil {
+			e.Close()
+			return nil, err
 		}
-	})
-	return e
+	}
+	for _, m := range e.members {
+		if err := m.waitHealthy(); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	return e, nil
 }
 
-func (e *Etcd) start(m *etcdMember) {
-	e.t.Helper()
+// Close kills every member.
+func (e *Etcd) Close() {
+	for i := range e.members {
+		e.Kill(i)
+	}
+}
+
+func (m *etcdMember) start() error {
 	m.cmd = exec.Command("etcd", m.args...)
 	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
-	require.NoError(e.t, m.cmd.Start())
+	if err := m.cmd.Start(); err != nil {
+		return err
+	}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.cmd.Wait() }()
+	return nil
 }
 
-// waitHealthy waits until member i answers /health with true.
-func (e *Etcd) waitHealthy(i int) {
-	e.t.Helper()
-	m := e.members[i]
+// waitHealthy waits until the member answers /health with true.
+func (m *etcdMember) waitHealthy() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if res, err := http.Get(m.client + "/health"); err == nil {
@@ -99,15 +121,17 @@ func (e *Etcd) waitHealthy(i int) {
 			n, _ := res.Body.Read(body[:])
 			res.Body.Close()
 			if strings.Contains(string(body[:n]), `"true"`) {
-				return
+				return nil
 			}
 		}
 		select {
 		case err := <-m.done:
-			e.t.Fatalf("etcd %s exited: %v\n%s", m.name, err, m.logs.String())
+			return fmt.Errorf("etcd %s exited: %v\n%s", m.name, err, m.logs.String())
 		case <-time.After(50 * time.Millisecond):
 		}
-		require.True(e.t, time.Now().Before(deadline), "etcd %s did not become healthy:\n%s", m.name, m.logs.String())
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcd %s did not become healthy:\n%s", m.name, m.logs.String())
+		}
 	}
 }
 
@@ -142,8 +166,8 @@ func (e *Etcd) Restart(i int) {
 		}
 	}
 	m.args = args
-	e.start(m)
-	e.waitHealthy(i)
+	require.NoError(e.t, m.start())
+	require.NoError(e.t, m.waitHealthy())
 }
 
 // FreeAddr is a loopback address with a port free now.

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferryhq/ferry/ferrytest"
+)
+
+// clusterRows runs rows 16-19 on ferry in cluster mode: three etcd
+// members, OpenStack Swift, and two nodes on loopback (a and b), each a
+// `ferry serve` of its own.
+//
+//   - 16: a same-slice request makes no call to another node: the
+//     forwards counted (ferry_cluster_forwarded_total) over a load of
+//     lists at the owner.
+//   - 17: a cross-slice send's time to the receiver's inbox, median and
+//     p99, each send made at the sender's node and its arrival polled at
+//     the receiver's.
+//   - 18: the outbox's throughput: sends made while the receiver's node
+//     is down, then the time it takes the backlog to drain once it is
+//     up.
+//   - 19: cluster mode's cost on row 4's list at the owner, against the
+//     single node's (b), interleaved.
+func (b *bench) clusterRows() []result {
+	etcd, err := ferrytest.LaunchEtcd(filepath.Join(b.dir, "etcd"), 3)
+	check(err)
+	defer etcd.Close()
+	swiftDir := filepath.Join(b.dir, "cswift")
+	check(os.MkdirAll(swiftDir, 0o700))
+	s3, err := ferrytest.StartSwift(swiftDir)
+	check(err)
+	defer s3.Close()
+	quoted := make([]string, 0, 3)
+	for _, e := range etcd.Endpoints() {
+		quoted = append(quoted, fmt.Sprintf("%q", e))
+	}
+	node := func(id string) *bench {
+		nb := &bench{dir: filepath.Join(b.dir, "node-"+id), size: b.size, bin: b.bin}
+		check(os.MkdirAll(nb.dir, 0o700))
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		check(err)
+		addr := ln.Addr().String()
+		check(ln.Close())
+		nb.start(s3.TOML() + fmt.Sprintf("[cluster]\nnode = %q\naddr = %q\netcd = [%s]\nsecret = \"bench\"\n", id, addr, strings.Join(quoted, ", ")))
+		return nb
+	}
+	na, nb := node("a"), node("b")
+	defer na.stop()
+	defer func() { nb.stop() }()
+	sender, receiver := na.addUsers("alice", 1)[0], nb.addUsers("bob", 1)[0]
+	sender.must(sender.put("doc.txt", []byte("a document, sent across nodes")))
+	var results []result
+
+	// Row 16.
+	for i := range 10 {
+		sender.must(sender.put(fmt.Sprintf("ten/file-%d.txt", i), []byte("entry")))
+	}
+	before := na.forwards()
+	client := newClient(32)
+	list := func(int) error {
+		req, _ := http.NewRequest(http.MethodGet, na.base+"/ops/list?path=ten", nil)
+		req.Header.Set("token", sender.token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s", resp.Status)
+		}
+		return nil
+	}
+	rate, _ := load(32, *flagDuration, list)
+	forwards := na.forwards() - before
+	results = append(results, result{Row: 16, Figure: fmt.Sprintf("calls to another node during %.0f same-slice lists", rate*flagDuration.Seconds()),
+		Value: forwards, Unit: "calls", Target: "= 0", Pass: forwards == 0})
+
+	// Row 17.
+	send := func() uint64 {
+		var sent struct{ Messages []uint64 }
+		sender.must(sender.post("/ops/send", url.Values{"to": {receiver.email}, "source": {`[{"path":"","files":["doc.txt"]}]`}}, &sent))
+		return sent.Messages[0]
+	}
+	waiting := func() int {
+		var in []struct{ ID uint64 }
+		receiver.must(receiver.do(http.MethodGet, "/inbox/list", nil, "", &in))
+		return len(in)
+	}
+	var lat []time.Duration
+	log.Printf("row 17: 200 sends across nodes, one at a time")
+	for range 200 {
+		n := waiting()
+		start := time.Now()
+		send()
+		for waiting() == n {
+			time.Sleep(200 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	results = append(results,
+		result{Row: 17, Figure: "a cross-slice send's time to the receiver's inbox, median", Value: ms(p50), Unit: "ms", Target: "<= 100 ms", Pass: p50 <= 100*time.Millisecond},
+		result{Row: 17, Sub: "b", Figure: "a cross-slice send's time to the receiver's inbox, p99", Value: ms(p99), Unit: "ms", Target: "<= 500 ms", Pass: p99 <= 500*time.Millisecond})
+
+	// Row 18.
+	const backlog = 2000
+	nb.stop()
+	log.Printf("row 18: %d sends while the receiver's node is down", backlog)
+	parallel(backlog, 8, func(int) { send() })
+	nb.restart()
+	startAt := time.Now() // the node answers: its backlog drains
+	for waiting() < backlog+200 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	drain := time.Since(startAt)
+	results = append(results, result{Row: 18, Figure: fmt.Sprintf("the outbox's throughput: %d sends' backlog drained after the receiver's node restarts", backlog),
+		Value: backlog / drain.Seconds(), Unit: "sends/s", Target: ">= 200", Pass: backlog/drain.Seconds() >= 200})
+
+	// Row 19.
+	single := b.addUsers("single", 1)[0]
+	for i := range 10 {
+		single.must(single.put(fmt.Sprintf("ten/file-%d.txt", i), []byte("entry")))
+	}
+	singleList := func(int) error {
+		req, _ := http.NewRequest(http.MethodGet, b.base+"/ops/list?path=ten", nil)
+		req.Header.Set("token", single.token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	log.Printf("row 19: %v each, in 5 alternating rounds", *flagDuration)
+	ref, got := interleaved(5,
+		func(d time.Duration) float64 { r, _ := load(32, d, singleList); return r },
+		func(d time.Duration) float64 { r, _ := load(32, d, list); return r })
+	results = append(results, result{Row: 19, Figure: "GET /ops/list at the owner in cluster mode, against one node alone (row 4)", Value: got, Reference: ref,
+		Unit: "req/s", Ratio: got / ref, Target: ">= 0.90", Pass: got/ref >= 0.90})
+	return results
+}
+
+// restart starts the node again on its config, after stop.
+func (b *bench) restart() {
+	logFile, err := os.OpenFile(filepath.Join(b.dir, "ferry.log"), os.O_APPEND|os.O_WRONLY, 0o600)
+	check(err)
+	b.cmd = exec.Command(b.bin, "serve", "--config", b.config)
+	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
+	check(b.cmd.Start())
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := b.client.Get(b.root + "/healthz"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log.Fatal("ferry did not start again; see ", logFile.Name())
+}
+
+// forwards sums ferry_cluster_forwarded_total over the nodes forwarded
+// to (none yet: 0).
+func (b *bench) forwards() float64 {
+	req, err := http.NewRequest(http.MethodGet, b.root+"/metrics", nil)
+	check(err)
+	req.Header.Set("Authorization", "Bearer bench")
+	resp, err := b.client.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	check(err)
+	total := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "ferry_cluster_forwarded_total{") {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			check(err)
+			total += v
+		}
+	}
+	return total
+}
