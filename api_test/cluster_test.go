@@ -79,6 +79,20 @@ func TestCluster_AnyNodeServesAnyUser(t *testing.T) {
 	bob.at(c).mustPut("b.txt", []byte("bob's"))
 	alice.at(c).getFile("b.txt").requireError(404, ferry.EFILENOTFOUND) // her folder, not his
 
+	// A client cannot reach the nodes' own calls through the router.
+	envelope := `{"seq":1,"from":"a","to":"b","kind":"send","body":{"id":1,"to":"bob@example.com","destination":"x","items":[]}}`
+	for _, ts := range []*testServer{a, b, c} {
+		req, err := http.NewRequest(http.MethodPost, ts.Root+"/_cluster/apply", strings.NewReader(envelope))
+		require.NoError(t, err)
+		req.Header.Set("token", bob.token)
+		req.Header.Set("Ferry-Cluster-Secret", "a guess")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	}
+	assert.Empty(t, bob.inbox(), "no envelope from a client")
+
 	// A same-slice request forwards nothing.
 	before := forwarded(a, "a") + forwarded(a, "b") + forwarded(a, "c")
 	alice.at(a).list("docs")

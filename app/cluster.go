@@ -210,6 +210,10 @@ var loginPaths = map[string]bool{
 var signupPaths = map[string]bool{"/api/1/auth/register": true, "/signup": true}
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_cluster/") {
+		rt.local.ServeHTTP(w, r) // the nodes' own calls are never forwarded for a client (here: not found)
+		return
+	}
 	node, err := rt.owner(r)
 	if err != nil {
 		rt.unavailable(w, r, "The directory of accounts cannot be reached; try again in a moment.")
@@ -392,7 +396,7 @@ func internal(secret, self string, local http.Handler, apply func(context.Contex
 			front.WriteJSON(w, http.StatusForbidden, front.ErrorBody{Error: ferry.EAUTHFAILED, Message: "Only ferry's nodes call this listener."})
 			return
 		}
-		if r.URL.Path == applyPath && r.Method == http.MethodPost {
+		if r.URL.Path == applyPath && r.Method == http.MethodPost && r.Header.Get(headerClient) == "" { // (a node's own post, not a client's forwarded)
 			var e store.Envelope
 			if err := json.NewDecoder(io.LimitReader(r.Body, maxEnvelope)).Decode(&e); err != nil {
 				front.WriteJSON(w, http.StatusBadRequest, front.ErrorBody{Error: ferry.EBADREQUEST, Message: "Not an envelope."})
