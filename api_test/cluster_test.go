@@ -222,6 +222,13 @@ func TestCluster_SendsAcrossNodes(t *testing.T) {
 	b.restart()
 	require.Eventually(t, func() bool { return len(bob.inbox()) == 1 }, 20*time.Second, 100*time.Millisecond, "the backlog drains once b is back")
 	assert.Equal(t, "pics/x.jpg", bob.inbox()[0].Destination)
+
+	// accept_all: accepted on arrival, copied as by an accept.
+	bob.postForm("/settings/update", url.Values{"accept_all": {"1"}}).requireStatus(http.StatusOK)
+	alice.mustSend("bob@example.com", `[{"path":"pics/sub","files":["y.jpg"]}]`)
+	require.Eventually(t, func() bool { return bob.getFile("pics/sub/y.jpg").Status == http.StatusOK }, 10*time.Second, 50*time.Millisecond)
+	assert.Equal(t, "another picture", string(bob.getFile("pics/sub/y.jpg").Body))
+	require.Eventually(t, func() bool { return alice.outboxStatuses()[3] == "accepted" }, 10*time.Second, 50*time.Millisecond)
 }
 
 // mailTo waits for the first mail to email.

@@ -228,9 +228,18 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	if a.cluster != nil {
 		apply := func(ctx context.Context, e store.Envelope) error {
 			defer a.wakeDeliverer() // (a send for no account here is declined back)
-			return a.db.Apply(ctx, e, func(receiver *ferry.User, name, email string, dests []string, total int64) ferry.Mail {
+			arrived, err := a.db.Apply(ctx, e, func(receiver *ferry.User, name, email string, dests []string, total int64) ferry.Mail {
 				return texts.SendNotice(&ferry.User{FullName: name, Email: email}, receiver, dests, total)
 			})
+			if err != nil || arrived == nil {
+				return err
+			}
+			// accept_all: accepted at once if the quotas allow, else it
+			// waits in the inbox, as a send on one node does.
+			if _, err := a.db.UpdateInbox(ctx, arrived.Receiver, []ferry.Decision{{ID: arrived.Message, Accept: true}}); err != nil {
+				a.log.Warn("cluster: accepting a send for an account that accepts all", "err", err)
+			}
+			return nil
 		}
 		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, handler, apply), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
@@ -399,6 +408,7 @@ func (a *App) sweep(ctx context.Context) {
 			"folders":      a.db.Reclaim,                                                 // deleted ones a crash left in the trash
 			"deliveries":   func() (int, error) { return a.db.DropStaleDeliveries(ctx) }, // left unfinished a day
 			"remote sends": a.db.ExpireRemoteSends,                                       // to another node's users, whose node never answered
+			"applied":      a.db.DeleteOldApplied,                                        // envelopes of other nodes, remembered a month
 		} {
 			if n, err := del(); err != nil {
 				a.log.Error("deleting expired "+what, "err", err)

@@ -199,12 +199,20 @@ func (db *DB) SendRemote(ctx context.Context, senderID uint64, to, self, node st
 	return ids, nil
 }
 
+// Arrived is a send an envelope made a message of, for a receiver with
+// accept_all: the caller accepts it (UpdateInbox), which copies its
+// content, as a send on one node is accepted at once.
+type Arrived struct {
+	Receiver, Message uint64
+}
+
 // Apply applies an envelope from another node, once: a second delivery of
 // it changes nothing. notice makes the mail that tells a send's receiver.
-func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry.User, senderName, senderEmail string, destinations []string, total int64) ferry.Mail) error {
+func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry.User, senderName, senderEmail string, destinations []string, total int64) ferry.Mail) (*Arrived, error) {
 	var released []sum
+	var arrived *Arrived
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		released = released[:0]
+		released, arrived = released[:0], nil
 		applied := tx.Bucket(bucketClusterApplied)
 		key := append(append([]byte(e.From), 0), itob(e.Seq)...)
 		if applied.Get(key) != nil {
@@ -219,7 +227,9 @@ func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry
 			if err := json.Unmarshal(e.Body, &b); err != nil {
 				return err
 			}
-			return db.applySend(tx, ctx, e, b, notice)
+			var err error
+			arrived, err = db.applySend(tx, ctx, e, b, notice)
+			return err
 		case KindDecision, KindWithdraw:
 			var b decisionBody
 			if err := json.Unmarshal(e.Body, &b); err != nil {
@@ -232,18 +242,19 @@ func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry
 		return fmt.Errorf("an envelope of kind %q", e.Kind)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	db.release(released)
-	return nil
+	return arrived, nil
 }
 
 // applySend makes a send from another node an inbound message in its
-// receiver's inbox; one for no account here is declined back at once.
-func (db *DB) applySend(tx *bolt.Tx, ctx context.Context, e Envelope, b sendBody, notice func(*ferry.User, string, string, []string, int64) ferry.Mail) error {
+// receiver's inbox; one for no account here is declined back at once. It
+// returns the message when its receiver accepts all.
+func (db *DB) applySend(tx *bolt.Tx, ctx context.Context, e Envelope, b sendBody, notice func(*ferry.User, string, string, []string, int64) ferry.Mail) (*Arrived, error) {
 	receiver, err := db.findUserByEmail(tx, b.To)
 	if err != nil || receiver.Disabled {
-		return queueEnvelope(tx, e.To, e.From, KindDecision, decisionBody{ID: b.ID, Status: ferry.StatusDeclined})
+		return nil, queueEnvelope(tx, e.To, e.From, KindDecision, decisionBody{ID: b.ID, Status: ferry.StatusDeclined})
 	}
 	items := make([]item, 0, len(b.Items))
 	objects := map[string]string{}
@@ -251,7 +262,7 @@ func (db *DB) applySend(tx *bolt.Tx, ctx context.Context, e Envelope, b sendBody
 		it := item{path: ri.Path, dir: ri.Dir, size: ri.Size}
 		if !ri.Dir {
 			if _, err := hex.Decode(it.sum[:], []byte(ri.SHA256)); err != nil {
-				return fmt.Errorf("an envelope's item %q: %w", ri.Path, err)
+				return nil, fmt.Errorf("an envelope's item %q: %w", ri.Path, err)
 			}
 			objects[ri.SHA256] = ri.Object
 		}
@@ -262,19 +273,24 @@ func (db *DB) applySend(tx *bolt.Tx, ctx context.Context, e Envelope, b sendBody
 		RemoteObjects: objects}
 	id, err := createMessage(tx, &m, items)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.Bucket(bucketRemoteIn).Put(remoteInKey(e.From, b.ID), itob(id)); err != nil {
-		return err
+		return nil, err
 	}
 	ctx = ferry.WithActor(ctx, ferry.Actor{Email: b.SenderEmail})
 	if err := db.record(tx, ctx, receiver.ID, ferry.ActionSend, receiver.Email, map[string]any{"messages": 1, "size": b.Size, "message": id, "node": e.From}); err != nil {
-		return err
+		return nil, err
 	}
 	if notice != nil {
-		return db.queueMail(tx, notice(receiver, b.SenderName, b.SenderEmail, []string{b.Destination}, b.Size))
+		if err := db.queueMail(tx, notice(receiver, b.SenderName, b.SenderEmail, []string{b.Destination}, b.Size)); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	if receiver.AcceptAll {
+		return &Arrived{Receiver: receiver.ID, Message: id}, nil
+	}
+	return nil, nil
 }
 
 // applyDecision ends an outbound message as its receiver's node decided,
@@ -458,4 +474,34 @@ func (db *DB) ExpireRemoteSends() (int, error) {
 	}
 	db.release(released)
 	return n, nil
+}
+
+// keepApplied is how long a node remembers the envelopes it applied: far
+// longer than any redelivery waits.
+const keepApplied = 30 * 24 * time.Hour
+
+// DeleteOldApplied forgets the envelopes applied longer than keepApplied
+// ago, and returns how many. With none due it writes nothing.
+func (db *DB) DeleteOldApplied() (int, error) {
+	cutoff := uint64(db.now().Add(-keepApplied).UnixNano())
+	var keys [][]byte
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketClusterApplied).ForEach(func(k, v []byte) error {
+			if len(v) == 8 && btoi(v) < cutoff && len(keys) < reclaimBatch {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	return len(keys), db.update(context.Background(), func(tx *bolt.Tx) error {
+		for _, k := range keys {
+			if err := tx.Bucket(bucketClusterApplied).Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

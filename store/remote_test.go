@@ -34,8 +34,10 @@ func TestApply_OnceAndAnswers(t *testing.T) {
 		mailed++
 		return ferry.Mail{To: "bob@example.com", Subject: "s"}
 	}
-	require.NoError(t, db.Apply(ctx, send(1, 7, "bob@example.com"), notice))
-	require.NoError(t, db.Apply(ctx, send(1, 7, "bob@example.com"), notice))
+	_, err = db.Apply(ctx, send(1, 7, "bob@example.com"), notice)
+	require.NoError(t, err)
+	_, err = db.Apply(ctx, send(1, 7, "bob@example.com"), notice)
+	require.NoError(t, err)
 	in, err := db.Inbox(ctx, bob.ID)
 	require.NoError(t, err)
 	require.Len(t, in, 1, "applied once")
@@ -56,18 +58,21 @@ func TestApply_OnceAndAnswers(t *testing.T) {
 	assert.JSONEq(t, `{"id":7,"status":"declined"}`, string(out[0].Body))
 	require.NoError(t, db.EnvelopeDelivered(ctx, out[0].Seq))
 
-	require.NoError(t, db.Apply(ctx, send(2, 8, "nobody@example.com"), notice))
+	_, err = db.Apply(ctx, send(2, 8, "nobody@example.com"), notice)
+	require.NoError(t, err)
 	out, err = db.Envelopes(10)
 	require.NoError(t, err)
 	require.Len(t, out, 1)
 	assert.JSONEq(t, `{"id":8,"status":"declined"}`, string(out[0].Body), "no account here: declined back")
 	require.NoError(t, db.EnvelopeDelivered(ctx, out[0].Seq))
 
-	require.NoError(t, db.Apply(ctx, send(3, 9, "bob@example.com"), notice))
+	_, err = db.Apply(ctx, send(3, 9, "bob@example.com"), notice)
+	require.NoError(t, err)
 	in, _ = db.Inbox(ctx, bob.ID)
 	require.Len(t, in, 1)
 	withdraw := store.Envelope{Seq: 4, From: "a", To: "b", Kind: store.KindWithdraw, Body: json.RawMessage(`{"id":9,"status":"expired"}`)} // a's id
-	require.NoError(t, db.Apply(ctx, withdraw, notice))
+	_, err = db.Apply(ctx, withdraw, notice)
+	require.NoError(t, err)
 	in, _ = db.Inbox(ctx, bob.ID)
 	assert.Empty(t, in, "withdrawn")
 	out, _ = db.Envelopes(10)
@@ -75,4 +80,13 @@ func TestApply_OnceAndAnswers(t *testing.T) {
 	problems, err := db.CheckTree()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+
+	// Remembered a month, then forgotten.
+	n, err := db.DeleteOldApplied()
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	c.now = c.now.Add(31 * 24 * time.Hour)
+	n, err = db.DeleteOldApplied()
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
 }
