@@ -131,13 +131,13 @@ func (db *DB) message(tx *bolt.Tx, id, viewer uint64, now time.Time, user func(u
 		ToName:      receiver.FullName,
 		Items:       m.Items,
 	}
-	if m.Receiver == 0 {
-		msg.To = m.Invitee
+	if m.Receiver == 0 { // an invitee without an account yet: no name
+		msg.To, msg.ToName = m.Invitee, ""
 	}
 	if m.Sender == 0 { // an outsider's delivery, or a send from another node
 		msg.Request, msg.SenderName, msg.SenderEmail, msg.SenderPhoto = m.Request, m.OutsiderName, m.OutsiderEmail, ""
 	}
-	if m.RemoteTo != "" {
+	if m.RemoteTo != "" { // another node's user, whose name this node does not know
 		msg.To = m.RemoteTo
 	}
 	msg.ScanPending = m.Held
