@@ -188,6 +188,7 @@ func TestBrowser_InvitationWithOpenSignup(t *testing.T) {
 	status := text(t, alice, `[role="status"]`)
 	assert.Regexp(t, `^Invited dan@example\.com: 2 items wait for their account until \d+ \w+ \d{4}\.`, status)
 	assert.NotContains(t, status, "Sent to", "not said to be in an inbox it has not reached")
+	assert.NotContains(t, text(t, alice, "table.outbox"), "deleted account", "an invitee is not a deleted account")
 	screenshot(t, alice, "outbox-invited")
 
 	mail := mailTo(t, peer, "dan@example.com", "/signup")
