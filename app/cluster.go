@@ -210,8 +210,12 @@ var loginPaths = map[string]bool{
 var signupPaths = map[string]bool{"/api/1/auth/register": true, "/signup": true}
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/_cluster/") {
-		rt.local.ServeHTTP(w, r) // the nodes' own calls are never forwarded for a client (here: not found)
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/_cluster/"): // the nodes' own calls are never forwarded for a client (here: not found)
+		rt.local.ServeHTTP(w, r)
+		return
+	case p == "/metrics" || p == "/healthz" || strings.HasPrefix(p, "/static/"): // this node's own (a metrics token is no user's)
+		rt.local.ServeHTTP(w, r)
 		return
 	}
 	node, err := rt.owner(r)
