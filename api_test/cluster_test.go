@@ -161,7 +161,9 @@ func TestCluster_AnyNodeServesAnyUser(t *testing.T) {
 // own objects and land in Bob's folder; declined, the other goes back;
 // Alice hears of each and her outbox says so. A send while b is down is
 // acknowledged, waits in a's outbox (cluster status shows it) and
-// arrives when b is back. Every node's fsck agrees at the end.
+// arrives when b is back. An invitation's signup through c is made on the
+// inviter's node, with the sends. A receiver with accept_all has a send
+// accepted on arrival. Every node's fsck agrees at the end.
 func TestCluster_SendsAcrossNodes(t *testing.T) {
 	etcd := ferrytest.StartEtcd(t, 3)
 	peer := ferrytest.StartSMTP(t)
@@ -170,6 +172,7 @@ func TestCluster_SendsAcrossNodes(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		nodes[id] = startServer(t, longTokens, peer.Configure, func(c *app.Config) {
 			s3.UseS3(c)
+			c.Auth.Signup = "invite"
 			c.Metrics.Token = "scrape-secret"
 			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
 		})
@@ -223,12 +226,26 @@ func TestCluster_SendsAcrossNodes(t *testing.T) {
 	require.Eventually(t, func() bool { return len(bob.inbox()) == 1 }, 20*time.Second, 100*time.Millisecond, "the backlog drains once b is back")
 	assert.Equal(t, "pics/x.jpg", bob.inbox()[0].Destination)
 
+	// An invitation from a: its code names a, so a signup with it through
+	// c is made on a, where the sends wait.
+	alice.postForm("/ops/send", url.Values{"to": {"dan@example.com"}, "invite": {"1"}, "source": {`[{"path":"pics","files":["x.jpg"]}]`}}).
+		requireStatus(http.StatusOK)
+	code := mailTo(t, peer, "dan@example.com").SignupCode(t)
+	assert.True(t, strings.HasPrefix(code, "a."), code)
+	var dan struct{ Token string }
+	c.client().postForm("/auth/register", url.Values{"email": {"dan@example.com"}, "password": {password}, "invite": {code}}).
+		requireStatus(http.StatusOK).decode(&dan)
+	assert.True(t, strings.HasPrefix(dan.Token, "a."), "made on the invitation's node: %s", dan.Token)
+	danC := c.client()
+	danC.token = dan.Token
+	require.Len(t, danC.inbox(), 1, "the invited send is in Dan's inbox")
+
 	// accept_all: accepted on arrival, copied as by an accept.
 	bob.postForm("/settings/update", url.Values{"accept_all": {"1"}}).requireStatus(http.StatusOK)
 	alice.mustSend("bob@example.com", `[{"path":"pics/sub","files":["y.jpg"]}]`)
 	require.Eventually(t, func() bool { return bob.getFile("pics/sub/y.jpg").Status == http.StatusOK }, 10*time.Second, 50*time.Millisecond)
 	assert.Equal(t, "another picture", string(bob.getFile("pics/sub/y.jpg").Body))
-	require.Eventually(t, func() bool { return alice.outboxStatuses()[3] == "accepted" }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { st := alice.outboxStatuses(); return st[len(st)-1] == "accepted" }, 10*time.Second, 50*time.Millisecond)
 }
 
 // mailTo waits for the first mail to email.
