@@ -274,7 +274,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Info("metrics served", "addr", a.metricsLn.Addr().String())
 	}
 	a.log.Info("ferry serving", "addr", a.Addr(), "public_url", a.cfg.PublicURL, "data_dir", a.cfg.DataDir)
-	errc := make(chan error, 3)
+	errc := make(chan error, 4) // the API, the internal listener, the admin socket, metrics
 	go func() { errc <- a.http.Serve(a.ln) }()
 	if a.internal != nil {
 		go func() { errc <- a.internal.Serve(a.internalLn) }()
