@@ -352,3 +352,51 @@ func TestCluster_PartitionHeals(t *testing.T) {
 	require.Eventually(t, func() bool { return len(bob.inbox()) == 1 }, 15*time.Second, 50*time.Millisecond, "healed, the backlog drains")
 	bob.at(a).list("")
 }
+
+// Contacts across nodes: Alice (on a) adds Bob (on b), through c: Bob
+// gets a contact request naming her and a mail, she lists him; adding
+// him again is ALREADY_CONTACT. Bob adds her back: the pair is complete,
+// his request is answered, and she hears so by mail, with no request of
+// her own. Removing a contact of another node works as any.
+func TestCluster_ContactsAcrossNodes(t *testing.T) {
+	etcd := ferrytest.StartEtcd(t, 3)
+	peer := ferrytest.StartSMTP(t)
+	s3 := sharedS3(t)
+	nodes := map[string]*testServer{}
+	for _, id := range []string{"a", "b", "c"} {
+		nodes[id] = startServer(t, longTokens, peer.Configure, func(c *app.Config) {
+			s3.UseS3(c)
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+		})
+	}
+	a, b, c := nodes["a"], nodes["b"], nodes["c"]
+	a.namedUser("alice@example.com", "Alice Asker")
+	b.namedUser("bob@example.com", "Bob Answerer")
+	alice, bob := c.login("alice@example.com", password), c.login("bob@example.com", password)
+
+	r := alice.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com", "nobody@example.com"}})
+	r.requireStatus(http.StatusAccepted)
+	assert.JSONEq(t, `[{"email":"nobody@example.com","error":"USER_NOT_FOUND"}]`, string(r.Body))
+	assert.Equal(t, []contactRow{{Email: "bob@example.com"}}, alice.contacts(""))
+	var requests []notificationRow
+	require.Eventually(t, func() bool { requests = bob.notifications(); return len(requests) == 1 }, 10*time.Second, 50*time.Millisecond)
+	assert.Equal(t, "CONTACT_REQUEST", requests[0].Type)
+	assert.Equal(t, "alice@example.com", requests[0].Email)
+	assert.False(t, requests[0].Read)
+	asked := mailTo(t, peer, "bob@example.com")
+	assert.Contains(t, asked.Subject(t), "Alice Asker")
+	r = alice.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com"}})
+	assert.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+	assert.Contains(t, string(r.Body), "ALREADY_CONTACT")
+
+	bob.postForm("/contacts/add", url.Values{"email[]": {"alice@example.com"}}).requireStatus(http.StatusOK)
+	assert.True(t, bob.notifications()[0].Read, "his request is answered")
+	back := mailTo(t, peer, "alice@example.com")
+	assert.Contains(t, back.Subject(t), "Bob Answerer")
+	time.Sleep(300 * time.Millisecond)
+	assert.Empty(t, alice.notifications(), "no request of her own")
+
+	alice.postForm("/contacts/remove", url.Values{"email": {"bob@example.com"}}).requireStatus(http.StatusOK)
+	assert.Empty(t, alice.contacts(""))
+	alice.postForm("/contacts/remove", url.Values{"email": {"bob@example.com"}}).requireError(404, ferry.ECONTACTNOTFOUND)
+}

@@ -230,7 +230,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			defer a.wakeDeliverer() // (a send for no account here is declined back)
 			arrived, err := a.db.Apply(ctx, e, func(receiver *ferry.User, name, email string, dests []string, total int64) ferry.Mail {
 				return texts.SendNotice(&ferry.User{FullName: name, Email: email}, receiver, dests, total)
-			})
+			}, texts.ContactNotice)
 			if err != nil || arrived == nil {
 				return err
 			}

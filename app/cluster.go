@@ -166,6 +166,44 @@ func (s clusterStore) Send(ctx context.Context, senderID uint64, to string, sour
 	return s.DB.Send(ctx, senderID, to, sources, notice)
 }
 
+// AddContacts adds this node's users as on one node, and another node's
+// by an envelope to it (store/remotecontact.go), each email's result in
+// its place.
+func (s clusterStore) AddContacts(ctx context.Context, ownerID uint64, emails []string, notice ferry.ContactNotice) ([]error, error) {
+	results := make([]error, len(emails))
+	var local []string
+	var at []int
+	for i, e := range emails {
+		email, err := ferry.NormalizeEmail(e)
+		if err == nil {
+			owner, err := s.claims.c.Owner(ctx, email)
+			switch {
+			case err == nil && owner != s.claims.c.Self():
+				results[i] = s.DB.AddRemoteContact(ctx, ownerID, email, s.claims.c.Self(), owner)
+				if ferry.ErrorCode(results[i]) == ferry.EUNKNOWN {
+					return nil, results[i]
+				}
+				continue
+			case err != nil && !errors.Is(err, cluster.ErrNoOwner):
+				return nil, err
+			}
+		}
+		local, at = append(local, e), append(at, i)
+	}
+	defer s.wake()
+	if len(local) == 0 {
+		return results, nil
+	}
+	res, err := s.DB.AddContacts(ctx, ownerID, local, notice)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		results[i] = res[j]
+	}
+	return results, nil
+}
+
 // UpdateInbox decides as on one node; a decision on another node's send
 // is an envelope for it.
 func (s clusterStore) UpdateInbox(ctx context.Context, receiverID uint64, decisions []ferry.Decision) ([]error, error) {

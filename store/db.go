@@ -92,6 +92,7 @@ var (
 	bucketClusterApplied    = []byte("cluster_applied")    // node, 0, sequence -> when: another node's envelopes applied
 	bucketRemoteSent        = []byte("remote_sent")        // created (Unix ns) + message id: sends to another node's users
 	bucketRemoteIn          = []byte("remote_in")          // node, 0, its message id -> the id here of a send from it
+	bucketRemoteContacts    = []byte("remote_contacts")    // owner id + email -> JSON remoteContact: contacts of other nodes
 
 	allBuckets = [][]byte{bucketMeta, bucketUsers, bucketUserEmails, bucketUsage, bucketTokens, bucketUserTokens,
 		bucketRoots, bucketNodes, bucketChildren, bucketBlobs, bucketUploads, bucketLinks, bucketUserLinks,
@@ -99,7 +100,7 @@ var (
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed, bucketRequests, bucketUserRequests,
 		bucketDeliveries, bucketDeliveryFiles, bucketDeliveryTimes, bucketScans, bucketUnscanned, bucketScanHeld,
-		bucketClusterOutbox, bucketClusterApplied, bucketRemoteSent, bucketRemoteIn}
+		bucketClusterOutbox, bucketClusterApplied, bucketRemoteSent, bucketRemoteIn, bucketRemoteContacts}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"

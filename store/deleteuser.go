@@ -60,7 +60,7 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 			return err
 		}
 		// The account's own keys, by prefix.
-		for _, b := range [][]byte{bucketOutbox, bucketReceived, bucketSendPins, bucketContacts} {
+		for _, b := range [][]byte{bucketOutbox, bucketReceived, bucketSendPins, bucketContacts, bucketRemoteContacts} {
 			if err := deletePrefix(tx.Bucket(b), itob(userID), nil); err != nil {
 				return err
 			}

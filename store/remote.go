@@ -51,6 +51,7 @@ const (
 	KindSend     = "send"     // a new send, for the receiver's node
 	KindDecision = "decision" // what became of it, for the sender's node
 	KindWithdraw = "withdraw" // the sender's node ended it, for the receiver's
+	KindContact  = "contact"  // a contact request, or its answer (remotecontact.go)
 )
 
 // remoteGrace is how long past send.expire_after an outbound message
@@ -207,8 +208,9 @@ type Arrived struct {
 }
 
 // Apply applies an envelope from another node, once: a second delivery of
-// it changes nothing. notice makes the mail that tells a send's receiver.
-func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry.User, senderName, senderEmail string, destinations []string, total int64) ferry.Mail) (*Arrived, error) {
+// it changes nothing. notice makes the mail that tells a send's receiver;
+// contactNotice a contact request's.
+func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry.User, senderName, senderEmail string, destinations []string, total int64) ferry.Mail, contactNotice ferry.ContactNotice) (*Arrived, error) {
 	var released []sum
 	var arrived *Arrived
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -230,6 +232,12 @@ func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry
 			var err error
 			arrived, err = db.applySend(tx, ctx, e, b, notice)
 			return err
+		case KindContact:
+			var b contactBody
+			if err := json.Unmarshal(e.Body, &b); err != nil {
+				return err
+			}
+			return db.applyContact(tx, b, contactNotice)
 		case KindDecision, KindWithdraw:
 			var b decisionBody
 			if err := json.Unmarshal(e.Body, &b); err != nil {

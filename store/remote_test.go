@@ -34,9 +34,9 @@ func TestApply_OnceAndAnswers(t *testing.T) {
 		mailed++
 		return ferry.Mail{To: "bob@example.com", Subject: "s"}
 	}
-	_, err = db.Apply(ctx, send(1, 7, "bob@example.com"), notice)
+	_, err = db.Apply(ctx, send(1, 7, "bob@example.com"), notice, nil)
 	require.NoError(t, err)
-	_, err = db.Apply(ctx, send(1, 7, "bob@example.com"), notice)
+	_, err = db.Apply(ctx, send(1, 7, "bob@example.com"), notice, nil)
 	require.NoError(t, err)
 	in, err := db.Inbox(ctx, bob.ID)
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func TestApply_OnceAndAnswers(t *testing.T) {
 	assert.JSONEq(t, `{"id":7,"status":"declined"}`, string(out[0].Body))
 	require.NoError(t, db.EnvelopeDelivered(ctx, out[0].Seq))
 
-	_, err = db.Apply(ctx, send(2, 8, "nobody@example.com"), notice)
+	_, err = db.Apply(ctx, send(2, 8, "nobody@example.com"), notice, nil)
 	require.NoError(t, err)
 	out, err = db.Envelopes(10)
 	require.NoError(t, err)
@@ -66,12 +66,12 @@ func TestApply_OnceAndAnswers(t *testing.T) {
 	assert.JSONEq(t, `{"id":8,"status":"declined"}`, string(out[0].Body), "no account here: declined back")
 	require.NoError(t, db.EnvelopeDelivered(ctx, out[0].Seq))
 
-	_, err = db.Apply(ctx, send(3, 9, "bob@example.com"), notice)
+	_, err = db.Apply(ctx, send(3, 9, "bob@example.com"), notice, nil)
 	require.NoError(t, err)
 	in, _ = db.Inbox(ctx, bob.ID)
 	require.Len(t, in, 1)
 	withdraw := store.Envelope{Seq: 4, From: "a", To: "b", Kind: store.KindWithdraw, Body: json.RawMessage(`{"id":9,"status":"expired"}`)} // a's id
-	_, err = db.Apply(ctx, withdraw, notice)
+	_, err = db.Apply(ctx, withdraw, notice, nil)
 	require.NoError(t, err)
 	in, _ = db.Inbox(ctx, bob.ID)
 	assert.Empty(t, in, "withdrawn")

@@ -30,6 +30,24 @@ type notificationRecord struct {
 	From    uint64 `json:"from"`
 	Created int64  `json:"created"`
 	Read    bool   `json:"read,omitempty"`
+	// FromEmail and FromName name a sender of another node (From 0:
+	// remote.go).
+	FromEmail string `json:"from_email,omitempty"`
+	FromName  string `json:"from_name,omitempty"`
+}
+
+// requester is who a contact request is from: an account here (id), or
+// one of another node (email).
+type requester struct {
+	id    uint64
+	email string
+}
+
+func (n *notificationRecord) isFrom(r requester) bool {
+	if r.id != 0 {
+		return n.From == r.id
+	}
+	return n.From == 0 && n.FromEmail == r.email
 }
 
 // AddContacts adds each email to owner's contacts and returns one error per
@@ -71,7 +89,7 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, 
 				// owner is answered, and u hears of it by mail, with no
 				// request (and no badge) of their own to dismiss. Only an
 				// answer is mailed: removing and adding again mails no one.
-				answered, err := answerRequests(tx, ownerID, u.ID)
+				answered, err := answerRequests(tx, ownerID, requester{id: u.ID})
 				if err != nil {
 					return err
 				}
@@ -82,12 +100,12 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, 
 				}
 				continue
 			}
-			if hasUnreadRequest(tx, u.ID, ownerID) {
+			if hasUnreadRequest(tx, u.ID, requester{id: ownerID}) {
 				continue
 			}
 			// At most one mail a day for requests of the same person, so
 			// that removing and adding again cannot flood a mailbox.
-			mailed := requestedSince(tx, u.ID, ownerID, now-int64(requestMailGap))
+			mailed := requestedSince(tx, u.ID, requester{id: ownerID}, now-int64(requestMailGap))
 			if err := addNotification(tx, notificationRecord{User: u.ID, Type: ferry.NotificationContactRequest, From: ownerID, Created: now}); err != nil {
 				return err
 			}
@@ -111,10 +129,10 @@ const requestMailGap = 24 * time.Hour
 
 // requestedSince reports whether from sent userID a contact request at or
 // after since (Unix ns), read or not.
-func requestedSince(tx *bolt.Tx, userID, from uint64, since int64) bool {
+func requestedSince(tx *bolt.Tx, userID uint64, from requester, since int64) bool {
 	found := false
 	eachNotification(tx, userID, func(_ uint64, n notificationRecord) bool {
-		found = n.From == from && n.Type == ferry.NotificationContactRequest && n.Created >= since
+		found = n.isFrom(from) && n.Type == ferry.NotificationContactRequest && n.Created >= since
 		return !found
 	})
 	return found
@@ -122,11 +140,11 @@ func requestedSince(tx *bolt.Tx, userID, from uint64, since int64) bool {
 
 // answerRequests marks userID's unread contact requests from from read,
 // and reports whether there were any.
-func answerRequests(tx *bolt.Tx, userID, from uint64) (bool, error) {
+func answerRequests(tx *bolt.Tx, userID uint64, from requester) (bool, error) {
 	var answered []uint64
 	var records []notificationRecord
 	eachNotification(tx, userID, func(id uint64, n notificationRecord) bool {
-		if n.From == from && n.Type == ferry.NotificationContactRequest && !n.Read {
+		if n.isFrom(from) && n.Type == ferry.NotificationContactRequest && !n.Read {
 			n.Read = true
 			answered, records = append(answered, id), append(records, n)
 		}
@@ -144,10 +162,10 @@ func answerRequests(tx *bolt.Tx, userID, from uint64) (bool, error) {
 	return len(answered) > 0, nil
 }
 
-func hasUnreadRequest(tx *bolt.Tx, userID, from uint64) bool {
+func hasUnreadRequest(tx *bolt.Tx, userID uint64, from requester) bool {
 	found := false
 	eachNotification(tx, userID, func(_ uint64, n notificationRecord) bool {
-		found = n.From == from && n.Type == ferry.NotificationContactRequest && !n.Read
+		found = n.isFrom(from) && n.Type == ferry.NotificationContactRequest && !n.Read
 		return !found
 	})
 	return found
@@ -203,6 +221,11 @@ func (db *DB) Contacts(ctx context.Context, ownerID uint64, filter string) ([]fe
 			}
 			list = append(list, ferry.Contact{FullName: u.FullName, Email: u.Email, PhotoToken: u.PhotoToken})
 		}
+		for _, email := range remoteContacts(tx, ownerID) { // of other nodes: by email alone
+			if filter == "" || strings.Contains(email, filter) {
+				list = append(list, ferry.Contact{Email: email})
+			}
+		}
 		return nil
 	})
 	sort.Slice(list, func(i, j int) bool {
@@ -219,6 +242,9 @@ func (db *DB) RemoveContact(ctx context.Context, ownerID uint64, email string) e
 		notFound := ferry.Errorf(ferry.ECONTACTNOTFOUND, "%q is not one of your contacts.", email)
 		u, err := db.findUserByEmail(tx, email)
 		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
+			if e, nerr := ferry.NormalizeEmail(email); nerr == nil && tx.Bucket(bucketRemoteContacts).Get(remoteContactKey(ownerID, e)) != nil {
+				return tx.Bucket(bucketRemoteContacts).Delete(remoteContactKey(ownerID, e)) // another node's
+			}
 			return notFound
 		} else if err != nil {
 			return err
@@ -237,12 +263,16 @@ func (db *DB) Notifications(ctx context.Context, userID uint64) ([]ferry.Notific
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var failed error
 		eachNotification(tx, userID, func(id uint64, n notificationRecord) bool {
-			from, err := db.findUserByID(tx, n.From)
-			if err != nil {
-				failed = err
-				return false
+			email := n.FromEmail // another node's account
+			if n.From != 0 {
+				from, err := db.findUserByID(tx, n.From)
+				if err != nil {
+					failed = err
+					return false
+				}
+				email = from.Email
 			}
-			list = append(list, ferry.Notification{ID: id, Type: n.Type, Email: from.Email, Created: time.Unix(0, n.Created).UTC(), Read: n.Read})
+			list = append(list, ferry.Notification{ID: id, Type: n.Type, Email: email, Created: time.Unix(0, n.Created).UTC(), Read: n.Read})
 			return true
 		})
 		return failed
