@@ -31,7 +31,7 @@ type notificationRecord struct {
 	Created int64  `json:"created"`
 	Read    bool   `json:"read,omitempty"`
 	// FromEmail and FromName name a sender of another node (From 0:
-	// remote.go).
+	// remotecontact.go).
 	FromEmail string `json:"from_email,omitempty"`
 	FromName  string `json:"from_name,omitempty"`
 }
