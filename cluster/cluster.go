@@ -86,8 +86,9 @@ type Cluster struct {
 	nodes  map[string]Node // the live nodes, kept current by a watch
 	owners sync.Map        // email -> node id: the cache, safe to be stale
 
-	stop context.CancelFunc
-	done chan struct{}
+	stop     context.CancelFunc
+	done     chan struct{}
+	watchers sync.WaitGroup
 }
 
 var errIDTaken = errors.New("cluster")
@@ -152,8 +153,44 @@ func Join(cfg Config, log *slog.Logger) (*Cluster, error) {
 	}
 	run, stop := context.WithCancel(context.Background())
 	c.stop = stop
+	c.watchers.Add(1)
+	go func() { defer c.watchers.Done(); c.watchOwners(run, rev) }()
 	go c.follow(run, rev)
 	return c, nil
+}
+
+// watchOwners keeps the cache of owners in step with the directory: a
+// key made or changed is the new owner, a key deleted is forgotten. When
+// the watch is cut, the cache is dropped (it fills again from etcd) and
+// the watch starts over.
+func (c *Cluster) watchOwners(ctx context.Context, rev int64) {
+	for ctx.Err() == nil {
+		for w := range c.cli.Watch(ctx, usersPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+			if w.Canceled {
+				break
+			}
+			for _, ev := range w.Events {
+				email := strings.TrimPrefix(string(ev.Kv.Key), usersPrefix)
+				if ev.Type == clientv3.EventTypeDelete {
+					c.owners.Delete(email)
+				} else {
+					c.owners.Store(email, string(ev.Kv.Value))
+				}
+			}
+			rev = w.Header.Revision
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.owners.Clear() // what changed while the watch was cut is unknown
+		c.retry(ctx, "watching the directory", errors.New("the watch ended"))
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+		resp, err := c.cli.Get(rctx, usersPrefix+"\x00", clientv3.WithCountOnly()) // the revision to go on from
+		cancel()
+		if err == nil {
+			rev = resp.Header.Revision
+		}
+	}
 }
 
 // register puts this node's key under a new lease, unless a live node
@@ -319,6 +356,7 @@ func (c *Cluster) Close() error {
 	}
 	c.stop()
 	<-c.done
+	c.watchers.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout())
 	defer cancel()
 	c.mu.RLock()

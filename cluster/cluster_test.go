@@ -65,6 +65,22 @@ func TestCluster_MembershipAndDirectory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, owners[0], owner)
 
+	// The cache follows the directory: the key changed behind a's back
+	// (the account moved, say), a's Owner, from its cache, says so
+	// without a lookup; deleted, it is forgotten.
+	cli, err := cluster.Dial(cluster.Config{Endpoints: etcd.Endpoints()})
+	require.NoError(t, err)
+	defer cli.Close()
+	_, err = a.Owner(ctx, "race@example.com") // cached
+	require.NoError(t, err)
+	_, err = cli.Put(ctx, "/ferry/users/race@example.com", "node-c")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { o, err := a.Owner(ctx, "race@example.com"); return err == nil && o == "node-c" },
+		5*time.Second, 20*time.Millisecond, "the cache follows the directory's changes")
+	_, err = cli.Put(ctx, "/ferry/users/race@example.com", owner)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { o, _ := a.Owner(ctx, "race@example.com"); return o == owner }, 5*time.Second, 20*time.Millisecond)
+
 	for i := range 50 {
 		email := fmt.Sprintf("u%d@example.com", i)
 		assert.Equal(t, a.Place(email), b.Place(email), "every node places an email alike")
