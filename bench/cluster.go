@@ -33,6 +33,13 @@ import (
 //     up.
 //   - 19: cluster mode's cost on row 4's list at the owner, against the
 //     single node's (b), interleaved.
+//   - 20: forwarding's cost on an upload: PUT /files of -size bytes
+//     through the node that does not own the user, against the same PUT
+//     at its owner (both to S3), best of three each, alternating.
+//   - 21: row 7's send + accept pairs between two users of one node in
+//     cluster mode, against one node alone with its blobs in the same S3
+//     (an accept asks the blob store whether it holds each blob: with
+//     local blobs the reference would measure S3 against a disk).
 func (b *bench) clusterRows() []result {
 	etcd, err := ferrytest.LaunchEtcd(filepath.Join(b.dir, "etcd"), 3)
 	check(err)
@@ -150,6 +157,49 @@ func (b *bench) clusterRows() []result {
 		func(d time.Duration) float64 { r, _ := load(32, d, list); return r })
 	results = append(results, result{Row: 19, Figure: "GET /ops/list at the owner in cluster mode, against one node alone (row 4)", Value: got, Reference: ref,
 		Unit: "req/s", Ratio: got / ref, Target: ">= 0.90", Pass: got/ref >= 0.90})
+
+	// Row 20.
+	src := filepath.Join(b.dir, "csrc.bin")
+	log.Printf("row 20: writing %d bytes of test data", b.size)
+	randomFile(src, b.size)
+	defer os.Remove(src)
+	var owner, forwarded transfer
+	for i := range 3 {
+		// A new name and content each time: neither side dedups.
+		owner.best(na.measure(na.cmd.Process.Pid, na.putFile(src, na.base+fmt.Sprintf("/files?path=own-%d.bin", i), sender.token)))
+		forwarded.best(na.measure(nb.cmd.Process.Pid, nb.putFile(src, nb.base+fmt.Sprintf("/files?path=fwd-%d.bin", i), sender.token)))
+		randomFile(src, b.size)
+	}
+	results = append(results, result{Row: 20, Figure: "PUT /files of " + *flagSize + " through a node that does not own the user, against at its owner (S3)",
+		Value: forwarded.rate, Reference: owner.rate, Unit: "MiB/s", Ratio: forwarded.rate / owner.rate, Target: ">= 0.80", Pass: forwarded.rate/owner.rate >= 0.80,
+		CPU: forwarded.cpu})
+
+	// Row 21.
+	pairsOn := func(on *bench, prefix string) func(int) error {
+		senders, receivers := on.addUsers(prefix+"-s", 32), on.addUsers(prefix+"-r", 32)
+		for _, s := range senders {
+			s.must(s.put("out/doc.txt", []byte("a document of some length, sent again and again")))
+		}
+		return func(w int) error {
+			s, r := senders[w], receivers[w]
+			var sent struct{ Messages []uint64 }
+			if err := s.post("/ops/send", url.Values{"to": {r.email}, "source": {`[{"path":"out","files":["doc.txt"]}]`}}, &sent); err != nil {
+				return err
+			}
+			return r.post("/inbox/update", url.Values{"messages": {fmt.Sprintf(`[{"id":%d,"accept":"YES"}]`, sent.Messages[0])}}, nil)
+		}
+	}
+	alone := &bench{dir: filepath.Join(b.dir, "alone-s3"), size: b.size, bin: b.bin}
+	check(os.MkdirAll(alone.dir, 0o700))
+	alone.start(s3.TOML())
+	defer alone.stop()
+	onNode, onSingle := pairsOn(na, "pair"), pairsOn(alone, "pair")
+	log.Printf("row 21: %v each, in 5 alternating rounds", *flagDuration)
+	ref, got = interleaved(5,
+		func(d time.Duration) float64 { r, _ := load(32, d, onSingle); return r },
+		func(d time.Duration) float64 { r, _ := load(32, d, onNode); return r })
+	results = append(results, result{Row: 21, Figure: "send + accept pairs of one node's users in cluster mode, against one node alone, both on S3 (row 7)", Value: got, Reference: ref,
+		Unit: "pairs/s", Ratio: got / ref, Target: ">= 0.80", Pass: got/ref >= 0.80})
 	return results
 }
 
