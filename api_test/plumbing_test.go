@@ -271,7 +271,9 @@ func TestPlumbing_StalledBodyIsCut(t *testing.T) {
 // (sendfile goes out a chunk at a time, each under a fresh deadline).
 func TestPlumbing_StalledDownloadIsCut(t *testing.T) {
 	t.Parallel() // slow and waiting more than computing: beside the others
-	ts := startServer(t, func(c *app.Config) { c.BodyIdleTimeout = app.Duration(time.Second) })
+	// Two seconds: a slow reader starved for a second on a loaded CI
+	// (the race detector, the other suites beside it) was once cut at one.
+	ts := startServer(t, func(c *app.Config) { c.BodyIdleTimeout = app.Duration(2 * time.Second) })
 	c := ts.newUser("reader@example.com")
 	content := bytes.Repeat([]byte("ferry"), 16<<20/5) // more than loopback's socket buffers hold at first
 	size := len(content)
@@ -302,7 +304,7 @@ func TestPlumbing_StalledDownloadIsCut(t *testing.T) {
 		}
 		done <- got
 	}()
-	time.Sleep(2500 * time.Millisecond) // take nothing for 2.5 times the timeout
+	time.Sleep(5 * time.Second) // take nothing for 2.5 times the timeout
 	require.NoError(t, stalled.SetReadDeadline(time.Now().Add(20*time.Second)))
 	got, _ := io.Copy(io.Discard, stalled)
 	assert.Less(t, got, int64(size), "the stalled download was not cut off")
