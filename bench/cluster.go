@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -224,16 +223,8 @@ func (b *bench) restart() {
 // forwards sums ferry_cluster_forwarded_total over the nodes forwarded
 // to (none yet: 0).
 func (b *bench) forwards() float64 {
-	req, err := http.NewRequest(http.MethodGet, b.root+"/metrics", nil)
-	check(err)
-	req.Header.Set("Authorization", "Bearer bench")
-	resp, err := b.client.Do(req)
-	check(err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	check(err)
 	total := 0.0
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range b.metricLines() {
 		if strings.HasPrefix(line, "ferry_cluster_forwarded_total{") {
 			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 			check(err)

@@ -251,16 +251,8 @@ func (b *bench) resetPeakRSS() {
 
 // metric reads one value from ferry's /metrics.
 func (b *bench) metric(name string) float64 {
-	req, err := http.NewRequest(http.MethodGet, b.root+"/metrics", nil)
-	check(err)
-	req.Header.Set("Authorization", "Bearer bench")
-	resp, err := b.client.Do(req)
-	check(err)
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+	for _, line := range b.metricLines() {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
 			v, err := strconv.ParseFloat(rest, 64)
 			check(err)
 			return v
@@ -268,6 +260,19 @@ func (b *bench) metric(name string) float64 {
 	}
 	log.Fatalf("no %s in /metrics", name)
 	return 0
+}
+
+// metricLines reads ferry's /metrics, a line each.
+func (b *bench) metricLines() []string {
+	req, err := http.NewRequest(http.MethodGet, b.root+"/metrics", nil)
+	check(err)
+	req.Header.Set("Authorization", "Bearer bench")
+	resp, err := b.client.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	check(err)
+	return strings.Split(string(body), "\n")
 }
 
 // transferRequest makes a request of target with the token when there is

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -98,11 +99,11 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 	now := db.now()
 	results := make([]error, len(decisions))
 	var released []sum
-	present, weights, err := db.acceptedBlobsPresent(ctx, receiverID, decisions)
+	present, weights, inbound, err := db.acceptedBlobsPresent(ctx, receiverID, decisions)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := db.copyInbound(ctx, receiverID, decisions, present)
+	unlock, err := db.copyInbound(ctx, inbound, present)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +172,14 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 // waits for makes no file system or object store calls (a message of
 // 10,000 files made 10,000 stats in it). A pending message pins its blobs
 // and its items never change, so what is found here still holds in the
-// transaction. It also returns each decision's weight: 1 and the
-// message's items. A blob store that does not answer is an error.
-func (db *DB) acceptedBlobsPresent(ctx context.Context, receiverID uint64, decisions []ferry.Decision) (map[sum]bool, []int, error) {
+// transaction. It also returns each decision's weight (1 and the
+// message's items), and the blobs of the inbound messages to be accepted
+// with where each is in the sending node's objects (copyInbound). A blob
+// store that does not answer is an error.
+func (db *DB) acceptedBlobsPresent(ctx context.Context, receiverID uint64, decisions []ferry.Decision) (map[sum]bool, []int, map[sum]string, error) {
 	weights := make([]int, len(decisions))
 	var sums []sum
+	inbound := map[sum]string{}
 	_ = db.bolt.View(func(tx *bolt.Tx) error {
 		for i, d := range decisions {
 			weights[i] = 1
@@ -192,15 +196,19 @@ func (db *DB) acceptedBlobsPresent(ctx context.Context, receiverID uint64, decis
 				continue
 			}
 			for _, it := range items {
-				if !it.dir {
-					sums = append(sums, it.sum)
+				if it.dir {
+					continue
+				}
+				sums = append(sums, it.sum)
+				if m.inbound() {
+					inbound[it.sum] = m.RemoteObjects[hex.EncodeToString(it.sum[:])]
 				}
 			}
 		}
 		return nil
 	})
 	present, err := db.blobsPresent(ctx, sums)
-	return present, weights, err
+	return present, weights, inbound, err
 }
 
 // blobsPresent asks the blob store whether it holds each of hs, a few at

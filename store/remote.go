@@ -154,11 +154,8 @@ func (db *DB) SendRemote(ctx context.Context, senderID uint64, to, self, node st
 	if err != nil {
 		return nil, err
 	}
-	var msgs []pendingMessage
-	if err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		msgs, err = snapshotSources(tx, senderID, sources, db.rules.send.MaxFiles)
-		return err
-	}); err != nil {
+	msgs, err := db.snapshot(senderID, sources)
+	if err != nil {
 		return nil, err
 	}
 	now := db.now()
@@ -356,32 +353,14 @@ func remoteInKey(node string, id uint64) []byte {
 // blob here.
 func (m *messageRecord) inbound() bool { return m.RemoteNode != "" && m.Receiver != 0 }
 
-// copyInbound copies, before an accept's transactions, the content of the
-// inbound messages among decisions that this node does not hold, from the
-// sending node's objects; present records it. It takes the blobs' locks
-// (their stripes, in order), so that no removal takes a copy away before
-// the accept refers to it, and returns their release, for after the
-// transactions; nothing may be released (db.release) meanwhile.
-func (db *DB) copyInbound(ctx context.Context, receiverID uint64, decisions []ferry.Decision, present map[sum]bool) (func(), error) {
-	want := map[sum]string{}
-	_ = db.bolt.View(func(tx *bolt.Tx) error {
-		for _, d := range decisions {
-			m, err := openMessage(tx, receiverID, d.ID)
-			if err != nil || !d.Accept || !m.inbound() {
-				continue
-			}
-			items, err := messageItems(tx, d.ID)
-			if err != nil {
-				continue
-			}
-			for _, it := range items {
-				if !it.dir {
-					want[it.sum] = m.RemoteObjects[hex.EncodeToString(it.sum[:])]
-				}
-			}
-		}
-		return nil
-	})
+// copyInbound copies, before an accept's transactions, the blobs of
+// inbound messages that this node does not hold (want: from the sending
+// node's objects, acceptedBlobsPresent's), and records them in present. It
+// takes the blobs' locks (their stripes, in order), so that no removal
+// takes a copy away before the accept refers to it, and returns their
+// release, for after the transactions; nothing may be released
+// (db.release) meanwhile.
+func (db *DB) copyInbound(ctx context.Context, want map[sum]string, present map[sum]bool) (func(), error) {
 	if len(want) == 0 {
 		return func() {}, nil
 	}

@@ -43,11 +43,7 @@ var errSnapshotStale = ferry.Errorf(ferry.EFILENOTFOUND, "A file changed while i
 
 func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
 	now, lim := db.now(), db.rules.send
-	var msgs []pendingMessage
-	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		msgs, err = snapshotSources(tx, senderID, sources, lim.MaxFiles)
-		return err
-	})
+	msgs, err := db.snapshot(senderID, sources)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +121,17 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 	}
 	db.release(released)
 	return ids, nil
+}
+
+// snapshot reads a send's sources in a read transaction of its own
+// (snapshotSources).
+func (db *DB) snapshot(senderID uint64, sources []ferry.SendSource) ([]pendingMessage, error) {
+	var msgs []pendingMessage
+	err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+		msgs, err = snapshotSources(tx, senderID, sources, db.rules.send.MaxFiles)
+		return err
+	})
+	return msgs, err
 }
 
 // pendingMessage is a message being built by a send.

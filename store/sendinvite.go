@@ -25,11 +25,8 @@ func (db *DB) SendInvited(ctx context.Context, senderID uint64, email string, so
 	if err != nil {
 		return nil, err
 	}
-	var msgs []pendingMessage
-	if err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		msgs, err = snapshotSources(tx, senderID, sources, db.rules.send.MaxFiles)
-		return err
-	}); err != nil {
+	msgs, err := db.snapshot(senderID, sources)
+	if err != nil {
 		return nil, err
 	}
 	hold, err := db.scanSent(ctx, senderID, msgs)
