@@ -509,19 +509,24 @@ func ClusterStatus(ctx context.Context, cfg Config, w io.Writer) error {
 // order for each node; one a node does not take is tried again, after a
 // pause that doubles up to two seconds, also after a restart (they are in
 // the store). A change that queues one wakes it (a.wake); it looks every
-// second anyway. Every few seconds it publishes the backlog.
+// second anyway. Every few seconds it looks at the backlog, and publishes
+// it when it changed (and once a minute).
 func (a *App) deliver(ctx context.Context) {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, MaxIdleConnsPerHost: 8}}
-	pause, published := 100*time.Millisecond, time.Time{}
+	pause, looked, said, saidAt := 100*time.Millisecond, time.Time{}, map[string]int(nil), time.Time{}
 	for ctx.Err() == nil {
-		if time.Since(published) > 5*time.Second {
-			if backlog, err := a.db.Backlog(); err == nil {
+		if time.Since(looked) > 5*time.Second {
+			// Written to etcd when it changed, and once a minute (a node
+			// that registered again has a key without it).
+			if backlog, err := a.db.Backlog(); err == nil && (!maps.Equal(backlog, said) || time.Since(saidAt) > time.Minute) {
 				if err := a.cluster.Publish(ctx, backlog); err != nil && ctx.Err() == nil {
 					a.log.Warn("cluster: publishing the outbox's backlog", "err", err)
+				} else {
+					said, saidAt = backlog, time.Now()
 				}
 			}
-			published = time.Now()
+			looked = time.Now()
 		}
 		list, err := a.db.Envelopes(200)
 		if err != nil {

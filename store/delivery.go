@@ -376,7 +376,7 @@ func (db *DB) FinishDelivery(ctx context.Context, d ferry.Delivery, notice func(
 		if err != nil {
 			return err
 		}
-		if err := holdMessage(tx, id, &m, items); err != nil {
+		if err := db.holdMessage(tx, id, &m, items); err != nil {
 			return err
 		}
 		// The message refers to the blobs now, in the delivery's stead.

@@ -174,8 +174,9 @@ func (db *DB) UpdateInbox(ctx context.Context, receiverID uint64, decisions []fe
 // and its items never change, so what is found here still holds in the
 // transaction. It also returns each decision's weight (1 and the
 // message's items), and the blobs of the inbound messages to be accepted
-// with where each is in the sending node's objects (copyInbound). A blob
-// store that does not answer is an error.
+// with where each is in the sending node's objects, which it leaves to
+// copyInbound: nothing pins them here. A blob store that does not answer
+// is an error.
 func (db *DB) acceptedBlobsPresent(ctx context.Context, receiverID uint64, decisions []ferry.Decision) (map[sum]bool, []int, map[sum]string, error) {
 	weights := make([]int, len(decisions))
 	var sums []sum
@@ -199,10 +200,11 @@ func (db *DB) acceptedBlobsPresent(ctx context.Context, receiverID uint64, decis
 				if it.dir {
 					continue
 				}
-				sums = append(sums, it.sum)
-				if m.inbound() {
+				if m.inbound() { // (looked for under its lock: copyInbound)
 					inbound[it.sum] = m.RemoteObjects[hex.EncodeToString(it.sum[:])]
+					continue
 				}
+				sums = append(sums, it.sum)
 			}
 		}
 		return nil

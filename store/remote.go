@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -379,20 +378,17 @@ func (db *DB) copyInbound(ctx context.Context, want map[sum]string, present map[
 			u()
 		}
 	}
-	for _, h := range sortedSums(want) {
-		if present[h] {
-			continue
-		}
-		ok, err := db.blobExists(ctx, h)
+	for h, object := range want {
+		ok, err := db.blobExists(ctx, h) // under its lock: a release cannot take it away now
 		if err != nil {
 			unlock()
 			return nil, err
 		}
 		if !ok {
-			if want[h] == "" {
+			if object == "" {
 				continue // the accept answers FILE_NOT_FOUND
 			}
-			if err := db.blobs.store.CopyIn(ctx, want[h], blobs.Ref{Sum: h}); err != nil {
+			if err := db.blobs.store.CopyIn(ctx, object, blobs.Ref{Sum: h}); err != nil {
 				if errors.Is(err, blobs.ErrNoObject) {
 					continue
 				}
@@ -403,15 +399,6 @@ func (db *DB) copyInbound(ctx context.Context, want map[sum]string, present map[
 		present[h] = true
 	}
 	return unlock, nil
-}
-
-func sortedSums(m map[sum]string) []sum {
-	list := make([]sum, 0, len(m))
-	for h := range m {
-		list = append(list, h)
-	}
-	slices.SortFunc(list, func(a, b sum) int { return bytes.Compare(a[:], b[:]) })
-	return list
 }
 
 // ExpireRemoteSends ends the outbound messages past send.expire_after and

@@ -156,7 +156,10 @@ func scanState(tx *bolt.Tx, items []item) (waiting bool, infected map[sum]string
 
 // holdMessage marks a new message that carries content waiting for a
 // scan, or found infected while it waited in a delivery.
-func holdMessage(tx *bolt.Tx, id uint64, m *messageRecord, items []item) error {
+func (db *DB) holdMessage(tx *bolt.Tx, id uint64, m *messageRecord, items []item) error {
+	if db.rules.scan.Scanner == nil {
+		return nil // nothing scans: nothing is held
+	}
 	if waiting, infected := scanState(tx, items); !waiting && infected == nil {
 		return nil // (infected content a rescan found: settleHeld takes it out)
 	}

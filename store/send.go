@@ -80,10 +80,8 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 			if err != nil {
 				return err
 			}
-			if db.rules.scan.Scanner != nil {
-				if err := holdMessage(tx, id, &m.rec, m.items); err != nil {
-					return err
-				}
+			if err := db.holdMessage(tx, id, &m.rec, m.items); err != nil {
+				return err
 			}
 			ids = append(ids, id)
 			dests, total = append(dests, m.rec.Destination), total+m.rec.Size

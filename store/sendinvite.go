@@ -60,10 +60,8 @@ func (db *DB) SendInvited(ctx context.Context, senderID uint64, email string, so
 			if err != nil {
 				return err
 			}
-			if db.rules.scan.Scanner != nil {
-				if err := holdMessage(tx, id, &m.rec, m.items); err != nil {
-					return err
-				}
+			if err := db.holdMessage(tx, id, &m.rec, m.items); err != nil {
+				return err
 			}
 			ids = append(ids, id)
 			dests, total = append(dests, m.rec.Destination), total+m.rec.Size
