@@ -30,8 +30,8 @@ type Guard struct {
 	Failed func(r *http.Request, email string)
 	Now    func() time.Time
 
-	ipFailures, emailFailures *failureLimiter
-	resetIP, resetEmail       *failureLimiter
+	ipFailures, emailFailures *budget
+	resetIP, resetEmail       *budget
 }
 
 // NewGuard allows burst failed logins from one address (twice as many for
@@ -42,10 +42,10 @@ func NewGuard(burst int, refill time.Duration, trusted []netip.Prefix, now func(
 	return &Guard{
 		TrustedProxies: trusted,
 		Now:            now,
-		ipFailures:     newFailureLimiter(burst, refill),
-		emailFailures:  newFailureLimiter(2*burst, refill/2),
-		resetIP:        newFailureLimiter(10, 6*time.Minute),
-		resetEmail:     newFailureLimiter(3, 20*time.Minute),
+		ipFailures:     newBudget(burst, time.Duration(burst)*refill),
+		emailFailures:  newBudget(2*burst, time.Duration(burst)*refill), // twice as many, one every refill/2
+		resetIP:        newBudget(10, time.Hour),
+		resetEmail:     newBudget(3, time.Hour),
 	}
 }
 
@@ -54,7 +54,7 @@ func NewGuard(burst int, refill time.Duration, trusted []netip.Prefix, now func(
 // failures (AUTH_FAILED when none are given) count as failed logins.
 func (g *Guard) Login(w http.ResponseWriter, r *http.Request, email string, check func() (*ferry.User, error), failures ...string) (*ferry.User, error) {
 	ip, now := g.ClientIP(r), g.Now()
-	if wait := max(g.ipFailures.wait(ip, now), g.emailFailures.wait(email, now)); wait > 0 {
+	if wait := max(g.ipFailures.wait(ip, 1, now), g.emailFailures.wait(email, 1, now)); wait > 0 {
 		SetRetryAfter(w, wait)
 		return nil, ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many failed logins; try again later.")
 	}
@@ -63,9 +63,9 @@ func (g *Guard) Login(w http.ResponseWriter, r *http.Request, email string, chec
 	}
 	u, err := check()
 	if slices.Contains(failures, ferry.ErrorCode(err)) {
-		g.ipFailures.fail(ip, now)
+		g.ipFailures.take(ip, 1, now)
 		if email != "" {
-			g.emailFailures.fail(email, now)
+			g.emailFailures.take(email, 1, now)
 		}
 		if g.FailedLogin != nil {
 			g.FailedLogin()
@@ -85,12 +85,12 @@ func (g *Guard) Forgot(w http.ResponseWriter, r *http.Request, email string, sen
 		return ferry.Errorf(ferry.EBADREQUEST, "email is required.")
 	}
 	ip, now := g.ClientIP(r), g.Now()
-	if wait := max(g.resetIP.wait(ip, now), g.resetEmail.wait(email, now)); wait > 0 {
+	if wait := max(g.resetIP.wait(ip, 1, now), g.resetEmail.wait(email, 1, now)); wait > 0 {
 		SetRetryAfter(w, wait)
 		return ferry.Errorf(ferry.ETOOMANYREQUESTS, "Too many reset requests; try again later.")
 	}
-	g.resetIP.fail(ip, now)
-	g.resetEmail.fail(email, now)
+	g.resetIP.take(ip, 1, now)
+	g.resetEmail.take(email, 1, now)
 	return send(email)
 }
 
