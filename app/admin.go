@@ -153,14 +153,15 @@ func (a *LocalAdmin) AddUser(req AddUserRequest) (uint64, error) {
 		return 0, unknownPackage(req.Package)
 	}
 	ctx := cliContext()
-	if a.Claims != nil {
-		if err := a.Claims.claim(ctx, req.Email); err != nil {
-			return 0, err
-		}
+	create := func() (*ferry.User, error) {
+		return a.DB.CreateUser(ctx, ferry.NewUser{Email: req.Email, Password: req.Password, FullName: req.Name, Package: req.Package})
 	}
-	u, err := a.DB.CreateUser(ctx, ferry.NewUser{Email: req.Email, Password: req.Password, FullName: req.Name, Package: req.Package})
+	var u *ferry.User
+	var err error
 	if a.Claims != nil {
-		a.Claims.made(ctx, req.Email, err)
+		u, err = claimed(ctx, *a.Claims, req.Email, create)
+	} else {
+		u, err = create()
 	}
 	if err != nil {
 		return 0, err

@@ -123,30 +123,27 @@ type clusterStore struct {
 }
 
 func (s clusterStore) CreateUser(ctx context.Context, nu ferry.NewUser) (*ferry.User, error) {
-	if err := s.claims.claim(ctx, nu.Email); err != nil {
-		return nil, err
-	}
-	u, err := s.DB.CreateUser(ctx, nu)
-	s.claims.made(ctx, nu.Email, err)
-	return u, err
+	return claimed(ctx, s.claims, nu.Email, func() (*ferry.User, error) { return s.DB.CreateUser(ctx, nu) })
 }
 
 func (s clusterStore) CreateInvitedUser(ctx context.Context, nu ferry.NewUser, code string) (*ferry.User, error) {
-	if err := s.claims.claim(ctx, nu.Email); err != nil {
-		return nil, err
-	}
-	u, err := s.DB.CreateInvitedUser(ctx, nu, code)
-	s.claims.made(ctx, nu.Email, err)
-	return u, err
+	return claimed(ctx, s.claims, nu.Email, func() (*ferry.User, error) { return s.DB.CreateInvitedUser(ctx, nu, code) })
 }
 
 func (s clusterStore) CreateSSOUser(ctx context.Context, nu ferry.NewUser, l ferry.SSOLink) (*ferry.User, error) {
-	if err := s.claims.claim(ctx, nu.Email); err != nil {
-		return nil, err
+	return claimed(ctx, s.claims, nu.Email, func() (*ferry.User, error) { return s.DB.CreateSSOUser(ctx, nu, l) })
+}
+
+// claimed makes an account of email by create, claimed in the directory
+// first and released if it was not made after all.
+func claimed[T any](ctx context.Context, cl claims, email string, create func() (T, error)) (T, error) {
+	if err := cl.claim(ctx, email); err != nil {
+		var zero T
+		return zero, err
 	}
-	u, err := s.DB.CreateSSOUser(ctx, nu, l)
-	s.claims.made(ctx, nu.Email, err)
-	return u, err
+	v, err := create()
+	cl.made(ctx, email, err)
+	return v, err
 }
 
 // Send sends to another node's user through the outbox (store/remote.go),

@@ -3,10 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -150,11 +148,7 @@ func (db *DB) StartDelivery(ctx context.Context, token, password, name, email st
 	if opened.Full {
 		return "", errInboxFull(opened.Owner)
 	}
-	raw := make([]byte, 24)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	key := base64.RawURLEncoding.EncodeToString(raw)
+	key := randomText(24) // (its request's token names the node)
 	kh := hashToken(key)
 	rec := deliveryRecord{Name: name, Email: email, Started: db.now().UnixNano()}
 	if opened.Password {

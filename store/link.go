@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"slices"
 	"time"
@@ -80,11 +78,7 @@ var errLinkGone = ferry.Errorf(ferry.ELINKEXPIRED, "This link has expired, was r
 // expires, with opts' limit and password, and returns its token and id.
 // It returns FILE_NOT_FOUND, and METHOD_BAD_REQUEST for a folder.
 func (db *DB) CreateLink(ctx context.Context, userID uint64, names []string, expires time.Time, opts ferry.LinkOptions) (string, uint64, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", 0, err
-	}
-	token := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	token := db.newSecret(32)
 	h := hashToken(token)
 	var password string
 	if opts.Password != "" {

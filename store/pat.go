@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"slices"
 	"strings"
 	"time"
@@ -40,11 +38,7 @@ func (db *DB) CreatePersonalToken(ctx context.Context, userID uint64, name strin
 	if life < 0 {
 		return 0, "", ferry.Errorf(ferry.EBADREQUEST, "A token's life cannot be negative.")
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return 0, "", ferry.Errorf(ferry.ETOKENCANNOTBEGENERATED, "Unable to generate a token.")
-	}
-	token := personalPrefix + db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	token := personalPrefix + db.newSecret(32)
 	h := hashToken(token)
 	now := db.now()
 	rec := tokenRecord{userID: userID, created: now.UnixNano(), personal: true, name: name}

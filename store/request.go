@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -65,11 +63,7 @@ func (db *DB) CreateRequest(ctx context.Context, userID uint64, nr ferry.NewFile
 			return 0, "", err
 		}
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return 0, "", err
-	}
-	token := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	token := db.newSecret(32)
 	h := hashToken(token)
 	rec := requestRecord{Owner: userID, Title: title, Message: nr.Message, Folder: paths.Join(nr.Folder), Created: db.now().UTC(),
 		Expires: nr.Expires.UTC(), MaxFiles: nr.MaxFiles, MaxSize: nr.MaxSize, Password: hash}

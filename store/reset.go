@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"time"
 
@@ -21,11 +19,7 @@ import (
 // email without an account (or a disabled one) it does nothing and says
 // nothing: the caller answers the same either way.
 func (db *DB) ForgotPassword(ctx context.Context, email string, life time.Duration, mail func(u *ferry.User, code string) ferry.Mail) error {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return err
-	}
-	code := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	code := db.newSecret(32)
 	h := hashToken(code)
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := db.findUserByEmail(tx, email)

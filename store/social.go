@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"sort"
@@ -319,11 +317,7 @@ func (db *DB) MarkNotificationsRead(ctx context.Context, userID uint64, ids []ui
 // SetPhoto makes p the user's photo under a new token, which it returns;
 // the old photo is deleted.
 func (db *DB) SetPhoto(ctx context.Context, userID uint64, p ferry.Photo) (string, error) {
-	raw := make([]byte, 24)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	token := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	token := db.newSecret(24)
 	v := append([]byte{byte(len(p.ContentType))}, p.ContentType...)
 	v = append(v, p.Data...)
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -442,11 +436,7 @@ func (db *DB) underInviteLimit(tx *bolt.Tx, inviterID uint64, n int, now time.Ti
 // newInvite stores an invitation of email by inviter and returns its
 // code (only the code's SHA-256 is stored).
 func (db *DB) newInvite(tx *bolt.Tx, inviterID uint64, email string, now time.Time) (string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	code := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	code := db.newSecret(32)
 	h := hashToken(code)
 	rec := inviteRecord{Inviter: inviterID, Email: email, Created: now.UnixNano(), Expires: now.Add(db.rules.invite.ExpireIn).UnixNano()}
 	v, err := json.Marshal(rec)

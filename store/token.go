@@ -100,11 +100,7 @@ func userTokenKey(userID uint64, h []byte) []byte {
 // a different token; it returns TOKEN_CANNOT_BE_GENERATED when no random
 // bytes can be had.
 func (db *DB) CreateToken(ctx context.Context, userID uint64) (string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", ferry.Errorf(ferry.ETOKENCANNOTBEGENERATED, "Unable to generate a token.")
-	}
-	token := db.tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	token := db.newSecret(32)
 	h := hashToken(token)
 	now := db.now().UnixNano()
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -374,4 +370,17 @@ func deleteToken(tx *bolt.Tx, h []byte) error {
 		return err
 	}
 	return b.Delete(h)
+}
+
+// newSecret is a token, code or key of n random bytes in base64url, after
+// the store's TokenPrefix (its node, in cluster mode).
+func (db *DB) newSecret(n int) string {
+	return db.tokenPrefix + randomText(n)
+}
+
+// randomText is n random bytes in base64url (crypto/rand never fails).
+func randomText(n int) string {
+	raw := make([]byte, n)
+	rand.Read(raw)
+	return base64.RawURLEncoding.EncodeToString(raw)
 }
