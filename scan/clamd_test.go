@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,4 +72,28 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// A clamd that takes the stream and never answers (hung, overloaded) is
+// ErrUnavailable within the timeout, never a verdict: every wait is
+// bounded.
+func TestClamd_SilentDaemonIsBounded(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "silent.sock")
+	ln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, conn) }() // reads all, says nothing
+		}
+	}()
+	c := scan.Clamd{Network: "unix", Address: sock, Timeout: 300 * time.Millisecond}
+	start := time.Now()
+	_, err = c.Scan(context.Background(), strings.NewReader("content that never gets a verdict"))
+	assert.ErrorIs(t, err, scan.ErrUnavailable)
+	assert.Less(t, time.Since(start), 3*time.Second, "bounded by the timeout")
 }
