@@ -92,6 +92,9 @@ func TestBrowser_FileRequestVisit(t *testing.T) {
 	inbox := text(t, alice, "table.inbox")
 	assert.Contains(t, inbox, "Olga Outsider")
 	assert.Contains(t, inbox, "from your file request")
+	require.NoError(t, chromedp.Do(alice, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2))))
+	assert.Contains(t, text(t, alice, "table.inbox"), "olga@example.org", "an outsider's email shows on a phone too")
+	require.NoError(t, chromedp.Do(alice, chromedp.EmulateViewport(1280, 800)))
 	assert.Contains(t, inbox, "Requests/Tax papers/Olga Outsider")
 	screenshot(t, alice, "inbox-request")
 	require.NoError(t, chromedp.Do(alice, chromedp.Click(chromedp.CSS(`form[action="/inbox"] button[value="1"]`)), chromedp.WaitVisible(chromedp.CSS("table.decided")),
