@@ -373,3 +373,46 @@ func TestDelivery_FullInbox(t *testing.T) {
 	alice.decide(accept(alice.inbox()[0].ID)).requireStatus(http.StatusOK)
 	o.start("", "b@example.org").requireStatus(http.StatusOK)
 }
+
+// A delivery is decided like any send: declined, nothing lands and no one
+// is mailed about it (its outsider never is); over the receive quota, its
+// accept is QUOTA_EXCEEDED and it waits; unanswered, it expires after
+// send.expire_after and its bytes go.
+func TestDelivery_DeclineQuotaAndExpiry(t *testing.T) {
+	peer := ferrytest.StartSMTP(t)
+	ts := startServer(t, longTokens, peer.Configure)
+	alice := ts.newUser("alice@example.com")
+	_, token := makeRequest(alice, url.Values{"title": {"Papers"}, "expires": {"604800"}})
+	deliver := func(email, content string) {
+		o := &outsider{c: ts.client(), token: token}
+		o.start("", email).requireStatus(http.StatusOK)
+		o.put("f.txt", strings.NewReader(content)).requireStatus(http.StatusOK)
+		o.finish().requireStatus(http.StatusOK)
+	}
+	blobs := ts.blobFiles()
+	deliver("a@example.org", "to be declined")
+	deliver("b@example.org", strings.Repeat("over the quota ", 100))
+	deliver("c@example.org", "to expire")
+	peer.WaitMails(3) // one to Alice a delivery
+	in := alice.inbox()
+	require.Len(t, in, 3)
+
+	alice.decide(`[{"id":` + strconv.FormatUint(in[0].ID, 10) + `,"accept":"NO"}]`).requireStatus(http.StatusOK)
+	alice.getFile("Requests/Papers/a@example.org/f.txt").requireError(404, ferry.EFILENOTFOUND)
+
+	receive := int64(100)
+	_, err := ts.admin().SetUser(app.SetUserRequest{Email: "alice@example.com", Receive: &receive})
+	require.NoError(t, err)
+	r := alice.decide(accept(in[1].ID))
+	r.requireStatus(http.StatusAccepted)
+	assert.Contains(t, string(r.Body), ferry.EQUOTAEXCEEDED)
+	require.Len(t, alice.inbox(), 2, "it waits")
+
+	ts.Clock.Advance(31 * 24 * time.Hour)
+	require.Eventually(t, func() bool { return len(alice.inbox()) == 0 }, 5*time.Second, 50*time.Millisecond, "unanswered, they expire")
+	require.Eventually(t, func() bool { return ts.blobFiles() == blobs }, 5*time.Second, 50*time.Millisecond, "and their bytes go")
+	time.Sleep(300 * time.Millisecond)
+	for _, m := range peer.Received() {
+		assert.Equal(t, []string{"alice@example.com"}, m.To, "no mail to an outsider, nor about their decided delivery")
+	}
+}
