@@ -107,3 +107,7 @@ type OffsetError struct {
 func (e *OffsetError) Error() string {
 	return fmt.Sprintf("the upload has %d bytes; a chunk must start there", e.Received)
 }
+
+// ErrMoving is a request for an account that is being moved to another
+// node (cluster mode): it answers 503 with Retry-After, for a few seconds.
+var ErrMoving = errors.New("this account is being moved to another server")

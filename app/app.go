@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferryhq/ferry"
@@ -57,6 +58,7 @@ type App struct {
 	metricsLn  net.Listener // metrics_listen's, when set
 	metrics    http.Handler
 	cluster    *cluster.Cluster // in cluster mode
+	moving     sync.Map         // emails being moved away by this process (app/move.go)
 	claims     *claims          // its directory, for account creation and deletion
 	wake       chan struct{}    // the outbox's deliverer has an envelope to post
 	internalLn net.Listener     // cluster.addr's: the other nodes forward here
@@ -129,6 +131,9 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			return nil, err
 		}
 		cl = &claims{a.cluster}
+		if _, err := a.db.MovesOut(); err != nil { // (frozen until resolved: app/move.go)
+			return nil, err
+		}
 		a.wake = make(chan struct{}, 1)
 		st = clusterStore{DB: a.db, claims: *cl, wake: a.wakeDeliverer}
 		if a.internalLn, err = net.Listen("tcp", cfg.Cluster.Addr); err != nil {
@@ -241,9 +246,11 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			}
 			return nil
 		}
-		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, handler, apply), ReadHeaderTimeout: 10 * time.Second,
+		rt := newRouter(a.cluster, a.db, handler, m.forwarded)
+		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, dropIn: a.dropIn}
+		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, rt, calls), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
-		handler = newRouter(a.cluster, handler, m.forwarded)
+		handler = rt
 	}
 	a.http = &http.Server{
 		Handler:           handler,

@@ -147,33 +147,67 @@ func claimed[T any](ctx context.Context, cl claims, email string, create func() 
 }
 
 // Send sends to another node's user through the outbox (store/remote.go),
-// and to this node's as on one node.
+// and to this node's as on one node. A send to an account being moved
+// waits for the move, and goes to its new node.
 func (s clusterStore) Send(ctx context.Context, senderID uint64, to string, sources []ferry.SendSource, notice func(receiver *ferry.User, destinations []string, total int64) ferry.Mail) ([]uint64, error) {
-	if email, err := ferry.NormalizeEmail(to); err == nil {
-		owner, err := s.claims.c.Owner(ctx, email)
-		switch {
-		case err == nil && owner != s.claims.c.Self():
-			ids, err := s.DB.SendRemote(ctx, senderID, email, s.claims.c.Self(), owner, sources)
-			s.wake()
-			return ids, err
-		case err != nil && !errors.Is(err, cluster.ErrNoOwner):
-			return nil, err
+	return untilMoved(ctx, func() ([]uint64, error) {
+		if email, err := ferry.NormalizeEmail(to); err == nil {
+			owner, err := s.owner(ctx, email)
+			switch {
+			case err == nil && owner != s.claims.c.Self():
+				ids, err := s.DB.SendRemote(ctx, senderID, email, s.claims.c.Self(), owner, sources)
+				s.wake()
+				return ids, err
+			case err != nil && !errors.Is(err, cluster.ErrNoOwner):
+				return nil, err
+			}
+		}
+		return s.DB.Send(ctx, senderID, to, sources, notice)
+	})
+}
+
+// owner is email's node: the cache's, unless it names this node for an
+// account that moved away, when etcd is asked.
+func (s clusterStore) owner(ctx context.Context, email string) (string, error) {
+	owner, err := s.claims.c.Owner(ctx, email)
+	if err == nil && owner == s.claims.c.Self() && s.DB.MovedUser(email) != "" {
+		return s.claims.c.LookUp(ctx, email)
+	}
+	return owner, err
+}
+
+// untilMoved calls f again while the account it is for is being moved
+// (ferry.ErrMoving), for as long as a move may freeze it.
+func untilMoved[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	deadline := time.Now().Add(moveFreeze + 10*time.Second)
+	for {
+		v, err := f()
+		if !errors.Is(err, ferry.ErrMoving) || time.Now().After(deadline) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return s.DB.Send(ctx, senderID, to, sources, notice)
 }
 
 // AddContacts adds this node's users as on one node, and another node's
 // by an envelope to it (store/remotecontact.go), each email's result in
 // its place.
 func (s clusterStore) AddContacts(ctx context.Context, ownerID uint64, emails []string, notice ferry.ContactNotice) ([]error, error) {
+	return untilMoved(ctx, func() ([]error, error) { return s.addContacts(ctx, ownerID, emails, notice) })
+}
+
+func (s clusterStore) addContacts(ctx context.Context, ownerID uint64, emails []string, notice ferry.ContactNotice) ([]error, error) {
 	results := make([]error, len(emails))
 	var local []string
 	var at []int
 	for i, e := range emails {
 		email, err := ferry.NormalizeEmail(e)
 		if err == nil {
-			owner, err := s.claims.c.Owner(ctx, email)
+			owner, err := s.owner(ctx, email)
 			switch {
 			case err == nil && owner != s.claims.c.Self():
 				results[i] = s.DB.AddRemoteContact(ctx, ownerID, email, s.claims.c.Self(), owner)
@@ -223,14 +257,15 @@ func (s clusterStore) DeleteAccount(ctx context.Context, userID uint64, password
 // router sends each public request to the node that owns its user.
 type router struct {
 	c         *cluster.Cluster
+	db        *store.DB // for the accounts moved away (moved) and the requests under way (serveLocal)
 	local     http.Handler
 	secret    string
 	forwarded *prometheus.CounterVec // by the node forwarded to
 	transport http.RoundTripper
 }
 
-func newRouter(c *cluster.Cluster, local http.Handler, forwarded *prometheus.CounterVec) *router {
-	return &router{c: c, local: local, secret: c.Secret(), forwarded: forwarded, transport: &http.Transport{
+func newRouter(c *cluster.Cluster, db *store.DB, local http.Handler, forwarded *prometheus.CounterVec) *router {
+	return &router{c: c, db: db, local: local, secret: c.Secret(), forwarded: forwarded, transport: &http.Transport{
 		Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute, ResponseHeaderTimeout: 0,
 	}}
@@ -259,10 +294,54 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if node == "" || node == rt.c.Self() {
-		rt.local.ServeHTTP(w, r)
+		if moved := rt.moved(r); moved != "" {
+			rt.forward(w, r, moved)
+			return
+		}
+		rt.serveLocal(w, r)
 		return
 	}
 	rt.forward(w, r, node)
+}
+
+// serveLocal serves r here, holding its account for its duration: a move
+// of that account waits for it (store.Freeze).
+func (rt *router) serveLocal(w http.ResponseWriter, r *http.Request) {
+	ctx, release := rt.db.WithHolds(r.Context())
+	defer release()
+	rt.local.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// secretPaths start the paths whose next segment is a token of its node:
+// links, requests, photos, uploads.
+var secretPaths = []string{"/d/", "/r/", "/api/1/r/", "/photos/", "/api/1/upload/chunked/", "/api/1/upload/status/", "/api/1/upload/finalize/", "/uploads/"}
+
+// moved is the node that the account r names by a token of this node
+// moved to (store.MovedSecret): "" for none.
+func (rt *router) moved(r *http.Request) string {
+	for _, pre := range secretPaths {
+		if rest, ok := strings.CutPrefix(r.URL.Path, pre); ok {
+			tok, _, _ := strings.Cut(rest, "/")
+			if n := rt.db.MovedSecret(tok); n != "" {
+				return n
+			}
+		}
+	}
+	tok := r.Header.Get("token")
+	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok == "" {
+		tok = v
+	}
+	if n := rt.db.MovedSecret(tok); n != "" {
+		return n
+	}
+	for _, name := range []string{"ferry", "__Host-ferry"} {
+		if c, err := r.Cookie(name); err == nil {
+			if n := rt.db.MovedSecret(c.Value); n != "" {
+				return n
+			}
+		}
+	}
+	return ""
 }
 
 // forward sends r to node's internal listener and its answer back, both
@@ -308,7 +387,7 @@ func (rt *router) owner(r *http.Request) (string, error) {
 	p := r.URL.Path
 	// A secret in the path names its node: links, requests, photos,
 	// uploads.
-	for _, pre := range []string{"/d/", "/r/", "/api/1/r/", "/photos/", "/api/1/upload/chunked/", "/api/1/upload/status/", "/api/1/upload/finalize/", "/uploads/"} {
+	for _, pre := range secretPaths {
 		if rest, ok := strings.CutPrefix(p, pre); ok {
 			tok, _, _ := strings.Cut(rest, "/")
 			if n := cluster.NodeOf(tok); n != "" {
@@ -426,31 +505,61 @@ const applyPath = "/_cluster/apply"
 // 2 MB.
 const maxEnvelope = 32 << 20
 
+// internalCalls are the nodes' own calls on the internal listener.
+type internalCalls struct {
+	apply   func(context.Context, store.Envelope) error
+	moveOut func(context.Context, MoveRequest) (MoveReport, error)
+	moveIn  func(context.Context, *store.Move) (map[uint64]uint64, error)
+	dropIn  func(context.Context, string) error
+}
+
 // internal is the internal listener's handler: a request that carries the
-// secret is served here, from its client's address, or applied when it
-// is another node's envelope; any other is refused.
-func internal(secret, self string, local http.Handler, apply func(context.Context, store.Envelope) error) http.Handler {
+// secret is served here, from its client's address (or forwarded on, when
+// it names an account that moved away), or is another node's own call;
+// any other is refused.
+func internal(secret, self string, rt *router, calls internalCalls) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get(headerSecret)), []byte(secret)) != 1 {
 			front.WriteJSON(w, http.StatusForbidden, front.ErrorBody{Error: ferry.EAUTHFAILED, Message: "Only ferry's nodes call this listener."})
 			return
 		}
-		if r.URL.Path == applyPath && r.Method == http.MethodPost && r.Header.Get(headerClient) == "" { // (a node's own post, not a client's forwarded)
-			var e store.Envelope
-			if err := json.NewDecoder(io.LimitReader(r.Body, maxEnvelope)).Decode(&e); err != nil {
-				front.WriteJSON(w, http.StatusBadRequest, front.ErrorBody{Error: ferry.EBADREQUEST, Message: "Not an envelope."})
+		if r.Method == http.MethodPost && r.Header.Get(headerClient) == "" { // (a node's own call, not a client's forwarded)
+			switch r.URL.Path {
+			case applyPath:
+				var e store.Envelope
+				if decodeCall(w, r, &e) {
+					answerCall(w, struct{}{}, calls.apply(r.Context(), e))
+				}
+				return
+			case movePath:
+				var req MoveRequest
+				if decodeCall(w, r, &req) {
+					report, err := calls.moveOut(r.Context(), req)
+					answerCall(w, report, err)
+				}
+				return
+			case moveInPath:
+				var mv store.Move
+				if decodeCall(w, r, &mv) {
+					ids, err := calls.moveIn(r.Context(), &mv)
+					answerCall(w, ids, err)
+				}
+				return
+			case moveDropPath:
+				var req MoveRequest
+				if decodeCall(w, r, &req) {
+					answerCall(w, struct{}{}, calls.dropIn(r.Context(), req.Email))
+				}
 				return
 			}
-			if err := apply(r.Context(), e); err != nil {
-				front.WriteJSON(w, http.StatusInternalServerError, front.ErrorBody{Error: ferry.EUNKNOWN, Message: err.Error()})
-				return
-			}
-			front.WriteJSON(w, http.StatusOK, struct{}{})
-			return
 		}
 		r.Header.Del(headerSecret)
 		if c := r.Header.Get(headerClient); c != "" {
 			r.RemoteAddr = c
+		}
+		if moved := rt.moved(r); moved != "" && moved != self {
+			rt.forward(w, r, moved) // (headerClient set again: the client's)
+			return
 		}
 		r.Header.Del(headerClient)
 		r.Header.Del("X-Forwarded-For")
@@ -459,8 +568,33 @@ func internal(secret, self string, local http.Handler, apply func(context.Contex
 			// waits in this node's memory.
 			http.SetCookie(w, &http.Cookie{Name: nodeCookie, Value: self, Path: "/login", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		}
-		local.ServeHTTP(w, r)
+		rt.serveLocal(w, r)
 	})
+}
+
+// decodeCall reads a node's call's JSON body into v, or answers 400.
+func decodeCall(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxEnvelope)).Decode(v); err != nil {
+		front.WriteJSON(w, http.StatusBadRequest, front.ErrorBody{Error: ferry.EBADREQUEST, Message: "Not a call of ferry's nodes."})
+		return false
+	}
+	return true
+}
+
+// answerCall answers a node's call: v, or err (its code, or the error as
+// it is: only nodes read this).
+func answerCall(w http.ResponseWriter, v any, err error) {
+	switch {
+	case err == nil:
+		front.WriteJSON(w, http.StatusOK, v)
+	case errors.Is(err, ferry.ErrMoving):
+		w.Header().Set("Retry-After", "5")
+		front.WriteJSON(w, http.StatusServiceUnavailable, front.ErrorBody{Error: ferry.EUNKNOWN, Message: err.Error()})
+	case ferry.ErrorCode(err) != ferry.EUNKNOWN:
+		front.WriteJSON(w, http.StatusBadRequest, front.ErrorBody{Error: ferry.ErrorCode(err), Message: ferry.ErrorMessage(err)})
+	default:
+		front.WriteJSON(w, http.StatusInternalServerError, front.ErrorBody{Error: ferry.EUNKNOWN, Message: err.Error()})
+	}
 }
 
 // ClusterStatus prints `ferry cluster status`: each node that is live or
@@ -514,6 +648,7 @@ func (a *App) deliver(ctx context.Context) {
 	pause, looked, said, saidAt := 100*time.Millisecond, time.Time{}, map[string]int(nil), time.Time{}
 	for ctx.Err() == nil {
 		if time.Since(looked) > 5*time.Second {
+			a.resolveMoves(ctx) // (those a crash left half done)
 			// Written to etcd when it changed, and once a minute (a node
 			// that registered again has a key without it).
 			if backlog, err := a.db.Backlog(); err == nil && (!maps.Equal(backlog, said) || time.Since(saidAt) > time.Minute) {

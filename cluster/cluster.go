@@ -418,6 +418,43 @@ func (c *Cluster) LookUp(ctx context.Context, email string) (string, error) {
 	return node, nil
 }
 
+// Fence is email's owner as etcd has it now, and the revision of that
+// entry (the fencing token of a move: Switch): ErrNoOwner when none.
+func (c *Cluster) Fence(ctx context.Context, email string) (string, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	resp, err := c.cli.Get(ctx, usersPrefix+email)
+	if err != nil {
+		return "", 0, fmt.Errorf("cluster: etcd: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", 0, ErrNoOwner
+	}
+	return string(resp.Kvs[0].Value), resp.Kvs[0].ModRevision, nil
+}
+
+// ErrFenced is a switch of owner that found the directory changed since
+// its fence.
+var ErrFenced = errors.New("the directory's entry changed since the move began")
+
+// Switch makes node the owner of email, if the entry is still as it was at
+// revision fence (Fence): ErrFenced otherwise. An error other than
+// ErrFenced leaves the outcome unknown: read the directory to learn it.
+func (c *Cluster) Switch(ctx context.Context, email string, fence int64, node string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout())
+	defer cancel()
+	key := usersPrefix + email
+	resp, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", fence)).Then(clientv3.OpPut(key, node)).Commit()
+	if err != nil {
+		return fmt.Errorf("cluster: etcd: %w", err)
+	}
+	if !resp.Succeeded {
+		return ErrFenced
+	}
+	c.owners.Store(email, node)
+	return nil
+}
+
 // Claim makes this node the owner of email, unless a node owns it: it
 // returns the owner either way.
 func (c *Cluster) Claim(ctx context.Context, email string) (string, error) {

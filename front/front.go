@@ -83,6 +83,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, route 
 		err = full
 	}
 	err = Public(err)
+	if errors.Is(err, ferry.ErrMoving) {
+		w.Header().Set("Retry-After", "5")
+		WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: ferry.EUNKNOWN, Message: "This account is being moved to another server; try again in a few seconds."})
+		return
+	}
 	code := ferry.ErrorCode(err)
 	status, ok := statusOf[code]
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -114,6 +119,9 @@ func Public(err error) error {
 // app's pages, which say it in HTML).
 func Explain(err error) (int, error) {
 	err = Public(err)
+	if errors.Is(err, ferry.ErrMoving) {
+		return http.StatusServiceUnavailable, ferry.Errorf(ferry.EUNKNOWN, "This account is being moved to another server; try again in a few seconds.")
+	}
 	status, ok := statusOf[ferry.ErrorCode(err)]
 	if !ok {
 		status = http.StatusInternalServerError

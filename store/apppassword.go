@@ -163,5 +163,5 @@ func (db *DB) CheckAppPassword(ctx context.Context, email, password string) (*fe
 	if u.Disabled {
 		return nil, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled.")
 	}
-	return u, nil
+	return u, db.hold(ctx, u.ID)
 }

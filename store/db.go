@@ -100,7 +100,8 @@ var (
 		bucketMail, bucketMailDue, bucketContacts, bucketNotifications, bucketUserNotifications,
 		bucketPhotos, bucketInvites, bucketUserInvites, bucketAppPasswords, bucketDeadProps, bucketSendPins, bucketTrash, bucketCopying, bucketResets, bucketBlobKeys, bucketTwoFactor, bucketSSO, bucketPasskeys, bucketPasskeyIDs, bucketAudit, bucketUserAudit, bucketLinkMailed, bucketRequests, bucketUserRequests,
 		bucketDeliveries, bucketDeliveryFiles, bucketDeliveryTimes, bucketScans, bucketUnscanned, bucketScanHeld,
-		bucketClusterOutbox, bucketClusterApplied, bucketRemoteSent, bucketRemoteIn, bucketRemoteContacts}
+		bucketClusterOutbox, bucketClusterApplied, bucketRemoteSent, bucketRemoteIn, bucketRemoteContacts,
+		bucketMovingOut, bucketMovedSecrets, bucketMovedUsers, bucketMovedSends, bucketMovedIn}
 
 	keySchemaVersion = []byte("schema_version")
 	keyBlobsWhere    = []byte("blobs_where")         // "local" or "s3:bucket/prefix"
@@ -211,6 +212,7 @@ type DB struct {
 	mail      mailState
 	passwords passwordState
 	secret    secretState // the app password secret (apppassword.go)
+	gate      gate        // accounts being moved, and their requests under way (move.go)
 	nameHints nameHints   // guesses for freeName (tree.go)
 	userMemo  sync.Map    // user id -> *decodedUser (user.go)
 
@@ -302,6 +304,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		mail:      mailState{queued: opts.MailQueued, keep: opts.KeepMail},
 		passwords: passwordState{sem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))},
 	}
+	db.gate.init()
 	if err = db.init(); err == nil {
 		err = db.makeBlobDirs()
 	}
@@ -309,6 +312,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	db.loadMoved()
 	return db, nil
 }
 

@@ -26,8 +26,6 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 	var released []sum
 	var uploads []string
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		released, uploads = released[:0], uploads[:0]
-		told := outcomes{} // queued with the deletion
 		u, err := db.findUserByID(tx, userID)
 		if err != nil {
 			return err
@@ -35,113 +33,143 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 		if err := db.record(tx, ctx, userID, ferry.ActionAccountDeleted, u.Email, nil); err != nil {
 			return err
 		}
-		now := db.now()
-		// Pending sends, both ways, end as expired.
-		for _, index := range [][]byte{bucketOutbox, bucketInbox} {
-			for _, id := range idsOf(tx, index, userID) {
-				m, ok, err := getMessage(tx, id)
-				if err != nil {
-					return err
-				}
-				if !ok || !m.waiting() {
-					continue
-				}
-				rel, err := closeMessage(tx, id, &m, ferry.StatusExpired, now)
-				if err != nil {
-					return err
-				}
-				released = append(released, rel...)
-				if m.Sender != userID {
-					told.add(tx, db, &m)
-				}
-			}
-		}
-		if err := db.queueDecisionMails(tx, told); err != nil {
-			return err
-		}
-		// The account's own keys, by prefix.
-		for _, b := range [][]byte{bucketOutbox, bucketReceived, bucketSendPins, bucketContacts, bucketRemoteContacts} {
-			if err := deletePrefix(tx.Bucket(b), itob(userID), nil); err != nil {
-				return err
-			}
-		}
-		if err := deletePrefix(tx.Bucket(bucketUserLinks), itob(userID), func(_, h []byte) error {
-			return tx.Bucket(bucketLinks).Delete(h)
-		}); err != nil {
-			return err
-		}
-		if err := deletePrefix(tx.Bucket(bucketUserRequests), itob(userID), func(_, h []byte) error {
-			return tx.Bucket(bucketRequests).Delete(h)
-		}); err != nil {
-			return err
-		}
-		if err := deletePrefix(tx.Bucket(bucketUserInvites), itob(userID), func(k, _ []byte) error {
-			return tx.Bucket(bucketInvites).Delete(k[16:])
-		}); err != nil {
-			return err
-		}
-		if err := revokeUserTokens(tx, userID, ""); err != nil {
-			return err
-		}
-		if err := deleteResets(tx, func(user uint64, _ int64) bool { return user == userID }); err != nil {
-			return err
-		}
-		// Others' contacts of it, and notifications to and from it.
-		if err := deleteWhere(tx.Bucket(bucketContacts), func(k, _ []byte) bool {
-			return binary.BigEndian.Uint64(k[8:]) == userID
-		}); err != nil {
-			return err
-		}
-		if err := deleteWhere(tx.Bucket(bucketNotifications), func(k, v []byte) bool {
-			var n notificationRecord
-			if json.Unmarshal(v, &n) != nil || (n.User != userID && n.From != userID) {
-				return false
-			}
-			return tx.Bucket(bucketUserNotifications).Delete(pairKey(n.User, binary.BigEndian.Uint64(k))) == nil
-		}); err != nil {
-			return err
-		}
-		if err := deleteWhere(tx.Bucket(bucketUploads), func(k, v []byte) bool {
-			rec, err := decodeUpload(v)
-			if err != nil || rec.UserID != userID {
-				return false
-			}
-			uploads = append(uploads, string(k))
-			return true
-		}); err != nil {
-			return err
-		}
-		if err := deletePrefix(tx.Bucket(bucketPasskeys), itob(userID), func(k, _ []byte) error {
-			return tx.Bucket(bucketPasskeyIDs).Delete(k[8:])
-		}); err != nil {
-			return err
-		}
-		if u.SSO != nil {
-			if err := tx.Bucket(bucketSSO).Delete(ssoKey(*u.SSO)); err != nil {
-				return err
-			}
-		}
-		if u.PhotoToken != "" {
-			if err := tx.Bucket(bucketPhotos).Delete([]byte(u.PhotoToken)); err != nil {
-				return err
-			}
-		}
-		// The folder goes to the trash, whose reclaim deletes it.
-		if root := tx.Bucket(bucketRoots).Get(itob(userID)); root != nil {
-			if err := tx.Bucket(bucketTrash).Put(root, itob(userID)); err != nil {
-				return err
-			}
-		}
-		for _, b := range [][]byte{bucketRoots, bucketUsage, bucketAppPasswords, bucketTwoFactor, bucketUsers} {
-			if err := tx.Bucket(b).Delete(itob(userID)); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketUserEmails).Delete([]byte(u.Email))
+		released, uploads, err = db.deleteUserTx(tx, u, false)
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	db.afterDelete(userID, released, uploads)
+	return nil
+}
+
+// deleteUserTx is DeleteUser's transaction: it returns the blobs released
+// and the uploads in progress to remove after the commit (afterDelete).
+// Quiet, it ends no pending send (a move has handed them on already: the
+// ones it finds are dropped as they are).
+func (db *DB) deleteUserTx(tx *bolt.Tx, u *ferry.User, quiet bool) ([]sum, []string, error) {
+	userID := u.ID
+	var released []sum
+	var uploads []string
+	told := outcomes{} // queued with the deletion
+	now := db.now()
+	// Pending sends, both ways, end as expired.
+	for _, index := range [][]byte{bucketOutbox, bucketInbox} {
+		if quiet {
+			break
+		}
+		for _, id := range idsOf(tx, index, userID) {
+			m, ok, err := getMessage(tx, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok || !m.waiting() {
+				continue
+			}
+			rel, err := closeMessage(tx, id, &m, ferry.StatusExpired, now)
+			if err != nil {
+				return nil, nil, err
+			}
+			released = append(released, rel...)
+			if m.Sender != userID {
+				told.add(tx, db, &m)
+			}
+		}
+	}
+	if err := db.queueDecisionMails(tx, told); err != nil {
+		return nil, nil, err
+	}
+	err := db.deleteUserRecords(tx, u, &uploads)
+	return released, uploads, err
+}
+
+// deleteUserRecords deletes everything of u but its pending sends.
+func (db *DB) deleteUserRecords(tx *bolt.Tx, u *ferry.User, uploads *[]string) error {
+	userID := u.ID
+	// The account's own keys, by prefix.
+	for _, b := range [][]byte{bucketOutbox, bucketReceived, bucketSendPins, bucketContacts, bucketRemoteContacts} {
+		if err := deletePrefix(tx.Bucket(b), itob(userID), nil); err != nil {
+			return err
+		}
+	}
+	if err := deletePrefix(tx.Bucket(bucketUserLinks), itob(userID), func(_, h []byte) error {
+		return tx.Bucket(bucketLinks).Delete(h)
+	}); err != nil {
+		return err
+	}
+	if err := deletePrefix(tx.Bucket(bucketUserRequests), itob(userID), func(_, h []byte) error {
+		return tx.Bucket(bucketRequests).Delete(h)
+	}); err != nil {
+		return err
+	}
+	if err := deletePrefix(tx.Bucket(bucketUserInvites), itob(userID), func(k, _ []byte) error {
+		return tx.Bucket(bucketInvites).Delete(k[16:])
+	}); err != nil {
+		return err
+	}
+	if err := revokeUserTokens(tx, userID, ""); err != nil {
+		return err
+	}
+	if err := deleteResets(tx, func(user uint64, _ int64) bool { return user == userID }); err != nil {
+		return err
+	}
+	// Others' contacts of it, and notifications to and from it.
+	if err := deleteWhere(tx.Bucket(bucketContacts), func(k, _ []byte) bool {
+		return binary.BigEndian.Uint64(k[8:]) == userID
+	}); err != nil {
+		return err
+	}
+	if err := deleteWhere(tx.Bucket(bucketNotifications), func(k, v []byte) bool {
+		var n notificationRecord
+		if json.Unmarshal(v, &n) != nil || (n.User != userID && n.From != userID) {
+			return false
+		}
+		return tx.Bucket(bucketUserNotifications).Delete(pairKey(n.User, binary.BigEndian.Uint64(k))) == nil
+	}); err != nil {
+		return err
+	}
+	if err := deleteWhere(tx.Bucket(bucketUploads), func(k, v []byte) bool {
+		rec, err := decodeUpload(v)
+		if err != nil || rec.UserID != userID {
+			return false
+		}
+		*uploads = append(*uploads, string(k))
+		return true
+	}); err != nil {
+		return err
+	}
+	if err := deletePrefix(tx.Bucket(bucketPasskeys), itob(userID), func(k, _ []byte) error {
+		return tx.Bucket(bucketPasskeyIDs).Delete(k[8:])
+	}); err != nil {
+		return err
+	}
+	if u.SSO != nil {
+		if err := tx.Bucket(bucketSSO).Delete(ssoKey(*u.SSO)); err != nil {
+			return err
+		}
+	}
+	if u.PhotoToken != "" {
+		if err := tx.Bucket(bucketPhotos).Delete([]byte(u.PhotoToken)); err != nil {
+			return err
+		}
+	}
+	// The folder goes to the trash, whose reclaim deletes it.
+	if root := tx.Bucket(bucketRoots).Get(itob(userID)); root != nil {
+		if err := tx.Bucket(bucketTrash).Put(root, itob(userID)); err != nil {
+			return err
+		}
+	}
+	for _, b := range [][]byte{bucketRoots, bucketUsage, bucketAppPasswords, bucketTwoFactor, bucketUsers} {
+		if err := tx.Bucket(b).Delete(itob(userID)); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketUserEmails).Delete([]byte(u.Email))
+}
+
+// afterDelete does, after the commit, what deleting account userID left:
+// its memo, its blobs' files, its uploads' files, its folder's reclaim.
+func (db *DB) afterDelete(userID uint64, released []sum, uploads []string) {
 	db.userMemo.Delete(userID)
 	db.release(released)
 	for _, key := range uploads {
@@ -151,7 +179,6 @@ func (db *DB) DeleteUser(ctx context.Context, userID uint64) error {
 		}
 	}
 	db.reclaimNow()
-	return nil
 }
 
 // DeleteAccount deletes the user's own account, as DeleteUser does, once

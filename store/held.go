@@ -93,7 +93,7 @@ func countPins(tx *bolt.Tx, refs map[sum]uint64) (map[string]uint64, error) {
 	count := func(k, _ []byte) error {
 		id := binary.BigEndian.Uint64(k[8:])
 		m, ok, err := getMessage(tx, id)
-		if err != nil || !ok || m.inbound() { // (an inbound message holds no blob here)
+		if err != nil || !ok || m.blobless() {
 			return err
 		}
 		items, err := messageItems(tx, id)

@@ -62,7 +62,18 @@ type messageRecord struct {
 	RemoteTo      string            `json:"remote_to,omitempty"`
 	RemoteID      uint64            `json:"remote_id,omitempty"`
 	RemoteObjects map[string]string `json:"remote_objects,omitempty"`
-	fromRemote    bool              // ended by the other node's envelope: nothing to tell it
+	// RemoteVia is, for an inbound message whose receiver moved here, the
+	// node its sender's node sent it to: the decision names it (move.go).
+	RemoteVia string `json:"remote_via,omitempty"`
+	// Mirror is, on the node an account moved to, one of its sends that
+	// stays on the node it moved from (RemoteNode): it holds no blob here.
+	Mirror bool `json:"mirror,omitempty"`
+	// RelayNode and RelayID are, on the node an account moved from, the
+	// node it moved to and the mirror there of this send of its: its
+	// decision goes there.
+	RelayNode  string `json:"relay_node,omitempty"`
+	RelayID    uint64 `json:"relay_id,omitempty"`
+	fromRemote bool   // ended by the other node's envelope: nothing to tell it
 }
 
 // waiting reports whether a message is still open: pending, or invited.
@@ -220,7 +231,7 @@ func closeMessage(tx *bolt.Tx, id uint64, m *messageRecord, status string, now t
 func closeWithItems(tx *bolt.Tx, id uint64, m *messageRecord, items []item, status string, now time.Time) ([]sum, error) {
 	var released []sum
 	for _, it := range items {
-		if it.dir || m.inbound() { // (an inbound message holds no blob here)
+		if it.dir || m.blobless() {
 			continue
 		}
 		last, err := unrefBlob(tx, it.sum)

@@ -128,6 +128,9 @@ func (db *DB) PasskeyOwner(ctx context.Context, id []byte) (*ferry.User, ferry.P
 		p = rec.passkey(id)
 		return nil
 	})
+	if err == nil {
+		err = db.hold(ctx, u.ID)
+	}
 	return u, p, err
 }
 

@@ -68,6 +68,10 @@ type sendBody struct {
 	Size        int64        `json:"size"`
 	Created     int64        `json:"created"`
 	Items       []remoteItem `json:"items"`
+	// Origin is the node whose message ID is, when another node passes
+	// the send on (the receiver's account moved: move.go); its decision
+	// goes there.
+	Origin string `json:"origin,omitempty"`
 }
 
 type remoteItem struct {
@@ -83,6 +87,11 @@ type remoteItem struct {
 type decisionBody struct {
 	ID     uint64 `json:"id"`
 	Status string `json:"status"`
+	// Origin is the node whose message ID is, for a withdrawal passed on
+	// by another node; Via the node the sender's node sent the message
+	// to, for a decision from the node its receiver moved to (move.go).
+	Origin string `json:"origin,omitempty"`
+	Via    string `json:"via,omitempty"`
 }
 
 // queueEnvelope writes an envelope for node in tx.
@@ -233,6 +242,12 @@ func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry
 			if err := json.Unmarshal(e.Body, &b); err != nil {
 				return err
 			}
+			if relayed, err := relayEnvelope(tx, e, b.To, b); relayed || err != nil {
+				return err // (its account moved: passed on to its node)
+			}
+			if u, err := db.findUserByEmail(tx, b.To); err == nil && db.frozen(u.ID) {
+				return ferry.ErrMoving // (delivered again once it moved)
+			}
 			return db.applyContact(tx, b, contactNotice)
 		case KindDecision, KindWithdraw:
 			var b decisionBody
@@ -256,34 +271,36 @@ func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry
 // receiver's inbox; one for no account here is declined back at once. It
 // returns the message when its receiver accepts all.
 func (db *DB) applySend(tx *bolt.Tx, ctx context.Context, e Envelope, b sendBody, notice func(*ferry.User, string, string, []string, int64) ferry.Mail) (*Arrived, error) {
+	origin := e.From
+	if b.Origin != "" {
+		origin = b.Origin
+	}
 	receiver, err := db.findUserByEmail(tx, b.To)
-	if err != nil || receiver.Disabled {
-		return nil, queueEnvelope(tx, e.To, e.From, KindDecision, decisionBody{ID: b.ID, Status: ferry.StatusDeclined})
-	}
-	items := make([]item, 0, len(b.Items))
-	objects := map[string]string{}
-	for _, ri := range b.Items {
-		it := item{path: ri.Path, dir: ri.Dir, size: ri.Size}
-		if !ri.Dir {
-			if _, err := hex.Decode(it.sum[:], []byte(ri.SHA256)); err != nil {
-				return nil, fmt.Errorf("an envelope's item %q: %w", ri.Path, err)
+	if err != nil {
+		b.Origin = origin
+		if relayed, err := relayEnvelope(tx, e, b.To, b); relayed || err != nil {
+			if err == nil {
+				err = tx.Bucket(bucketMovedSends).Put(remoteInKey(origin, b.ID), tx.Bucket(bucketMovedUsers).Get([]byte(b.To)))
 			}
-			objects[ri.SHA256] = ri.Object
+			return nil, err // (its account moved: passed on to its node)
 		}
-		items = append(items, it)
 	}
-	m := messageRecord{Receiver: receiver.ID, Destination: b.Destination, Folder: b.Folder, Size: b.Size, Created: b.Created,
-		Status: ferry.StatusPending, RemoteNode: e.From, RemoteID: b.ID, OutsiderName: b.SenderName, OutsiderEmail: b.SenderEmail,
-		RemoteObjects: objects}
-	id, err := createMessage(tx, &m, items)
+	if err != nil || receiver.Disabled {
+		return nil, queueEnvelope(tx, e.To, origin, KindDecision, decisionBody{ID: b.ID, Status: ferry.StatusDeclined, Via: viaOf(origin, e.From)})
+	}
+	if db.frozen(receiver.ID) {
+		return nil, ferry.ErrMoving // (delivered again once it moved)
+	}
+	via := ""
+	if origin != e.From {
+		via = e.From
+	}
+	id, err := db.inboundMessage(tx, receiver, b, origin, via)
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Bucket(bucketRemoteIn).Put(remoteInKey(e.From, b.ID), itob(id)); err != nil {
-		return nil, err
-	}
 	ctx = ferry.WithActor(ctx, ferry.Actor{Email: b.SenderEmail})
-	if err := db.record(tx, ctx, receiver.ID, ferry.ActionSend, receiver.Email, map[string]any{"messages": 1, "size": b.Size, "message": id, "node": e.From}); err != nil {
+	if err := db.record(tx, ctx, receiver.ID, ferry.ActionSend, receiver.Email, map[string]any{"messages": 1, "size": b.Size, "message": id, "node": origin}); err != nil {
 		return nil, err
 	}
 	if notice != nil {
@@ -297,18 +314,61 @@ func (db *DB) applySend(tx *bolt.Tx, ctx context.Context, e Envelope, b sendBody
 	return nil, nil
 }
 
+// viaOf is a decision's Via: the node that passed the send on, when it is
+// not its origin.
+func viaOf(origin, from string) string {
+	if origin == from {
+		return ""
+	}
+	return from
+}
+
+// inboundMessage makes send b, message b.ID of node origin, an inbound
+// message in receiver's inbox, and returns its id. via is the node that
+// origin sent it to, when that is not this one (its receiver moved).
+func (db *DB) inboundMessage(tx *bolt.Tx, receiver *ferry.User, b sendBody, origin, via string) (uint64, error) {
+	items := make([]item, 0, len(b.Items))
+	objects := map[string]string{}
+	for _, ri := range b.Items {
+		it := item{path: ri.Path, dir: ri.Dir, size: ri.Size}
+		if !ri.Dir {
+			if _, err := hex.Decode(it.sum[:], []byte(ri.SHA256)); err != nil {
+				return 0, fmt.Errorf("an envelope's item %q: %w", ri.Path, err)
+			}
+			objects[ri.SHA256] = ri.Object
+		}
+		items = append(items, it)
+	}
+	m := messageRecord{Receiver: receiver.ID, Destination: b.Destination, Folder: b.Folder, Size: b.Size, Created: b.Created,
+		Status: ferry.StatusPending, RemoteNode: origin, RemoteID: b.ID, OutsiderName: b.SenderName, OutsiderEmail: b.SenderEmail,
+		RemoteObjects: objects, RemoteVia: via}
+	id, err := createMessage(tx, &m, items)
+	if err != nil {
+		return 0, err
+	}
+	return id, tx.Bucket(bucketRemoteIn).Put(remoteInKey(origin, b.ID), itob(id))
+}
+
 // applyDecision ends an outbound message as its receiver's node decided,
 // or an inbound one its sender's node withdrew.
 func (db *DB) applyDecision(tx *bolt.Tx, ctx context.Context, e Envelope, b decisionBody) ([]sum, error) {
 	if e.Kind == KindWithdraw { // its id is the sending node's
-		v := tx.Bucket(bucketRemoteIn).Get(remoteInKey(e.From, b.ID))
+		origin := e.From
+		if b.Origin != "" {
+			origin = b.Origin
+		}
+		v := tx.Bucket(bucketRemoteIn).Get(remoteInKey(origin, b.ID))
 		if v == nil {
+			if to := tx.Bucket(bucketMovedSends).Get(remoteInKey(origin, b.ID)); to != nil { // its receiver moved
+				b.Origin = origin
+				return nil, queueEnvelope(tx, e.To, string(to), KindWithdraw, b)
+			}
 			return nil, nil // ended here already
 		}
-		b.ID = btoi(v)
+		b.ID, e.From = btoi(v), origin
 	}
 	m, ok, err := getMessage(tx, b.ID)
-	if err != nil || !ok || !m.waiting() || m.RemoteNode != e.From {
+	if err != nil || !ok || !m.waiting() || (m.RemoteNode != e.From && (b.Via == "" || m.RemoteNode != b.Via)) {
 		return nil, err // ended here already (a withdrawal crossed a decision): nothing to do
 	}
 	m.fromRemote = true
@@ -328,12 +388,18 @@ func (db *DB) applyDecision(tx *bolt.Tx, ctx context.Context, e Envelope, b deci
 // decision for an inbound one, a withdrawal for an outbound one that no
 // decision ended. closeWithItems calls it.
 func closeRemote(tx *bolt.Tx, id uint64, m *messageRecord, status string) error {
+	self := string(tx.Bucket(bucketMeta).Get(keyNode))
+	if m.RelayNode != "" { // its sender moved: the decision is theirs to hear of there
+		if err := queueEnvelope(tx, self, m.RelayNode, KindDecision, decisionBody{ID: m.RelayID, Status: status}); err != nil {
+			return err
+		}
+	}
 	if m.RemoteNode == "" {
 		return nil
 	}
 	index, key, kind, body := bucketRemoteSent, pairKey(uint64(m.Created), id), KindWithdraw, decisionBody{ID: id, Status: ferry.StatusExpired}
 	if m.inbound() {
-		index, key, kind, body = bucketRemoteIn, remoteInKey(m.RemoteNode, m.RemoteID), KindDecision, decisionBody{ID: m.RemoteID, Status: status}
+		index, key, kind, body = bucketRemoteIn, remoteInKey(m.RemoteNode, m.RemoteID), KindDecision, decisionBody{ID: m.RemoteID, Status: status, Via: m.RemoteVia}
 	}
 	if err := tx.Bucket(index).Delete(key); err != nil {
 		return err
@@ -341,7 +407,7 @@ func closeRemote(tx *bolt.Tx, id uint64, m *messageRecord, status string) error 
 	if m.fromRemote {
 		return nil // the other node ended it
 	}
-	return queueEnvelope(tx, string(tx.Bucket(bucketMeta).Get(keyNode)), m.RemoteNode, kind, body)
+	return queueEnvelope(tx, self, m.RemoteNode, kind, body)
 }
 
 func remoteInKey(node string, id uint64) []byte {
@@ -351,6 +417,10 @@ func remoteInKey(node string, id uint64) []byte {
 // inbound reports whether m is a send from another node, which holds no
 // blob here.
 func (m *messageRecord) inbound() bool { return m.RemoteNode != "" && m.Receiver != 0 }
+
+// blobless reports whether m holds no blob here: an inbound message, or a
+// moved account's mirror of a send that stays on its old node.
+func (m *messageRecord) blobless() bool { return m.inbound() || m.Mirror }
 
 // copyInbound copies, before an accept's transactions, the blobs of
 // inbound messages that this node does not hold (want: from the sending

@@ -69,6 +69,9 @@ func (db *DB) send(ctx context.Context, senderID uint64, to string, sources []fe
 		if receiver.ID == senderID {
 			return ferry.Errorf(ferry.EBADREQUEST, "You cannot send files to yourself.")
 		}
+		if db.frozen(receiver.ID) {
+			return ferry.ErrMoving
+		}
 		if pending := countPrefix(tx.Bucket(bucketInbox), itob(receiver.ID)); lim.MaxPending > 0 && pending+len(msgs) > lim.MaxPending {
 			return ferry.Errorf(ferry.EQUOTAEXCEEDED, "The receiver's inbox is full (%d messages waiting; at most %d).", pending, lim.MaxPending)
 		}

@@ -69,6 +69,9 @@ func (db *DB) AddContacts(ctx context.Context, ownerID uint64, emails []string, 
 			} else if err != nil {
 				return err
 			}
+			if db.frozen(u.ID) {
+				return ferry.ErrMoving
+			}
 			key := pairKey(ownerID, u.ID)
 			switch {
 			case u.ID == ownerID:

@@ -40,6 +40,9 @@ func (db *DB) UserBySSO(ctx context.Context, l ferry.SSOLink) (*ferry.User, erro
 		u, err = db.findUserByID(tx, btoi(v))
 		return err
 	})
+	if err == nil {
+		err = db.hold(ctx, u.ID)
+	}
 	return u, err
 }
 

@@ -179,6 +179,9 @@ func (db *DB) Authenticate(ctx context.Context, token string) (*ferry.User, erro
 	if u.Disabled {
 		return nil, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled.")
 	}
+	if err := db.hold(ctx, u.ID); err != nil {
+		return nil, err
+	}
 	db.noteUse(h, now)
 	if now-stored >= int64(db.tokens.touch) {
 		if err := db.touchToken(h, now); err != nil {

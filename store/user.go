@@ -245,7 +245,7 @@ func (db *DB) CheckPassword(ctx context.Context, email, password string) (*ferry
 	if u.Disabled {
 		return nil, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled.")
 	}
-	return u, nil
+	return u, db.hold(ctx, u.ID)
 }
 
 // hashPassword and verifyPassword bound how many argon2id computations run

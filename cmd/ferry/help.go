@@ -79,6 +79,17 @@ internal address, how many accounts it owns, and whether it is live. A
 node that owns accounts but is not live is down: its users' requests
 answer 503 until it is back.`,
 		"ferry cluster status"},
+	{"cluster move", "cluster move --email E --to NODE",
+		`Moves the account E to the live node NODE while it is in use: its
+requests answer 503 for the few seconds the move takes (those under way
+finish first), its folder, sign-ins, sessions, links, contacts and sends
+waiting both ways go to NODE, and the directory switches only if
+nothing changed its entry since the move began. An account with file
+requests moves once they are closed. See docs/cluster.md.
+
+  --email E          the account
+  --to NODE          the node to move it to`,
+		"ferry cluster move --email ann@example.com --to node-b"},
 	{"backup", "backup --out FILE",
 		`Writes a consistent backup (a tar file of ferry.db and the blob files
 it refers to), also while ferry serve runs. With blobs in S3 it holds

@@ -206,6 +206,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		return app.ClusterStatus(ctx, cfg, stdout)
+	case "cluster move":
+		email := fs.String("email", "", "the account's email")
+		to := fs.String("to", "", "the node to move it to")
+		if err := fs.Parse(args); err != nil {
+			return usageError(err)
+		}
+		if *email == "" || *to == "" {
+			return usageError(errors.New("cluster move needs --email and --to"))
+		}
+		cfg, err := app.LoadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		return app.ClusterMove(ctx, cfg, *email, *to, stdout)
 	case "backup":
 		out := fs.String("out", "", "the backup file to write")
 		if err := fs.Parse(args); err != nil {

@@ -1,0 +1,207 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/ferrytest"
+)
+
+// Moving an account while it is in use: Alice moves from a to c with her
+// folder, a link, contacts on her node and on another, and sends waiting
+// both ways (to and from Frank on her old node, to and from Bob on b),
+// while Bob keeps sending to her and she keeps sending to him. Her
+// session, her link and her password go on working through any node;
+// every acknowledged send arrives exactly once and is decided, and each
+// sender hears the outcome; a is left with nothing of hers; an account
+// with file requests does not move. Every node's fsck agrees at the end.
+func TestCluster_MoveUser(t *testing.T) {
+	etcd := ferrytest.StartEtcd(t, 1)
+	s3 := sharedS3(t)
+	nodes := map[string]*testServer{}
+	for _, id := range []string{"a", "b", "c"} {
+		nodes[id] = startServer(t, longTokens, func(c *app.Config) {
+			s3.UseS3(c)
+			c.Metrics.Token = "scrape-secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+		})
+	}
+	a, b, c := nodes["a"], nodes["b"], nodes["c"]
+	a.namedUser("alice@example.com", "Alice Mover") // (signed in once: a session)
+	a.namedUser("frank@example.com", "Frank Stays")
+	b.namedUser("bob@example.com", "Bob Elsewhere")
+	alice := b.login("alice@example.com", password) // (through b: her token names a)
+	frank, bob := a.login("frank@example.com", password), b.login("bob@example.com", password)
+	require.True(t, strings.HasPrefix(alice.token, "a."))
+
+	big := randomBytes(t, 1<<20)
+	alice.mustPut("docs/big.bin", big)
+	alice.mustPut("docs/notes/n.txt", []byte("a note"))
+	alice.mustPut("gift.txt", []byte("for frank"))
+	alice.mustPut("gift2.txt", []byte("for bob"))
+	var link struct{ URL string }
+	alice.link("docs/notes/n.txt", "3600").requireStatus(http.StatusOK).decode(&link)
+	alice.postForm("/contacts/add", url.Values{"email[]": {"frank@example.com", "bob@example.com"}}).requireStatus(http.StatusOK)
+	frank.postForm("/contacts/add", url.Values{"email[]": {"alice@example.com"}}).requireStatus(http.StatusOK)
+	frank.mustPut("f.txt", []byte("from frank"))
+	bob.mustPut("b.txt", []byte("from bob"))
+	frank.mustSend("alice@example.com", `[{"path":"","files":["f.txt"]}]`)
+	bob.mustSend("alice@example.com", `[{"path":"","files":["b.txt"]}]`)
+	alice.mustSend("frank@example.com", `[{"path":"","files":["gift.txt"]}]`)
+	alice.mustSend("bob@example.com", `[{"path":"","files":["gift2.txt"]}]`)
+	require.Eventually(t, func() bool { return len(alice.inbox()) == 2 && len(bob.inbox()) == 1 }, 10*time.Second, 50*time.Millisecond)
+	aliceTree := alice.list("")
+
+	// Sends both ways while she moves: each acknowledged one counts.
+	var toHer, fromHer atomic.Int32
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	bobSends := func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r := bob.at(c).send("alice@example.com", `[{"path":"","files":["b.txt"]}]`); r.Status == http.StatusOK {
+				toHer.Add(1)
+			} else {
+				assert.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	aliceSends := func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r := alice.at(a).send("bob@example.com", `[{"path":"","files":["gift2.txt"]}]`); r.Status == http.StatusOK {
+				fromHer.Add(1)
+			} else {
+				assert.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
+				assert.NotEmpty(t, r.Header.Get("Retry-After"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wg.Add(2)
+	go bobSends()
+	go aliceSends()
+	time.Sleep(200 * time.Millisecond)
+	var out bytes.Buffer
+	require.NoError(t, app.ClusterMove(context.Background(), b.Cfg, "alice@example.com", "c", &out))
+	assert.Regexp(t, `^moved alice@example.com from a to c \(directory revision \d+\): 6 files and folders, \d+ sends waiting for it, \d+ of its sends waiting, 2 sessions and tokens, 1 links, 2 contacts\n$`, out.String())
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	require.Positive(t, toHer.Load())
+	require.Positive(t, fromHer.Load())
+
+	// Her session goes on, through any node, on c now.
+	for _, n := range []*testServer{a, b, c} {
+		assert.Equal(t, aliceTree, alice.at(n).list(""), "her folder, through %s", n.Cfg.Cluster.Node)
+	}
+	assert.Equal(t, big, alice.at(a).getFile("docs/big.bin").Body, "c's own copy, byte for byte")
+	anon := &client{t: t, http: http.DefaultClient}
+	assert.Equal(t, "a note", string(anon.request(http.MethodGet, link.URL, nil, "").requireStatus(http.StatusOK).Body), "her link, from c")
+	again := a.login("alice@example.com", password)
+	assert.True(t, strings.HasPrefix(again.token, "c."), "a sign-in lands on c: %s", again.token)
+	var status bytes.Buffer
+	require.NoError(t, app.ClusterStatus(context.Background(), a.Cfg, &status))
+	assert.Regexp(t, `(?m)^a .* 1 +\d+  live`, status.String(), "a keeps Frank alone")
+	assert.Regexp(t, `(?m)^c .* 1 +\d+  live`, status.String())
+
+	// Every send to her arrived once: Frank's, Bob's and those during the
+	// move; she accepts them all.
+	want := 2 + int(toHer.Load())
+	var in []inboxMsg
+	require.Eventually(t, func() bool { in = alice.inbox(); return len(in) == want }, 15*time.Second, 100*time.Millisecond, "%d sends for her", want)
+	time.Sleep(500 * time.Millisecond)
+	in = alice.inbox()
+	require.Len(t, in, want, "none twice")
+	senders := map[string]int{}
+	var accept []string
+	for _, m := range in {
+		senders[m.SenderEmail]++
+		accept = append(accept, `{"id":`+strconv.FormatUint(m.ID, 10)+`,"accept":"YES"}`)
+	}
+	assert.Equal(t, map[string]int{"frank@example.com": 1, "bob@example.com": want - 1}, senders)
+	alice.decide("[" + strings.Join(accept, ",") + "]").requireStatus(http.StatusOK)
+	assert.Equal(t, "from frank", string(alice.getFile("f.txt").Body))
+	assert.Equal(t, "from bob", string(alice.getFile("b.txt").Body))
+	require.Eventually(t, func() bool {
+		st := frank.outboxStatuses()
+		return len(st) == 1 && st[0] == "accepted"
+	}, 10*time.Second, 50*time.Millisecond, "Frank hears she accepted")
+	require.Eventually(t, func() bool {
+		for _, s := range bob.outboxStatuses() {
+			if s != "accepted" {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 50*time.Millisecond, "Bob hears she accepted each")
+
+	// Her sends: to Frank (waiting on a) and to Bob, before and during the
+	// move; each one decided is told to her on c.
+	var fin []inboxMsg
+	require.Eventually(t, func() bool { fin = frank.inbox(); return len(fin) == 1 }, 10*time.Second, 50*time.Millisecond)
+	assert.Equal(t, "alice@example.com", fin[0].SenderEmail)
+	frank.decide(`[{"id":` + strconv.FormatUint(fin[0].ID, 10) + `,"accept":"YES"}]`).requireStatus(http.StatusOK)
+	assert.Equal(t, "for frank", string(frank.getFile("gift.txt").Body))
+	wantBob := 1 + int(fromHer.Load())
+	var bin []inboxMsg
+	require.Eventually(t, func() bool { bin = bob.inbox(); return len(bin) == wantBob }, 15*time.Second, 100*time.Millisecond, "%d sends for Bob", wantBob)
+	time.Sleep(500 * time.Millisecond)
+	require.Len(t, bob.inbox(), wantBob, "none twice")
+	var decline []string
+	for _, m := range bin {
+		decline = append(decline, `{"id":`+strconv.FormatUint(m.ID, 10)+`,"accept":"NO"}`)
+	}
+	bob.decide("[" + strings.Join(decline, ",") + "]").requireStatus(http.StatusOK)
+	require.Eventually(t, func() bool {
+		st := alice.outboxStatuses()
+		n := map[string]int{}
+		for _, s := range st {
+			n[s]++
+		}
+		return len(st) == 1+wantBob && n["accepted"] == 1 && n["declined"] == wantBob
+	}, 15*time.Second, 100*time.Millisecond, "she hears each outcome on c")
+
+	// Contacts follow: hers on a and b, and Frank's of her.
+	emails := func(rows []contactRow) []string {
+		var list []string
+		for _, r := range rows {
+			list = append(list, r.Email)
+		}
+		return list
+	}
+	assert.ElementsMatch(t, []string{"frank@example.com", "bob@example.com"}, emails(alice.contacts("")))
+	assert.Equal(t, []string{"alice@example.com"}, emails(frank.contacts("")))
+
+	// An account with a file request does not move.
+	frank.postForm("/requests", url.Values{"title": {"Papers"}, "expires": {"3600"}}).requireStatus(http.StatusOK)
+	out.Reset()
+	err := app.ClusterMove(context.Background(), c.Cfg, "frank@example.com", "b", &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "file requests")
+	frank.mustPut("still.txt", []byte("not frozen")) // (and it stays usable)
+	assert.True(t, strings.HasPrefix(frank.token, "a."))
+}
