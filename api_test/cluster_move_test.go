@@ -30,10 +30,12 @@ import (
 func TestCluster_MoveUser(t *testing.T) {
 	etcd := ferrytest.StartEtcd(t, 1)
 	s3 := sharedS3(t)
+	peer := ferrytest.StartSMTP(t)
 	nodes := map[string]*testServer{}
 	for _, id := range []string{"a", "b", "c"} {
-		nodes[id] = startServer(t, longTokens, func(c *app.Config) {
+		nodes[id] = startServer(t, longTokens, peer.Configure, func(c *app.Config) {
 			s3.UseS3(c)
+			c.Auth.Signup = "invite"
 			c.Metrics.Token = "scrape-secret"
 			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
 		})
@@ -61,6 +63,9 @@ func TestCluster_MoveUser(t *testing.T) {
 	bob.mustSend("alice@example.com", `[{"path":"","files":["b.txt"]}]`)
 	alice.mustSend("frank@example.com", `[{"path":"","files":["gift.txt"]}]`)
 	alice.mustSend("bob@example.com", `[{"path":"","files":["gift2.txt"]}]`)
+	alice.postForm("/ops/send", url.Values{"to": {"dan@example.com"}, "invite": {"1"}, "source": {`[{"path":"","files":["gift.txt"]}]`}}).
+		requireStatus(http.StatusOK)
+	code := mailTo(t, peer, "dan@example.com").SignupCode(t)
 	require.Eventually(t, func() bool { return len(alice.inbox()) == 2 && len(bob.inbox()) == 1 }, 10*time.Second, 50*time.Millisecond)
 	aliceTree := alice.list("")
 
@@ -182,8 +187,31 @@ func TestCluster_MoveUser(t *testing.T) {
 		for _, s := range st {
 			n[s]++
 		}
-		return len(st) == 1+wantBob && n["accepted"] == 1 && n["declined"] == wantBob
+		return len(st) == 2+wantBob && n["accepted"] == 1 && n["declined"] == wantBob && n["invited"] == 1
 	}, 15*time.Second, 100*time.Millisecond, "she hears each outcome on c")
+
+	// Her invitation is still good after the move: Dan's account is made
+	// on a, where her send to him waits; his accept is told to her on c.
+	var dan struct{ Token string }
+	b.client().postForm("/auth/register", url.Values{"email": {"dan@example.com"}, "password": {password}, "invite": {code}}).
+		requireStatus(http.StatusOK).decode(&dan)
+	assert.True(t, strings.HasPrefix(dan.Token, "a."), dan.Token)
+	danC := c.client()
+	danC.token = dan.Token
+	din := danC.inbox()
+	require.Len(t, din, 1)
+	assert.Equal(t, "alice@example.com", din[0].SenderEmail)
+	danC.decide(`[{"id":` + strconv.FormatUint(din[0].ID, 10) + `,"accept":"YES"}]`).requireStatus(http.StatusOK)
+	assert.Equal(t, "for frank", string(danC.getFile("gift.txt").Body))
+	require.Eventually(t, func() bool {
+		n := 0
+		for _, s := range alice.outboxStatuses() {
+			if s == "accepted" {
+				n++
+			}
+		}
+		return n == 2
+	}, 10*time.Second, 100*time.Millisecond, "she hears Dan accepted")
 
 	// Contacts follow: hers on a and b, and Frank's of her.
 	emails := func(rows []contactRow) []string {

@@ -79,12 +79,14 @@ func (db *DB) deleteUserTx(tx *bolt.Tx, u *ferry.User, quiet bool) ([]sum, []str
 	if err := db.queueDecisionMails(tx, told); err != nil {
 		return nil, nil, err
 	}
-	err := db.deleteUserRecords(tx, u, &uploads)
+	err := db.deleteUserRecords(tx, u, !quiet, &uploads)
 	return released, uploads, err
 }
 
-// deleteUserRecords deletes everything of u but its pending sends.
-func (db *DB) deleteUserRecords(tx *bolt.Tx, u *ferry.User, uploads *[]string) error {
+// deleteUserRecords deletes everything of u but its pending sends, and
+// but its invitations unless invites is set (those of an account moved
+// away are still claimed on this node, where its sends to them wait).
+func (db *DB) deleteUserRecords(tx *bolt.Tx, u *ferry.User, invites bool, uploads *[]string) error {
 	userID := u.ID
 	// The account's own keys, by prefix.
 	for _, b := range [][]byte{bucketOutbox, bucketReceived, bucketSendPins, bucketContacts, bucketRemoteContacts} {
@@ -102,10 +104,12 @@ func (db *DB) deleteUserRecords(tx *bolt.Tx, u *ferry.User, uploads *[]string) e
 	}); err != nil {
 		return err
 	}
-	if err := deletePrefix(tx.Bucket(bucketUserInvites), itob(userID), func(k, _ []byte) error {
-		return tx.Bucket(bucketInvites).Delete(k[16:])
-	}); err != nil {
-		return err
+	if invites {
+		if err := deletePrefix(tx.Bucket(bucketUserInvites), itob(userID), func(k, _ []byte) error {
+			return tx.Bucket(bucketInvites).Delete(k[16:])
+		}); err != nil {
+			return err
+		}
 	}
 	if err := revokeUserTokens(tx, userID, ""); err != nil {
 		return err

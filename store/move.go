@@ -730,6 +730,9 @@ func mirrorSent(tx *bolt.Tx, senderID uint64, from string, s movedSent) (uint64,
 	}
 	m := messageRecord{Sender: senderID, Destination: s.Destination, Folder: s.Folder, Size: s.Size, Items: len(items), Created: s.Created,
 		Status: ferry.StatusPending, RemoteNode: from, RemoteTo: s.To, Mirror: true}
+	if s.Invited {
+		m.Status = ferry.StatusInvited // (until decided: the claim on the old node is not told here)
+	}
 	if err := writeMessage(tx, id, &m, encodeItems(items)); err != nil {
 		return 0, err
 	}
