@@ -247,7 +247,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			return nil
 		}
 		rt := newRouter(a.cluster, a.db, handler, m.forwarded)
-		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, dropIn: a.dropIn}
+		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn}
 		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, rt, calls), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 		handler = rt

@@ -510,7 +510,6 @@ type internalCalls struct {
 	apply   func(context.Context, store.Envelope) error
 	moveOut func(context.Context, MoveRequest) (MoveReport, error)
 	moveIn  func(context.Context, *store.Move) (map[uint64]uint64, error)
-	dropIn  func(context.Context, string) error
 }
 
 // internal is the internal listener's handler: a request that carries the
@@ -543,12 +542,6 @@ func internal(secret, self string, rt *router, calls internalCalls) http.Handler
 				if decodeCall(w, r, &mv) {
 					ids, err := calls.moveIn(r.Context(), &mv)
 					answerCall(w, ids, err)
-				}
-				return
-			case moveDropPath:
-				var req MoveRequest
-				if decodeCall(w, r, &req) {
-					answerCall(w, struct{}{}, calls.dropIn(r.Context(), req.Email))
 				}
 				return
 			}
@@ -649,6 +642,7 @@ func (a *App) deliver(ctx context.Context) {
 	for ctx.Err() == nil {
 		if time.Since(looked) > 5*time.Second {
 			a.resolveMoves(ctx) // (those a crash left half done)
+			a.checkImports(ctx)
 			// Written to etcd when it changed, and once a minute (a node
 			// that registered again has a key without it).
 			if backlog, err := a.db.Backlog(); err == nil && (!maps.Equal(backlog, said) || time.Since(saidAt) > time.Minute) {

@@ -28,9 +28,8 @@ import (
 
 // Paths of the internal listener for moves.
 const (
-	movePath     = "/_cluster/move"      // the CLI asks the owner to move an account
-	moveInPath   = "/_cluster/move/in"   // the owner hands the account to its new node
-	moveDropPath = "/_cluster/move/drop" // the owner undoes a move that did not switch
+	movePath   = "/_cluster/move"    // the CLI asks the owner to move an account
+	moveInPath = "/_cluster/move/in" // the owner hands the account to its new node
 )
 
 // moveFreeze bounds how long a move waits for the account's requests
@@ -98,15 +97,22 @@ func (a *App) moveOut(ctx context.Context, req MoveRequest) (MoveReport, error) 
 	} else if err != nil {
 		return MoveReport{}, err
 	}
-	var ids map[uint64]uint64
-	if err := a.callNode(ctx, req.To, moveInPath, mv, &ids); err != nil {
-		return MoveReport{}, fmt.Errorf("handing the account to node %s: %w", req.To, err)
-	}
-	if err := a.db.BeginMoveOut(ctx, email, req.To, fence, ids); err != nil {
-		a.dropMoveIn(ctx, req.To, email)
+	// Recorded first: a crash from here on is resolved at the next start.
+	if err := a.db.BeginMoveOut(ctx, email, req.To, fence); err != nil {
 		return MoveReport{}, err
 	}
 	begun = true // frozen until it ends, also across a restart
+	var ids map[uint64]uint64
+	err = a.callNode(ctx, req.To, moveInPath, mv, &ids)
+	if err == nil {
+		err = a.db.MoveIDs(ctx, email, ids)
+	}
+	if err != nil {
+		if rerr := a.resolveMove(ctx, store.MoveOut{Email: email, To: req.To, Fence: fence}); rerr != nil {
+			a.log.Warn("cluster: undoing a move", "email", email, "err", rerr)
+		}
+		return MoveReport{}, fmt.Errorf("handing the account to node %s: %w; nothing moved", req.To, err)
+	}
 	report := MoveReport{Email: email, From: self, To: req.To, Fence: fence, Files: len(mv.Files), Inbox: len(mv.Inbox),
 		Sent: len(mv.Sent), Tokens: len(mv.Tokens), Links: len(mv.Links), Contacts: len(mv.Contacts)}
 	if err := a.cluster.Switch(ctx, email, fence, req.To); err != nil {
@@ -156,8 +162,7 @@ func (a *App) resolveMove(ctx context.Context, mo store.MoveOut) error {
 		a.wakeDeliverer()
 		return nil
 	}
-	a.dropMoveIn(ctx, mo.To, mo.Email)
-	return a.db.AbortMoveOut(ctx, mo.Email)
+	return a.db.AbortMoveOut(ctx, mo.Email) // (its envelope has the new node forget its copy)
 }
 
 // resolveMoves resolves the moves a crash (or etcd not answering) left
@@ -178,12 +183,45 @@ func (a *App) resolveMoves(ctx context.Context) {
 	}
 }
 
-// dropMoveIn asks node to forget the copy a move that did not switch made
-// there; a node that does not answer forgets it when a move there comes
-// again (ImportUser replaces it).
-func (a *App) dropMoveIn(ctx context.Context, node, email string) {
-	if err := a.callNode(ctx, node, moveDropPath, MoveRequest{Email: email}, nil); err != nil {
-		a.log.Warn("cluster: undoing a move's copy", "node", node, "email", email, "err", err)
+// leftoverAge is how old a copy a move made here must be before
+// checkImports asks the directory about it: far longer than a move takes
+// from the copy to the switch.
+const leftoverAge = 2 * time.Minute
+
+// checkImports looks at the accounts moves made here that the directory
+// was not seen to give this node: one it gives is confirmed; one it does
+// not is a move's leftover (its old node crashed before the switch and
+// has not undone it), which is fenced at the move's revision, so that
+// the switch can no longer land, and forgotten.
+func (a *App) checkImports(ctx context.Context) {
+	list, err := a.db.Imports(leftoverAge)
+	if err != nil {
+		a.log.Error("cluster: reading the accounts moved here", "err", err)
+		return
+	}
+	for _, in := range list {
+		owner, _, err := a.cluster.Fence(ctx, in.Email)
+		if err != nil && !errors.Is(err, cluster.ErrNoOwner) {
+			return // (etcd: next time)
+		}
+		if owner != a.cluster.Self() {
+			err = a.cluster.Switch(ctx, in.Email, in.Fence, in.From) // (same owner, new revision)
+			if errors.Is(err, cluster.ErrFenced) {
+				owner, _, err = a.cluster.Fence(ctx, in.Email)
+			}
+			if err != nil && !errors.Is(err, cluster.ErrNoOwner) {
+				return
+			}
+		}
+		if owner == a.cluster.Self() {
+			err = a.db.ConfirmImport(ctx, in.Email)
+		} else {
+			a.log.Info("cluster: forgetting the copy of a move that did not switch", "email", in.Email, "from", in.From)
+			err = a.db.DropImported(ctx, in.Email)
+		}
+		if err != nil {
+			a.log.Error("cluster: checking an account moved here", "email", in.Email, "err", err)
+		}
 	}
 }
 
@@ -198,19 +236,6 @@ func (a *App) moveIn(ctx context.Context, mv *store.Move) (map[uint64]uint64, er
 		return nil, ferry.Errorf(ferry.EBADREQUEST, "The directory no longer gives %s to node %s as at the move's start.", mv.User.Email, mv.From)
 	}
 	return a.db.ImportUser(ctx, mv, a.cluster.Self(), true)
-}
-
-// dropIn forgets a copy a move made here, unless the directory gives the
-// account to this node.
-func (a *App) dropIn(ctx context.Context, email string) error {
-	owner, _, err := a.cluster.Fence(ctx, email)
-	if err != nil && !errors.Is(err, cluster.ErrNoOwner) {
-		return err
-	}
-	if owner == a.cluster.Self() {
-		return ferry.Errorf(ferry.EBADREQUEST, "%s is this node's.", email)
-	}
-	return a.db.DropImported(ctx, email)
 }
 
 // callNode posts v to another node's internal listener and decodes its
@@ -249,6 +274,9 @@ func postInternal(ctx context.Context, addr, secret, path string, v, out any) er
 			Error, Message string
 		}
 		if json.Unmarshal(raw, &e) == nil && e.Message != "" {
+			if e.Error == "" || e.Error == ferry.EUNKNOWN {
+				return errors.New(e.Message)
+			}
 			return ferry.Errorf(e.Error, "%s", e.Message)
 		}
 		return fmt.Errorf("%s answered %s", addr, res.Status)
@@ -298,6 +326,9 @@ func ClusterMove(ctx context.Context, cfg Config, email, to string, w io.Writer)
 	defer cancel()
 	var r MoveReport
 	if err := postInternal(ctx, addr, cfg.Cluster.Secret, movePath, MoveRequest{Email: email, To: to}, &r); err != nil {
+		if ferry.ErrorCode(err) != ferry.EUNKNOWN {
+			return fmt.Errorf("cluster move: %s", ferry.ErrorMessage(err))
+		}
 		return fmt.Errorf("cluster move: %w", err)
 	}
 	fmt.Fprintf(w, "moved %s from %s to %s (directory revision %d): %d files and folders, %d sends waiting for it, %d of its sends waiting, %d sessions and tokens, %d links, %d contacts\n",

@@ -109,3 +109,41 @@ func TestCluster_SurvivesAMemberKilled(t *testing.T) {
 	}, 20*time.Second, 100*time.Millisecond, "the directory answers with two members of three")
 	assert.Equal(t, "node-a", owner)
 }
+
+// A move's fence: Switch makes another node the owner only while the
+// entry is as it was at the revision read (Fence); any change since, even
+// one that put the same owner back, fails it with ErrFenced, and a switch
+// is done once.
+func TestCluster_SwitchIsFenced(t *testing.T) {
+	etcd := ferrytest.StartEtcd(t, 1)
+	a := join(t, etcd, "node-a")
+	defer a.Close()
+	ctx := context.Background()
+	_, err := a.Claim(ctx, "mover@example.com")
+	require.NoError(t, err)
+	owner, fence, err := a.Fence(ctx, "mover@example.com")
+	require.NoError(t, err)
+	assert.Equal(t, "node-a", owner)
+
+	// Changed behind the move's back (and changed back): fenced.
+	cli, err := cluster.Dial(cluster.Config{Endpoints: etcd.Endpoints()})
+	require.NoError(t, err)
+	defer cli.Close()
+	_, err = cli.Put(ctx, "/ferry/users/mover@example.com", "node-a")
+	require.NoError(t, err)
+	assert.ErrorIs(t, a.Switch(ctx, "mover@example.com", fence, "node-b"), cluster.ErrFenced)
+	owner, err = a.LookUp(ctx, "mover@example.com")
+	require.NoError(t, err)
+	assert.Equal(t, "node-a", owner, "nothing switched")
+
+	// At the current revision: switched, once.
+	_, fence, err = a.Fence(ctx, "mover@example.com")
+	require.NoError(t, err)
+	require.NoError(t, a.Switch(ctx, "mover@example.com", fence, "node-b"))
+	owner, err = a.Owner(ctx, "mover@example.com")
+	require.NoError(t, err)
+	assert.Equal(t, "node-b", owner)
+	assert.ErrorIs(t, a.Switch(ctx, "mover@example.com", fence, "node-c"), cluster.ErrFenced, "its fence is used up")
+	_, _, err = a.Fence(ctx, "nobody@example.com")
+	assert.ErrorIs(t, err, cluster.ErrNoOwner)
+}

@@ -60,6 +60,10 @@ func (db *DB) ExpireMessages() (int, error) {
 					}
 					continue
 				}
+				if db.frozen(m.Sender) || db.frozen(m.Receiver) {
+					more = false // (its account is being moved: the next sweep)
+					break
+				}
 				rel, err := closeMessage(tx, id, &m, ferry.StatusExpired, now)
 				if err != nil {
 					return err

@@ -244,6 +244,9 @@ func (db *DB) decide(ctx context.Context, tx *bolt.Tx, receiverID uint64, d ferr
 	if err != nil {
 		return nil, err
 	}
+	if db.frozen(m.Sender) {
+		return nil, ferry.ErrMoving // (its sender is being moved: decided in a moment)
+	}
 	if db.expired(&m, now) {
 		rel, err := closeMessage(tx, d.ID, &m, ferry.StatusExpired, now)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -142,6 +143,10 @@ type movedIn struct {
 	From  string            `json:"from"`
 	Fence int64             `json:"fence"`
 	IDs   map[uint64]uint64 `json:"ids"`
+	At    int64             `json:"at"` // when it was made (Unix ns)
+	// Confirmed says that the directory gave the account to this node:
+	// it is no move's leftover (Imports).
+	Confirmed bool `json:"confirmed,omitempty"`
 }
 
 // ErrHasRequests is a move of an account with file requests.
@@ -221,8 +226,11 @@ func containsID(ids []uint64, id uint64) bool {
 	return false
 }
 
-// frozen reports whether account id is being moved.
+// frozen reports whether account id is being moved (never for 0).
 func (db *DB) frozen(id uint64) bool {
+	if id == 0 {
+		return false
+	}
 	db.gate.mu.Lock()
 	defer db.gate.mu.Unlock()
 	return db.gate.frozen[id]
@@ -443,31 +451,11 @@ func (db *DB) exportSends(tx *bolt.Tx, u *ferry.User, self string, mv *Move) err
 // ImportUser makes the account mv carries on this node (self): its
 // content is copied in the bucket first, then everything in one
 // transaction. It returns the ids here of its pending sends, by their ids
-// on the node it came from. An import of the same move again changes
-// nothing and returns the same ids; one over an account an earlier move
-// made here, which the directory never gave this node (replace), takes its
-// place.
+// on the node it came from. With replace, it takes the place of a copy an
+// earlier move that did not switch made here (DropImported): the caller
+// knows that the directory does not give the account to this node.
 func (db *DB) ImportUser(ctx context.Context, mv *Move, self string, replace bool) (map[uint64]uint64, error) {
 	email := mv.User.Email
-	var done *movedIn
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMovedIn).Get([]byte(email)); v != nil {
-			var in movedIn
-			if err := json.Unmarshal(v, &in); err != nil {
-				return err
-			}
-			if in.From == mv.From && in.Fence == mv.Fence && tx.Bucket(bucketUserEmails).Get([]byte(email)) != nil {
-				done = &in
-			}
-		}
-		return nil
-	})
-	if err != nil || done != nil {
-		if done != nil {
-			return done.IDs, nil
-		}
-		return nil, err
-	}
 	if replace {
 		if err := db.DropImported(ctx, email); err != nil {
 			return nil, err
@@ -600,7 +588,7 @@ func (db *DB) ImportUser(ctx context.Context, mv *Move, self string, replace boo
 			}
 			ids[s.ID] = mid
 		}
-		in, err := json.Marshal(movedIn{From: mv.From, Fence: mv.Fence, IDs: ids})
+		in, err := json.Marshal(movedIn{From: mv.From, Fence: mv.Fence, IDs: ids, At: db.now().UnixNano()})
 		if err != nil {
 			return err
 		}
@@ -744,16 +732,37 @@ func mirrorSent(tx *bolt.Tx, senderID uint64, from string, s movedSent) (uint64,
 	return id, nil
 }
 
-// BeginMoveOut records, before the directory switches, that account email
-// moves to node to: until FinishMoveOut or AbortMoveOut it stays frozen,
-// also across a restart (MovesOut).
-func (db *DB) BeginMoveOut(ctx context.Context, email, to string, fence int64, ids map[uint64]uint64) error {
+// BeginMoveOut records, before the account is handed over, that account
+// email moves to node to: until FinishMoveOut or AbortMoveOut it stays
+// frozen, also across a restart (MovesOut).
+func (db *DB) BeginMoveOut(ctx context.Context, email, to string, fence int64) error {
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		u, err := db.findUserByEmail(tx, email)
 		if err != nil {
 			return err
 		}
-		v, err := json.Marshal(movingOut{To: to, Fence: fence, User: u.ID, IDs: ids})
+		v, err := json.Marshal(movingOut{To: to, Fence: fence, User: u.ID})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMovingOut).Put([]byte(email), v)
+	})
+}
+
+// MoveIDs records, before the directory switches, the ids the new node
+// gave the account's pending sends (ImportUser).
+func (db *DB) MoveIDs(ctx context.Context, email string, ids map[uint64]uint64) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		var mo movingOut
+		v := tx.Bucket(bucketMovingOut).Get([]byte(email))
+		if v == nil {
+			return fmt.Errorf("no move of %s under way", email)
+		}
+		if err := json.Unmarshal(v, &mo); err != nil {
+			return err
+		}
+		mo.IDs = ids
+		v, err := json.Marshal(mo)
 		if err != nil {
 			return err
 		}
@@ -788,14 +797,25 @@ func (db *DB) MovesOut() ([]MoveOut, error) {
 	return list, err
 }
 
-// AbortMoveOut forgets a move whose switch did not happen, and thaws the
-// account.
+// AbortMoveOut forgets a move whose switch did not happen (and cannot
+// happen any more: the caller fenced the entry again), tells the new node
+// to forget its copy (an envelope), and thaws the account.
 func (db *DB) AbortMoveOut(ctx context.Context, email string) error {
 	var user uint64
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		var mo movingOut
-		if v := tx.Bucket(bucketMovingOut).Get([]byte(email)); v != nil && json.Unmarshal(v, &mo) == nil {
-			user = mo.User
+		v := tx.Bucket(bucketMovingOut).Get([]byte(email))
+		if v == nil {
+			return nil
+		}
+		if err := json.Unmarshal(v, &mo); err != nil {
+			return err
+		}
+		user = mo.User
+		// The new node forgets its copy, however long it is down.
+		self := string(tx.Bucket(bucketMeta).Get(keyNode))
+		if err := queueEnvelope(tx, self, mo.To, KindDrop, dropBody{Email: email, Fence: mo.Fence}); err != nil {
+			return err
 		}
 		return tx.Bucket(bucketMovingOut).Delete([]byte(email))
 	})
@@ -986,54 +1006,112 @@ func (db *DB) DropImported(ctx context.Context, email string) error {
 	var uploads []string
 	var user uint64
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		released, uploads = released[:0], uploads[:0]
-		if tx.Bucket(bucketMovedIn).Get([]byte(email)) == nil {
-			return nil
-		}
-		u, err := db.findUserByEmail(tx, email)
-		if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
-			return tx.Bucket(bucketMovedIn).Delete([]byte(email))
-		} else if err != nil {
-			return err
-		}
-		user = u.ID
-		for _, index := range [][]byte{bucketInbox, bucketOutbox} {
-			for _, id := range idsOf(tx, index, u.ID) {
-				m, ok, err := getMessage(tx, id)
-				if err != nil || !ok {
-					if err != nil {
-						return err
-					}
-					continue
-				}
-				for _, del := range []struct{ bucket, key []byte }{
-					{bucketInbox, pairKey(u.ID, id)}, {bucketReceived, pairKey(u.ID, id)}, {bucketOutbox, pairKey(u.ID, id)},
-					{bucketPending, pairKey(uint64(m.Created), id)}, {bucketRemoteSent, pairKey(uint64(m.Created), id)},
-					{bucketMessages, itob(id)},
-				} {
-					if err := tx.Bucket(del.bucket).Delete(del.key); err != nil {
-						return err
-					}
-				}
-				if m.inbound() {
-					if err := tx.Bucket(bucketRemoteIn).Delete(remoteInKey(m.RemoteNode, m.RemoteID)); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		rel, up, err := db.deleteUserTx(tx, u, true)
-		released, uploads = rel, up
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketMovedIn).Delete([]byte(email))
+		var err error
+		user, released, uploads, err = db.dropImported(tx, email, func(movedIn) bool { return true })
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	db.afterDelete(user, released, uploads)
 	return nil
+}
+
+// dropImported is DropImported in tx, of a copy whose record match
+// accepts.
+func (db *DB) dropImported(tx *bolt.Tx, email string, match func(movedIn) bool) (uint64, []sum, []string, error) {
+	var in movedIn
+	if v := tx.Bucket(bucketMovedIn).Get([]byte(email)); v == nil || json.Unmarshal(v, &in) != nil || !match(in) {
+		return 0, nil, nil, nil
+	}
+	u, err := db.findUserByEmail(tx, email)
+	if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
+		return 0, nil, nil, tx.Bucket(bucketMovedIn).Delete([]byte(email))
+	} else if err != nil {
+		return 0, nil, nil, err
+	}
+	for _, index := range [][]byte{bucketInbox, bucketOutbox} {
+		for _, id := range idsOf(tx, index, u.ID) {
+			m, ok, err := getMessage(tx, id)
+			if err != nil {
+				return 0, nil, nil, err
+			}
+			if !ok {
+				continue
+			}
+			for _, del := range []struct{ bucket, key []byte }{
+				{bucketInbox, pairKey(u.ID, id)}, {bucketReceived, pairKey(u.ID, id)}, {bucketOutbox, pairKey(u.ID, id)},
+				{bucketPending, pairKey(uint64(m.Created), id)}, {bucketRemoteSent, pairKey(uint64(m.Created), id)},
+				{bucketMessages, itob(id)},
+			} {
+				if err := tx.Bucket(del.bucket).Delete(del.key); err != nil {
+					return 0, nil, nil, err
+				}
+			}
+			if m.inbound() {
+				if err := tx.Bucket(bucketRemoteIn).Delete(remoteInKey(m.RemoteNode, m.RemoteID)); err != nil {
+					return 0, nil, nil, err
+				}
+			}
+		}
+	}
+	released, uploads, err := db.deleteUserTx(tx, u, true)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return u.ID, released, uploads, tx.Bucket(bucketMovedIn).Delete([]byte(email))
+}
+
+// dropBody is a KindDrop envelope's body: the move whose copy to forget.
+type dropBody struct {
+	Email string `json:"email"`
+	Fence int64  `json:"fence"`
+}
+
+// Import is an account a move made here that the directory has not been
+// seen to give this node: From and Fence are the move's.
+type Import struct {
+	Email, From string
+	Fence       int64
+}
+
+// Imports lists the accounts moves made here longer than age ago that no
+// look at the directory confirmed yet (ConfirmImport): a move that did not
+// switch, whose old node did not undo it, leaves one (DropImported).
+func (db *DB) Imports(age time.Duration) ([]Import, error) {
+	cutoff := db.now().Add(-age).UnixNano()
+	var list []Import
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMovedIn).ForEach(func(k, v []byte) error {
+			var in movedIn
+			if err := json.Unmarshal(v, &in); err != nil {
+				return err
+			}
+			if !in.Confirmed && in.At < cutoff && tx.Bucket(bucketUserEmails).Get(k) != nil {
+				list = append(list, Import{Email: string(k), From: in.From, Fence: in.Fence})
+			}
+			return nil
+		})
+	})
+	return list, err
+}
+
+// ConfirmImport records that the directory gives email, which a move made
+// here, to this node.
+func (db *DB) ConfirmImport(ctx context.Context, email string) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		var in movedIn
+		v := tx.Bucket(bucketMovedIn).Get([]byte(email))
+		if v == nil || json.Unmarshal(v, &in) != nil {
+			return nil
+		}
+		in.Confirmed = true
+		v, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMovedIn).Put([]byte(email), v)
+	})
 }
 
 // MovedSecret is the node that a token, photo or link token of an

@@ -51,6 +51,7 @@ const (
 	KindDecision = "decision" // what became of it, for the sender's node
 	KindWithdraw = "withdraw" // the sender's node ended it, for the receiver's
 	KindContact  = "contact"  // a contact request, or its answer (remotecontact.go)
+	KindDrop     = "drop"     // forget the copy of a move that did not switch (move.go)
 )
 
 // remoteGrace is how long past send.expire_after an outbound message
@@ -218,8 +219,10 @@ type Arrived struct {
 func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry.User, senderName, senderEmail string, destinations []string, total int64) ferry.Mail, contactNotice ferry.ContactNotice) (*Arrived, error) {
 	var released []sum
 	var arrived *Arrived
+	var dropped uint64
+	var dropUploads []string
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		released, arrived = released[:0], nil
+		released, arrived, dropped, dropUploads = released[:0], nil, 0, nil
 		applied := tx.Bucket(bucketClusterApplied)
 		key := append(append([]byte(e.From), 0), itob(e.Seq)...)
 		if applied.Get(key) != nil {
@@ -249,6 +252,16 @@ func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry
 				return ferry.ErrMoving // (delivered again once it moved)
 			}
 			return db.applyContact(tx, b, contactNotice)
+		case KindDrop:
+			var b dropBody
+			if err := json.Unmarshal(e.Body, &b); err != nil {
+				return err
+			}
+			var err error
+			dropped, released, dropUploads, err = db.dropImported(tx, b.Email, func(in movedIn) bool {
+				return in.From == e.From && in.Fence == b.Fence && !in.Confirmed
+			})
+			return err
 		case KindDecision, KindWithdraw:
 			var b decisionBody
 			if err := json.Unmarshal(e.Body, &b); err != nil {
@@ -263,7 +276,11 @@ func (db *DB) Apply(ctx context.Context, e Envelope, notice func(receiver *ferry
 	if err != nil {
 		return nil, err
 	}
-	db.release(released)
+	if dropped != 0 {
+		db.afterDelete(dropped, released, dropUploads)
+	} else {
+		db.release(released)
+	}
 	return arrived, nil
 }
 
@@ -370,6 +387,9 @@ func (db *DB) applyDecision(tx *bolt.Tx, ctx context.Context, e Envelope, b deci
 	m, ok, err := getMessage(tx, b.ID)
 	if err != nil || !ok || !m.waiting() || (m.RemoteNode != e.From && (b.Via == "" || m.RemoteNode != b.Via)) {
 		return nil, err // ended here already (a withdrawal crossed a decision): nothing to do
+	}
+	if db.frozen(m.Sender) || db.frozen(m.Receiver) {
+		return nil, ferry.ErrMoving // (its account is being moved: delivered again after)
 	}
 	m.fromRemote = true
 	rel, err := closeMessage(tx, b.ID, &m, b.Status, db.now())
