@@ -28,6 +28,7 @@ import (
 // sender hears the outcome; a is left with nothing of hers; an account
 // with file requests does not move. Every node's fsck agrees at the end.
 func TestCluster_MoveUser(t *testing.T) {
+	t.Parallel() // (waiting more than computing: beside the others)
 	etcd := ferrytest.StartEtcd(t, 1)
 	s3 := sharedS3(t)
 	peer := ferrytest.StartSMTP(t)
