@@ -447,8 +447,9 @@ func (m *messageRecord) blobless() bool { return m.inbound() || m.Mirror }
 // node's objects, acceptedBlobsPresent's), and records them in present. It
 // takes the blobs' locks (their stripes, in order), so that no removal
 // takes a copy away before the accept refers to it, and returns their
-// release, for after the transactions; nothing may be released
-// (db.release) meanwhile.
+// release, for after the transactions, which also removes each copy no
+// record refers to by then; nothing may be released (db.release)
+// meanwhile.
 func (db *DB) copyInbound(ctx context.Context, want map[sum]string, present map[sum]bool) (func(), error) {
 	if len(want) == 0 {
 		return func() {}, nil
@@ -463,7 +464,16 @@ func (db *DB) copyInbound(ctx context.Context, want map[sum]string, present map[
 			unlocks = append(unlocks, db.lockBlob(sum{byte(i)}))
 		}
 	}
+	var copied []sum
 	unlock := func() {
+		// A copy that no record came to refer to (the accept was
+		// refused: over the quota, say) goes, before anything else can
+		// take the blob.
+		for _, h := range copied {
+			if _, err := db.removeBlobIfUnreferenced(h); err != nil {
+				db.log("removing a copy no accept took", err)
+			}
+		}
 		for _, u := range unlocks {
 			u()
 		}
@@ -485,6 +495,7 @@ func (db *DB) copyInbound(ctx context.Context, want map[sum]string, present map[
 				unlock()
 				return nil, err
 			}
+			copied = append(copied, h)
 		}
 		present[h] = true
 	}
