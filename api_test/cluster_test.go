@@ -377,7 +377,8 @@ func TestCluster_ContactsAcrossNodes(t *testing.T) {
 	r := alice.postForm("/contacts/add", url.Values{"email[]": {"bob@example.com", "nobody@example.com"}})
 	r.requireStatus(http.StatusAccepted)
 	assert.JSONEq(t, `[{"email":"nobody@example.com","error":"USER_NOT_FOUND"}]`, string(r.Body))
-	assert.Equal(t, []contactRow{{Email: "bob@example.com"}}, alice.contacts(""))
+	assert.Equal(t, []contactRow{{FullName: "Bob Answerer", Email: "bob@example.com"}}, alice.contacts(""), "named as his node says")
+	assert.Equal(t, []contactRow{{FullName: "Bob Answerer", Email: "bob@example.com"}}, alice.contacts("answ"), "found by his name")
 	var requests []notificationRow
 	require.Eventually(t, func() bool { requests = bob.notifications(); return len(requests) == 1 }, 10*time.Second, 50*time.Millisecond)
 	assert.Equal(t, "CONTACT_REQUEST", requests[0].Type)

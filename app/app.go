@@ -135,7 +135,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			return nil, err
 		}
 		a.wake = make(chan struct{}, 1)
-		st = clusterStore{DB: a.db, claims: *cl, wake: a.wakeDeliverer}
+		st = clusterStore{DB: a.db, claims: *cl, wake: a.wakeDeliverer, nameOf: a.nameOf}
 		if a.internalLn, err = net.Listen("tcp", cfg.Cluster.Addr); err != nil {
 			return nil, fmt.Errorf("cluster.addr: %w", err)
 		}
@@ -247,7 +247,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			return nil
 		}
 		rt := newRouter(a.cluster, a.db, handler, m.forwarded)
-		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn}
+		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, name: a.name}
 		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, rt, calls), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 		handler = rt

@@ -120,6 +120,9 @@ type clusterStore struct {
 	*store.DB
 	claims claims
 	wake   func() // the outbox's deliverer: an envelope waits
+	// nameOf asks node for the full name of its account email:
+	// USER_NOT_FOUND when it has none (or a disabled one).
+	nameOf func(ctx context.Context, node, email string) (string, error)
 }
 
 func (s clusterStore) CreateUser(ctx context.Context, nu ferry.NewUser) (*ferry.User, error) {
@@ -210,7 +213,12 @@ func (s clusterStore) addContacts(ctx context.Context, ownerID uint64, emails []
 			owner, err := s.owner(ctx, email)
 			switch {
 			case err == nil && owner != s.claims.c.Self():
-				results[i] = s.DB.AddRemoteContact(ctx, ownerID, email, s.claims.c.Self(), owner)
+				name, err := s.nameOf(ctx, owner, email)
+				if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
+					results[i] = ferry.Errorf(ferry.EUSERNOTFOUND, "No user has the email %q.", e)
+					continue
+				} // (a node that does not answer: added without a name)
+				results[i] = s.DB.AddRemoteContact(ctx, ownerID, email, name, s.claims.c.Self(), owner)
 				if ferry.ErrorCode(results[i]) == ferry.EUNKNOWN {
 					return nil, results[i]
 				}
@@ -497,6 +505,33 @@ func formFields(r *http.Request) (map[string]string, error) {
 	return fields, nil
 }
 
+// namePath is where a node asks another for the name of one of its
+// accounts (a contact added across nodes).
+const namePath = "/_cluster/name"
+
+type nameAnswer struct {
+	Name string `json:"name"`
+}
+
+// nameOf asks node for the full name of its account email.
+func (a *App) nameOf(ctx context.Context, node, email string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var out nameAnswer
+	err := a.callNode(ctx, node, namePath, MoveRequest{Email: email}, &out)
+	return out.Name, err
+}
+
+// name is the full name of this node's account email, for another node:
+// USER_NOT_FOUND for none or a disabled one.
+func (a *App) name(_ context.Context, email string) (string, error) {
+	u, err := a.db.UserByEmail(email)
+	if err != nil || u.Disabled {
+		return "", ferry.Errorf(ferry.EUSERNOTFOUND, "No user has the email %q.", email)
+	}
+	return u.FullName, nil
+}
+
 // applyPath is where a node posts an envelope to another
 // (store.Envelope), on the internal listener.
 const applyPath = "/_cluster/apply"
@@ -510,6 +545,7 @@ type internalCalls struct {
 	apply   func(context.Context, store.Envelope) error
 	moveOut func(context.Context, MoveRequest) (MoveReport, error)
 	moveIn  func(context.Context, *store.Move) (map[uint64]uint64, error)
+	name    func(context.Context, string) (string, error)
 }
 
 // internal is the internal listener's handler: a request that carries the
@@ -535,6 +571,13 @@ func internal(secret, self string, rt *router, calls internalCalls) http.Handler
 				if decodeCall(w, r, &req) {
 					report, err := calls.moveOut(r.Context(), req)
 					answerCall(w, report, err)
+				}
+				return
+			case namePath:
+				var req MoveRequest
+				if decodeCall(w, r, &req) {
+					name, err := calls.name(r.Context(), req.Email)
+					answerCall(w, nameAnswer{Name: name}, err)
 				}
 				return
 			case moveInPath:

@@ -118,6 +118,7 @@ type movedLink struct {
 type movedContact struct {
 	Email string `json:"email"`
 	Node  string `json:"node"`
+	Name  string `json:"name,omitempty"`
 }
 
 // movedSent is one of its pending sends, which stays on the old node.
@@ -325,14 +326,14 @@ func (db *DB) ExportUser(email, self string, fence int64) (*Move, error) {
 		c = tx.Bucket(bucketContacts).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			if other, err := db.findUserByID(tx, binary.BigEndian.Uint64(k[8:])); err == nil {
-				mv.Contacts = append(mv.Contacts, movedContact{Email: other.Email, Node: self})
+				mv.Contacts = append(mv.Contacts, movedContact{Email: other.Email, Node: self, Name: other.FullName})
 			}
 		}
 		c = tx.Bucket(bucketRemoteContacts).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var rc remoteContact
 			if json.Unmarshal(v, &rc) == nil {
-				mv.Contacts = append(mv.Contacts, movedContact{Email: string(k[8:]), Node: rc.Node})
+				mv.Contacts = append(mv.Contacts, movedContact{Email: string(k[8:]), Node: rc.Node, Name: rc.Name})
 			}
 		}
 		return db.exportSends(tx, u, self, mv)
@@ -673,7 +674,7 @@ func importContacts(tx *bolt.Tx, u *ferry.User, contacts []movedContact, self st
 		if c.Node == self {
 			continue // an account this node no longer has
 		}
-		v, err := json.Marshal(remoteContact{Node: c.Node})
+		v, err := json.Marshal(remoteContact{Node: c.Node, Name: c.Name})
 		if err != nil {
 			return err
 		}
@@ -885,7 +886,7 @@ func (db *DB) FinishMoveOut(ctx context.Context, email string) error {
 			}
 			return nil
 		})
-		rc, err := json.Marshal(remoteContact{Node: mo.To})
+		rc, err := json.Marshal(remoteContact{Node: mo.To, Name: u.FullName})
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,9 @@ import (
 
 type remoteContact struct {
 	Node string `json:"node"`
+	// Name is the contact's full name as its node said when it was added
+	// ("" when that node did not answer).
+	Name string `json:"name,omitempty"`
 }
 
 // contactBody is a KindContact envelope's body.
@@ -36,10 +39,11 @@ func remoteContactKey(ownerID uint64, email string) []byte {
 	return append(itob(ownerID), email...)
 }
 
-// AddRemoteContact adds email, an account of node, to owner's contacts,
-// from this node (self): ALREADY_CONTACT when it is one. Its envelope
-// asks the contact, or, when the contact asked first, answers them.
-func (db *DB) AddRemoteContact(ctx context.Context, ownerID uint64, email, self, node string) error {
+// AddRemoteContact adds email, an account of node named name, to owner's
+// contacts, from this node (self): ALREADY_CONTACT when it is one. Its
+// envelope asks the contact, or, when the contact asked first, answers
+// them.
+func (db *DB) AddRemoteContact(ctx context.Context, ownerID uint64, email, name, self, node string) error {
 	email, err := ferry.NormalizeEmail(email)
 	if err != nil {
 		return err
@@ -54,7 +58,7 @@ func (db *DB) AddRemoteContact(ctx context.Context, ownerID uint64, email, self,
 		if b.Get(key) != nil {
 			return ferry.Errorf(ferry.EALREADYCONTACT, "%s is a contact already.", email)
 		}
-		v, err := json.Marshal(remoteContact{Node: node})
+		v, err := json.Marshal(remoteContact{Node: node, Name: name})
 		if err != nil {
 			return err
 		}
@@ -83,6 +87,9 @@ func (db *DB) applyContact(tx *bolt.Tx, b contactBody, notice ferry.ContactNotic
 		}
 		return nil
 	}
+	if tx.Bucket(bucketRemoteContacts).Get(remoteContactKey(receiver.ID, b.FromEmail)) != nil {
+		return nil // in each other's contacts already (added again): nothing to ask, as on one node
+	}
 	r := requester{email: b.FromEmail}
 	if hasUnreadRequest(tx, receiver.ID, r) {
 		return nil
@@ -99,13 +106,15 @@ func (db *DB) applyContact(tx *bolt.Tx, b contactBody, notice ferry.ContactNotic
 	return nil
 }
 
-// remoteContacts lists owner's contacts on other nodes, by email.
-func remoteContacts(tx *bolt.Tx, ownerID uint64) []string {
-	var list []string
+// remoteContacts lists owner's contacts on other nodes.
+func remoteContacts(tx *bolt.Tx, ownerID uint64) []ferry.Contact {
+	var list []ferry.Contact
 	prefix := itob(ownerID)
 	c := tx.Bucket(bucketRemoteContacts).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		list = append(list, string(k[8:]))
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var rc remoteContact
+		_ = json.Unmarshal(v, &rc) // (an unreadable one is listed by its email)
+		list = append(list, ferry.Contact{Email: string(k[8:]), FullName: rc.Name})
 	}
 	return list
 }

@@ -222,9 +222,9 @@ func (db *DB) Contacts(ctx context.Context, ownerID uint64, filter string) ([]fe
 			}
 			list = append(list, ferry.Contact{FullName: u.FullName, Email: u.Email, PhotoToken: u.PhotoToken})
 		}
-		for _, email := range remoteContacts(tx, ownerID) { // of other nodes: by email alone
-			if filter == "" || strings.Contains(email, filter) {
-				list = append(list, ferry.Contact{Email: email})
+		for _, rc := range remoteContacts(tx, ownerID) { // of other nodes: by the name they had when added
+			if filter == "" || strings.Contains(strings.ToLower(rc.FullName), filter) || strings.Contains(rc.Email, filter) {
+				list = append(list, rc)
 			}
 		}
 		return nil
