@@ -16,17 +16,19 @@ import (
 	"github.com/ferryhq/ferry/app"
 )
 
-func TestInbox_PlacementOnConflicts(t *testing.T) {
-	ts := startServer(t)
-	sender := ts.newUser("ida@example.com")
-	receiver := ts.newUser("jay@example.com")
+func TestInbox_PlacementOnConflicts(t *testing.T) { inboxPlacementOnConflicts(t, oneNode) }
+
+func inboxPlacementOnConflicts(t *testing.T, on topologyOf) {
+	tp := on(t)
+	sender := tp.user(tp.a, "ida@example.com", "Ida")
+	receiver := tp.user(tp.b, "jay@example.com", "Jay")
 	sender.mustPut("docs/a.pdf", []byte("sent a"))
 	sender.mustPut("photos/2024/x.jpg", []byte("sent x"))
 	receiver.mustPut("docs/a.pdf", []byte("mine"))
 	receiver.mustPut("photos", []byte("a file where the folder would go"))
 
-	ids := sender.mustSend("jay@example.com", `[{"path":"docs","files":["a.pdf"]},{"path":"docs","files":["a.pdf"]},{"path":"photos/2024","files":[],"folder":true}]`)
-	receiver.decide(accept(ids...)).requireStatus(http.StatusOK)
+	sender.mustSend("jay@example.com", `[{"path":"docs","files":["a.pdf"]},{"path":"docs","files":["a.pdf"]},{"path":"photos/2024","files":[],"folder":true}]`)
+	receiver.decide(accept(inboxIDs(tp.inbox(receiver, 3))...)).requireStatus(http.StatusOK)
 	assert.Equal(t, "mine", string(receiver.getFile("docs/a.pdf").Body))
 	assert.Equal(t, "sent a", string(receiver.getFile("docs/a (1).pdf").Body))
 	assert.Equal(t, "sent a", string(receiver.getFile("docs/a (2).pdf").Body))
@@ -34,13 +36,16 @@ func TestInbox_PlacementOnConflicts(t *testing.T) {
 	assert.Equal(t, "a file where the folder would go", string(receiver.getFile("photos").Body))
 }
 
-func TestInbox_NotYoursAndAlreadyRead(t *testing.T) {
-	ts := startServer(t)
-	sender := ts.newUser("kim@example.com")
-	receiver := ts.newUser("lia@example.com")
-	other := ts.newUser("max@example.com")
+func TestInbox_NotYoursAndAlreadyRead(t *testing.T) { inboxNotYoursAndAlreadyRead(t, oneNode) }
+
+func inboxNotYoursAndAlreadyRead(t *testing.T, on topologyOf) {
+	tp := on(t)
+	sender := tp.user(tp.a, "kim@example.com", "Kim")
+	receiver := tp.user(tp.b, "lia@example.com", "Lia")
+	other := tp.user(tp.c, "max@example.com", "Max")
 	sender.mustPut("f.txt", []byte("f"))
-	ids := sender.mustSend("lia@example.com", `[{"path":"","files":["f.txt","f.txt"]}]`)
+	sender.mustSend("lia@example.com", `[{"path":"","files":["f.txt","f.txt"]}]`)
+	ids := inboxIDs(tp.inbox(receiver, 2))
 
 	r := other.decide(accept(ids[0]))
 	r.requireStatus(http.StatusAccepted)
@@ -58,15 +63,19 @@ func TestInbox_NotYoursAndAlreadyRead(t *testing.T) {
 	receiver.postForm("/inbox/update", nil).requireError(400, ferry.EBADREQUEST)
 }
 
-func TestInbox_QuotaExceeded(t *testing.T) {
-	ts := startServer(t, func(c *app.Config) {
+func TestInbox_QuotaExceeded(t *testing.T) { inboxQuotaExceeded(t, oneNode) }
+
+func inboxQuotaExceeded(t *testing.T, on topologyOf) {
+	tp := on(t, func(c *app.Config) {
 		c.Packages["free"] = app.Package{Storage: 100, ReceivePerMonth: 150}
 	})
-	sender := ts.newUnlimitedUser("ned@example.com")
-	receiver := ts.newUser("ola@example.com")
+	sender := tp.user(tp.a, "ned@example.com", "Ned")
+	tp.unlimited(tp.a, "ned@example.com")
+	receiver := tp.user(tp.b, "ola@example.com", "Ola")
 	sender.mustPut("big.bin", make([]byte, 120))
 	sender.mustPut("mid.bin", make([]byte, 80))
-	ids := sender.mustSend("ola@example.com", `[{"path":"","files":["big.bin","mid.bin","mid.bin"]}]`)
+	sender.mustSend("ola@example.com", `[{"path":"","files":["big.bin","mid.bin","mid.bin"]}]`)
+	ids := inboxIDs(tp.inbox(receiver, 3))
 
 	r := receiver.decide(accept(ids...))
 	r.requireStatus(http.StatusAccepted)
@@ -78,7 +87,7 @@ func TestInbox_QuotaExceeded(t *testing.T) {
 
 	// More storage: the receive quota now binds for the second mid (160 > 150).
 	big := int64(1000)
-	_, err := ts.admin().SetUser(app.SetUserRequest{Email: "ola@example.com", Storage: &big})
+	_, err := tp.b.admin().SetUser(app.SetUserRequest{Email: "ola@example.com", Storage: &big})
 	require.NoError(t, err)
 	r = receiver.decide(accept(ids[2], ids[0]))
 	assert.JSONEq(t, fmt.Sprintf(`[{"id":%d,"error":"QUOTA_EXCEEDED"},{"id":%d,"error":"QUOTA_EXCEEDED"}]`, ids[2], ids[0]), string(r.Body))
