@@ -234,3 +234,67 @@ func TestCluster_MoveUser(t *testing.T) {
 	frank.mustPut("still.txt", []byte("not frozen")) // (and it stays usable)
 	assert.True(t, strings.HasPrefix(frank.token, "a."))
 }
+
+// Sign-in through the identity provider with three nodes behind one
+// public address (c's, as a load balancer would be): Sam's first sign-in
+// makes his account on c; moved to a, his next sign-in still goes
+// through c, which verifies it and hands it to a (a ticket his browser
+// brings there, in its URL and its cookie), and his session is a's. A
+// ticket without its cookie, or used twice, signs no one in.
+func TestCluster_SSOAcrossNodes(t *testing.T) {
+	t.Parallel() // (waiting more than computing)
+	idp := ferrytest.NewOIDC(t)
+	idp.AddUser(ferrytest.OIDCUser{ID: "sam-1", Username: "sam", Password: "sam's idp password", Email: "sam@example.com", EmailVerified: true, FirstName: "Sam", LastName: "Vimes"})
+	etcd := ferrytest.StartEtcd(t, 1)
+	s3 := sharedS3(t)
+	front := ferrytest.FreeAddr(t) // c's listener, and everyone's public_url
+	nodes := map[string]*testServer{}
+	for _, id := range []string{"a", "b", "c"} {
+		nodes[id] = startServer(t, longTokens, idp.Configure("ferry", "ferry's secret"), func(c *app.Config) {
+			s3.UseS3(c)
+			c.PublicURL = "http://" + front
+			if id == "c" {
+				c.Listen = front
+			}
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+		})
+	}
+	idp.Serve(ferrytest.OIDCClient{ID: "ferry", Secret: "ferry's secret", RedirectURI: "http://" + front + "/auth/oidc/callback"})
+	c := nodes["c"]
+	session := func(b *browser) string {
+		u, err := url.Parse(c.Root)
+		require.NoError(t, err)
+		for _, k := range b.http.Jar.Cookies(u) {
+			if k.Name == "ferry" {
+				return k.Value
+			}
+		}
+		return ""
+	}
+
+	first := c.browser()
+	r := first.ssoSignIn("sam", "sam's idp password")
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	require.True(t, strings.HasPrefix(session(first), "c."), "made on c: %s", session(first))
+
+	var out bytes.Buffer
+	require.NoError(t, app.ClusterMove(context.Background(), c.Cfg, "sam@example.com", "a", &out), out.String())
+
+	b := c.browser()
+	back := b.atProvider(b.startSSO(), "sam", "sam's idp password")
+	r = b.callback(back)
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	resume := r.Header.Get("Location")
+	require.True(t, strings.HasPrefix(resume, "/auth/oidc/resume?ticket=a."), "handed to a: %s", resume)
+
+	// The ticket alone (another browser) signs no one in.
+	thief := c.browser()
+	assert.Equal(t, http.StatusBadRequest, thief.get(resume).Status)
+
+	r = b.get(resume)
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	assert.Equal(t, "/files/", r.Header.Get("Location"))
+	assert.True(t, strings.HasPrefix(session(b), "a."), "a's session: %s", session(b))
+	b.get("/files/").requireStatus(http.StatusOK)
+	assert.Equal(t, http.StatusBadRequest, b.get(resume).Status, "a ticket is used once")
+}

@@ -59,9 +59,10 @@ type App struct {
 	metrics    http.Handler
 	cluster    *cluster.Cluster // in cluster mode
 	moving     sync.Map         // emails being moved away by this process (app/move.go)
-	claims     *claims          // its directory, for account creation and deletion
-	wake       chan struct{}    // the outbox's deliverer has an envelope to post
-	internalLn net.Listener     // cluster.addr's: the other nodes forward here
+	pages      *web.App
+	claims     *claims       // its directory, for account creation and deletion
+	wake       chan struct{} // the outbox's deliverer has an envelope to post
+	internalLn net.Listener  // cluster.addr's: the other nodes forward here
 	internal   *http.Server
 }
 
@@ -201,12 +202,13 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		LinkMaxExpiry: time.Duration(cfg.Links.MaxExpiry), SendExpireAfter: time.Duration(cfg.Send.ExpireAfter),
 		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
 		BlobRedirect: cfg.Blobs.Redirect, Require2FA: cfg.Auth.Require2FA,
-		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate,
+		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate, SSOElsewhere: a.ssoElsewhereFunc(),
 		Admin: adminService{a.localAdmin()}, AuditKeep: time.Duration(cfg.Audit.Keep),
 		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
 		Users:     st, Files: st, Uploads: st, Dav: st, Messages: st, Social: st, Requests: st,
 		Mail: texts, Guard: guard, Outsiders: outsiders, Log: front.WithRequestIDs(a.log), Now: opts.Now,
 	})
+	a.pages = pages
 	davHandler := dav.New(dav.Config{
 		Dav: st, Files: st, Guard: guard, MaxRequestBody: int64(cfg.MaxRequestBody),
 		Require2FA: cfg.Auth.Require2FA, Page: pages.DavPage, Log: front.WithRequestIDs(a.log),
@@ -247,7 +249,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			return nil
 		}
 		rt := newRouter(a.cluster, a.db, handler, m.forwarded)
-		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, name: a.name}
+		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, name: a.name, sso: a.ssoTicket}
 		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, rt, calls), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 		handler = rt

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/cluster"
 	"github.com/ferryhq/ferry/front"
+	"github.com/ferryhq/ferry/sso"
 	"github.com/ferryhq/ferry/store"
 )
 
@@ -306,6 +308,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rt.forward(w, r, moved)
 			return
 		}
+		pinSSO(w, r, rt.c.Self())
 		rt.serveLocal(w, r)
 		return
 	}
@@ -415,8 +418,9 @@ func (rt *router) owner(r *http.Request) (string, error) {
 	if user, _, ok := r.BasicAuth(); ok && strings.Contains(user, "@") {
 		return rt.ownerOf(r.Context(), user)
 	}
-	// A code in a form or query: a password reset, an invitation.
-	for _, field := range []string{"code", "invite"} {
+	// A code in a form or query: a password reset, an invitation, a
+	// sign-in through the provider handed to its account's node.
+	for _, field := range []string{"code", "invite", "ticket"} {
 		if n := cluster.NodeOf(r.URL.Query().Get(field)); n != "" {
 			return n, nil
 		}
@@ -546,6 +550,7 @@ type internalCalls struct {
 	moveOut func(context.Context, MoveRequest) (MoveReport, error)
 	moveIn  func(context.Context, *store.Move) (map[uint64]uint64, error)
 	name    func(context.Context, string) (string, error)
+	sso     func(context.Context, ssoHandoff) (string, error)
 }
 
 // internal is the internal listener's handler: a request that carries the
@@ -580,6 +585,13 @@ func internal(secret, self string, rt *router, calls internalCalls) http.Handler
 					answerCall(w, nameAnswer{Name: name}, err)
 				}
 				return
+			case ssoPath:
+				var h ssoHandoff
+				if decodeCall(w, r, &h) {
+					ticket, err := calls.sso(r.Context(), h)
+					answerCall(w, ssoAnswer{Ticket: ticket}, err)
+				}
+				return
 			case moveInPath:
 				var mv store.Move
 				if decodeCall(w, r, &mv) {
@@ -604,6 +616,7 @@ func internal(secret, self string, rt *router, calls internalCalls) http.Handler
 			// waits in this node's memory.
 			http.SetCookie(w, &http.Cookie{Name: nodeCookie, Value: self, Path: "/login", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		}
+		pinSSO(w, r, self)
 		rt.serveLocal(w, r)
 	})
 }
@@ -631,6 +644,67 @@ func answerCall(w http.ResponseWriter, v any, err error) {
 	default:
 		front.WriteJSON(w, http.StatusInternalServerError, front.ErrorBody{Error: ferry.EUNKNOWN, Message: err.Error()})
 	}
+}
+
+// pinSSO brings the provider's answer (/auth/oidc/callback) back to this
+// node, where a sign-in or a link through the provider that r starts
+// waits in memory.
+func pinSSO(w http.ResponseWriter, r *http.Request, self string) {
+	if r.URL.Path == "/auth/oidc/start" || r.URL.Path == "/settings/sso/link" {
+		http.SetCookie(w, &http.Cookie{Name: nodeCookie, Value: self, Path: "/auth/oidc/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+// ssoPath is where a node that verified a sign-in through the provider
+// hands it to the node with the account.
+const ssoPath = "/_cluster/sso"
+
+// ssoHandoff is a verified sign-in handed to another node.
+type ssoHandoff struct {
+	Identity sso.Identity `json:"identity"`
+	Next     string       `json:"next"`
+}
+
+type ssoAnswer struct {
+	Ticket string `json:"ticket"`
+}
+
+// ssoElsewhereFunc is the web app's SSOElsewhere: nil on one node.
+func (a *App) ssoElsewhereFunc() func(context.Context, sso.Identity, string) (string, error) {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.ssoElsewhere
+}
+
+// ssoElsewhere hands a verified sign-in to the node that owns its email,
+// when that is another: the ticket its browser brings there; "" for none.
+// The node there signs in the account linked to the identity, as this
+// one would (the email only finds the node).
+func (a *App) ssoElsewhere(ctx context.Context, id sso.Identity, next string) (string, error) {
+	email, err := ferry.NormalizeEmail(id.Email)
+	if err != nil {
+		return "", nil
+	}
+	owner, err := a.cluster.Owner(ctx, email)
+	if errors.Is(err, cluster.ErrNoOwner) || (err == nil && owner == a.cluster.Self()) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	var out ssoAnswer
+	if err := a.callNode(ctx, owner, ssoPath, ssoHandoff{Identity: id, Next: next}, &out); err != nil {
+		return "", err
+	}
+	return out.Ticket, nil
+}
+
+// ssoTicket keeps a sign-in another node handed here, under a ticket
+// that names this node.
+func (a *App) ssoTicket(_ context.Context, h ssoHandoff) (string, error) {
+	ticket := cluster.TokenPrefix(a.cluster.Self()) + rand.Text()
+	a.pages.PutSSOTicket(ticket, h.Identity, h.Next)
+	return ticket, nil
 }
 
 // ClusterStatus prints `ferry cluster status`: each node that is live or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -115,7 +116,66 @@ func (a *App) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
 		a.finishSSOLink(w, r, f.link, link)
 		return
 	}
+	a.finishSSO(w, r, id, f.next, true)
+}
+
+// ssoTicket is a sign-in through the provider that another node verified
+// and handed to this one, which has the account (cluster mode).
+type ssoTicket struct {
+	id   sso.Identity
+	next string
+}
+
+const (
+	ssoTicketLife   = 2 * time.Minute
+	ssoTicketCookie = "ferry-sso-ticket" // the browser's half of a ticket
+)
+
+// PutSSOTicket keeps a sign-in that another node verified, for its
+// browser to bring here (/auth/oidc/resume) once, within two minutes.
+func (a *App) PutSSOTicket(ticket string, id sso.Identity, next string) {
+	a.tickets.put(ticket, ssoTicket{id: id, next: next}, a.cfg.Now())
+}
+
+// handleSSOResume is GET /auth/oidc/resume?ticket=T: a sign-in through
+// the provider that another node verified, brought here by the browser it
+// was verified for (the ticket is also in its cookie).
+func (a *App) handleSSOResume(w http.ResponseWriter, r *http.Request) {
+	ticket := r.URL.Query().Get("ticket")
+	http.SetCookie(w, &http.Cookie{Name: ssoTicketCookie, Value: "", Path: "/auth/oidc/", MaxAge: -1, HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode})
+	c, err := r.Cookie(ssoTicketCookie)
+	if err != nil || ticket == "" || c.Value != ticket {
+		a.ssoRefused(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or it took too long. Start again.")
+		return // (and the ticket stays for its browser)
+	}
+	t, ok := a.tickets.take(ticket, a.cfg.Now())
+	if !ok {
+		a.ssoRefused(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or it took too long. Start again.")
+		return
+	}
+	a.finishSSO(w, r, t.id, t.next, false)
+}
+
+// finishSSO signs in the account of the provider's verified identity id,
+// making it at a first sign-in when allowed. elsewhere lets another node
+// that has the account finish it (cluster mode: Config.SSOElsewhere).
+func (a *App) finishSSO(w http.ResponseWriter, r *http.Request, id sso.Identity, next string, elsewhere bool) {
+	link := ferry.SSOLink{Issuer: id.Issuer, Subject: id.Subject}
 	u, err := a.cfg.Users.UserBySSO(r.Context(), link)
+	if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND && elsewhere && a.cfg.SSOElsewhere != nil {
+		ticket, err := a.cfg.SSOElsewhere(r.Context(), id, next)
+		if err != nil {
+			a.cfg.Log.WarnContext(r.Context(), "handing a sign-in to the node with the account", "err", err)
+			a.ssoRefused(w, r, http.StatusServiceUnavailable, "The server that keeps your account is not answering; try again in a minute.")
+			return
+		}
+		if ticket != "" {
+			http.SetCookie(w, &http.Cookie{Name: ssoTicketCookie, Value: ticket, Path: "/auth/oidc/", MaxAge: int(ssoTicketLife / time.Second),
+				HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode})
+			http.Redirect(w, r, "/auth/oidc/resume?ticket="+url.QueryEscape(ticket), http.StatusSeeOther)
+			return
+		}
+	}
 	if ferry.ErrorCode(err) == ferry.EUSERNOTFOUND {
 		u, err = a.createSSOUser(w, r, id, link)
 		if u == nil && err == nil {
@@ -138,10 +198,10 @@ func (a *App) handleSSOCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if u.TwoFactor {
 		// The same second step as a password sign-in.
-		a.askForCode(w, r, u, f.next)
+		a.askForCode(w, r, u, next)
 		return
 	}
-	a.signIn(w, r, u, f.next)
+	a.signIn(w, r, u, next)
 }
 
 // createSSOUser makes the account of a first sign-in, when the

@@ -54,7 +54,12 @@ type Config struct {
 	SSO           *sso.Client
 	SSOName       string
 	SSOAutoCreate bool
-	PackageOf     func(claim []string) string
+	// SSOElsewhere hands a verified sign-in whose account another node
+	// has to that node, and returns the ticket to bring there
+	// (/auth/oidc/resume); "" when no other node has it (cluster mode;
+	// nil on one node).
+	SSOElsewhere func(ctx context.Context, id sso.Identity, next string) (string, error)
+	PackageOf    func(claim []string) string
 	// UploadRequestMax is the most that app.js puts in one request of a
 	// resumable upload (a proxy's limit in front); 0: a file in one.
 	UploadRequestMax int64
@@ -95,6 +100,7 @@ type App struct {
 	links    front.Links
 	half     *waiting[halfSignIn] // sign-ins waiting for their second factor
 	ssoFlows *waiting[ssoFlow]    // sign-ins through the provider under way
+	tickets  *waiting[ssoTicket]  // sign-ins through the provider handed here by another node
 
 	webauthn   *webauthn.WebAuthn // nil: public_url's host cannot have passkeys
 	ceremonies *waiting[passkeyCeremony]
@@ -108,6 +114,7 @@ func New(cfg Config) *App {
 	a := &App{cfg: cfg, secure: strings.HasPrefix(cfg.PublicURL, "https://")}
 	a.pages = parsePages()
 	a.half, a.ssoFlows = newWaiting[halfSignIn](halfSignInLife), newWaiting[ssoFlow](ssoFlowLife)
+	a.tickets = newWaiting[ssoTicket](ssoTicketLife)
 	a.webauthn, a.ceremonies = newWebAuthn(cfg.PublicURL), newWaiting[passkeyCeremony](passkeyCeremonyLife)
 	a.uploads = front.Uploads{Service: cfg.Uploads, Fail: a.writeError}
 	a.links = front.Links{Files: cfg.Files, Guard: cfg.Guard, BlobRedirect: cfg.BlobRedirect, Fail: a.writeError}
@@ -129,6 +136,7 @@ func New(cfg Config) *App {
 	if cfg.SSO != nil {
 		mux.HandleFunc("GET /auth/oidc/start", a.handleSSOStart)
 		mux.HandleFunc("GET /auth/oidc/callback", a.handleSSOCallback)
+		mux.HandleFunc("GET /auth/oidc/resume", a.handleSSOResume)
 		mux.HandleFunc("POST /settings/sso/link", a.authed(a.handleSSOLink))
 		mux.HandleFunc("POST /settings/sso/unlink", a.authed(a.handleSSOUnlink))
 	}
