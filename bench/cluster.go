@@ -17,7 +17,7 @@ import (
 	"github.com/ferryhq/ferry/ferrytest"
 )
 
-// clusterRows runs rows 16-19 on ferry in cluster mode: three etcd
+// clusterRows runs rows 16-22 on ferry in cluster mode: three etcd
 // members, OpenStack Swift, and two nodes on loopback (a and b), each a
 // `ferry serve` of its own.
 //
@@ -39,6 +39,9 @@ import (
 //     cluster mode, against one node alone with its blobs in the same S3
 //     (an accept asks the blob store whether it holds each blob: with
 //     local blobs the reference would measure S3 against a disk).
+//   - 22: row 1's upload, PUT /files of -size bytes at the owner in
+//     cluster mode, against one node alone on the same S3, best of three
+//     each, alternating.
 func (b *bench) clusterRows() []result {
 	etcd, err := ferrytest.LaunchEtcd(filepath.Join(b.dir, "etcd"), 3)
 	check(err)
@@ -199,6 +202,20 @@ func (b *bench) clusterRows() []result {
 		func(d time.Duration) float64 { r, _ := load(32, d, onNode); return r })
 	results = append(results, result{Row: 21, Figure: "send + accept pairs of one node's users in cluster mode, against one node alone, both on S3 (row 7)", Value: got, Reference: ref,
 		Unit: "pairs/s", Ratio: got / ref, Target: ">= 0.80", Pass: got/ref >= 0.80})
+
+	// Row 22.
+	solo := alone.addUsers("solo", 1)[0]
+	var clustered, soloPut transfer
+	log.Printf("row 22: PUT of %s, best of three each, alternating", *flagSize)
+	for i := range 3 {
+		randomFile(src, b.size) // (a new content each time: neither side dedups)
+		soloPut.best(alone.measure(alone.cmd.Process.Pid, alone.putFile(src, alone.base+fmt.Sprintf("/files?path=solo-%d.bin", i), solo.token)))
+		randomFile(src, b.size)
+		clustered.best(na.measure(na.cmd.Process.Pid, na.putFile(src, na.base+fmt.Sprintf("/files?path=at-%d.bin", i), sender.token)))
+	}
+	results = append(results, result{Row: 22, Figure: "PUT /files of " + *flagSize + " at the owner in cluster mode, against one node alone, both on S3 (row 1)",
+		Value: clustered.rate, Reference: soloPut.rate, Unit: "MiB/s", Ratio: clustered.rate / soloPut.rate, Target: ">= 0.90", Pass: clustered.rate/soloPut.rate >= 0.90,
+		CPU: clustered.cpu})
 	return results
 }
 

@@ -56,7 +56,7 @@ type result struct {
 }
 
 var (
-	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21", "rows to run")
+	flagRows     = flag.String("rows", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22", "rows to run")
 	flagSize     = flag.String("size", "1GiB", "file size for rows 1-3, 8, 10, 11, 14 and 15")
 	flagFiles    = flag.Int("files", 1_000_000, "files for row 9 (about; 1,000 users)")
 	flagDir      = flag.String("dir", "", "work directory (default: a new one under the system's temp dir, removed after)")
@@ -115,7 +115,7 @@ func main() {
 	if rows[14] || rows[15] {
 		results = append(results, b.s3Rows()...)
 	}
-	if rows[16] || rows[17] || rows[18] || rows[19] || rows[20] || rows[21] {
+	if rows[16] || rows[17] || rows[18] || rows[19] || rows[20] || rows[21] || rows[22] {
 		results = append(results, b.clusterRows()...)
 	}
 	if rows[9] {
