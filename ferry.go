@@ -4,6 +4,7 @@
 package ferry
 
 import (
+	"encoding/binary"
 	"net/mail"
 	"strings"
 	"time"
@@ -47,6 +48,20 @@ type User struct {
 	// this user when set; 0 means unlimited.
 	StorageOverride *int64 `json:"storage_override,omitempty"`
 	ReceiveOverride *int64 `json:"receive_override,omitempty"`
+
+	// PasskeyHandle is the user handle its passkeys carry, when it is not
+	// its id (PasskeyID): an account moved to another node (cluster mode)
+	// keeps the handle of the node its passkeys were made on.
+	PasskeyHandle []byte `json:"passkey_handle,omitempty"`
+}
+
+// PasskeyID is the user handle of u's passkeys: PasskeyHandle, or its id
+// in 8 bytes.
+func (u *User) PasskeyID() []byte {
+	if len(u.PasskeyHandle) > 0 {
+		return u.PasskeyHandle
+	}
+	return binary.BigEndian.AppendUint64(nil, u.ID)
 }
 
 // AdminUser is an account as an administrator sees it: the limits in

@@ -292,6 +292,9 @@ func (db *DB) ExportUser(email, self string, fence int64) (*Move, error) {
 			return ErrHasRequests
 		}
 		mv.User, mv.Usage = *u, usageOf(tx, u.ID)
+		if countPrefix(tx.Bucket(bucketPasskeys), itob(u.ID)) > 0 && len(mv.User.PasskeyHandle) == 0 {
+			mv.User.PasskeyHandle = u.PasskeyID() // (its passkeys carry its id here, which it does not keep)
+		}
 		mv.TwoFactor = bytes.Clone(tx.Bucket(bucketTwoFactor).Get(itob(u.ID)))
 		if u.PhotoToken != "" {
 			mv.Photo = bytes.Clone(tx.Bucket(bucketPhotos).Get([]byte(u.PhotoToken)))

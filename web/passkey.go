@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net"
@@ -52,14 +51,14 @@ func newWebAuthn(publicURL string) *webauthn.WebAuthn {
 }
 
 // passkeyUser is an account as go-webauthn sees it: its user handle is
-// its id, 8 bytes.
+// its id, 8 bytes (ferry.User.PasskeyID).
 type passkeyUser struct {
 	u     *ferry.User
 	creds []webauthn.Credential
 }
 
 func (p passkeyUser) WebAuthnID() []byte {
-	return binary.BigEndian.AppendUint64(nil, p.u.ID)
+	return p.u.PasskeyID()
 }
 func (p passkeyUser) WebAuthnName() string                       { return p.u.Email }
 func (p passkeyUser) WebAuthnDisplayName() string                { return p.u.FullName }
@@ -211,7 +210,7 @@ func (a *App) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
 				ownerErr = err
 				return nil, err
 			}
-			if !bytes.Equal(userHandle, binary.BigEndian.AppendUint64(nil, u.ID)) {
+			if !bytes.Equal(userHandle, u.PasskeyID()) {
 				return nil, errors.New("the passkey's user handle is another account's")
 			}
 			owner = u
