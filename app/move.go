@@ -56,8 +56,16 @@ type MoveReport struct {
 	Contacts int    `json:"contacts"`
 }
 
-// moveOut moves account email from this node to node to.
+// moveTimeout bounds a whole move, the hand-over of a large folder
+// included.
+const moveTimeout = time.Hour
+
+// moveOut moves account email from this node to node to. It runs to its
+// end even when whoever asked goes away (a move cut halfway would stay
+// frozen until resolveMoves).
 func (a *App) moveOut(ctx context.Context, req MoveRequest) (MoveReport, error) {
+	ctx, cancelMove := context.WithTimeout(context.WithoutCancel(ctx), moveTimeout)
+	defer cancelMove()
 	self := a.cluster.Self()
 	email, err := ferry.NormalizeEmail(req.Email)
 	if err != nil {
@@ -322,7 +330,7 @@ func ClusterMove(ctx context.Context, cfg Config, email, to string, w io.Writer)
 	if addr == "" {
 		return fmt.Errorf("cluster move: %s is on node %s, which is down", email, owner)
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Hour)
+	ctx, cancel := context.WithTimeout(ctx, moveTimeout+time.Minute)
 	defer cancel()
 	var r MoveReport
 	if err := postInternal(ctx, addr, cfg.Cluster.Secret, movePath, MoveRequest{Email: email, To: to}, &r); err != nil {
