@@ -80,6 +80,9 @@ type AdminUser struct {
 	TwoFactor      bool
 	Created        time.Time
 	LastLogin      time.Time // zero: never
+	// Node is, in cluster mode, the node that keeps the account when it is
+	// not the one answering ("" for that one): its audit log is there.
+	Node string
 }
 
 // AdminOverview is the first page of the admin console.

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/app"
 	"github.com/ferryhq/ferry/ferrytest"
 )
@@ -297,4 +298,70 @@ func TestCluster_SSOAcrossNodes(t *testing.T) {
 	assert.True(t, strings.HasPrefix(session(b), "a."), "a's session: %s", session(b))
 	b.get("/files/").requireStatus(http.StatusOK)
 	assert.Equal(t, http.StatusBadRequest, b.get(resume).Status, "a ticket is used once")
+}
+
+// The admin calls in cluster mode: an administrator on a sees every
+// node's accounts, changes one on b and deletes one on c (each applied on
+// its node, the administrator the actor in that node's audit log; the
+// deleted email free again in the directory); another node's account's
+// audit log is that node's, and the call says so.
+func TestCluster_AdminAcrossNodes(t *testing.T) {
+	t.Parallel() // (waiting more than computing)
+	etcd := ferrytest.StartEtcd(t, 1)
+	s3 := sharedS3(t)
+	nodes := map[string]*testServer{}
+	for _, id := range []string{"a", "b", "c"} {
+		nodes[id] = startServer(t, longTokens, func(c *app.Config) {
+			s3.UseS3(c)
+			c.Packages["pro"] = app.Package{Storage: 50_000_000_000}
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+		})
+	}
+	a, b, c := nodes["a"], nodes["b"], nodes["c"]
+	a.namedUser("root@example.com", "Root Admin")
+	yes := true
+	_, err := a.admin().SetUser(app.SetUserRequest{Email: "root@example.com", Admin: &yes})
+	require.NoError(t, err)
+	b.namedUser("bob@example.com", "Bob B")
+	c.namedUser("carl@example.com", "Carl C")
+	root := c.login("root@example.com", password) // (through c: served on a)
+
+	var users []struct {
+		Email   string `json:"email"`
+		Package string `json:"package"`
+	}
+	root.get("/admin/users", nil).requireStatus(http.StatusOK).decode(&users)
+	require.Len(t, users, 3, "every node's accounts")
+	assert.Equal(t, []string{"bob@example.com", "carl@example.com", "root@example.com"}, []string{users[0].Email, users[1].Email, users[2].Email})
+
+	var bob struct{ Package string }
+	root.postForm("/admin/users/update", url.Values{"email": {"bob@example.com"}, "package": {"pro"}}).requireStatus(http.StatusOK).decode(&bob)
+	assert.Equal(t, "pro", bob.Package)
+	line, ok := b.userLine("bob@example.com")
+	require.True(t, ok)
+	assert.Equal(t, "pro", line.Package, "changed on b")
+	var log bytes.Buffer
+	require.NoError(t, b.admin().ExportAudit(app.AuditExport{Format: "jsonl"}, &log))
+	assert.Regexp(t, `"action":"admin_update".*"actor":"root@example.com"|"actor":"root@example.com".*"action":"admin_update"`, log.String(), "b's log names the administrator")
+	root.postForm("/admin/users/update", url.Values{"email": {"bob@example.com"}, "package": {"nope"}}).requireError(400, ferry.EBADREQUEST)
+
+	root.postForm("/admin/users/delete", url.Values{"email": {"carl@example.com"}}).requireStatus(http.StatusOK)
+	_, ok = c.userLine("carl@example.com")
+	assert.False(t, ok, "deleted on c")
+	b.namedUser("carl@example.com", "Carl Again") // (the email is free in the directory)
+	root.postForm("/admin/users/delete", url.Values{"email": {"nobody@example.com"}}).requireError(404, ferry.EUSERNOTFOUND)
+
+	root.get("/admin/audit", url.Values{"user": {"bob@example.com"}}).requireError(400, ferry.EBADREQUEST)
+	root.get("/admin/audit", url.Values{"user": {"root@example.com"}}).requireStatus(http.StatusOK)
+
+	// The console's pages, in a browser through c.
+	page := c.browser()
+	page.signIn("root@example.com", password)
+	console := string(page.get("/admin").requireStatus(http.StatusOK).Body)
+	for _, email := range []string{"bob@example.com", "carl@example.com", "root@example.com"} {
+		assert.Contains(t, console, email)
+	}
+	person := string(page.get("/admin/people/bob@example.com").requireStatus(http.StatusOK).Body)
+	assert.Contains(t, person, "kept by node b: its events are in that node's audit log")
+	assert.NotContains(t, person, "This is your own account")
 }

@@ -29,10 +29,20 @@ func (s adminService) Users(ctx context.Context, query, sort string, offset, lim
 // page filters users by query, orders them by sort and cuts a page; o,
 // when set, is filled with the figures of every account.
 func (s adminService) page(users []store.UserUsage, query, sort string, offset, limit int, o *ferry.AdminOverview) ([]ferry.AdminUser, int) {
-	query = strings.ToLower(strings.TrimSpace(query))
-	var match []ferry.AdminUser
+	list := make([]ferry.AdminUser, 0, len(users))
 	for _, u := range users {
-		l := s.adminUser(u.User, u.Usage)
+		list = append(list, s.adminUser(u.User, u.Usage))
+	}
+	return pageOf(list, query, sort, offset, limit, o)
+}
+
+// pageOf is page of accounts as the console shows them (every node's, in
+// cluster mode: clusterAdmin).
+func pageOf(users []ferry.AdminUser, query, sort string, offset, limit int, o *ferry.AdminOverview) ([]ferry.AdminUser, int) {
+	query = strings.ToLower(strings.TrimSpace(query))
+	slices.SortStableFunc(users, func(a, b ferry.AdminUser) int { return strings.Compare(a.Email, b.Email) })
+	var match []ferry.AdminUser
+	for _, l := range users {
 		if o != nil {
 			o.Accounts++
 			o.Stored += l.Normal
@@ -44,7 +54,7 @@ func (s adminService) page(users []store.UserUsage, query, sort string, offset, 
 				o.Admins++
 			}
 		}
-		if query != "" && !strings.Contains(u.User.Email, query) && !strings.Contains(strings.ToLower(u.User.FullName), query) {
+		if query != "" && !strings.Contains(l.Email, query) && !strings.Contains(strings.ToLower(l.FullName), query) {
 			continue
 		}
 		match = append(match, l)

@@ -203,7 +203,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
 		BlobRedirect: cfg.Blobs.Redirect, Require2FA: cfg.Auth.Require2FA,
 		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate, SSOElsewhere: a.ssoElsewhereFunc(),
-		Admin: adminService{a.localAdmin()}, AuditKeep: time.Duration(cfg.Audit.Keep),
+		Admin: a.adminService(), AuditKeep: time.Duration(cfg.Audit.Keep),
 		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
 		Users:     st, Files: st, Uploads: st, Dav: st, Messages: st, Social: st, Requests: st,
 		Mail: texts, Guard: guard, Outsiders: outsiders, Log: front.WithRequestIDs(a.log), Now: opts.Now,
@@ -214,7 +214,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		Require2FA: cfg.Auth.Require2FA, Page: pages.DavPage, Log: front.WithRequestIDs(a.log),
 	})
 	api := server.New(server.Config{
-		Admin:             adminService{a.localAdmin()},
+		Admin:             a.adminService(),
 		PublicURL:         cfg.PublicURL,
 		BlobRedirect:      cfg.Blobs.Redirect,
 		Signup:            cfg.Auth.Signup,
@@ -249,7 +249,9 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			return nil
 		}
 		rt := newRouter(a.cluster, a.db, handler, m.forwarded)
-		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, name: a.name, sso: a.ssoTicket}
+		local := adminService{a.localAdmin()}
+		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, name: a.name, sso: a.ssoTicket,
+			adminList: local.list, adminChange: local.adminChange}
 		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, rt, calls), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 		handler = rt
@@ -437,6 +439,16 @@ func (a *App) sweep(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// adminService is the admin console's and the /admin/ calls' service:
+// every node's accounts in cluster mode (clusterAdmin).
+func (a *App) adminService() ferry.AdminService {
+	local := adminService{a.localAdmin()}
+	if a.cluster == nil {
+		return local
+	}
+	return clusterAdmin{adminService: local, app: a}
 }
 
 func (a *App) localAdmin() *LocalAdmin {

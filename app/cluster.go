@@ -551,6 +551,9 @@ type internalCalls struct {
 	moveIn  func(context.Context, *store.Move) (map[uint64]uint64, error)
 	name    func(context.Context, string) (string, error)
 	sso     func(context.Context, ssoHandoff) (string, error)
+	// The admin console's, across nodes (clusteradmin.go).
+	adminList   func() (adminList, error)
+	adminChange func(context.Context, adminCall) (ferry.AdminUser, error)
 }
 
 // internal is the internal listener's handler: a request that carries the
@@ -583,6 +586,17 @@ func internal(secret, self string, rt *router, calls internalCalls) http.Handler
 				if decodeCall(w, r, &req) {
 					name, err := calls.name(r.Context(), req.Email)
 					answerCall(w, nameAnswer{Name: name}, err)
+				}
+				return
+			case adminUsersPath:
+				l, err := calls.adminList()
+				answerCall(w, l, err)
+				return
+			case adminChangePath:
+				var c adminCall
+				if decodeCall(w, r, &c) {
+					u, err := calls.adminChange(r.Context(), c)
+					answerCall(w, u, err)
 				}
 				return
 			case ssoPath:

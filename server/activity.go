@@ -71,6 +71,9 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request, _ *fer
 			if err != nil {
 				return err
 			}
+			if u.Node != "" {
+				return ferry.Errorf(ferry.EBADREQUEST, "The account %s is kept by node %s: its events are in that node's audit log.", u.Email, u.Node)
+			}
 			f.User = u.ID
 		}
 		return nil

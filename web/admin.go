@@ -95,14 +95,16 @@ func (a *App) renderPerson(w http.ResponseWriter, r *http.Request, u *ferry.User
 		a.fail(w, r, err)
 		return
 	}
-	d := adminPersonData{Person: person, Self: person.ID == u.ID, Saved: saved, Message: message}
+	d := adminPersonData{Person: person, Self: person.Node == "" && person.ID == u.ID, Saved: saved, Message: message}
 	if d.Packages, err = a.cfg.Admin.Packages(r.Context()); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if d.Events, err = a.cfg.Users.Activity(r.Context(), ferry.AuditFilter{User: person.ID, Limit: 10}); err != nil {
-		a.fail(w, r, err)
-		return
+	if person.Node == "" { // (another node's account: its events are in that node's log)
+		if d.Events, err = a.cfg.Users.Activity(r.Context(), ferry.AuditFilter{User: person.ID, Limit: 10}); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	}
 	a.render(w, r, status, "admin_person", person.Email, d)
 }
@@ -291,8 +293,11 @@ func (a *App) handleAdminAudit(w http.ResponseWriter, r *http.Request, u *ferry.
 	status := http.StatusOK
 	if d.User != "" {
 		person, err := a.cfg.Admin.User(r.Context(), d.User)
-		if err != nil {
+		switch {
+		case err != nil:
 			status, d.Message = http.StatusNotFound, "There is no account "+d.User+"."
+		case person.Node != "":
+			status, d.Message = http.StatusNotFound, "The account "+d.User+" is kept by node "+person.Node+": its events are in that node's audit log (ferry audit export there)."
 		}
 		f.User = person.ID
 	}
