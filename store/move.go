@@ -835,6 +835,7 @@ func (db *DB) AbortMoveOut(ctx context.Context, email string) error {
 // account BeginMoveOut recorded, in one transaction (see the top of this
 // file).
 func (db *DB) FinishMoveOut(ctx context.Context, email string) error {
+	db.gate.moved.Store(true) // (before the commit: a router that sees it gone looks for where it went)
 	var released []sum
 	var uploads []string
 	var user uint64
@@ -911,10 +912,9 @@ func (db *DB) FinishMoveOut(ctx context.Context, email string) error {
 	if err != nil {
 		return err
 	}
-	db.gate.moved.Store(true)
-	db.gate.mu.Lock()
-	delete(db.gate.frozen, user)
-	db.gate.mu.Unlock()
+	// It stays frozen: a request that read the account in a transaction
+	// begun before this one committed answers ErrMoving, and its retry
+	// finds the account moved (MovedSecret). Ids are never used again.
 	db.afterDelete(user, released, uploads)
 	return nil
 }

@@ -32,7 +32,7 @@ func TestMove_ExportImportFinish(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, a.AddPasskey(ctx, ann.ID, ferry.Passkey{ID: []byte("cred-1"), Name: "laptop", Created: c.now, Credential: []byte(`{}`)}))
 
-	thaw, err := a.Freeze(ctx, "ann@example.com")
+	_, err = a.Freeze(ctx, "ann@example.com") // (thawed only by an undo: a moved account stays frozen)
 	require.NoError(t, err)
 	_, err = a.Authenticate(ctx, token)
 	assert.ErrorIs(t, err, ferry.ErrMoving, "frozen: its requests wait")
@@ -46,7 +46,8 @@ func TestMove_ExportImportFinish(t *testing.T) {
 	assert.Empty(t, ids)
 	require.NoError(t, a.MoveIDs(ctx, "ann@example.com", ids))
 	require.NoError(t, a.FinishMoveOut(ctx, "ann@example.com"))
-	thaw() // (FinishMoveOut thawed it already: nothing)
+	_, err = a.Authenticate(ctx, token)
+	assert.Equal(t, ferry.ENOPERMISSION, ferry.ErrorCode(err), "a knows her session no more")
 
 	moved, err := b.Authenticate(ctx, token)
 	require.NoError(t, err, "her session, on b")
