@@ -197,12 +197,20 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	}
 	// The API, WebDAV and the web app, side by side on the root services
 	// (frontEnds), under one request middleware.
+	// In cluster mode, a passkey of another node's account signs in
+	// through any node (app/cluster.go).
+	var passkeyFind func(context.Context, []byte) (*web.RemotePasskeyUser, error)
+	var passkeySignIn func(context.Context, *web.RemotePasskeyUser, []byte, uint32, string) (string, error)
+	if a.cluster != nil {
+		passkeyFind, passkeySignIn = a.passkeyElsewhere, a.passkeySignInFrom
+	}
 	pages := web.New(web.Config{
 		PublicURL: cfg.PublicURL, Signup: cfg.Auth.Signup,
 		LinkMaxExpiry: time.Duration(cfg.Links.MaxExpiry), SendExpireAfter: time.Duration(cfg.Send.ExpireAfter),
 		MaxRequestBody: int64(cfg.MaxRequestBody), UploadRequestMax: int64(cfg.Web.UploadRequestMax),
 		BlobRedirect: cfg.Blobs.Redirect, Require2FA: cfg.Auth.Require2FA,
 		SSO: ssoClient(cfg, opts.Now), SSOName: cfg.OIDC.Name, SSOAutoCreate: cfg.OIDC.AutoCreate, SSOElsewhere: a.ssoElsewhereFunc(),
+		IDPrefix: tokenPrefix(cfg), PasskeyElsewhere: passkeyFind, PasskeySignIn: passkeySignIn,
 		Admin: a.adminService(), AuditKeep: time.Duration(cfg.Audit.Keep),
 		PackageOf: func(claim []string) string { return packageNamed(cfg.Packages, claim) },
 		Users:     st, Files: st, Uploads: st, Dav: st, Messages: st, Social: st, Requests: st,
@@ -251,7 +259,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		rt := newRouter(a.cluster, a.db, handler, m.forwarded)
 		local := adminService{a.localAdmin()}
 		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, name: a.name, sso: a.ssoTicket,
-			adminList: local.list, adminChange: local.adminChange}
+			adminList: local.list, adminChange: local.adminChange, passkeyFind: a.passkeyFind, passkeySignIn: a.passkeySignIn}
 		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, rt, calls), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 		handler = rt

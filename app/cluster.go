@@ -30,6 +30,7 @@ import (
 	"github.com/ferryhq/ferry/front"
 	"github.com/ferryhq/ferry/sso"
 	"github.com/ferryhq/ferry/store"
+	"github.com/ferryhq/ferry/web"
 )
 
 // Cluster mode (docs/cluster.md): this node owns the accounts it made,
@@ -419,8 +420,9 @@ func (rt *router) owner(r *http.Request) (string, error) {
 		return rt.ownerOf(r.Context(), user)
 	}
 	// A code in a form or query: a password reset, an invitation, a
-	// sign-in through the provider handed to its account's node.
-	for _, field := range []string{"code", "invite", "ticket"} {
+	// sign-in through the provider or a passkey handed to its account's
+	// node, a passkey's ceremony waiting in its node's memory.
+	for _, field := range []string{"code", "invite", "ticket", "ceremony"} {
 		if n := cluster.NodeOf(r.URL.Query().Get(field)); n != "" {
 			return n, nil
 		}
@@ -551,6 +553,9 @@ type internalCalls struct {
 	moveIn  func(context.Context, *store.Move) (map[uint64]uint64, error)
 	name    func(context.Context, string) (string, error)
 	sso     func(context.Context, ssoHandoff) (string, error)
+	// Passkey sign-ins across nodes.
+	passkeyFind   func(context.Context, passkeyCall) (*web.RemotePasskeyUser, error)
+	passkeySignIn func(context.Context, passkeyCall) (string, error)
 	// The admin console's, across nodes (clusteradmin.go).
 	adminList   func() (adminList, error)
 	adminChange func(context.Context, adminCall) (ferry.AdminUser, error)
@@ -586,6 +591,18 @@ func internal(secret, self string, rt *router, calls internalCalls) http.Handler
 				if decodeCall(w, r, &req) {
 					name, err := calls.name(r.Context(), req.Email)
 					answerCall(w, nameAnswer{Name: name}, err)
+				}
+				return
+			case passkeyFindPath, passkeySignInPath:
+				var c passkeyCall
+				if decodeCall(w, r, &c) {
+					if r.URL.Path == passkeyFindPath {
+						u, err := calls.passkeyFind(r.Context(), c)
+						answerCall(w, u, err)
+					} else {
+						ticket, err := calls.passkeySignIn(r.Context(), c)
+						answerCall(w, ssoAnswer{Ticket: ticket}, err)
+					}
 				}
 				return
 			case adminUsersPath:
@@ -718,6 +735,85 @@ func (a *App) ssoElsewhere(ctx context.Context, id sso.Identity, next string) (s
 func (a *App) ssoTicket(_ context.Context, h ssoHandoff) (string, error) {
 	ticket := cluster.TokenPrefix(a.cluster.Self()) + rand.Text()
 	a.pages.PutSSOTicket(ticket, h.Identity, h.Next)
+	return ticket, nil
+}
+
+// Passkey sign-ins across nodes: the node that began the ceremony (its
+// id names the node) verifies the passkey with the account's passkeys,
+// which it asks the other nodes for, and the account's node records the
+// use and signs it in, from a ticket its browser brings there.
+const (
+	passkeyFindPath   = "/_cluster/passkey/find"
+	passkeySignInPath = "/_cluster/passkey/signin"
+)
+
+// passkeyCall is a passkey sign-in's call to another node.
+type passkeyCall struct {
+	ID        []byte `json:"id"`
+	Email     string `json:"email,omitempty"`
+	SignCount uint32 `json:"sign_count,omitempty"`
+	Next      string `json:"next,omitempty"`
+}
+
+// passkeyElsewhere asks the other live nodes, in turn, for the account of
+// passkey id: nil when none has it.
+func (a *App) passkeyElsewhere(ctx context.Context, id []byte) (*web.RemotePasskeyUser, error) {
+	for _, n := range a.cluster.Nodes() {
+		if n.ID == a.cluster.Self() {
+			continue
+		}
+		var u web.RemotePasskeyUser
+		err := a.callNode(ctx, n.ID, passkeyFindPath, passkeyCall{ID: id}, &u)
+		switch {
+		case err == nil:
+			u.Node = n.ID
+			return &u, nil
+		case ferry.ErrorCode(err) != ferry.EAUTHFAILED:
+			a.log.Warn("cluster: asking a node for a passkey", "node", n.ID, "err", err) // (a node down: the others may have it)
+		}
+	}
+	return nil, nil
+}
+
+// passkeyFind is this node's account of passkey id, for another node's
+// sign-in: AUTH_FAILED for none.
+func (a *App) passkeyFind(ctx context.Context, c passkeyCall) (*web.RemotePasskeyUser, error) {
+	u, _, err := a.db.PasskeyOwner(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := a.db.Passkeys(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	shown := *u
+	shown.PasswordHash = "" // (not needed there)
+	return &web.RemotePasskeyUser{User: shown, Passkeys: keys}, nil
+}
+
+// passkeySignInFrom has node sign in its account u, whose passkey this
+// node verified: the ticket its browser brings there.
+func (a *App) passkeySignInFrom(ctx context.Context, u *web.RemotePasskeyUser, id []byte, signCount uint32, next string) (string, error) {
+	var out ssoAnswer
+	err := a.callNode(ctx, u.Node, passkeySignInPath, passkeyCall{ID: id, Email: u.User.Email, SignCount: signCount, Next: next}, &out)
+	return out.Ticket, err
+}
+
+// passkeySignIn records the use of one of this node's account's passkeys
+// that another node verified, and keeps its sign-in for the browser.
+func (a *App) passkeySignIn(ctx context.Context, c passkeyCall) (string, error) {
+	u, _, err := a.db.PasskeyOwner(ctx, c.ID)
+	if err != nil {
+		return "", err
+	}
+	if u.Email != c.Email || u.Disabled {
+		return "", ferry.Errorf(ferry.EAUTHFAILED, "This passkey's account cannot sign in.")
+	}
+	if err := a.db.UsePasskey(ctx, u.ID, c.ID, c.SignCount); err != nil {
+		return "", err
+	}
+	ticket := cluster.TokenPrefix(a.cluster.Self()) + rand.Text()
+	a.pages.PutSignInTicket(ticket, u, c.Next)
 	return ticket, nil
 }
 

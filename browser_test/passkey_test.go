@@ -3,6 +3,7 @@ package browser_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ferryhq/ferry/app"
+	"github.com/ferryhq/ferry/ferrytest"
 )
 
 // authenticator gives the tab a virtual passkey authenticator (a phone's
@@ -124,4 +126,55 @@ func enableTwoFactor(t *testing.T, f *ferry) []string {
 	post("/account/2fa/enable", login.Token, url.Values{"code": {code}}, &enabled)
 	require.Len(t, enabled.RecoveryCodes, 10)
 	return enabled.RecoveryCodes
+}
+
+// A passkey signs in through any node (cluster mode): three nodes behind
+// c's address, Pat's account on a. Her passkey is added through c (a
+// keeps it), and the sign-in page that c serves signs her in with it: c
+// verifies the passkey with a's record of it, and a records its use and
+// signs her in, from a ticket her browser brings there.
+func TestBrowser_PasskeyAcrossNodes(t *testing.T) {
+	etcd := ferrytest.StartEtcd(t, 1)
+	if !ferrytest.HaveSwift() {
+		ferrytest.StartS3(t) // (skips, or fails when S3 is required)
+	}
+	s3 := ferrytest.SharedS3(t)
+	_, port, err := net.SplitHostPort(ferrytest.FreeAddr(t))
+	require.NoError(t, err)
+	front := "localhost:" + port // (a passkey's relying party is a domain name)
+	nodes := map[string]*ferry{}
+	for _, id := range []string{"a", "b", "c"} {
+		nodes[id] = startFerry(t, func(c *app.Config) {
+			s3.UseS3(c)
+			c.PublicURL = "http://" + front
+			if id == "c" {
+				c.Listen = front
+			}
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+		})
+	}
+	nodes["a"].addUser(email, password, 0)
+	root := "http://" + front
+	ctx, _ := tab(t)
+	authenticator(t, ctx)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(root+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+		chromedp.Navigate(root+"/settings#passkeys"),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-name")),
+		chromedp.SendKeys(chromedp.CSS("#passkey-name"), "This laptop"),
+		chromedp.Click(chromedp.CSS(`#passkey-add button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#passkeys form[action="/settings/passkeys/remove"]`)),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#passkey-signin")),
+		chromedp.Click(chromedp.CSS("#passkey-signin")),
+		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+		chromedp.Navigate(root+"/settings#passkeys"),
+		chromedp.WaitVisible(chromedp.CSS("#passkeys")),
+	))
+	assert.Contains(t, text(t, ctx, "#passkeys"), "last used", "a recorded its use")
+	screenshot(t, ctx, "cluster-passkey-signed-in")
 }

@@ -70,16 +70,7 @@ func (a *App) passkeyUserOf(r *http.Request, u *ferry.User) (passkeyUser, error)
 	if err != nil {
 		return passkeyUser{}, err
 	}
-	pu := passkeyUser{u: u}
-	for _, k := range keys {
-		var c webauthn.Credential
-		if err := json.Unmarshal(k.Credential, &c); err != nil {
-			return passkeyUser{}, err
-		}
-		c.Authenticator.SignCount = k.SignCount
-		pu.creds = append(pu.creds, c)
-	}
-	return pu, nil
+	return passkeyUserFrom(u, keys)
 }
 
 // ceremonyAnswer is what app.js gets to begin: the options for the
@@ -115,7 +106,7 @@ func (a *App) handlePasskeyBegin(w http.ResponseWriter, r *http.Request, u *ferr
 		a.writeError(w, r, err)
 		return
 	}
-	id := rand.Text()
+	id := a.cfg.IDPrefix + rand.Text()
 	a.ceremonies.put(id, passkeyCeremony{session: *session, userID: u.ID, name: name}, a.cfg.Now())
 	front.WriteJSON(w, http.StatusOK, ceremonyAnswer{Ceremony: id, Options: creation})
 }
@@ -181,7 +172,7 @@ func (a *App) handlePasskeyLoginBegin(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	id := rand.Text()
+	id := a.cfg.IDPrefix + rand.Text()
 	a.ceremonies.put(id, passkeyCeremony{session: *session}, a.cfg.Now())
 	front.WriteJSON(w, http.StatusOK, ceremonyAnswer{Ceremony: id, Options: assertion})
 }
@@ -199,6 +190,7 @@ func (a *App) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, ferry.Errorf(ferry.EBADREQUEST, "This sign-in took too long. Try again."))
 		return
 	}
+	var remote *RemotePasskeyUser // the account is another node's (cluster mode)
 	u, err := a.cfg.Guard.Login(w, r, "", func() (*ferry.User, error) {
 		var (
 			owner    *ferry.User
@@ -206,6 +198,19 @@ func (a *App) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
 		)
 		cred, err := a.webauthn.FinishDiscoverableLogin(func(rawID, userHandle []byte) (webauthn.User, error) {
 			u, _, err := a.cfg.Users.PasskeyOwner(r.Context(), rawID)
+			if ferry.ErrorCode(err) == ferry.EAUTHFAILED && a.cfg.PasskeyElsewhere != nil {
+				if remote, err = a.cfg.PasskeyElsewhere(r.Context(), rawID); err != nil {
+					ownerErr = err
+					return nil, err
+				} else if remote != nil {
+					if !bytes.Equal(userHandle, remote.User.PasskeyID()) {
+						return nil, errors.New("the passkey's user handle is another account's")
+					}
+					owner = &remote.User
+					return passkeyUserFrom(&remote.User, remote.Passkeys)
+				}
+				err = errNoPasskeyHere()
+			}
 			if err != nil {
 				ownerErr = err
 				return nil, err
@@ -226,6 +231,10 @@ func (a *App) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
 		if cred.Authenticator.CloneWarning {
 			return nil, ferry.Errorf(ferry.EAUTHFAILED, "This passkey's counter went back: it may have been copied, so it was refused.")
 		}
+		if remote != nil {
+			remote.signCount, remote.id = cred.Authenticator.SignCount, cred.ID
+			return owner, nil // (its own node records the use, and signs it in)
+		}
 		if err := a.cfg.Users.UsePasskey(r.Context(), owner.ID, cred.ID, cred.Authenticator.SignCount); err != nil {
 			return nil, err
 		}
@@ -238,6 +247,21 @@ func (a *App) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if remote != nil {
+		if u.Disabled {
+			a.writeError(w, r, ferry.Errorf(ferry.EACCOUNTDISABLED, "This account is disabled."))
+			return
+		}
+		ticket, err := a.cfg.PasskeySignIn(r.Context(), remote, remote.id, remote.signCount, safeNext(r.URL.Query().Get("next")))
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: ticket, Path: "/login/", MaxAge: int(ssoTicketLife / time.Second),
+			HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode})
+		front.WriteJSON(w, http.StatusOK, map[string]string{"next": "/login/passkey/resume?ticket=" + url.QueryEscape(ticket)})
+		return
+	}
 	front.SeenUser(r, u)
 	token, err := a.cfg.Users.CreateToken(r.Context(), u.ID)
 	if err != nil {
@@ -246,4 +270,70 @@ func (a *App) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	a.setCookie(w, token)
 	front.WriteJSON(w, http.StatusOK, map[string]string{"next": safeNext(r.URL.Query().Get("next"))})
+}
+
+// RemotePasskeyUser is an account of another node that has a passkey,
+// as that node shows it for a sign-in here (cluster mode): its record
+// (without its password's hash) and its passkeys.
+type RemotePasskeyUser struct {
+	Node     string          `json:"node"`
+	User     ferry.User      `json:"user"`
+	Passkeys []ferry.Passkey `json:"passkeys"`
+
+	id        []byte // the passkey verified here
+	signCount uint32
+}
+
+// passkeyUserFrom is passkeyUserOf for an account and passkeys at hand.
+func passkeyUserFrom(u *ferry.User, keys []ferry.Passkey) (passkeyUser, error) {
+	pu := passkeyUser{u: u}
+	for _, k := range keys {
+		var c webauthn.Credential
+		if err := json.Unmarshal(k.Credential, &c); err != nil {
+			return passkeyUser{}, err
+		}
+		c.Authenticator.SignCount = k.SignCount
+		pu.creds = append(pu.creds, c)
+	}
+	return pu, nil
+}
+
+func errNoPasskeyHere() error {
+	return ferry.Errorf(ferry.EAUTHFAILED, "This passkey is not known here: it was removed, or made for another ferry.")
+}
+
+// signInTicket is a passkey sign-in another node verified, for an account
+// of this node.
+type signInTicket struct {
+	user *ferry.User
+	next string
+}
+
+// signInCookie is the browser's half of a signInTicket.
+const signInCookie = "ferry-signin-ticket"
+
+// PutSignInTicket keeps a passkey sign-in that another node verified for
+// account u of this node, for its browser to bring here
+// (/login/passkey/resume) once, within two minutes.
+func (a *App) PutSignInTicket(ticket string, u *ferry.User, next string) {
+	a.signIns.put(ticket, signInTicket{user: u, next: next}, a.cfg.Now())
+}
+
+// handlePasskeyResume is GET /login/passkey/resume?ticket=T: a passkey
+// sign-in that another node verified, brought here by the browser it was
+// verified for (the ticket is also in its cookie).
+func (a *App) handlePasskeyResume(w http.ResponseWriter, r *http.Request) {
+	ticket := r.URL.Query().Get("ticket")
+	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: "", Path: "/login/", MaxAge: -1, HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode})
+	c, err := r.Cookie(signInCookie)
+	if err != nil || ticket == "" || c.Value != ticket {
+		a.renderError(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or it took too long. Sign in again.")
+		return // (and the ticket stays for its browser)
+	}
+	t, ok := a.signIns.take(ticket, a.cfg.Now())
+	if !ok {
+		a.renderError(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or it took too long. Sign in again.")
+		return
+	}
+	a.signIn(w, r, t.user, t.next)
 }

@@ -59,7 +59,18 @@ type Config struct {
 	// (/auth/oidc/resume); "" when no other node has it (cluster mode;
 	// nil on one node).
 	SSOElsewhere func(ctx context.Context, id sso.Identity, next string) (string, error)
-	PackageOf    func(claim []string) string
+	// IDPrefix starts the ids of what waits in this node's memory for the
+	// browser's next request (a passkey's ceremony), so that any node can
+	// send it here: the node's id and a dot in cluster mode, "" on one.
+	IDPrefix string
+	// PasskeyElsewhere finds, on the other nodes, the account of a passkey
+	// this node does not know, and its passkeys (nil when none has it);
+	// PasskeySignIn has that node sign it in, once this node verified the
+	// passkey, and returns the ticket its browser brings there
+	// (/login/passkey/resume). Both nil on one node.
+	PasskeyElsewhere func(ctx context.Context, id []byte) (*RemotePasskeyUser, error)
+	PasskeySignIn    func(ctx context.Context, u *RemotePasskeyUser, id []byte, signCount uint32, next string) (string, error)
+	PackageOf        func(claim []string) string
 	// UploadRequestMax is the most that app.js puts in one request of a
 	// resumable upload (a proxy's limit in front); 0: a file in one.
 	UploadRequestMax int64
@@ -98,9 +109,10 @@ type App struct {
 	static   http.Handler
 	uploads  front.Uploads
 	links    front.Links
-	half     *waiting[halfSignIn] // sign-ins waiting for their second factor
-	ssoFlows *waiting[ssoFlow]    // sign-ins through the provider under way
-	tickets  *waiting[ssoTicket]  // sign-ins through the provider handed here by another node
+	half     *waiting[halfSignIn]   // sign-ins waiting for their second factor
+	ssoFlows *waiting[ssoFlow]      // sign-ins through the provider under way
+	tickets  *waiting[ssoTicket]    // sign-ins through the provider handed here by another node
+	signIns  *waiting[signInTicket] // passkey sign-ins another node verified, for this node's account
 
 	webauthn   *webauthn.WebAuthn // nil: public_url's host cannot have passkeys
 	ceremonies *waiting[passkeyCeremony]
@@ -115,6 +127,7 @@ func New(cfg Config) *App {
 	a.pages = parsePages()
 	a.half, a.ssoFlows = newWaiting[halfSignIn](halfSignInLife), newWaiting[ssoFlow](ssoFlowLife)
 	a.tickets = newWaiting[ssoTicket](ssoTicketLife)
+	a.signIns = newWaiting[signInTicket](ssoTicketLife)
 	a.webauthn, a.ceremonies = newWebAuthn(cfg.PublicURL), newWaiting[passkeyCeremony](passkeyCeremonyLife)
 	a.uploads = front.Uploads{Service: cfg.Uploads, Fail: a.writeError}
 	a.links = front.Links{Files: cfg.Files, Guard: cfg.Guard, BlobRedirect: cfg.BlobRedirect, Fail: a.writeError}
@@ -133,6 +146,7 @@ func New(cfg Config) *App {
 	mux.HandleFunc("POST /login/code", a.handleCode)
 	mux.HandleFunc("POST /login/passkey/begin", a.handlePasskeyLoginBegin)
 	mux.HandleFunc("POST /login/passkey/finish", a.handlePasskeyLogin)
+	mux.HandleFunc("GET /login/passkey/resume", a.handlePasskeyResume)
 	if cfg.SSO != nil {
 		mux.HandleFunc("GET /auth/oidc/start", a.handleSSOStart)
 		mux.HandleFunc("GET /auth/oidc/callback", a.handleSSOCallback)
