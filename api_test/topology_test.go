@@ -27,10 +27,10 @@ func oneNode(t *testing.T, mutate ...func(*app.Config)) *topology {
 	return &topology{t: t, a: ts, b: ts, c: ts}
 }
 
-// threeNodes is three cluster nodes on an etcd and the shared S3 of
-// their own, each with mutate.
+// threeNodes is three cluster nodes on three etcd members of their own
+// and the shared S3, each with mutate.
 func threeNodes(t *testing.T, mutate ...func(*app.Config)) *topology {
-	etcd := ferrytest.StartEtcd(t, 1)
+	etcd := ferrytest.StartEtcd(t, 3)
 	s3 := sharedS3(t)
 	nodes := map[string]*testServer{}
 	for _, id := range []string{"a", "b", "c"} {
