@@ -257,8 +257,7 @@ func (a *App) handlePasskeyLogin(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, err)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: ticket, Path: "/login/", MaxAge: int(ssoTicketLife / time.Second),
-			HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode})
+		a.handTicket(w, signInCookie, "/login/", ticket)
 		front.WriteJSON(w, http.StatusOK, map[string]string{"next": "/login/passkey/resume?ticket=" + url.QueryEscape(ticket)})
 		return
 	}
@@ -323,14 +322,7 @@ func (a *App) PutSignInTicket(ticket string, u *ferry.User, next string) {
 // sign-in that another node verified, brought here by the browser it was
 // verified for (the ticket is also in its cookie).
 func (a *App) handlePasskeyResume(w http.ResponseWriter, r *http.Request) {
-	ticket := r.URL.Query().Get("ticket")
-	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: "", Path: "/login/", MaxAge: -1, HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode})
-	c, err := r.Cookie(signInCookie)
-	if err != nil || ticket == "" || c.Value != ticket {
-		a.renderError(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or it took too long. Sign in again.")
-		return // (and the ticket stays for its browser)
-	}
-	t, ok := a.signIns.take(ticket, a.cfg.Now())
+	t, ok := handedTicket(a, w, r, a.signIns, signInCookie, "/login/")
 	if !ok {
 		a.renderError(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or it took too long. Sign in again.")
 		return

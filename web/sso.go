@@ -141,19 +141,32 @@ func (a *App) PutSSOTicket(ticket string, id sso.Identity, next string) {
 // the provider that another node verified, brought here by the browser it
 // was verified for (the ticket is also in its cookie).
 func (a *App) handleSSOResume(w http.ResponseWriter, r *http.Request) {
-	ticket := r.URL.Query().Get("ticket")
-	http.SetCookie(w, &http.Cookie{Name: ssoTicketCookie, Value: "", Path: "/auth/oidc/", MaxAge: -1, HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode})
-	c, err := r.Cookie(ssoTicketCookie)
-	if err != nil || ticket == "" || c.Value != ticket {
-		a.ssoRefused(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or it took too long. Start again.")
-		return // (and the ticket stays for its browser)
-	}
-	t, ok := a.tickets.take(ticket, a.cfg.Now())
+	t, ok := handedTicket(a, w, r, a.tickets, ssoTicketCookie, "/auth/oidc/")
 	if !ok {
 		a.ssoRefused(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or it took too long. Start again.")
 		return
 	}
 	a.finishSSO(w, r, t.id, t.next, false)
+}
+
+// handTicket gives the browser its half of a ticket that sends it to
+// another node (a cookie scoped to path, for two minutes).
+func (a *App) handTicket(w http.ResponseWriter, name, path, ticket string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: ticket, Path: path, MaxAge: int(ssoTicketLife / time.Second),
+		HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// handedTicket takes what waits under the ticket of r's query, when the
+// browser's cookie name (scoped to path) holds that ticket too: another
+// browser's try does not use it up.
+func handedTicket[T any](a *App, w http.ResponseWriter, r *http.Request, tickets *waiting[T], name, path string) (T, bool) {
+	ticket := r.URL.Query().Get("ticket")
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode})
+	if c, err := r.Cookie(name); err != nil || ticket == "" || c.Value != ticket {
+		var zero T
+		return zero, false
+	}
+	return tickets.take(ticket, a.cfg.Now())
 }
 
 // finishSSO signs in the account of the provider's verified identity id,
@@ -170,8 +183,7 @@ func (a *App) finishSSO(w http.ResponseWriter, r *http.Request, id sso.Identity,
 			return
 		}
 		if ticket != "" {
-			http.SetCookie(w, &http.Cookie{Name: ssoTicketCookie, Value: ticket, Path: "/auth/oidc/", MaxAge: int(ssoTicketLife / time.Second),
-				HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode})
+			a.handTicket(w, ssoTicketCookie, "/auth/oidc/", ticket)
 			http.Redirect(w, r, "/auth/oidc/resume?ticket="+url.QueryEscape(ticket), http.StatusSeeOther)
 			return
 		}
