@@ -308,11 +308,7 @@ func (db *DB) applySend(tx *bolt.Tx, ctx context.Context, e Envelope, b sendBody
 	if db.frozen(receiver.ID) {
 		return nil, ferry.ErrMoving // (delivered again once it moved)
 	}
-	via := ""
-	if origin != e.From {
-		via = e.From
-	}
-	id, err := db.inboundMessage(tx, receiver, b, origin, via)
+	id, err := db.inboundMessage(tx, receiver, b, origin, viaOf(origin, e.From))
 	if err != nil {
 		return nil, err
 	}
