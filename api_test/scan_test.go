@@ -174,3 +174,49 @@ func TestScan_AllUploadsAndSends(t *testing.T) {
 	rita.decide(accept(in[0].ID)).requireStatus(http.StatusOK)
 	assert.Equal(t, "uploaded while clamd was away", string(rita.getFile("report.txt").Body))
 }
+
+// Across nodes, with what = "all" and on_error = "hold": a send of
+// content uploaded while clamd was away waits on the sender's node (the
+// receiver's node never has unscanned content) and goes once a rescan
+// finds it clean; one found infected never reaches the receiver, and
+// the sender's outbox says it was declined.
+func TestCluster_ScanBeforeSendingAcrossNodes(t *testing.T) {
+	t.Parallel() // (waiting more than computing)
+	clamd := ferrytest.StartClamd(t, 1<<20)
+	etcd := ferrytest.StartEtcd(t, 1)
+	s3 := sharedS3(t)
+	nodes := map[string]*testServer{}
+	for _, id := range []string{"a", "b"} {
+		nodes[id] = startServer(t, longTokens, withClamd(clamd, "all", "hold"), func(c *app.Config) {
+			s3.UseS3(c)
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+		})
+	}
+	a, b := nodes["a"], nodes["b"]
+	a.addUser("sam@example.com", password)
+	b.addUser("rita@example.com", password)
+	sam, rita := a.login("sam@example.com", password), b.login("rita@example.com", password)
+
+	clamd.Stop()
+	sam.mustPut("report.txt", []byte("uploaded while clamd was away"))
+	sam.mustPut("eicar.com", []byte(ferrytest.EICAR)) // (held, unscanned)
+	sam.mustSend("rita@example.com", `[{"path":"","files":["report.txt"]}]`)
+	sam.mustSend("rita@example.com", `[{"path":"","files":["eicar.com"]}]`)
+	time.Sleep(500 * time.Millisecond)
+	assert.Empty(t, rita.inbox(), "nothing unscanned crosses")
+	assert.Equal(t, []string{"pending", "pending"}, sam.outboxStatuses())
+
+	clamd.Start()
+	var in []inboxMsg
+	require.Eventually(t, func() bool { in = rita.inbox(); return len(in) == 1 }, 15*time.Second, 50*time.Millisecond, "the clean one goes once scanned")
+	assert.Equal(t, "report.txt", in[0].Destination)
+	assert.Empty(t, in[0].Scan)
+	require.Eventually(t, func() bool {
+		st := sam.outboxStatuses()
+		return len(st) == 2 && st[1] == "declined"
+	}, 15*time.Second, 50*time.Millisecond, "the infected one is declined where it waited")
+	rita.decide(accept(in[0].ID)).requireStatus(http.StatusOK)
+	assert.Equal(t, "uploaded while clamd was away", string(rita.getFile("report.txt").Body))
+	time.Sleep(300 * time.Millisecond)
+	assert.Len(t, rita.inbox(), 0, "the infected one never arrives")
+}

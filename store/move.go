@@ -387,6 +387,9 @@ func (db *DB) exportSends(tx *bolt.Tx, u *ferry.User, self string, mv *Move) err
 			}
 			continue
 		}
+		if m.Held {
+			continue // (it goes to the new node once its content is found clean: FinishMoveOut, sendHeld)
+		}
 		items, err := messageItems(tx, id)
 		if err != nil {
 			return err
@@ -941,11 +944,6 @@ func (db *DB) moveSendsOut(tx *bolt.Tx, u *ferry.User, mo movingOut) error {
 		if err := tx.Bucket(bucketPending).Delete(pairKey(uint64(m.Created), id)); err != nil {
 			return err
 		}
-		if m.Held {
-			if err := tx.Bucket(bucketScanHeld).Delete(itob(id)); err != nil {
-				return err
-			}
-		}
 		if m.inbound() { // from a third node: the new node's now
 			if err := tx.Bucket(bucketRemoteIn).Delete(remoteInKey(m.RemoteNode, m.RemoteID)); err != nil {
 				return err
@@ -959,8 +957,10 @@ func (db *DB) moveSendsOut(tx *bolt.Tx, u *ferry.User, mo movingOut) error {
 			continue
 		}
 		// From this node: a send to another node's user now, whose
-		// node holds it as its own (ImportUser).
-		m.Receiver, m.RemoteNode, m.RemoteTo, m.Held = 0, mo.To, u.Email, false
+		// node holds it as its own (ImportUser); one whose content waits
+		// for the scanner is sent there once it is found clean
+		// (sendHeld).
+		m.Receiver, m.RemoteNode, m.RemoteTo = 0, mo.To, u.Email
 		if err := putMessage(tx, id, &m); err != nil {
 			return err
 		}

@@ -185,16 +185,13 @@ func (db *DB) SendRemote(ctx context.Context, senderID uint64, to, self, node st
 			}
 			ids = append(ids, id)
 			total += m.rec.Size
-			body := sendBody{ID: id, SenderName: sender.FullName, SenderEmail: sender.Email, To: to, Destination: m.rec.Destination,
-				Folder: m.rec.Folder, Size: m.rec.Size, Created: m.rec.Created}
-			for _, it := range m.items {
-				ri := remoteItem{Path: it.path, Dir: it.dir, Size: it.size}
-				if !it.dir {
-					ri.SHA256, ri.Object = hex.EncodeToString(it.sum[:]), db.blobs.store.Name(refOf(tx, it.sum))
-				}
-				body.Items = append(body.Items, ri)
+			if err := db.holdMessage(tx, id, &m.rec, m.items); err != nil {
+				return err
 			}
-			if err := queueEnvelope(tx, self, node, KindSend, body); err != nil {
+			if m.rec.Held {
+				continue // its envelope goes once a rescan finds its content clean (settleHeld)
+			}
+			if err := db.queueSend(tx, self, id, &m.rec, m.items, sender.FullName, sender.Email); err != nil {
 				return err
 			}
 		}
@@ -204,6 +201,22 @@ func (db *DB) SendRemote(ctx context.Context, senderID uint64, to, self, node st
 		return nil, err
 	}
 	return ids, nil
+}
+
+// queueSend writes the envelope of outbound message id, from a sender so
+// named, for its receiver's node: what the receiving node never has
+// before the content is scanned here, as [scan] says.
+func (db *DB) queueSend(tx *bolt.Tx, self string, id uint64, m *messageRecord, items []item, senderName, senderEmail string) error {
+	body := sendBody{ID: id, SenderName: senderName, SenderEmail: senderEmail, To: m.RemoteTo, Destination: m.Destination,
+		Folder: m.Folder, Size: m.Size, Created: m.Created}
+	for _, it := range items {
+		ri := remoteItem{Path: it.path, Dir: it.dir, Size: it.size}
+		if !it.dir {
+			ri.SHA256, ri.Object = hex.EncodeToString(it.sum[:]), db.blobs.store.Name(refOf(tx, it.sum))
+		}
+		body.Items = append(body.Items, ri)
+	}
+	return queueEnvelope(tx, self, m.RemoteNode, KindSend, body)
 }
 
 // Arrived is a send an envelope made a message of, for a receiver with

@@ -301,6 +301,9 @@ func (db *DB) settleHeld(ctx context.Context) error {
 				if err := putMessage(tx, id, &m); err != nil {
 					return err
 				}
+				if err := db.sendHeld(tx, id, &m); err != nil {
+					return err
+				}
 			}
 			return tx.Bucket(bucketScanHeld).Delete(itob(id))
 		})
@@ -310,6 +313,28 @@ func (db *DB) settleHeld(ctx context.Context) error {
 		db.release(released)
 	}
 	return nil
+}
+
+// sendHeld sends on, to its receiver's node, a send to another node's
+// user that waited here for the scanner (SendRemote), now that its
+// content is found clean (what was infected taken out).
+func (db *DB) sendHeld(tx *bolt.Tx, id uint64, m *messageRecord) error {
+	if m.RemoteNode == "" || m.Receiver != 0 || m.Mirror {
+		return nil // (not a send to another node's user)
+	}
+	items, err := messageItems(tx, id)
+	if err != nil {
+		return err
+	}
+	name, email := m.OutsiderName, m.OutsiderEmail // (its sender moved away: move.go)
+	if m.Sender != 0 {
+		sender, err := db.findUserByID(tx, m.Sender)
+		if err != nil {
+			return err
+		}
+		name, email = sender.FullName, sender.Email
+	}
+	return db.queueSend(tx, string(tx.Bucket(bucketMeta).Get(keyNode)), id, m, items, name, email)
 }
 
 // dropInfected takes the infected files out of waiting message id, with
