@@ -364,4 +364,14 @@ func TestCluster_AdminAcrossNodes(t *testing.T) {
 	person := string(page.get("/admin/people/bob@example.com").requireStatus(http.StatusOK).Body)
 	assert.Contains(t, person, "kept by node b: its events are in that node's audit log")
 	assert.NotContains(t, person, "This is your own account")
+	// Its reset link is made and mailed by b, whose code names b.
+	r := page.post("/admin/people/bob@example.com", url.Values{"what": {"reset_mail"}})
+	require.Equal(t, http.StatusSeeOther, r.Status, "%s", r.Body)
+	mails, err := b.admin().ListMail()
+	require.NoError(t, err)
+	found := false
+	for _, m := range mails {
+		found = found || (m.To == "bob@example.com" && strings.Contains(m.Subject, "password"))
+	}
+	assert.True(t, found, "b queued Bob's reset mail: %+v", mails)
 }

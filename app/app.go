@@ -136,7 +136,7 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 			return nil, err
 		}
 		a.wake = make(chan struct{}, 1)
-		st = clusterStore{DB: a.db, claims: *cl, wake: a.wakeDeliverer, nameOf: a.nameOf}
+		st = clusterStore{DB: a.db, claims: *cl, wake: a.wakeDeliverer, nameOf: a.nameOf, forgotAt: a.forgotAt}
 		if a.internalLn, err = net.Listen("tcp", cfg.Cluster.Addr); err != nil {
 			return nil, fmt.Errorf("cluster.addr: %w", err)
 		}
@@ -259,7 +259,10 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		rt := newRouter(a.cluster, a.db, handler, m.forwarded)
 		local := adminService{a.localAdmin()}
 		calls := internalCalls{apply: apply, moveOut: a.moveOut, moveIn: a.moveIn, name: a.name, sso: a.ssoTicket,
-			adminList: local.list, adminChange: local.adminChange, passkeyFind: a.passkeyFind, passkeySignIn: a.passkeySignIn}
+			adminList: local.list, adminChange: local.adminChange, passkeyFind: a.passkeyFind, passkeySignIn: a.passkeySignIn,
+			forgot: func(ctx context.Context, email string) error {
+				return a.db.ForgotPassword(ctx, email, texts.ResetLife, texts.Reset)
+			}}
 		a.internal = &http.Server{Handler: internal(cfg.Cluster.Secret, cfg.Cluster.Node, rt, calls), ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 		handler = rt

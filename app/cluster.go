@@ -126,6 +126,20 @@ type clusterStore struct {
 	// nameOf asks node for the full name of its account email:
 	// USER_NOT_FOUND when it has none (or a disabled one).
 	nameOf func(ctx context.Context, node, email string) (string, error)
+	// forgotAt has node mail a password reset link to its account email
+	// (an administrator's button on another node).
+	forgotAt func(ctx context.Context, node, email string) error
+}
+
+// ForgotPassword makes and mails the reset link of another node's account
+// there (its code names that node), and of this node's here.
+func (s clusterStore) ForgotPassword(ctx context.Context, email string, life time.Duration, mail func(u *ferry.User, code string) ferry.Mail) error {
+	if e, err := ferry.NormalizeEmail(email); err == nil {
+		if owner, err := s.owner(ctx, e); err == nil && owner != s.claims.c.Self() {
+			return s.forgotAt(ctx, owner, e)
+		}
+	}
+	return s.DB.ForgotPassword(ctx, email, life, mail)
 }
 
 func (s clusterStore) CreateUser(ctx context.Context, nu ferry.NewUser) (*ferry.User, error) {
@@ -511,6 +525,15 @@ func formFields(r *http.Request) (map[string]string, error) {
 	return fields, nil
 }
 
+// forgotPath is where a node asks another to mail a password reset link
+// to one of its accounts.
+const forgotPath = "/_cluster/forgot"
+
+// forgotAt has node mail a reset link to its account email.
+func (a *App) forgotAt(ctx context.Context, node, email string) error {
+	return a.callNode(ctx, node, forgotPath, MoveRequest{Email: email}, nil)
+}
+
 // namePath is where a node asks another for the name of one of its
 // accounts (a contact added across nodes).
 const namePath = "/_cluster/name"
@@ -552,6 +575,7 @@ type internalCalls struct {
 	moveOut func(context.Context, MoveRequest) (MoveReport, error)
 	moveIn  func(context.Context, *store.Move) (map[uint64]uint64, error)
 	name    func(context.Context, string) (string, error)
+	forgot  func(context.Context, string) error
 	sso     func(context.Context, ssoHandoff) (string, error)
 	// Passkey sign-ins across nodes.
 	passkeyFind   func(context.Context, passkeyCall) (*web.RemotePasskeyUser, error)
@@ -584,6 +608,12 @@ func internal(secret, self string, rt *router, calls internalCalls) http.Handler
 				if decodeCall(w, r, &req) {
 					report, err := calls.moveOut(r.Context(), req)
 					answerCall(w, report, err)
+				}
+				return
+			case forgotPath:
+				var req MoveRequest
+				if decodeCall(w, r, &req) {
+					answerCall(w, struct{}{}, calls.forgot(r.Context(), req.Email))
 				}
 				return
 			case namePath:

@@ -132,7 +132,8 @@ func enableTwoFactor(t *testing.T, f *ferry) []string {
 // c's address, Pat's account on a. Her passkey is added through c (a
 // keeps it), and the sign-in page that c serves signs her in with it: c
 // verifies the passkey with a's record of it, and a records its use and
-// signs her in, from a ticket her browser brings there.
+// signs her in, from a ticket her browser brings there. As an
+// administrator, she sees b's account in her console.
 func TestBrowser_PasskeyAcrossNodes(t *testing.T) {
 	etcd := ferrytest.StartEtcd(t, 1)
 	if !ferrytest.HaveSwift() {
@@ -154,6 +155,13 @@ func TestBrowser_PasskeyAcrossNodes(t *testing.T) {
 		})
 	}
 	nodes["a"].addUser(email, password, 0)
+	nodes["b"].addUser("bob@example.com", password, 0)
+	admin, closer, err := app.OpenAdmin(nodes["a"].Cfg)
+	require.NoError(t, err)
+	yes := true
+	_, err = admin.SetUser(app.SetUserRequest{Email: email, Admin: &yes})
+	require.NoError(t, err)
+	require.NoError(t, closer.Close())
 	root := "http://" + front
 	ctx, _ := tab(t)
 	authenticator(t, ctx)
@@ -177,4 +185,13 @@ func TestBrowser_PasskeyAcrossNodes(t *testing.T) {
 	))
 	assert.Contains(t, text(t, ctx, "#passkeys"), "last used", "a recorded its use")
 	screenshot(t, ctx, "cluster-passkey-signed-in")
+
+	// Pat is an administrator: b's account is in her console, and its
+	// page says where its events are.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(root+"/admin/people/bob@example.com"),
+		chromedp.WaitVisible(chromedp.CSS("main")),
+	))
+	assert.Contains(t, text(t, ctx, "main"), "This account is kept by node b: its events are in that node's audit log.")
+	screenshot(t, ctx, "cluster-admin-person")
 }
