@@ -27,7 +27,8 @@ type etcdMember struct {
 	name, client, peer, dir string
 	args                    []string
 	cmd                     *exec.Cmd
-	done                    chan error
+	exited                  chan struct{} // closed when the process ended, with its err
+	err                     error
 	logs                    *Logs
 }
 
@@ -48,7 +49,16 @@ func StartEtcd(t testing.TB, n int) *Etcd {
 		}
 		t.Skip("skipped: etcd is not installed (apt-get install etcd-server, or run bash .ci/run)")
 	}
-	e, err := LaunchEtcd(t.TempDir(), n)
+	// Its ports are picked free and closed before etcd listens on them:
+	// with many tests starting servers at once, another may take one
+	// first, and the member exits. Launched again on new ports.
+	var e *Etcd
+	var err error
+	for try := 0; try < 3; try++ {
+		if e, err = LaunchEtcd(t.TempDir(), n); err == nil {
+			break
+		}
+	}
 	require.NoError(t, err)
 	e.t = t
 	t.Cleanup(e.Close)
@@ -107,8 +117,9 @@ func (m *etcdMember) start() error {
 	if err := m.cmd.Start(); err != nil {
 		return err
 	}
-	m.done = make(chan error, 1)
-	go func() { m.done <- m.cmd.Wait() }()
+	cmd, exited := m.cmd, make(chan struct{})
+	m.exited = exited
+	go func() { m.err = cmd.Wait(); close(exited) }()
 	return nil
 }
 
@@ -125,8 +136,8 @@ func (m *etcdMember) waitHealthy() error {
 			}
 		}
 		select {
-		case err := <-m.done:
-			return fmt.Errorf("etcd %s exited: %v\n%s", m.name, err, m.logs.String())
+		case <-m.exited:
+			return fmt.Errorf("etcd %s exited: %v\n%s", m.name, m.err, m.logs.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -151,7 +162,7 @@ func (e *Etcd) Kill(i int) {
 		return
 	}
 	_ = m.cmd.Process.Kill()
-	<-m.done
+	<-m.exited // (also when it had ended already: waitHealthy saw it)
 	m.cmd = nil
 }
 
