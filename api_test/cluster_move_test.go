@@ -39,7 +39,7 @@ func TestCluster_MoveUser(t *testing.T) {
 			s3.UseS3(c)
 			c.Auth.Signup = "invite"
 			c.Metrics.Token = "scrape-secret"
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "cluster secret"
 		})
 	}
 	a, b, c := nodes["a"], nodes["b"], nodes["c"]
@@ -257,7 +257,7 @@ func TestCluster_SSOAcrossNodes(t *testing.T) {
 			if id == "c" {
 				c.Listen = front
 			}
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "cluster secret"
 		})
 	}
 	idp.Serve(ferrytest.OIDCClient{ID: "ferry", Secret: "ferry's secret", RedirectURI: "http://" + front + "/auth/oidc/callback"})
@@ -314,7 +314,7 @@ func TestCluster_AdminAcrossNodes(t *testing.T) {
 		nodes[id] = startServer(t, longTokens, func(c *app.Config) {
 			s3.UseS3(c)
 			c.Packages["pro"] = app.Package{Storage: 50_000_000_000}
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "cluster secret"
 		})
 	}
 	a, b, c := nodes["a"], nodes["b"], nodes["c"]

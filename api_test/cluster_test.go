@@ -32,7 +32,7 @@ func startCluster(t *testing.T, etcd *ferrytest.Etcd, s3 *ferrytest.S3, ids ...s
 			s3.UseS3(c)
 			c.Auth.Signup = "open"
 			c.Metrics.Token = "scrape-secret"
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "cluster secret"
 		})
 	}
 	return nodes
@@ -174,7 +174,7 @@ func TestCluster_SendsAcrossNodes(t *testing.T) {
 			s3.UseS3(c)
 			c.Auth.Signup = "invite"
 			c.Metrics.Token = "scrape-secret"
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "cluster secret"
 		})
 	}
 	a, b, c := nodes["a"], nodes["b"], nodes["c"]
@@ -366,7 +366,7 @@ func TestCluster_ContactsAcrossNodes(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		nodes[id] = startServer(t, longTokens, peer.Configure, func(c *app.Config) {
 			s3.UseS3(c)
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "cluster secret"
 		})
 	}
 	a, b, c := nodes["a"], nodes["b"], nodes["c"]

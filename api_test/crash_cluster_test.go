@@ -37,7 +37,7 @@ func TestCrash_ClusterSendsUnderKill(t *testing.T) {
 	configs := map[string]string{}
 	for _, id := range []string{"a", "b"} {
 		configs[id], _ = cliConfig(t, s3.TOML()+fmt.Sprintf("[cluster]\nnode = %q\naddr = %q\netcd = [%q, %q, %q]\nsecret = \"crash secret\"\n[packages.free]\nstorage = 0\nreceive_per_month = 0\n",
-			id, ferrytest.FreeAddr(t), etcd.Endpoints()[0], etcd.Endpoints()[1], etcd.Endpoints()[2]))
+			id, "127.0.0.1:0", etcd.Endpoints()[0], etcd.Endpoints()[1], etcd.Endpoints()[2]))
 	}
 	ferryCLI(t, configs["a"], "", "user", "add", "--email", "alice@example.com", "--password", password).requireOK(t)
 	ferryCLI(t, configs["b"], "", "user", "add", "--email", "bob@example.com", "--password", password).requireOK(t)

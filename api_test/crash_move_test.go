@@ -37,7 +37,7 @@ func TestCrash_MoveUnderKill(t *testing.T) {
 	configs := map[string]string{}
 	for _, id := range []string{"a", "b"} {
 		configs[id], _ = cliConfig(t, s3.TOML()+fmt.Sprintf("[cluster]\nnode = %q\naddr = %q\netcd = [%q]\nsecret = \"crash secret\"\n",
-			id, ferrytest.FreeAddr(t), etcd.Endpoints()[0]))
+			id, "127.0.0.1:0", etcd.Endpoints()[0]))
 	}
 	ferryCLI(t, configs["a"], "", "user", "add", "--email", "alice@example.com", "--password", password).requireOK(t)
 	ferryCLI(t, configs["b"], "", "user", "add", "--email", "bob@example.com", "--password", password).requireOK(t)

@@ -189,7 +189,7 @@ func TestCluster_ScanBeforeSendingAcrossNodes(t *testing.T) {
 	for _, id := range []string{"a", "b"} {
 		nodes[id] = startServer(t, longTokens, withClamd(clamd, "all", "hold"), func(c *app.Config) {
 			s3.UseS3(c)
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "cluster secret"
 		})
 	}
 	a, b := nodes["a"], nodes["b"]

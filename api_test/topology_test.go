@@ -36,7 +36,7 @@ func threeNodes(t *testing.T, mutate ...func(*app.Config)) *topology {
 	for _, id := range []string{"a", "b", "c"} {
 		nodes[id] = startServer(t, append([]func(*app.Config){longTokens}, append(mutate, func(c *app.Config) {
 			s3.UseS3(c)
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "suite secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "suite secret"
 		})...)...)
 	}
 	return &topology{t: t, a: nodes["a"], b: nodes["b"], c: nodes["c"], cluster: true}

@@ -128,7 +128,14 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 	var st server.Store = a.db
 	var cl *claims
 	if cfg.Cluster.Node != "" {
+		if a.internalLn, err = net.Listen("tcp", cfg.Cluster.Addr); err != nil {
+			return nil, fmt.Errorf("cluster.addr: %w", err)
+		}
+		if _, port, _ := net.SplitHostPort(cfg.Cluster.Addr); port == "0" && cfg.Cluster.Advertise == "" {
+			cfg.Cluster.Advertise = a.internalLn.Addr().String() // (a port of the system's choice: the others are told which)
+		}
 		if a.cluster, err = joinCluster(cfg, a.log); err != nil {
+			a.internalLn.Close()
 			return nil, err
 		}
 		cl = &claims{a.cluster}
@@ -137,9 +144,6 @@ func New(cfg Config, opts Options) (_ *App, err error) {
 		}
 		a.wake = make(chan struct{}, 1)
 		st = clusterStore{DB: a.db, claims: *cl, wake: a.wakeDeliverer, nameOf: a.nameOf, forgotAt: a.forgotAt}
-		if a.internalLn, err = net.Listen("tcp", cfg.Cluster.Addr); err != nil {
-			return nil, fmt.Errorf("cluster.addr: %w", err)
-		}
 	}
 	a.claims = cl
 	a.mail = mailer.New(mailer.Config{

@@ -151,7 +151,7 @@ func TestBrowser_PasskeyAcrossNodes(t *testing.T) {
 			if id == "c" {
 				c.Listen = front
 			}
-			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, ferrytest.FreeAddr(t), etcd.Endpoints(), "cluster secret"
+			c.Cluster.Node, c.Cluster.Addr, c.Cluster.Etcd, c.Cluster.Secret = id, "127.0.0.1:0", etcd.Endpoints(), "cluster secret"
 		})
 	}
 	nodes["a"].addUser(email, password, 0)
