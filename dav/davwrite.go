@@ -100,10 +100,22 @@ func (h *Handler) davPut(w http.ResponseWriter, r *http.Request, u *ferry.User, 
 	return nil
 }
 
-// davParentErr answers 409 Conflict for a write that failed because the
-// parent of names is missing or is a file (RFC 4918), and returns any
-// other err as it is.
+// davParentErr answers 409 Conflict for a write of names (PUT, MKCOL,
+// a LOCK that makes a file) that failed because its parent is missing or
+// is a file (RFC 4918), and returns any other err as it is. Missing
+// (FILE_NOT_FOUND) is when the write looked: a client making the parent
+// in another request meanwhile (rclone makes folders in parallel) must
+// still hear 409, and make this again.
 func (h *Handler) davParentErr(r *http.Request, u *ferry.User, names []string, err error) error {
+	if ferry.ErrorCode(err) == ferry.EFILENOTFOUND {
+		return davStatus(http.StatusConflict)
+	}
+	return h.davDestErr(r, u, names, err)
+}
+
+// davDestErr is davParentErr for a COPY's or a MOVE's destination, where
+// FILE_NOT_FOUND may also be the source gone: the parent is looked at.
+func (h *Handler) davDestErr(r *http.Request, u *ferry.User, names []string, err error) error {
 	if code := ferry.ErrorCode(err); code != ferry.EFILENOTFOUND && code != ferry.EFILEEXISTS {
 		return err
 	}
@@ -215,7 +227,7 @@ func (h *Handler) davTransfer(w http.ResponseWriter, r *http.Request, u *ferry.U
 		err = h.files.Copy(r.Context(), u.ID, t)
 	}
 	if err != nil {
-		err = h.davParentErr(r, u, dst, err)
+		err = h.davDestErr(r, u, dst, err)
 		if ferry.ErrorCode(err) == ferry.EFILEEXISTS {
 			err = davStatus(http.StatusPreconditionFailed) // taken meanwhile
 		}
