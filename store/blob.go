@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"hash"
 	"os"
@@ -96,11 +94,11 @@ func (db *DB) blobExists(ctx context.Context, h sum) (bool, error) {
 
 // OpenBlob opens the content of a file, of the given size, for reading.
 func (db *DB) OpenBlob(ctx context.Context, hexSum string, size int64) (ferry.Blob, error) {
-	b, err := hex.DecodeString(hexSum)
-	if err != nil || len(b) != sha256.Size {
+	h, err := parseSum(hexSum)
+	if err != nil {
 		return nil, fmt.Errorf("bad blob name %q", hexSum)
 	}
-	ref, err := db.blobRefOf(sum(b))
+	ref, err := db.blobRefOf(h)
 	if err != nil {
 		return nil, err
 	}
@@ -112,11 +110,11 @@ func (db *DB) BlobURL(ctx context.Context, hexSum, name string, expiry time.Dura
 	if db.blobs.store.Local() {
 		return "", nil
 	}
-	b, err := hex.DecodeString(hexSum)
-	if err != nil || len(b) != sha256.Size {
+	h, err := parseSum(hexSum)
+	if err != nil {
 		return "", fmt.Errorf("bad blob name %q", hexSum)
 	}
-	ref, err := db.blobRefOf(sum(b))
+	ref, err := db.blobRefOf(h)
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,6 +77,17 @@ func (db *DB) referenced(h sum) (bool, error) {
 // hasRefs reports whether, in tx, a record refers to blob h.
 func hasRefs(tx *bolt.Tx, h sum) bool {
 	return tx.Bucket(bucketBlobs).Get(h[:]) != nil
+}
+
+// parseSum reads a content's SHA-256 in hex: a blob's name, an item of
+// an envelope or of a move.
+func parseSum(s string) (sum, error) {
+	var h sum
+	if len(s) != 2*len(h) {
+		return h, fmt.Errorf("%q is not a SHA-256", s)
+	}
+	_, err := hex.Decode(h[:], []byte(s))
+	return h, err
 }
 
 // refOf is blob h as its store has it: under the key blob_keys names, or

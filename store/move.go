@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,10 +142,9 @@ type movingOut struct {
 }
 
 type movedIn struct {
-	From  string            `json:"from"`
-	Fence int64             `json:"fence"`
-	IDs   map[uint64]uint64 `json:"ids"`
-	At    int64             `json:"at"` // when it was made (Unix ns)
+	From  string `json:"from"`
+	Fence int64  `json:"fence"`
+	At    int64  `json:"at"` // when it was made (Unix ns)
 	// Confirmed says that the directory gave the account to this node:
 	// it is no move's leftover (Imports).
 	Confirmed bool `json:"confirmed,omitempty"`
@@ -209,22 +209,13 @@ func (db *DB) hold(ctx context.Context, id uint64) error {
 	}
 	if bag, ok := ctx.Value(holdsKey{}).(*holdBag); ok {
 		bag.mu.Lock()
-		if !containsID(bag.ids, id) {
+		if !slices.Contains(bag.ids, id) {
 			bag.ids = append(bag.ids, id)
 			db.gate.holds[id]++
 		}
 		bag.mu.Unlock()
 	}
 	return nil
-}
-
-func containsID(ids []uint64, id uint64) bool {
-	for _, v := range ids {
-		if v == id {
-			return true
-		}
-	}
-	return false
 }
 
 // frozen reports whether account id is being moved (never for 0).
@@ -525,7 +516,7 @@ func (db *DB) ImportUser(ctx context.Context, mv *Move, self string, replace boo
 			if err := tx.Bucket(bucketPhotos).Put([]byte(u.PhotoToken), mv.Photo); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketMovedSecrets).Delete(hashSecret(u.PhotoToken)); err != nil {
+			if err := tx.Bucket(bucketMovedSecrets).Delete(photoKey(u.PhotoToken)); err != nil {
 				return err
 			}
 		}
@@ -595,7 +586,7 @@ func (db *DB) ImportUser(ctx context.Context, mv *Move, self string, replace boo
 			}
 			ids[s.ID] = mid
 		}
-		in, err := json.Marshal(movedIn{From: mv.From, Fence: mv.Fence, IDs: ids, At: db.now().UnixNano()})
+		in, err := json.Marshal(movedIn{From: mv.From, Fence: mv.Fence, At: db.now().UnixNano()})
 		if err != nil {
 			return err
 		}
@@ -611,17 +602,10 @@ func (db *DB) ImportUser(ctx context.Context, mv *Move, self string, replace boo
 	return ids, nil
 }
 
-func parseSum(s string) (sum, error) {
-	var h sum
-	if len(s) != 2*len(h) {
-		return h, fmt.Errorf("%q is not a SHA-256", s)
-	}
-	_, err := hex.Decode(h[:], []byte(s))
-	return h, err
-}
-
-func hashSecret(s string) []byte {
-	h := sha256.Sum256([]byte(s))
+// photoKey is a photo token's key in moved_secrets: its hash, as a
+// token's.
+func photoKey(token string) []byte {
+	h := hashToken(token)
 	return h[:]
 }
 
@@ -877,7 +861,7 @@ func (db *DB) FinishMoveOut(ctx context.Context, email string) error {
 			}
 		}
 		if u.PhotoToken != "" {
-			if err := moved.Put(hashSecret(u.PhotoToken), to); err != nil {
+			if err := moved.Put(photoKey(u.PhotoToken), to); err != nil {
 				return err
 			}
 		}
@@ -1126,7 +1110,8 @@ func (db *DB) MovedSecret(secret string) string {
 	}
 	var node string
 	_ = db.bolt.View(func(tx *bolt.Tx) error {
-		node = string(tx.Bucket(bucketMovedSecrets).Get(hashSecret(secret)))
+		h := hashToken(secret)
+		node = string(tx.Bucket(bucketMovedSecrets).Get(h[:]))
 		return nil
 	})
 	return node

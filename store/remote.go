@@ -358,7 +358,8 @@ func (db *DB) inboundMessage(tx *bolt.Tx, receiver *ferry.User, b sendBody, orig
 	for _, ri := range b.Items {
 		it := item{path: ri.Path, dir: ri.Dir, size: ri.Size}
 		if !ri.Dir {
-			if _, err := hex.Decode(it.sum[:], []byte(ri.SHA256)); err != nil {
+			var err error
+			if it.sum, err = parseSum(ri.SHA256); err != nil {
 				return 0, fmt.Errorf("an envelope's item %q: %w", ri.Path, err)
 			}
 			objects[ri.SHA256] = ri.Object
