@@ -920,7 +920,7 @@ func (a *App) deliver(ctx context.Context) {
 			if failed[e.To] {
 				continue // (its order kept: after the one that failed)
 			}
-			if err := a.post(ctx, client, e); err != nil {
+			if err := a.callNodeVia(ctx, client, e.To, applyPath, e, nil); err != nil {
 				failed[e.To] = true
 				a.log.Debug("cluster: an envelope not delivered yet", "to", e.To, "seq", e.Seq, "err", err)
 				continue
@@ -947,34 +947,6 @@ func (a *App) deliver(ctx context.Context) {
 		case <-time.After(pause):
 		}
 	}
-}
-
-// post delivers one envelope to its node's internal listener.
-func (a *App) post(ctx context.Context, client *http.Client, e store.Envelope) error {
-	addr, live := a.cluster.Addr(e.To)
-	if !live {
-		return fmt.Errorf("node %s is not live", e.To)
-	}
-	body, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+applyPath, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set(headerSecret, a.cfg.Cluster.Secret)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("node %s answered %s", e.To, res.Status)
-	}
-	return nil
 }
 
 // leaseFile keeps, in the data directory, the lease the node last held,

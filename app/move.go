@@ -249,15 +249,20 @@ func (a *App) moveIn(ctx context.Context, mv *store.Move) (map[uint64]uint64, er
 // callNode posts v to another node's internal listener and decodes its
 // answer into out (when not nil).
 func (a *App) callNode(ctx context.Context, node, path string, v, out any) error {
+	return a.callNodeVia(ctx, http.DefaultClient, node, path, v, out)
+}
+
+// callNodeVia is callNode through client (the deliverer's own).
+func (a *App) callNodeVia(ctx context.Context, client *http.Client, node, path string, v, out any) error {
 	addr, live := a.cluster.Addr(node)
 	if !live {
 		return fmt.Errorf("node %s is not live", node)
 	}
-	return postInternal(ctx, addr, a.cfg.Cluster.Secret, path, v, out)
+	return postInternal(ctx, client, addr, a.cfg.Cluster.Secret, path, v, out)
 }
 
 // postInternal posts v as JSON to the internal listener at addr.
-func postInternal(ctx context.Context, addr, secret, path string, v, out any) error {
+func postInternal(ctx context.Context, client *http.Client, addr, secret, path string, v, out any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -268,7 +273,7 @@ func postInternal(ctx context.Context, addr, secret, path string, v, out any) er
 	}
 	req.Header.Set(headerSecret, secret)
 	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -333,7 +338,7 @@ func ClusterMove(ctx context.Context, cfg Config, email, to string, w io.Writer)
 	ctx, cancel := context.WithTimeout(ctx, moveTimeout+time.Minute)
 	defer cancel()
 	var r MoveReport
-	if err := postInternal(ctx, addr, cfg.Cluster.Secret, movePath, MoveRequest{Email: email, To: to}, &r); err != nil {
+	if err := postInternal(ctx, http.DefaultClient, addr, cfg.Cluster.Secret, movePath, MoveRequest{Email: email, To: to}, &r); err != nil {
 		if ferry.ErrorCode(err) != ferry.EUNKNOWN {
 			return fmt.Errorf("cluster move: %s", ferry.ErrorMessage(err))
 		}
