@@ -75,7 +75,7 @@ func TestCluster_MoveUser(t *testing.T) {
 	var toHer, fromHer atomic.Int32
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	bobSends := func() {
+	keepSending := func(from *client, to, file string, n *atomic.Int32) {
 		defer wg.Done()
 		for {
 			select {
@@ -83,24 +83,8 @@ func TestCluster_MoveUser(t *testing.T) {
 				return
 			default:
 			}
-			if r := bob.at(c).send("alice@example.com", `[{"path":"","files":["b.txt"]}]`); r.Status == http.StatusOK {
-				toHer.Add(1)
-			} else {
-				assert.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	aliceSends := func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if r := alice.at(a).send("bob@example.com", `[{"path":"","files":["gift2.txt"]}]`); r.Status == http.StatusOK {
-				fromHer.Add(1)
+			if r := from.send(to, `[{"path":"","files":["`+file+`"]}]`); r.Status == http.StatusOK {
+				n.Add(1)
 			} else {
 				assert.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
 				assert.NotEmpty(t, r.Header.Get("Retry-After"))
@@ -109,8 +93,8 @@ func TestCluster_MoveUser(t *testing.T) {
 		}
 	}
 	wg.Add(2)
-	go bobSends()
-	go aliceSends()
+	go keepSending(bob.at(c), "alice@example.com", "b.txt", &toHer)
+	go keepSending(alice.at(a), "bob@example.com", "gift2.txt", &fromHer)
 	time.Sleep(200 * time.Millisecond)
 	var out bytes.Buffer
 	require.NoError(t, app.ClusterMove(context.Background(), b.Cfg, "alice@example.com", "c", &out))

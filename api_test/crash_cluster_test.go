@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,11 +35,7 @@ func TestCrash_ClusterSendsUnderKill(t *testing.T) {
 	etcd := ferrytest.StartEtcd(t, 3)
 	s3 := sharedS3(t)
 	const kills = 4
-	configs := map[string]string{}
-	for _, id := range []string{"a", "b"} {
-		configs[id], _ = cliConfig(t, s3.TOML()+fmt.Sprintf("[cluster]\nnode = %q\naddr = %q\netcd = [%q, %q, %q]\nsecret = \"crash secret\"\n[packages.free]\nstorage = 0\nreceive_per_month = 0\n",
-			id, "127.0.0.1:0", etcd.Endpoints()[0], etcd.Endpoints()[1], etcd.Endpoints()[2]))
-	}
+	configs := clusterConfigs(t, etcd, s3, "[packages.free]\nstorage = 0\nreceive_per_month = 0\n", "a", "b")
 	ferryCLI(t, configs["a"], "", "user", "add", "--email", "alice@example.com", "--password", password).requireOK(t)
 	ferryCLI(t, configs["b"], "", "user", "add", "--email", "bob@example.com", "--password", password).requireOK(t)
 	ferryCLI(t, configs["a"], "", "user", "add", "--email", "bob@example.com", "--password", password).requireFail(t, 1, "exists already")
@@ -183,6 +180,22 @@ func TestCrash_ClusterSendsUnderKill(t *testing.T) {
 		out := ferryCLI(t, configs[id], "", "fsck")
 		require.Equal(t, 0, out.code, "fsck of %s: %s%s", id, out.stdout, out.stderr)
 	}
+}
+
+// clusterConfigs writes the config of a `ferry serve` node of each id,
+// on etcd and s3, with extra TOML after [cluster].
+func clusterConfigs(t *testing.T, etcd *ferrytest.Etcd, s3 *ferrytest.S3, extra string, ids ...string) map[string]string {
+	t.Helper()
+	endpoints := make([]string, 0, 3)
+	for _, e := range etcd.Endpoints() {
+		endpoints = append(endpoints, strconv.Quote(e))
+	}
+	configs := map[string]string{}
+	for _, id := range ids {
+		configs[id], _ = cliConfig(t, s3.TOML()+fmt.Sprintf("[cluster]\nnode = %q\naddr = \"127.0.0.1:0\"\netcd = [%s]\nsecret = \"crash secret\"\n%s",
+			id, strings.Join(endpoints, ", "), extra))
+	}
+	return configs
 }
 
 // doResult is an answer read whole.

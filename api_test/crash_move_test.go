@@ -34,11 +34,7 @@ func TestCrash_MoveUnderKill(t *testing.T) {
 	etcd := ferrytest.StartEtcd(t, 1)
 	s3 := sharedS3(t)
 	const rounds = 6
-	configs := map[string]string{}
-	for _, id := range []string{"a", "b"} {
-		configs[id], _ = cliConfig(t, s3.TOML()+fmt.Sprintf("[cluster]\nnode = %q\naddr = %q\netcd = [%q]\nsecret = \"crash secret\"\n",
-			id, "127.0.0.1:0", etcd.Endpoints()[0]))
-	}
+	configs := clusterConfigs(t, etcd, s3, "", "a", "b")
 	ferryCLI(t, configs["a"], "", "user", "add", "--email", "alice@example.com", "--password", password).requireOK(t)
 	ferryCLI(t, configs["b"], "", "user", "add", "--email", "bob@example.com", "--password", password).requireOK(t)
 	servers := map[string]*binaryServer{"a": startBinary(t, configs["a"]), "b": startBinary(t, configs["b"])}
